@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { argmax, checkSamplingParams, sampleToken, type SamplingParams } from '../../src/lib/sampling/sampler';
+import { createRng } from '../../src/lib/sampling/rng';
+
+/** Brute-force float64 reference: temperature, then top-k, then top-p over the top-k mass. */
+function referenceDistribution(logits: number[], p: SamplingParams): Map<number, number> {
+  const order = logits.map((l, id) => ({ id, w: Math.exp((l - Math.max(...logits)) / p.temperature) }));
+  order.sort((a, b) => b.w - a.w || a.id - b.id);
+  let cand = p.topK > 0 ? order.slice(0, p.topK) : order;
+  const mass = cand.reduce((a, c) => a + c.w, 0);
+  if (p.topP < 1) {
+    const keep = [];
+    let cum = 0;
+    for (const c of cand) {
+      keep.push(c);
+      cum += c.w;
+      if (cum >= p.topP * mass) break;
+    }
+    cand = keep;
+  }
+  const z = cand.reduce((a, c) => a + c.w, 0);
+  return new Map(cand.map((c) => [c.id, c.w / z]));
+}
+
+/** Fraction of a fine, even grid of u values that maps to each token. */
+function empirical(logits: number[], p: SamplingParams, n = 200_000): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const { id } = sampleToken(logits, p, (i + 0.5) / n);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return new Map([...counts].map(([id, c]) => [id, c / n]));
+}
+
+const LOGITS = [1.2, -0.3, 2.5, 2.5, 0.0, -4.0, 1.9, 0.7];
+
+describe('sampleToken', () => {
+  it('is argmax at temperature 0, with ties going to the lowest id', () => {
+    expect(argmax([0, 3, 1, 3])).toBe(1);
+    for (const u of [0, 0.3, 0.999]) expect(sampleToken(LOGITS, { temperature: 0, topK: 0, topP: 1 }, u).id).toBe(2);
+  });
+
+  const cases: SamplingParams[] = [
+    { temperature: 1, topK: 0, topP: 1 },
+    { temperature: 0.5, topK: 0, topP: 1 },
+    { temperature: 1.7, topK: 3, topP: 1 },
+    { temperature: 1, topK: 0, topP: 0.8 },
+    { temperature: 0.8, topK: 5, topP: 0.9 },
+    { temperature: 1, topK: 1, topP: 1 },
+    { temperature: 1, topK: 0, topP: 0.01 },
+  ];
+  for (const p of cases) {
+    it(`draws from the temperature/top-k/top-p distribution (T=${p.temperature}, k=${p.topK}, p=${p.topP})`, () => {
+      const ref = referenceDistribution(LOGITS, p);
+      const n = 200_000;
+      const emp = empirical(LOGITS, p, n);
+      // Never outside the support; every token likely enough to be hit by the grid is hit.
+      for (const id of emp.keys()) expect(ref.has(id)).toBe(true);
+      for (const [id, prob] of ref) {
+        if (prob > 5 / n) expect(emp.has(id)).toBe(true);
+        expect(Math.abs((emp.get(id) ?? 0) - prob)).toBeLessThan(1e-4);
+      }
+    });
+  }
+
+  it('applies top-p to the top-k renormalised mass (Hugging Face order)', () => {
+    // Top-2 of [3, 2.9, 2.8, ...]: top-p 0.6 of the top-2 mass needs both tokens; over the
+    // full distribution the first token alone would pass a 0.6 * total threshold only if
+    // applied before top-k, so the two orders give different support.
+    const logits = [3, 2.9, -10, -10];
+    const p = { temperature: 1, topK: 2, topP: 0.6 };
+    expect([...referenceDistribution(logits, p).keys()].sort()).toEqual([0, 1]);
+    expect([...empirical(logits, p, 20_000).keys()].sort()).toEqual([0, 1]);
+  });
+
+  it('reports the chosen token probability under the final distribution', () => {
+    const p = { temperature: 1, topK: 3, topP: 1 };
+    const ref = referenceDistribution(LOGITS, p);
+    const t = sampleToken(LOGITS, p, 0.7);
+    expect(t.prob).toBeCloseTo(ref.get(t.id)!, 12);
+  });
+
+  it('couples columns: the same draw picks the same token from nearly equal distributions', () => {
+    const rng = createRng(3);
+    const p = { temperature: 1, topK: 0, topP: 1 };
+    let same = 0;
+    let sameIndependent = 0;
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      const base = Array.from({ length: 64 }, () => 4 * rng());
+      const noisy = base.map((l) => l + 0.01 * (rng() - 0.5));
+      const u = rng();
+      if (sampleToken(base, p, u).id === sampleToken(noisy, p, u).id) same++;
+      if (sampleToken(base, p, u).id === sampleToken(noisy, p, rng()).id) sameIndependent++;
+    }
+    // Independent draws agree only when they happen to pick the same token (~1/20 here).
+    expect(sameIndependent / n).toBeLessThan(0.2);
+    expect(same / n).toBeGreaterThan(0.9);
+  });
+
+  it('rejects out-of-range parameters with a message naming them', () => {
+    expect(checkSamplingParams({ temperature: -1, topK: 0, topP: 1 })).toMatch(/temperature/);
+    expect(checkSamplingParams({ temperature: NaN, topK: 0, topP: 1 })).toMatch(/temperature/);
+    expect(checkSamplingParams({ temperature: 1, topK: 2.5, topP: 1 })).toMatch(/top-k/);
+    expect(checkSamplingParams({ temperature: 1, topK: 0, topP: 0 })).toMatch(/top-p/);
+    expect(checkSamplingParams({ temperature: 1, topK: 0, topP: 1.5 })).toMatch(/top-p/);
+    expect(checkSamplingParams({ temperature: 0.7, topK: 40, topP: 0.95 })).toBeUndefined();
+  });
+});
+
+describe('createRng', () => {
+  it('is reproducible per seed, differs across seeds, and is uniform on [0, 1)', () => {
+    const a = createRng(42), b = createRng(42), c = createRng(43);
+    const xs = Array.from({ length: 100_000 }, () => a());
+    expect(Array.from({ length: 100_000 }, () => b())).toEqual(xs);
+    expect(c()).not.toBe(xs[0]);
+    expect(Math.min(...xs)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...xs)).toBeLessThan(1);
+    const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.005); // 5 sigma for 1e5 uniform draws is 0.0046
+    const buckets = new Array(10).fill(0);
+    for (const x of xs) buckets[Math.floor(x * 10)]++;
+    for (const k of buckets) expect(Math.abs(k - 10_000)).toBeLessThan(600);
+  });
+});
