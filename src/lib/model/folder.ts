@@ -1,0 +1,62 @@
+// Assembles the files of a transformers.js model folder (configs, tokenizer, onnx/model.onnx)
+// from a decoder's config, weights and tokenizer, as an in-memory map any writer can persist.
+
+import { encodeModel } from '../onnx/proto';
+import { throwIfAborted } from '../errors';
+import { toGenerationConfig, toHfConfig, type DecoderConfig, type WeightMap } from './config';
+import { buildDecoderGraph } from './llama-graph';
+
+/** Relative path -> file bytes. */
+export type ModelFiles = Map<string, Uint8Array>;
+
+export interface DecoderSource {
+  config: DecoderConfig;
+  weights: WeightMap;
+  tokenizerJson: object;
+  tokenizerConfig?: object;
+  generationConfig?: object;
+  /** Things the user should know about the conversion (e.g. tokenizer score ties). */
+  warnings?: string[];
+}
+
+export type BuildProgress =
+  | { status: 'build'; message: string }
+  | { status: 'encode'; message: string }
+  | { status: 'done'; bytes: number };
+
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
+
+/** Builds the fp32 ONNX graph and every file transformers.js reads for it. */
+export async function buildModelFolder(
+  src: DecoderSource,
+  hooks: { onProgress?: (p: BuildProgress) => void; signal?: AbortSignal } = {},
+): Promise<ModelFiles> {
+  const { onProgress, signal } = hooks;
+  throwIfAborted(signal);
+  onProgress?.({ status: 'build', message: `Building the ONNX graph (${src.config.numLayers} layers)` });
+  await yieldToEventLoop();
+  const model = buildDecoderGraph(src.config, src.weights);
+  throwIfAborted(signal);
+  onProgress?.({ status: 'encode', message: 'Writing onnx/model.onnx' });
+  await yieldToEventLoop();
+  const onnx = encodeModel(model);
+  throwIfAborted(signal);
+  const files: ModelFiles = new Map();
+  files.set('config.json', json(toHfConfig(src.config)));
+  files.set('generation_config.json', json({ ...toGenerationConfig(src.config), ...(src.generationConfig ?? {}), ...eosOverride(src.config) }));
+  files.set('tokenizer.json', json(src.tokenizerJson));
+  if (src.tokenizerConfig) files.set('tokenizer_config.json', json(src.tokenizerConfig));
+  files.set('onnx/model.onnx', onnx);
+  onProgress?.({ status: 'done', bytes: [...files.values()].reduce((a, f) => a + f.byteLength, 0) });
+  return files;
+}
+
+/** Our stop tokens win over a source generation_config's (they were derived from it or from the format). */
+function eosOverride(c: DecoderConfig): Record<string, unknown> {
+  return { eos_token_id: c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds };
+}
+
+/** Lets a worker see cancel messages and a UI repaint between long synchronous steps. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

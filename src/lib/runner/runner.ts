@@ -1,0 +1,231 @@
+// The one engine every place runs: loads a model variant through transformers.js and generates
+// with QuantLab's own coupled sampler, timing each token. Node (CLI, tests) calls it directly;
+// the browser runs it inside a column's worker behind comlink.
+
+import {
+  AutoModelForCausalLM,
+  AutoTokenizer,
+  BaseStreamer,
+  LogitsProcessor,
+  StoppingCriteria,
+  Tensor,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+} from '@huggingface/transformers';
+import { QuantlabError } from '../errors';
+import { checkSamplingParams, sampleToken, type SamplingParams } from '../sampling/sampler';
+import { createRng } from '../sampling/rng';
+import type { GenerateParams, GenerateResult, LoadProgress, LoadRequest, TokenEvent } from './types';
+import { variantLoadOptions } from './variants';
+
+const now = () => performance.now();
+
+/** Picks each next token itself (seeded, coupled) and leaves transformers.js's greedy step to take it. */
+class CoupledSamplingProcessor extends LogitsProcessor {
+  constructor(private readonly params: SamplingParams, private readonly rng: () => number) {
+    super();
+  }
+  override _call(_inputIds: bigint[][], logits: Tensor): Tensor {
+    const V = logits.dims.at(-1)!;
+    const data = logits.data as Float32Array;
+    for (let off = 0; off < data.length; off += V) {
+      const row = data.subarray(off, off + V);
+      const { id } = sampleToken(row, this.params, this.rng());
+      row.fill(-Infinity);
+      row[id] = 0;
+    }
+    return logits;
+  }
+}
+
+class AbortCriteria extends StoppingCriteria {
+  constructor(private readonly signal?: AbortSignal) {
+    super();
+  }
+  override _call(inputIds: unknown[]): boolean[] {
+    return inputIds.map(() => this.signal?.aborted === true);
+  }
+}
+
+/** Collects new ids and their arrival times; the first put() is the prompt. */
+class TimingStreamer extends BaseStreamer {
+  promptSeen = false;
+  ids: number[] = [];
+  times: number[] = [];
+  constructor(private readonly onToken?: (ids: number[]) => void) {
+    super();
+  }
+  override put(value: bigint[][]): void {
+    if (!this.promptSeen) {
+      this.promptSeen = true;
+      return;
+    }
+    this.times.push(now());
+    this.ids.push(Number(value[0][0]));
+    this.onToken?.(this.ids);
+  }
+  override end(): void {}
+}
+
+/** Validates generation parameters, naming the first bad one. */
+export function checkGenerateParams(p: GenerateParams): void {
+  const bad =
+    checkSamplingParams(p) ??
+    (!Number.isInteger(p.maxNewTokens) || p.maxNewTokens < 1 ? `max new tokens must be a whole number >= 1 (got ${p.maxNewTokens})` : undefined) ??
+    (!Number.isFinite(p.repetitionPenalty) || p.repetitionPenalty <= 0 ? `repetition penalty must be > 0 (got ${p.repetitionPenalty})` : undefined) ??
+    (!Number.isInteger(p.seed) || p.seed < 0 ? `seed must be a whole number >= 0 (got ${p.seed})` : undefined);
+  if (bad) throw new QuantlabError('bad-argument', bad);
+}
+
+export class Runner {
+  #model?: PreTrainedModel;
+  #tokenizer?: PreTrainedTokenizer;
+  #loadMs = 0;
+  #request?: LoadRequest;
+
+  get loaded(): boolean {
+    return this.#model !== undefined;
+  }
+  get request(): LoadRequest | undefined {
+    return this.#request;
+  }
+  get tokenizer(): PreTrainedTokenizer {
+    if (!this.#tokenizer) throw new QuantlabError('internal', 'No model loaded');
+    return this.#tokenizer;
+  }
+
+  /** Loads the tokenizer and one ONNX variant; returns the load time in ms. */
+  async load(req: LoadRequest, onProgress?: (p: LoadProgress) => void): Promise<number> {
+    await this.dispose();
+    const t0 = now();
+    const progress_callback = (info: Record<string, unknown>) => {
+      if (info.status === 'progress' && typeof info.file === 'string') {
+        onProgress?.({ status: 'download', file: info.file, loaded: Number(info.loaded ?? 0), total: Number(info.total ?? 0) });
+      }
+    };
+    try {
+      this.#tokenizer = await AutoTokenizer.from_pretrained(req.modelId, { progress_callback });
+      onProgress?.({ status: 'init', message: `Creating ${req.device} session for ${req.variant}` });
+      this.#model = (await AutoModelForCausalLM.from_pretrained(req.modelId, {
+        ...variantLoadOptions(req.variant),
+        device: req.device,
+        progress_callback,
+      } as Parameters<typeof AutoModelForCausalLM.from_pretrained>[1])) as PreTrainedModel;
+    } catch (err) {
+      this.#tokenizer = undefined;
+      throw describeLoadError(err, req);
+    }
+    this.#request = req;
+    this.#loadMs = now() - t0;
+    onProgress?.({ status: 'ready', loadMs: this.#loadMs });
+    return this.#loadMs;
+  }
+
+  /** Encodes a prompt as generate() will (BOS and, when asked, the chat template). */
+  encode(prompt: string, chatTemplate = false): number[] {
+    const tok = this.tokenizer;
+    if (chatTemplate) {
+      const text = tok.apply_chat_template([{ role: 'user', content: prompt }], { tokenize: false, add_generation_prompt: true }) as string;
+      return Array.from(tok.encode(text, { add_special_tokens: false }));
+    }
+    return Array.from(tok.encode(prompt));
+  }
+
+  decode(ids: number[]): string {
+    return this.tokenizer.decode(ids, { skip_special_tokens: true });
+  }
+
+  /** The text the new ids add after the prompt (decoded together, so leading spaces survive). */
+  continuation(promptIds: number[], ids: number[]): string {
+    const head = this.decode(promptIds);
+    const all = this.decode([...promptIds, ...ids]);
+    return all.startsWith(head) ? all.slice(head.length) : this.decode(ids);
+  }
+
+  async generate(params: GenerateParams, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<GenerateResult> {
+    checkGenerateParams(params);
+    const model = this.#model;
+    if (!model) throw new QuantlabError('internal', 'No model loaded');
+    const promptIds = this.encode(params.prompt, params.chatTemplate);
+    const n = promptIds.length;
+    const streamer = new TimingStreamer(
+      onToken ? (ids) => onToken({ ids: ids.slice(), text: this.continuation(promptIds, ids) }) : undefined,
+    );
+    const sampler = new CoupledSamplingProcessor(params, createRng(params.seed));
+    const t0 = now();
+    try {
+      await model.generate({
+        input_ids: new Tensor('int64', BigInt64Array.from(promptIds.map(BigInt)), [1, n]),
+        attention_mask: new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]),
+        max_new_tokens: params.maxNewTokens,
+        do_sample: false,
+        repetition_penalty: params.repetitionPenalty,
+        logits_processor: [sampler],
+        stopping_criteria: [new AbortCriteria(signal)],
+        streamer,
+      } as unknown as Parameters<PreTrainedModel['generate']>[0]);
+    } catch (err) {
+      throw new QuantlabError('generate-failed', `Generation failed: ${(err as Error).message ?? String(err)}`);
+    }
+    const { ids, times } = streamer;
+    const ttftMs = times.length ? times[0] - t0 : 0;
+    const tokenMs = times.slice(1).map((t, i) => t - times[i]);
+    const decodeMs = times.length > 1 ? times[times.length - 1] - times[0] : 0;
+    return {
+      promptIds,
+      ids,
+      text: this.continuation(promptIds, ids),
+      cancelled: signal?.aborted === true,
+      timings: {
+        loadMs: this.#loadMs,
+        ttftMs,
+        prefillTokensPerS: ttftMs > 0 ? n / (ttftMs / 1000) : 0,
+        decodeTokensPerS: decodeMs > 0 ? (ids.length - 1) / (decodeMs / 1000) : 0,
+        tokenMs,
+      },
+    };
+  }
+
+  /** Teacher-forced logits for a whole sequence: Float32Array [ids.length, vocab]. */
+  async logits(ids: number[]): Promise<{ data: Float32Array; vocab: number }> {
+    const model = this.#model;
+    if (!model) throw new QuantlabError('internal', 'No model loaded');
+    const n = ids.length;
+    const out = (await model({
+      input_ids: new Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, n]),
+      attention_mask: new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]),
+    })) as { logits: Tensor };
+    const logits = out.logits.to('float32');
+    return { data: logits.data as Float32Array, vocab: logits.dims.at(-1)! };
+  }
+
+  async dispose(): Promise<void> {
+    const m = this.#model;
+    this.#model = undefined;
+    this.#request = undefined;
+    if (m) await m.dispose();
+  }
+}
+
+function describeLoadError(err: unknown, req: LoadRequest): QuantlabError {
+  if (err instanceof QuantlabError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/fetch failed|Failed to fetch|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|NetworkError|network/i.test(msg)) {
+    return new QuantlabError(
+      'offline',
+      `Could not reach the Hugging Face Hub to load ${req.modelId}`,
+      'You seem to be offline. Open a local model instead (the built-in tiny model, or a model folder or llama2.c checkpoint from your disk).',
+    );
+  }
+  if (/protobuf parsing failed|invalid protobuf|failed to load model/i.test(msg)) {
+    return new QuantlabError(
+      'bad-onnx',
+      `onnx/${req.variant}.onnx of ${req.modelId} is corrupt or not an ONNX model (${msg})`,
+      'Build the file again (quantlab import / quantize) or download it again.',
+    );
+  }
+  if (/shader-f16|float16|fp16/i.test(msg) && req.device === 'webgpu') {
+    return new QuantlabError('unsupported-device', `${req.variant} needs 16-bit float support (shader-f16), which this GPU does not offer`, 'Run this column on WASM instead.');
+  }
+  return new QuantlabError('load-failed', `Could not load ${req.variant} of ${req.modelId}: ${msg}`, 'Check that the model folder has this ONNX file and that it is not corrupt.');
+}

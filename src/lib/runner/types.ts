@@ -1,0 +1,62 @@
+// Shapes shared by the runner, its worker wrapper, the CLI and the UI: what a load and a
+// generation ask for and what they report back.
+
+import type { ErrorInfo } from '../errors';
+
+export type Device = 'cpu' | 'wasm' | 'webgpu';
+
+export interface LoadRequest {
+  /** A Hub id (e.g. HuggingFaceTB/SmolLM2-135M-Instruct), a local folder path (Node), or a served/in-memory model id. */
+  modelId: string;
+  /** File stem under onnx/: 'model' (fp32), 'model_q4', 'model_q4_b128', ... */
+  variant: string;
+  device: Device;
+}
+
+export interface GenerateParams {
+  prompt: string;
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  /** 0 = off. */
+  topK: number;
+  /** 1 = off. */
+  topP: number;
+  repetitionPenalty: number;
+  seed: number;
+  /** Apply the tokenizer's chat template (instruct models). */
+  chatTemplate?: boolean;
+}
+
+export interface Timings {
+  loadMs: number;
+  /** From the start of generate() to the first new token. */
+  ttftMs: number;
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+  /** Wall time of each new token after the first, in ms. */
+  tokenMs: number[];
+}
+
+export interface GenerateResult {
+  promptIds: number[];
+  ids: number[];
+  text: string;
+  /** True when generation stopped because it was cancelled. */
+  cancelled: boolean;
+  timings: Timings;
+}
+
+export interface TokenEvent {
+  /** Ids generated so far (new tokens only). */
+  ids: number[];
+  /** Decoded text of the new tokens so far. */
+  text: string;
+}
+
+export type LoadProgress =
+  | { status: 'download'; file: string; loaded: number; total: number }
+  | { status: 'init'; message: string }
+  | { status: 'ready'; loadMs: number };
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo };
