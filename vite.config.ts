@@ -1,0 +1,85 @@
+// Vite config for the QuantLab static site: Svelte, ES-module workers, cross-origin isolation
+// headers (so ONNX Runtime WASM can use threads) and ONNX Runtime's wasm files served by the app
+// itself under ort/ - never from a CDN, since the app must work offline.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { BUILD_ASSETS_DIR, ORT_WASM_DIR, ORT_WASM_FILES } from './src/lib/ort-assets.ts';
+
+/** COOP + COEP make the page crossOriginIsolated (SharedArrayBuffer, WASM threads); CORP lets it load our own files. */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+} as const;
+
+const require = createRequire(import.meta.url);
+/** node_modules/onnxruntime-web/dist, found through the package's own export map. */
+const ortDist = path.dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm'));
+
+const ORT_DEFAULT_WASM_URL = `new URL("${ORT_WASM_FILES.wasm}",import.meta.url)`;
+
+/**
+ * Serves ORT's wasm runtime files at <base>ort/ in dev and emits them as ort/<file> in the build,
+ * byte for byte (Vite must not transform the Emscripten .mjs). It also checks that every built
+ * chunk lives in assets/, which src/lib/ort-assets.ts relies on to find the app root from a worker.
+ */
+function ortWasmAssets(): Plugin {
+  const files = Object.values(ORT_WASM_FILES);
+  let isWorker = false;
+  return {
+    name: 'quantlab:ort-wasm-assets',
+    enforce: 'pre',
+    configResolved(config) {
+      isWorker = config.isWorker;
+    },
+    // ORT's bundle names its wasm with new URL(<file>, import.meta.url), a default the app never
+    // uses (it sets wasmPaths). Left as is, Vite would emit a second 26 MB copy into assets/.
+    transform(code, id) {
+      if (!id.includes('onnxruntime-web') || !code.includes(ORT_DEFAULT_WASM_URL)) return null;
+      return { code: code.replaceAll(ORT_DEFAULT_WASM_URL, ORT_DEFAULT_WASM_URL.replace('import.meta.url', '/* @vite-ignore */ import.meta.url')), map: null };
+    },
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        const prefix = server.config.base + ORT_WASM_DIR;
+        const name = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : '';
+        if (!files.includes(name as (typeof files)[number])) return next();
+        res.setHeader('Content-Type', name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
+        for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+        res.end(readFileSync(path.join(ortDist, name)));
+      });
+    },
+    generateBundle(_options, bundle) {
+      for (const name of Object.keys(bundle)) {
+        const chunk = bundle[name];
+        if (chunk.type === 'chunk' && !chunk.fileName.startsWith(`${BUILD_ASSETS_DIR}/`)) {
+          this.error(`chunk ${chunk.fileName} is outside ${BUILD_ASSETS_DIR}/: src/lib/ort-assets.ts would compute a wrong app root`);
+        }
+      }
+      // Workers are bundled by a nested build that runs this plugin too: emit only from the main one.
+      if (!isWorker) {
+        for (const name of files) {
+          this.emitFile({ type: 'asset', fileName: ORT_WASM_DIR + name, source: readFileSync(path.join(ortDist, name)) });
+        }
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  base: './',
+  plugins: [svelte(), ortWasmAssets()],
+  worker: { format: 'es', plugins: () => [ortWasmAssets()] },
+  build: {
+    assetsDir: BUILD_ASSETS_DIR,
+    // the ORT wasm is 26 MB and transformers.js about 1 MB: big files are expected here
+    chunkSizeWarningLimit: 2000,
+  },
+  // onnxruntime-web resolves its wasm/mjs at run time from wasmPaths: pre-bundling only breaks that.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  server: { headers: ISOLATION_HEADERS },
+  preview: { headers: ISOLATION_HEADERS },
+});
