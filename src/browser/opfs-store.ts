@@ -1,0 +1,123 @@
+// User models live in the Origin Private File System (models/<id>/...), so a converted or
+// quantized model survives reloads and any worker can read it without copies through the page.
+// A folder counts only once its manifest (written last) exists: a cancelled import leaves nothing.
+
+import { QuantlabError } from '../lib/errors';
+
+const ROOT = 'models';
+export const MANIFEST = 'quantlab-model.json';
+
+export interface StoredModelInfo {
+  id: string;
+  name: string;
+  source: string;
+  createdAt: string;
+  files: { path: string; bytes: number }[];
+}
+
+async function modelsDir(): Promise<FileSystemDirectoryHandle> {
+  if (!navigator.storage?.getDirectory) {
+    throw new QuantlabError('unsupported-device', 'This browser has no Origin Private File System', 'Use a recent Chromium, Edge, Firefox or Safari.');
+  }
+  const root = await navigator.storage.getDirectory();
+  return root.getDirectoryHandle(ROOT, { create: true });
+}
+
+async function dirAt(base: FileSystemDirectoryHandle, parts: string[], create: boolean): Promise<FileSystemDirectoryHandle> {
+  let d = base;
+  for (const p of parts) d = await d.getDirectoryHandle(p, { create });
+  return d;
+}
+
+/** Writes a file at a relative path inside a model folder. */
+export async function writeModelFile(id: string, path: string, data: Uint8Array | string): Promise<void> {
+  const parts = [id, ...path.split('/')];
+  const name = parts.pop()!;
+  const dir = await dirAt(await modelsDir(), parts, true);
+  const handle = await dir.getFileHandle(name, { create: true });
+  const w = await handle.createWritable();
+  try {
+    await w.write(typeof data === 'string' ? data : new Uint8Array(data));
+    await w.close();
+  } catch (err) {
+    await w.abort().catch(() => {});
+    const quota = (err as DOMException)?.name === 'QuotaExceededError';
+    throw new QuantlabError(
+      quota ? 'load-failed' : 'internal',
+      quota ? `Not enough browser storage to save ${path} of ${id}` : `Could not save ${path} of ${id}: ${(err as Error).message}`,
+      quota ? 'Delete models you no longer need, or free disk space.' : undefined,
+    );
+  }
+}
+
+/** Reads a file of a stored model, or undefined if it does not exist. */
+export async function readModelFile(id: string, path: string): Promise<File | undefined> {
+  try {
+    const parts = [id, ...path.split('/')];
+    const name = parts.pop()!;
+    const dir = await dirAt(await modelsDir(), parts, false);
+    return await (await dir.getFileHandle(name)).getFile();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Saves a whole model: every file, then the manifest that makes it visible. */
+export async function saveModel(
+  info: Omit<StoredModelInfo, 'files' | 'createdAt'>,
+  files: Map<string, Uint8Array>,
+  signal?: AbortSignal,
+): Promise<StoredModelInfo> {
+  await deleteModel(info.id);
+  try {
+    for (const [path, data] of files) {
+      if (signal?.aborted) throw new QuantlabError('cancelled', 'Cancelled');
+      await writeModelFile(info.id, path, data);
+    }
+    const full: StoredModelInfo = { ...info, createdAt: new Date().toISOString(), files: [...files].map(([path, d]) => ({ path, bytes: d.byteLength })) };
+    await writeModelFile(info.id, MANIFEST, JSON.stringify(full, null, 2));
+    return full;
+  } catch (err) {
+    await deleteModel(info.id);
+    throw err;
+  }
+}
+
+/** Adds files to an existing model (e.g. quantized variants) and updates its manifest. */
+export async function addModelFiles(id: string, files: Map<string, Uint8Array>): Promise<StoredModelInfo> {
+  const info = await readManifest(id);
+  if (!info) throw new QuantlabError('load-failed', `Model ${id} is not in browser storage`);
+  for (const [path, data] of files) await writeModelFile(id, path, data);
+  const rest = info.files.filter((f) => !files.has(f.path));
+  info.files = [...rest, ...[...files].map(([path, d]) => ({ path, bytes: d.byteLength }))];
+  await writeModelFile(id, MANIFEST, JSON.stringify(info, null, 2));
+  return info;
+}
+
+async function readManifest(id: string): Promise<StoredModelInfo | undefined> {
+  const f = await readModelFile(id, MANIFEST);
+  if (!f) return undefined;
+  try {
+    return JSON.parse(await f.text()) as StoredModelInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Complete stored models; half-written folders (no manifest) are removed. */
+export async function listModels(): Promise<StoredModelInfo[]> {
+  const dir = await modelsDir();
+  const out: StoredModelInfo[] = [];
+  for await (const [name, handle] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+    if (handle.kind !== 'directory') continue;
+    const info = await readManifest(name);
+    if (info) out.push(info);
+    else await dir.removeEntry(name, { recursive: true }).catch(() => {});
+  }
+  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+export async function deleteModel(id: string): Promise<void> {
+  const dir = await modelsDir();
+  await dir.removeEntry(id, { recursive: true }).catch(() => {});
+}

@@ -1,0 +1,50 @@
+// transformers.js settings for a column or builder worker: ONNX Runtime's wasm from our own
+// server, user models served from OPFS through a custom cache, Hub files cached in Cache Storage.
+
+import { env } from '@huggingface/transformers';
+import { appRootUrl, ortWasmPaths } from '../lib/ort-assets';
+import { LOCAL_PREFIX, type ModelRef } from '../lib/model/ref';
+import { readModelFile } from './opfs-store';
+
+const HUB_CACHE = 'quantlab-hub-v1';
+
+/** Answers transformers.js's cache look-ups: OPFS for user models, Cache Storage for the Hub. */
+class QuantlabCache {
+  async match(key: string | Request): Promise<Response | undefined> {
+    const url = typeof key === 'string' ? key : key.url;
+    const at = url.indexOf(`${LOCAL_PREFIX}/`);
+    if (at >= 0) {
+      const [id, ...path] = url.slice(at + LOCAL_PREFIX.length + 1).split('/');
+      const file = await readModelFile(decodeURIComponent(id), path.map(decodeURIComponent).join('/'));
+      return file ? new Response(file, { headers: { 'content-length': String(file.size) } }) : undefined;
+    }
+    if (!/^https?:/.test(url) || typeof caches === 'undefined') return undefined;
+    return (await caches.open(HUB_CACHE)).match(url);
+  }
+  async put(key: string | Request, response: Response): Promise<void> {
+    const url = typeof key === 'string' ? key : key.url;
+    if (url.includes(`${LOCAL_PREFIX}/`) || !/^https?:/.test(url) || typeof caches === 'undefined') return;
+    await (await caches.open(HUB_CACHE)).put(url, response);
+  }
+}
+
+/** WASM threads: 2+ only when cross-origin isolated (SharedArrayBuffer), capped at 4. */
+export function wasmThreads(): number {
+  return self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+}
+
+export function configureBrowserTransformers(): void {
+  env.allowLocalModels = true;
+  env.localModelPath = new URL('models/', appRootUrl()).href;
+  env.useBrowserCache = false;
+  env.useCustomCache = true;
+  env.customCache = new QuantlabCache() as unknown as typeof env.customCache;
+  const wasm = env.backends.onnx.wasm!;
+  wasm.wasmPaths = ortWasmPaths();
+  wasm.numThreads = wasmThreads();
+}
+
+/** Only Hub models may reach the network; local and served ones must never fall back to it. */
+export function allowNetworkFor(ref: ModelRef): void {
+  env.allowRemoteModels = ref.kind === 'hub';
+}

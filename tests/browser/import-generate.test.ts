@@ -1,0 +1,84 @@
+// The model toolkit in the real built page: open aidreams260K's llama2.c files through the file
+// input, convert them in the builder worker, and generate greedily in column workers on WASM and
+// on WebGPU: every id of llama2.c's four references must come back.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
+import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
+
+describe('aidreams260K imported and generated in the browser', () => {
+  let server: StaticServer;
+  let browser: BrowserSession;
+  let modelId = '';
+
+  beforeAll(async () => {
+    server = await serveStatic(inject('siteDir'));
+    browser = await launchChromium();
+    await browser.page.goto(server.url);
+    await browser.page.setInputFiles('#open-files', [CHECKPOINT, TOKENIZER]);
+    const status = browser.page.locator('#import-status');
+    await status.filter({ hasText: /Imported|Error/ }).waitFor({ timeout: 120_000 });
+    console.log('[import]', await status.textContent());
+    modelId = (await status.getAttribute('data-model-id')) ?? '';
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('stores the converted model in browser storage', async () => {
+    expect(modelId).toBe('aidreams260K');
+    const models = await browser.page.evaluate(() => window.quantlab!.builder.api.list());
+    const files = models.find((m) => m.id === 'aidreams260K')!.files.map((f) => f.path).sort();
+    expect(files).toEqual(['config.json', 'generation_config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
+  });
+
+  for (const device of ['wasm', 'webgpu'] as const) {
+    it(`reproduces every reference id on ${device}`, async () => {
+      const refs = greedyReferences();
+      const results = await browser.page.evaluate(
+        async ({ device, refs, modelId }) => {
+          const col = window.quantlab!.startColumnWorker();
+          try {
+            const load = await col.api.load({ kind: 'local', id: modelId }, 'model', device);
+            if (!load.ok) return { error: load.error };
+            const out = [];
+            for (const r of refs) {
+              const g = await col.api.generate({
+                prompt: r.prompt, maxNewTokens: r.greedy_ids.length, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0,
+              });
+              if (!g.ok) return { error: g.error };
+              out.push({ promptIds: g.value.promptIds, ids: g.value.ids, text: g.value.text, tps: g.value.timings.decodeTokensPerS });
+            }
+            return { load: load.value, out };
+          } finally {
+            col.terminate();
+          }
+        },
+        { device, refs, modelId },
+      );
+      expect(results.error).toBeUndefined();
+      console.log(`[${device}] load ${results.load!.loadMs.toFixed(0)} ms, threads ${results.load!.threads}, decode tokens/s ${results.out!.map((o) => o.tps.toFixed(0)).join(' ')}`);
+      refs.forEach((r, i) => {
+        expect(results.out![i].promptIds).toEqual(r.prompt_ids);
+        expect(results.out![i].ids).toEqual(r.greedy_ids);
+        expect(r.prompt + results.out![i].text).toBe(r.text);
+      });
+    });
+  }
+
+  it('explains bad files in the page and keeps working', async () => {
+    const page = browser.page;
+    await page.setInputFiles('#open-files', [
+      { name: 'broken.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1000, 0xff) },
+      { name: 'tok512.bin', mimeType: 'application/octet-stream', buffer: readFileSync(TOKENIZER) },
+    ]);
+    const status = page.locator('#import-status');
+    await status.filter({ hasText: /Error/ }).waitFor({ timeout: 60_000 });
+    expect(await status.textContent()).toMatch(/broken\.bin does not look like a llama2\.c checkpoint/);
+    const models = await page.evaluate(() => window.quantlab!.builder.api.list());
+    expect(models.map((m) => m.id)).toEqual(['aidreams260K']);
+    expect(browser.externalRequests).toEqual([]);
+  });
+});

@@ -1,0 +1,108 @@
+// Turns what the user opens (llama2.c checkpoint, Hugging Face folder, transformers.js folder)
+// into a stored model folder, off the page's thread, with progress and cancellation.
+import { expose } from 'comlink';
+import { QuantlabError, throwIfAborted, toErrorInfo } from '../src/lib/errors.ts';
+import { classifyFiles } from '../src/lib/import/classify.ts';
+import { hfSource, llama2cSource } from '../src/lib/import/sources.ts';
+import { buildModelFolder, yieldToEventLoop, type ModelFiles } from '../src/lib/model/folder.ts';
+import { slugify } from '../src/lib/model/ref.ts';
+import type { Outcome } from '../src/lib/runner/types.ts';
+import { deleteModel, listModels, saveModel, type StoredModelInfo } from '../src/browser/opfs-store.ts';
+
+export type BuildStep = 'read' | 'convert' | 'build' | 'save' | 'done';
+export interface BuilderProgress {
+  step: BuildStep;
+  message: string;
+  /** 0..1 over the whole task. */
+  fraction: number;
+}
+
+export interface PickedFile {
+  path: string;
+  file: File;
+}
+
+let current: AbortController | undefined;
+
+async function bytesOf(f: File): Promise<Uint8Array> {
+  return new Uint8Array(await f.arrayBuffer());
+}
+
+async function importFiles(picked: PickedFile[], onProgress: (p: BuilderProgress) => void, signal: AbortSignal): Promise<StoredModelInfo> {
+  const plan = classifyFiles(picked.map((p) => ({ path: p.path, size: p.file.size, file: p.file })));
+  const taken = new Set((await listModels()).map((m) => m.id));
+  let id = slugify(plan.name);
+  for (let i = 2; taken.has(id); i++) id = `${slugify(plan.name)}-${i}`;
+  const report = (step: BuildStep, message: string, fraction: number) => onProgress({ step, message, fraction });
+  let files: ModelFiles;
+  let source: string;
+  if (plan.kind === 'onnx') {
+    files = new Map();
+    let i = 0;
+    for (const [path, f] of plan.files) {
+      throwIfAborted(signal);
+      report('read', `Reading ${path}`, (0.8 * i++) / plan.files.size);
+      files.set(path, await bytesOf(f.file));
+    }
+    source = 'transformers.js folder';
+  } else {
+    let src;
+    if (plan.kind === 'llama2c') {
+      report('read', `Reading ${plan.checkpoint.path} and ${plan.tokenizer.path}`, 0.05);
+      const [ckpt, tok] = await Promise.all([bytesOf(plan.checkpoint.file), bytesOf(plan.tokenizer.file)]);
+      throwIfAborted(signal);
+      report('convert', 'Converting the llama2.c checkpoint and tokenizer', 0.2);
+      await yieldToEventLoop();
+      src = llama2cSource(ckpt, tok, { checkpoint: plan.checkpoint.path, tokenizer: plan.tokenizer.path });
+      source = `llama2.c ${plan.checkpoint.path}`;
+    } else {
+      const read = async (p: string) => {
+        const f = plan.files.get(p);
+        return f ? bytesOf(f.file) : undefined;
+      };
+      src = await hfSource(read, {
+        signal,
+        onProgress: (p) => report('convert', `Converting ${p.file} (${p.loaded}/${p.total} tensors)`, 0.05 + (0.45 * p.loaded) / p.total),
+      });
+      source = 'Hugging Face safetensors';
+    }
+    files = await buildModelFolder(src, {
+      signal,
+      onProgress: (p) => p.status !== 'done' && report('build', p.message, p.status === 'build' ? 0.55 : 0.7),
+    });
+  }
+  throwIfAborted(signal);
+  report('save', `Saving ${files.size} files in browser storage`, 0.85);
+  const info = await saveModel({ id, name: plan.name, source }, files, signal);
+  report('done', `Saved ${id}`, 1);
+  return info;
+}
+
+const api = {
+  /** Converts and stores the opened files; resolves with the stored model, or a typed error. */
+  async importFiles(picked: PickedFile[], onProgress: (p: BuilderProgress) => void): Promise<Outcome<StoredModelInfo>> {
+    current?.abort();
+    const ctrl = new AbortController();
+    current = ctrl;
+    try {
+      return { ok: true, value: await importFiles(picked, onProgress, ctrl.signal) };
+    } catch (err) {
+      return { ok: false, error: toErrorInfo(err) };
+    } finally {
+      if (current === ctrl) current = undefined;
+    }
+  },
+  cancel(): void {
+    current?.abort();
+  },
+  list(): Promise<StoredModelInfo[]> {
+    return listModels();
+  },
+  async remove(id: string): Promise<void> {
+    if (!id) throw new QuantlabError('bad-argument', 'No model id');
+    await deleteModel(id);
+  },
+};
+
+export type BuilderApi = typeof api;
+expose(api);

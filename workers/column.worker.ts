@@ -1,0 +1,63 @@
+// One column of the playground: one model variant in its own ONNX Runtime session, so columns
+// run in parallel and one failure (bad file, lost device, out of memory) stays in its column.
+import { expose, transfer } from 'comlink';
+import { toErrorInfo } from '../src/lib/errors.ts';
+import { Runner } from '../src/lib/runner/runner.ts';
+import { transformersModelId, type ModelRef } from '../src/lib/model/ref.ts';
+import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../src/lib/runner/types.ts';
+import { allowNetworkFor, configureBrowserTransformers, wasmThreads } from '../src/browser/transformers-env.ts';
+
+configureBrowserTransformers();
+const runner = new Runner();
+let current: AbortController | undefined;
+
+async function outcome<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    return { ok: false, error: toErrorInfo(err) };
+  }
+}
+
+const api = {
+  /** Loads one variant (onnx/<variant>.onnx) of a model on a device. */
+  load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void): Promise<Outcome<{ loadMs: number; threads: number }>> {
+    return outcome(async () => {
+      allowNetworkFor(ref);
+      const loadMs = await runner.load({ modelId: transformersModelId(ref), variant, device }, onProgress);
+      return { loadMs, threads: device === 'wasm' ? wasmThreads() : 0 };
+    });
+  },
+
+  /** Generates; a call to cancel() (or a newer generate()) stops it after the current token. */
+  generate(params: GenerateParams, onToken?: (e: TokenEvent) => void): Promise<Outcome<GenerateResult>> {
+    current?.abort();
+    const ctrl = new AbortController();
+    current = ctrl;
+    return outcome(() => runner.generate(params, onToken, ctrl.signal)).finally(() => {
+      if (current === ctrl) current = undefined;
+    });
+  },
+
+  cancel(): void {
+    current?.abort();
+  },
+
+  /** Teacher-forced logits [ids.length x vocab], transferred without a copy. */
+  async logits(ids: number[]): Promise<Outcome<{ data: Float32Array; vocab: number }>> {
+    const r = await outcome(() => runner.logits(ids));
+    return r.ok ? transfer(r, [r.value.data.buffer as ArrayBuffer]) : r;
+  },
+
+  encode(prompt: string, chatTemplate = false): Promise<Outcome<number[]>> {
+    return outcome(async () => runner.encode(prompt, chatTemplate));
+  },
+
+  async dispose(): Promise<void> {
+    current?.abort();
+    await runner.dispose();
+  },
+};
+
+export type ColumnApi = typeof api;
+expose(api);
