@@ -1,0 +1,36 @@
+// Benchmark (not a test): seconds to produce each quantized variant of the SmolLM2-135M-shaped
+// fixture with quantizeModel (encode included), on this machine. Targets: every variant < 15 s,
+// q4 < 8 s. Run: npx tsx bench/quantize.bench.ts [--runs 1] [--only q4,bnb4]
+import { parseArgs } from 'node:util';
+import { buildDecoderGraph } from '../src/lib/model/llama-graph';
+import { SMOLLM2_135M_SHAPE, tinyConfig, tinyWeights } from '../src/lib/model/tiny';
+import { quantizeModel } from '../src/lib/quantize/quantize-model';
+import type { QuantizeOptions } from '../src/lib/quantize/variants';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '1' }, only: { type: 'string', default: '' } } });
+const runs = Number(values.runs);
+const only = new Set(values.only ? values.only.split(',') : []);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const VARIANTS: QuantizeOptions[] = [
+  { dtype: 'q4' }, { dtype: 'q4f16' }, { dtype: 'q4', bits: 8 }, { dtype: 'q4', symmetric: false },
+  { dtype: 'bnb4' }, { dtype: 'bnb4', quantType: 'fp4' }, { dtype: 'bnb4', doubleQuant: true },
+  { dtype: 'q8' }, { dtype: 'int8' }, { dtype: 'uint8' }, { dtype: 'fp16' }, { dtype: 'bf16' },
+];
+
+let t = performance.now();
+const config = tinyConfig(SMOLLM2_135M_SHAPE);
+const model = buildDecoderGraph(config, tinyWeights(config, 0));
+console.log(`fixture built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+for (const v of VARIANTS) {
+  if (only.size > 0 && !only.has(v.dtype)) continue;
+  const times: number[] = [];
+  let line = '';
+  for (let r = 0; r < runs; r++) {
+    t = performance.now();
+    const { report } = await quantizeModel(model, v);
+    times.push((performance.now() - t) / 1000);
+    line = `${report.file.padEnd(26)} ${(report.fileBytes / 2 ** 20).toFixed(1).padStart(6)} MiB  ${report.bitsPerWeightQuantized.toFixed(2)} b/w`;
+  }
+  console.log(`${line}  ${median(times).toFixed(2)} s`);
+}
