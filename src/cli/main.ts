@@ -5,6 +5,9 @@ import { parseArgs } from 'node:util';
 import { QuantlabError, toErrorInfo } from '../lib/errors';
 import { runImport, runTiny } from './import';
 import { runGenerate } from './generate';
+import { runQuantize } from './quantize';
+import { runEval } from './eval';
+import { runSweepCommand } from './sweep';
 
 const USAGE = `quantlab <command> [options]
 
@@ -15,10 +18,19 @@ Commands:
   tiny --out <dir> [--layers N --dim N --heads N --kv-heads N --hidden N --vocab N
        --max-positions N --seed N --untied --qkv-bias --smollm2-135m] [--overwrite]
       Build a deterministic random-weight model of any Llama shape.
+  quantize <dir> --dtype <fp16|bf16|q8|int8|uint8|q4|q4f16|bnb4|all> [--bits --block-size
+       --asym --quant-type nf4|fp4 --double-quant --per-channel --keep a,b] [--json]
+      Write quantized variants next to onnx/model.onnx, with a manifest of their formats.
   generate <dir | hub-id> [--dtype fp32 | --variant model_q4_b128] --prompt "..."
        [--max-new-tokens N --temperature T --top-k K --top-p P --repetition-penalty R
         --seed S --chat] [--json]
       Generate text through transformers.js. Temperature 0 means greedy.
+  eval <dir> --dtypes fp32,fp16,q8,q4,bnb4 --text <file> [--baseline fp32 --ctx N --chunks N]
+       [--json | --csv file]
+      Perplexity, bits per byte and llama.cpp's KL-divergence report of each precision.
+  sweep <dir> --dtypes ... --temperatures 0,0.5,1 --top-k 1,5,0 --top-p 1 --max-new-tokens 64
+       --seeds N --prompt "..." [--json | --csv file]
+      Generate over a grid of sampling settings and score agreement, diversity, quality.
 
 Run 'quantlab <command> --help' for details.`;
 
@@ -43,6 +55,12 @@ export async function main(argv: string[]): Promise<number> {
         return await runTiny(rest);
       case 'generate':
         return await runGenerate(rest);
+      case 'quantize':
+        return await runQuantize(rest);
+      case 'eval':
+        return await runEval(rest);
+      case 'sweep':
+        return await runSweepCommand(rest);
       case undefined:
       case '--help':
       case '-h':

@@ -1,0 +1,87 @@
+// `quantlab quantize`: writes quantized variants next to onnx/model.onnx, plus the manifest.
+
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { QuantlabError } from '../lib/errors';
+import { expandRequests, parseManifest, quantizeVariants } from '../lib/quantize/run';
+import { DTYPES, MANIFEST_FILE, type QuantizeOptions } from '../lib/quantize/variants';
+import { parse, usageOf } from './main';
+
+const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
+  dtypes: ${DTYPES.join(', ')} (all = every one with default options)
+  --bits 4|8            MatMulNBits bits for q4/q4f16 (8 = weight-only 8-bit)
+  --block-size N        16..256, power of two (q4 default 32, bnb4 default 64)
+  --asym                q4/q4f16 with a zero point per block
+  --quant-type nf4|fp4  bnb4 code (default nf4)
+  --double-quant        bnb4: quantize the absmax scales again
+  --per-channel         q8/int8/uint8: one scale per output column
+  --quantize-lm-head    also quantize the lm_head (kept in full precision by default)
+  --keep a,b            more node or weight names to keep in full precision
+  --json                print the reports as JSON`;
+
+export async function runQuantize(args: string[]): Promise<number> {
+  const { values: v, positionals } = parse(args, {
+    dtype: { type: 'string' }, bits: { type: 'string' }, 'block-size': { type: 'string' }, asym: { type: 'boolean' },
+    'quant-type': { type: 'string' }, 'double-quant': { type: 'boolean' }, 'per-channel': { type: 'boolean' },
+    'quantize-lm-head': { type: 'boolean' }, keep: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' },
+  });
+  if (v.help) return usageOf(HELP);
+  if (positionals.length !== 1 || !v.dtype) throw new QuantlabError('bad-argument', 'quantize needs a model folder and --dtype', HELP);
+  const dir = resolve(positionals[0]);
+  const source = join(dir, 'onnx', 'model.onnx');
+  if (!existsSync(source)) {
+    throw new QuantlabError('bad-argument', `${positionals[0]} has no onnx/model.onnx`, "Quantize a folder made by 'quantlab import' or 'quantlab tiny', or any transformers.js folder with the fp32 model.");
+  }
+  const numberOpt = (name: string): number | undefined => {
+    const raw = v[name];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) throw new QuantlabError('bad-argument', `--${name} must be a number (got "${String(raw)}")`);
+    return n;
+  };
+  const common: Omit<QuantizeOptions, 'dtype'> = {
+    bits: numberOpt('bits') as 4 | 8 | undefined,
+    blockSize: numberOpt('block-size'),
+    symmetric: v.asym ? false : undefined,
+    quantType: v['quant-type'] as 'nf4' | 'fp4' | undefined,
+    doubleQuant: v['double-quant'] === true ? true : undefined,
+    perChannel: v['per-channel'] === true ? true : undefined,
+    keepLmHead: v['quantize-lm-head'] ? false : undefined,
+    keep: typeof v.keep === 'string' ? v.keep.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+  };
+  for (const k of Object.keys(common) as (keyof typeof common)[]) if (common[k] === undefined) delete common[k];
+  const requests = expandRequests(String(v.dtype).split(',').map((s) => s.trim()), common);
+  const manifestPath = join(dir, 'onnx', MANIFEST_FILE);
+  const previous = parseManifest(existsSync(manifestPath) ? new Uint8Array(readFileSync(manifestPath)) : undefined);
+  const log = v.quiet || v.json ? () => {} : (s: string) => console.error(s);
+  let shown = -1;
+  const result = await quantizeVariants(new Uint8Array(readFileSync(source)), requests, previous, {
+    onProgress: (p) => {
+      if (p.variant !== shown) log(`[${p.variant + 1}/${p.variants}] ${p.file}`);
+      shown = p.variant;
+    },
+  });
+  // Each file appears whole or not at all: written beside its final name, then renamed.
+  for (const [rel, bytes] of result.files) {
+    const target = join(dir, rel);
+    const tmp = `${target}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, bytes);
+      renameSync(tmp, target);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw new QuantlabError('bad-argument', `Could not write ${target}: ${(err as Error).message}`);
+    }
+  }
+  if (v.json) {
+    console.log(JSON.stringify({ model: positionals[0], variants: result.reports }));
+  } else if (!v.quiet) {
+    console.log('file                             bytes        bits/weight  max tensor RMS err  seconds');
+    for (const r of result.reports) {
+      const worst = Math.max(0, ...r.tensors.map((t) => t.rmsError));
+      console.log(`${r.file.padEnd(32)} ${String(r.fileBytes).padStart(11)}  ${r.bitsPerWeightOverall.toFixed(2).padStart(11)}  ${worst.toExponential(2).padStart(18)}  ${r.seconds.toFixed(2).padStart(7)}`);
+      for (const w of r.warnings) console.error(`  warning: ${w}`);
+    }
+  }
+  return 0;
+}

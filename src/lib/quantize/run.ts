@@ -1,0 +1,93 @@
+// Produces several variants of one fp32 model in a row, as the CLI and the builder worker both
+// need: validates every request first, then quantizes, and returns the files plus the updated
+// manifest, so the caller writes them only when everything succeeded.
+
+import { QuantlabError, throwIfAborted } from '../errors';
+import { decodeModel } from '../onnx/proto';
+import { quantizeModel, type QuantizeProgress, type VariantReport } from './quantize-model';
+import {
+  DTYPES,
+  MANIFEST_FILE,
+  describeFormat,
+  resolveOptions,
+  transformersDtype,
+  upsertManifest,
+  variantFileName,
+  type QuantizeOptions,
+  type QuantlabManifest,
+} from './variants';
+
+export interface VariantsProgress {
+  status: 'quantize';
+  /** Index of the variant in the request list, and how many there are. */
+  variant: number;
+  variants: number;
+  file: string;
+  tensor: string;
+  /** 0..1 over all variants. */
+  fraction: number;
+}
+
+/** Expands 'all' (every dtype with default options) and checks every option set up front. */
+export function expandRequests(dtypes: string[], common: Omit<QuantizeOptions, 'dtype'>): QuantizeOptions[] {
+  const list = dtypes.flatMap((d) => (d === 'all' ? [...DTYPES] : [d]));
+  if (list.length === 0) throw new QuantlabError('bad-argument', 'No dtype given', `Valid dtypes: ${DTYPES.join(', ')}, or all.`);
+  const requests = list.map((dtype) => ({ ...common, dtype }) as QuantizeOptions);
+  requests.forEach((r) => resolveOptions(r));
+  return requests;
+}
+
+export interface VariantsResult {
+  /** Paths relative to the model folder (onnx/...). */
+  files: Map<string, Uint8Array>;
+  manifest: QuantlabManifest;
+  reports: VariantReport[];
+}
+
+/** Quantizes `modelBytes` (onnx/model.onnx) into every requested variant. */
+export async function quantizeVariants(
+  modelBytes: Uint8Array,
+  requests: QuantizeOptions[],
+  previous: QuantlabManifest | undefined,
+  hooks: { onProgress?: (p: VariantsProgress) => void; signal?: AbortSignal } = {},
+): Promise<VariantsResult> {
+  requests.forEach((r) => resolveOptions(r));
+  const model = decodeModel(modelBytes, 'onnx/model.onnx');
+  const files = new Map<string, Uint8Array>();
+  const reports: VariantReport[] = [];
+  let manifest = previous;
+  for (const [i, req] of requests.entries()) {
+    throwIfAborted(hooks.signal);
+    const file = variantFileName(req);
+    const onProgress = (p: QuantizeProgress) =>
+      hooks.onProgress?.({
+        status: 'quantize', variant: i, variants: requests.length, file, tensor: p.tensor,
+        fraction: (i + p.done / Math.max(1, p.total)) / requests.length,
+      });
+    const { bytes, report } = await quantizeModel(model, req, { onProgress, signal: hooks.signal });
+    files.set(`onnx/${file}`, bytes);
+    reports.push(report);
+    const o = resolveOptions(req);
+    manifest = upsertManifest(manifest, {
+      file,
+      transformersDtype: transformersDtype(file),
+      format: describeFormat(o),
+      options: o,
+      bytes: bytes.byteLength,
+      bitsPerWeight: report.bitsPerWeightOverall,
+      bitsPerWeightQuantized: report.bitsPerWeightQuantized,
+    });
+  }
+  files.set(`onnx/${MANIFEST_FILE}`, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+  return { files, manifest: manifest!, reports };
+}
+
+export function parseManifest(bytes: Uint8Array | undefined): QuantlabManifest | undefined {
+  if (!bytes) return undefined;
+  try {
+    const m = JSON.parse(new TextDecoder().decode(bytes)) as QuantlabManifest;
+    return m && m.version === 1 && Array.isArray(m.variants) ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
