@@ -6,6 +6,22 @@ import { Runner } from '../src/lib/runner/runner.ts';
 import { transformersModelId, type ModelRef } from '../src/lib/model/ref.ts';
 import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../src/lib/runner/types.ts';
 import { allowNetworkFor, configureBrowserTransformers, wasmThreads } from '../src/browser/transformers-env.ts';
+import { variantNeedsFloat16 } from '../src/lib/runner/variants.ts';
+import { QuantlabError } from '../src/lib/errors.ts';
+
+/** Refuses float16 variants on an adapter without shader-f16 before ONNX Runtime can fail (or return zeros). */
+async function checkDevice(variant: string, device: Device): Promise<void> {
+  if (device !== 'webgpu') return;
+  const adapter = await navigator.gpu?.requestAdapter();
+  if (!adapter) throw new QuantlabError('unsupported-device', 'This browser offers no WebGPU adapter', 'Run this column on WASM.');
+  if (variantNeedsFloat16(variant) && !adapter.features.has('shader-f16')) {
+    throw new QuantlabError(
+      'unsupported-device',
+      `${variant} computes in float16, and this GPU (${adapter.info.vendor || 'unknown'} ${adapter.info.architecture || ''}) has no shader-f16`,
+      'Run this column on WASM, or pick a float32 variant (fp32, q4, q8, bnb4) for WebGPU.',
+    );
+  }
+}
 
 configureBrowserTransformers();
 const runner = new Runner();
@@ -24,6 +40,7 @@ const api = {
   load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void): Promise<Outcome<{ loadMs: number; threads: number }>> {
     return outcome(async () => {
       allowNetworkFor(ref);
+      await checkDevice(variant, device);
       const loadMs = await runner.load({ modelId: transformersModelId(ref), variant, device }, onProgress);
       return { loadMs, threads: device === 'wasm' ? wasmThreads() : 0 };
     });

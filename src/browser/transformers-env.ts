@@ -18,6 +18,12 @@ class QuantlabCache {
       const file = await readModelFile(decodeURIComponent(id), path.map(decodeURIComponent).join('/'));
       return file ? new Response(file, { headers: { 'content-length': String(file.size) } }) : undefined;
     }
+    // Served models (the app's models/ folder): transformers.js 4.3.1 skips its local-file
+    // check when localModelPath is an absolute URL, so answer them here from our own server.
+    if (!env.allowRemoteModels && url.startsWith(new URL('models/', appRootUrl()).href)) {
+      const res = await fetch(url);
+      return res.ok ? res : undefined;
+    }
     if (!/^https?:/.test(url) || typeof caches === 'undefined') return undefined;
     return (await caches.open(HUB_CACHE)).match(url);
   }

@@ -26,3 +26,8 @@ export function dtypeToStem(dtype: string): string | undefined {
   for (const [suffix, d] of Object.entries(SUFFIX_TO_DTYPE)) if (d === dtype) return `model${suffix}`;
   return undefined;
 }
+
+/** Whether a variant computes in float16 (needs WebGPU's shader-f16): fp16 and q4f16 files and their descendants. */
+export function variantNeedsFloat16(stem: string): boolean {
+  return /^model_(fp16|q4f16|q8f16nbits)(_|$)/.test(stem);
+}
