@@ -1,26 +1,32 @@
-// Entry point: mounts the Svelte app. The worker factories are also put on window.quantlab so
-// the browser tests can drive the real built page.
+// Entry point: starts the builder worker and the playground state, mounts the Svelte app, and puts
+// the worker handles and the state on window.quantlab so the browser tests can drive the real page.
 import { mount } from 'svelte';
 import { wrap, type Remote } from 'comlink';
 import App from './App.svelte';
 import type { PingApi } from '../workers/ping.worker.ts';
 import { startBuilderWorker, startColumnWorker } from './browser/workers.ts';
+import { Library } from './state/library.svelte.ts';
+import { Playground } from './state/playground.svelte.ts';
 
 declare global {
   interface Window {
-    /** Test hook: the page's comlink handles and worker factories. */
+    /** Test hook: the page's comlink handles, worker factories and playground state. */
     quantlab?: {
       ping: Remote<PingApi>;
       builder: ReturnType<typeof startBuilderWorker>;
       startColumnWorker: typeof startColumnWorker;
+      playground: Playground;
     };
   }
 }
 
 const ping = wrap<PingApi>(new Worker(new URL('../workers/ping.worker.ts', import.meta.url), { type: 'module' }));
 const builder = startBuilderWorker();
-window.quantlab = { ping, builder, startColumnWorker };
+const pg = new Playground(new Library(builder), startColumnWorker);
+window.quantlab = { ping, builder, startColumnWorker, playground: pg };
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
-mount(App, { target, props: { ping, builder } });
+mount(App, { target, props: { ping, pg } });
+void pg.init(location.search);
+addEventListener('pagehide', () => pg.persistNow());

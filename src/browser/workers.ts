@@ -7,14 +7,34 @@ import type { ColumnApi } from '../../workers/column.worker.ts';
 export interface WorkerHandle<T> {
   api: Remote<T>;
   terminate(): void;
+  /**
+   * Calls `listener` when the worker dies (an uncaught error or a message it cannot read): a
+   * pending comlink call would otherwise never settle. Returns a function that removes it.
+   */
+  onCrash(listener: (message: string) => void): () => void;
+}
+
+function handle<T>(w: Worker): WorkerHandle<T> {
+  return {
+    api: wrap<T>(w),
+    terminate: () => w.terminate(),
+    onCrash(listener) {
+      const onError = (e: ErrorEvent) => listener(e.message || 'the worker stopped with an uncaught error');
+      const onMessageError = () => listener('the worker sent a message the page could not read');
+      w.addEventListener('error', onError);
+      w.addEventListener('messageerror', onMessageError);
+      return () => {
+        w.removeEventListener('error', onError);
+        w.removeEventListener('messageerror', onMessageError);
+      };
+    },
+  };
 }
 
 export function startColumnWorker(): WorkerHandle<ColumnApi> {
-  const w = new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' });
-  return { api: wrap<ColumnApi>(w), terminate: () => w.terminate() };
+  return handle(new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' }));
 }
 
 export function startBuilderWorker(): WorkerHandle<BuilderApi> {
-  const w = new Worker(new URL('../../workers/builder.worker.ts', import.meta.url), { type: 'module', name: 'builder' });
-  return { api: wrap<BuilderApi>(w), terminate: () => w.terminate() };
+  return handle(new Worker(new URL('../../workers/builder.worker.ts', import.meta.url), { type: 'module', name: 'builder' }));
 }

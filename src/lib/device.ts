@@ -1,0 +1,46 @@
+// Picks the device a column runs on, and says why in words the column shows: WebGPU when the
+// browser has a real adapter and the variant's needs are met (shader-f16 for 16-bit graphs),
+// else ONNX Runtime's WASM backend with as many threads as isolation allows.
+
+import type { PlatformInfo } from './platform';
+import type { DevicePreference } from './settings';
+
+export interface DeviceChoice {
+  device: 'wasm' | 'webgpu';
+  reason: string;
+}
+
+/** What a variant asks of the device (see variant-info.ts). */
+export interface DeviceNeeds {
+  /** fp16 / q4f16 graphs: WebGPU only with the shader-f16 feature. */
+  needsShaderF16: boolean;
+  /** MatMulInteger (q8 / int8 / uint8): runs under WebGPU, but those ops fall back to the CPU. */
+  integerMatMul?: boolean;
+}
+
+function wasmReason(p: PlatformInfo | null, why: string): DeviceChoice {
+  const threads = p?.crossOriginIsolated ? Math.max(1, Math.min(4, p.hardwareConcurrency)) : 1;
+  const t = p?.crossOriginIsolated
+    ? `${threads} thread${threads === 1 ? '' : 's'}`
+    : '1 thread (page not cross-origin isolated)';
+  return { device: 'wasm', reason: `${why}; ${t}` };
+}
+
+/**
+ * Chooses a device. `auto` takes WebGPU only on a hardware adapter that can run the variant;
+ * a software fallback adapter (SwiftShader) is slower than WASM, so auto skips it. An explicit
+ * preference is honoured when possible and explained when not.
+ */
+export function chooseDevice(needs: DeviceNeeds, platform: PlatformInfo | null, pref: DevicePreference = 'auto'): DeviceChoice {
+  if (pref === 'wasm') return wasmReason(platform, 'chosen in settings');
+  const gpu = platform?.webgpu ?? null;
+  if (!gpu) return wasmReason(platform, platform ? 'no WebGPU adapter in this browser' : 'WebGPU not detected yet');
+  if (needs.needsShaderF16 && !gpu.shaderF16) {
+    return wasmReason(platform, 'this variant needs shader-f16, which the WebGPU adapter lacks');
+  }
+  const name = [gpu.vendor, gpu.architecture].filter(Boolean).join(' ') || 'unknown adapter';
+  const intNote = needs.integerMatMul ? ' (its MatMulInteger ops run on the CPU under WebGPU)' : '';
+  if (pref === 'webgpu') return { device: 'webgpu', reason: `chosen in settings: ${name}${gpu.isFallback ? ' (software fallback)' : ''}${intNote}` };
+  if (gpu.isFallback) return wasmReason(platform, `the only WebGPU adapter (${name}) is a software fallback, slower than WASM`);
+  return { device: 'webgpu', reason: `adapter ${name}${needs.needsShaderF16 ? ' with shader-f16' : ''}${intNote}` };
+}

@@ -1,0 +1,314 @@
+// One column of the playground: one model variant in its own worker. It owns the worker's life
+// (started lazily, terminated on a hard cancel, a crash or a dispose), the device choice, load
+// progress, the streamed text and its timings, and its own error: nothing here touches other columns.
+
+import { proxy, type Remote } from 'comlink';
+import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { WorkerHandle } from '../browser/workers.ts';
+import { chooseDevice, type DeviceChoice } from '../lib/device.ts';
+import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
+import type { ModelRef } from '../lib/model/ref.ts';
+import type { PlatformInfo } from '../lib/platform.ts';
+import type { GenerateParams, GenerateResult, LoadProgress, Outcome, Timings, TokenEvent } from '../lib/runner/types.ts';
+import type { DevicePreference } from '../lib/settings.ts';
+import type { VariantInfo } from '../lib/variant-info.ts';
+
+export type ColumnStatus = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'error';
+
+export interface ColumnDeps {
+  startWorker(): WorkerHandle<ColumnApi>;
+  platform(): PlatformInfo | null;
+  devicePreference(): DevicePreference;
+  /** Called when a generation finishes (to persist the results). */
+  onDone?(column: Column): void;
+}
+
+/** What a finished column keeps across a reload. */
+export interface ColumnResult {
+  text: string;
+  ids: number[];
+  offsets: (number | null)[];
+  timings: Timings | null;
+  device: DeviceChoice | null;
+  bytes?: number;
+}
+
+/** How long a soft cancel may take before the worker is terminated. */
+const SOFT_CANCEL_MS = 3000;
+
+export class Column {
+  status = $state<ColumnStatus>('idle');
+  device = $state<DeviceChoice | null>(null);
+  threads = $state(0);
+  progress = $state<{ message: string; fraction: number | null } | null>(null);
+  text = $state('');
+  ids = $state.raw<number[]>([]);
+  /** offsets[k]: length of `text` after token k (filled as token events arrive). */
+  offsets = $state.raw<(number | undefined)[]>([]);
+  timings = $state.raw<Timings | null>(null);
+  /** Per-token latency: page-side arrival gaps while streaming, the worker's figures once done. */
+  tokenMs = $state.raw<number[]>([]);
+  bytes = $state<number | undefined>(undefined);
+  error = $state<(ErrorInfo & { during: 'load' | 'generate' }) | null>(null);
+  /** Shown text comes from a previous page session. */
+  restored = $state(false);
+  /** The last run stopped early (Stop, or a newer setting). */
+  stopped = $state(false);
+  /** The playground generation whose tokens `text` holds. */
+  generation = $state(0);
+
+  #handle: WorkerHandle<ColumnApi> | undefined;
+  #loadedOn: 'wasm' | 'webgpu' | null = null;
+  #loading: Promise<boolean> | undefined;
+  #run: Promise<unknown> | undefined;
+  #gen = 0;
+  #request: { params: GenerateParams; gen: number } | undefined;
+  #pending = new Set<(e: ErrorInfo) => void>();
+  #forceWasm = false;
+
+  constructor(
+    readonly ref: ModelRef,
+    readonly variant: VariantInfo,
+    private readonly deps: ColumnDeps,
+  ) {
+    this.bytes = variant.bytes;
+  }
+
+  get loaded(): boolean {
+    return this.#loadedOn !== null;
+  }
+
+  /** Runs one worker call; a crash or a hard cancel rejects it instead of leaving it pending. */
+  #call<T>(fn: (api: Remote<ColumnApi>) => Promise<T>): Promise<T> {
+    const h = (this.#handle ??= this.deps.startWorker());
+    return new Promise<T>((resolve, reject) => {
+      const done = () => {
+        off();
+        this.#pending.delete(fail);
+      };
+      const fail = (e: ErrorInfo) => {
+        done();
+        reject(e);
+      };
+      const off = h.onCrash((message) => {
+        this.#discardWorker();
+        fail({ code: 'internal', message: `This column's worker crashed: ${message}`, detail: 'Retry starts a new worker.' });
+      });
+      this.#pending.add(fail);
+      fn(h.api).then(
+        (v) => {
+          done();
+          resolve(v);
+        },
+        (err: unknown) => fail(toErrorInfo(err)),
+      );
+    });
+  }
+
+  /** Terminates the worker (its memory goes back); calls in flight fail as cancelled. */
+  #discardWorker(): void {
+    this.#handle?.terminate();
+    this.#handle = undefined;
+    this.#loadedOn = null;
+    for (const fail of [...this.#pending]) fail({ code: 'cancelled', message: 'Cancelled: the worker was stopped' });
+  }
+
+  #fail(e: ErrorInfo, during: 'load' | 'generate'): void {
+    if (e.code === 'cancelled') {
+      this.status = this.#loadedOn ? 'ready' : 'idle';
+      this.progress = null;
+      return;
+    }
+    this.error = { ...e, during };
+    this.status = 'error';
+    this.progress = null;
+  }
+
+  /** Loads the variant (once); resolves false after showing the error. */
+  load(): Promise<boolean> {
+    if (this.#loadedOn) return Promise.resolve(true);
+    this.#loading ??= this.#load().finally(() => (this.#loading = undefined));
+    return this.#loading;
+  }
+
+  async #load(): Promise<boolean> {
+    this.error = null;
+    if (this.variant.externalData) {
+      this.#fail({ code: 'unsupported-model', message: `${this.variant.stem}.onnx keeps its weights in a separate .onnx_data file`, detail: 'This app loads single-file ONNX variants only; pick another precision.' }, 'load');
+      return false;
+    }
+    const choice: DeviceChoice = this.#forceWasm
+      ? { device: 'wasm', reason: 'retrying after a WebGPU failure' }
+      : chooseDevice(this.variant, this.deps.platform(), this.deps.devicePreference());
+    this.device = choice;
+    this.status = 'loading';
+    this.progress = { message: `Starting a ${choice.device.toUpperCase()} session`, fraction: null };
+    const onProgress = proxy((p: LoadProgress) => {
+      if (p.status === 'download') {
+        const fraction = p.total > 0 ? Math.min(1, p.loaded / p.total) : null;
+        if (p.file.endsWith('.onnx') && p.total > 0) this.bytes = p.total;
+        this.progress = { message: `Reading ${p.file}`, fraction };
+      } else if (p.status === 'init') {
+        this.progress = { message: p.message, fraction: null };
+      }
+    });
+    try {
+      const r = await this.#call<Outcome<{ loadMs: number; threads: number }>>((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress));
+      if (!r.ok) {
+        // A failed WebGPU session can poison later ones in the same worker: start afresh next time.
+        this.#discardWorker();
+        this.#fail(r.error, 'load');
+        return false;
+      }
+      this.#loadedOn = choice.device;
+      this.threads = r.value.threads;
+      this.status = 'ready';
+      this.progress = null;
+      return true;
+    } catch (err) {
+      this.#fail(toErrorInfo(err), 'load');
+      return false;
+    }
+  }
+
+  /** Waits for the run in flight to stop: a soft cancel first, the worker's termination if it hangs. */
+  async #settle(): Promise<void> {
+    const run = this.#run;
+    if (!run) return;
+    void this.#handle?.api.cancel();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = await Promise.race([run.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), SOFT_CANCEL_MS)))]);
+    clearTimeout(timer);
+    if (hung && this.#run === run) this.hardCancel();
+    if (this.#run === run) this.#run = undefined;
+  }
+
+  /**
+   * Generates for playground generation `gen`. A newer call supersedes this one at once: from
+   * then on this run's tokens and result are dropped, so no stale token is ever shown.
+   */
+  async generate(params: GenerateParams, gen: number): Promise<void> {
+    this.#gen = gen;
+    this.#request = { params, gen };
+    this.generation = gen;
+    this.text = '';
+    this.ids = [];
+    this.offsets = [];
+    this.tokenMs = [];
+    this.timings = null;
+    this.restored = false;
+    this.stopped = false;
+    await this.#settle();
+    if (gen !== this.#gen) return;
+    if (!(await this.load()) || gen !== this.#gen) return;
+    this.error = null;
+    this.status = 'generating';
+    let finished = false;
+    let last = 0;
+    const onToken = proxy((e: TokenEvent) => {
+      if (gen !== this.#gen) return;
+      const k = e.ids.length - 1;
+      if (this.offsets[k] === undefined) {
+        const o = this.offsets.slice();
+        o[k] = e.text.length;
+        this.offsets = o;
+      }
+      // Events travel on their own channel and may trail the final result, or each other.
+      if (finished || e.ids.length <= this.ids.length) return;
+      const t = performance.now();
+      if (last > 0) this.tokenMs = [...this.tokenMs, t - last];
+      last = t;
+      this.ids = e.ids;
+      this.text = e.text;
+    });
+    const run = this.#call<Outcome<GenerateResult>>((api) => api.generate(params, onToken));
+    this.#run = run.catch(() => undefined);
+    let r: Outcome<GenerateResult>;
+    try {
+      r = await run;
+    } catch (err) {
+      if (gen === this.#gen) this.#fail(toErrorInfo(err), 'generate');
+      return;
+    } finally {
+      finished = true;
+    }
+    if (gen !== this.#gen) return;
+    if (!r.ok) {
+      this.#fail(r.error, 'generate');
+      return;
+    }
+    const v = r.value;
+    this.ids = v.ids;
+    this.text = v.text;
+    this.timings = v.timings;
+    this.tokenMs = v.timings.tokenMs;
+    this.stopped = v.cancelled;
+    this.status = 'done';
+    this.deps.onDone?.(this);
+  }
+
+  /** Stops the run in flight, keeping what it wrote (the worker is terminated if it does not stop). */
+  stop(): void {
+    if (this.status === 'generating') void this.#settle();
+  }
+
+  /** Terminates the worker now; the next load or generate starts a new one. */
+  hardCancel(): void {
+    const wasBusy = this.status === 'generating' || this.status === 'loading';
+    this.#discardWorker();
+    if (wasBusy) {
+      this.stopped = true;
+      this.status = 'idle';
+      this.progress = null;
+    } else if (this.status === 'ready' || this.status === 'done') {
+      this.status = 'idle';
+    }
+  }
+
+  /** Repeats what failed: the last generation if nothing newer was asked for, else the load. */
+  retry(opts: { wasm?: boolean } = {}): void {
+    if (opts.wasm) {
+      this.#forceWasm = true;
+      this.#discardWorker();
+    }
+    this.error = null;
+    const req = this.#request;
+    if (req && req.gen === this.#gen) void this.generate(req.params, req.gen);
+    else void this.load();
+  }
+
+  /** Frees the worker but keeps the text (e.g. the device preference changed). */
+  unload(): void {
+    this.#forceWasm = false;
+    this.hardCancel();
+  }
+
+  dispose(): void {
+    this.#gen = -1;
+    this.#discardWorker();
+  }
+
+  /** What to keep across a reload. */
+  result(): ColumnResult {
+    return {
+      text: this.text,
+      ids: this.ids,
+      offsets: this.offsets.map((o) => o ?? null),
+      timings: this.timings,
+      device: this.device,
+      bytes: this.bytes,
+    };
+  }
+
+  /** Shows a result kept from the previous page session. */
+  restore(r: ColumnResult): void {
+    this.text = r.text;
+    this.ids = r.ids;
+    this.offsets = r.offsets.map((o) => (typeof o === 'number' ? o : undefined));
+    this.timings = r.timings;
+    this.tokenMs = r.timings?.tokenMs ?? [];
+    this.device = r.device;
+    if (r.bytes !== undefined) this.bytes = r.bytes;
+    this.restored = true;
+  }
+}

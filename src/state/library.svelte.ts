@@ -1,0 +1,136 @@
+// The user's own models: what is in browser storage, opening new ones from disk through the
+// builder worker (progress, cancel), and the "Quantize…" entry point, offered only when the
+// builder worker has a quantize() method.
+
+import { proxy } from 'comlink';
+import type { BuilderApi, BuilderProgress, PickedFile } from '../../workers/builder.worker.ts';
+import type { StoredModelInfo } from '../browser/opfs-store.ts';
+import { readModelFile } from '../browser/opfs-store.ts';
+import type { WorkerHandle } from '../browser/workers.ts';
+import { userModelEntry, type CatalogModel } from '../lib/catalog.ts';
+import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
+import type { QuantizeOptions } from '../lib/quantize/variants.ts';
+import type { Outcome } from '../lib/runner/types.ts';
+
+export const MANIFEST_PATH = 'onnx/quantlab-manifest.json';
+
+/** Options the quantize dialog collects: the quantizer's options without the dtype. */
+export type QuantizeRequestOptions = Omit<QuantizeOptions, 'dtype'>;
+
+export interface Task {
+  kind: 'import' | 'quantize';
+  message: string;
+  fraction: number;
+}
+
+export class Library {
+  /** The stored models as catalog entries (variants labelled from files and manifest). */
+  entries = $state.raw<CatalogModel[]>([]);
+  task = $state<Task | null>(null);
+  /** One line about the last import or quantization (the page's #import-status). */
+  status = $state('');
+  /** Id of the model the last import stored ('' until one succeeds). */
+  importedId = $state('');
+  error = $state<ErrorInfo | null>(null);
+  canQuantize = $state(false);
+
+  constructor(private readonly builder: WorkerHandle<BuilderApi>) {}
+
+  /** Rereads the stored models and their manifests. */
+  async refresh(): Promise<void> {
+    try {
+      const stored = await this.builder.api.list();
+      this.entries = await Promise.all(stored.map(async (info) => userModelEntry(info, await readManifest(info.id))));
+    } catch (err) {
+      this.error = toErrorInfo(err);
+    }
+  }
+
+  /** Runs a builder task with progress; a builder crash fails it instead of hanging. */
+  async #task<T>(kind: Task['kind'], start: string, fn: (onProgress: (p: BuilderProgress) => void) => Promise<Outcome<T>>): Promise<T | null> {
+    this.error = null;
+    this.task = { kind, message: start, fraction: 0 };
+    this.status = start;
+    const onProgress = proxy((p: BuilderProgress) => {
+      if (this.task) this.task = { kind, message: p.message, fraction: p.fraction };
+      this.status = p.message;
+    });
+    let off = () => {};
+    const crashed = new Promise<Outcome<T>>((resolve) => {
+      off = this.builder.onCrash((message) => resolve({ ok: false, error: { code: 'internal', message: `The model builder crashed: ${message}`, detail: 'Reload the page and try again.' } }));
+    });
+    let r: Outcome<T>;
+    try {
+      r = await Promise.race([fn(onProgress), crashed]);
+    } catch (err) {
+      r = { ok: false, error: toErrorInfo(err) };
+    } finally {
+      off();
+      this.task = null;
+    }
+    if (!r.ok) {
+      this.error = r.error;
+      this.status = r.error.code === 'cancelled' ? 'Cancelled' : `Error: ${r.error.message}${r.error.detail ? ` ${r.error.detail}` : ''}`;
+      return null;
+    }
+    return r.value;
+  }
+
+  /** Converts and stores opened files (llama2.c pair, HF folder, transformers.js folder). */
+  async importFiles(picked: PickedFile[]): Promise<CatalogModel | null> {
+    this.importedId = '';
+    if (picked.length === 0) return null;
+    const info = await this.#task('import', `Importing ${picked.length} file${picked.length === 1 ? '' : 's'}…`, (cb) => this.builder.api.importFiles(picked, cb));
+    if (!info) return null;
+    await this.refresh();
+    this.importedId = info.id;
+    this.status = `Imported ${info.id}`;
+    return this.entries.find((e) => e.ref.id === info.id) ?? null;
+  }
+
+  cancel(): void {
+    void this.builder.api.cancel();
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.builder.api.remove(id);
+    await this.refresh();
+  }
+
+  /**
+   * Feature-detects builder.quantize(). A comlink proxy answers every property name, so ask the
+   * worker for the property itself: a function cannot be sent back (the read is rejected), a
+   * missing property comes back as undefined.
+   */
+  async detectQuantize(): Promise<void> {
+    const probe = (this.builder.api as unknown as Record<string, PromiseLike<unknown>>).quantize;
+    this.canQuantize = await Promise.resolve(probe).then(
+      (value) => value !== undefined,
+      () => true,
+    );
+  }
+
+  /** Writes more variants of a stored model (the builder quantizes and updates the manifest). */
+  async quantize(modelId: string, dtypes: string[], options: QuantizeRequestOptions): Promise<CatalogModel | null> {
+    if (!this.canQuantize) return null;
+    // Reactive arrays are proxies, which cannot cross to a worker: send plain copies.
+    const plainDtypes = $state.snapshot(dtypes);
+    const plainOptions = $state.snapshot(options) as QuantizeRequestOptions;
+    const label = plainDtypes.join(', ');
+    const info = await this.#task('quantize', `Quantizing ${modelId} to ${label}…`, (cb) => this.builder.api.quantize(modelId, plainDtypes, plainOptions, cb));
+    if (!info) return null;
+    await this.refresh();
+    this.status = `Quantized ${modelId}: ${label}`;
+    return this.entries.find((e) => e.ref.id === modelId) ?? null;
+  }
+}
+
+async function readManifest(id: string): Promise<unknown> {
+  const f = await readModelFile(id, MANIFEST_PATH);
+  if (!f) return undefined;
+  try {
+    return JSON.parse(await f.text());
+  } catch {
+    return undefined;
+  }
+}

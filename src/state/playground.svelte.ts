@@ -1,0 +1,251 @@
+// The playground's state: which model, which of its variants are columns, the prompt and the
+// sampling settings, live mode (debounced regeneration of every column), and the generation
+// counter that lets each column drop tokens of a run that a newer one replaced.
+
+import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { WorkerHandle } from '../browser/workers.ts';
+import { DEFAULT_MODEL_KEY, HUB_MODELS, SERVED_INDEX_PATH, TINY_MODEL, type CatalogModel, type ServedIndex } from '../lib/catalog.ts';
+import { firstDivergence } from '../lib/divergence.ts';
+import { detectPlatform, type PlatformInfo } from '../lib/platform.ts';
+import type { GenerateParams } from '../lib/runner/types.ts';
+import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, type Settings } from '../lib/settings.ts';
+import { variantsFromFiles, type VariantInfo } from '../lib/variant-info.ts';
+import { Column, type ColumnResult } from './column.svelte.ts';
+import type { Library } from './library.svelte.ts';
+import { mirrorUrl, readInputs, save } from './persistence.ts';
+
+/** Quiet time after the last control change before live mode regenerates. */
+export const LIVE_DEBOUNCE_MS = 300;
+const PERSIST_DEBOUNCE_MS = 200;
+
+/** The stem of the full-precision column every other column is compared with. */
+export const REFERENCE_STEM = 'model';
+
+export class Playground {
+  settings = $state<Settings>({ ...DEFAULT_SETTINGS });
+  prompt = $state(DEFAULT_PROMPT);
+  modelKey = $state(DEFAULT_MODEL_KEY);
+  selected = $state.raw<string[]>([]);
+  columns = $state.raw<Column[]>([]);
+  /** Messages about values read from the URL or storage that had to be changed. */
+  notices = $state.raw<string[]>([]);
+  platform = $state.raw<PlatformInfo | null>(null);
+  /** Served models' variants (from models/index.json), or why they are unknown. */
+  served = $state.raw<{ variants?: VariantInfo[]; error?: string }>({});
+  shareUrl = $state('');
+
+  /** Hub models, the built-in model, then the user's own. */
+  get models(): CatalogModel[] {
+    return [...HUB_MODELS, this.served.variants ? { ...TINY_MODEL, variants: this.served.variants } : TINY_MODEL, ...this.library.entries];
+  }
+  readonly model: CatalogModel | undefined = $derived.by(() => this.models.find((m) => m.key === this.modelKey));
+  readonly variants: VariantInfo[] = $derived(this.model?.variants ?? []);
+  readonly reference: Column | undefined = $derived(this.columns.find((c) => c.variant.stem === REFERENCE_STEM));
+  readonly busy: boolean = $derived(this.columns.some((c) => c.status === 'generating' || c.status === 'loading'));
+
+  #gen = 0;
+  #liveTimer: ReturnType<typeof setTimeout> | undefined;
+  #persistTimer: ReturnType<typeof setTimeout> | undefined;
+  #results: Record<string, ColumnResult> = {};
+
+  constructor(
+    readonly library: Library,
+    private readonly startWorker: () => WorkerHandle<ColumnApi>,
+  ) {}
+
+  /** Reads storage and the URL (the URL wins), then finds the platform and the models. */
+  async init(search: string): Promise<void> {
+    const { stored, url, results, resultsModel } = readInputs(search);
+    const merged = mergeSettings(stored, url);
+    this.settings = merged.settings;
+    this.prompt = merged.prompt;
+    this.notices = merged.messages;
+    const key = merged.model ?? DEFAULT_MODEL_KEY;
+    await Promise.all([detectPlatform().then((p) => (this.platform = p)), this.library.refresh(), this.library.detectQuantize()]);
+    // The kept results belong to the stored model: show them if that is the one we open.
+    this.modelKey = key;
+    this.#results = resultsModel === key ? results : {};
+    await this.selectModel(key, merged.variants, { keepChat: true });
+    this.persistNow();
+  }
+
+  get params(): GenerateParams {
+    const s = this.settings;
+    return {
+      prompt: this.prompt,
+      maxNewTokens: s.maxNewTokens,
+      temperature: s.temperature,
+      topK: s.topK,
+      topP: s.topP,
+      repetitionPenalty: s.repetitionPenalty,
+      seed: s.seed,
+      chatTemplate: s.chatTemplate,
+    };
+  }
+
+  async #loadServedIndex(): Promise<void> {
+    if (this.served.variants) return;
+    try {
+      const res = await fetch(new URL(SERVED_INDEX_PATH, document.baseURI));
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const index = (await res.json()) as ServedIndex;
+      const entry = index.models.find((m) => m.id === TINY_MODEL.ref.id);
+      if (!entry) throw new Error(`${TINY_MODEL.ref.id} is not listed`);
+      let manifest: unknown;
+      if (entry.files.some((f) => f.path === 'onnx/quantlab-manifest.json')) {
+        manifest = await fetch(new URL(`models/${entry.id}/onnx/quantlab-manifest.json`, document.baseURI)).then((r) => (r.ok ? r.json() : undefined), () => undefined);
+      }
+      this.served = { variants: variantsFromFiles(entry.files, manifest) };
+    } catch (err) {
+      this.served = { error: `The built-in model is missing from this site (${(err as Error).message}). Build it with \`npm run models\` (npm run dev and npm run build do it).` };
+    }
+  }
+
+  /** Switches model; `variants` (e.g. from a share link) picks the columns, else the model's defaults. */
+  async selectModel(key: string, variants?: string[], opts: { keepChat?: boolean } = {}): Promise<void> {
+    if (key === TINY_MODEL.key) await this.#loadServedIndex();
+    const known = this.models.find((m) => m.key === key);
+    const model = known ?? this.models.find((m) => m.key === DEFAULT_MODEL_KEY)!;
+    if (!known) this.notices = [...this.notices, `Model ${key} is not available here (a model opened on another browser?); showing ${model.name}.`];
+    const changed = model.key !== this.modelKey;
+    if (changed) this.#results = {};
+    this.modelKey = model.key;
+    if (!opts.keepChat) this.settings.chatTemplate = model.instruct;
+    const stems = new Set((model.variants ?? []).map((v) => v.stem));
+    const wanted = (variants ?? model.defaultVariants).filter((s) => stems.has(s));
+    this.selected = wanted.length ? wanted : model.defaultVariants.filter((s) => stems.has(s));
+    this.#syncColumns(changed || this.columns.length === 0);
+    this.#persistSoon();
+  }
+
+  /** Adds or removes the column of one variant. */
+  toggleVariant(stem: string, on: boolean): void {
+    const set = new Set(this.selected);
+    if (on) set.add(stem);
+    else set.delete(stem);
+    this.selected = this.variants.map((v) => v.stem).filter((s) => set.has(s));
+    this.#syncColumns(false);
+    this.#persistSoon();
+    if (on && this.settings.live && this.#active()) this.#scheduleLive();
+  }
+
+  /** Makes the columns match the selection: new workers for new variants, disposal of the rest. */
+  #syncColumns(modelChanged: boolean): void {
+    const model = this.model;
+    const keep = modelChanged ? [] : this.columns.filter((c) => this.selected.includes(c.variant.stem));
+    for (const c of this.columns) if (!keep.includes(c)) c.dispose();
+    const byStem = new Map(keep.map((c) => [c.variant.stem, c]));
+    this.columns = !model
+      ? []
+      : this.selected.map((stem) => {
+          const have = byStem.get(stem);
+          if (have) return have;
+          const c = new Column(model.ref, this.variants.find((v) => v.stem === stem)!, {
+            startWorker: this.startWorker,
+            platform: () => this.platform,
+            devicePreference: () => this.settings.device,
+            onDone: () => this.#remember(),
+          });
+          const r = this.#results[stem];
+          if (r) c.restore(r);
+          return c;
+        });
+  }
+
+  /** Changes settings; in live mode, regenerates every active column after a quiet moment. */
+  update(patch: Partial<Settings>): void {
+    const deviceChanged = patch.device !== undefined && patch.device !== this.settings.device;
+    Object.assign(this.settings, patch);
+    this.#persistSoon();
+    if (deviceChanged) {
+      const active = this.#active();
+      for (const c of this.columns) c.unload();
+      if (active && this.settings.live) this.#scheduleLive();
+      return;
+    }
+    const sampling = Object.keys(patch).some((k) => k !== 'live');
+    if (sampling && this.settings.live && this.#active()) this.#scheduleLive();
+  }
+
+  setPrompt(prompt: string): void {
+    this.prompt = prompt;
+    this.#persistSoon();
+    if (this.settings.live && this.#active()) this.#scheduleLive();
+  }
+
+  /** A column counts as active once it has been loaded or has run in this page session. */
+  #active(): boolean {
+    return this.columns.some((c) => c.loaded || c.status === 'loading' || c.status === 'generating');
+  }
+
+  /** Live mode: stop the runs in flight now (their text is about to be stale), regenerate once the controls rest. */
+  #scheduleLive(): void {
+    for (const c of this.columns) c.stop();
+    clearTimeout(this.#liveTimer);
+    this.#liveTimer = setTimeout(() => this.generate(), LIVE_DEBOUNCE_MS);
+  }
+
+  /** Starts a new generation in every column (loading those not loaded yet); older runs are dropped. */
+  generate(): number {
+    clearTimeout(this.#liveTimer);
+    const gen = ++this.#gen;
+    const params = this.params;
+    for (const c of this.columns) void c.generate(params, gen);
+    return gen;
+  }
+
+  stop(): void {
+    clearTimeout(this.#liveTimer);
+    for (const c of this.columns) c.stop();
+  }
+
+  /** Loads every column without generating. */
+  load(): void {
+    for (const c of this.columns) void c.load();
+  }
+
+  /** Index of the first token where `c` differs from the fp32 column (-1: none known). */
+  divergence(c: Column): number {
+    const ref = this.reference;
+    if (!ref || ref === c || ref.generation !== c.generation || ref.restored !== c.restored) return -1;
+    const complete = ref.status === 'done' && c.status === 'done';
+    return firstDivergence(ref.ids, c.ids, complete);
+  }
+
+  #remember(): void {
+    const out: Record<string, ColumnResult> = {};
+    for (const c of this.columns) if (c.status === 'done' || c.restored) out[c.variant.stem] = c.result();
+    this.#results = out;
+    this.#persistSoon();
+  }
+
+  #persistSoon(): void {
+    clearTimeout(this.#persistTimer);
+    this.#persistTimer = setTimeout(() => this.persistNow(), PERSIST_DEBOUNCE_MS);
+  }
+
+  /** Writes storage and the URL now. */
+  persistNow(): void {
+    clearTimeout(this.#persistTimer);
+    const rec = {
+      version: 1 as const,
+      settings: $state.snapshot(this.settings),
+      prompt: this.prompt,
+      model: this.modelKey,
+      variants: this.selected,
+      results: this.#results,
+    };
+    save(rec);
+    this.shareUrl = mirrorUrl(rec);
+  }
+
+  dismissNotices(): void {
+    this.notices = [];
+  }
+
+  dispose(): void {
+    clearTimeout(this.#liveTimer);
+    clearTimeout(this.#persistTimer);
+    for (const c of this.columns) c.dispose();
+  }
+}

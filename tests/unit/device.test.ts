@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { chooseDevice } from '../../src/lib/device';
+import type { PlatformInfo } from '../../src/lib/platform';
+
+const gpu = (shaderF16: boolean, isFallback = false): PlatformInfo => ({
+  crossOriginIsolated: true,
+  hardwareConcurrency: 8,
+  webgpu: { vendor: 'nvidia', architecture: 'ampere', isFallback, shaderF16 },
+});
+const noGpu: PlatformInfo = { crossOriginIsolated: false, hardwareConcurrency: 2, webgpu: null };
+const fp32 = { needsShaderF16: false };
+const q4f16 = { needsShaderF16: true };
+
+describe('chooseDevice', () => {
+  it('takes WebGPU on a hardware adapter that meets the needs', () => {
+    expect(chooseDevice(fp32, gpu(false))).toEqual({ device: 'webgpu', reason: 'adapter nvidia ampere' });
+    expect(chooseDevice(q4f16, gpu(true)).device).toBe('webgpu');
+    expect(chooseDevice(q4f16, gpu(true)).reason).toContain('shader-f16');
+  });
+
+  it('falls back to WASM without shader-f16 for 16-bit variants, and says so', () => {
+    const c = chooseDevice(q4f16, gpu(false));
+    expect(c.device).toBe('wasm');
+    expect(c.reason).toBe('this variant needs shader-f16, which the WebGPU adapter lacks; 4 threads');
+    expect(chooseDevice(q4f16, gpu(false), 'webgpu').device).toBe('wasm');
+  });
+
+  it('uses WASM without an adapter, with the thread count isolation allows', () => {
+    expect(chooseDevice(fp32, noGpu)).toEqual({ device: 'wasm', reason: 'no WebGPU adapter in this browser; 1 thread (page not cross-origin isolated)' });
+    expect(chooseDevice(fp32, null).device).toBe('wasm');
+  });
+
+  it('skips a software fallback adapter in auto mode but honours an explicit choice', () => {
+    expect(chooseDevice(fp32, gpu(false, true)).device).toBe('wasm');
+    expect(chooseDevice(fp32, gpu(false, true)).reason).toMatch(/software fallback/);
+    expect(chooseDevice(fp32, gpu(false, true), 'webgpu').device).toBe('webgpu');
+    expect(chooseDevice(fp32, gpu(true), 'wasm')).toEqual({ device: 'wasm', reason: 'chosen in settings; 4 threads' });
+  });
+
+  it('notes that integer MatMuls leave the GPU', () => {
+    expect(chooseDevice({ needsShaderF16: false, integerMatMul: true }, gpu(true)).reason).toMatch(/MatMulInteger ops run on the CPU/);
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { firstDivergence, splitAtToken } from '../../src/lib/divergence';
+
+describe('firstDivergence', () => {
+  it('finds the first differing position', () => {
+    expect(firstDivergence([1, 2, 3, 4], [1, 2, 9, 4])).toBe(2);
+    expect(firstDivergence([5], [6])).toBe(0);
+    expect(firstDivergence([1, 2, 3], [1, 2, 3])).toBe(-1);
+    expect(firstDivergence([], [])).toBe(-1);
+  });
+
+  it('counts a length difference only when both runs are complete', () => {
+    expect(firstDivergence([1, 2, 3, 4], [1, 2])).toBe(-1);
+    expect(firstDivergence([1, 2, 3, 4], [1, 2], true)).toBe(2);
+    expect(firstDivergence([1, 2], [1, 2], true)).toBe(-1);
+  });
+});
+
+describe('splitAtToken', () => {
+  // " a"," dream"," of"," sheep": text lengths after each token are 2, 8, 11, 17
+  const text = ' a dream of sheep';
+  const offsets = [2, 8, 11, 17];
+
+  it('cuts around the token, by hand-counted offsets', () => {
+    expect(splitAtToken(text, offsets, 0)).toEqual({ before: '', token: ' a', after: ' dream of sheep' });
+    expect(splitAtToken(text, offsets, 2)).toEqual({ before: ' a dream', token: ' of', after: ' sheep' });
+    expect(splitAtToken(text, offsets, 3)).toEqual({ before: ' a dream of', token: ' sheep', after: '' });
+  });
+
+  it('gives the whole text as before when there is no divergence', () => {
+    expect(splitAtToken(text, offsets, -1)).toEqual({ before: text, token: '', after: '' });
+  });
+
+  it('survives missing, late or out-of-range offsets without losing text', () => {
+    const holes = [2, undefined, 11, 17];
+    expect(splitAtToken(text, holes, 1)).toEqual({ before: ' a', token: ' dream of', after: ' sheep' });
+    expect(splitAtToken(text, [2, 8], 3)).toEqual({ before: ' a dream', token: ' of sheep', after: '' });
+    const parts = splitAtToken(text, [2, 99, 1], 2);
+    expect(parts.before + parts.token + parts.after).toBe(text);
+    expect(parts.token).toBe('');
+  });
+});
