@@ -9,32 +9,12 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
+import { column, outputOf, waitDone } from './columns.ts';
 
 const MODEL_KEY = 'local:aidreams260K';
 const QUANTIZED_DTYPES = ['q8', 'q4', 'bnb4'];
 /** The files those dtypes are written to (transformers.js names), in the order the page lists them. */
 const QUANTIZED_STEMS = ['model_quantized', 'model_bnb4', 'model_q4'];
-const column = (page: Page, stem: string) => page.locator(`article.column[data-variant="${stem}"]`);
-
-/** Waits until a column has finished a generation newer than `after`; returns that generation. */
-async function waitDone(page: Page, stem: string, after: number, timeout = 60_000): Promise<number> {
-  await page.waitForFunction(
-    ({ stem, after }) => {
-      const el = document.querySelector(`article.column[data-variant="${stem}"]`);
-      return el && Number(el.getAttribute('data-generation')) > after && ['done', 'error'].includes(el.getAttribute('data-status') ?? '');
-    },
-    { stem, after },
-    { timeout },
-  );
-  const c = column(page, stem);
-  expect(await c.getAttribute('data-status'), (await c.locator('.column-error').allTextContents()).join(' ')).toBe('done');
-  return Number(await c.getAttribute('data-generation'));
-}
-
-async function outputOf(page: Page, stem: string): Promise<string> {
-  return (await column(page, stem).locator('.output').textContent()) ?? '';
-}
-
 /** Generates in a separate column worker (not the page's UI): an independent reading of what a run must give. */
 async function directGenerate(page: Page, params: { prompt: string; maxNewTokens: number; temperature: number; topK: number; topP: number; repetitionPenalty: number; seed: number }): Promise<string> {
   return page.evaluate(

@@ -1,0 +1,31 @@
+// Reading the playground's columns from a test: each is an <article class="column"> with its
+// variant, status, generation counter, token count and output text as attributes/elements.
+import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
+
+export const column = (page: Page, stem: string) => page.locator(`article.column[data-variant="${stem}"]`);
+
+/** Waits until a column has settled (done or error) on a generation newer than `after`; returns its status. */
+export async function waitSettled(page: Page, stem: string, after: number, timeout = 60_000): Promise<string> {
+  await page.waitForFunction(
+    ({ stem, after }) => {
+      const el = document.querySelector(`article.column[data-variant="${stem}"]`);
+      return el && Number(el.getAttribute('data-generation')) > after && ['done', 'error'].includes(el.getAttribute('data-status') ?? '');
+    },
+    { stem, after },
+    { timeout },
+  );
+  return (await column(page, stem).getAttribute('data-status')) ?? '';
+}
+
+/** Like waitSettled, but the generation must have succeeded; returns the generation number. */
+export async function waitDone(page: Page, stem: string, after: number, timeout = 60_000): Promise<number> {
+  await waitSettled(page, stem, after, timeout);
+  const c = column(page, stem);
+  expect(await c.getAttribute('data-status'), (await c.locator('.column-error').allTextContents()).join(' ')).toBe('done');
+  return Number(await c.getAttribute('data-generation'));
+}
+
+export async function outputOf(page: Page, stem: string): Promise<string> {
+  return (await column(page, stem).locator('.output').textContent()) ?? '';
+}
