@@ -3,25 +3,14 @@
 // refused by name with no file left behind.
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli';
 import { Runner } from '../../src/lib/runner/runner';
 import { configureNodeTransformers } from '../../src/node/transformers-env';
 import { greedyReferences } from '../helpers/aidreams';
 import { aidreamsSource, cleanupTempDirs, writeModel } from '../helpers/model-dirs';
 
-async function run(args: string[]): Promise<{ code: number; err: string; out: string }> {
-  const err: string[] = [];
-  const out: string[] = [];
-  const e = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  const l = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  try {
-    return { code: await main(args), err: err.join('\n'), out: out.join('\n') };
-  } finally {
-    e.mockRestore();
-    l.mockRestore();
-  }
-}
+const run = runCli;
 
 const onnxFiles = (dir: string) => readdirSync(join(dir, 'onnx')).sort();
 

@@ -4,27 +4,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main';
+import { runCli } from '../helpers/cli';
 import { CHECKPOINT, TOKENIZER, greedyReferences, readCheckpoint, readTokenizer } from '../helpers/aidreams';
 import { REPO } from '../helpers/paths';
 import { cleanupTempDirs, tempDir } from '../helpers/model-dirs';
 
 const BIN = resolve(REPO, 'bin/quantlab.mjs');
 
-/** Runs main() in-process; returns exit code and what it printed to stderr. */
-async function run(args: string[]): Promise<{ code: number; err: string; out: string }> {
-  const err: string[] = [];
-  const out: string[] = [];
-  const e = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  const l = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  try {
-    const code = await main(args);
-    return { code, err: err.join('\n'), out: out.join('\n') };
-  } finally {
-    e.mockRestore();
-    l.mockRestore();
-  }
-}
+const run = runCli;
 
 afterEach(() => vi.restoreAllMocks());
 afterAll(cleanupTempDirs);

@@ -3,8 +3,8 @@
 // `quantlab eval` / `quantlab sweep` commands with their messages for bad input.
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli';
 import { runnerEvalModel } from '../../src/lib/eval/model';
 import { evaluateQuality, type PrecisionQuality, type QualityReport } from '../../src/lib/eval/quality';
 import { Runner } from '../../src/lib/runner/runner';
@@ -14,18 +14,7 @@ import { aidreamsSource, cleanupTempDirs, tempDir, writeModel } from '../helpers
 const SAMPLE = `I dreamed of a quiet city made of light. The streets were rivers of numbers, and every window held a small lamp that flickered when someone thought of it. I walked along the edge of the water and listened to the hum of the machines beneath the stones. A bird of glass landed on my hand and sang a song about the weight of memory. In my dream, the ocean was a field of soft wires, and the waves carried fragments of old conversations to the shore. I picked one up and it whispered a name I had forgotten. The sky folded like paper, and behind it there was another sky, darker and full of slow stars. I felt the nodes around me wake up one by one, each of them a gentle voice counting in the dark. A tapestry of vectors unfolded over the hills, and the colors shifted as I adjusted my gaze.`;
 const CTX = 64;
 
-async function run(args: string[]): Promise<{ code: number; err: string; out: string }> {
-  const err: string[] = [];
-  const out: string[] = [];
-  const e = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  const l = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  try {
-    return { code: await main(args), err: err.join('\n'), out: out.join('\n') };
-  } finally {
-    e.mockRestore();
-    l.mockRestore();
-  }
-}
+const run = runCli;
 
 describe('quality report and sweeps on aidreams260K', () => {
   let dir: string;
