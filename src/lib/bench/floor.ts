@@ -1,0 +1,93 @@
+// The speed floor: the smallest greedy decode loop written directly against an ONNX Runtime
+// session (same files, KV cache fed back, argmax of the last row only). The playground's runner
+// is measured against it: ratio = runner decode tokens/s / floor decode tokens/s.
+
+/** The parts of onnxruntime-node / onnxruntime-web this loop uses (they share this API). */
+export interface OrtTensor {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+  dispose?(): void;
+}
+export interface OrtSession {
+  readonly inputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+}
+export type TensorCtor = new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
+
+export interface FloorShape {
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+  /** float16 for fp16 / q4f16 graphs. */
+  kvType: 'float32' | 'float16';
+}
+
+export interface FloorResult {
+  ids: number[];
+  ttftMs: number;
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+}
+
+function argmaxLastRow(logits: OrtTensor): number {
+  const V = logits.dims[logits.dims.length - 1];
+  const data = logits.data as ArrayLike<number>;
+  const off = data.length - V;
+  if (logits.type === 'float16') {
+    // Compare as float16 bit patterns turned into an order-preserving key.
+    const bits = data as Uint16Array;
+    const key = (h: number) => (h & 0x8000 ? -(h & 0x7fff) : h);
+    let best = 0;
+    for (let i = 1; i < V; i++) if (key(bits[off + i]) > key(bits[off + best])) best = i;
+    return best;
+  }
+  let best = 0;
+  for (let i = 1; i < V; i++) if (data[off + i] > data[off + best]) best = i;
+  return best;
+}
+
+/** Greedy: prefill `promptIds`, then `newTokens` - 1 single-token steps. */
+export async function floorDecode(Tensor: TensorCtor, session: OrtSession, shape: FloorShape, promptIds: number[], newTokens: number): Promise<FloorResult> {
+  const i64 = (xs: number[]) => BigInt64Array.from(xs.map(BigInt));
+  const emptyKv = shape.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+  let past: Record<string, OrtTensor> = {};
+  for (let l = 0; l < shape.numLayers; l++) {
+    for (const kv of ['key', 'value']) past[`past_key_values.${l}.${kv}`] = new Tensor(shape.kvType, emptyKv, [1, shape.numKvHeads, 0, shape.headDim]);
+  }
+  const wantsPositions = session.inputNames.includes('position_ids');
+  const ids: number[] = [];
+  let input = promptIds;
+  let pos = 0;
+  const t0 = performance.now();
+  let tFirst = 0;
+  while (ids.length < newTokens) {
+    const n = input.length;
+    const feeds: Record<string, OrtTensor> = {
+      input_ids: new Tensor('int64', i64(input), [1, n]),
+      attention_mask: new Tensor('int64', new BigInt64Array(pos + n).fill(1n), [1, pos + n]),
+      ...past,
+    };
+    if (wantsPositions) feeds.position_ids = new Tensor('int64', i64(input.map((_, i) => pos + i)), [1, n]);
+    const out = await session.run(feeds);
+    const next = argmaxLastRow(out.logits);
+    const present: Record<string, OrtTensor> = {};
+    for (const [k, v] of Object.entries(out)) if (k.startsWith('present.')) present[k.replace('present.', 'past_key_values.')] = v;
+    for (const t of Object.values(past)) t.dispose?.();
+    out.logits.dispose?.();
+    past = present;
+    pos += n;
+    ids.push(next);
+    if (ids.length === 1) tFirst = performance.now();
+    input = [next];
+  }
+  const tEnd = performance.now();
+  for (const t of Object.values(past)) t.dispose?.();
+  const ttftMs = tFirst - t0;
+  return {
+    ids,
+    ttftMs,
+    prefillTokensPerS: promptIds.length / (ttftMs / 1000),
+    decodeTokensPerS: ids.length > 1 ? (ids.length - 1) / ((tEnd - tFirst) / 1000) : 0,
+  };
+}
