@@ -70,12 +70,15 @@ describe('aidreams260K imported and generated in the browser', () => {
 
   it('explains bad files in the page and keeps working', async () => {
     const page = browser.page;
+    await page.locator('#open-files:not([disabled])').waitFor();
     await page.setInputFiles('#open-files', [
       { name: 'broken.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1000, 0xff) },
       { name: 'tok512.bin', mimeType: 'application/octet-stream', buffer: readFileSync(TOKENIZER) },
     ]);
     const status = page.locator('#import-status');
-    await status.filter({ hasText: /Error/ }).waitFor({ timeout: 60_000 });
+    await status.filter({ hasText: /Error/ }).waitFor({ timeout: 120_000 }).catch(async (err) => {
+      throw new Error(`${(err as Error).message}\n#import-status says: ${await status.textContent()}`);
+    });
     expect(await status.textContent()).toMatch(/broken\.bin does not look like a llama2\.c checkpoint/);
     const models = await page.evaluate(() => window.quantlab!.builder.api.list());
     expect(models.map((m) => m.id)).toEqual(['aidreams260K']);

@@ -1,71 +1,17 @@
-// The one engine every place runs: loads a model variant through transformers.js and generates
-// with QuantLab's own coupled sampler, timing each token. Node (CLI, tests) calls it directly;
+// The one engine every place runs: loads a model variant through transformers.js (files, dtype,
+// device, tokenizer) and generates with its own decode loop on that session and QuantLab's
+// coupled sampler, timing each token. Node (CLI, tests) calls it directly;
 // the browser runs it inside a column's worker behind comlink.
 
-import {
-  AutoModelForCausalLM,
-  AutoTokenizer,
-  BaseStreamer,
-  LogitsProcessor,
-  StoppingCriteria,
-  Tensor,
-  type PreTrainedModel,
-  type PreTrainedTokenizer,
-} from '@huggingface/transformers';
+import { AutoModelForCausalLM, AutoTokenizer, Tensor, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { QuantlabError } from '../errors';
-import { checkSamplingParams, sampleToken, type SamplingParams } from '../sampling/sampler';
+import { checkSamplingParams, sampleToken } from '../sampling/sampler';
+import { applyRepetitionPenalty, decodeLoop, type LoopSession, type LoopTensor } from './decode-loop';
 import { createRng } from '../sampling/rng';
 import type { GenerateParams, GenerateResult, LoadProgress, LoadRequest, TokenEvent } from './types';
 import { variantLoadOptions } from './variants';
 
 const now = () => performance.now();
-
-/** Picks each next token itself (seeded, coupled) and leaves transformers.js's greedy step to take it. */
-class CoupledSamplingProcessor extends LogitsProcessor {
-  constructor(private readonly params: SamplingParams, private readonly rng: () => number) {
-    super();
-  }
-  override _call(_inputIds: bigint[][], logits: Tensor): Tensor {
-    const V = logits.dims.at(-1)!;
-    const data = logits.data as Float32Array;
-    for (let off = 0; off < data.length; off += V) {
-      const row = data.subarray(off, off + V);
-      const { id } = sampleToken(row, this.params, this.rng());
-      row.fill(-Infinity);
-      row[id] = 0;
-    }
-    return logits;
-  }
-}
-
-class AbortCriteria extends StoppingCriteria {
-  constructor(private readonly signal?: AbortSignal) {
-    super();
-  }
-  override _call(inputIds: unknown[]): boolean[] {
-    return inputIds.map(() => this.signal?.aborted === true);
-  }
-}
-
-/** Collects new ids and their arrival times; the first put() is the prompt. */
-class TimingStreamer extends BaseStreamer {
-  promptSeen = false;
-  ids: number[] = [];
-  times: number[] = [];
-  constructor(private readonly onToken?: (ids: number[]) => void) {
-    super();
-  }
-  override put(value: bigint[][]): void {
-    if (!this.promptSeen) {
-      this.promptSeen = true;
-      return;
-    }
-    this.times.push(now());
-    this.ids.push(Number(value[0][0]));
-    this.onToken?.(this.ids);
-  }
-  override end(): void {}
-}
 
 /** Validates generation parameters, naming the first bad one. */
 export function checkGenerateParams(p: GenerateParams): void {
@@ -148,26 +94,33 @@ export class Runner {
     if (!model) throw new QuantlabError('internal', 'No model loaded');
     const promptIds = this.encode(params.prompt, params.chatTemplate);
     const n = promptIds.length;
-    const streamer = new TimingStreamer(
-      onToken ? (ids) => onToken({ ids: ids.slice(), text: this.continuation(promptIds, ids) }) : undefined,
-    );
-    const sampler = new CoupledSamplingProcessor(params, createRng(params.seed));
+    const rng = createRng(params.seed);
+    const times: number[] = [];
+    const seen: number[] = [];
+    const sessions = (model as unknown as { sessions: Record<string, LoopSession> }).sessions;
+    const session = sessions.model ?? sessions.decoder_model_merged;
     const t0 = now();
+    let ids: number[];
     try {
-      await model.generate({
-        input_ids: new Tensor('int64', BigInt64Array.from(promptIds.map(BigInt)), [1, n]),
-        attention_mask: new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]),
-        max_new_tokens: params.maxNewTokens,
-        do_sample: false,
-        repetition_penalty: params.repetitionPenalty,
-        logits_processor: [sampler],
-        stopping_criteria: [new AbortCriteria(signal)],
-        streamer,
-      } as unknown as Parameters<PreTrainedModel['generate']>[0]);
+      ids = await decodeLoop(session, (type, data, dims) => new Tensor(type as 'float32', data as Float32Array, dims).ort_tensor as LoopTensor, {
+        promptIds,
+        maxNewTokens: params.maxNewTokens,
+        stopIds: this.#stopIds(),
+        signal,
+        // One uniform draw per token, always, so columns sharing a seed stay in step.
+        pick: (logits, history) => {
+          applyRepetitionPenalty(logits, history, params.repetitionPenalty);
+          return sampleToken(logits, params, rng()).id;
+        },
+        onToken: (id, at) => {
+          times.push(at);
+          seen.push(id);
+          onToken?.({ ids: seen.slice(), text: this.continuation(promptIds, seen) });
+        },
+      });
     } catch (err) {
       throw new QuantlabError('generate-failed', `Generation failed: ${(err as Error).message ?? String(err)}`);
     }
-    const { ids, times } = streamer;
     const ttftMs = times.length ? times[0] - t0 : 0;
     const tokenMs = times.slice(1).map((t, i) => t - times[i]);
     const decodeMs = times.length > 1 ? times[times.length - 1] - times[0] : 0;
@@ -184,6 +137,13 @@ export class Runner {
         tokenMs,
       },
     };
+  }
+
+  /** Ids that end generation: generation_config.json's eos_token_id, else config.json's. */
+  #stopIds(): Set<number> {
+    const m = this.#model as unknown as { generation_config?: { eos_token_id?: number | number[] }; config?: { eos_token_id?: number | number[] } };
+    const eos = m.generation_config?.eos_token_id ?? m.config?.eos_token_id ?? [];
+    return new Set(Array.isArray(eos) ? eos : [eos]);
   }
 
   /** Teacher-forced logits for a whole sequence: Float32Array [ids.length, vocab]. */
