@@ -2,6 +2,9 @@
 // session (same files, KV cache fed back, argmax of the last row only). The playground's runner
 // is measured against it: ratio = runner decode tokens/s / floor decode tokens/s.
 
+import { lastRow } from '../runner/decode-loop';
+import { argmax } from '../sampling/sampler';
+
 /** The parts of onnxruntime-node / onnxruntime-web this loop uses (they share this API). */
 export interface OrtTensor {
   readonly type: string;
@@ -31,20 +34,7 @@ export interface FloorResult {
 }
 
 function argmaxLastRow(logits: OrtTensor): number {
-  const V = logits.dims[logits.dims.length - 1];
-  const data = logits.data as ArrayLike<number>;
-  const off = data.length - V;
-  if (logits.type === 'float16') {
-    // Compare as float16 bit patterns turned into an order-preserving key.
-    const bits = data as Uint16Array;
-    const key = (h: number) => (h & 0x8000 ? -(h & 0x7fff) : h);
-    let best = 0;
-    for (let i = 1; i < V; i++) if (key(bits[off + i]) > key(bits[off + best])) best = i;
-    return best;
-  }
-  let best = 0;
-  for (let i = 1; i < V; i++) if (data[off + i] > data[off + best]) best = i;
-  return best;
+  return argmax(lastRow(logits));
 }
 
 /** Greedy: prefill `promptIds`, then `newTokens` - 1 single-token steps. */
