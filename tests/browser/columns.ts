@@ -29,3 +29,15 @@ export async function waitDone(page: Page, stem: string, after: number, timeout 
 export async function outputOf(page: Page, stem: string): Promise<string> {
   return (await column(page, stem).locator('.output').textContent()) ?? '';
 }
+
+/** Opens `url` and waits until the page has checked its environment (#env ready). */
+export async function gotoReady(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('#env[data-ready="true"]').waitFor();
+}
+
+/** Opens model files through the page's file input and waits until the import ends (either way). */
+export async function openFiles(page: Page, files: string[]): Promise<void> {
+  await page.setInputFiles('#open-files', files);
+  await page.locator('#import-status').filter({ hasText: /Imported|Error/ }).waitFor({ timeout: 120_000 });
+}

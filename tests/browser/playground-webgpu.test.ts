@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
-import { column, waitSettled } from './columns.ts';
+import { column, waitSettled, gotoReady, openFiles } from './columns.ts';
 
 const N = 20;
 
@@ -20,10 +20,8 @@ describe('the playground on WebGPU', () => {
     server = await serveStatic(inject('siteDir'));
     browser = await launchChromium();
     page = browser.page;
-    await page.goto(`${server.url}?device=webgpu`);
-    await page.locator('#env[data-ready="true"]').waitFor();
-    await page.setInputFiles('#open-files', [CHECKPOINT, TOKENIZER]);
-    await page.locator('#import-status').filter({ hasText: /Imported|Error/ }).waitFor({ timeout: 120_000 });
+    await gotoReady(page, `${server.url}?device=webgpu`);
+    await openFiles(page, [CHECKPOINT, TOKENIZER]);
     await page.locator('#quantize').click();
     const dialog = page.locator('dialog[open]');
     for (const box of await dialog.locator('input[type="checkbox"]').all()) {

@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
-import { column, outputOf, waitDone } from './columns.ts';
+import { column, outputOf, waitDone, gotoReady, openFiles } from './columns.ts';
 
 const MODEL_KEY = 'local:aidreams260K';
 const QUANTIZED_DTYPES = ['q8', 'q4', 'bnb4'];
@@ -45,8 +45,7 @@ describe('the playground page', () => {
     server = await serveStatic(inject('siteDir'));
     browser = await launchChromium();
     page = browser.page;
-    await page.goto(`${server.url}?device=wasm`);
-    await page.locator('#env[data-ready="true"]').waitFor();
+    await gotoReady(page, `${server.url}?device=wasm`);
   });
 
   afterAll(async () => {
@@ -56,8 +55,7 @@ describe('the playground page', () => {
 
   it('opens aidreams260K through the file input and writes the reference text in the fp32 column', async () => {
     const t0 = performance.now();
-    await page.setInputFiles('#open-files', [CHECKPOINT, TOKENIZER]);
-    await page.locator('#import-status').filter({ hasText: /Imported|Error/ }).waitFor({ timeout: 120_000 });
+    await openFiles(page, [CHECKPOINT, TOKENIZER]);
     expect(await page.locator('#import-status').getAttribute('data-model-id')).toBe('aidreams260K');
     // The imported model becomes the current one, with its one variant (fp32) as a column.
     await expect.poll(() => page.locator('#model').inputValue()).toBe(MODEL_KEY);
@@ -183,8 +181,7 @@ describe('the playground page', () => {
   it('restores prompt, settings and the last results after a reload', async () => {
     const last = await outputOf(page, 'model');
     await page.waitForTimeout(400); // the state is saved 200 ms after the last change
-    await page.goto(server.url);
-    await page.locator('#env[data-ready="true"]').waitFor();
+    await gotoReady(page, server.url);
     await column(page, 'model').waitFor();
     expect(await page.locator('#model').inputValue()).toBe(MODEL_KEY);
     expect(await page.locator('#prompt').inputValue()).toBe(ref.prompt);
@@ -203,14 +200,12 @@ describe('the playground page', () => {
   });
 
   it('takes settings from a share link, and clamps out-of-range values with a visible message', async () => {
-    await page.goto(`${server.url}?temperature=0.7&seed=5`);
-    await page.locator('#env[data-ready="true"]').waitFor();
+    await gotoReady(page, `${server.url}?temperature=0.7&seed=5`);
     await expect.poll(() => page.locator('#temperature').inputValue()).toBe('0.7');
     expect(await page.locator('#seed').inputValue()).toBe('5');
     expect(await page.locator('#notices').count()).toBe(0);
 
-    await page.goto(`${server.url}?temperature=5&top_k=-3`);
-    await page.locator('#env[data-ready="true"]').waitFor();
+    await gotoReady(page, `${server.url}?temperature=5&top_k=-3`);
     await expect.poll(() => page.locator('#temperature').inputValue()).toBe('2');
     expect(await page.locator('#top-k').inputValue()).toBe('0');
     const notices = (await page.locator('#notices').textContent()) ?? '';
@@ -223,8 +218,7 @@ describe('the playground page', () => {
   });
 
   it('explains a Hub model that cannot load offline and offers the built-in model', async () => {
-    await page.goto(`${server.url}?model=hub:HuggingFaceTB/SmolLM2-135M-Instruct&variants=model_q4`);
-    await page.locator('#env[data-ready="true"]').waitFor();
+    await gotoReady(page, `${server.url}?model=hub:HuggingFaceTB/SmolLM2-135M-Instruct&variants=model_q4`);
     await column(page, 'model_q4').waitFor();
     await page.locator('#load').click();
     const error = column(page, 'model_q4').locator('.column-error');

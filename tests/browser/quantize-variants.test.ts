@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { QuantizeOptions } from '../../src/lib/quantize/variants';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
+import { openFiles } from './columns.ts';
 
 const EXTRA: { dtypes: string[]; options: Omit<QuantizeOptions, 'dtype'> }[] = [
   { dtypes: ['bnb4'], options: { quantType: 'fp4' } },
@@ -43,8 +44,7 @@ describe('every quantized variant runs in the browser', () => {
     browser = await launchChromium();
     const page = browser.page;
     await page.goto(server.url);
-    await page.setInputFiles('#open-files', [CHECKPOINT, TOKENIZER]);
-    await page.locator('#import-status').filter({ hasText: /Imported|Error/ }).waitFor({ timeout: 120_000 });
+    await openFiles(page, [CHECKPOINT, TOKENIZER]);
     const info = await page.evaluate(async (extra) => {
       const b = window.quantlab!.builder.api;
       let last = await b.quantize('aidreams260K', ['all'], {});
