@@ -1,6 +1,7 @@
 // One column of the playground: one model variant in its own ONNX Runtime session, so columns
 // run in parallel and one failure (bad file, lost device, out of memory) stays in its column.
 import { expose, transfer } from 'comlink';
+import { AutoConfig } from '@huggingface/transformers';
 import { toErrorInfo } from '../src/lib/errors.ts';
 import { Runner } from '../src/lib/runner/runner.ts';
 import { transformersModelId, type ModelRef } from '../src/lib/model/ref.ts';
@@ -8,6 +9,7 @@ import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, Tok
 import { allowNetworkFor, configureBrowserTransformers, wasmThreads } from '../src/browser/transformers-env.ts';
 import { variantNeedsFloat16 } from '../src/lib/runner/variants.ts';
 import { QuantlabError } from '../src/lib/errors.ts';
+import { runnerEvalModel } from '../src/lib/eval/model.ts';
 
 /** Refuses float16 variants on an adapter without shader-f16 before ONNX Runtime can fail (or return zeros). */
 async function checkDevice(variant: string, device: Device): Promise<void> {
@@ -25,9 +27,10 @@ async function checkDevice(variant: string, device: Device): Promise<void> {
 
 configureBrowserTransformers();
 const runner = new Runner();
+const evalModel = runnerEvalModel(runner);
 let current: AbortController | undefined;
 
-async function outcome<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
   try {
     return { ok: true, value: await fn() };
   } catch (err) {
@@ -36,13 +39,18 @@ async function outcome<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
 }
 
 const api = {
-  /** Loads one variant (onnx/<variant>.onnx) of a model on a device. */
-  load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void): Promise<Outcome<{ loadMs: number; threads: number }>> {
+  /**
+   * Loads one variant (onnx/<variant>.onnx) of a model on a device; also says how many positions
+   * the model has (config.json's max_position_embeddings), which the quality lab's windows need.
+   */
+  load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void): Promise<Outcome<{ loadMs: number; threads: number; maxPositions?: number }>> {
     return outcome(async () => {
       allowNetworkFor(ref);
       await checkDevice(variant, device);
-      const loadMs = await runner.load({ modelId: transformersModelId(ref), variant, device }, onProgress);
-      return { loadMs, threads: device === 'wasm' ? wasmThreads() : 0 };
+      const modelId = transformersModelId(ref);
+      const loadMs = await runner.load({ modelId, variant, device }, onProgress);
+      const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown }).max_position_embeddings;
+      return { loadMs, threads: device === 'wasm' ? wasmThreads() : 0, maxPositions: typeof max === 'number' && max > 0 ? max : undefined };
     });
   },
 
@@ -67,7 +75,17 @@ const api = {
   },
 
   encode(prompt: string, chatTemplate = false): Promise<Outcome<number[]>> {
-    return outcome(async () => runner.encode(prompt, chatTemplate));
+    return outcome(() => runner.encode(prompt, chatTemplate));
+  },
+
+  /** Text of ids, special tokens skipped (the lab's bits per byte). */
+  decode(ids: number[]): Promise<Outcome<string>> {
+    return outcome(() => evalModel.decode(ids));
+  },
+
+  /** The tokenizer's BOS id, or undefined (the lab's windows start with it). */
+  bosId(): Promise<Outcome<number | undefined>> {
+    return outcome(() => evalModel.bosId());
   },
 
   async dispose(): Promise<void> {

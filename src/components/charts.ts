@@ -1,8 +1,14 @@
-// chart.js set up once for the app: only the pieces the two charts use, so the bundle stays small,
-// and one palette shared by every chart and column badge.
-import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
+// chart.js set up once for the app: only the pieces its charts use (the lab adds bands, scatter,
+// log axes and titles), so the bundle stays small, and one palette shared by every chart and badge.
+import {
+  BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement,
+  LogarithmicScale, PointElement, ScatterController, Title, Tooltip,
+} from 'chart.js';
 
-Chart.register(BarController, BarElement, CategoryScale, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip);
+Chart.register(
+  BarController, BarElement, CategoryScale, Filler, Legend, LinearScale, LineController, LineElement,
+  LogarithmicScale, PointElement, ScatterController, Title, Tooltip,
+);
 Chart.defaults.font.family = 'system-ui, sans-serif';
 Chart.defaults.animation = false;
 
