@@ -5,6 +5,7 @@ import { wrap, type Remote } from 'comlink';
 import App from './App.svelte';
 import type { PingApi } from '../workers/ping.worker.ts';
 import { startBuilderWorker, startColumnWorker } from './browser/workers.ts';
+import { Lab } from './state/lab.svelte.ts';
 import { Library } from './state/library.svelte.ts';
 import { Playground } from './state/playground.svelte.ts';
 
@@ -16,6 +17,7 @@ declare global {
       builder: ReturnType<typeof startBuilderWorker>;
       startColumnWorker: typeof startColumnWorker;
       playground: Playground;
+      lab: Lab;
     };
   }
 }
@@ -23,10 +25,14 @@ declare global {
 const ping = wrap<PingApi>(new Worker(new URL('../workers/ping.worker.ts', import.meta.url), { type: 'module' }));
 const builder = startBuilderWorker();
 const pg = new Playground(new Library(builder), startColumnWorker);
-window.quantlab = { ping, builder, startColumnWorker, playground: pg };
+const lab = new Lab(pg, startColumnWorker);
+window.quantlab = { ping, builder, startColumnWorker, playground: pg, lab };
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
-mount(App, { target, props: { ping, pg } });
+mount(App, { target, props: { ping, pg, lab } });
 void pg.init(location.search);
-addEventListener('pagehide', () => pg.persistNow());
+addEventListener('pagehide', () => {
+  pg.persistNow();
+  lab.saveNow();
+});

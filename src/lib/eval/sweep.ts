@@ -52,8 +52,9 @@ export interface SweepRow extends SweepCell {
 export const ROW_METRICS = ['length', 'prefix_match', 'identical_pct', 'distinct_1', 'distinct_2', 'repetition_rate', 'ref_ppl'] as const;
 export type RowMetric = (typeof ROW_METRICS)[number];
 
+/** On 'cell', rows are what that (cell, seed) unit added, so a page can show partial results. */
 export type SweepProgress =
-  | { status: 'cell'; done: number; total: number; cell: SweepCell; seed: number }
+  | { status: 'cell'; done: number; total: number; cell: SweepCell; seed: number; rows: SweepRow[] }
   | { status: 'done'; done: number; total: number; cancelled: boolean };
 
 export interface SweepOptions {
@@ -179,7 +180,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       }
       rows.push(...unit);
       done++;
-      o.onProgress?.({ status: 'cell', done, total, cell, seed });
+      o.onProgress?.({ status: 'cell', done, total, cell, seed, rows: unit });
     }
   }
   o.onProgress?.({ status: 'done', done, total, cancelled });

@@ -1,0 +1,64 @@
+// Keeps the quality lab across reloads: one localStorage record with the form, the last report,
+// the last sweep (partial or not) and every size-vs-quality point measured in this browser.
+// JSON has no NaN: numbers that were NaN come back as NaN, and anything malformed is dropped.
+
+import type { GridFields } from '../lib/eval/lab-inputs.ts';
+import type { SizeQualityPoint } from '../lib/eval/lab-charts.ts';
+import type { QualityReport } from '../lib/eval/quality.ts';
+import type { SweepGrid, SweepRow } from '../lib/eval/sweep.ts';
+import type { ErrorInfo } from '../lib/errors.ts';
+
+const KEY = 'quantlab:lab:v1';
+
+/** A report with what it was measured on. */
+export type LabReport = QualityReport & { model: string; modelKey: string; textTag: string };
+
+/** A sweep, finished, cancelled or still running when saved. */
+export interface LabSweep {
+  model: string;
+  modelKey: string;
+  baseline: string;
+  grid: SweepGrid;
+  rows: SweepRow[];
+  done: number;
+  total: number;
+  cancelled: boolean;
+  error?: ErrorInfo;
+}
+
+export interface StoredLab {
+  version: 1;
+  source: 'sample' | 'pasted';
+  text: string;
+  ctx: string;
+  baselineChoice: string;
+  fields: GridFields;
+  report: LabReport | null;
+  sweep: LabSweep | null;
+  points: SizeQualityPoint[];
+}
+
+/** Keys whose null is a real null, not a NaN that JSON flattened. */
+const NULLABLE = new Set(['bos']);
+
+/** The stored record, or undefined when there is none or it cannot be read. */
+export function loadLab(): Partial<StoredLab> | undefined {
+  try {
+    const raw = localStorage.getItem(KEY);
+    if (!raw) return undefined;
+    const rec = JSON.parse(raw, (k, v) => (v === null && !NULLABLE.has(k) ? NaN : v)) as Partial<StoredLab>;
+    return rec && typeof rec === 'object' && rec.version === 1 ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Saves the record; returns false when storage is full or blocked (the page keeps working). */
+export function saveLab(rec: StoredLab): boolean {
+  try {
+    localStorage.setItem(KEY, JSON.stringify(rec, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+    return true;
+  } catch {
+    return false;
+  }
+}

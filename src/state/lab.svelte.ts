@@ -1,0 +1,269 @@
+// The quality lab's state: it drives src/lib/eval's engine (the one `quantlab eval` and
+// `quantlab sweep` run) over the precisions loaded as playground columns, each in a column worker
+// of its own (so a report never waits for, or interrupts, the playground's generation), and keeps
+// the report, the sweep rows as they arrive, and size-vs-quality points.
+
+import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { WorkerHandle } from '../browser/workers.ts';
+import { workerEvalModel } from '../browser/worker-model.ts';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
+import { mergePoints, textTag, type SizeQualityPoint } from '../lib/eval/lab-charts.ts';
+import { gridFromFields, parseWhole, type GridFields } from '../lib/eval/lab-inputs.ts';
+import type { EvalModel, LabeledModel } from '../lib/eval/model.ts';
+import { checkText, evaluateQuality } from '../lib/eval/quality.ts';
+import { SAMPLE_TEXT } from '../lib/eval/sample.ts';
+import { runSweep } from '../lib/eval/sweep.ts';
+import { toCsv, toJson, type Cell } from '../lib/eval/export.ts';
+import { aggregateSweep, qualityCsv, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables.ts';
+import { refKey } from '../lib/model/ref.ts';
+import type { Column } from './column.svelte.ts';
+import { loadLab, saveLab, type LabReport, type LabSweep } from './lab-storage.ts';
+import type { Playground } from './playground.svelte.ts';
+
+/** The fp32 file stem: the baseline whenever it is loaded. */
+const FP32_STEM = 'model';
+const SAVE_DEBOUNCE_MS = 500;
+
+interface LabModel {
+  handle: WorkerHandle<ColumnApi>;
+  ready: Promise<{ model: EvalModel; maxPositions?: number }>;
+}
+
+/** What the lab can export. */
+export type ExportKind = 'quality-csv' | 'quality-json' | 'sweep-csv' | 'sweep-summary-csv' | 'sweep-json' | 'points-csv';
+
+const bad = (msg: string, detail?: string) => new QuantlabError('bad-argument', msg, detail);
+const isLoaded = (c: Column) => c.status === 'ready' || c.status === 'done' || c.status === 'generating';
+
+export class Lab {
+  source = $state<'sample' | 'pasted'>('sample');
+  text = $state('');
+  /** Window length in tokens; empty = min(512, the model's positions), as the CLI does. */
+  ctx = $state('');
+  /** 'auto' (fp32, else the highest precision loaded) or a variant stem. */
+  baselineChoice = $state('auto');
+  fields = $state<GridFields>({ prompt: 'I dreamed', temperatures: '0, 0.3, 0.5, 0.8, 1, 1.5', topKs: '1, 5, 0', topPs: '1', maxNewTokens: '16', seeds: '3' });
+  running = $state<'quality' | 'sweep' | null>(null);
+  progress = $state<{ done: number; total: number; what: string } | null>(null);
+  error = $state<ErrorInfo | null>(null);
+  report = $state.raw<LabReport | null>(null);
+  sweep = $state.raw<LabSweep | null>(null);
+  points = $state.raw<SizeQualityPoint[]>([]);
+  /** False when the last save did not fit in storage. */
+  saved = $state(true);
+
+  /** Playground columns whose model is loaded, highest precision first. */
+  readonly loaded: Column[] = $derived.by(() => this.pg.columns.filter(isLoaded).sort((a, b) => a.variant.rank - b.variant.rank));
+  readonly aggregates: SweepAggregate[] = $derived(this.sweep ? aggregateSweep(this.sweep.rows) : []);
+
+  #workers = new Map<string, LabModel>();
+  #ctrl: AbortController | undefined;
+  #saveTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly pg: Playground,
+    private readonly startWorker: () => WorkerHandle<ColumnApi>,
+  ) {
+    const r = loadLab();
+    if (!r) return;
+    if (r.source === 'sample' || r.source === 'pasted') this.source = r.source;
+    if (typeof r.text === 'string') this.text = r.text;
+    if (typeof r.ctx === 'string') this.ctx = r.ctx;
+    if (typeof r.baselineChoice === 'string') this.baselineChoice = r.baselineChoice;
+    if (r.fields && typeof r.fields === 'object') this.fields = { ...this.fields, ...r.fields };
+    if (r.report && typeof r.report === 'object' && r.report.results) this.report = r.report;
+    if (r.sweep && typeof r.sweep === 'object' && Array.isArray(r.sweep.rows)) this.sweep = r.sweep;
+    if (Array.isArray(r.points)) this.points = r.points;
+  }
+
+  /** The baseline the next run will use, or why there is none. */
+  get baseline(): { column?: Column; problem?: string } {
+    const cols = this.loaded;
+    if (this.baselineChoice !== 'auto') {
+      const c = cols.find((x) => x.variant.stem === this.baselineChoice);
+      if (c) return { column: c };
+      const label = this.pg.columns.find((x) => x.variant.stem === this.baselineChoice)?.variant.label ?? this.baselineChoice;
+      return { problem: `The baseline ${label} is not loaded. Press Load (or Generate) above so its column loads, or pick a loaded precision as the baseline.` };
+    }
+    if (cols.length === 0) return { problem: 'No precision is loaded. Pick precisions above and press Load (or Generate), then come back.' };
+    return { column: cols.find((c) => c.variant.stem === FP32_STEM) ?? cols[0] };
+  }
+
+  /** The text the report scores. */
+  get scoredText(): string {
+    return this.source === 'sample' ? SAMPLE_TEXT : this.text;
+  }
+
+  /** Loads (once) a worker per loaded column; labels are the columns' labels. */
+  async #models(): Promise<{ models: LabeledModel[]; baseline: string; maxPositions?: number; bytes: Map<string, number | undefined> }> {
+    const { column: base, problem } = this.baseline;
+    if (!base) throw bad(problem!);
+    const cols = this.loaded;
+    const keys = cols.map((c) => `${refKey(c.ref)}|${c.variant.stem}|${c.device?.device ?? 'wasm'}`);
+    for (const [k, w] of this.#workers) {
+      if (!keys.includes(k)) {
+        w.handle.terminate();
+        this.#workers.delete(k);
+      }
+    }
+    const loads = cols.map((c, i) => {
+      let w = this.#workers.get(keys[i]);
+      if (!w) {
+        const handle = this.startWorker();
+        const device = c.device?.device ?? 'wasm';
+        const ready = handle.api.load($state.snapshot(c.ref), c.variant.stem, device).then((r) => {
+          if (!r.ok) throw new QuantlabError(r.error.code, `${c.variant.label}: ${r.error.message}`, r.error.detail);
+          return { model: workerEvalModel(handle.api), maxPositions: r.value.maxPositions };
+        });
+        w = { handle, ready };
+        this.#workers.set(keys[i], w);
+        // A failed load is retried next time with a fresh worker.
+        ready.catch(() => {
+          handle.terminate();
+          if (this.#workers.get(keys[i]) === w) this.#workers.delete(keys[i]);
+        });
+      }
+      return w.ready;
+    });
+    const ready = await Promise.all(loads);
+    const labels = cols.map((c) => (cols.filter((d) => d.variant.label === c.variant.label).length > 1 ? c.variant.stem : c.variant.label));
+    return {
+      models: ready.map((r, i) => ({ label: labels[i], model: r.model })),
+      baseline: labels[cols.indexOf(base)],
+      maxPositions: ready.find((r) => r.maxPositions !== undefined)?.maxPositions,
+      bytes: new Map(cols.map((c, i) => [labels[i], c.bytes])),
+    };
+  }
+
+  async #run(kind: 'quality' | 'sweep', body: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    if (this.running) return;
+    this.error = null;
+    this.running = kind;
+    this.progress = { done: 0, total: 0, what: 'Loading the precisions' };
+    const ctrl = (this.#ctrl = new AbortController());
+    try {
+      await body(ctrl.signal);
+    } catch (err) {
+      this.error = toErrorInfo(err);
+    } finally {
+      this.running = null;
+      this.progress = null;
+      this.#ctrl = undefined;
+      this.saveNow();
+    }
+  }
+
+  /** The teacher-forced report of every loaded precision against the baseline. */
+  runQuality(): Promise<void> {
+    return this.#run('quality', async (signal) => {
+      const text = this.scoredText;
+      checkText(text);
+      const ctxField = this.ctx.trim();
+      const ctxAsked = ctxField === '' ? undefined : parseWhole(ctxField, 'Window (tokens)', 3);
+      const m = await this.#models();
+      const ctx = ctxAsked ?? Math.min(512, m.maxPositions ?? 512);
+      if (m.maxPositions !== undefined && ctx > m.maxPositions) {
+        throw bad(`A window of ${ctx} tokens is longer than the model's ${m.maxPositions} positions`, `Use a window of ${m.maxPositions} tokens or less.`);
+      }
+      const report = await evaluateQuality({
+        text, models: m.models, baseline: m.baseline, ctx, signal,
+        onProgress: (p) => (this.progress = { done: p.done, total: p.total, what: 'windows' }),
+      });
+      const model = this.pg.model;
+      const tag = this.source === 'sample' ? 'built-in sample' : textTag(text);
+      this.report = { ...report, model: model?.name ?? '', modelKey: model?.key ?? '', textTag: tag };
+      if (!report.cancelled && model) {
+        const at = new Date().toISOString();
+        const add: SizeQualityPoint[] = [];
+        for (const [precision, e] of Object.entries(report.results)) {
+          const bytes = m.bytes.get(precision);
+          if (!('error' in e) && bytes !== undefined) add.push({ modelKey: model.key, model: model.name, precision, bytes, bits_per_byte: e.bits_per_byte, ppl: e.ppl, text: tag, ctx, at });
+        }
+        this.points = mergePoints(this.points, add);
+      }
+    });
+  }
+
+  /** The sampling sweep over the grid in the form; rows appear as each (cell, seed) finishes. */
+  runSweep(): Promise<void> {
+    return this.#run('sweep', async (signal) => {
+      const grid = gridFromFields($state.snapshot(this.fields));
+      const m = await this.#models();
+      if (m.maxPositions !== undefined) {
+        const base = m.models.find((x) => x.label === m.baseline)!;
+        const promptLen = (await base.model.encode(grid.prompt)).length;
+        const longest = Math.max(...grid.maxNewTokens);
+        if (promptLen + longest > m.maxPositions) {
+          throw bad(`The prompt (${promptLen} tokens) plus ${longest} new tokens exceeds the model's ${m.maxPositions} positions`, `Use at most ${Math.max(1, m.maxPositions - promptLen)} new tokens.`);
+        }
+      }
+      const model = this.pg.model;
+      const head = { model: model?.name ?? '', modelKey: model?.key ?? '', baseline: m.baseline, grid };
+      this.sweep = { ...head, rows: [], done: 0, total: 0, cancelled: false };
+      const result = await runSweep({
+        grid, models: m.models, baseline: m.baseline, signal,
+        onProgress: (p) => {
+          this.progress = { done: p.done, total: p.total, what: 'cell x seed runs' };
+          if (p.status === 'cell' && this.sweep) {
+            this.sweep = { ...this.sweep, rows: [...this.sweep.rows, ...p.rows], done: p.done, total: p.total };
+            this.#saveSoon();
+          }
+        },
+      });
+      this.sweep = { ...head, rows: result.rows, done: result.done, total: result.total, cancelled: result.cancelled, ...(result.error ? { error: result.error } : {}) };
+    });
+  }
+
+  /** Stops the run in flight after the current window or generation; what finished stays. */
+  cancel(): void {
+    this.#ctrl?.abort();
+  }
+
+  /** A result as a file: CSV (RFC 4180, opens in any spreadsheet) or JSON; undefined when there is none. */
+  exportFile(kind: ExportKind): { text: string; name: string; type: string } | undefined {
+    const csv = 'text/csv;charset=utf-8';
+    const json = 'application/json';
+    const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+    const r = this.report ?? undefined;
+    const s = this.sweep ?? undefined;
+    switch (kind) {
+      case 'quality-csv':
+        return r && { text: qualityCsv(r), name: `quality-${stamp}.csv`, type: csv };
+      case 'quality-json':
+        return r && { text: toJson(r), name: `quality-${stamp}.json`, type: json };
+      case 'sweep-csv':
+        return s && { text: sweepRowsCsv(s.rows), name: `sweep-${stamp}.csv`, type: csv };
+      case 'sweep-summary-csv':
+        return s && { text: sweepAggregatesCsv(this.aggregates), name: `sweep-means-${stamp}.csv`, type: csv };
+      case 'sweep-json':
+        return s && { text: toJson({ ...s, aggregates: this.aggregates }), name: `sweep-${stamp}.json`, type: json };
+      case 'points-csv':
+        return { text: toCsv(['model', 'precision', 'bytes', 'bits_per_byte', 'ppl', 'text', 'ctx', 'at'], this.points as unknown as Record<string, Cell>[]), name: `size-quality-${stamp}.csv`, type: csv };
+    }
+  }
+
+  /** Forgets every size-vs-quality point. */
+  clearPoints(): void {
+    this.points = [];
+    this.saveNow();
+  }
+
+  #saveSoon(): void {
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = setTimeout(() => this.saveNow(), SAVE_DEBOUNCE_MS);
+  }
+
+  saveNow(): void {
+    clearTimeout(this.#saveTimer);
+    this.saved = saveLab({
+      version: 1, source: this.source, text: this.text, ctx: this.ctx, baselineChoice: this.baselineChoice,
+      fields: $state.snapshot(this.fields), report: this.report, sweep: this.sweep, points: this.points,
+    });
+  }
+
+  dispose(): void {
+    this.cancel();
+    for (const w of this.#workers.values()) w.handle.terminate();
+    this.#workers.clear();
+  }
+}
