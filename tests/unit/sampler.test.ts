@@ -108,6 +108,83 @@ describe('sampleToken', () => {
   });
 });
 
+/**
+ * Brute-force reference of the exact draw: weights exp((l - max) * (1 / T)) in float64, tokens
+ * sorted by weight down and id up, every sum taken in that order (the total in id order), then
+ * top-k, top-p over the top-k mass, and the first token whose running sum passes u * mass.
+ */
+function referencePick(logits: ArrayLike<number>, p: SamplingParams, u: number): { id: number; prob: number } {
+  const V = logits.length;
+  const xs = Array.from(logits);
+  const invT = 1 / p.temperature;
+  const max = Math.max(...xs.filter((x) => x === x));
+  const w = xs.map((l) => Math.exp((l - max) * invT));
+  let total = 0;
+  for (const x of w) total += x;
+  const order = xs.map((_, id) => id).sort((a, b) => w[b] - w[a] || a - b);
+  const k = p.topK > 0 && p.topK < V ? p.topK : V;
+  let cand = order.slice(0, k);
+  let mass = 0;
+  if (k < V) for (const id of cand) mass += w[id];
+  else mass = total;
+  if (p.topP < 1) {
+    let cum = 0;
+    let n = 0;
+    while (n < cand.length && cum < p.topP * mass) cum += w[cand[n++]];
+    cand = cand.slice(0, Math.max(1, n));
+    mass = cum;
+  }
+  let cum = 0;
+  for (const id of cand) {
+    cum += w[id];
+    if (cum > u * mass) return { id, prob: w[id] / mass };
+  }
+  const last = cand[cand.length - 1];
+  return { id: last, prob: w[last] / mass };
+}
+
+describe('sampleToken draws exactly the reference token', () => {
+  const rng = createRng(2024);
+  const settings: SamplingParams[] = [
+    { temperature: 0.8, topK: 40, topP: 0.95 },
+    { temperature: 1, topK: 0, topP: 1 },
+    { temperature: 0.7, topK: 0, topP: 0.9 },
+    { temperature: 1.3, topK: 5, topP: 1 },
+    { temperature: 0.05, topK: 100, topP: 0.5 },
+    { temperature: 3, topK: 1, topP: 1 },
+  ];
+  const logitSets = (V: number): Float32Array[] => {
+    const spread = Float32Array.from({ length: V }, () => (rng() - 0.5) * 12);
+    const peaked = Float32Array.from({ length: V }, (_, i) => (rng() - 0.5) * 6 + (i % 97 === 3 ? 9 : 0));
+    // Many exact ties and a few impossible tokens.
+    const ties = Float32Array.from({ length: V }, () => (rng() < 0.02 ? -Infinity : Math.round((rng() - 0.5) * 6)));
+    return [spread, peaked, ties];
+  };
+  for (const V of [7, 512, 49152]) {
+    it(`over ${V} tokens, for top-k, top-p, both and neither, with ties and -inf logits`, () => {
+      let checked = 0;
+      for (const logits of logitSets(V)) {
+        for (const p of settings) {
+          for (const u of [rng(), rng(), 0, 0.999999999]) {
+            const want = referencePick(logits, p, u);
+            expect(sampleToken(logits, p, u)).toEqual(want);
+            if (V <= 512) expect(sampleToken(Array.from(logits), p, u)).toEqual(want);
+            checked++;
+          }
+        }
+      }
+      expect(checked).toBe(3 * settings.length * 4);
+    }, 60_000); // the float64 reference sorts the whole vocabulary 72 times
+  }
+
+  it('refuses NaN or infinite logits with a message naming them (greedy still takes the argmax)', () => {
+    for (const logits of [Float32Array.from([1, NaN, 3, 2]), [1, Infinity, 3, 2], Float32Array.from([NaN, NaN])]) {
+      for (const p of settings) expect(() => sampleToken(logits, p, 0.5)).toThrow(/NaN or infinite logits/);
+    }
+    expect(sampleToken([1, NaN, 3, 2], { temperature: 0, topK: 0, topP: 1 }, 0.5).id).toBe(2);
+  });
+});
+
 describe('createRng', () => {
   it('is reproducible per seed, differs across seeds, and is uniform on [0, 1)', () => {
     const a = createRng(42), b = createRng(42), c = createRng(43);

@@ -3,7 +3,7 @@
 // last logits row is read, and each token is picked by our sampler. It replaces
 // transformers.js's generate(), whose per-token bookkeeping cost up to 40 % of decode speed.
 
-import { float16BitsToFloat32 } from '../numeric/half';
+import { float16ArrayToFloat32 } from '../numeric/half';
 
 export interface LoopTensor {
   readonly type: string;
@@ -38,7 +38,7 @@ export function lastRow(logits: LoopTensor): Float32Array {
   const off = data.length - V;
   if (data instanceof Float32Array) return data.subarray(off);
   const out = new Float32Array(V);
-  if (data instanceof Uint16Array && logits.type === 'float16') for (let i = 0; i < V; i++) out[i] = float16BitsToFloat32(data[off + i]);
+  if (data instanceof Uint16Array && logits.type === 'float16') float16ArrayToFloat32(data.subarray(off), out);
   else for (let i = 0; i < V; i++) out[i] = data[off + i];
   return out;
 }
@@ -55,14 +55,22 @@ function cacheInputs(session: LoopSession): { name: string; type: string; heads:
   return out;
 }
 
-/** Generates up to maxNewTokens ids; stops early on a stop id or when the signal aborts. */
+/**
+ * Generates up to maxNewTokens ids; stops early on a stop id or when the signal aborts. Per step
+ * it makes three small int64 tensors (the attention mask is a view of one buffer of ones), runs
+ * the session, reads the last logits row, and hands the present.* outputs back as past inputs
+ * untouched (on WebGPU they stay GPU buffers), disposing the ones they replace.
+ */
 export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: LoopOptions): Promise<number[]> {
-  const i64 = (xs: number[]) => BigInt64Array.from(xs.map(BigInt));
+  const i64 = (xs: number[]) => BigInt64Array.from(xs, BigInt);
   let past: Record<string, LoopTensor> = {};
+  const pastName = new Map<string, string>();
   for (const c of cacheInputs(session)) {
     past[c.name] = tensor(c.type, c.type === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, c.heads, 0, c.headDim]);
+    pastName.set(c.name.replace('past_key_values.', 'present.'), c.name);
   }
   const wantsPositions = session.inputNames.includes('position_ids');
+  const ones = new BigInt64Array(o.promptIds.length + o.maxNewTokens).fill(1n);
   const history = [...o.promptIds];
   const ids: number[] = [];
   let input = o.promptIds;
@@ -72,17 +80,25 @@ export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: Lo
       const n = input.length;
       const feeds: Record<string, LoopTensor> = {
         input_ids: tensor('int64', i64(input), [1, n]),
-        attention_mask: tensor('int64', new BigInt64Array(pos + n).fill(1n), [1, pos + n]),
+        attention_mask: tensor('int64', ones.subarray(0, pos + n), [1, pos + n]),
         ...past,
       };
       if (wantsPositions) feeds.position_ids = tensor('int64', i64(input.map((_, i) => pos + i)), [1, n]);
       const out = await session.run(feeds);
-      const next = o.pick(lastRow(out.logits), history);
+      // Outputs are ours from here: the KV ones become the next step's past (also if pick throws).
       const present: Record<string, LoopTensor> = {};
-      for (const [k, v] of Object.entries(out)) if (k.startsWith('present.')) present[k.replace('present.', 'past_key_values.')] = v;
-      for (const t of Object.values(past)) t.dispose?.();
-      out.logits.dispose?.();
+      for (const name in out) {
+        const to = pastName.get(name);
+        if (to) present[to] = out[name];
+      }
+      for (const name in past) past[name].dispose?.();
       past = present;
+      let next: number;
+      try {
+        next = o.pick(lastRow(out.logits), history);
+      } finally {
+        out.logits.dispose?.();
+      }
       pos += n;
       ids.push(next);
       history.push(next);
@@ -91,7 +107,7 @@ export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: Lo
       input = [next];
     }
   } finally {
-    for (const t of Object.values(past)) t.dispose?.();
+    for (const name in past) past[name].dispose?.();
   }
   return ids;
 }
