@@ -75,6 +75,9 @@ export default defineConfig({
   worker: { format: 'es', plugins: () => [ortWasmAssets()] },
   build: {
     assetsDir: BUILD_ASSETS_DIR,
+    // Two pages: the app, and bench.html, which `quantlab bench` drives (the real column worker
+    // against the floor worker, with no playground state loading models beside them).
+    rolldownOptions: { input: { main: path.resolve(import.meta.dirname, 'index.html'), bench: path.resolve(import.meta.dirname, 'bench.html') } },
     // the ORT wasm is 26 MB and transformers.js about 1 MB: big files are expected here
     chunkSizeWarningLimit: 2000,
   },

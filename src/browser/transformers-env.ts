@@ -5,6 +5,7 @@ import { env } from '@huggingface/transformers';
 import { appRootUrl, ortWasmPaths } from '../lib/ort-assets';
 import { LOCAL_PREFIX, type ModelRef } from '../lib/model/ref';
 import { readModelFile } from './opfs-store';
+import { wasmThreads } from './wasm-threads';
 
 const HUB_CACHE = 'quantlab-hub-v1';
 
@@ -34,10 +35,7 @@ class QuantlabCache {
   }
 }
 
-/** WASM threads: 2+ only when cross-origin isolated (SharedArrayBuffer), capped at 4. */
-export function wasmThreads(): number {
-  return self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
-}
+export { wasmThreads };
 
 export function configureBrowserTransformers(): void {
   env.allowLocalModels = true;

@@ -3,6 +3,7 @@
 import { wrap, type Remote } from 'comlink';
 import type { BuilderApi } from '../../workers/builder.worker.ts';
 import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { FloorApi } from '../../workers/floor.worker.ts';
 
 export interface WorkerHandle<T> {
   api: Remote<T>;
@@ -37,4 +38,9 @@ export function startColumnWorker(): WorkerHandle<ColumnApi> {
 
 export function startBuilderWorker(): WorkerHandle<BuilderApi> {
   return handle(new Worker(new URL('../../workers/builder.worker.ts', import.meta.url), { type: 'module', name: 'builder' }));
+}
+
+/** The benchmark's floor: a raw onnxruntime-web decode loop on the file a column loads. */
+export function startFloorWorker(): WorkerHandle<FloorApi> {
+  return handle(new Worker(new URL('../../workers/floor.worker.ts', import.meta.url), { type: 'module', name: 'floor' }));
 }

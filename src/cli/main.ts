@@ -8,6 +8,7 @@ import { runGenerate } from './generate';
 import { runQuantize } from './quantize';
 import { runEval } from './eval';
 import { runSweepCommand } from './sweep';
+import { runBench } from './bench';
 
 const USAGE = `quantlab <command> [options]
 
@@ -31,6 +32,10 @@ Commands:
   sweep <dir> --dtypes ... --temperatures 0,0.5,1 --top-k 1,5,0 --top-p 1 --max-new-tokens 64
        --seeds N --prompt "..." [--json | --csv file]
       Generate over a grid of sampling settings and score agreement, diversity, quality.
+  bench <dir> --dtypes fp32,fp16,q8,q4,bnb4 [--runtimes node,browser-wasm --runs 5
+       --prompt-tokens 128 --new-tokens 64 --concurrency] [--json | --out file]
+      Load time, TTFT, prefill and decode tokens/s and peak memory of each precision, against a
+      raw ONNX Runtime loop on the same file (the floor), in Node and in headless Chromium.
 
 Run 'quantlab <command> --help' for details.`;
 
@@ -61,6 +66,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runEval(rest);
       case 'sweep':
         return await runSweepCommand(rest);
+      case 'bench':
+        return await runBench(rest);
       case undefined:
       case '--help':
       case '-h':

@@ -2,6 +2,7 @@
 // session (same files, KV cache fed back, argmax of the last row only). The playground's runner
 // is measured against it: ratio = runner decode tokens/s / floor decode tokens/s.
 
+import { QuantlabError } from '../errors';
 import { lastRow } from '../runner/decode-loop';
 import { argmax } from '../sampling/sampler';
 
@@ -24,6 +25,28 @@ export interface FloorShape {
   headDim: number;
   /** float16 for fp16 / q4f16 graphs. */
   kvType: 'float32' | 'float16';
+}
+
+/** An entry of a session's inputMetadata (onnxruntime-node and -web). */
+export interface FloorInputMeta {
+  readonly name: string;
+  readonly isTensor?: boolean;
+  readonly type?: string;
+  readonly shape?: readonly (number | string)[];
+}
+
+/**
+ * The KV cache layout from the session's own input metadata: one past_key_values.<i>.key per
+ * layer, shaped [batch, kv_heads, past, head_dim], float16 or float32.
+ */
+export function floorShapeOf(inputs: readonly FloorInputMeta[]): FloorShape {
+  const keys = inputs.filter((m) => /^past_key_values\.\d+\.key$/.test(m.name));
+  if (keys.length === 0) throw new QuantlabError('bad-onnx', 'The model has no past_key_values.<i>.key inputs', 'The floor loop needs a decoder exported with its KV cache (as quantlab import writes).');
+  const [, heads, , headDim] = keys[0].shape ?? [];
+  if (typeof heads !== 'number' || typeof headDim !== 'number') {
+    throw new QuantlabError('bad-onnx', `${keys[0].name} needs fixed kv_heads and head_dim in its input shape (got [${(keys[0].shape ?? []).join(', ')}])`);
+  }
+  return { numLayers: keys.length, numKvHeads: heads, headDim, kvType: keys[0].type === 'float16' ? 'float16' : 'float32' };
 }
 
 export interface FloorResult {

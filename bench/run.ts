@@ -1,0 +1,78 @@
+// `npm run bench`: the whole speed benchmark from a fresh clone, in one command (not a test; it
+// prints figures). It builds what it needs under .cache/bench/ - the aidreams260K model imported
+// from ../shared/models, the SmolLM2-135M-shaped random model (quantlab tiny --smollm2-135m, seed
+// 0), their fp16/q8/q4/bnb4 variants and the site - then runs `quantlab bench` on both models in
+// Node and in headless Chromium, with the concurrency measurement, printing the tables and
+// writing each report to .cache/bench/results-<model>.json.
+// Run: npm run bench [-- --models aidreams260K,smollm2-135m --runtimes node,browser-wasm --runs 5
+//      --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --rebuild]
+import { existsSync, rmSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { main } from '../src/cli/main';
+import { dtypeToStem } from '../src/lib/runner/variants';
+import { ensureSite } from '../src/node/browser';
+
+const { values } = parseArgs({
+  options: {
+    models: { type: 'string', default: 'aidreams260K,smollm2-135m' },
+    runtimes: { type: 'string', default: 'node,browser-wasm' },
+    dtypes: { type: 'string', default: 'fp32,fp16,q8,q4,bnb4' },
+    runs: { type: 'string', default: '5' },
+    'prompt-tokens': { type: 'string', default: '128' },
+    'new-tokens': { type: 'string', default: '64' },
+    'no-concurrency': { type: 'boolean' },
+    rebuild: { type: 'boolean' },
+  },
+});
+
+const REPO = resolve(import.meta.dirname, '..');
+const CACHE = join(REPO, '.cache/bench');
+const AIDREAMS = resolve(REPO, '../shared/models/aidreams260K');
+
+/** How each fixture is made, with the quantlab CLI itself. */
+const FIXTURES: Record<string, (out: string) => string[][]> = {
+  aidreams260K: (out) => [['import', join(AIDREAMS, 'aidreams260K.bin'), '--tokenizer', join(AIDREAMS, 'tok512.bin'), '--out', out, '--overwrite']],
+  'smollm2-135m': (out) => [['tiny', '--smollm2-135m', '--seed', '0', '--out', out, '--overwrite', '--quiet']],
+};
+
+async function cli(args: string[]): Promise<void> {
+  const code = await main(args);
+  if (code !== 0) throw new Error(`quantlab ${args.join(' ')} failed (exit ${code})`);
+}
+
+const models = values.models!.split(',').map((s) => s.trim()).filter(Boolean);
+const dtypes = values.dtypes!.split(',').map((s) => s.trim()).filter(Boolean);
+for (const name of models) {
+  const make = FIXTURES[name];
+  if (!make) throw new Error(`Unknown bench model "${name}": use ${Object.keys(FIXTURES).join(', ')}`);
+  const dir = join(CACHE, name);
+  if (values.rebuild) rmSync(dir, { recursive: true, force: true });
+  if (!existsSync(join(dir, 'onnx/model.onnx'))) {
+    console.error(`[bench] building the ${name} fixture in ${dir}`);
+    for (const args of make(dir)) await cli(args);
+  }
+  const missing = dtypes.filter((d) => d !== 'fp32' && !existsSync(join(dir, 'onnx', `${dtypeToStem(d) ?? `model_${d}`}.onnx`)));
+  if (missing.length) {
+    console.error(`[bench] quantizing ${name}: ${missing.join(', ')}`);
+    await cli(['quantize', dir, '--dtype', missing.join(','), '--quiet']);
+  }
+}
+
+const runtimes = values.runtimes!;
+const site = join(CACHE, 'site');
+if (runtimes.includes('browser-wasm')) {
+  const ms = ensureSite(site, (line) => console.error(`[bench] ${line}`));
+  if (ms > 0) console.error(`[bench] site built in ${(ms / 1000).toFixed(1)} s`);
+}
+
+console.error('[bench] timings depend on what else this machine runs: runner and floor runs alternate so both feel the same load.');
+for (const name of models) {
+  const out = join(CACHE, `results-${name}.json`);
+  await cli([
+    'bench', relative(process.cwd(), join(CACHE, name)) || '.', '--dtypes', dtypes.join(','), '--runtimes', runtimes, '--runs', values.runs!,
+    '--prompt-tokens', values['prompt-tokens']!, '--new-tokens', values['new-tokens']!,
+    ...(values['no-concurrency'] ? [] : ['--concurrency']), '--site', site, '--out', out,
+  ]);
+  console.log(`[bench] wrote ${out}\n`);
+}

@@ -1,0 +1,140 @@
+// Entry of bench.html, the page `quantlab bench` drives in headless Chromium: the playground's
+// real column workers (on WASM, with an onToken callback as the playground passes one) and the
+// floor worker, behind one object on window. It is its own page so no playground state loads
+// models or restores settings beside the workers being timed.
+import { proxy } from 'comlink';
+import { toErrorInfo, QuantlabError } from '../lib/errors.ts';
+import { buildPrompt } from '../lib/bench/prompt.ts';
+import type { FloorResult, FloorShape } from '../lib/bench/floor.ts';
+import type { RunnerRun } from '../lib/bench/measure.ts';
+import type { GenerateParams, Outcome, TokenEvent } from '../lib/runner/types.ts';
+import { startColumnWorker, startFloorWorker, type WorkerHandle } from './workers.ts';
+import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { FloorApi } from '../../workers/floor.worker.ts';
+import { wasmThreads } from './wasm-threads.ts';
+
+/** A column generation as the page saw it: the runner's own timings plus page-clock start and end. */
+export interface PageRun extends RunnerRun {
+  startMs: number;
+  endMs: number;
+  /** Token events the onToken callback received. */
+  events: number;
+}
+
+let columns: WorkerHandle<ColumnApi>[] = [];
+let floor: WorkerHandle<FloorApi> | undefined;
+
+function unwrap<T>(r: Outcome<T>): T {
+  if (!r.ok) throw new QuantlabError(r.error.code, r.error.message, r.error.detail);
+  return r.value;
+}
+
+async function outcome<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    return { ok: false, error: toErrorInfo(err) };
+  }
+}
+
+/** The call's result, or an error if the worker dies first (a pending comlink call would never settle). */
+function guard<T, A>(w: WorkerHandle<A>, what: string, call: T): Promise<Awaited<T>> {
+  let off = () => {};
+  const crashed = new Promise<never>((_, reject) => {
+    off = w.onCrash((message) => reject(new QuantlabError('internal', `The ${what} worker stopped: ${message}`, 'It may have run out of memory; try fewer or smaller precisions.')));
+  });
+  return Promise.race([call as Awaited<T>, crashed]).finally(off);
+}
+
+function column(i: number): WorkerHandle<ColumnApi> {
+  const c = columns[i];
+  if (!c) throw new QuantlabError('internal', `No column ${i}: load columns first`);
+  return c;
+}
+
+async function generate(i: number, params: GenerateParams): Promise<PageRun> {
+  let events = 0;
+  const onToken = proxy((e: TokenEvent) => {
+    if (e.ids.length > 0) events++;
+  });
+  const startMs = performance.now();
+  const c = column(i);
+  const r = unwrap(await guard(c, 'column', c.api.generate(params, onToken)));
+  const endMs = performance.now();
+  // Token events travel on their own channel and may trail the result: let them arrive (untimed).
+  for (let wait = 0; events < r.ids.length && wait < 200; wait++) await new Promise((done) => setTimeout(done, 10));
+  const t = r.timings;
+  return { promptIds: r.promptIds, ids: r.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS, startMs, endMs, events };
+}
+
+async function disposeColumns(): Promise<void> {
+  for (const c of columns) {
+    await c.api.dispose().catch(() => undefined);
+    c.terminate();
+  }
+  columns = [];
+}
+
+const bench = {
+  info: () => ({ crossOriginIsolated: self.crossOriginIsolated, threads: wasmThreads() }),
+
+  /** Replaces the columns by one per variant of the served model `id`, loaded one after another on WASM. */
+  loadColumns: (id: string, variants: string[]) =>
+    outcome(async () => {
+      await disposeColumns();
+      const loadMs: number[] = [];
+      for (const variant of variants) {
+        const c = startColumnWorker();
+        columns.push(c);
+        loadMs.push(unwrap(await guard(c, 'column', c.api.load({ kind: 'served', id }, variant, 'wasm'))).loadMs);
+      }
+      return loadMs;
+    }),
+
+  /** A prompt of exactly n tokens for column 0's tokenizer. */
+  buildPrompt: (n: number) =>
+    outcome(() => {
+      const api = column(0).api;
+      return buildPrompt({ encode: async (t) => unwrap(await api.encode(t)), decode: async (ids) => unwrap(await api.decode(ids)) }, n);
+    }),
+
+  generate: (i: number, params: GenerateParams) => outcome(() => generate(i, params)),
+
+  /** Every column starts the same generation at once. */
+  generateAll: (params: GenerateParams) => outcome(() => Promise.all(columns.map((_, i) => generate(i, params)))),
+
+  loadFloor: (url: string, shape?: FloorShape) =>
+    outcome(async () => {
+      floor ??= startFloorWorker();
+      return unwrap(await guard(floor, 'floor', floor.api.load(url, shape)));
+    }),
+
+  runFloor: (promptIds: number[], newTokens: number) =>
+    outcome(async (): Promise<FloorResult> => {
+      if (!floor) throw new QuantlabError('internal', 'No floor worker: call loadFloor() first');
+      return unwrap(await guard(floor, 'floor', floor.api.run(promptIds, newTokens)));
+    }),
+
+  /** Ends every worker (their memory goes back with them). */
+  disposeAll: () =>
+    outcome(async () => {
+      await disposeColumns();
+      if (floor) {
+        await floor.api.dispose().catch(() => undefined);
+        floor.terminate();
+        floor = undefined;
+      }
+    }),
+};
+
+export type BenchPageApi = typeof bench;
+
+declare global {
+  interface Window {
+    /** bench.html only: what `quantlab bench` drives. */
+    quantlabBench?: BenchPageApi;
+  }
+}
+
+window.quantlabBench = bench;
+document.body.dataset.ready = 'true';

@@ -1,0 +1,151 @@
+// `quantlab bench`: speed of each precision as the playground runs it (the runner in Node, the
+// real column worker in headless Chromium on WASM) against the floor, a raw ONNX Runtime greedy
+// loop on the same file: load time, time to first token, prefill and decode tokens/s (median and
+// spread over runs after a warm-up, runner and floor interleaved), peak memory, and how several
+// precisions generating at once scale. A table, or one JSON object.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { QuantlabError } from '../lib/errors';
+import type { BenchCase } from '../lib/bench/measure';
+import { BENCH_RUNTIMES, formatBenchTable, type BenchReport, type BenchRow, type BenchRuntime } from '../lib/bench/report';
+import { DTYPES } from '../lib/quantize/variants';
+import { dtypeToStem } from '../lib/runner/variants';
+import { intFlag } from './eval';
+import { parse, usageOf } from './main';
+
+const HELP = `quantlab bench <dir> [options]
+  --dtypes LIST       precisions to time, e.g. fp32,fp16,q8,q4,bnb4 (default fp32); each needs its
+                      file (onnx/model.onnx, model_fp16, model_quantized, model_q4, model_bnb4, ...)
+  --runtimes LIST     node (runner vs onnxruntime-node) and/or browser-wasm (the playground's column
+                      worker vs onnxruntime-web in headless Chromium, 2 WASM threads, isolated);
+                      default node
+  --runs N            measured runs per precision after one warm-up (default 5)
+  --prompt-tokens N   prompt length in tokens, BOS included (default 128)
+  --new-tokens N      greedy new tokens per run, at least 2 (default 64)
+  --concurrency       also time 4 columns (the first 4 dtypes, repeated if fewer) generating at
+                      once against one column at a time
+  --site DIR          browser-wasm: the built site to serve (default .cache/bench/site, built with
+                      vite when missing or older than the sources)
+  --json              print one JSON object: {model, runs, prompt_tokens, new_tokens, results:
+                      [{dtype, runtime, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
+                      decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
+                      peak_memory_bytes, ...}], concurrency?: {<runtime>: {...}}}
+  --out FILE          also write that JSON object to FILE
+Speed figures depend on what else the machine runs: runner and floor runs alternate so both feel
+the same load. ratio = median runner decode tokens/s / median floor decode tokens/s.`;
+
+/** Columns of the concurrency measurement. */
+const CONCURRENT_COLUMNS = 4;
+/** Largest sensible sizes (a typo like --runs 5000 is refused rather than run for hours). */
+const MAX_RUNS = 1000;
+const MAX_TOKENS = 100_000;
+
+export const DEFAULT_SITE_DIR = resolve(import.meta.dirname, '../../.cache/bench/site');
+
+function boundedInt(v: unknown, name: string, fallback: number, min: number, max: number): number {
+  const n = intFlag(v, name, fallback, min);
+  if (n > max) throw new QuantlabError('bad-argument', `--${name} must be at most ${max} (got ${n})`);
+  return n;
+}
+
+function list(v: unknown, fallback: string): string[] {
+  return String(v ?? fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** onnx/<stem>.onnx of a dtype name (or a stem given as is); unknown names are refused. */
+export function benchStem(dtype: string): string {
+  const stem = dtypeToStem(dtype) ?? ((DTYPES as readonly string[]).includes(dtype) ? `model_${dtype}` : dtype.startsWith('model') ? dtype : undefined);
+  if (!stem) {
+    throw new QuantlabError('bad-argument', `Unknown dtype "${dtype}"`, `Use fp32, ${DTYPES.join(', ')}, or a file stem such as model_q4_b128.`);
+  }
+  return stem;
+}
+
+export async function runBench(args: string[]): Promise<number> {
+  const { values: v, positionals } = parse(args, {
+    dtypes: { type: 'string' }, runtimes: { type: 'string' }, runs: { type: 'string' }, 'prompt-tokens': { type: 'string' },
+    'new-tokens': { type: 'string' }, concurrency: { type: 'boolean' }, site: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
+  });
+  if (v.help) return usageOf(HELP);
+  if (positionals.length !== 1) throw new QuantlabError('bad-argument', 'bench needs exactly one model folder', HELP);
+  const dirArg = positionals[0];
+  const dir = resolve(dirArg);
+  if (!existsSync(join(dir, 'config.json'))) {
+    throw new QuantlabError('bad-argument', `${dirArg} is not a model folder (no config.json)`, "Create one with 'quantlab import' or 'quantlab tiny'.");
+  }
+  const runs = boundedInt(v.runs, 'runs', 5, 1, MAX_RUNS);
+  const promptTokens = boundedInt(v['prompt-tokens'], 'prompt-tokens', 128, 1, MAX_TOKENS);
+  const newTokens = boundedInt(v['new-tokens'], 'new-tokens', 64, 2, MAX_TOKENS);
+  const dtypes = list(v.dtypes, 'fp32');
+  if (dtypes.length === 0) throw new QuantlabError('bad-argument', '--dtypes is empty');
+  const stems = dtypes.map(benchStem);
+  const runtimes = list(v.runtimes, 'node');
+  for (const r of runtimes) {
+    if (!(BENCH_RUNTIMES as readonly string[]).includes(r)) throw new QuantlabError('bad-argument', `Unknown runtime "${r}"`, `Use ${BENCH_RUNTIMES.join(' and/or ')}, e.g. --runtimes node,browser-wasm.`);
+  }
+  if (runtimes.length === 0) throw new QuantlabError('bad-argument', '--runtimes is empty');
+
+  const missing = dtypes.filter((_, i) => !existsSync(join(dir, 'onnx', `${stems[i]}.onnx`)));
+  if (missing.length) {
+    const files = missing.map((d) => `${join(dirArg, 'onnx', `${stems[dtypes.indexOf(d)]}.onnx`)} (${d})`).join(', ');
+    throw new QuantlabError('bad-argument', `${dirArg} has no ${files}`,
+      `Create ${missing.length > 1 ? 'them' : 'it'} with 'quantlab quantize ${dirArg} --dtype ${missing.join(',')}' ('quantlab quantize --help' lists the dtypes), or leave ${missing.join(', ')} out of --dtypes.`);
+  }
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { max_position_embeddings?: number };
+  const maxPos = config.max_position_embeddings;
+  // Past its trained length a model still computes (rotary positions have no table to run off),
+  // so the timings hold; the text it writes there means nothing, which a speed test does not mind.
+  const warnings: string[] = [];
+  if (typeof maxPos === 'number' && promptTokens + newTokens > maxPos) {
+    warnings.push(`${promptTokens} prompt + ${newTokens} new tokens run past the model's ${maxPos} positions (max_position_embeddings): the timings hold, the text there is meaningless`);
+  }
+
+  const log = (line: string) => {
+    if (!v.json) console.error(line);
+  };
+  const bench: BenchCase = { dir, dtypes, stems, runs, promptTokens, newTokens };
+  const columns = Array.from({ length: CONCURRENT_COLUMNS }, (_, i) => i % dtypes.length);
+  const concurrent: BenchCase = { ...bench, dtypes: columns.map((i) => dtypes[i]), stems: columns.map((i) => stems[i]) };
+  const results: BenchRow[] = [];
+  const report: BenchReport = { model: dirArg, runs, prompt_tokens: promptTokens, new_tokens: newTokens, results };
+  if (warnings.length) report.warnings = warnings;
+  // The table repeats them; JSON output gets them on stderr as well.
+  if (v.json) for (const w of warnings) console.error(`quantlab bench: warning: ${w}`);
+  for (const runtime of runtimes as BenchRuntime[]) {
+    if (runtime === 'node') {
+      const { nodeBench, nodeConcurrency } = await import('../node/bench-node');
+      results.push(...(await nodeBench(bench, log)));
+      if (v.concurrency) (report.concurrency ??= {}).node = await nodeConcurrency(concurrent, log);
+    } else {
+      const { ensureSite } = await importBrowser();
+      const { browserBench, browserConcurrency } = await import('../node/bench-browser');
+      const siteDir = resolve(typeof v.site === 'string' ? v.site : DEFAULT_SITE_DIR);
+      if (typeof v.site === 'string' && !existsSync(join(siteDir, 'bench.html'))) {
+        throw new QuantlabError('bad-argument', `--site ${v.site} has no bench.html`, 'Give a folder built by `vite build` from this version, or leave --site out to build one.');
+      }
+      if (typeof v.site !== 'string') ensureSite(siteDir, log);
+      results.push(...(await browserBench(bench, { siteDir, log })));
+      if (v.concurrency) (report.concurrency ??= {})['browser-wasm'] = await browserConcurrency(concurrent, { siteDir, log });
+    }
+  }
+  const json = JSON.stringify(report, null, 2);
+  if (typeof v.out === 'string') {
+    mkdirSync(dirname(resolve(v.out)), { recursive: true });
+    writeFileSync(v.out, `${json}\n`);
+  }
+  console.log(v.json ? json : formatBenchTable(report));
+  return 0;
+}
+
+/** src/node/browser.ts needs playwright-core, a devDependency: a clear error when it is absent. */
+async function importBrowser(): Promise<typeof import('../node/browser')> {
+  try {
+    return await import('../node/browser');
+  } catch (err) {
+    if (/playwright/i.test(String((err as Error).message))) {
+      throw new QuantlabError('unsupported-device', 'playwright-core is not installed; the browser-wasm runtime drives Chromium with it', 'Install the dev dependencies (`npm ci`), or benchmark only --runtimes node.');
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,119 @@
+// The benchmark's order of work, the same in Node and in the browser: the playground's runner and
+// the floor (a raw ONNX Runtime loop on the same file) take turns, runner, floor, runner, floor,
+// so whatever else loads the machine slows both alike. The caller supplies the two sides.
+
+import { QuantlabError } from '../errors';
+import type { GenerateParams } from '../runner/types';
+import type { FloorResult } from './floor';
+
+/** What to benchmark: one model folder, its precisions (and their file stems), the sizes. */
+export interface BenchCase {
+  dir: string;
+  dtypes: string[];
+  /** onnx/<stem>.onnx of each dtype. */
+  stems: string[];
+  runs: number;
+  promptTokens: number;
+  newTokens: number;
+}
+/** Columns generating at once: one per dtype (dtypes may repeat). */
+export type ConcurrencyCase = BenchCase;
+
+/** Greedy generation of exactly the prompt's text, no repetition penalty. */
+export function greedyParams(prompt: string, newTokens: number): GenerateParams {
+  return { prompt, maxNewTokens: newTokens, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+}
+
+/** One greedy generation by the runner (or a column worker), timed by the runner itself. */
+export interface RunnerRun {
+  promptIds: number[];
+  /** New ids. */
+  ids: number[];
+  ttftMs: number;
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+}
+
+export interface BenchSides {
+  /** Loads the runner's session and tokenizer; returns its load time in ms. */
+  loadRunner(): Promise<number>;
+  /** One greedy generation of the benchmark prompt. */
+  runRunner(): Promise<RunnerRun>;
+  /** Creates the floor's session on the same file; returns its load time in ms. */
+  loadFloor(): Promise<number>;
+  /** The floor's greedy loop on the same prompt ids, for as many new tokens as the runner made. */
+  runFloor(promptIds: number[], newTokens: number): Promise<FloorResult>;
+  /** Called once the runner is loaded and warmed up, before the floor's session exists. */
+  onRunnerWarm?(): void;
+}
+
+export interface Measurement {
+  loadMs: number;
+  floorLoadMs: number;
+  /** Measured runs (the warm-up left out), in order; runner[i] and floor[i] ran back to back. */
+  runner: RunnerRun[];
+  floor: FloorResult[];
+}
+
+/**
+ * Loads the runner and warms it up (one generation), then loads the floor and warms it up, then
+ * `runs` rounds of one runner generation followed by one floor loop on the same prompt ids.
+ */
+export async function measureInterleaved(sides: BenchSides, runs: number): Promise<Measurement> {
+  if (!Number.isInteger(runs) || runs < 1) throw new QuantlabError('bad-argument', `runs must be a whole number >= 1 (got ${runs})`);
+  const check = (r: RunnerRun): RunnerRun => {
+    if (r.ids.length < 2) {
+      throw new QuantlabError('generate-failed', `The model stopped after ${r.ids.length} new token(s) (end of sequence), too few to time decoding`, 'Use another model or a longer --new-tokens; greedy decoding of the benchmark prompt must not end at once.');
+    }
+    return r;
+  };
+  const loadMs = await sides.loadRunner();
+  const warm = check(await sides.runRunner());
+  sides.onRunnerWarm?.();
+  const floorLoadMs = await sides.loadFloor();
+  await sides.runFloor(warm.promptIds, warm.ids.length);
+  const runner: RunnerRun[] = [];
+  const floor: FloorResult[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = check(await sides.runRunner());
+    runner.push(r);
+    floor.push(await sides.runFloor(r.promptIds, r.ids.length));
+  }
+  return { loadMs, floorLoadMs, runner, floor };
+}
+
+/** One column generating alone: its new tokens and the wall time of the whole call (prefill included). */
+export interface SoloRun {
+  dtype: string;
+  tokens: number;
+  ms: number;
+}
+/** One of the columns started together: its new tokens and when it started and ended (ms, one clock). */
+export interface TogetherRun {
+  dtype: string;
+  tokens: number;
+  startMs: number;
+  endMs: number;
+}
+export interface ConcurrencyRound {
+  alone: SoloRun[];
+  together: TogetherRun[];
+}
+export interface ConcurrencySides {
+  /** Column i generates on its own. */
+  runAlone(i: number): Promise<SoloRun>;
+  /** Every column starts generating at once. */
+  runTogether(): Promise<TogetherRun[]>;
+}
+
+/** One warm-up round, then `runs` rounds of: each column alone in turn, then all of them at once. */
+export async function measureConcurrency(sides: ConcurrencySides, columns: number, runs: number): Promise<ConcurrencyRound[]> {
+  const rounds: ConcurrencyRound[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const alone: SoloRun[] = [];
+    for (let c = 0; c < columns; c++) alone.push(await sides.runAlone(c));
+    const together = await sides.runTogether();
+    if (i > 0) rounds.push({ alone, together });
+  }
+  return rounds;
+}

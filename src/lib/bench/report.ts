@@ -1,0 +1,166 @@
+// The benchmark's figures: one row per precision and runtime (medians and spread of the measured
+// runs, the floor's figures beside them, their ratio), the concurrency summary, and the table the
+// CLI prints. JSON field names are the issue's (snake_case, units in the name).
+
+import type { ConcurrencyRound, Measurement } from './measure';
+import { median, spread } from './stats';
+
+export type BenchRuntime = 'node' | 'browser-wasm';
+export const BENCH_RUNTIMES: readonly BenchRuntime[] = ['node', 'browser-wasm'];
+
+export interface BenchRow {
+  dtype: string;
+  runtime: BenchRuntime;
+  /** Runner: tokenizer and session load. */
+  load_ms: number;
+  /** Runner, medians over the measured runs. */
+  ttft_ms: number;
+  prefill_tokens_per_s: number;
+  decode_tokens_per_s: number;
+  decode_min: number;
+  decode_max: number;
+  /** Floor (raw ONNX Runtime loop on the same file), medians. */
+  floor_decode_tokens_per_s: number;
+  floor_ttft_ms: number;
+  floor_prefill_tokens_per_s: number;
+  floor_decode_min: number;
+  floor_decode_max: number;
+  floor_load_ms: number;
+  /** Median runner decode tokens/s over median floor decode tokens/s. */
+  ratio: number;
+  /** Peak memory while the runner alone was loaded and generated (before the floor's session existed). */
+  peak_memory_bytes: number;
+  /** Peak memory over the whole measurement, runner and floor sessions both loaded. */
+  peak_memory_with_floor_bytes: number;
+  /** Fewest new tokens of a measured run (less than asked when the model ended the text). */
+  generated_tokens: number;
+  /** Whether the floor's greedy ids equalled the runner's in every measured run. */
+  same_ids: boolean;
+}
+
+export interface Peaks {
+  runnerBytes: number;
+  allBytes: number;
+}
+
+const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, peaks: Peaks): BenchRow {
+  const decode = m.runner.map((r) => r.decodeTokensPerS);
+  const floorDecode = m.floor.map((f) => f.decodeTokensPerS);
+  const d = spread(decode);
+  const fd = spread(floorDecode);
+  return {
+    dtype,
+    runtime,
+    load_ms: m.loadMs,
+    ttft_ms: median(m.runner.map((r) => r.ttftMs)),
+    prefill_tokens_per_s: median(m.runner.map((r) => r.prefillTokensPerS)),
+    decode_tokens_per_s: median(decode),
+    decode_min: d.min,
+    decode_max: d.max,
+    floor_decode_tokens_per_s: median(floorDecode),
+    floor_ttft_ms: median(m.floor.map((f) => f.ttftMs)),
+    floor_prefill_tokens_per_s: median(m.floor.map((f) => f.prefillTokensPerS)),
+    floor_decode_min: fd.min,
+    floor_decode_max: fd.max,
+    floor_load_ms: m.floorLoadMs,
+    ratio: median(decode) / median(floorDecode),
+    peak_memory_bytes: peaks.runnerBytes,
+    peak_memory_with_floor_bytes: peaks.allBytes,
+    generated_tokens: Math.min(...m.runner.map((r) => r.ids.length)),
+    same_ids: m.runner.every((r, i) => same(r.ids, m.floor[i].ids)),
+  };
+}
+
+export interface ConcurrencyResult {
+  runtime: BenchRuntime;
+  /** The precisions of the columns, one column each. */
+  columns: string[];
+  runs: number;
+  /** One column at a time (the columns one after another): their new tokens over their summed wall time, median over runs. */
+  single_tokens_per_s: number;
+  /** All columns at once: their new tokens over the wall time from the first start to the last end, median over runs. */
+  aggregate_tokens_per_s: number;
+  /** aggregate / single: above 1 when running together uses the machine better. */
+  ratio: number;
+  per_column: { dtype: string; alone_tokens_per_s: number; concurrent_tokens_per_s: number }[];
+}
+
+export function concurrencyResult(runtime: BenchRuntime, rounds: ConcurrencyRound[]): ConcurrencyResult {
+  if (rounds.length === 0) throw new Error('no concurrency rounds');
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const single = rounds.map((r) => (1000 * sum(r.alone.map((a) => a.tokens))) / sum(r.alone.map((a) => a.ms)));
+  const aggregate = rounds.map((r) => {
+    const wall = Math.max(...r.together.map((t) => t.endMs)) - Math.min(...r.together.map((t) => t.startMs));
+    return (1000 * sum(r.together.map((t) => t.tokens))) / wall;
+  });
+  const columns = rounds[0].alone.map((a) => a.dtype);
+  return {
+    runtime,
+    columns,
+    runs: rounds.length,
+    single_tokens_per_s: median(single),
+    aggregate_tokens_per_s: median(aggregate),
+    ratio: median(aggregate) / median(single),
+    per_column: columns.map((dtype, c) => ({
+      dtype,
+      alone_tokens_per_s: median(rounds.map((r) => (1000 * r.alone[c].tokens) / r.alone[c].ms)),
+      concurrent_tokens_per_s: median(rounds.map((r) => (1000 * r.together[c].tokens) / (r.together[c].endMs - r.together[c].startMs))),
+    })),
+  };
+}
+
+export interface BenchReport {
+  model: string;
+  runs: number;
+  prompt_tokens: number;
+  new_tokens: number;
+  results: BenchRow[];
+  /** Things a reader of the figures should know (e.g. a run past the model's trained length). */
+  warnings?: string[];
+  /** Keyed by runtime. */
+  concurrency?: Partial<Record<BenchRuntime, ConcurrencyResult>>;
+}
+
+const num = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const mb = (bytes: number) => num(bytes / 2 ** 20, 0);
+
+/** Columns padded to their widest cell: text left-aligned, figures right-aligned. */
+export function alignTable(rows: string[][], rightFrom = 0): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i >= rightFrom ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+}
+
+/** The report as the CLI prints it. */
+export function formatBenchTable(r: BenchReport): string {
+  const rows = [['dtype', 'runtime', 'load ms', 'TTFT ms', 'prefill tok/s', 'decode tok/s', 'min-max', 'floor tok/s', 'floor TTFT ms', 'ratio', 'peak MiB', 'same ids']];
+  for (const x of r.results) {
+    rows.push([
+      x.dtype, x.runtime, num(x.load_ms, 0), num(x.ttft_ms, 1), num(x.prefill_tokens_per_s, 0), num(x.decode_tokens_per_s, 1),
+      `${num(x.decode_min, 1)}-${num(x.decode_max, 1)}`, num(x.floor_decode_tokens_per_s, 1), num(x.floor_ttft_ms, 1), num(x.ratio, 3),
+      mb(x.peak_memory_bytes), x.same_ids ? 'yes' : 'NO',
+    ]);
+  }
+  const lines = [
+    `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${r.runs} run(s) after a warm-up; runner and floor interleaved`,
+    alignTable(rows, 2),
+  ];
+  for (const w of r.warnings ?? []) lines.push(`warning: ${w}`);
+  const short = r.results.filter((x) => x.generated_tokens < r.new_tokens);
+  for (const x of short) lines.push(`note: ${x.dtype} ${x.runtime} ended the text after ${x.generated_tokens} new tokens`);
+  for (const c of Object.values(r.concurrency ?? {})) {
+    if (!c) continue;
+    lines.push(
+      `${c.runtime} concurrency, ${c.columns.length} columns (${c.columns.join(', ')}): together ${num(c.aggregate_tokens_per_s, 1)} tok/s, ` +
+        `one at a time ${num(c.single_tokens_per_s, 1)} tok/s, ratio ${num(c.ratio, 2)} (median of ${c.runs}; ` +
+        c.per_column.map((p) => `${p.dtype} ${num(p.alone_tokens_per_s, 1)} alone / ${num(p.concurrent_tokens_per_s, 1)} together`).join(', ') + ')',
+    );
+  }
+  lines.push(
+    'ratio = median runner decode tok/s / median floor decode tok/s (floor: raw ONNX Runtime greedy loop on the same file). ' +
+      'peak = memory while the runner alone ran (node: process RSS; browser-wasm: RSS summed over the whole Chromium process tree, browser included).',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,153 @@
+// The browser-wasm side of `quantlab bench`: serves the built site with the model folder mounted
+// as a served model, opens bench.html in headless Chromium and drives the real column workers and
+// the floor worker there. Memory is the resident set summed over the whole Chromium process tree
+// (browser included), sampled from /proc by this process.
+
+import { basename } from 'node:path';
+import { QuantlabError, type ErrorInfo } from '../lib/errors';
+import type { BenchPageApi, PageRun } from '../browser/bench-page';
+import type { FloorResult } from '../lib/bench/floor';
+import { greedyParams, measureConcurrency, measureInterleaved, type BenchCase, type ConcurrencyCase } from '../lib/bench/measure';
+import { benchRow, concurrencyResult, type BenchRow, type ConcurrencyResult } from '../lib/bench/report';
+import type { GenerateParams, Outcome } from '../lib/runner/types';
+import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './browser';
+import { PeakSampler, treeMemorySampler } from './memory';
+
+/** The served-model id the model folder is mounted under (site URL models/<id>/). */
+export const BENCH_MODEL_ID = 'quantlab-bench';
+
+type Unwrapped<F> = F extends (...a: infer A) => Promise<Outcome<infer T>> ? (...a: A) => Promise<T> : never;
+export type BenchPage = { [K in Exclude<keyof BenchPageApi, 'info'>]: Unwrapped<BenchPageApi[K]> } & {
+  info(): Promise<{ crossOriginIsolated: boolean; threads: number }>;
+};
+
+export interface BenchBrowser {
+  page: BenchPage;
+  session: BrowserSession;
+  /** URL of onnx/<stem>.onnx as the page loads it. */
+  modelFileUrl(stem: string): string;
+  close(): Promise<void>;
+}
+
+/** Serves `siteDir` with `modelDir` at models/quantlab-bench/, opens bench.html in Chromium. */
+export async function openBenchPage(siteDir: string, modelDir: string): Promise<BenchBrowser> {
+  let server: StaticServer | undefined;
+  let session: BrowserSession | undefined;
+  try {
+    server = await serveStatic(siteDir, { mounts: { [`/models/${BENCH_MODEL_ID}/`]: modelDir } });
+    session = await launchChromium();
+    const p = session.page;
+    await p.goto(`${server.url}bench.html`);
+    await p.waitForFunction(() => window.quantlabBench !== undefined, undefined, { timeout: 60_000 });
+    const call = async (name: keyof BenchPageApi, args: unknown[]) => {
+      const r = (await p.evaluate(([n, a]) => (window.quantlabBench![n as keyof BenchPageApi] as (...x: unknown[]) => unknown)(...(a as unknown[])), [name, args] as const)) as
+        | Outcome<unknown>
+        | { crossOriginIsolated: boolean; threads: number };
+      if (name === 'info') return r;
+      const o = r as Outcome<unknown>;
+      if (!o.ok) throw new QuantlabError((o.error as ErrorInfo).code, `browser-wasm: ${o.error.message}`, o.error.detail);
+      return o.value;
+    };
+    // Not thenable: `await page` must not call into the page.
+    const page = new Proxy({} as BenchPage, { get: (_, name) => (name === 'then' ? undefined : (...args: unknown[]) => call(name as keyof BenchPageApi, args)) });
+    const info = await page.info();
+    if (!info.crossOriginIsolated) throw new QuantlabError('internal', 'bench.html is not cross-origin isolated, so ONNX Runtime would run on one thread', 'The static server must send COOP/COEP headers.');
+    const url = server.url;
+    const s = session;
+    const sv = server;
+    return {
+      page,
+      session,
+      modelFileUrl: (stem) => `${url}models/${BENCH_MODEL_ID}/onnx/${stem}.onnx`,
+      async close() {
+        await s.close();
+        await sv.close();
+      },
+    };
+  } catch (err) {
+    await session?.close();
+    await server?.close();
+    throw err;
+  }
+}
+
+export interface BrowserBenchOptions {
+  siteDir: string;
+  /** Called with progress lines (stderr). */
+  log?: (line: string) => void;
+}
+
+/**
+ * One row per precision, each in a freshly launched Chromium (so the memory figure of one
+ * precision carries nothing over from the one before).
+ */
+export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promise<BenchRow[]> {
+  const sampler = new PeakSampler(treeMemorySampler(process.pid), 100);
+  const rows: BenchRow[] = [];
+  try {
+    for (const [k, dtype] of c.dtypes.entries()) {
+      const stem = c.stems[k];
+      const b = await openBenchPage(o.siteDir, c.dir);
+      try {
+        if (k === 0) o.log?.(`browser-wasm: ${basename(c.dir)} in headless Chromium, ${(await b.page.info()).threads} WASM threads`);
+        let params: GenerateParams | undefined;
+        let runnerPeak = 0;
+        sampler.start().reset();
+        const m = await measureInterleaved(
+          {
+            loadRunner: async () => (await b.page.loadColumns(BENCH_MODEL_ID, [stem]))[0],
+            runRunner: async () => {
+              if (!params) {
+                const p = await b.page.buildPrompt(c.promptTokens);
+                params = greedyParams(p.prompt, c.newTokens);
+              }
+              const r: PageRun = await b.page.generate(0, params);
+              if (r.promptIds.length !== c.promptTokens) throw new QuantlabError('internal', `the column read ${r.promptIds.length} prompt tokens, not ${c.promptTokens}`);
+              return r;
+            },
+            onRunnerWarm: () => (runnerPeak = sampler.peak),
+            loadFloor: async () => (await b.page.loadFloor(b.modelFileUrl(stem))).loadMs,
+            runFloor: (ids, n) => b.page.runFloor(ids, n) as Promise<FloorResult>,
+          },
+          c.runs,
+        );
+        rows.push(benchRow(dtype, 'browser-wasm', m, { runnerBytes: runnerPeak, allBytes: sampler.peak }));
+        sampler.stop();
+        const row = rows[rows.length - 1];
+        o.log?.(`browser-wasm ${dtype}: decode ${row.decode_tokens_per_s.toFixed(1)} tok/s, floor ${row.floor_decode_tokens_per_s.toFixed(1)} tok/s`);
+        await b.page.disposeAll();
+      } finally {
+        await b.close();
+      }
+    }
+  } finally {
+    sampler.stop();
+  }
+  return rows;
+}
+
+/** Four (or however many) column workers generating at once against each alone. */
+export async function browserConcurrency(c: ConcurrencyCase, o: BrowserBenchOptions): Promise<ConcurrencyResult> {
+  const b = await openBenchPage(o.siteDir, c.dir);
+  try {
+    await b.page.loadColumns(BENCH_MODEL_ID, c.stems);
+    const p = await b.page.buildPrompt(c.promptTokens);
+    const params = greedyParams(p.prompt, c.newTokens);
+    o.log?.(`browser-wasm concurrency: ${c.dtypes.join(', ')}`);
+    const rounds = await measureConcurrency(
+      {
+        runAlone: async (i) => {
+          const r = await b.page.generate(i, params);
+          return { dtype: c.dtypes[i], tokens: r.ids.length, ms: r.endMs - r.startMs };
+        },
+        runTogether: async () => (await b.page.generateAll(params)).map((r, i) => ({ dtype: c.dtypes[i], tokens: r.ids.length, startMs: r.startMs, endMs: r.endMs })),
+      },
+      c.dtypes.length,
+      c.runs,
+    );
+    await b.page.disposeAll();
+    return concurrencyResult('browser-wasm', rounds);
+  } finally {
+    await b.close();
+  }
+}

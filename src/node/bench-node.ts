@@ -1,0 +1,124 @@
+// The node side of `quantlab bench`: the runner (transformers.js session on device cpu, our decode
+// loop) against the floor (a raw onnxruntime-node session on the same file), interleaved, with
+// this process's peak RSS sampled while they run.
+
+import { join } from 'node:path';
+import { QuantlabError } from '../lib/errors';
+import { floorDecode, floorShapeOf, type FloorInputMeta, type FloorShape, type OrtSession, type TensorCtor } from '../lib/bench/floor';
+import { greedyParams, measureConcurrency, measureInterleaved, type BenchCase, type ConcurrencyCase, type RunnerRun } from '../lib/bench/measure';
+import { buildPrompt } from '../lib/bench/prompt';
+import { benchRow, concurrencyResult, type BenchRow, type ConcurrencyResult } from '../lib/bench/report';
+import { Runner } from '../lib/runner/runner';
+import type { GenerateParams } from '../lib/runner/types';
+import { PeakSampler, processRss } from './memory';
+import { configureNodeTransformers } from './transformers-env';
+
+interface OrtNode {
+  InferenceSession: { create(path: string, options?: object): Promise<OrtSession & { inputMetadata: readonly FloorInputMeta[]; release(): Promise<void> }> };
+  Tensor: unknown;
+}
+
+/** onnxruntime-node, imported only when the node runtime is benchmarked (it is a devDependency). */
+export async function loadOrtNode(): Promise<OrtNode> {
+  try {
+    const mod = (await import('onnxruntime-node')) as unknown as OrtNode & { default?: OrtNode };
+    return mod.InferenceSession ? mod : mod.default!;
+  } catch (err) {
+    throw new QuantlabError(
+      'unsupported-device',
+      `onnxruntime-node could not be loaded (${(err as Error).message.split('\n')[0]}); the node runtime's floor loop needs it`,
+      'Install it with `npm install --save-dev onnxruntime-node@1.30.0` (the version transformers.js uses), or benchmark only --runtimes browser-wasm.',
+    );
+  }
+}
+
+/** Generates with a runner and checks the prompt had the asked number of tokens. */
+async function run(runner: Runner, params: GenerateParams, promptTokens: number): Promise<RunnerRun> {
+  const g = await runner.generate(params);
+  if (g.promptIds.length !== promptTokens) throw new QuantlabError('internal', `the runner read ${g.promptIds.length} prompt tokens, not ${promptTokens}`);
+  const t = g.timings;
+  return { promptIds: g.promptIds, ids: g.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS };
+}
+
+/** One row per precision: a fresh Runner and floor session each, released afterwards. */
+export async function nodeBench(c: BenchCase, log?: (line: string) => void): Promise<BenchRow[]> {
+  const ort = await loadOrtNode();
+  configureNodeTransformers({ allowRemote: false });
+  const sampler = new PeakSampler(processRss, 50).start();
+  const rows: BenchRow[] = [];
+  try {
+    for (const [k, dtype] of c.dtypes.entries()) {
+      const stem = c.stems[k];
+      const runner = new Runner();
+      let session: Awaited<ReturnType<OrtNode['InferenceSession']['create']>> | undefined;
+      let shape: FloorShape | undefined;
+      let params: GenerateParams | undefined;
+      let runnerPeak = 0;
+      sampler.reset();
+      try {
+        const m = await measureInterleaved(
+          {
+            loadRunner: () => runner.load({ modelId: c.dir, variant: stem, device: 'cpu' }),
+            runRunner: async () => {
+              params ??= greedyParams((await buildPrompt(runner, c.promptTokens)).prompt, c.newTokens);
+              return run(runner, params, c.promptTokens);
+            },
+            onRunnerWarm: () => (runnerPeak = sampler.peak),
+            loadFloor: async () => {
+              const t0 = performance.now();
+              // The options transformers.js gives the runner's session on device cpu.
+              session = await ort.InferenceSession.create(join(c.dir, 'onnx', `${stem}.onnx`), { executionProviders: ['cpu'], logSeverityLevel: 3 });
+              const ms = performance.now() - t0;
+              shape = floorShapeOf(session.inputMetadata);
+              return ms;
+            },
+            runFloor: (ids, n) => floorDecode(ort.Tensor as TensorCtor, session!, shape!, ids, n),
+          },
+          c.runs,
+        );
+        rows.push(benchRow(dtype, 'node', m, { runnerBytes: runnerPeak, allBytes: sampler.peak }));
+        log?.(`node ${dtype}: decode ${rows.at(-1)!.decode_tokens_per_s.toFixed(1)} tok/s, floor ${rows.at(-1)!.floor_decode_tokens_per_s.toFixed(1)} tok/s`);
+      } finally {
+        await runner.dispose();
+        await session?.release();
+      }
+    }
+  } finally {
+    sampler.stop();
+  }
+  return rows;
+}
+
+/** Runners of several precisions in this process generating at once, against each alone. */
+export async function nodeConcurrency(c: ConcurrencyCase, log?: (line: string) => void): Promise<ConcurrencyResult> {
+  configureNodeTransformers({ allowRemote: false });
+  const runners: Runner[] = [];
+  try {
+    for (const stem of c.stems) {
+      const r = new Runner();
+      runners.push(r);
+      await r.load({ modelId: c.dir, variant: stem, device: 'cpu' });
+    }
+    const params = greedyParams((await buildPrompt(runners[0], c.promptTokens)).prompt, c.newTokens);
+    log?.(`node concurrency: ${c.dtypes.join(', ')}`);
+    const timed = async (i: number) => {
+      const startMs = performance.now();
+      const g = await runners[i].generate(params);
+      return { dtype: c.dtypes[i], tokens: g.ids.length, startMs, endMs: performance.now() };
+    };
+    const rounds = await measureConcurrency(
+      {
+        runAlone: async (i) => {
+          const t = await timed(i);
+          return { dtype: t.dtype, tokens: t.tokens, ms: t.endMs - t.startMs };
+        },
+        runTogether: () => Promise.all(runners.map((_, i) => timed(i))),
+      },
+      runners.length,
+      c.runs,
+    );
+    return concurrencyResult('node', rounds);
+  } finally {
+    await Promise.all(runners.map((r) => r.dispose()));
+  }
+}

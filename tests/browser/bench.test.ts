@@ -1,0 +1,79 @@
+// `quantlab bench --runtimes browser-wasm` in headless Chromium on aidreams260K: every field of
+// every precision reported (the real column worker against the floor worker, both on WASM in the
+// built bench.html), the four-column concurrency summary, and the floor decoding the same greedy
+// ids as the column from the same file (and, in fp32, llama2.c's reference ids). Speed itself is
+// not asserted.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { greedyParams } from '../../src/lib/bench/measure';
+import { BENCH_MODEL_ID, openBenchPage } from '../../src/node/bench-browser';
+import { greedyReferences } from '../helpers/aidreams';
+import { checkRow } from '../helpers/bench';
+import { runCli } from '../helpers/cli';
+import { aidreamsSource, cleanupTempDirs, writeModel } from '../helpers/model-dirs';
+
+const DTYPES = ['fp32', 'fp16', 'q8', 'q4', 'bnb4'];
+const STEMS = ['model', 'model_fp16', 'model_quantized', 'model_q4', 'model_bnb4'];
+
+describe('quantlab bench (browser-wasm)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await writeModel(aidreamsSource(), 'aidreams260K');
+    const q = await runCli(['quantize', dir, '--dtype', 'fp16,q8,q4,bnb4', '--quiet']);
+    expect(q.code, q.err).toBe(0);
+  }, 120_000);
+  afterAll(cleanupTempDirs);
+
+  it('reports every field of every precision and the concurrency of four columns', async () => {
+    const r = await runCli([
+      'bench', dir, '--runtimes', 'browser-wasm', '--site', inject('siteDir'), '--dtypes', DTYPES.join(','),
+      '--runs', '1', '--prompt-tokens', '16', '--new-tokens', '8', '--concurrency', '--json',
+    ]);
+    // Nothing on stderr: no browser console error, no failed request.
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report).toMatchObject({ model: dir, runs: 1, prompt_tokens: 16, new_tokens: 8 });
+    expect(report.results.map((x: { dtype: string }) => x.dtype)).toEqual(DTYPES);
+    for (const row of report.results) checkRow(row, 'browser-wasm', 8);
+    // The browser's memory is its whole process tree: well above a few MB for any precision.
+    for (const row of report.results) expect(row.peak_memory_bytes).toBeGreaterThan(50 * 2 ** 20);
+    const c = report.concurrency['browser-wasm'];
+    expect(c.columns).toEqual(DTYPES.slice(0, 4));
+    expect(c.runs).toBe(1);
+    for (const k of ['single_tokens_per_s', 'aggregate_tokens_per_s', 'ratio']) expect(c[k], k).toBeGreaterThan(0);
+    expect(c.ratio).toBeCloseTo(c.aggregate_tokens_per_s / c.single_tokens_per_s, 12);
+    for (const p of c.per_column) {
+      expect(p.alone_tokens_per_s).toBeGreaterThan(0);
+      expect(p.concurrent_tokens_per_s).toBeGreaterThan(0);
+    }
+  });
+
+  it('the floor worker decodes the column worker\'s greedy ids from the same file', async () => {
+    const b = await openBenchPage(inject('siteDir'), dir);
+    try {
+      expect(await b.page.info()).toEqual({ crossOriginIsolated: true, threads: 2 });
+      const ref = greedyReferences()[0];
+      const n = 24;
+      for (const [i, stem] of STEMS.entries()) {
+        await b.page.loadColumns(BENCH_MODEL_ID, [stem]);
+        const col = await b.page.generate(0, greedyParams(ref.prompt, n));
+        expect(col.promptIds, stem).toEqual(ref.prompt_ids);
+        expect(col.ids.length, stem).toBe(n);
+        // The playground's streaming callback saw every token.
+        expect(col.events, stem).toBe(n);
+        const f = await b.page.loadFloor(b.modelFileUrl(stem));
+        expect(f.shape, stem).toEqual({ numLayers: 4, numKvHeads: 4, headDim: 16, kvType: stem === 'model_fp16' ? 'float16' : 'float32' });
+        const floor = await b.page.runFloor(col.promptIds, n);
+        expect(floor.ids, stem).toEqual(col.ids);
+        // fp32 matches llama2.c's own greedy decoding of the checkpoint.
+        if (i === 0) expect(col.ids).toEqual(ref.greedy_ids.slice(0, n));
+      }
+      await b.page.disposeAll();
+      expect(b.session.externalRequests).toEqual([]);
+      expect(b.session.failedRequests).toEqual([]);
+      expect(b.session.errors).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
+});

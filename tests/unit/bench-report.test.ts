@@ -1,0 +1,240 @@
+// The benchmark's pure pieces, every expected value worked out by hand: median and spread, the
+// exact-length prompt, the order runner and floor take turns in, a result row, the concurrency
+// summary, the KV layout read from input metadata, and the printed table.
+import { describe, expect, it } from 'vitest';
+import { floorShapeOf, type FloorResult } from '../../src/lib/bench/floor';
+import { greedyParams, measureConcurrency, measureInterleaved, type RunnerRun } from '../../src/lib/bench/measure';
+import { buildPrompt, type PromptTokenizer } from '../../src/lib/bench/prompt';
+import { alignTable, benchRow, concurrencyResult, formatBenchTable, type BenchReport } from '../../src/lib/bench/report';
+import { median, spread } from '../../src/lib/bench/stats';
+import { QuantlabError } from '../../src/lib/errors';
+
+describe('median and spread', () => {
+  it('takes the middle value, or the mean of the two middle ones', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 10])).toBe(3.5); // sorted 1 3 4 10 -> (3 + 4) / 2
+    expect(median([7])).toBe(7);
+    expect(spread([4, 1, 3, 10])).toEqual({ min: 1, max: 10 });
+    expect(() => median([])).toThrow();
+    expect(() => spread([])).toThrow();
+  });
+});
+
+/**
+ * A toy tokenizer: BOS (id 0) then one id per word; decode joins words with spaces. Words of 3+
+ * letters at the very end of the text are split in two ids ("xyz" -> "xy", "z"), as a merge
+ * that a cut undoes would re-encode differently.
+ */
+function toyTokenizer(splitTail: boolean): PromptTokenizer & { vocab: string[] } {
+  const vocab: string[] = ['<s>'];
+  const id = (w: string) => {
+    const i = vocab.indexOf(w);
+    return i >= 0 ? i : vocab.push(w) - 1;
+  };
+  return {
+    vocab,
+    encode(text) {
+      const words = text.split(' ').filter(Boolean);
+      const ids = [0, ...words.map(id)];
+      const last = words.at(-1);
+      if (splitTail && last && last.length >= 3) ids.splice(ids.length - 1, 1, id(last.slice(0, 2)), id(`##${last.slice(2)}`));
+      return ids;
+    },
+    decode(ids) {
+      return ids.filter((i) => i !== 0).map((i) => vocab[i]).join(' ').replace(/ ##/g, '');
+    },
+  };
+}
+
+describe('buildPrompt', () => {
+  it('repeats the text and cuts it to exactly n tokens, BOS included', async () => {
+    const tok = toyTokenizer(false);
+    // "a b c " has 3 words: 7 tokens = BOS + a b c a b c.
+    const p = await buildPrompt(tok, 7, 'a b c ');
+    expect(p.prompt).toBe('a b c a b c');
+    expect(p.ids.length).toBe(7);
+    expect(p.ids).toEqual(tok.encode('a b c a b c'));
+    const long = await buildPrompt(tok, 50, 'a b c ');
+    expect(long.ids.length).toBe(50);
+  });
+
+  it('moves the cut when a cut re-encodes to another length', async () => {
+    const tok = toyTokenizer(true);
+    // Text "ab xyz ": encoded whole (ends in "xyz") its tail splits; a cut after 4 tokens gives
+    // "ab xyz ab" -> BOS ab xyz ab (4 ids), and a cut ending on "xyz" gives 1 id more on encoding.
+    const p = await buildPrompt(tok, 4, 'ab xyz ');
+    expect(p.ids.length).toBe(4);
+    expect(p.prompt).toBe('ab xyz ab');
+    // n = 3: a cut after k ids ending in "ab" (k even) re-encodes to k ids, one ending in "xyz"
+    // (k odd) to k + 1 (xy, ##z): no cut gives 3 ids, so it says so.
+    await expect(buildPrompt(tok, 3, 'ab xyz ')).rejects.toThrow(/exactly 3 tokens/);
+  });
+
+  it('refuses a non-positive length', async () => {
+    await expect(buildPrompt(toyTokenizer(false), 0)).rejects.toBeInstanceOf(QuantlabError);
+  });
+});
+
+const runnerRun = (ids: number[], decode: number, ttft = 10): RunnerRun => ({
+  promptIds: [1, 2, 3],
+  ids,
+  ttftMs: ttft,
+  prefillTokensPerS: 3 / (ttft / 1000),
+  decodeTokensPerS: decode,
+});
+const floorRun = (ids: number[], decode: number, ttft = 5): FloorResult => ({ ids, ttftMs: ttft, prefillTokensPerS: 3 / (ttft / 1000), decodeTokensPerS: decode });
+
+describe('measureInterleaved', () => {
+  it('loads and warms up the runner, then the floor, then alternates runner and floor runs', async () => {
+    const calls: string[] = [];
+    let n = 0;
+    const m = await measureInterleaved(
+      {
+        loadRunner: async () => (calls.push('loadRunner'), 100),
+        runRunner: async () => {
+          calls.push('runner');
+          n++;
+          return { ...runnerRun([7, 8, 9].slice(0, n === 2 ? 2 : 3), 10 * n), promptIds: [n, n] };
+        },
+        onRunnerWarm: () => calls.push('warm'),
+        loadFloor: async () => (calls.push('loadFloor'), 50),
+        runFloor: async (ids, k) => {
+          calls.push(`floor(${ids.join(',')};${k})`);
+          return floorRun([7, 8, 9].slice(0, k), 1);
+        },
+      },
+      3,
+    );
+    // Warm-up runner run 1 (3 ids), then runs 2 (2 ids), 3 and 4; each floor run gets the ids and count of the runner run before it.
+    expect(calls).toEqual(['loadRunner', 'runner', 'warm', 'loadFloor', 'floor(1,1;3)', 'runner', 'floor(2,2;2)', 'runner', 'floor(3,3;3)', 'runner', 'floor(4,4;3)']);
+    expect(m.loadMs).toBe(100);
+    expect(m.floorLoadMs).toBe(50);
+    expect(m.runner.map((r) => r.decodeTokensPerS)).toEqual([20, 30, 40]);
+    expect(m.floor.length).toBe(3);
+  });
+
+  it('refuses a run that ended before a second token', async () => {
+    const sides = {
+      loadRunner: async () => 1,
+      runRunner: async () => runnerRun([5], 0),
+      loadFloor: async () => 1,
+      runFloor: async () => floorRun([5], 0),
+    };
+    await expect(measureInterleaved(sides, 1)).rejects.toThrow(/stopped after 1 new token/);
+    await expect(measureInterleaved(sides, 0)).rejects.toThrow(/runs must be/);
+  });
+});
+
+describe('benchRow', () => {
+  it('takes medians and spread of the measured runs and divides the medians', () => {
+    const m = {
+      loadMs: 120,
+      floorLoadMs: 80,
+      runner: [runnerRun([1, 2, 3], 90, 20), runnerRun([1, 2, 3], 100, 10), runnerRun([1, 2], 120, 30)],
+      floor: [floorRun([1, 2, 3], 110, 8), floorRun([1, 2, 3], 125, 6), floorRun([1, 2], 100, 4)],
+    };
+    const row = benchRow('q4', 'node', m, { runnerBytes: 1000, allBytes: 1500 });
+    expect(row).toEqual({
+      dtype: 'q4',
+      runtime: 'node',
+      load_ms: 120,
+      ttft_ms: 20, // median of 20, 10, 30
+      prefill_tokens_per_s: 150, // prefill 3 tokens: 150, 300, 100 tok/s -> median 150
+      decode_tokens_per_s: 100,
+      decode_min: 90,
+      decode_max: 120,
+      floor_decode_tokens_per_s: 110,
+      floor_ttft_ms: 6,
+      floor_prefill_tokens_per_s: 500, // 375, 500, 750
+      floor_decode_min: 100,
+      floor_decode_max: 125,
+      floor_load_ms: 80,
+      ratio: 100 / 110,
+      peak_memory_bytes: 1000,
+      peak_memory_with_floor_bytes: 1500,
+      generated_tokens: 2,
+      same_ids: true,
+    });
+    const differs = benchRow('q4', 'node', { ...m, floor: [floorRun([1, 2, 4], 1), ...m.floor.slice(1)] }, { runnerBytes: 1, allBytes: 1 });
+    expect(differs.same_ids).toBe(false);
+  });
+});
+
+describe('concurrency', () => {
+  it('runs each column alone then all together, after one warm-up round', async () => {
+    const calls: string[] = [];
+    const rounds = await measureConcurrency(
+      {
+        runAlone: async (i) => (calls.push(`alone${i}`), { dtype: `d${i}`, tokens: 1, ms: 1 }),
+        runTogether: async () => (calls.push('together'), [{ dtype: 'd0', tokens: 1, startMs: 0, endMs: 1 }]),
+      },
+      2,
+      2,
+    );
+    expect(calls).toEqual(['alone0', 'alone1', 'together', 'alone0', 'alone1', 'together', 'alone0', 'alone1', 'together']);
+    expect(rounds.length).toBe(2);
+  });
+
+  it('compares the tokens of all columns over their common wall time with one column at a time', () => {
+    const round = (aloneMs: [number, number], end: [number, number]) => ({
+      alone: [{ dtype: 'fp32', tokens: 64, ms: aloneMs[0] }, { dtype: 'q4', tokens: 32, ms: aloneMs[1] }],
+      together: [{ dtype: 'fp32', tokens: 64, startMs: 100, endMs: 100 + end[0] }, { dtype: 'q4', tokens: 32, startMs: 101, endMs: 100 + end[1] }],
+    });
+    // Round 1: alone 96 tokens in 1000 + 600 ms = 60 tok/s; together 96 tokens from 100 to 1300 ms = 80 tok/s.
+    // Round 2: alone 96 tokens in 800 + 400 ms = 80 tok/s; together from 100 to 1060 ms: 96 / 0.96 s = 100 tok/s.
+    // Round 3: alone 96 tokens in 1600 + 800 ms = 40 tok/s; together from 100 to 2500 ms = 40 tok/s.
+    const r = concurrencyResult('browser-wasm', [round([1000, 600], [1200, 800]), round([800, 400], [960, 500]), round([1600, 800], [2400, 1000])]);
+    expect(r.columns).toEqual(['fp32', 'q4']);
+    expect(r.runs).toBe(3);
+    expect(r.single_tokens_per_s).toBeCloseTo(60, 9); // median of 60, 80, 40
+    expect(r.aggregate_tokens_per_s).toBeCloseTo(80, 9); // median of 80, 100, 40
+    expect(r.ratio).toBeCloseTo(80 / 60, 9);
+    // fp32 alone: 64 tokens in 1000, 800, 1600 ms -> 64, 80, 40 tok/s; together in 1200, 960, 2400 ms -> 53.33, 66.67, 26.67.
+    expect(r.per_column[0].alone_tokens_per_s).toBeCloseTo(64, 9);
+    expect(r.per_column[0].concurrent_tokens_per_s).toBeCloseTo(64000 / 1200, 9);
+    // q4 together: 32 tokens from 101 to 900, 600, 1100 -> 799, 499, 999 ms; median 799 ms.
+    expect(r.per_column[1].concurrent_tokens_per_s).toBeCloseTo(32000 / 799, 9);
+  });
+});
+
+describe('floorShapeOf', () => {
+  it('reads layers, KV heads, head size and element type from the inputs', () => {
+    const kv = (l: number, kind: string, type = 'float16') => ({ name: `past_key_values.${l}.${kind}`, isTensor: true, type, shape: ['batch', 3, 'past', 64] });
+    const inputs = [{ name: 'input_ids', type: 'int64', shape: ['batch', 'seq'] }, ...[0, 1, 2].flatMap((l) => [kv(l, 'key'), kv(l, 'value')])];
+    expect(floorShapeOf(inputs)).toEqual({ numLayers: 3, numKvHeads: 3, headDim: 64, kvType: 'float16' });
+    expect(floorShapeOf([kv(0, 'key', 'float32')]).kvType).toBe('float32');
+    expect(() => floorShapeOf([{ name: 'input_ids' }])).toThrow(/past_key_values/);
+    expect(() => floorShapeOf([{ name: 'past_key_values.0.key', shape: ['b', 'h', 'p', 'd'] }])).toThrow(/fixed kv_heads/);
+  });
+});
+
+describe('the table', () => {
+  it('aligns text left and figures right', () => {
+    expect(alignTable([['a', 'bb', '1'], ['ccc', 'd', '100']], 2)).toBe('a    bb    1\nccc  d   100');
+  });
+
+  it('prints each row with its figures, notes and the concurrency line', () => {
+    const m = { loadMs: 1234.4, floorLoadMs: 1, runner: [runnerRun([1, 2], 95.04, 12.34)], floor: [floorRun([1, 2], 100, 5)] };
+    const report: BenchReport = {
+      model: 'm',
+      runs: 1,
+      prompt_tokens: 3,
+      new_tokens: 4,
+      results: [benchRow('fp32', 'browser-wasm', m, { runnerBytes: 3 * 2 ** 20, allBytes: 4 * 2 ** 20 })],
+      concurrency: {
+        node: concurrencyResult('node', [{ alone: [{ dtype: 'fp32', tokens: 10, ms: 1000 }], together: [{ dtype: 'fp32', tokens: 10, startMs: 0, endMs: 500 }] }]),
+      },
+    };
+    const t = formatBenchTable(report);
+    const line = t.split('\n').find((l) => l.startsWith('fp32'))!;
+    expect(line.split(/\s+/)).toEqual(['fp32', 'browser-wasm', '1234', '12.3', '243', '95.0', '95.0-95.0', '100.0', '5.0', '0.950', '3', 'yes']);
+    expect(t).toContain('fp32 browser-wasm ended the text after 2 new tokens');
+    expect(t).toContain('node concurrency, 1 columns (fp32): together 20.0 tok/s, one at a time 10.0 tok/s, ratio 2.00');
+  });
+});
+
+describe('greedyParams', () => {
+  it('asks for greedy decoding with no penalty', () => {
+    expect(greedyParams('hi', 5)).toEqual({ prompt: 'hi', maxNewTokens: 5, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 });
+  });
+});

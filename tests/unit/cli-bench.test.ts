@@ -1,0 +1,78 @@
+// `quantlab bench` in Node on aidreams260K: it runs and reports every field of every precision
+// (finite, positive, ratio = decode / floor decode, the floor's greedy ids equal to the runner's),
+// the concurrency summary, and refuses bad input by name. Speed itself is not asserted.
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli';
+import { checkRow } from '../helpers/bench';
+import { aidreamsSource, cleanupTempDirs, tempDir, writeModel } from '../helpers/model-dirs';
+
+const DTYPES = ['fp32', 'fp16', 'q8', 'q4', 'bnb4'];
+describe('quantlab bench (node)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await writeModel(aidreamsSource(), 'aidreams260K');
+    const q = await runCli(['quantize', dir, '--dtype', 'fp16,q8,q4,bnb4', '--quiet']);
+    expect(q.code, q.err).toBe(0);
+  }, 120_000);
+  afterAll(cleanupTempDirs);
+
+  it('reports every field of every precision, and the concurrency of four runners', async () => {
+    const out = join(tempDir(), 'sub/results.json');
+    const r = await runCli(['bench', dir, '--dtypes', DTYPES.join(','), '--runtimes', 'node', '--runs', '1', '--new-tokens', '8', '--prompt-tokens', '16', '--concurrency', '--json', '--out', out]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
+    expect(report).toMatchObject({ model: dir, runs: 1, prompt_tokens: 16, new_tokens: 8 });
+    expect(report.results.map((x: { dtype: string }) => x.dtype)).toEqual(DTYPES);
+    for (const row of report.results) checkRow(row, 'node', 8);
+    const c = report.concurrency.node;
+    expect(c.runtime).toBe('node');
+    expect(c.columns).toEqual(DTYPES.slice(0, 4));
+    expect(c.runs).toBe(1);
+    for (const k of ['single_tokens_per_s', 'aggregate_tokens_per_s', 'ratio']) expect(c[k], k).toBeGreaterThan(0);
+    expect(c.ratio).toBeCloseTo(c.aggregate_tokens_per_s / c.single_tokens_per_s, 12);
+    expect(c.per_column.map((p: { dtype: string }) => p.dtype)).toEqual(DTYPES.slice(0, 4));
+    for (const p of c.per_column) {
+      expect(p.alone_tokens_per_s).toBeGreaterThan(0);
+      expect(p.concurrent_tokens_per_s).toBeGreaterThan(0);
+    }
+  }, 300_000);
+
+  it('prints a table with a line per precision', async () => {
+    const r = await runCli(['bench', dir, '--dtypes', 'q4,fp32', '--runs', '2', '--new-tokens', '4', '--prompt-tokens', '8']);
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out.split('\n');
+    expect(lines[0]).toContain('8-token prompt, 4 new tokens (greedy), median of 2 run(s)');
+    expect(lines[1].split(/\s{2,}/).slice(0, 4)).toEqual(['dtype', 'runtime', 'load ms', 'TTFT ms']);
+    expect(lines[2]).toMatch(/^q4\s+node\s+\d/);
+    expect(lines[3]).toMatch(/^fp32\s+node\s+\d/);
+  }, 120_000);
+
+  it('refuses an unknown dtype, a missing variant file, out-of-range numbers and an unknown runtime', async () => {
+    const bad = async (args: string[], ...patterns: RegExp[]) => {
+      const r = await runCli(['bench', ...args]);
+      expect(r.code, r.out).toBe(2);
+      for (const p of patterns) expect(r.err).toMatch(p);
+      expect(r.out).toBe('');
+    };
+    await bad([dir, '--dtypes', 'fp32,q3'], /Unknown dtype "q3"/, /fp16, bf16, q8/);
+    await bad([dir, '--runs', '0'], /--runs must be a whole number >= 1 \(got "0"\)/);
+    await bad([dir, '--runs', '2.5'], /--runs must be a whole number >= 1/);
+    await bad([dir, '--runs', '1001'], /--runs must be at most 1000/);
+    await bad([dir, '--new-tokens', '1'], /--new-tokens must be a whole number >= 2/);
+    await bad([dir, '--prompt-tokens', 'x'], /--prompt-tokens must be a whole number >= 1/);
+    await bad([dir, '--runtimes', 'node,gpu'], /Unknown runtime "gpu"/, /node and\/or browser-wasm/);
+    await bad([dir, '--speed'], /Unknown option '--speed'/);
+    await bad([], /exactly one model folder/);
+    // A folder with only the fp32 file: q4 and bnb4 are named, file and command.
+    const only = join(tempDir(), 'only-fp32');
+    mkdirSync(join(only, 'onnx'), { recursive: true });
+    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(dir, f), join(only, f));
+    copyFileSync(join(dir, 'onnx/model.onnx'), join(only, 'onnx/model.onnx'));
+    await bad([only, '--dtypes', 'fp32,q4,bnb4'], /has no .*onnx\/model_q4\.onnx \(q4\), .*onnx\/model_bnb4\.onnx \(bnb4\)/, new RegExp(`'quantlab quantize ${only} --dtype q4,bnb4'`));
+    await bad([join(only, 'onnx')], /is not a model folder \(no config.json\)/);
+  }, 60_000);
+});
