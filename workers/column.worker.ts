@@ -1,15 +1,18 @@
 // One column of the playground: one model variant in its own ONNX Runtime session, so columns
 // run in parallel and one failure (bad file, lost device, out of memory) stays in its column.
 import { expose, transfer } from 'comlink';
-import { AutoConfig } from '@huggingface/transformers';
 import { toErrorInfo } from '../src/lib/errors.ts';
 import { Runner } from '../src/lib/runner/runner.ts';
 import { transformersModelId, type ModelRef } from '../src/lib/model/ref.ts';
 import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../src/lib/runner/types.ts';
-import { allowNetworkFor, configureBrowserTransformers, wasmThreads } from '../src/browser/transformers-env.ts';
+import { AutoConfig, env } from '@huggingface/transformers';
+import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env.ts';
 import { variantNeedsFloat16 } from '../src/lib/runner/variants.ts';
 import { QuantlabError } from '../src/lib/errors.ts';
 import { runnerEvalModel } from '../src/lib/eval/model.ts';
+import { floorDecode } from '../src/lib/bench/floor.ts';
+import type { FloorMeasurement } from '../src/lib/latency.ts';
+import { throwIfAborted } from '../src/lib/errors.ts';
 
 /** Refuses float16 variants on an adapter without shader-f16 before ONNX Runtime can fail (or return zeros). */
 async function checkDevice(variant: string, device: Device): Promise<void> {
@@ -29,6 +32,8 @@ configureBrowserTransformers();
 const runner = new Runner();
 const evalModel = runnerEvalModel(runner);
 let current: AbortController | undefined;
+/** A floor measurement in flight: a generation waits for it to stop (one session, one run at a time). */
+let floorRun: Promise<unknown> | undefined;
 
 async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
   try {
@@ -43,14 +48,17 @@ const api = {
    * Loads one variant (onnx/<variant>.onnx) of a model on a device; also says how many positions
    * the model has (config.json's max_position_embeddings), which the quality lab's windows need.
    */
-  load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void): Promise<Outcome<{ loadMs: number; threads: number; maxPositions?: number }>> {
+  load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void, threads?: number): Promise<Outcome<{ loadMs: number; threads: number; maxPositions?: number }>> {
     return outcome(async () => {
       allowNetworkFor(ref);
+      // Read by ONNX Runtime when this worker creates its first WASM session (later ones keep it).
+      const wasm = env.backends.onnx.wasm!;
+      if (threads !== undefined && threads >= 1) wasm.numThreads = threads;
       await checkDevice(variant, device);
       const modelId = transformersModelId(ref);
       const loadMs = await runner.load({ modelId, variant, device }, onProgress);
       const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown }).max_position_embeddings;
-      return { loadMs, threads: device === 'wasm' ? wasmThreads() : 0, maxPositions: typeof max === 'number' && max > 0 ? max : undefined };
+      return { loadMs, threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0, maxPositions: typeof max === 'number' && max > 0 ? max : undefined };
     });
   },
 
@@ -59,13 +67,52 @@ const api = {
     current?.abort();
     const ctrl = new AbortController();
     current = ctrl;
-    return outcome(() => runner.generate(params, onToken, ctrl.signal)).finally(() => {
+    return outcome(async () => {
+      await floorRun;
+      return runner.generate(params, onToken, ctrl.signal);
+    }).finally(() => {
       if (current === ctrl) current = undefined;
     });
   },
 
   cancel(): void {
     current?.abort();
+  },
+
+  /**
+   * The speed floor on this column's own session: greedy generation as the playground runs it
+   * (streaming callback included), then a raw ONNX Runtime loop over the same prompt for as many
+   * tokens, alternately `runs` times after a warm-up; medians. cancel() stops it between runs.
+   */
+  floor(prompt: string, newTokens: number, runs = 3): Promise<Outcome<FloorMeasurement>> {
+    current?.abort();
+    const ctrl = new AbortController();
+    current = ctrl;
+    const run = outcome(async () => {
+      const { session, shape, Tensor } = runner.rawSession();
+      const params = { prompt, maxNewTokens: newTokens, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+      const mine: number[] = [];
+      const raw: number[] = [];
+      let tokens = 0;
+      for (let i = 0; i <= runs; i++) {
+        throwIfAborted(ctrl.signal);
+        const g = await runner.generate(params, () => {}, ctrl.signal);
+        throwIfAborted(ctrl.signal);
+        if (g.ids.length < 2) throw new QuantlabError('bad-argument', `The model stopped after ${g.ids.length} token(s), too few to time decoding`, 'Use another prompt.');
+        const f = await floorDecode(Tensor, session, shape, g.promptIds, g.ids.length);
+        if (i === 0) continue; // warm-up
+        mine.push(g.timings.decodeTokensPerS);
+        raw.push(f.decodeTokensPerS);
+        tokens = g.ids.length;
+      }
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+      return { decodeTokensPerS: median(mine), floorDecodeTokensPerS: median(raw), newTokens: tokens };
+    }).finally(() => {
+      if (current === ctrl) current = undefined;
+      if (floorRun === run) floorRun = undefined;
+    });
+    floorRun = run;
+    return run;
   },
 
   /** Teacher-forced logits [ids.length x vocab], transferred without a copy. */

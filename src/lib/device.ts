@@ -1,6 +1,6 @@
 // Picks the device a column runs on, and says why in words the column shows: WebGPU when the
 // browser has a real adapter and the variant's needs are met (shader-f16 for 16-bit graphs),
-// else ONNX Runtime's WASM backend with as many threads as isolation allows.
+// else ONNX Runtime's WASM backend, its threads shared out among the columns.
 
 import type { PlatformInfo } from './platform';
 import type { DevicePreference } from './settings';
@@ -8,6 +8,18 @@ import type { DevicePreference } from './settings';
 export interface DeviceChoice {
   device: 'wasm' | 'webgpu';
   reason: string;
+  /** WASM threads the column's session gets (0 on WebGPU). */
+  threads: number;
+}
+
+/**
+ * WASM threads per column: columns running at once share the cores, so each gets
+ * cores / columns (at least 1, at most 4); more threads than cores only makes ONNX Runtime's
+ * workers wait on each other and starves the page. One thread without cross-origin isolation.
+ */
+export function wasmThreadCount(p: PlatformInfo | null, columns = 1): number {
+  if (!p?.crossOriginIsolated) return 1;
+  return Math.max(1, Math.min(4, Math.floor(p.hardwareConcurrency / Math.max(1, columns))));
 }
 
 /** What a variant asks of the device (see variant-info.ts). */
@@ -18,12 +30,13 @@ export interface DeviceNeeds {
   integerMatMul?: boolean;
 }
 
-function wasmReason(p: PlatformInfo | null, why: string): DeviceChoice {
-  const threads = p?.crossOriginIsolated ? Math.max(1, Math.min(4, p.hardwareConcurrency)) : 1;
+function wasmReason(p: PlatformInfo | null, why: string, columns: number): DeviceChoice {
+  const threads = wasmThreadCount(p, columns);
+  const shared = columns > 1 && p && threads < Math.min(4, p.hardwareConcurrency) ? ` (${columns} columns share ${p.hardwareConcurrency} cores)` : '';
   const t = p?.crossOriginIsolated
-    ? `${threads} thread${threads === 1 ? '' : 's'}`
+    ? `${threads} thread${threads === 1 ? '' : 's'}${shared}`
     : '1 thread (page not cross-origin isolated)';
-  return { device: 'wasm', reason: `${why}; ${t}` };
+  return { device: 'wasm', reason: `${why}; ${t}`, threads };
 }
 
 /**
@@ -31,16 +44,17 @@ function wasmReason(p: PlatformInfo | null, why: string): DeviceChoice {
  * a software fallback adapter (SwiftShader) is slower than WASM, so auto skips it. An explicit
  * preference is honoured when possible and explained when not.
  */
-export function chooseDevice(needs: DeviceNeeds, platform: PlatformInfo | null, pref: DevicePreference = 'auto'): DeviceChoice {
-  if (pref === 'wasm') return wasmReason(platform, 'chosen in settings');
+export function chooseDevice(needs: DeviceNeeds, platform: PlatformInfo | null, pref: DevicePreference = 'auto', columns = 1): DeviceChoice {
+  const wasm = (why: string) => wasmReason(platform, why, columns);
+  if (pref === 'wasm') return wasm('chosen in settings');
   const gpu = platform?.webgpu ?? null;
-  if (!gpu) return wasmReason(platform, platform ? 'no WebGPU adapter in this browser' : 'WebGPU not detected yet');
+  if (!gpu) return wasm(platform ? 'no WebGPU adapter in this browser' : 'WebGPU not detected yet');
   if (needs.needsShaderF16 && !gpu.shaderF16) {
-    return wasmReason(platform, 'this variant needs shader-f16, which the WebGPU adapter lacks');
+    return wasm('this variant needs shader-f16, which the WebGPU adapter lacks');
   }
   const name = [gpu.vendor, gpu.architecture].filter(Boolean).join(' ') || 'unknown adapter';
   const intNote = needs.integerMatMul ? ' (its MatMulInteger ops run on the CPU under WebGPU)' : '';
-  if (pref === 'webgpu') return { device: 'webgpu', reason: `chosen in settings: ${name}${gpu.isFallback ? ' (software fallback)' : ''}${intNote}` };
-  if (gpu.isFallback) return wasmReason(platform, `the only WebGPU adapter (${name}) is a software fallback, slower than WASM`);
-  return { device: 'webgpu', reason: `adapter ${name}${needs.needsShaderF16 ? ' with shader-f16' : ''}${intNote}` };
+  if (pref === 'webgpu') return { device: 'webgpu', reason: `chosen in settings: ${name}${gpu.isFallback ? ' (software fallback)' : ''}${intNote}`, threads: 0 };
+  if (gpu.isFallback) return wasm(`the only WebGPU adapter (${name}) is a software fallback, slower than WASM`);
+  return { device: 'webgpu', reason: `adapter ${name}${needs.needsShaderF16 ? ' with shader-f16' : ''}${intNote}`, threads: 0 };
 }

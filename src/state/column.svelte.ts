@@ -5,12 +5,13 @@
 import { proxy, type Remote } from 'comlink';
 import type { ColumnApi } from '../../workers/column.worker.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
-import { chooseDevice, type DeviceChoice } from '../lib/device.ts';
+import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/device.ts';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import type { ModelRef } from '../lib/model/ref.ts';
 import type { PlatformInfo } from '../lib/platform.ts';
 import type { GenerateParams, GenerateResult, LoadProgress, Outcome, Timings, TokenEvent } from '../lib/runner/types.ts';
 import type { DevicePreference } from '../lib/settings.ts';
+import type { FloorMeasurement } from '../lib/latency.ts';
 import type { VariantInfo } from '../lib/variant-info.ts';
 
 export type ColumnStatus = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'error';
@@ -19,6 +20,8 @@ export interface ColumnDeps {
   startWorker(): WorkerHandle<ColumnApi>;
   platform(): PlatformInfo | null;
   devicePreference(): DevicePreference;
+  /** How many columns share the cores (each WASM column gets its share of threads). */
+  columns?(): number;
   /** Called when a generation finishes (to persist the results). */
   onDone?(column: Column): void;
 }
@@ -32,6 +35,13 @@ export interface ColumnResult {
   device: DeviceChoice | null;
   bytes?: number;
 }
+
+/**
+ * Streamed tokens are shown at most this often. A timer, not requestAnimationFrame: frames wait
+ * while the page is starved of CPU (the columns' threads use every core), timers and the token
+ * messages still run, so the text keeps moving and one update takes every token that has come.
+ */
+const SHOW_EVERY_MS = 16;
 
 /** How long a soft cancel may take before the worker is terminated. */
 const SOFT_CANCEL_MS = 3000;
@@ -56,9 +66,15 @@ export class Column {
   stopped = $state(false);
   /** The playground generation whose tokens `text` holds. */
   generation = $state(0);
+  /** The last floor measurement (greedy playground loop vs a raw loop on the same session). */
+  floor = $state.raw<FloorMeasurement | null>(null);
+  measuring = $state(false);
+  floorError = $state<ErrorInfo | null>(null);
 
   #handle: WorkerHandle<ColumnApi> | undefined;
-  #loadedOn: 'wasm' | 'webgpu' | null = null;
+  /** WASM threads of the current worker's ONNX Runtime, once it has loaded on WASM. */
+  #workerThreads: number | undefined;
+  #loadedOn = $state<'wasm' | 'webgpu' | null>(null);
   #loading: Promise<boolean> | undefined;
   #run: Promise<unknown> | undefined;
   #gen = 0;
@@ -110,6 +126,7 @@ export class Column {
     this.#handle?.terminate();
     this.#handle = undefined;
     this.#loadedOn = null;
+    this.#workerThreads = undefined;
     for (const fail of [...this.#pending]) fail({ code: 'cancelled', message: 'Cancelled: the worker was stopped' });
   }
 
@@ -137,9 +154,12 @@ export class Column {
       this.#fail({ code: 'unsupported-model', message: `${this.variant.stem}.onnx keeps its weights in a separate .onnx_data file`, detail: 'This app loads single-file ONNX variants only; pick another precision.' }, 'load');
       return false;
     }
+    const columns = this.deps.columns?.() ?? 1;
     const choice: DeviceChoice = this.#forceWasm
-      ? { device: 'wasm', reason: 'retrying after a WebGPU failure' }
-      : chooseDevice(this.variant, this.deps.platform(), this.deps.devicePreference());
+      ? { device: 'wasm', reason: 'retrying after a WebGPU failure', threads: wasmThreadCount(this.deps.platform(), columns) }
+      : chooseDevice(this.variant, this.deps.platform(), this.deps.devicePreference(), columns);
+    // ONNX Runtime fixes a worker's thread count at its first session: another count needs a new worker.
+    if (choice.device === 'wasm' && this.#workerThreads !== undefined && this.#workerThreads !== choice.threads) this.#discardWorker();
     this.device = choice;
     this.status = 'loading';
     this.progress = { message: `Starting a ${choice.device.toUpperCase()} session`, fraction: null };
@@ -153,7 +173,7 @@ export class Column {
       }
     });
     try {
-      const r = await this.#call<Outcome<{ loadMs: number; threads: number }>>((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress));
+      const r = await this.#call<Outcome<{ loadMs: number; threads: number }>>((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads));
       if (!r.ok) {
         // A failed WebGPU session can poison later ones in the same worker: start afresh next time.
         this.#discardWorker();
@@ -162,6 +182,7 @@ export class Column {
       }
       this.#loadedOn = choice.device;
       this.threads = r.value.threads;
+      if (choice.device === 'wasm') this.#workerThreads = r.value.threads;
       this.status = 'ready';
       this.progress = null;
       return true;
@@ -205,21 +226,42 @@ export class Column {
     this.status = 'generating';
     let finished = false;
     let last = 0;
+    // Token events arrive faster than a screen refreshes (hundreds per second across columns), so
+    // they are collected here and shown together: the page's work stays bounded.
+    const offsets: (number | undefined)[] = [];
+    const tokenMs: number[] = [];
+    let latest: TokenEvent | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const show = () => {
+      timer = undefined;
+      if (gen !== this.#gen || finished) return;
+      this.offsets = offsets.slice();
+      this.tokenMs = tokenMs.slice();
+      if (latest) {
+        this.ids = latest.ids;
+        this.text = latest.text;
+      }
+    };
     const onToken = proxy((e: TokenEvent) => {
       if (gen !== this.#gen) return;
       const k = e.ids.length - 1;
-      if (this.offsets[k] === undefined) {
-        const o = this.offsets.slice();
-        o[k] = e.text.length;
-        this.offsets = o;
+      if (finished) {
+        // Events travel on their own channel and may trail the final result: only their offsets count.
+        if (this.offsets[k] === undefined) {
+          const o = this.offsets.slice();
+          o[k] = e.text.length;
+          this.offsets = o;
+        }
+        return;
       }
-      // Events travel on their own channel and may trail the final result, or each other.
-      if (finished || e.ids.length <= this.ids.length) return;
+      if (offsets[k] === undefined) offsets[k] = e.text.length;
+      // ... or each other.
+      if (latest && e.ids.length <= latest.ids.length) return;
       const t = performance.now();
-      if (last > 0) this.tokenMs = [...this.tokenMs, t - last];
+      if (last > 0) tokenMs.push(t - last);
       last = t;
-      this.ids = e.ids;
-      this.text = e.text;
+      latest = e;
+      timer ??= setTimeout(show, SHOW_EVERY_MS);
     });
     const run = this.#call<Outcome<GenerateResult>>((api) => api.generate(params, onToken));
     this.#run = run.catch(() => undefined);
@@ -230,6 +272,9 @@ export class Column {
       if (gen === this.#gen) this.#fail(toErrorInfo(err), 'generate');
       return;
     } finally {
+      // What streamed so far is shown even when the run failed or was stopped.
+      clearTimeout(timer);
+      show();
       finished = true;
     }
     if (gen !== this.#gen) return;
@@ -245,6 +290,31 @@ export class Column {
     this.stopped = v.cancelled;
     this.status = 'done';
     this.deps.onDone?.(this);
+  }
+
+  /**
+   * Measures the speed floor on this column's loaded session (see ColumnApi.floor). Does nothing
+   * unless the column is loaded and idle; a generation asked for meanwhile cancels it.
+   */
+  async measureFloor(prompt: string, newTokens: number): Promise<void> {
+    if (!this.loaded || this.status === 'generating' || this.status === 'loading' || this.measuring) return;
+    this.measuring = true;
+    this.floorError = null;
+    try {
+      const r = await this.#call<Outcome<FloorMeasurement>>((api) => api.floor(prompt, newTokens));
+      if (r.ok) this.floor = r.value;
+      else if (r.error.code !== 'cancelled') this.floorError = r.error;
+    } catch (err) {
+      const e = toErrorInfo(err);
+      if (e.code !== 'cancelled') this.floorError = e;
+    } finally {
+      this.measuring = false;
+    }
+  }
+
+  /** Stops a floor measurement after its current run. */
+  cancelFloor(): void {
+    if (this.measuring && this.#handle) void this.#handle.api.cancel();
   }
 
   /** Stops the run in flight, keeping what it wrote (the worker is terminated if it does not stop). */

@@ -6,6 +6,8 @@ import type { ColumnApi } from '../../workers/column.worker.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
 import { DEFAULT_MODEL_KEY, HUB_MODELS, SERVED_INDEX_PATH, TINY_MODEL, type CatalogModel, type ServedIndex } from '../lib/catalog.ts';
 import { firstDivergence } from '../lib/divergence.ts';
+import { toErrorInfo } from '../lib/errors.ts';
+import { DEFAULT_BANDWIDTH_GBS, parseBandwidth } from '../lib/latency.ts';
 import { detectPlatform, type PlatformInfo } from '../lib/platform.ts';
 import type { GenerateParams } from '../lib/runner/types.ts';
 import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, type Settings } from '../lib/settings.ts';
@@ -13,6 +15,16 @@ import { variantsFromFiles, type VariantInfo } from '../lib/variant-info.ts';
 import { Column, type ColumnResult } from './column.svelte.ts';
 import type { Library } from './library.svelte.ts';
 import { mirrorUrl, readInputs, save } from './persistence.ts';
+
+const BANDWIDTH_KEY = 'quantlab:bandwidth-gbs';
+
+function loadBandwidth(): number {
+  try {
+    return parseBandwidth(localStorage.getItem(BANDWIDTH_KEY) ?? '');
+  } catch {
+    return DEFAULT_BANDWIDTH_GBS;
+  }
+}
 
 /** Quiet time after the last control change before live mode regenerates. */
 export const LIVE_DEBOUNCE_MS = 300;
@@ -33,6 +45,9 @@ export class Playground {
   /** Served models' variants (from models/index.json), or why they are unknown. */
   served = $state.raw<{ variants?: VariantInfo[]; error?: string }>({});
   shareUrl = $state('');
+  /** Memory bandwidth (GB/s) the latency panel's ceiling assumes; the user's figure, kept in storage. */
+  bandwidthGBs = $state(loadBandwidth());
+  measuringFloor = $state(false);
 
   /** Hub models, the built-in model, then the user's own. */
   get models(): CatalogModel[] {
@@ -47,6 +62,7 @@ export class Playground {
   #liveTimer: ReturnType<typeof setTimeout> | undefined;
   #persistTimer: ReturnType<typeof setTimeout> | undefined;
   #results: Record<string, ColumnResult> = {};
+  #floorCancelled = false;
 
   constructor(
     readonly library: Library,
@@ -144,6 +160,7 @@ export class Playground {
             startWorker: this.startWorker,
             platform: () => this.platform,
             devicePreference: () => this.settings.device,
+            columns: () => this.columns.length,
             onDone: () => this.#remember(),
           });
           const r = this.#results[stem];
@@ -188,6 +205,7 @@ export class Playground {
   /** Starts a new generation in every column (loading those not loaded yet); older runs are dropped. */
   generate(): number {
     clearTimeout(this.#liveTimer);
+    if (this.measuringFloor) this.cancelFloor();
     const gen = ++this.#gen;
     const params = this.params;
     for (const c of this.columns) void c.generate(params, gen);
@@ -237,6 +255,45 @@ export class Playground {
     };
     save(rec);
     this.shareUrl = mirrorUrl(rec);
+  }
+
+  /** Sets the bandwidth from the panel's field; returns what is wrong with it, or null. */
+  setBandwidth(text: string): string | null {
+    try {
+      this.bandwidthGBs = parseBandwidth(text);
+    } catch (err) {
+      return toErrorInfo(err).message;
+    }
+    try {
+      localStorage.setItem(BANDWIDTH_KEY, String(this.bandwidthGBs));
+    } catch {
+      // storage full or disabled: the figure holds for this visit
+    }
+    return null;
+  }
+
+  /**
+   * Measures each loaded column's speed floor, one column at a time (so they do not share the
+   * cores while timed), over min(max new tokens, 64) greedy tokens of the current prompt.
+   */
+  async measureFloor(): Promise<void> {
+    if (this.measuringFloor || this.busy) return;
+    this.measuringFloor = true;
+    this.#floorCancelled = false;
+    const n = Math.max(8, Math.min(64, this.settings.maxNewTokens));
+    try {
+      for (const c of this.columns) {
+        if (this.#floorCancelled) break;
+        await c.measureFloor(this.prompt, n);
+      }
+    } finally {
+      this.measuringFloor = false;
+    }
+  }
+
+  cancelFloor(): void {
+    this.#floorCancelled = true;
+    for (const c of this.columns) c.cancelFloor();
   }
 
   dismissNotices(): void {

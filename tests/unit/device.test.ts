@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseDevice } from '../../src/lib/device';
+import { chooseDevice, wasmThreadCount } from '../../src/lib/device';
 import type { PlatformInfo } from '../../src/lib/platform';
 
 const gpu = (shaderF16: boolean, isFallback = false): PlatformInfo => ({
@@ -13,7 +13,7 @@ const q4f16 = { needsShaderF16: true };
 
 describe('chooseDevice', () => {
   it('takes WebGPU on a hardware adapter that meets the needs', () => {
-    expect(chooseDevice(fp32, gpu(false))).toEqual({ device: 'webgpu', reason: 'adapter nvidia ampere' });
+    expect(chooseDevice(fp32, gpu(false))).toEqual({ device: 'webgpu', reason: 'adapter nvidia ampere', threads: 0 });
     expect(chooseDevice(q4f16, gpu(true)).device).toBe('webgpu');
     expect(chooseDevice(q4f16, gpu(true)).reason).toContain('shader-f16');
   });
@@ -26,7 +26,7 @@ describe('chooseDevice', () => {
   });
 
   it('uses WASM without an adapter, with the thread count isolation allows', () => {
-    expect(chooseDevice(fp32, noGpu)).toEqual({ device: 'wasm', reason: 'no WebGPU adapter in this browser; 1 thread (page not cross-origin isolated)' });
+    expect(chooseDevice(fp32, noGpu)).toEqual({ device: 'wasm', reason: 'no WebGPU adapter in this browser; 1 thread (page not cross-origin isolated)', threads: 1 });
     expect(chooseDevice(fp32, null).device).toBe('wasm');
   });
 
@@ -34,10 +34,21 @@ describe('chooseDevice', () => {
     expect(chooseDevice(fp32, gpu(false, true)).device).toBe('wasm');
     expect(chooseDevice(fp32, gpu(false, true)).reason).toMatch(/software fallback/);
     expect(chooseDevice(fp32, gpu(false, true), 'webgpu').device).toBe('webgpu');
-    expect(chooseDevice(fp32, gpu(true), 'wasm')).toEqual({ device: 'wasm', reason: 'chosen in settings; 4 threads' });
+    expect(chooseDevice(fp32, gpu(true), 'wasm')).toEqual({ device: 'wasm', reason: 'chosen in settings; 4 threads', threads: 4 });
   });
 
   it('notes that integer MatMuls leave the GPU', () => {
     expect(chooseDevice({ needsShaderF16: false, integerMatMul: true }, gpu(true)).reason).toMatch(/MatMulInteger ops run on the CPU/);
+  });
+
+  it('shares the cores out among the columns running at once', () => {
+    const two: PlatformInfo = { crossOriginIsolated: true, hardwareConcurrency: 2, webgpu: null };
+    // 2 cores: one column gets both; two or more get one thread each (never 0).
+    expect([1, 2, 3, 4].map((n) => wasmThreadCount(two, n))).toEqual([2, 1, 1, 1]);
+    // 8 cores: capped at 4 for one column, 8 / 3 -> 2 each for three.
+    expect([1, 2, 3, 8, 16].map((n) => wasmThreadCount(gpu(false), n))).toEqual([4, 4, 2, 1, 1]);
+    expect(wasmThreadCount(noGpu, 1)).toBe(1);
+    expect(chooseDevice(fp32, two, 'wasm', 4)).toEqual({ device: 'wasm', reason: 'chosen in settings; 1 thread (4 columns share 2 cores)', threads: 1 });
+    expect(chooseDevice(fp32, two, 'wasm', 1)).toEqual({ device: 'wasm', reason: 'chosen in settings; 2 threads', threads: 2 });
   });
 });
