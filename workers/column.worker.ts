@@ -13,6 +13,7 @@ import { runnerEvalModel } from '../src/lib/eval/model.ts';
 import { floorDecode } from '../src/lib/bench/floor.ts';
 import type { FloorMeasurement } from '../src/lib/latency.ts';
 import { throwIfAborted } from '../src/lib/errors.ts';
+import { batchTokens } from '../src/lib/runner/token-batch.ts';
 
 /** Refuses float16 variants on an adapter without shader-f16 before ONNX Runtime can fail (or return zeros). */
 async function checkDevice(variant: string, device: Device): Promise<void> {
@@ -62,14 +63,23 @@ const api = {
     });
   },
 
-  /** Generates; a call to cancel() (or a newer generate()) stops it after the current token. */
+  /**
+   * Generates; a call to cancel() (or a newer generate()) stops it after the current token. The
+   * stream reaches onToken at most every STREAM_EVERY_MS, and once more at the end.
+   */
   generate(params: GenerateParams, onToken?: (e: TokenEvent) => void): Promise<Outcome<GenerateResult>> {
     current?.abort();
     const ctrl = new AbortController();
     current = ctrl;
     return outcome(async () => {
       await floorRun;
-      return runner.generate(params, onToken, ctrl.signal);
+      if (!onToken) return runner.generate(params, undefined, ctrl.signal);
+      const batch = batchTokens(onToken);
+      try {
+        return await runner.generate(params, batch.push, ctrl.signal);
+      } finally {
+        batch.flush();
+      }
     }).finally(() => {
       if (current === ctrl) current = undefined;
     });

@@ -53,10 +53,10 @@ export class Column {
   progress = $state<{ message: string; fraction: number | null } | null>(null);
   text = $state('');
   ids = $state.raw<number[]>([]);
-  /** offsets[k]: length of `text` after token k (filled as token events arrive). */
+  /** offsets[k]: length of `text` after token k (as the stream arrives; undefined only in old saved results). */
   offsets = $state.raw<(number | undefined)[]>([]);
   timings = $state.raw<Timings | null>(null);
-  /** Per-token latency: page-side arrival gaps while streaming, the worker's figures once done. */
+  /** Per-token latency (the worker's clock), as it streams and once done. */
   tokenMs = $state.raw<number[]>([]);
   bytes = $state<number | undefined>(undefined);
   error = $state<(ErrorInfo & { during: 'load' | 'generate' }) | null>(null);
@@ -225,41 +225,27 @@ export class Column {
     this.error = null;
     this.status = 'generating';
     let finished = false;
-    let last = 0;
-    // Token events arrive faster than a screen refreshes (hundreds per second across columns), so
-    // they are collected here and shown together: the page's work stays bounded.
-    const offsets: (number | undefined)[] = [];
-    const tokenMs: number[] = [];
+    // The worker posts its stream about once a frame (token-batch.ts); columns' posts are shown
+    // together at most every SHOW_EVERY_MS, so the page's work stays bounded.
     let latest: TokenEvent | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const show = () => {
       timer = undefined;
-      if (gen !== this.#gen || finished) return;
-      this.offsets = offsets.slice();
-      this.tokenMs = tokenMs.slice();
-      if (latest) {
-        this.ids = latest.ids;
-        this.text = latest.text;
-      }
+      if (gen !== this.#gen || finished || !latest) return;
+      this.ids = latest.ids as number[];
+      this.text = latest.text;
+      this.offsets = latest.offsets as number[];
+      this.tokenMs = latest.tokenMs as number[];
     };
     const onToken = proxy((e: TokenEvent) => {
       if (gen !== this.#gen) return;
-      const k = e.ids.length - 1;
       if (finished) {
         // Events travel on their own channel and may trail the final result: only their offsets count.
-        if (this.offsets[k] === undefined) {
-          const o = this.offsets.slice();
-          o[k] = e.text.length;
-          this.offsets = o;
-        }
+        if (e.offsets.length > this.offsets.length) this.offsets = e.offsets as number[];
         return;
       }
-      if (offsets[k] === undefined) offsets[k] = e.text.length;
-      // ... or each other.
+      // ... or each other: the longest stream wins.
       if (latest && e.ids.length <= latest.ids.length) return;
-      const t = performance.now();
-      if (last > 0) tokenMs.push(t - last);
-      last = t;
       latest = e;
       timer ??= setTimeout(show, SHOW_EVERY_MS);
     });

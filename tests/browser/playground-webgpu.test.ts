@@ -1,7 +1,7 @@
 // The playground with WebGPU chosen, on the adapter Chromium offers here (SwiftShader, no
-// shader-f16): fp32 and q4 columns write on WebGPU, the fp16 column is sent to WASM and says why,
-// and a column whose file is corrupt fails on its own with an explanation and a Retry button
-// while the others finish.
+// shader-f16): fp32 and q4 columns write on WebGPU with their KV cache kept on the device, the
+// fp16 column is sent to WASM and says why, and a column whose file is corrupt fails on its own
+// with an explanation and a Retry button while the others finish.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
@@ -62,6 +62,10 @@ describe('the playground on WebGPU', () => {
     expect(ids.model).toEqual(ref.greedy_ids.slice(0, N));
     expect(ids.model_fp16).toEqual(ref.greedy_ids.slice(0, N));
     expect(ids.model_q4).toHaveLength(N);
+    // On WebGPU the KV cache never left the device between steps; the WASM column's is in memory.
+    const kv = await page.evaluate(() => Object.fromEntries(window.quantlab!.playground.columns.map((c) => [c.variant.stem, c.timings?.kvLocation])));
+    expect(kv).toMatchObject({ model: 'gpu-buffer', model_q4: 'gpu-buffer', model_fp16: 'cpu' });
+    expect(await column(page, 'model').locator('dd[data-k="kv"]').textContent()).toBe('on the GPU');
 
     const error = column(page, 'model_bnb4').locator('.column-error');
     expect(await error.textContent()).toMatch(/onnx\/model_bnb4\.onnx .* is corrupt or not an ONNX model/);

@@ -41,6 +41,8 @@ describe('Runner decode loop on aidreams260K', () => {
     await runner.load({ modelId: dir, variant: 'model', device: 'cpu' });
     const r = await runner.generate({ prompt: 'I dreamed', maxNewTokens: 40, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1.5, seed: 0 });
     await runner.dispose();
+    // onnxruntime-node keeps its tensors in host memory.
+    expect(r.timings.kvLocation).toBe('cpu');
 
     const s = await createSession(new Uint8Array(readFileSync(join(dir, 'onnx/model.onnx'))));
     const history = [...r.promptIds];
@@ -113,8 +115,9 @@ describe('decode loop on a scripted session', () => {
 
   it('feeds each step the previous KV outputs as they are (never read back), with the right mask and positions, and disposes each replaced tensor once', async () => {
     const s = scriptedSession();
-    const ids = await decodeLoop(s.session, s.tensor, { promptIds: [3, 4, 5], maxNewTokens: 6, pick: greedy, stopIds: new Set() });
+    const { ids, kvLocation } = await decodeLoop(s.session, s.tensor, { promptIds: [3, 4, 5], maxNewTokens: 6, pick: greedy, stopIds: new Set() });
     expect(ids).toEqual([6, 7, 8, 9, 10, 0]);
+    expect(kvLocation).toBe('gpu-buffer');
     expect(s.feedsSeen).toHaveLength(6);
     for (let step = 0; step < 6; step++) {
       const f = s.feedsSeen[step];
@@ -137,7 +140,7 @@ describe('decode loop on a scripted session', () => {
 
   it('releases the KV cache when it stops on a stop id, on abort, and when picking throws', async () => {
     const stop = scriptedSession();
-    expect(await decodeLoop(stop.session, stop.tensor, { promptIds: [1], maxNewTokens: 9, pick: greedy, stopIds: new Set([3]) })).toEqual([2, 3]);
+    expect((await decodeLoop(stop.session, stop.tensor, { promptIds: [1], maxNewTokens: 9, pick: greedy, stopIds: new Set([3]) })).ids).toEqual([2, 3]);
     const ctrl = new AbortController();
     const abort = scriptedSession();
     const got = await decodeLoop(abort.session, abort.tensor, {
@@ -148,7 +151,7 @@ describe('decode loop on a scripted session', () => {
       signal: ctrl.signal,
       onToken: (id) => id === 4 && ctrl.abort(),
     });
-    expect(got).toEqual([2, 3, 4]);
+    expect(got.ids).toEqual([2, 3, 4]);
     const bad = scriptedSession();
     let calls = 0;
     const pick = (l: Float32Array) => {
@@ -285,16 +288,20 @@ describe('Runner streaming on aidreams260K', () => {
     const dir = await writeModel(aidreamsSource(), 'aidreams-stream');
     const runner = new Runner();
     await runner.load({ modelId: dir, variant: 'model', device: 'cpu' });
-    const events: { ids: number[]; text: string }[] = [];
+    const events: { ids: number[]; text: string; offsets: number[]; tokenMs: number[] }[] = [];
     const r = await runner.generate(
       { prompt: 'Once upon a time', maxNewTokens: 120, temperature: 1.2, topK: 0, topP: 1, repetitionPenalty: 1, seed: 5 },
-      (e) => events.push(e),
+      // The event's arrays are the runner's own and grow: copy them, as a post to the page does.
+      (e) => events.push({ ids: [...e.ids], text: e.text, offsets: [...e.offsets], tokenMs: [...e.tokenMs] }),
     );
     expect(events.length).toBe(r.ids.length);
     expect(r.ids.length).toBeGreaterThan(40);
     for (const [i, e] of events.entries()) {
       expect(e.ids).toEqual(r.ids.slice(0, i + 1));
       expect(e.text).toBe(runner.continuation(r.promptIds, e.ids));
+      // Where each token's text ended when it came, and the gaps between the tokens so far.
+      expect(e.offsets).toEqual(events.slice(0, i + 1).map((x) => x.text.length));
+      expect(e.tokenMs).toEqual(r.timings.tokenMs.slice(0, i));
     }
     expect(events.at(-1)!.text).toBe(r.text);
     await runner.dispose();

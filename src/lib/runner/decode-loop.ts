@@ -31,6 +31,16 @@ export interface LoopOptions {
   onToken?: (id: number, at: number) => void;
 }
 
+export interface LoopResult {
+  /** New ids. */
+  ids: number[];
+  /**
+   * Where the KV cache stayed between steps, as ONNX Runtime reports the present.* outputs'
+   * location: 'cpu', or 'gpu-buffer' when it never left the WebGPU device.
+   */
+  kvLocation: string;
+}
+
 /** The last row of a logits tensor as float32 (float16 graphs return Uint16 bits or Float16Array). */
 export function lastRow(logits: LoopTensor): Float32Array {
   const V = logits.dims[logits.dims.length - 1];
@@ -61,7 +71,7 @@ function cacheInputs(session: LoopSession): { name: string; type: string; heads:
  * the session, reads the last logits row, and hands the present.* outputs back as past inputs
  * untouched (on WebGPU they stay GPU buffers), disposing the ones they replace.
  */
-export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: LoopOptions): Promise<number[]> {
+export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: LoopOptions): Promise<LoopResult> {
   const i64 = (xs: number[]) => BigInt64Array.from(xs, BigInt);
   let past: Record<string, LoopTensor> = {};
   const pastName = new Map<string, string>();
@@ -75,6 +85,7 @@ export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: Lo
   const ids: number[] = [];
   let input = o.promptIds;
   let pos = 0;
+  let kvLocation = 'cpu';
   try {
     while (ids.length < o.maxNewTokens && !o.signal?.aborted) {
       const n = input.length;
@@ -89,7 +100,10 @@ export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: Lo
       const present: Record<string, LoopTensor> = {};
       for (const name in out) {
         const to = pastName.get(name);
-        if (to) present[to] = out[name];
+        if (to) {
+          present[to] = out[name];
+          kvLocation = out[name].location ?? 'cpu';
+        }
       }
       for (const name in past) past[name].dispose?.();
       past = present;
@@ -109,7 +123,7 @@ export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: Lo
   } finally {
     for (const name in past) past[name].dispose?.();
   }
-  return ids;
+  return { ids, kvLocation };
 }
 
 /** Hugging Face's repetition penalty, in place: divide positive logits, multiply negative ones. */

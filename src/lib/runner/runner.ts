@@ -98,15 +98,19 @@ export class Runner {
     const n = promptIds.length;
     const rng = createRng(params.seed);
     const times: number[] = [];
+    // The stream's state, handed to onToken as it grows (see TokenEvent).
     const seen: number[] = [];
+    const offsets: number[] = [];
+    const tokenMs: number[] = [];
     // Streamed text per token from a window of the last ids, not by decoding everything again.
     const stream = onToken ? new StreamText((xs) => this.decode(xs), promptIds) : undefined;
     const sessions = (model as unknown as { sessions: Record<string, LoopSession> }).sessions;
     const session = sessions.model ?? sessions.decoder_model_merged;
     const t0 = now();
     let ids: number[];
+    let kvLocation: string;
     try {
-      ids = await decodeLoop(session, ortTensor(), {
+      ({ ids, kvLocation } = await decodeLoop(session, ortTensor(), {
         promptIds,
         maxNewTokens: params.maxNewTokens,
         stopIds: this.#stopIds(),
@@ -117,17 +121,19 @@ export class Runner {
           return sampleToken(logits, params, rng()).id;
         },
         onToken: (id, at) => {
+          if (times.length) tokenMs.push(at - times[times.length - 1]);
           times.push(at);
           if (!onToken || !stream) return;
           seen.push(id);
-          onToken({ ids: seen.slice(), text: stream.push(id) });
+          const text = stream.push(id);
+          offsets.push(text.length);
+          onToken({ ids: seen, text, offsets, tokenMs });
         },
-      });
+      }));
     } catch (err) {
       throw new QuantlabError('generate-failed', `Generation failed: ${(err as Error).message ?? String(err)}`);
     }
     const ttftMs = times.length ? times[0] - t0 : 0;
-    const tokenMs = times.slice(1).map((t, i) => t - times[i]);
     const decodeMs = times.length > 1 ? times[times.length - 1] - times[0] : 0;
     return {
       promptIds,
@@ -140,6 +146,7 @@ export class Runner {
         prefillTokensPerS: ttftMs > 0 ? n / (ttftMs / 1000) : 0,
         decodeTokensPerS: decodeMs > 0 ? (ids.length - 1) / (decodeMs / 1000) : 0,
         tokenMs,
+        kvLocation,
       },
     };
   }

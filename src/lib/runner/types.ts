@@ -36,6 +36,8 @@ export interface Timings {
   decodeTokensPerS: number;
   /** Wall time of each new token after the first, in ms. */
   tokenMs: number[];
+  /** Where the KV cache stayed between decode steps: 'cpu', or 'gpu-buffer' (kept on the WebGPU device). */
+  kvLocation?: string;
 }
 
 export interface GenerateResult {
@@ -47,11 +49,19 @@ export interface GenerateResult {
   timings: Timings;
 }
 
+/**
+ * The stream so far, after a new token. The arrays are the runner's own, growing as tokens come:
+ * read (or clone, as posting to another thread does) them during the call, do not keep them.
+ */
 export interface TokenEvent {
   /** Ids generated so far (new tokens only). */
-  ids: number[];
+  readonly ids: readonly number[];
   /** Decoded text of the new tokens so far. */
-  text: string;
+  readonly text: string;
+  /** offsets[k]: length of `text` once token k had come (where the text of token k+1 starts). */
+  readonly offsets: readonly number[];
+  /** Wall time between consecutive tokens so far, in ms (Timings.tokenMs, as it grows). */
+  readonly tokenMs: readonly number[];
 }
 
 export type LoadProgress =
