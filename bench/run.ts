@@ -4,7 +4,7 @@
 // 0), their fp16/q8/q4/bnb4 variants and the site - then runs `quantlab bench` on both models in
 // Node and in headless Chromium, with the concurrency measurement, printing the tables and
 // writing each report to .cache/bench/results-<model>.json.
-// Run: npm run bench [-- --models aidreams260K,smollm2-135m --runtimes node,browser-wasm --runs 5
+// Run: npm run bench [-- --models aidreams260K,smollm2-135m --runtimes node,browser-wasm --runs 5 --min-time 30
 //      --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --rebuild]
 import { existsSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     runtimes: { type: 'string', default: 'node,browser-wasm' },
     dtypes: { type: 'string', default: 'fp32,fp16,q8,q4,bnb4' },
     runs: { type: 'string', default: '5' },
+    'min-time': { type: 'string', default: '30' },
     'prompt-tokens': { type: 'string', default: '128' },
     'new-tokens': { type: 'string', default: '64' },
     'no-concurrency': { type: 'boolean' },
@@ -70,7 +71,7 @@ console.error('[bench] timings depend on what else this machine runs: runner and
 for (const name of models) {
   const out = join(CACHE, `results-${name}.json`);
   await cli([
-    'bench', relative(process.cwd(), join(CACHE, name)) || '.', '--dtypes', dtypes.join(','), '--runtimes', runtimes, '--runs', values.runs!,
+    'bench', relative(process.cwd(), join(CACHE, name)) || '.', '--dtypes', dtypes.join(','), '--runtimes', runtimes, '--runs', values.runs!, '--min-time', values['min-time']!,
     '--prompt-tokens', values['prompt-tokens']!, '--new-tokens', values['new-tokens']!,
     ...(values['no-concurrency'] ? [] : ['--concurrency']), '--site', site, '--out', out,
   ]);

@@ -17,7 +17,9 @@ import { wasmThreads } from './wasm-threads.ts';
 export interface PageRun extends RunnerRun {
   startMs: number;
   endMs: number;
-  /** Token events the onToken callback received. */
+  /** Tokens the onToken callback's stream held at its longest (all of them once it caught up). */
+  streamed: number;
+  /** Stream events it received (about one a frame, not one a token). */
   events: number;
 }
 
@@ -54,17 +56,19 @@ function column(i: number): WorkerHandle<ColumnApi> {
 
 async function generate(i: number, params: GenerateParams): Promise<PageRun> {
   let events = 0;
+  let streamed = 0;
   const onToken = proxy((e: TokenEvent) => {
-    if (e.ids.length > 0) events++;
+    events++;
+    streamed = Math.max(streamed, e.ids.length);
   });
   const startMs = performance.now();
   const c = column(i);
   const r = unwrap(await guard(c, 'column', c.api.generate(params, onToken)));
   const endMs = performance.now();
   // Token events travel on their own channel and may trail the result: let them arrive (untimed).
-  for (let wait = 0; events < r.ids.length && wait < 200; wait++) await new Promise((done) => setTimeout(done, 10));
+  for (let wait = 0; streamed < r.ids.length && wait < 200; wait++) await new Promise((done) => setTimeout(done, 10));
   const t = r.timings;
-  return { promptIds: r.promptIds, ids: r.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS, startMs, endMs, events };
+  return { promptIds: r.promptIds, ids: r.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS, startMs, endMs, streamed, events };
 }
 
 async function disposeColumns(): Promise<void> {
@@ -76,17 +80,20 @@ async function disposeColumns(): Promise<void> {
 }
 
 const bench = {
-  info: () => ({ crossOriginIsolated: self.crossOriginIsolated, threads: wasmThreads() }),
+  info: () => ({ crossOriginIsolated: self.crossOriginIsolated, threads: wasmThreads(), cores: navigator.hardwareConcurrency }),
 
-  /** Replaces the columns by one per variant of the served model `id`, loaded one after another on WASM. */
-  loadColumns: (id: string, variants: string[]) =>
+  /**
+   * Replaces the columns (or, with `keep`, adds to them) by one per variant of the served model
+   * `id`, loaded one after another on WASM with `threads` each (default: the app's thread count).
+   */
+  loadColumns: (id: string, variants: string[], o: { threads?: number; keep?: boolean } = {}) =>
     outcome(async () => {
-      await disposeColumns();
+      if (!o.keep) await disposeColumns();
       const loadMs: number[] = [];
       for (const variant of variants) {
         const c = startColumnWorker();
         columns.push(c);
-        loadMs.push(unwrap(await guard(c, 'column', c.api.load({ kind: 'served', id }, variant, 'wasm'))).loadMs);
+        loadMs.push(unwrap(await guard(c, 'column', c.api.load({ kind: 'served', id }, variant, 'wasm', undefined, o.threads))).loadMs);
       }
       return loadMs;
     }),
@@ -100,8 +107,8 @@ const bench = {
 
   generate: (i: number, params: GenerateParams) => outcome(() => generate(i, params)),
 
-  /** Every column starts the same generation at once. */
-  generateAll: (params: GenerateParams) => outcome(() => Promise.all(columns.map((_, i) => generate(i, params)))),
+  /** The columns `which` (default: all) start the same generation at once. */
+  generateAll: (params: GenerateParams, which: number[] = columns.map((_, i) => i)) => outcome(() => Promise.all(which.map((i) => generate(i, params)))),
 
   loadFloor: (url: string, shape?: FloorShape) =>
     outcome(async () => {

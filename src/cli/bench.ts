@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { QuantlabError } from '../lib/errors';
-import type { BenchCase } from '../lib/bench/measure';
+import { MAX_ROUNDS, type BenchCase } from '../lib/bench/measure';
 import { BENCH_RUNTIMES, formatBenchTable, type BenchReport, type BenchRow, type BenchRuntime } from '../lib/bench/report';
 import { DTYPES } from '../lib/quantize/variants';
 import { dtypeToStem } from '../lib/runner/variants';
@@ -21,6 +21,9 @@ const HELP = `quantlab bench <dir> [options]
                       worker vs onnxruntime-web in headless Chromium, 2 WASM threads, isolated);
                       default node
   --runs N            measured runs per precision after one warm-up (default 5)
+  --min-time S        and more runs until they have taken S seconds per precision (default 0, at
+                      most ${MAX_ROUNDS} runs): a tiny model's run lasts milliseconds, and five of
+                      them are mostly noise
   --prompt-tokens N   prompt length in tokens, BOS included (default 128)
   --new-tokens N      greedy new tokens per run, at least 2 (default 64)
   --concurrency       also time 4 columns (the first 4 dtypes, repeated if fewer) generating at
@@ -28,7 +31,7 @@ const HELP = `quantlab bench <dir> [options]
   --site DIR          browser-wasm: the built site to serve (default .cache/bench/site, built with
                       vite when missing or older than the sources)
   --json              print one JSON object: {model, runs, prompt_tokens, new_tokens, results:
-                      [{dtype, runtime, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
+                      [{dtype, runtime, runs, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
                       decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
                       peak_memory_bytes, ...}], concurrency?: {<runtime>: {...}}}
   --out FILE          also write that JSON object to FILE
@@ -38,7 +41,8 @@ the same load. ratio = median runner decode tokens/s / median floor decode token
 /** Columns of the concurrency measurement. */
 const CONCURRENT_COLUMNS = 4;
 /** Largest sensible sizes (a typo like --runs 5000 is refused rather than run for hours). */
-const MAX_RUNS = 1000;
+const MAX_RUNS = MAX_ROUNDS;
+const MAX_MIN_TIME_S = 3600;
 const MAX_TOKENS = 100_000;
 
 export const DEFAULT_SITE_DIR = resolve(import.meta.dirname, '../../.cache/bench/site');
@@ -46,6 +50,16 @@ export const DEFAULT_SITE_DIR = resolve(import.meta.dirname, '../../.cache/bench
 function boundedInt(v: unknown, name: string, fallback: number, min: number, max: number): number {
   const n = intFlag(v, name, fallback, min);
   if (n > max) throw new QuantlabError('bad-argument', `--${name} must be at most ${max} (got ${n})`);
+  return n;
+}
+
+/** Seconds, a finite number from 0 to `max`. */
+function secondsFlag(v: unknown, name: string, max: number): number {
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || n < 0 || n > max) {
+    throw new QuantlabError('bad-argument', `--${name} must be a number of seconds from 0 to ${max} (got "${String(v)}")`);
+  }
   return n;
 }
 
@@ -64,7 +78,7 @@ export function benchStem(dtype: string): string {
 
 export async function runBench(args: string[]): Promise<number> {
   const { values: v, positionals } = parse(args, {
-    dtypes: { type: 'string' }, runtimes: { type: 'string' }, runs: { type: 'string' }, 'prompt-tokens': { type: 'string' },
+    dtypes: { type: 'string' }, runtimes: { type: 'string' }, runs: { type: 'string' }, 'min-time': { type: 'string' }, 'prompt-tokens': { type: 'string' },
     'new-tokens': { type: 'string' }, concurrency: { type: 'boolean' }, site: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
   });
   if (v.help) return usageOf(HELP);
@@ -75,6 +89,7 @@ export async function runBench(args: string[]): Promise<number> {
     throw new QuantlabError('bad-argument', `${dirArg} is not a model folder (no config.json)`, "Create one with 'quantlab import' or 'quantlab tiny'.");
   }
   const runs = boundedInt(v.runs, 'runs', 5, 1, MAX_RUNS);
+  const minTimeS = secondsFlag(v['min-time'], 'min-time', MAX_MIN_TIME_S);
   const promptTokens = boundedInt(v['prompt-tokens'], 'prompt-tokens', 128, 1, MAX_TOKENS);
   const newTokens = boundedInt(v['new-tokens'], 'new-tokens', 64, 2, MAX_TOKENS);
   const dtypes = list(v.dtypes, 'fp32');
@@ -104,11 +119,11 @@ export async function runBench(args: string[]): Promise<number> {
   const log = (line: string) => {
     if (!v.json) console.error(line);
   };
-  const bench: BenchCase = { dir, dtypes, stems, runs, promptTokens, newTokens };
+  const bench: BenchCase = { dir, dtypes, stems, runs, minMs: minTimeS * 1000, promptTokens, newTokens };
   const columns = Array.from({ length: CONCURRENT_COLUMNS }, (_, i) => i % dtypes.length);
   const concurrent: BenchCase = { ...bench, dtypes: columns.map((i) => dtypes[i]), stems: columns.map((i) => stems[i]) };
   const results: BenchRow[] = [];
-  const report: BenchReport = { model: dirArg, runs, prompt_tokens: promptTokens, new_tokens: newTokens, results };
+  const report: BenchReport = { model: dirArg, runs, min_time_s: minTimeS, prompt_tokens: promptTokens, new_tokens: newTokens, results };
   if (warnings.length) report.warnings = warnings;
   // The table repeats them; JSON output gets them on stderr as well.
   if (v.json) for (const w of warnings) console.error(`quantlab bench: warning: ${w}`);

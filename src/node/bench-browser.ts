@@ -12,13 +12,14 @@ import { benchRow, concurrencyResult, type BenchRow, type ConcurrencyResult } fr
 import type { GenerateParams, Outcome } from '../lib/runner/types';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './browser';
 import { PeakSampler, treeMemorySampler } from './memory';
+import { wasmThreadCount } from '../lib/device';
 
 /** The served-model id the model folder is mounted under (site URL models/<id>/). */
 export const BENCH_MODEL_ID = 'quantlab-bench';
 
 type Unwrapped<F> = F extends (...a: infer A) => Promise<Outcome<infer T>> ? (...a: A) => Promise<T> : never;
 export type BenchPage = { [K in Exclude<keyof BenchPageApi, 'info'>]: Unwrapped<BenchPageApi[K]> } & {
-  info(): Promise<{ crossOriginIsolated: boolean; threads: number }>;
+  info(): Promise<{ crossOriginIsolated: boolean; threads: number; cores: number }>;
 };
 
 export interface BenchBrowser {
@@ -42,7 +43,7 @@ export async function openBenchPage(siteDir: string, modelDir: string): Promise<
     const call = async (name: keyof BenchPageApi, args: unknown[]) => {
       const r = (await p.evaluate(([n, a]) => (window.quantlabBench![n as keyof BenchPageApi] as (...x: unknown[]) => unknown)(...(a as unknown[])), [name, args] as const)) as
         | Outcome<unknown>
-        | { crossOriginIsolated: boolean; threads: number };
+        | { crossOriginIsolated: boolean; threads: number; cores: number };
       if (name === 'info') return r;
       const o = r as Outcome<unknown>;
       if (!o.ok) throw new QuantlabError((o.error as ErrorInfo).code, `browser-wasm: ${o.error.message}`, o.error.detail);
@@ -110,6 +111,7 @@ export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promis
             runFloor: (ids, n) => b.page.runFloor(ids, n) as Promise<FloorResult>,
           },
           c.runs,
+          c.minMs,
         );
         rows.push(benchRow(dtype, 'browser-wasm', m, { runnerBytes: runnerPeak, allBytes: sampler.peak }));
         sampler.stop();
@@ -126,27 +128,39 @@ export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promis
   return rows;
 }
 
-/** Four (or however many) column workers generating at once against each alone. */
+/**
+ * Four (or however many) column workers generating at once against each alone, with the threads
+ * the playground gives them: a column alone gets every core's thread, columns loaded together
+ * share the cores (src/lib/device.ts). So each precision has two workers here: one with a lone
+ * column's threads (columns 0..n-1) and one with its share (columns n..2n-1).
+ */
 export async function browserConcurrency(c: ConcurrencyCase, o: BrowserBenchOptions): Promise<ConcurrencyResult> {
   const b = await openBenchPage(o.siteDir, c.dir);
   try {
-    await b.page.loadColumns(BENCH_MODEL_ID, c.stems);
+    const info = await b.page.info();
+    const platform = { crossOriginIsolated: info.crossOriginIsolated, hardwareConcurrency: info.cores, webgpu: null };
+    const n = c.stems.length;
+    const threads = { alone: wasmThreadCount(platform, 1), together: wasmThreadCount(platform, n) };
+    await b.page.loadColumns(BENCH_MODEL_ID, c.stems, { threads: threads.alone });
+    await b.page.loadColumns(BENCH_MODEL_ID, c.stems, { threads: threads.together, keep: true });
     const p = await b.page.buildPrompt(c.promptTokens);
     const params = greedyParams(p.prompt, c.newTokens);
-    o.log?.(`browser-wasm concurrency: ${c.dtypes.join(', ')}`);
+    o.log?.(`browser-wasm concurrency: ${c.dtypes.join(', ')}; ${threads.alone} WASM thread(s) for a column alone, ${threads.together} each for ${n} together`);
+    const together = c.stems.map((_, i) => n + i);
     const rounds = await measureConcurrency(
       {
         runAlone: async (i) => {
           const r = await b.page.generate(i, params);
           return { dtype: c.dtypes[i], tokens: r.ids.length, ms: r.endMs - r.startMs };
         },
-        runTogether: async () => (await b.page.generateAll(params)).map((r, i) => ({ dtype: c.dtypes[i], tokens: r.ids.length, startMs: r.startMs, endMs: r.endMs })),
+        runTogether: async () => (await b.page.generateAll(params, together)).map((r, i) => ({ dtype: c.dtypes[i], tokens: r.ids.length, startMs: r.startMs, endMs: r.endMs })),
       },
       c.dtypes.length,
       c.runs,
+      c.minMs,
     );
     await b.page.disposeAll();
-    return concurrencyResult('browser-wasm', rounds);
+    return { ...concurrencyResult('browser-wasm', rounds), threads_alone: threads.alone, threads_together: threads.together };
   } finally {
     await b.close();
   }

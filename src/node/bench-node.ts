@@ -75,6 +75,7 @@ export async function nodeBench(c: BenchCase, log?: (line: string) => void): Pro
             runFloor: (ids, n) => floorDecode(ort.Tensor as TensorCtor, session!, shape!, ids, n),
           },
           c.runs,
+          c.minMs,
         );
         rows.push(benchRow(dtype, 'node', m, { runnerBytes: runnerPeak, allBytes: sampler.peak }));
         log?.(`node ${dtype}: decode ${rows.at(-1)!.decode_tokens_per_s.toFixed(1)} tok/s, floor ${rows.at(-1)!.floor_decode_tokens_per_s.toFixed(1)} tok/s`);
@@ -116,6 +117,7 @@ export async function nodeConcurrency(c: ConcurrencyCase, log?: (line: string) =
       },
       runners.length,
       c.runs,
+      c.minMs,
     );
     return concurrencyResult('node', rounds);
   } finally {

@@ -3,7 +3,7 @@
 import { expect } from 'vitest';
 
 const NUMBERS = [
-  'load_ms', 'ttft_ms', 'prefill_tokens_per_s', 'decode_tokens_per_s', 'decode_min', 'decode_max', 'floor_decode_tokens_per_s',
+  'runs', 'load_ms', 'ttft_ms', 'prefill_tokens_per_s', 'decode_tokens_per_s', 'decode_min', 'decode_max', 'floor_decode_tokens_per_s',
   'floor_ttft_ms', 'floor_prefill_tokens_per_s', 'floor_decode_min', 'floor_decode_max', 'floor_load_ms', 'ratio', 'peak_memory_bytes',
   'peak_memory_with_floor_bytes', 'generated_tokens',
 ];

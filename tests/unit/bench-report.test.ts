@@ -1,9 +1,9 @@
 // The benchmark's pure pieces, every expected value worked out by hand: median and spread, the
 // exact-length prompt, the order runner and floor take turns in, a result row, the concurrency
 // summary, the KV layout read from input metadata, and the printed table.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { floorShapeOf, type FloorResult } from '../../src/lib/bench/floor';
-import { greedyParams, measureConcurrency, measureInterleaved, type RunnerRun } from '../../src/lib/bench/measure';
+import { greedyParams, MAX_ROUNDS, measureConcurrency, measureInterleaved, type RunnerRun } from '../../src/lib/bench/measure';
 import { buildPrompt, type PromptTokenizer } from '../../src/lib/bench/prompt';
 import { alignTable, benchRow, concurrencyResult, formatBenchTable, type BenchReport } from '../../src/lib/bench/report';
 import { median, spread } from '../../src/lib/bench/stats';
@@ -113,6 +113,34 @@ describe('measureInterleaved', () => {
     expect(m.floor.length).toBe(3);
   });
 
+  it('goes on past --runs until the measured rounds have taken minMs, and stops at MAX_ROUNDS', async () => {
+    // A fake clock: each runner run takes 10 ms, each floor run 5 ms.
+    let clock = 1000;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      const sides = (runnerMs: number, floorMs: number) => ({
+        loadRunner: async () => 1,
+        runRunner: async () => ((clock += runnerMs), runnerRun([1, 2], 10)),
+        loadFloor: async () => 1,
+        runFloor: async () => ((clock += floorMs), floorRun([1, 2], 10)),
+      });
+      // Rounds of 15 ms: after 3 rounds 45 ms < 50, after 4 rounds 60 ms.
+      expect((await measureInterleaved(sides(10, 5), 2, 50)).runner).toHaveLength(4);
+      // --runs wins when it asks for more.
+      expect((await measureInterleaved(sides(10, 5), 6, 50)).runner).toHaveLength(6);
+      expect((await measureInterleaved(sides(10, 5), 2, 0)).floor).toHaveLength(2);
+      // A clock that never moves: MAX_ROUNDS ends it.
+      expect((await measureInterleaved(sides(0, 0), 2, 1)).runner).toHaveLength(MAX_ROUNDS);
+      // Concurrency rounds likewise, after their warm-up round (not counted in the time).
+      let calls = 0;
+      const conc = { runAlone: async () => ((clock += 4), calls++, { dtype: 'a', tokens: 1, ms: 4 }), runTogether: async () => ((clock += 6), []) };
+      expect(await measureConcurrency(conc, 1, 1, 25)).toHaveLength(3);
+      expect(calls).toBe(4);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it('refuses a run that ended before a second token', async () => {
     const sides = {
       loadRunner: async () => 1,
@@ -137,6 +165,7 @@ describe('benchRow', () => {
     expect(row).toEqual({
       dtype: 'q4',
       runtime: 'node',
+      runs: 3,
       load_ms: 120,
       ttft_ms: 20, // median of 20, 10, 30
       prefill_tokens_per_s: 150, // prefill 3 tokens: 150, 300, 100 tok/s -> median 150
@@ -218,6 +247,7 @@ describe('the table', () => {
     const report: BenchReport = {
       model: 'm',
       runs: 1,
+      min_time_s: 0,
       prompt_tokens: 3,
       new_tokens: 4,
       results: [benchRow('fp32', 'browser-wasm', m, { runnerBytes: 3 * 2 ** 20, allBytes: 4 * 2 ** 20 })],
@@ -227,7 +257,9 @@ describe('the table', () => {
     };
     const t = formatBenchTable(report);
     const line = t.split('\n').find((l) => l.startsWith('fp32'))!;
-    expect(line.split(/\s+/)).toEqual(['fp32', 'browser-wasm', '1234', '12.3', '243', '95.0', '95.0-95.0', '100.0', '5.0', '0.950', '3', 'yes']);
+    expect(t.split('\n')[0]).toBe('m: 3-token prompt, 4 new tokens (greedy), median of 1 run(s) after a warm-up; runner and floor interleaved');
+    expect(formatBenchTable({ ...report, runs: 5, min_time_s: 20 }).split('\n')[0]).toContain('median of at least 5 run(s) and 20 s per precision');
+    expect(line.split(/\s+/)).toEqual(['fp32', 'browser-wasm', '1', '1234', '12.3', '243', '95.0', '95.0-95.0', '100.0', '5.0', '0.950', '3', 'yes']);
     expect(t).toContain('fp32 browser-wasm ended the text after 2 new tokens');
     expect(t).toContain('node concurrency, 1 columns (fp32): together 20.0 tok/s, one at a time 10.0 tok/s, ratio 2.00');
   });

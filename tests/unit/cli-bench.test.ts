@@ -25,7 +25,7 @@ describe('quantlab bench (node)', () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
-    expect(report).toMatchObject({ model: dir, runs: 1, prompt_tokens: 16, new_tokens: 8 });
+    expect(report).toMatchObject({ model: dir, runs: 1, min_time_s: 0, prompt_tokens: 16, new_tokens: 8 });
     expect(report.results.map((x: { dtype: string }) => x.dtype)).toEqual(DTYPES);
     for (const row of report.results) checkRow(row, 'node', 8);
     const c = report.concurrency.node;
@@ -41,14 +41,16 @@ describe('quantlab bench (node)', () => {
     }
   }, 300_000);
 
-  it('prints a table with a line per precision', async () => {
-    const r = await runCli(['bench', dir, '--dtypes', 'q4,fp32', '--runs', '2', '--new-tokens', '4', '--prompt-tokens', '8']);
+  it('prints a table with a line per precision, measuring past --runs for --min-time', async () => {
+    const r = await runCli(['bench', dir, '--dtypes', 'q4,fp32', '--runs', '2', '--min-time', '0.5', '--new-tokens', '4', '--prompt-tokens', '8']);
     expect(r.code, r.err).toBe(0);
     const lines = r.out.split('\n');
-    expect(lines[0]).toContain('8-token prompt, 4 new tokens (greedy), median of 2 run(s)');
-    expect(lines[1].split(/\s{2,}/).slice(0, 4)).toEqual(['dtype', 'runtime', 'load ms', 'TTFT ms']);
+    expect(lines[0]).toContain('8-token prompt, 4 new tokens (greedy), median of at least 2 run(s) and 0.5 s per precision');
+    expect(lines[1].split(/\s{2,}/).slice(0, 4)).toEqual(['dtype', 'runtime', 'runs', 'load ms']);
     expect(lines[2]).toMatch(/^q4\s+node\s+\d/);
     expect(lines[3]).toMatch(/^fp32\s+node\s+\d/);
+    // A round of 4 tokens of this model takes milliseconds: half a second holds far more than 2.
+    for (const line of lines.slice(2, 4)) expect(Number(line.split(/\s+/)[2])).toBeGreaterThan(2);
   }, 120_000);
 
   it('refuses an unknown dtype, a missing variant file, out-of-range numbers and an unknown runtime', async () => {
@@ -62,6 +64,8 @@ describe('quantlab bench (node)', () => {
     await bad([dir, '--runs', '0'], /--runs must be a whole number >= 1 \(got "0"\)/);
     await bad([dir, '--runs', '2.5'], /--runs must be a whole number >= 1/);
     await bad([dir, '--runs', '1001'], /--runs must be at most 1000/);
+    await bad([dir, '--min-time=-1'], /--min-time must be a number of seconds from 0 to 3600 \(got "-1"\)/);
+    await bad([dir, '--min-time', 'NaN'], /--min-time must be a number of seconds/);
     await bad([dir, '--new-tokens', '1'], /--new-tokens must be a whole number >= 2/);
     await bad([dir, '--prompt-tokens', 'x'], /--prompt-tokens must be a whole number >= 1/);
     await bad([dir, '--runtimes', 'node,gpu'], /Unknown runtime "gpu"/, /node and\/or browser-wasm/);

@@ -13,11 +13,24 @@ export interface BenchCase {
   /** onnx/<stem>.onnx of each dtype. */
   stems: string[];
   runs: number;
+  /**
+   * Keep measuring past `runs` until the measured rounds have taken this long (ms), up to
+   * MAX_ROUNDS: a tiny model's run lasts milliseconds, and a few of them say little.
+   */
+  minMs: number;
   promptTokens: number;
   newTokens: number;
 }
 /** Columns generating at once: one per dtype (dtypes may repeat). */
 export type ConcurrencyCase = BenchCase;
+
+/** Most measured rounds of one precision, whatever minMs asks. */
+export const MAX_ROUNDS = 1000;
+
+/** Whether another measured round is due: fewer than `runs` so far, or less than `minMs` spent. */
+function another(done: number, runs: number, minMs: number, startMs: number): boolean {
+  return done < runs || (done < MAX_ROUNDS && performance.now() - startMs < minMs);
+}
 
 /** Greedy generation of exactly the prompt's text, no repetition penalty. */
 export function greedyParams(prompt: string, newTokens: number): GenerateParams {
@@ -57,9 +70,10 @@ export interface Measurement {
 
 /**
  * Loads the runner and warms it up (one generation), then loads the floor and warms it up, then
- * `runs` rounds of one runner generation followed by one floor loop on the same prompt ids.
+ * rounds of one runner generation followed by one floor loop on the same prompt ids: `runs` of
+ * them, more while they have taken less than `minMs` (at most MAX_ROUNDS).
  */
-export async function measureInterleaved(sides: BenchSides, runs: number): Promise<Measurement> {
+export async function measureInterleaved(sides: BenchSides, runs: number, minMs = 0): Promise<Measurement> {
   if (!Number.isInteger(runs) || runs < 1) throw new QuantlabError('bad-argument', `runs must be a whole number >= 1 (got ${runs})`);
   const check = (r: RunnerRun): RunnerRun => {
     if (r.ids.length < 2) {
@@ -74,7 +88,8 @@ export async function measureInterleaved(sides: BenchSides, runs: number): Promi
   await sides.runFloor(warm.promptIds, warm.ids.length);
   const runner: RunnerRun[] = [];
   const floor: FloorResult[] = [];
-  for (let i = 0; i < runs; i++) {
+  const start = performance.now();
+  while (another(runner.length, runs, minMs, start)) {
     const r = check(await sides.runRunner());
     runner.push(r);
     floor.push(await sides.runFloor(r.promptIds, r.ids.length));
@@ -106,14 +121,19 @@ export interface ConcurrencySides {
   runTogether(): Promise<TogetherRun[]>;
 }
 
-/** One warm-up round, then `runs` rounds of: each column alone in turn, then all of them at once. */
-export async function measureConcurrency(sides: ConcurrencySides, columns: number, runs: number): Promise<ConcurrencyRound[]> {
-  const rounds: ConcurrencyRound[] = [];
-  for (let i = 0; i <= runs; i++) {
+/**
+ * One warm-up round, then rounds of: each column alone in turn, then all of them at once; `runs`
+ * of them, more while they have taken less than `minMs` (at most MAX_ROUNDS).
+ */
+export async function measureConcurrency(sides: ConcurrencySides, columns: number, runs: number, minMs = 0): Promise<ConcurrencyRound[]> {
+  const round = async (): Promise<ConcurrencyRound> => {
     const alone: SoloRun[] = [];
     for (let c = 0; c < columns; c++) alone.push(await sides.runAlone(c));
-    const together = await sides.runTogether();
-    if (i > 0) rounds.push({ alone, together });
-  }
+    return { alone, together: await sides.runTogether() };
+  };
+  await round();
+  const rounds: ConcurrencyRound[] = [];
+  const start = performance.now();
+  while (another(rounds.length, runs, minMs, start)) rounds.push(await round());
   return rounds;
 }

@@ -11,6 +11,8 @@ export const BENCH_RUNTIMES: readonly BenchRuntime[] = ['node', 'browser-wasm'];
 export interface BenchRow {
   dtype: string;
   runtime: BenchRuntime;
+  /** Measured runs of each side (the warm-up left out): --runs, or more under --min-time. */
+  runs: number;
   /** Runner: tokenizer and session load. */
   load_ms: number;
   /** Runner, medians over the measured runs. */
@@ -53,6 +55,7 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
   return {
     dtype,
     runtime,
+    runs: m.runner.length,
     load_ms: m.loadMs,
     ttft_ms: median(m.runner.map((r) => r.ttftMs)),
     prefill_tokens_per_s: median(m.runner.map((r) => r.prefillTokensPerS)),
@@ -85,6 +88,9 @@ export interface ConcurrencyResult {
   /** aggregate / single: above 1 when running together uses the machine better. */
   ratio: number;
   per_column: { dtype: string; alone_tokens_per_s: number; concurrent_tokens_per_s: number }[];
+  /** browser-wasm: WASM threads of a column alone, and of each column generating together (the playground's share). */
+  threads_alone?: number;
+  threads_together?: number;
 }
 
 export function concurrencyResult(runtime: BenchRuntime, rounds: ConcurrencyRound[]): ConcurrencyResult {
@@ -113,7 +119,10 @@ export function concurrencyResult(runtime: BenchRuntime, rounds: ConcurrencyRoun
 
 export interface BenchReport {
   model: string;
+  /** Measured runs asked for (--runs); a row's own `runs` may be more under min_time_s. */
   runs: number;
+  /** Each precision's measured rounds went on until they had taken this long (--min-time), 0 = off. */
+  min_time_s: number;
   prompt_tokens: number;
   new_tokens: number;
   results: BenchRow[];
@@ -135,16 +144,17 @@ export function alignTable(rows: string[][], rightFrom = 0): string {
 
 /** The report as the CLI prints it. */
 export function formatBenchTable(r: BenchReport): string {
-  const rows = [['dtype', 'runtime', 'load ms', 'TTFT ms', 'prefill tok/s', 'decode tok/s', 'min-max', 'floor tok/s', 'floor TTFT ms', 'ratio', 'peak MiB', 'same ids']];
+  const rows = [['dtype', 'runtime', 'runs', 'load ms', 'TTFT ms', 'prefill tok/s', 'decode tok/s', 'min-max', 'floor tok/s', 'floor TTFT ms', 'ratio', 'peak MiB', 'same ids']];
   for (const x of r.results) {
     rows.push([
-      x.dtype, x.runtime, num(x.load_ms, 0), num(x.ttft_ms, 1), num(x.prefill_tokens_per_s, 0), num(x.decode_tokens_per_s, 1),
+      x.dtype, x.runtime, String(x.runs), num(x.load_ms, 0), num(x.ttft_ms, 1), num(x.prefill_tokens_per_s, 0), num(x.decode_tokens_per_s, 1),
       `${num(x.decode_min, 1)}-${num(x.decode_max, 1)}`, num(x.floor_decode_tokens_per_s, 1), num(x.floor_ttft_ms, 1), num(x.ratio, 3),
       mb(x.peak_memory_bytes), x.same_ids ? 'yes' : 'NO',
     ]);
   }
+  const runs = r.min_time_s > 0 ? `at least ${r.runs} run(s) and ${r.min_time_s} s per precision` : `${r.runs} run(s)`;
   const lines = [
-    `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${r.runs} run(s) after a warm-up; runner and floor interleaved`,
+    `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${runs} after a warm-up; runner and floor interleaved`,
     alignTable(rows, 2),
   ];
   for (const w of r.warnings ?? []) lines.push(`warning: ${w}`);
@@ -153,7 +163,7 @@ export function formatBenchTable(r: BenchReport): string {
   for (const c of Object.values(r.concurrency ?? {})) {
     if (!c) continue;
     lines.push(
-      `${c.runtime} concurrency, ${c.columns.length} columns (${c.columns.join(', ')}): together ${num(c.aggregate_tokens_per_s, 1)} tok/s, ` +
+      `${c.runtime} concurrency, ${c.columns.length} columns (${c.columns.join(', ')}${c.threads_together ? `; ${c.threads_alone} thread(s) alone, ${c.threads_together} each together` : ''}): together ${num(c.aggregate_tokens_per_s, 1)} tok/s, ` +
         `one at a time ${num(c.single_tokens_per_s, 1)} tok/s, ratio ${num(c.ratio, 2)} (median of ${c.runs}; ` +
         c.per_column.map((p) => `${p.dtype} ${num(p.alone_tokens_per_s, 1)} alone / ${num(p.concurrent_tokens_per_s, 1)} together`).join(', ') + ')',
     );
