@@ -83,12 +83,12 @@ const bench = {
   info: () => ({ crossOriginIsolated: self.crossOriginIsolated, threads: wasmThreads(), cores: navigator.hardwareConcurrency }),
 
   /**
-   * Replaces the columns (or, with `keep`, adds to them) by one per variant of the served model
-   * `id`, loaded one after another on WASM with `threads` each (default: the app's thread count).
+   * Replaces the columns by one per variant of the served model `id`, loaded one after another on
+   * WASM with `threads` each (default: the app's thread count).
    */
-  loadColumns: (id: string, variants: string[], o: { threads?: number; keep?: boolean } = {}) =>
+  loadColumns: (id: string, variants: string[], o: { threads?: number } = {}) =>
     outcome(async () => {
-      if (!o.keep) await disposeColumns();
+      await disposeColumns();
       const loadMs: number[] = [];
       for (const variant of variants) {
         const c = startColumnWorker();
@@ -107,8 +107,8 @@ const bench = {
 
   generate: (i: number, params: GenerateParams) => outcome(() => generate(i, params)),
 
-  /** The columns `which` (default: all) start the same generation at once. */
-  generateAll: (params: GenerateParams, which: number[] = columns.map((_, i) => i)) => outcome(() => Promise.all(which.map((i) => generate(i, params)))),
+  /** Every column starts the same generation at once. */
+  generateAll: (params: GenerateParams) => outcome(() => Promise.all(columns.map((_, i) => generate(i, params)))),
 
   loadFloor: (url: string, shape?: FloorShape) =>
     outcome(async () => {

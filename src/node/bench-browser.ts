@@ -130,9 +130,9 @@ export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promis
 
 /**
  * Four (or however many) column workers generating at once against each alone, with the threads
- * the playground gives them: a column alone gets every core's thread, columns loaded together
- * share the cores (src/lib/device.ts). So each precision has two workers here: one with a lone
- * column's threads (columns 0..n-1) and one with its share (columns n..2n-1).
+ * the playground gives them: columns loaded together share the cores, a column alone gets every
+ * core's thread (src/lib/device.ts). The together phase runs first, then each column is loaded
+ * on its own.
  */
 export async function browserConcurrency(c: ConcurrencyCase, o: BrowserBenchOptions): Promise<ConcurrencyResult> {
   const b = await openBenchPage(o.siteDir, c.dir);
@@ -141,21 +141,22 @@ export async function browserConcurrency(c: ConcurrencyCase, o: BrowserBenchOpti
     const platform = { crossOriginIsolated: info.crossOriginIsolated, hardwareConcurrency: info.cores, webgpu: null };
     const n = c.stems.length;
     const threads = { alone: wasmThreadCount(platform, 1), together: wasmThreadCount(platform, n) };
-    await b.page.loadColumns(BENCH_MODEL_ID, c.stems, { threads: threads.alone });
-    await b.page.loadColumns(BENCH_MODEL_ID, c.stems, { threads: threads.together, keep: true });
-    const p = await b.page.buildPrompt(c.promptTokens);
-    const params = greedyParams(p.prompt, c.newTokens);
-    o.log?.(`browser-wasm concurrency: ${c.dtypes.join(', ')}; ${threads.alone} WASM thread(s) for a column alone, ${threads.together} each for ${n} together`);
-    const together = c.stems.map((_, i) => n + i);
+    let params: GenerateParams | undefined;
+    o.log?.(`browser-wasm concurrency: ${c.dtypes.join(', ')}; ${threads.together} WASM thread(s) each together, ${threads.alone} for a column alone`);
     const rounds = await measureConcurrency(
       {
+        prepareTogether: async () => {
+          await b.page.loadColumns(BENCH_MODEL_ID, c.stems, { threads: threads.together });
+          params = greedyParams((await b.page.buildPrompt(c.promptTokens)).prompt, c.newTokens);
+        },
+        runTogether: async () => (await b.page.generateAll(params!)).map((r, i) => ({ dtype: c.dtypes[i], tokens: r.ids.length, startMs: r.startMs, endMs: r.endMs })),
+        prepareAlone: async (i) => void (await b.page.loadColumns(BENCH_MODEL_ID, [c.stems[i]], { threads: threads.alone })),
         runAlone: async (i) => {
-          const r = await b.page.generate(i, params);
+          const r = await b.page.generate(0, params!);
           return { dtype: c.dtypes[i], tokens: r.ids.length, ms: r.endMs - r.startMs };
         },
-        runTogether: async () => (await b.page.generateAll(params, together)).map((r, i) => ({ dtype: c.dtypes[i], tokens: r.ids.length, startMs: r.startMs, endMs: r.endMs })),
       },
-      c.dtypes.length,
+      n,
       c.runs,
       c.minMs,
     );

@@ -2,12 +2,13 @@
 // loop) against the floor (a raw onnxruntime-node session on the same file), interleaved, with
 // this process's peak RSS sampled while they run.
 
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import { QuantlabError } from '../lib/errors';
 import { floorDecode, floorShapeOf, type FloorInputMeta, type FloorShape, type OrtSession, type TensorCtor } from '../lib/bench/floor';
 import { greedyParams, measureConcurrency, measureInterleaved, type BenchCase, type ConcurrencyCase, type RunnerRun } from '../lib/bench/measure';
 import { buildPrompt } from '../lib/bench/prompt';
-import { benchRow, concurrencyResult, type BenchRow, type ConcurrencyResult } from '../lib/bench/report';
+import { benchRow, concurrencyResult, type BenchReport, type BenchRow, type ConcurrencyResult } from '../lib/bench/report';
 import { Runner } from '../lib/runner/runner';
 import type { GenerateParams } from '../lib/runner/types';
 import { PeakSampler, processRss } from './memory';
@@ -40,8 +41,43 @@ async function run(runner: Runner, params: GenerateParams, promptTokens: number)
   return { promptIds: g.promptIds, ids: g.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS };
 }
 
-/** One row per precision: a fresh Runner and floor session each, released afterwards. */
+const QUANTLAB = resolve(import.meta.dirname, '../../bin/quantlab.mjs');
+
+/**
+ * One row per precision, each measured in a Node process of its own (`quantlab bench` with that
+ * one dtype), so its peak memory holds its own sessions only: a process's resident set does not
+ * shrink when a session is released, nor after the model building that may precede a benchmark.
+ */
 export async function nodeBench(c: BenchCase, log?: (line: string) => void): Promise<BenchRow[]> {
+  if (c.dtypes.length === 1) return nodeBenchHere(c, log);
+  const rows: BenchRow[] = [];
+  for (const dtype of c.dtypes) {
+    const args = [
+      QUANTLAB, 'bench', c.dir, '--dtypes', dtype, '--runtimes', 'node', '--runs', String(c.runs), '--min-time', String(c.minMs / 1000),
+      '--prompt-tokens', String(c.promptTokens), '--new-tokens', String(c.newTokens), '--json',
+    ];
+    const child = await new Promise<{ code: number | null; out: string; err: string }>((done, fail) => {
+      const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (err += d));
+      p.on('error', fail);
+      p.on('close', (code) => done({ code, out, err }));
+    });
+    if (child.code !== 0) {
+      const why = child.err.trim().replace(/^quantlab bench: /, '') || `exit code ${child.code}`;
+      throw new QuantlabError('internal', `node ${dtype}: ${why}`);
+    }
+    const row = (JSON.parse(child.out) as BenchReport).results[0];
+    rows.push(row);
+    log?.(`node ${dtype}: decode ${row.decode_tokens_per_s.toFixed(1)} tok/s, floor ${row.floor_decode_tokens_per_s.toFixed(1)} tok/s (${row.runs} runs, own process)`);
+  }
+  return rows;
+}
+
+/** The precisions in this process: a fresh Runner and floor session each, released afterwards. */
+async function nodeBenchHere(c: BenchCase, log?: (line: string) => void): Promise<BenchRow[]> {
   const ort = await loadOrtNode();
   configureNodeTransformers({ allowRemote: false });
   const sampler = new PeakSampler(processRss, 50).start();

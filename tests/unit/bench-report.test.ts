@@ -131,11 +131,12 @@ describe('measureInterleaved', () => {
       expect((await measureInterleaved(sides(10, 5), 2, 0)).floor).toHaveLength(2);
       // A clock that never moves: MAX_ROUNDS ends it.
       expect((await measureInterleaved(sides(0, 0), 2, 1)).runner).toHaveLength(MAX_ROUNDS);
-      // Concurrency rounds likewise, after their warm-up round (not counted in the time).
+      // Concurrency rounds likewise: together runs of 6 ms after a warm-up (not counted in the
+      // time) until 25 ms have passed, then as many runs of each column alone, after a warm-up.
       let calls = 0;
       const conc = { runAlone: async () => ((clock += 4), calls++, { dtype: 'a', tokens: 1, ms: 4 }), runTogether: async () => ((clock += 6), []) };
-      expect(await measureConcurrency(conc, 1, 1, 25)).toHaveLength(3);
-      expect(calls).toBe(4);
+      expect(await measureConcurrency(conc, 2, 1, 25)).toHaveLength(5);
+      expect(calls).toBe(2 * 6);
     } finally {
       now.mockRestore();
     }
@@ -190,18 +191,22 @@ describe('benchRow', () => {
 });
 
 describe('concurrency', () => {
-  it('runs each column alone then all together, after one warm-up round', async () => {
+  it('runs all columns together, then each alone, each phase after its warm-up, and pairs the runs', async () => {
     const calls: string[] = [];
+    let n = 0;
     const rounds = await measureConcurrency(
       {
-        runAlone: async (i) => (calls.push(`alone${i}`), { dtype: `d${i}`, tokens: 1, ms: 1 }),
-        runTogether: async () => (calls.push('together'), [{ dtype: 'd0', tokens: 1, startMs: 0, endMs: 1 }]),
+        prepareTogether: async () => void calls.push('prepareTogether'),
+        runTogether: async () => (calls.push('together'), [{ dtype: 'd0', tokens: ++n, startMs: 0, endMs: 1 }]),
+        prepareAlone: async (i) => void calls.push(`prepare${i}`),
+        runAlone: async (i) => (calls.push(`alone${i}`), { dtype: `d${i}`, tokens: ++n, ms: 1 }),
       },
       2,
       2,
     );
-    expect(calls).toEqual(['alone0', 'alone1', 'together', 'alone0', 'alone1', 'together', 'alone0', 'alone1', 'together']);
-    expect(rounds.length).toBe(2);
+    expect(calls).toEqual(['prepareTogether', 'together', 'together', 'together', 'prepare0', 'alone0', 'alone0', 'alone0', 'prepare1', 'alone1', 'alone1', 'alone1']);
+    // Tokens count the calls: together 1 (warm-up), 2, 3; column 0 alone 4 (warm-up), 5, 6; column 1 alone 7 (warm-up), 8, 9.
+    expect(rounds.map((r) => [r.together[0].tokens, ...r.alone.map((a) => a.tokens)])).toEqual([[2, 5, 8], [3, 6, 9]]);
   });
 
   it('compares the tokens of all columns over their common wall time with one column at a time', () => {

@@ -115,25 +115,33 @@ export interface ConcurrencyRound {
   together: TogetherRun[];
 }
 export interface ConcurrencySides {
-  /** Column i generates on its own. */
-  runAlone(i: number): Promise<SoloRun>;
+  /** Makes every column ready to run at once (the browser loads them with their share of threads). */
+  prepareTogether?(): Promise<void>;
   /** Every column starts generating at once. */
   runTogether(): Promise<TogetherRun[]>;
+  /** Makes column i ready to run on its own (the browser loads it alone, with a lone column's threads). */
+  prepareAlone?(i: number): Promise<void>;
+  /** Column i generates on its own. */
+  runAlone(i: number): Promise<SoloRun>;
 }
 
 /**
- * One warm-up round, then rounds of: each column alone in turn, then all of them at once; `runs`
- * of them, more while they have taken less than `minMs` (at most MAX_ROUNDS).
+ * All columns together: one warm-up, then `runs` rounds, more while they have taken less than
+ * `minMs` (at most MAX_ROUNDS); then each column alone: one warm-up and as many runs. Round k
+ * pairs the k-th run together with each column's k-th run alone. Phases, not alternation, so no
+ * more columns are loaded at once than the page would load (the browser holds each model once).
  */
 export async function measureConcurrency(sides: ConcurrencySides, columns: number, runs: number, minMs = 0): Promise<ConcurrencyRound[]> {
-  const round = async (): Promise<ConcurrencyRound> => {
-    const alone: SoloRun[] = [];
-    for (let c = 0; c < columns; c++) alone.push(await sides.runAlone(c));
-    return { alone, together: await sides.runTogether() };
-  };
-  await round();
-  const rounds: ConcurrencyRound[] = [];
+  await sides.prepareTogether?.();
+  await sides.runTogether();
+  const together: TogetherRun[][] = [];
   const start = performance.now();
-  while (another(rounds.length, runs, minMs, start)) rounds.push(await round());
-  return rounds;
+  while (another(together.length, runs, minMs, start)) together.push(await sides.runTogether());
+  const alone: SoloRun[][] = together.map(() => []);
+  for (let c = 0; c < columns; c++) {
+    await sides.prepareAlone?.(c);
+    await sides.runAlone(c);
+    for (const round of alone) round.push(await sides.runAlone(c));
+  }
+  return together.map((t, k) => ({ alone: alone[k], together: t }));
 }
