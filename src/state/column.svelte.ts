@@ -163,7 +163,10 @@ export class Column {
     this.device = choice;
     this.status = 'loading';
     this.progress = { message: `Starting a ${choice.device.toUpperCase()} session`, fraction: null };
+    // Progress may trail the load's result (its own channel): none is shown once the load has ended.
+    let ended = false;
     const onProgress = proxy((p: LoadProgress) => {
+      if (ended) return;
       if (p.status === 'download') {
         const fraction = p.total > 0 ? Math.min(1, p.loaded / p.total) : null;
         if (p.file.endsWith('.onnx') && p.total > 0) this.bytes = p.total;
@@ -189,6 +192,8 @@ export class Column {
     } catch (err) {
       this.#fail(toErrorInfo(err), 'load');
       return false;
+    } finally {
+      ended = true;
     }
   }
 

@@ -51,8 +51,12 @@ export class Library {
     this.error = null;
     this.task = { kind, message: start, fraction: 0 };
     this.status = start;
+    // Progress travels on its own channel and may trail the result: once the task has ended, a
+    // late "Converting ..." must not overwrite its outcome (it hid an import error once).
+    let ended = false;
     const onProgress = proxy((p: BuilderProgress) => {
-      if (this.task) this.task = { kind, message: p.message, fraction: p.fraction };
+      if (ended) return;
+      this.task = { kind, message: p.message, fraction: p.fraction };
       this.status = p.message;
     });
     let off = () => {};
@@ -65,6 +69,7 @@ export class Library {
     } catch (err) {
       r = { ok: false, error: toErrorInfo(err) };
     } finally {
+      ended = true;
       off();
       this.task = null;
     }
