@@ -41,7 +41,6 @@ the same load. ratio = median runner decode tokens/s / median floor decode token
 /** Columns of the concurrency measurement. */
 const CONCURRENT_COLUMNS = 4;
 /** Largest sensible sizes (a typo like --runs 5000 is refused rather than run for hours). */
-const MAX_RUNS = MAX_ROUNDS;
 const MAX_MIN_TIME_S = 3600;
 const MAX_TOKENS = 100_000;
 
@@ -88,7 +87,7 @@ export async function runBench(args: string[]): Promise<number> {
   if (!existsSync(join(dir, 'config.json'))) {
     throw new QuantlabError('bad-argument', `${dirArg} is not a model folder (no config.json)`, "Create one with 'quantlab import' or 'quantlab tiny'.");
   }
-  const runs = boundedInt(v.runs, 'runs', 5, 1, MAX_RUNS);
+  const runs = boundedInt(v.runs, 'runs', 5, 1, MAX_ROUNDS);
   const minTimeS = secondsFlag(v['min-time'], 'min-time', MAX_MIN_TIME_S);
   const promptTokens = boundedInt(v['prompt-tokens'], 'prompt-tokens', 128, 1, MAX_TOKENS);
   const newTokens = boundedInt(v['new-tokens'], 'new-tokens', 64, 2, MAX_TOKENS);

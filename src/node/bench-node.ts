@@ -42,6 +42,8 @@ async function run(runner: Runner, params: GenerateParams, promptTokens: number)
 }
 
 const QUANTLAB = resolve(import.meta.dirname, '../../bin/quantlab.mjs');
+/** Set in the child process that measures one precision, which measures it in-process. */
+const CHILD_ENV = 'QUANTLAB_BENCH_CHILD';
 
 /**
  * One row per precision, each measured in a Node process of its own (`quantlab bench` with that
@@ -49,7 +51,7 @@ const QUANTLAB = resolve(import.meta.dirname, '../../bin/quantlab.mjs');
  * shrink when a session is released, nor after the model building that may precede a benchmark.
  */
 export async function nodeBench(c: BenchCase, log?: (line: string) => void): Promise<BenchRow[]> {
-  if (c.dtypes.length === 1) return nodeBenchHere(c, log);
+  if (process.env[CHILD_ENV] === '1') return nodeBenchHere(c, log);
   const rows: BenchRow[] = [];
   for (const dtype of c.dtypes) {
     const args = [
@@ -57,7 +59,7 @@ export async function nodeBench(c: BenchCase, log?: (line: string) => void): Pro
       '--prompt-tokens', String(c.promptTokens), '--new-tokens', String(c.newTokens), '--json',
     ];
     const child = await new Promise<{ code: number | null; out: string; err: string }>((done, fail) => {
-      const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [CHILD_ENV]: '1' } });
       let out = '';
       let err = '';
       p.stdout.on('data', (d) => (out += d));

@@ -42,8 +42,7 @@ async function mainThreadTasks(cdp: CDPSession, body: () => Promise<void>): Prom
   const onData = (d: { value: object[] }) => events.push(...(d.value as TraceEvent[]));
   cdp.on('Tracing.dataCollected', onData);
   await cdp.send('Tracing.start', { traceConfig: { includedCategories: ['toplevel', 'disabled-by-default-devtools.timeline'] }, transferMode: 'ReportEvents' });
-  // Tracing.start answers before the renderer traces (a task run at once was missed once in a
-  // clean-clone run): give it time to start.
+  // Tracing.start may answer before every process traces: give the renderer time to start.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await body();
   const complete = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
