@@ -3,14 +3,15 @@
 // (src/lib/bench/floor.ts). The playground's column is measured against it.
 import { expose } from 'comlink';
 import * as ort from 'onnxruntime-web/webgpu';
-import { floorDecode, floorShapeOf, type FloorResult, type FloorShape, type OrtSession, type TensorCtor } from '../src/lib/bench/floor.ts';
+import { floorDecode, type FloorResult } from '../src/lib/bench/floor.ts';
+import { kvCacheLayout, type KvCacheLayout, type OrtSession, type TensorCtor } from '../src/lib/onnx/session.ts';
 import { QuantlabError, toErrorInfo } from '../src/lib/errors.ts';
 import { ortWasmPaths } from '../src/lib/ort-assets.ts';
 import type { Outcome } from '../src/lib/runner/types.ts';
 import { wasmThreads } from '../src/browser/wasm-threads.ts';
 
 let session: ort.InferenceSession | undefined;
-let shape: FloorShape | undefined;
+let shape: KvCacheLayout | undefined;
 
 async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
   try {
@@ -26,7 +27,7 @@ const api = {
    * app's wasm paths, its thread count, error-level logs). The KV cache layout comes from `shape`
    * or, when left out, from the session's own input metadata. Returns the load time in ms.
    */
-  load(url: string, given?: FloorShape): Promise<Outcome<{ loadMs: number; shape: FloorShape; threads: number }>> {
+  load(url: string, given?: KvCacheLayout): Promise<Outcome<{ loadMs: number; shape: KvCacheLayout; threads: number }>> {
     return outcome(async () => {
       await api.dispose();
       ort.env.wasm.wasmPaths = ortWasmPaths();
@@ -37,7 +38,7 @@ const api = {
       } catch (err) {
         throw new QuantlabError('load-failed', `The floor could not load ${url}: ${(err as Error).message ?? String(err)}`);
       }
-      shape = given ?? floorShapeOf(session.inputMetadata);
+      shape = given ?? kvCacheLayout(session);
       return { loadMs: performance.now() - t0, shape, threads: wasmThreads() };
     });
   },

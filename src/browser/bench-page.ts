@@ -5,7 +5,8 @@
 import { proxy } from 'comlink';
 import { toErrorInfo, QuantlabError } from '../lib/errors.ts';
 import { buildPrompt } from '../lib/bench/prompt.ts';
-import type { FloorResult, FloorShape } from '../lib/bench/floor.ts';
+import type { FloorResult } from '../lib/bench/floor.ts';
+import type { KvCacheLayout } from '../lib/onnx/session.ts';
 import type { RunnerRun } from '../lib/bench/measure.ts';
 import type { GenerateParams, Outcome, TokenEvent } from '../lib/runner/types.ts';
 import { startColumnWorker, startFloorWorker, type WorkerHandle } from './workers.ts';
@@ -110,7 +111,7 @@ const bench = {
   /** Every column starts the same generation at once. */
   generateAll: (params: GenerateParams) => outcome(() => Promise.all(columns.map((_, i) => generate(i, params)))),
 
-  loadFloor: (url: string, shape?: FloorShape) =>
+  loadFloor: (url: string, shape?: KvCacheLayout) =>
     outcome(async () => {
       floor ??= startFloorWorker();
       return unwrap(await guard(floor, 'floor', floor.api.load(url, shape)));

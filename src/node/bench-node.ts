@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { QuantlabError } from '../lib/errors';
-import { floorDecode, floorShapeOf, type FloorInputMeta, type FloorShape, type OrtSession, type TensorCtor } from '../lib/bench/floor';
+import { floorDecode } from '../lib/bench/floor';
+import { kvCacheLayout, type KvCacheLayout, type OrtInputMeta, type OrtSession, type TensorCtor } from '../lib/onnx/session';
 import { greedyParams, measureConcurrency, measureInterleaved, type BenchCase, type ConcurrencyCase, type RunnerRun } from '../lib/bench/measure';
 import { buildPrompt } from '../lib/bench/prompt';
 import { benchRow, concurrencyResult, type BenchReport, type BenchRow, type ConcurrencyResult } from '../lib/bench/report';
@@ -15,7 +16,7 @@ import { PeakSampler, processRss } from './memory';
 import { configureNodeTransformers } from './transformers-env';
 
 interface OrtNode {
-  InferenceSession: { create(path: string, options?: object): Promise<OrtSession & { inputMetadata: readonly FloorInputMeta[]; release(): Promise<void> }> };
+  InferenceSession: { create(path: string, options?: object): Promise<OrtSession & { inputMetadata: readonly OrtInputMeta[]; release(): Promise<void> }> };
   Tensor: unknown;
 }
 
@@ -89,7 +90,7 @@ async function nodeBenchHere(c: BenchCase, log?: (line: string) => void): Promis
       const stem = c.stems[k];
       const runner = new Runner();
       let session: Awaited<ReturnType<OrtNode['InferenceSession']['create']>> | undefined;
-      let shape: FloorShape | undefined;
+      let shape: KvCacheLayout | undefined;
       let params: GenerateParams | undefined;
       let runnerPeak = 0;
       sampler.reset();
@@ -107,7 +108,7 @@ async function nodeBenchHere(c: BenchCase, log?: (line: string) => void): Promis
               // The options transformers.js gives the runner's session on device cpu.
               session = await ort.InferenceSession.create(join(c.dir, 'onnx', `${stem}.onnx`), { executionProviders: ['cpu'], logSeverityLevel: 3 });
               const ms = performance.now() - t0;
-              shape = floorShapeOf(session.inputMetadata);
+              shape = kvCacheLayout(session);
               return ms;
             },
             runFloor: (ids, n) => floorDecode(ort.Tensor as TensorCtor, session!, shape!, ids, n),

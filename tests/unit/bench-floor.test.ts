@@ -2,7 +2,8 @@
 // give llama2.c's greedy ids, with the KV cache fed back step by step.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { floorDecode, type TensorCtor } from '../../src/lib/bench/floor';
+import { floorDecode } from '../../src/lib/bench/floor';
+import type { TensorCtor } from '../../src/lib/onnx/session';
 import { buildDecoderGraph } from '../../src/lib/model/llama-graph';
 import { encodeModel } from '../../src/lib/onnx/proto';
 import { quantizeModel } from '../../src/lib/quantize/quantize-model';

@@ -2,7 +2,7 @@
 // exact-length prompt, the order runner and floor take turns in, a result row, the concurrency
 // summary, the KV layout read from input metadata, and the printed table.
 import { describe, expect, it, vi } from 'vitest';
-import { floorShapeOf, type FloorResult } from '../../src/lib/bench/floor';
+import type { FloorResult } from '../../src/lib/bench/floor';
 import { greedyParams, MAX_ROUNDS, measureConcurrency, measureInterleaved, type RunnerRun } from '../../src/lib/bench/measure';
 import { buildPrompt, type PromptTokenizer } from '../../src/lib/bench/prompt';
 import { alignTable, benchRow, concurrencyResult, formatBenchTable, type BenchReport } from '../../src/lib/bench/report';
@@ -228,17 +228,6 @@ describe('concurrency', () => {
     expect(r.per_column[0].concurrent_tokens_per_s).toBeCloseTo(64000 / 1200, 9);
     // q4 together: 32 tokens from 101 to 900, 600, 1100 -> 799, 499, 999 ms; median 799 ms.
     expect(r.per_column[1].concurrent_tokens_per_s).toBeCloseTo(32000 / 799, 9);
-  });
-});
-
-describe('floorShapeOf', () => {
-  it('reads layers, KV heads, head size and element type from the inputs', () => {
-    const kv = (l: number, kind: string, type = 'float16') => ({ name: `past_key_values.${l}.${kind}`, isTensor: true, type, shape: ['batch', 3, 'past', 64] });
-    const inputs = [{ name: 'input_ids', type: 'int64', shape: ['batch', 'seq'] }, ...[0, 1, 2].flatMap((l) => [kv(l, 'key'), kv(l, 'value')])];
-    expect(floorShapeOf(inputs)).toEqual({ numLayers: 3, numKvHeads: 3, headDim: 64, kvType: 'float16' });
-    expect(floorShapeOf([kv(0, 'key', 'float32')]).kvType).toBe('float32');
-    expect(() => floorShapeOf([{ name: 'input_ids' }])).toThrow(/past_key_values/);
-    expect(() => floorShapeOf([{ name: 'past_key_values.0.key', shape: ['b', 'h', 'p', 'd'] }])).toThrow(/fixed kv_heads/);
   });
 });
 

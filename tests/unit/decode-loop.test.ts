@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyRepetitionPenalty, decodeLoop, lastRow, type LoopSession, type LoopTensor } from '../../src/lib/runner/decode-loop';
+import { applyRepetitionPenalty, decodeLoop } from '../../src/lib/runner/decode-loop';
+import { lastRow, type OrtSession, type OrtTensor } from '../../src/lib/onnx/session';
 import { Runner } from '../../src/lib/runner/runner';
 import { StreamText } from '../../src/lib/runner/stream-text';
 import { createRng } from '../../src/lib/sampling/rng';
@@ -66,18 +67,18 @@ describe('Runner decode loop on aidreams260K', () => {
 
 /** A session scripted in JS: logits make (last input id + 1) % V the argmax; KV outputs behave like GPU buffers. */
 function scriptedSession(V = 11, layers = 2) {
-  const made = new Set<LoopTensor>();
-  const disposed = new Map<LoopTensor, number>();
-  const feedsSeen: Record<string, LoopTensor>[] = [];
-  const outsSeen: Record<string, LoopTensor>[] = [];
+  const made = new Set<OrtTensor>();
+  const disposed = new Map<OrtTensor, number>();
+  const feedsSeen: Record<string, OrtTensor>[] = [];
+  const outsSeen: Record<string, OrtTensor>[] = [];
   let readBack = 0;
-  const track = (t: LoopTensor): LoopTensor => {
+  const track = (t: OrtTensor): OrtTensor => {
     t.dispose = () => void disposed.set(t, (disposed.get(t) ?? 0) + 1);
     made.add(t);
     return t;
   };
   // Reading a GPU tensor's data would download it (ONNX Runtime Web's gpu-buffer location).
-  const gpu = (dims: number[]): LoopTensor =>
+  const gpu = (dims: number[]): OrtTensor =>
     track({
       type: 'float32',
       dims,
@@ -88,7 +89,7 @@ function scriptedSession(V = 11, layers = 2) {
       },
     });
   const names = Array.from({ length: layers }, (_, l) => [`past_key_values.${l}.key`, `past_key_values.${l}.value`]).flat();
-  const session: LoopSession = {
+  const session: OrtSession = {
     inputNames: ['input_ids', 'attention_mask', 'position_ids', ...names],
     inputMetadata: names.map((name) => ({ name, isTensor: true, type: 'float32', shape: ['batch', 2, 'past', 4] })),
     async run(feeds) {
@@ -98,7 +99,7 @@ function scriptedSession(V = 11, layers = 2) {
       const n = ids.length;
       const logits = new Float32Array(n * V);
       logits[(n - 1) * V + ((ids[n - 1] + 1) % V)] = 5;
-      const out: Record<string, LoopTensor> = { logits: track({ type: 'float32', dims: [1, n, V], data: logits }) };
+      const out: Record<string, OrtTensor> = { logits: track({ type: 'float32', dims: [1, n, V], data: logits }) };
       for (const name of names) out[name.replace('past_key_values.', 'present.')] = gpu([1, 2, past + n, 4]);
       outsSeen.push(out);
       return out;

@@ -2,52 +2,8 @@
 // session (same files, KV cache fed back, argmax of the last row only). The playground's runner
 // is measured against it: ratio = runner decode tokens/s / floor decode tokens/s.
 
-import { QuantlabError } from '../errors';
-import { lastRow } from '../runner/decode-loop';
+import { emptyPast, lastRow, pastNameOf, type KvCacheLayout, type OrtSession, type OrtTensor, type TensorCtor } from '../onnx/session';
 import { argmax } from '../sampling/sampler';
-
-/** The parts of onnxruntime-node / onnxruntime-web this loop uses (they share this API). */
-export interface OrtTensor {
-  readonly type: string;
-  readonly dims: readonly number[];
-  readonly data: unknown;
-  dispose?(): void;
-}
-export interface OrtSession {
-  readonly inputNames: readonly string[];
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
-}
-export type TensorCtor = new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
-
-export interface FloorShape {
-  numLayers: number;
-  numKvHeads: number;
-  headDim: number;
-  /** float16 for fp16 / q4f16 graphs. */
-  kvType: 'float32' | 'float16';
-}
-
-/** An entry of a session's inputMetadata (onnxruntime-node and -web). */
-export interface FloorInputMeta {
-  readonly name: string;
-  readonly isTensor?: boolean;
-  readonly type?: string;
-  readonly shape?: readonly (number | string)[];
-}
-
-/**
- * The KV cache layout from the session's own input metadata: one past_key_values.<i>.key per
- * layer, shaped [batch, kv_heads, past, head_dim], float16 or float32.
- */
-export function floorShapeOf(inputs: readonly FloorInputMeta[]): FloorShape {
-  const keys = inputs.filter((m) => /^past_key_values\.\d+\.key$/.test(m.name));
-  if (keys.length === 0) throw new QuantlabError('bad-onnx', 'The model has no past_key_values.<i>.key inputs', 'The floor loop needs a decoder exported with its KV cache (as quantlab import writes).');
-  const [, heads, , headDim] = keys[0].shape ?? [];
-  if (typeof heads !== 'number' || typeof headDim !== 'number') {
-    throw new QuantlabError('bad-onnx', `${keys[0].name} needs fixed kv_heads and head_dim in its input shape (got [${(keys[0].shape ?? []).join(', ')}])`);
-  }
-  return { numLayers: keys.length, numKvHeads: heads, headDim, kvType: keys[0].type === 'float16' ? 'float16' : 'float32' };
-}
 
 export interface FloorResult {
   ids: number[];
@@ -56,18 +12,10 @@ export interface FloorResult {
   decodeTokensPerS: number;
 }
 
-function argmaxLastRow(logits: OrtTensor): number {
-  return argmax(lastRow(logits));
-}
-
 /** Greedy: prefill `promptIds`, then `newTokens` - 1 single-token steps. */
-export async function floorDecode(Tensor: TensorCtor, session: OrtSession, shape: FloorShape, promptIds: number[], newTokens: number): Promise<FloorResult> {
+export async function floorDecode(Tensor: TensorCtor, session: OrtSession, layout: KvCacheLayout, promptIds: number[], newTokens: number): Promise<FloorResult> {
   const i64 = (xs: number[]) => BigInt64Array.from(xs.map(BigInt));
-  const emptyKv = shape.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
-  let past: Record<string, OrtTensor> = {};
-  for (let l = 0; l < shape.numLayers; l++) {
-    for (const kv of ['key', 'value']) past[`past_key_values.${l}.${kv}`] = new Tensor(shape.kvType, emptyKv, [1, shape.numKvHeads, 0, shape.headDim]);
-  }
+  let past = emptyPast(layout, (type, data, dims) => new Tensor(type, data, dims));
   const wantsPositions = session.inputNames.includes('position_ids');
   const ids: number[] = [];
   let input = promptIds;
@@ -83,9 +31,12 @@ export async function floorDecode(Tensor: TensorCtor, session: OrtSession, shape
     };
     if (wantsPositions) feeds.position_ids = new Tensor('int64', i64(input.map((_, i) => pos + i)), [1, n]);
     const out = await session.run(feeds);
-    const next = argmaxLastRow(out.logits);
+    const next = argmax(lastRow(out.logits));
     const present: Record<string, OrtTensor> = {};
-    for (const [k, v] of Object.entries(out)) if (k.startsWith('present.')) present[k.replace('present.', 'past_key_values.')] = v;
+    for (const [k, v] of Object.entries(out)) {
+      const to = pastNameOf(k);
+      if (to) present[to] = v;
+    }
     for (const t of Object.values(past)) t.dispose?.();
     out.logits.dispose?.();
     past = present;

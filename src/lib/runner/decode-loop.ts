@@ -3,22 +3,7 @@
 // last logits row is read, and each token is picked by our sampler. It replaces
 // transformers.js's generate(), whose per-token bookkeeping cost up to 40 % of decode speed.
 
-import { float16ArrayToFloat32 } from '../numeric/half';
-
-export interface LoopTensor {
-  readonly type: string;
-  readonly dims: readonly number[];
-  readonly data: unknown;
-  readonly location?: string;
-  dispose?(): void;
-}
-export interface LoopSession {
-  readonly inputNames: readonly string[];
-  readonly inputMetadata?: readonly { name: string; isTensor?: boolean; type?: string; shape?: readonly (number | string)[] }[];
-  run(feeds: Record<string, LoopTensor>): Promise<Record<string, LoopTensor>>;
-}
-/** Makes a runtime tensor (onnxruntime-node and -web share this signature). */
-export type MakeTensor = (type: string, data: unknown, dims: number[]) => LoopTensor;
+import { emptyPast, kvCacheLayout, lastRow, pastNameOf, type MakeTensor, type OrtSession, type OrtTensor } from '../onnx/session';
 
 export interface LoopOptions {
   promptIds: number[];
@@ -41,44 +26,15 @@ export interface LoopResult {
   kvLocation: string;
 }
 
-/** The last row of a logits tensor as float32 (float16 graphs return Uint16 bits or Float16Array). */
-export function lastRow(logits: LoopTensor): Float32Array {
-  const V = logits.dims[logits.dims.length - 1];
-  const data = logits.data as ArrayLike<number> & { subarray?: unknown };
-  const off = data.length - V;
-  if (data instanceof Float32Array) return data.subarray(off);
-  const out = new Float32Array(V);
-  if (data instanceof Uint16Array && logits.type === 'float16') float16ArrayToFloat32(data.subarray(off), out);
-  else for (let i = 0; i < V; i++) out[i] = data[off + i];
-  return out;
-}
-
-/** KV cache inputs from the session's metadata: name, element type, [kv_heads, head_dim]. */
-function cacheInputs(session: LoopSession): { name: string; type: string; heads: number; headDim: number }[] {
-  const out = [];
-  for (const m of session.inputMetadata ?? []) {
-    if (!m.name.startsWith('past_key_values.')) continue;
-    const [, heads, , headDim] = m.shape ?? [];
-    if (typeof heads !== 'number' || typeof headDim !== 'number') throw new Error(`${m.name} needs fixed kv_heads and head_dim in its input shape`);
-    out.push({ name: m.name, type: m.type ?? 'float32', heads, headDim });
-  }
-  return out;
-}
-
 /**
  * Generates up to maxNewTokens ids; stops early on a stop id or when the signal aborts. Per step
  * it makes three small int64 tensors (the attention mask is a view of one buffer of ones), runs
  * the session, reads the last logits row, and hands the present.* outputs back as past inputs
  * untouched (on WebGPU they stay GPU buffers), disposing the ones they replace.
  */
-export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: LoopOptions): Promise<LoopResult> {
+export async function decodeLoop(session: OrtSession, tensor: MakeTensor, o: LoopOptions): Promise<LoopResult> {
   const i64 = (xs: number[]) => BigInt64Array.from(xs, BigInt);
-  let past: Record<string, LoopTensor> = {};
-  const pastName = new Map<string, string>();
-  for (const c of cacheInputs(session)) {
-    past[c.name] = tensor(c.type, c.type === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, c.heads, 0, c.headDim]);
-    pastName.set(c.name.replace('past_key_values.', 'present.'), c.name);
-  }
+  let past = emptyPast(kvCacheLayout(session), tensor);
   const wantsPositions = session.inputNames.includes('position_ids');
   const ones = new BigInt64Array(o.promptIds.length + o.maxNewTokens).fill(1n);
   const history = [...o.promptIds];
@@ -89,7 +45,7 @@ export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: Lo
   try {
     while (ids.length < o.maxNewTokens && !o.signal?.aborted) {
       const n = input.length;
-      const feeds: Record<string, LoopTensor> = {
+      const feeds: Record<string, OrtTensor> = {
         input_ids: tensor('int64', i64(input), [1, n]),
         attention_mask: tensor('int64', ones.subarray(0, pos + n), [1, pos + n]),
         ...past,
@@ -97,10 +53,10 @@ export async function decodeLoop(session: LoopSession, tensor: MakeTensor, o: Lo
       if (wantsPositions) feeds.position_ids = tensor('int64', i64(input.map((_, i) => pos + i)), [1, n]);
       const out = await session.run(feeds);
       // Outputs are ours from here: the KV ones become the next step's past (also if pick throws).
-      const present: Record<string, LoopTensor> = {};
+      const present: Record<string, OrtTensor> = {};
       for (const name in out) {
-        const to = pastName.get(name);
-        if (to) {
+        const to = pastNameOf(name);
+        if (to && to in past) {
           present[to] = out[name];
           kvLocation = out[name].location ?? 'cpu';
         }

@@ -6,9 +6,9 @@
 import { AutoModelForCausalLM, AutoTokenizer, Tensor, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { QuantlabError } from '../errors';
 import { checkSamplingParams, sampleToken } from '../sampling/sampler';
-import { applyRepetitionPenalty, decodeLoop, type LoopSession, type LoopTensor, type MakeTensor } from './decode-loop';
+import { kvCacheLayout, type KvCacheLayout, type MakeTensor, type OrtSession, type TensorCtor } from '../onnx/session';
+import { applyRepetitionPenalty, decodeLoop } from './decode-loop';
 import { StreamText } from './stream-text';
-import type { FloorShape, OrtSession, TensorCtor } from '../bench/floor';
 import { createRng } from '../sampling/rng';
 import type { GenerateParams, GenerateResult, LoadProgress, LoadRequest, TokenEvent } from './types';
 import { variantLoadOptions } from './variants';
@@ -104,8 +104,7 @@ export class Runner {
     const tokenMs: number[] = [];
     // Streamed text per token from a window of the last ids, not by decoding everything again.
     const stream = onToken ? new StreamText((xs) => this.decode(xs), promptIds) : undefined;
-    const sessions = (model as unknown as { sessions: Record<string, LoopSession> }).sessions;
-    const session = sessions.model ?? sessions.decoder_model_merged;
+    const session = decoderSession(model);
     const t0 = now();
     let ids: number[];
     let kvLocation: string;
@@ -155,19 +154,11 @@ export class Runner {
    * The loaded decoder session with what a raw decode loop needs to drive it (the speed floor of
    * src/lib/bench/floor.ts, run on the very session the playground uses).
    */
-  rawSession(): { session: OrtSession; shape: FloorShape; Tensor: TensorCtor } {
+  rawSession(): { session: OrtSession; shape: KvCacheLayout; Tensor: TensorCtor } {
     const model = this.#model;
     if (!model) throw new QuantlabError('internal', 'No model loaded');
-    const sessions = (model as unknown as { sessions: Record<string, OrtSession & { inputMetadata?: { name: string; type?: string }[] }> }).sessions;
-    const session = sessions.model ?? sessions.decoder_model_merged;
-    const c = (model as unknown as { config: { num_hidden_layers: number; num_key_value_heads?: number; num_attention_heads: number; head_dim?: number; hidden_size: number } }).config;
-    const kv = session.inputMetadata?.find((m) => m.name === 'past_key_values.0.key');
-    const shape: FloorShape = {
-      numLayers: c.num_hidden_layers,
-      numKvHeads: c.num_key_value_heads ?? c.num_attention_heads,
-      headDim: c.head_dim ?? c.hidden_size / c.num_attention_heads,
-      kvType: kv?.type === 'float16' ? 'float16' : 'float32',
-    };
+    const session = decoderSession(model);
+    const shape = kvCacheLayout(session);
     // ONNX Runtime tensors of the same runtime transformers.js loaded the session with.
     const Ctor = function (this: unknown, type: string, data: unknown, dims: readonly number[]) {
       return new Tensor(type as 'float32', data as Float32Array, [...dims]).ort_tensor;
@@ -203,15 +194,20 @@ export class Runner {
   }
 }
 
-type OrtTensorCtor = new (type: string, data: unknown, dims: readonly number[]) => LoopTensor;
-let ortTensorCtor: OrtTensorCtor | undefined;
+/** The decoder's ONNX Runtime session inside a transformers.js model. */
+function decoderSession(model: PreTrainedModel): OrtSession {
+  const sessions = (model as unknown as { sessions: Record<string, OrtSession> }).sessions;
+  return sessions.model ?? sessions.decoder_model_merged;
+}
+
+let ortTensorCtor: TensorCtor | undefined;
 
 /**
  * Makes ONNX Runtime tensors with the class transformers.js's sessions take, without its Tensor
  * wrapper (a Proxy per tensor) around each one.
  */
 function ortTensor(): MakeTensor {
-  ortTensorCtor ??= (new Tensor('int64', new BigInt64Array(1), [1]).ort_tensor as object).constructor as OrtTensorCtor;
+  ortTensorCtor ??= (new Tensor('int64', new BigInt64Array(1), [1]).ort_tensor as object).constructor as TensorCtor;
   const Ctor = ortTensorCtor;
   return (type, data, dims) => new Ctor(type, data, dims);
 }
