@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { buildDecoderGraph } from '../src/lib/model/llama-graph';
 import { SMOLLM2_135M_SHAPE, tinyConfig, tinyWeights } from '../src/lib/model/tiny';
 import { quantizeModel } from '../src/lib/quantize/quantize-model';
-import type { QuantizeOptions } from '../src/lib/quantize/variants';
+import type { QuantizeOptions } from '../src/lib/variants/options';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '1' }, only: { type: 'string', default: '' } } });
 const runs = Number(values.runs);

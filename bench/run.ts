@@ -10,7 +10,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { main } from '../src/cli/main';
-import { dtypeToStem } from '../src/lib/runner/variants';
+import { FP32_PATH, FP32_STEM, stemOf } from '../src/lib/variants/table';
 import { ensureSite } from '../src/node/browser';
 
 const { values } = parseArgs({
@@ -49,11 +49,11 @@ for (const name of models) {
   if (!make) throw new Error(`Unknown bench model "${name}": use ${Object.keys(FIXTURES).join(', ')}`);
   const dir = join(CACHE, name);
   if (values.rebuild) rmSync(dir, { recursive: true, force: true });
-  if (!existsSync(join(dir, 'onnx/model.onnx'))) {
+  if (!existsSync(join(dir, FP32_PATH))) {
     console.error(`[bench] building the ${name} fixture in ${dir}`);
     for (const args of make(dir)) await cli(args);
   }
-  const missing = dtypes.filter((d) => d !== 'fp32' && !existsSync(join(dir, 'onnx', `${dtypeToStem(d) ?? `model_${d}`}.onnx`)));
+  const missing = dtypes.filter((d) => d !== 'fp32' && !existsSync(join(dir, 'onnx', `${stemOf(d) ?? `${FP32_STEM}_${d}`}.onnx`)));
   if (missing.length) {
     console.error(`[bench] quantizing ${name}: ${missing.join(', ')}`);
     await cli(['quantize', dir, '--dtype', missing.join(','), '--quiet']);

@@ -8,8 +8,10 @@ import { buildModelFolder, yieldToEventLoop, type ModelFiles } from '../src/lib/
 import { slugify } from '../src/lib/model/ref.ts';
 import type { Outcome } from '../src/lib/runner/types.ts';
 import { addModelFiles, deleteModel, listModels, readModelFile, saveModel, type StoredModelInfo } from '../src/browser/opfs-store.ts';
-import { expandRequests, parseManifest, quantizeVariants } from '../src/lib/quantize/run.ts';
-import { MANIFEST_FILE, type QuantizeOptions } from '../src/lib/quantize/variants.ts';
+import { expandRequests, quantizeVariants } from '../src/lib/quantize/run.ts';
+import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest.ts';
+import type { QuantizeOptions } from '../src/lib/variants/options.ts';
+import { FP32_PATH } from '../src/lib/variants/table.ts';
 
 export type BuildStep = 'read' | 'convert' | 'build' | 'save' | 'done';
 export interface BuilderProgress {
@@ -104,10 +106,10 @@ const api = {
     current = ctrl;
     try {
       const requests = expandRequests(dtypes, options);
-      const source = await readModelFile(id, 'onnx/model.onnx');
+      const source = await readModelFile(id, FP32_PATH);
       if (!source) throw new QuantlabError('bad-argument', `Model ${id} has no onnx/model.onnx to quantize`);
       onProgress({ step: 'read', message: 'Reading onnx/model.onnx', fraction: 0 });
-      const previous = parseManifest(await readModelFile(id, `onnx/${MANIFEST_FILE}`).then((f) => (f ? bytesOf(f) : undefined)));
+      const previous = parseManifest(await readModelFile(id, MANIFEST_PATH).then((f) => (f ? bytesOf(f) : undefined)));
       const result = await quantizeVariants(await bytesOf(source), requests, previous, {
         signal: ctrl.signal,
         onProgress: (p) => onProgress({ step: 'convert', message: `${p.file}: ${p.tensor}`, fraction: 0.9 * p.fraction }),

@@ -7,7 +7,7 @@ import { transformersModelId, type ModelRef } from '../src/lib/model/ref.ts';
 import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../src/lib/runner/types.ts';
 import { AutoConfig, env } from '@huggingface/transformers';
 import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env.ts';
-import { variantNeedsFloat16 } from '../src/lib/runner/variants.ts';
+import { variantNeedsFloat16 } from '../src/lib/variants/table.ts';
 import { QuantlabError } from '../src/lib/errors.ts';
 import { runnerEvalModel } from '../src/lib/eval/model.ts';
 import { floorDecode } from '../src/lib/bench/floor.ts';

@@ -9,8 +9,8 @@ import { dirname, join, resolve } from 'node:path';
 import { QuantlabError } from '../lib/errors';
 import { MAX_ROUNDS, type BenchCase } from '../lib/bench/measure';
 import { BENCH_RUNTIMES, formatBenchTable, type BenchReport, type BenchRow, type BenchRuntime } from '../lib/bench/report';
-import { DTYPES } from '../lib/quantize/variants';
-import { dtypeToStem } from '../lib/runner/variants';
+import { DTYPES } from '../lib/variants/options';
+import { stemOfArg } from '../lib/variants/table';
 import { intFlag } from './eval';
 import { parse, usageOf } from './main';
 
@@ -68,7 +68,7 @@ function list(v: unknown, fallback: string): string[] {
 
 /** onnx/<stem>.onnx of a dtype name (or a stem given as is); unknown names are refused. */
 export function benchStem(dtype: string): string {
-  const stem = dtypeToStem(dtype) ?? ((DTYPES as readonly string[]).includes(dtype) ? `model_${dtype}` : dtype.startsWith('model') ? dtype : undefined);
+  const stem = stemOfArg(dtype);
   if (!stem) {
     throw new QuantlabError('bad-argument', `Unknown dtype "${dtype}"`, `Use fp32, ${DTYPES.join(', ')}, or a file stem such as model_q4_b128.`);
   }

@@ -9,7 +9,7 @@ import { checkText, evaluateQuality, type QualityReport } from '../lib/eval/qual
 import { toJson } from '../lib/eval/export';
 import { qualityCsv } from '../lib/eval/tables';
 import { Runner } from '../lib/runner/runner';
-import { dtypeToStem } from '../lib/runner/variants';
+import { FP32_STEM, stemOfArg } from '../lib/variants/table';
 import { configureNodeTransformers } from '../node/transformers-env';
 import { parse, usageOf } from './main';
 
@@ -62,9 +62,8 @@ export async function loadPrecisions(dirArg: string, dtypesArg: unknown, baselin
   }
   const dtypes = String(dtypesArg ?? 'fp32').split(',').map((d) => d.trim()).filter((d) => d !== '');
   if (dtypes.length === 0) throw new QuantlabError('bad-argument', '--dtypes is empty');
-  // transformers.js dtype names map to its file names; others (bf16, ...) to model_<name>; a name
-  // starting with "model" is taken as the file stem itself.
-  const stems = dtypes.map((d) => dtypeToStem(d) ?? (d.startsWith('model') ? d : `model_${d}`));
+  // A precision name or a file stem; any other name is looked for as model_<name> (and reported missing).
+  const stems = dtypes.map((d) => stemOfArg(d) ?? `${FP32_STEM}_${d}`);
   const missing = dtypes.filter((_, i) => !existsSync(resolve(dir, 'onnx', `${stems[i]}.onnx`)));
   if (missing.length) {
     const files = missing.map((d) => `onnx/${stems[dtypes.indexOf(d)]}.onnx (${d})`).join(', ');

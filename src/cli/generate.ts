@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { QuantlabError } from '../lib/errors';
 import { Runner } from '../lib/runner/runner';
-import { dtypeToStem } from '../lib/runner/variants';
+import { stemOf } from '../lib/variants/table';
 import type { GenerateParams } from '../lib/runner/types';
 import { configureNodeTransformers } from '../node/transformers-env';
 import { parse, usageOf } from './main';
@@ -51,7 +51,7 @@ export async function runGenerate(args: string[]): Promise<number> {
   const local = existsSync(positionals[0]);
   const modelId = local ? resolve(positionals[0]) : positionals[0];
   const dtype = (v.dtype as string | undefined) ?? 'fp32';
-  const variant = (v.variant as string | undefined) ?? dtypeToStem(dtype);
+  const variant = (v.variant as string | undefined) ?? stemOf(dtype);
   if (!variant) throw new QuantlabError('bad-argument', `Unknown --dtype "${dtype}"`, 'Use fp32, fp16, q8, int8, uint8, q4, q4f16 or bnb4, or --variant <file stem>.');
   if (local && !existsSync(resolve(modelId, 'onnx', `${variant}.onnx`))) {
     throw new QuantlabError('bad-argument', `${positionals[0]} has no onnx/${variant}.onnx`, `Create it with 'quantlab quantize ${positionals[0]} --dtype ${dtype}' or pick another --dtype.`);

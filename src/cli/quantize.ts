@@ -3,8 +3,10 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QuantlabError } from '../lib/errors';
-import { expandRequests, parseManifest, quantizeVariants } from '../lib/quantize/run';
-import { DTYPES, MANIFEST_FILE, type QuantizeOptions } from '../lib/quantize/variants';
+import { expandRequests, quantizeVariants } from '../lib/quantize/run';
+import { MANIFEST_PATH, parseManifest } from '../lib/variants/manifest';
+import { DTYPES, type QuantizeOptions } from '../lib/variants/options';
+import { FP32_PATH } from '../lib/variants/table';
 import { parse, usageOf } from './main';
 
 const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
@@ -28,7 +30,7 @@ export async function runQuantize(args: string[]): Promise<number> {
   if (v.help) return usageOf(HELP);
   if (positionals.length !== 1 || !v.dtype) throw new QuantlabError('bad-argument', 'quantize needs a model folder and --dtype', HELP);
   const dir = resolve(positionals[0]);
-  const source = join(dir, 'onnx', 'model.onnx');
+  const source = join(dir, FP32_PATH);
   if (!existsSync(source)) {
     throw new QuantlabError('bad-argument', `${positionals[0]} has no onnx/model.onnx`, "Quantize a folder made by 'quantlab import' or 'quantlab tiny', or any transformers.js folder with the fp32 model.");
   }
@@ -51,7 +53,7 @@ export async function runQuantize(args: string[]): Promise<number> {
   };
   for (const k of Object.keys(common) as (keyof typeof common)[]) if (common[k] === undefined) delete common[k];
   const requests = expandRequests(String(v.dtype).split(',').map((s) => s.trim()), common);
-  const manifestPath = join(dir, 'onnx', MANIFEST_FILE);
+  const manifestPath = join(dir, MANIFEST_PATH);
   const previous = parseManifest(existsSync(manifestPath) ? new Uint8Array(readFileSync(manifestPath)) : undefined);
   const log = v.quiet || v.json ? () => {} : (s: string) => console.error(s);
   let shown = -1;

@@ -3,7 +3,8 @@
 // served by the app itself, and the user's own models kept in browser storage.
 
 import { refKey, type ModelRef } from './model/ref';
-import { variantFromStem, variantsFromFiles, type VariantInfo } from './variant-info';
+import { variantsFromFiles } from './variants/info';
+import { variantFromStem, type VariantInfo } from './variants/table';
 
 export interface CatalogModel {
   /** refKey(ref): "hub:<id>", "served:<id>", "local:<id>". */

@@ -12,7 +12,7 @@ import type { PlatformInfo } from '../lib/platform.ts';
 import type { GenerateParams, GenerateResult, LoadProgress, Outcome, Timings, TokenEvent } from '../lib/runner/types.ts';
 import type { DevicePreference } from '../lib/settings.ts';
 import type { FloorMeasurement } from '../lib/latency.ts';
-import type { VariantInfo } from '../lib/variant-info.ts';
+import type { VariantInfo } from '../lib/variants/table.ts';
 
 export type ColumnStatus = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'error';
 

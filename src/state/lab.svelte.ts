@@ -16,12 +16,12 @@ import { runSweep } from '../lib/eval/sweep.ts';
 import { toCsv, toJson, type Cell } from '../lib/eval/export.ts';
 import { aggregateSweep, qualityCsv, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables.ts';
 import { refKey } from '../lib/model/ref.ts';
+import { FP32_STEM } from '../lib/variants/table.ts';
 import type { Column } from './column.svelte.ts';
 import { loadLab, saveLab, type LabReport, type LabSweep } from './lab-storage.ts';
 import type { Playground } from './playground.svelte.ts';
 
 /** The fp32 file stem: the baseline whenever it is loaded. */
-const FP32_STEM = 'model';
 const SAVE_DEBOUNCE_MS = 500;
 
 interface LabModel {

@@ -9,10 +9,10 @@ import { readModelFile } from '../browser/opfs-store.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
 import { userModelEntry, type CatalogModel } from '../lib/catalog.ts';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
-import type { QuantizeOptions } from '../lib/quantize/variants.ts';
+import { MANIFEST_PATH } from '../lib/variants/manifest.ts';
+import type { QuantizeOptions } from '../lib/variants/options.ts';
 import type { Outcome } from '../lib/runner/types.ts';
 
-export const MANIFEST_PATH = 'onnx/quantlab-manifest.json';
 
 /** Options the quantize dialog collects: the quantizer's options without the dtype. */
 export type QuantizeRequestOptions = Omit<QuantizeOptions, 'dtype'>;

@@ -11,7 +11,9 @@ import { DEFAULT_BANDWIDTH_GBS, parseBandwidth } from '../lib/latency.ts';
 import { detectPlatform, type PlatformInfo } from '../lib/platform.ts';
 import type { GenerateParams } from '../lib/runner/types.ts';
 import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, type Settings } from '../lib/settings.ts';
-import { variantsFromFiles, type VariantInfo } from '../lib/variant-info.ts';
+import { variantsFromFiles } from '../lib/variants/info.ts';
+import { MANIFEST_PATH } from '../lib/variants/manifest.ts';
+import { FP32_STEM, type VariantInfo } from '../lib/variants/table.ts';
 import { Column, type ColumnResult } from './column.svelte.ts';
 import type { Library } from './library.svelte.ts';
 import { mirrorUrl, readInputs, save } from './persistence.ts';
@@ -29,9 +31,6 @@ function loadBandwidth(): number {
 /** Quiet time after the last control change before live mode regenerates. */
 export const LIVE_DEBOUNCE_MS = 300;
 const PERSIST_DEBOUNCE_MS = 200;
-
-/** The stem of the full-precision column every other column is compared with. */
-export const REFERENCE_STEM = 'model';
 
 export class Playground {
   settings = $state<Settings>({ ...DEFAULT_SETTINGS });
@@ -55,7 +54,7 @@ export class Playground {
   }
   readonly model: CatalogModel | undefined = $derived.by(() => this.models.find((m) => m.key === this.modelKey));
   readonly variants: VariantInfo[] = $derived(this.model?.variants ?? []);
-  readonly reference: Column | undefined = $derived(this.columns.find((c) => c.variant.stem === REFERENCE_STEM));
+  readonly reference: Column | undefined = $derived(this.columns.find((c) => c.variant.stem === FP32_STEM));
   readonly busy: boolean = $derived(this.columns.some((c) => c.status === 'generating' || c.status === 'loading'));
 
   #gen = 0;
@@ -108,8 +107,8 @@ export class Playground {
       const entry = index.models.find((m) => m.id === TINY_MODEL.ref.id);
       if (!entry) throw new Error(`${TINY_MODEL.ref.id} is not listed`);
       let manifest: unknown;
-      if (entry.files.some((f) => f.path === 'onnx/quantlab-manifest.json')) {
-        manifest = await fetch(new URL(`models/${entry.id}/onnx/quantlab-manifest.json`, document.baseURI)).then((r) => (r.ok ? r.json() : undefined), () => undefined);
+      if (entry.files.some((f) => f.path === MANIFEST_PATH)) {
+        manifest = await fetch(new URL(`models/${entry.id}/${MANIFEST_PATH}`, document.baseURI)).then((r) => (r.ok ? r.json() : undefined), () => undefined);
       }
       this.served = { variants: variantsFromFiles(entry.files, manifest) };
     } catch (err) {

@@ -4,7 +4,7 @@
 // bf16 must be close, 8-bit closer than 4-bit, nothing garbage. On WebGPU the float16 variants
 // must be refused with a clear message on an adapter without shader-f16.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { QuantizeOptions } from '../../src/lib/quantize/variants';
+import type { QuantizeOptions } from '../../src/lib/variants/options';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
 import { openFiles } from './columns.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_KEY, HUB_MODELS, TINY_MODEL, userModelEntry } from '../../src/lib/catalog';
 import { refKey } from '../../src/lib/model/ref';
-import { variantLoadOptions } from '../../src/lib/runner/variants';
+import { variantLoadOptions } from '../../src/lib/variants/table';
 import { summaryRows, medianMs } from '../../src/lib/summary';
 
 describe('catalog', () => {

@@ -8,7 +8,7 @@ import type { DecoderConfig } from '../../src/lib/model/config';
 import { float16BitsToFloat32 } from '../../src/lib/numeric/half';
 import { encodeModel, type ModelProto } from '../../src/lib/onnx/proto';
 import { quantizeModel } from '../../src/lib/quantize/quantize-model';
-import type { QuantizeOptions } from '../../src/lib/quantize/variants';
+import type { QuantizeOptions } from '../../src/lib/variants/options';
 import { greedyReferences, readCheckpoint } from '../helpers/aidreams';
 
 type Session = ort.InferenceSession;

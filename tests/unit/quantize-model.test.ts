@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/lib/onnx/builder';
 import { DataType, attr, encodeModel, type ModelProto } from '../../src/lib/onnx/proto';
 import { quantizeModel, type QuantizeProgress } from '../../src/lib/quantize/quantize-model';
-import { transformersDtype, upsertManifest, variantFileName, type QuantizeOptions } from '../../src/lib/quantize/variants';
+import { upsertManifest } from '../../src/lib/variants/manifest';
+import type { QuantizeOptions } from '../../src/lib/variants/options';
+import { transformersDtype, variantFileName } from '../../src/lib/variants/table';
 import { QuantlabError } from '../../src/lib/errors';
 import { runModelBytes } from '../helpers/ort-node';
 

@@ -5,7 +5,7 @@ import { float32ToFloat16Bits } from '../../src/lib/numeric/half';
 import { GraphBuilder } from '../../src/lib/onnx/builder';
 import { DataType, attr, type ModelProto, type NodeProto, type TensorProto } from '../../src/lib/onnx/proto';
 import { quantizeModel } from '../../src/lib/quantize/quantize-model';
-import type { QuantizeOptions } from '../../src/lib/quantize/variants';
+import type { QuantizeOptions } from '../../src/lib/variants/options';
 import { runModelBytes, type Feed } from '../helpers/ort-node';
 
 const M = 5;

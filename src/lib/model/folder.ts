@@ -5,6 +5,7 @@ import { encodeModel } from '../onnx/proto';
 import { throwIfAborted } from '../errors';
 import { toGenerationConfig, toHfConfig, type DecoderConfig, type WeightMap } from './config';
 import { buildDecoderGraph } from './llama-graph';
+import { FP32_PATH } from '../variants/table';
 
 /** Relative path -> file bytes. */
 export type ModelFiles = Map<string, Uint8Array>;
@@ -37,7 +38,7 @@ export async function buildModelFolder(
   await yieldToEventLoop();
   const model = buildDecoderGraph(src.config, src.weights);
   throwIfAborted(signal);
-  onProgress?.({ status: 'encode', message: 'Writing onnx/model.onnx' });
+  onProgress?.({ status: 'encode', message: `Writing ${FP32_PATH}` });
   await yieldToEventLoop();
   const onnx = encodeModel(model);
   throwIfAborted(signal);
@@ -46,7 +47,7 @@ export async function buildModelFolder(
   files.set('generation_config.json', json({ ...toGenerationConfig(src.config), ...(src.generationConfig ?? {}), ...eosOverride(src.config) }));
   files.set('tokenizer.json', json(src.tokenizerJson));
   if (src.tokenizerConfig) files.set('tokenizer_config.json', json(src.tokenizerConfig));
-  files.set('onnx/model.onnx', onnx);
+  files.set(FP32_PATH, onnx);
   onProgress?.({ status: 'done', bytes: [...files.values()].reduce((a, f) => a + f.byteLength, 0) });
   return files;
 }

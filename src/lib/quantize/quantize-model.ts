@@ -14,7 +14,8 @@ import { quantizeInt8 } from './int8';
 import { quantizeNBits } from './nbits';
 import { transposeMatrix, type ErrorStats } from './stats';
 import { findQuantizedSign, findWeightTargets, type WeightTarget } from './targets';
-import { describeFormat, resolveOptions, variantFileName, type Dtype, type QuantizeOptions, type ResolvedOptions } from './variants';
+import { describeFormat, resolveOptions, type Dtype, type QuantizeOptions, type ResolvedOptions } from '../variants/options';
+import { variantFileName } from '../variants/table';
 
 /** Progress of one variant: `done` of `total` tensors, monotone, ending with done === total. */
 export interface QuantizeProgress {

@@ -5,17 +5,9 @@
 import { QuantlabError, throwIfAborted } from '../errors';
 import { decodeModel } from '../onnx/proto';
 import { quantizeModel, type QuantizeProgress, type VariantReport } from './quantize-model';
-import {
-  DTYPES,
-  MANIFEST_FILE,
-  describeFormat,
-  resolveOptions,
-  transformersDtype,
-  upsertManifest,
-  variantFileName,
-  type QuantizeOptions,
-  type QuantlabManifest,
-} from './variants';
+import { MANIFEST_PATH, encodeManifest, upsertManifest, type QuantlabManifest } from '../variants/manifest';
+import { DTYPES, describeFormat, resolveOptions, type QuantizeOptions } from '../variants/options';
+import { FP32_PATH, transformersDtype, variantFileName } from '../variants/table';
 
 export interface VariantsProgress {
   status: 'quantize';
@@ -52,7 +44,7 @@ export async function quantizeVariants(
   hooks: { onProgress?: (p: VariantsProgress) => void; signal?: AbortSignal } = {},
 ): Promise<VariantsResult> {
   requests.forEach((r) => resolveOptions(r));
-  const model = decodeModel(modelBytes, 'onnx/model.onnx');
+  const model = decodeModel(modelBytes, FP32_PATH);
   const files = new Map<string, Uint8Array>();
   const reports: VariantReport[] = [];
   let manifest = previous;
@@ -78,16 +70,6 @@ export async function quantizeVariants(
       bitsPerWeightQuantized: report.bitsPerWeightQuantized,
     });
   }
-  files.set(`onnx/${MANIFEST_FILE}`, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+  files.set(MANIFEST_PATH, encodeManifest(manifest!));
   return { files, manifest: manifest!, reports };
-}
-
-export function parseManifest(bytes: Uint8Array | undefined): QuantlabManifest | undefined {
-  if (!bytes) return undefined;
-  try {
-    const m = JSON.parse(new TextDecoder().decode(bytes)) as QuantlabManifest;
-    return m && m.version === 1 && Array.isArray(m.variants) ? m : undefined;
-  } catch {
-    return undefined;
-  }
 }

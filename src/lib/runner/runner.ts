@@ -11,7 +11,7 @@ import { applyRepetitionPenalty, decodeLoop } from './decode-loop';
 import { StreamText } from './stream-text';
 import { createRng } from '../sampling/rng';
 import type { GenerateParams, GenerateResult, LoadProgress, LoadRequest, TokenEvent } from './types';
-import { variantLoadOptions } from './variants';
+import { variantLoadOptions } from '../variants/table';
 
 const now = () => performance.now();
 

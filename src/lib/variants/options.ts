@@ -1,6 +1,6 @@
-// The variant table: which dtypes exist, their options and defaults, the file each is written to
-// (transformers.js's names where it has one, descriptive names otherwise), and the manifest
-// (quantlab-manifest.json) that records every file's format beside them.
+// The options a variant is quantized with: which precisions (dtypes) the quantizer produces, their
+// settings and defaults, and the one-line description of each storage format. A variant's file
+// name is derived from these in table.ts.
 
 import { QuantlabError } from '../errors';
 
@@ -31,11 +31,6 @@ export interface QuantizeOptions {
 export type ResolvedOptions = Required<QuantizeOptions>;
 
 export const BLOCK_SIZES = [16, 32, 64, 128, 256];
-
-/** transformers.js's dtype names, for the files it can load with `{ dtype }`. */
-const TRANSFORMERS_FILE: Partial<Record<Dtype, string>> = {
-  fp16: 'model_fp16', q8: 'model_quantized', int8: 'model_int8', uint8: 'model_uint8', q4: 'model_q4', q4f16: 'model_q4f16', bnb4: 'model_bnb4',
-};
 
 /** Fills in defaults and validates; a bad option gets a 'bad-argument' error naming the valid values. */
 export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
@@ -71,53 +66,6 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
   };
 }
 
-function shortHash(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(36);
-}
-
-/** File name (no directory) of a variant: transformers.js's name for default options, else descriptive. */
-export function variantFileName(opts: QuantizeOptions): string {
-  const o = resolveOptions(opts);
-  let name: string;
-  const parts: string[] = [];
-  switch (o.dtype) {
-    case 'q4':
-    case 'q4f16': {
-      const f16 = o.dtype === 'q4f16' ? 'f16' : '';
-      name = o.bits === 4 ? `model_q4${f16}` : `model_q8${f16}nbits`;
-      if (o.blockSize !== 32) parts.push(`b${o.blockSize}`);
-      if (!o.symmetric) parts.push('asym');
-      break;
-    }
-    case 'bnb4':
-      name = 'model_bnb4';
-      if (o.quantType !== 'nf4' || o.doubleQuant) parts.push(o.quantType);
-      if (o.blockSize !== 64) parts.push(`b${o.blockSize}`);
-      if (o.doubleQuant) parts.push('dq');
-      break;
-    case 'q8':
-    case 'int8':
-    case 'uint8':
-      name = TRANSFORMERS_FILE[o.dtype]!;
-      if (o.perChannel) parts.push('pc');
-      break;
-    default:
-      name = TRANSFORMERS_FILE[o.dtype] ?? `model_${o.dtype}`;
-  }
-  if (!o.keepLmHead && o.dtype !== 'fp16' && o.dtype !== 'bf16') parts.push('qhead');
-  if (o.keep.length > 0) parts.push(`keep${shortHash(o.keep.join('\n'))}`);
-  return `${[name, ...parts].join('_')}.onnx`;
-}
-
-/** The transformers.js dtype that loads this file by name, if the file has a transformers.js name. */
-export function transformersDtype(fileName: string): Dtype | undefined {
-  const stem = fileName.replace(/\.onnx$/, '');
-  const hit = Object.entries(TRANSFORMERS_FILE).find(([, f]) => f === stem);
-  return hit ? (hit[0] as Dtype) : undefined;
-}
-
 /** One line describing a variant's storage format. */
 export function describeFormat(o: ResolvedOptions): string {
   switch (o.dtype) {
@@ -130,33 +78,4 @@ export function describeFormat(o: ResolvedOptions): string {
     case 'bnb4':
       return `MatMulBnb4 ${o.quantType}, block ${o.blockSize}${o.doubleQuant ? ', double-quantized absmax (8-bit dynamic code, blocks of 256)' : ''}`;
   }
-}
-
-export const MANIFEST_FILE = 'quantlab-manifest.json';
-
-/** One file of the manifest. */
-export interface ManifestEntry {
-  file: string;
-  /** transformers.js dtype that loads it by name, when it has a transformers.js file name. */
-  transformersDtype?: Dtype;
-  format: string;
-  options: ResolvedOptions;
-  bytes: number;
-  bitsPerWeight: number;
-  bitsPerWeightQuantized: number;
-}
-
-/** quantlab-manifest.json, written beside the variant files in onnx/. */
-export interface QuantlabManifest {
-  version: 1;
-  source: string;
-  variants: ManifestEntry[];
-}
-
-/** Adds or replaces (by file name) an entry of a manifest, keeping entries sorted by file. */
-export function upsertManifest(m: QuantlabManifest | undefined, entry: ManifestEntry, source = 'model.onnx'): QuantlabManifest {
-  const variants = (m?.variants ?? []).filter((e) => e.file !== entry.file);
-  variants.push(entry);
-  variants.sort((a, b) => a.file.localeCompare(b.file));
-  return { version: 1, source: m?.source ?? source, variants };
 }

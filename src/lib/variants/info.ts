@@ -1,0 +1,77 @@
+// Names the columns a model folder offers: every onnx/*.onnx is a variant, labelled from the
+// quantizer's manifest (format, measured bits per weight) when it has an entry, else from the
+// file name (table.ts), and the words the page shows for its size.
+
+import { parseManifest, type ManifestEntry } from './manifest';
+import { dtypeNeeds, variantFromStem, type VariantInfo } from './table';
+
+/** What a manifest entry says about a variant, each field checked. */
+export interface ManifestInfo {
+  format?: string;
+  bitsPerWeight?: number;
+  bitsQuantized?: number;
+  bytes?: number;
+  dtype?: string;
+}
+
+function entryInfo(entry: ManifestEntry): ManifestInfo {
+  const e = entry as unknown as Record<string, unknown>;
+  const opts = (e.options && typeof e.options === 'object' ? e.options : {}) as Record<string, unknown>;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+  return {
+    format: typeof e.format === 'string' ? e.format : undefined,
+    bitsPerWeight: num(e.bitsPerWeight),
+    bitsQuantized: num(e.bitsPerWeightQuantized),
+    bytes: num(e.bytes),
+    dtype: typeof opts.dtype === 'string' ? opts.dtype : undefined,
+  };
+}
+
+const baseName = (f: string) => f.split('/').pop()!;
+
+/** A variant labelled from its name, refined by its manifest entry when there is one. */
+export function variantInfo(stem: string, bytes?: number, entry?: ManifestInfo): VariantInfo {
+  const v = variantFromStem(stem, bytes);
+  if (!entry) return v;
+  const dtype = entry.dtype;
+  return {
+    ...v,
+    format: entry.format ?? v.format,
+    bitsPerWeight: entry.bitsPerWeight ?? v.bitsPerWeight,
+    bitsMeasured: entry.bitsPerWeight !== undefined,
+    bitsQuantized: entry.bitsQuantized,
+    bytes: bytes ?? entry.bytes,
+    ...(dtype ? dtypeNeeds(dtype) : {}),
+  };
+}
+
+/** Every onnx/*.onnx of a folder listing, labelled, highest precision first. */
+export function variantsFromFiles(files: readonly { path: string; bytes: number }[], manifest?: unknown): VariantInfo[] {
+  const entries = new Map((parseManifest(manifest)?.variants ?? []).map((e) => [baseName(e.file), entryInfo(e)]));
+  const paths = new Set(files.map((f) => f.path));
+  return files
+    .filter((f) => /^onnx\/[^/]+\.onnx$/.test(f.path))
+    .map((f) => {
+      const name = baseName(f.path);
+      const v = variantInfo(name.slice(0, -'.onnx'.length), f.bytes, entries.get(name));
+      return paths.has(`${f.path}_data`) ? { ...v, externalData: true } : v;
+    })
+    .sort((a, b) => a.rank - b.rank || a.stem.localeCompare(b.stem));
+}
+
+/** "4.50 bit/weight, 10.55 overall" (measured: quantized tensors, whole file) or "≈4 bit" (nominal). */
+export function describeBits(v: VariantInfo): string {
+  if (v.bitsPerWeight === undefined) return '';
+  if (!v.bitsMeasured) return `≈${v.bitsPerWeight} bit`;
+  if (v.bitsQuantized === undefined) return `${v.bitsPerWeight.toFixed(2)} bit/weight`;
+  return `${v.bitsQuantized.toFixed(2)} bit/weight, ${v.bitsPerWeight.toFixed(2)} overall`;
+}
+
+/** "654 MB", "3.5 MB", "21 kB". */
+export function formatBytes(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return '';
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e8 ? 0 : 1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
+  return `${n} B`;
+}
