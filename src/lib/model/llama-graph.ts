@@ -3,6 +3,7 @@
 
 import { GraphBuilder } from '../onnx/builder';
 import { DataType, attr, type ModelProto } from '../onnx/proto';
+import { transpose } from '../numeric/transpose';
 import { checkWeights, validateConfig, type DecoderConfig, type WeightMap } from './config';
 
 /** Fill value for masked attention scores: the fp16 minimum, so fp16 variants stay finite. */
@@ -12,16 +13,6 @@ const B = 'batch_size';
 const S = 'sequence_length';
 const P = 'past_sequence_length';
 const T = 'total_sequence_length';
-
-/** Transposes a row-major [rows, cols] matrix into a new [cols, rows] array. */
-export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[base + c];
-  }
-  return out;
-}
 
 /** inv_freq[i] = theta^(-2i/d), computed as Hugging Face does (float32 exponent, float32 result). */
 export function ropeInvFreq(headDim: number, theta: number): Float32Array {

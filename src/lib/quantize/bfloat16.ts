@@ -6,7 +6,7 @@ import { GraphProtoSchema } from 'onnx-buf';
 import { DataType, makeTensor, tensorDims, tensorSize, tensorToFloat32, type GraphProto, type TensorProto } from '../onnx/proto';
 import { analyzeGraph } from './graph-info';
 import type { ConvertedTensor, TensorHook } from './float16';
-import { ErrorStats } from './stats';
+import { ErrorStats } from './weight-error';
 
 /**
  * Rounds the weights of an fp32 graph to bfloat16 values. Weights are float initializers with

@@ -2,7 +2,7 @@
 // com.microsoft MatMulBnb4, and the optional double quantization of the absmax values.
 
 import { FP4_CODE, NF4_CODE, createDynamicMap, nearestCode } from './codebooks';
-import { ErrorStats } from './stats';
+import { ErrorStats } from './weight-error';
 
 export type Bnb4Type = 'nf4' | 'fp4';
 

@@ -7,7 +7,7 @@ import { GraphProtoSchema, NodeProtoSchema, TypeProto_TensorSchema, TypeProtoSch
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../numeric/half';
 import { DataType, attr, makeNode, makeTensor, tensorDims, tensorToFloat32, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/proto';
 import { analyzeGraph, type GraphInfo } from './graph-info';
-import { ErrorStats } from './stats';
+import { ErrorStats } from './weight-error';
 
 export interface ConvertedTensor {
   name: string;

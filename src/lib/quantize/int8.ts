@@ -1,7 +1,7 @@
 // 8-bit weights for dynamic quantization (DynamicQuantizeLinear + MatMulInteger, the graph ONNX
 // Runtime's quantize_dynamic writes): uint8 asymmetric or int8 symmetric, per tensor or per column.
 
-import { ErrorStats } from './stats';
+import { ErrorStats } from './weight-error';
 
 export type Int8Kind = 'uint8' | 'int8';
 

@@ -2,7 +2,7 @@
 // blocks of block_size weights along K, each with one scale (and optionally a zero point).
 
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../numeric/half';
-import { ErrorStats } from './stats';
+import { ErrorStats } from './weight-error';
 
 export interface NBitsOptions {
   /** 4 or 8 bits per weight. */

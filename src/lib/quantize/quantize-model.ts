@@ -12,7 +12,8 @@ import { MS_DOMAIN, dqBytes, emitBnb4, emitDoubleQuantAbsmax, emitInteger, emitN
 import { convertGraphToFloat16, type ConvertedTensor } from './float16';
 import { quantizeInt8 } from './int8';
 import { quantizeNBits } from './nbits';
-import { transposeMatrix, type ErrorStats } from './stats';
+import { transpose } from '../numeric/transpose';
+import type { ErrorStats } from './weight-error';
 import { findQuantizedSign, findWeightTargets, type WeightTarget } from './targets';
 import { describeFormat, resolveOptions, type Dtype, type QuantizeOptions, type ResolvedOptions } from '../variants/options';
 import { variantFileName } from '../variants/table';
@@ -73,7 +74,7 @@ function tensorReport(name: string, shape: number[], format: string, bytes: numb
 function weightAs(t: WeightTarget, layout: 'NK' | 'KN'): Float32Array {
   const data = tensorToFloat32(t.weight);
   if (t.layout === layout) return data;
-  return t.layout === 'KN' ? transposeMatrix(data, t.K, t.N) : transposeMatrix(data, t.N, t.K);
+  return t.layout === 'KN' ? transpose(data, t.K, t.N) : transpose(data, t.N, t.K);
 }
 
 /**
