@@ -8,7 +8,7 @@ import { buildModelFolder, yieldToEventLoop, type ModelFiles } from '../src/lib/
 import { slugify } from '../src/lib/model/ref.ts';
 import type { Outcome } from '../src/lib/runner/types.ts';
 import { addModelFiles, deleteModel, listModels, readModelFile, saveModel, type StoredModelInfo } from '../src/browser/opfs-store.ts';
-import { expandRequests, quantizeVariants } from '../src/lib/quantize/run.ts';
+import { expandRequests, quantizeVariants } from '../src/lib/quantize/quantize-variants.ts';
 import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest.ts';
 import type { QuantizeOptions } from '../src/lib/variants/options.ts';
 import { FP32_PATH } from '../src/lib/variants/table.ts';

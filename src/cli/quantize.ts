@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QuantlabError } from '../lib/errors';
-import { expandRequests, quantizeVariants } from '../lib/quantize/run';
+import { expandRequests, quantizeVariants } from '../lib/quantize/quantize-variants';
 import { MANIFEST_PATH, parseManifest } from '../lib/variants/manifest';
 import { DTYPES, type QuantizeOptions } from '../lib/variants/options';
 import { FP32_PATH } from '../lib/variants/table';

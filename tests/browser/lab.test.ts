@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runnerEvalModel } from '../../src/lib/eval/model';
 import { evaluateQuality, type PrecisionQuality, type QualityReport } from '../../src/lib/eval/quality';
 import { SAMPLE_TEXT } from '../../src/lib/eval/sample';
-import { expandRequests, quantizeVariants } from '../../src/lib/quantize/run';
+import { expandRequests, quantizeVariants } from '../../src/lib/quantize/quantize-variants';
 import { Runner } from '../../src/lib/runner/runner';
 import { configureNodeTransformers } from '../../src/node/transformers-env';
 import { CHECKPOINT, TOKENIZER } from '../helpers/aidreams';
