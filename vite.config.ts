@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { BUILD_ASSETS_DIR, ORT_WASM_DIR, ORT_WASM_FILES } from './src/lib/ort-assets.ts';
+import { BUILD_ASSETS_DIR, ORT_WASM_DIR, ORT_WASM_FILES } from './src/lib/page/ort-assets.ts';
 
 /** COOP + COEP make the page crossOriginIsolated (SharedArrayBuffer, WASM threads); CORP lets it load our own files. */
 export const ISOLATION_HEADERS = {
@@ -24,7 +24,7 @@ const ORT_DEFAULT_WASM_URL = `new URL("${ORT_WASM_FILES.wasm}",import.meta.url)`
 /**
  * Serves ORT's wasm runtime files at <base>ort/ in dev and emits them as ort/<file> in the build,
  * byte for byte (Vite must not transform the Emscripten .mjs). It also checks that every built
- * chunk lives in assets/, which src/lib/ort-assets.ts relies on to find the app root from a worker.
+ * chunk lives in assets/, which src/lib/page/ort-assets.ts relies on to find the app root from a worker.
  */
 function ortWasmAssets(): Plugin {
   const files = Object.values(ORT_WASM_FILES);
@@ -56,7 +56,7 @@ function ortWasmAssets(): Plugin {
       for (const name of Object.keys(bundle)) {
         const chunk = bundle[name];
         if (chunk.type === 'chunk' && !chunk.fileName.startsWith(`${BUILD_ASSETS_DIR}/`)) {
-          this.error(`chunk ${chunk.fileName} is outside ${BUILD_ASSETS_DIR}/: src/lib/ort-assets.ts would compute a wrong app root`);
+          this.error(`chunk ${chunk.fileName} is outside ${BUILD_ASSETS_DIR}/: src/lib/page/ort-assets.ts would compute a wrong app root`);
         }
       }
       // Workers are bundled by a nested build that runs this plugin too: emit only from the main one.

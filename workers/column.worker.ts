@@ -11,7 +11,7 @@ import { variantNeedsFloat16 } from '../src/lib/variants/table.ts';
 import { QuantlabError } from '../src/lib/errors.ts';
 import { runnerEvalModel } from '../src/lib/eval/model.ts';
 import { floorDecode } from '../src/lib/bench/floor.ts';
-import type { FloorMeasurement } from '../src/lib/latency.ts';
+import type { FloorMeasurement } from '../src/lib/page/latency.ts';
 import { throwIfAborted } from '../src/lib/errors.ts';
 import { batchTokens } from '../src/lib/runner/token-batch.ts';
 

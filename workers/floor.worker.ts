@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-web/webgpu';
 import { floorDecode, type FloorResult } from '../src/lib/bench/floor.ts';
 import { kvCacheLayout, type KvCacheLayout, type OrtSession, type TensorCtor } from '../src/lib/onnx/session.ts';
 import { QuantlabError, toErrorInfo } from '../src/lib/errors.ts';
-import { ortWasmPaths } from '../src/lib/ort-assets.ts';
+import { ortWasmPaths } from '../src/lib/page/ort-assets.ts';
 import type { Outcome } from '../src/lib/runner/types.ts';
 import { wasmThreads } from '../src/browser/wasm-threads.ts';
 

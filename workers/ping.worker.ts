@@ -2,7 +2,7 @@
 // ONNX Runtime (through transformers.js, as the runner will use it) loads its wasm from our own
 // server with threads. The browser smoke test drives it through the page.
 import { expose } from 'comlink';
-import { ortWasmPaths } from '../src/lib/ort-assets.ts';
+import { ortWasmPaths } from '../src/lib/page/ort-assets.ts';
 
 const api = {
   /** Echo, to prove the round trip. */

@@ -2,7 +2,7 @@
 // server, user models served from OPFS through a custom cache, Hub files cached in Cache Storage.
 
 import { env } from '@huggingface/transformers';
-import { appRootUrl, ortWasmPaths } from '../lib/ort-assets';
+import { appRootUrl, ortWasmPaths } from '../lib/page/ort-assets';
 import { LOCAL_PREFIX, type ModelRef } from '../lib/model/ref';
 import { readModelFile } from './opfs-store';
 import { wasmThreads } from './wasm-threads';

@@ -12,7 +12,7 @@ import { benchRow, concurrencyResult, type BenchRow, type ConcurrencyResult } fr
 import type { GenerateParams, Outcome } from '../lib/runner/types';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './browser';
 import { PeakSampler, treeMemorySampler } from './memory';
-import { wasmThreadCount } from '../lib/device';
+import { wasmThreadCount } from '../lib/page/device';
 
 /** The served-model id the model folder is mounted under (site URL models/<id>/). */
 export const BENCH_MODEL_ID = 'quantlab-bench';
@@ -131,7 +131,7 @@ export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promis
 /**
  * Four (or however many) column workers generating at once against each alone, with the threads
  * the playground gives them: columns loaded together share the cores, a column alone gets every
- * core's thread (src/lib/device.ts). The together phase runs first, then each column is loaded
+ * core's thread (src/lib/page/device.ts). The together phase runs first, then each column is loaded
  * on its own.
  */
 export async function browserConcurrency(c: ConcurrencyCase, o: BrowserBenchOptions): Promise<ConcurrencyResult> {

@@ -5,13 +5,13 @@
 import { proxy, type Remote } from 'comlink';
 import type { ColumnApi } from '../../workers/column.worker.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
-import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/device.ts';
+import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device.ts';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import type { ModelRef } from '../lib/model/ref.ts';
-import type { PlatformInfo } from '../lib/platform.ts';
+import type { PlatformInfo } from '../lib/page/platform.ts';
 import type { GenerateParams, GenerateResult, LoadProgress, Outcome, Timings, TokenEvent } from '../lib/runner/types.ts';
-import type { DevicePreference } from '../lib/settings.ts';
-import type { FloorMeasurement } from '../lib/latency.ts';
+import type { DevicePreference } from '../lib/page/settings.ts';
+import type { FloorMeasurement } from '../lib/page/latency.ts';
 import type { VariantInfo } from '../lib/variants/table.ts';
 
 export type ColumnStatus = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'error';

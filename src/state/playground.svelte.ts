@@ -5,12 +5,12 @@
 import type { ColumnApi } from '../../workers/column.worker.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
 import { DEFAULT_MODEL_KEY, HUB_MODELS, SERVED_INDEX_PATH, TINY_MODEL, type CatalogModel, type ServedIndex } from '../lib/catalog.ts';
-import { firstDivergence } from '../lib/divergence.ts';
+import { firstDivergence } from '../lib/page/token-divergence.ts';
 import { toErrorInfo } from '../lib/errors.ts';
-import { DEFAULT_BANDWIDTH_GBS, parseBandwidth } from '../lib/latency.ts';
-import { detectPlatform, type PlatformInfo } from '../lib/platform.ts';
+import { DEFAULT_BANDWIDTH_GBS, parseBandwidth } from '../lib/page/latency.ts';
+import { detectPlatform, type PlatformInfo } from '../lib/page/platform.ts';
 import type { GenerateParams } from '../lib/runner/types.ts';
-import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, type Settings } from '../lib/settings.ts';
+import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, type Settings } from '../lib/page/settings.ts';
 import { variantsFromFiles } from '../lib/variants/info.ts';
 import { MANIFEST_PATH } from '../lib/variants/manifest.ts';
 import { FP32_STEM, type VariantInfo } from '../lib/variants/table.ts';

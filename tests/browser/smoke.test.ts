@@ -46,7 +46,7 @@ describe('built site', () => {
     console.log('[smoke] WebGPU adapter:', JSON.stringify(adapter));
     expect(adapter).not.toBeNull();
 
-    // The placeholder page reports the same facts through src/lib/platform.ts.
+    // The placeholder page reports the same facts through src/lib/page/platform.ts.
     const env = page.locator('#env[data-ready="true"]');
     await env.waitFor();
     const envText = (await env.textContent()) ?? '';

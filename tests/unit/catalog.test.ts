@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_KEY, HUB_MODELS, TINY_MODEL, userModelEntry } from '../../src/lib/catalog';
 import { refKey } from '../../src/lib/model/ref';
 import { variantLoadOptions } from '../../src/lib/variants/table';
-import { summaryRows, medianMs } from '../../src/lib/summary';
+import { summaryRows, medianMs } from '../../src/lib/page/summary';
 
 describe('catalog', () => {
   it('has unique keys that match the refs, and defaults among each model\'s variants', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseDevice, wasmThreadCount } from '../../src/lib/device';
-import type { PlatformInfo } from '../../src/lib/platform';
+import { chooseDevice, wasmThreadCount } from '../../src/lib/page/device';
+import type { PlatformInfo } from '../../src/lib/page/platform';
 
 const gpu = (shaderF16: boolean, isFallback = false): PlatformInfo => ({
   crossOriginIsolated: true,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ceilingTokensPerS, latencyRows, parseBandwidth } from '../../src/lib/latency';
+import { ceilingTokensPerS, latencyRows, parseBandwidth } from '../../src/lib/page/latency';
 import type { Timings } from '../../src/lib/runner/types';
 
 const timings = (decode: number): Timings => ({ loadMs: 120, ttftMs: 8, prefillTokensPerS: 500, decodeTokensPerS: decode, tokenMs: [] });

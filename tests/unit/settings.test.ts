@@ -8,7 +8,7 @@ import {
   settingsFromQuery,
   settingsFromStored,
   settingsToQuery,
-} from '../../src/lib/settings';
+} from '../../src/lib/page/settings';
 
 describe('checkNumber', () => {
   it('accepts in-range values as they are, without a message', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstDivergence, splitAtToken } from '../../src/lib/divergence';
+import { firstDivergence, splitAtToken } from '../../src/lib/page/token-divergence';
 
 describe('firstDivergence', () => {
   it('finds the first differing position', () => {

@@ -3,8 +3,8 @@
 // weight once, so tokens/s can never exceed bandwidth / bytes of weights. Pure, so the panel only
 // shows numbers computed (and tested) here.
 
-import { QuantlabError } from './errors';
-import type { Timings } from './runner/types';
+import { QuantlabError } from '../errors';
+import type { Timings } from '../runner/types';
 
 /** Bandwidth the ceiling assumes when the user has not set one: dual-channel DDR4-3200 is ~51 GB/s peak, ~20-25 sustained. */
 export const DEFAULT_BANDWIDTH_GBS = 20;

@@ -22,7 +22,7 @@ export function wasmThreadCount(p: PlatformInfo | null, columns = 1): number {
   return Math.max(1, Math.min(4, Math.floor(p.hardwareConcurrency / Math.max(1, columns))));
 }
 
-/** What a variant asks of the device (see variant-info.ts). */
+/** What a variant asks of the device (see variants/table.ts). */
 export interface DeviceNeeds {
   /** fp16 / q4f16 graphs: WebGPU only with the shader-f16 feature. */
   needsShaderF16: boolean;

@@ -2,7 +2,7 @@
 // outside forms (the URL query of a share link, the localStorage record). Everything read from
 // outside is validated here: out-of-range values are clamped with a message that says so.
 
-import type { ModelRef } from './model/ref';
+import type { ModelRef } from '../model/ref';
 
 export type DevicePreference = 'auto' | 'wasm' | 'webgpu';
 

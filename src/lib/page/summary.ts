@@ -1,7 +1,8 @@
 // The figures the summary chart and the column footers show, derived from each column's timings:
 // pure, so the charts only ever draw numbers computed here.
 
-import type { Timings } from './runner/types';
+import { median } from '../bench/stats';
+import type { Timings } from '../runner/types';
 
 export interface SummaryRow {
   label: string;
@@ -31,10 +32,7 @@ export function summaryRows(columns: readonly SummaryInput[]): SummaryRow[] {
 
 /** Median of the per-token latencies (ms), or null without any. */
 export function medianMs(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return values.length === 0 ? null : median(values);
 }
 
 function round(x: number, digits: number): number {
