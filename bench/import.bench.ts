@@ -11,12 +11,12 @@ import { SMOLLM2_135M_SHAPE } from '../src/lib/model/tiny';
 import { hfSource, tinySource } from '../src/lib/import/sources';
 import { writeSafetensors } from '../src/lib/import/safetensors';
 import { nodeReader, writeFolderAtomic } from '../src/node/files';
+import { median } from '../src/lib/bench/stats';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, dtype: { type: 'string', default: 'BF16' } } });
 const runs = Number(values.runs);
 const dtype = values.dtype as 'BF16' | 'F32';
 const root = mkdtempSync(join(tmpdir(), 'quantlab-bench-'));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {
   let t = performance.now();

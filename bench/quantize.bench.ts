@@ -6,11 +6,11 @@ import { buildDecoderGraph } from '../src/lib/model/llama-graph';
 import { SMOLLM2_135M_SHAPE, tinyConfig, tinyWeights } from '../src/lib/model/tiny';
 import { quantizeModel } from '../src/lib/quantize/quantize-model';
 import type { QuantizeOptions } from '../src/lib/variants/options';
+import { median } from '../src/lib/bench/stats';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '1' }, only: { type: 'string', default: '' } } });
 const runs = Number(values.runs);
 const only = new Set(values.only ? values.only.split(',') : []);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const VARIANTS: QuantizeOptions[] = [
   { dtype: 'q4' }, { dtype: 'q4f16' }, { dtype: 'q4', bits: 8 }, { dtype: 'q4', symmetric: false },
