@@ -1,7 +1,16 @@
-// The CLI's one flag parser: typed values, defaults, and errors that name the flag and the value.
-import { describe, expect, expectTypeOf, it } from 'vitest';
+// The CLI's one flag parser (typed values, defaults, and errors that name the flag and the value)
+// and the command table main.ts builds `quantlab --help` from: every command answers --help with
+// its own text, documents every flag it takes, and no command imports another or main.ts.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { parseArgs, type FlagSpecs } from '../../src/cli/args';
+import { COMMANDS, usage } from '../../src/cli/main';
 import { QuantlabError } from '../../src/lib/errors';
+import { runCli } from '../helpers/cli';
+import { REPO } from '../helpers/paths';
+
+afterEach(() => vi.restoreAllMocks());
 
 const FLAGS = {
   name: { type: 'string' },
@@ -117,5 +126,57 @@ describe('parseArgs', () => {
     expect(parseArgs(['--count', 'x', '--help'], FLAGS)).toEqual({ help: true });
     expect(parseArgs(['dir', '--help', '--scale', 'hot'], FLAGS)).toEqual({ help: true });
     expect(refusal(['--help', '--bogus']).message).toMatch(/--bogus/);
+  });
+});
+
+describe('the command table', () => {
+  it('holds each command once, in the order of the usage text', () => {
+    const names = COMMANDS.map((c) => c.name);
+    expect(names).toEqual(['import', 'tiny', 'quantize', 'generate', 'eval', 'sweep', 'bench']);
+    const text = usage();
+    let at = 0;
+    for (const c of COMMANDS) {
+      const synopsis = c.help.split('\n')[0];
+      expect(synopsis.startsWith(`quantlab ${c.name} `), synopsis).toBe(true);
+      const found = text.indexOf(`  ${synopsis.slice('quantlab '.length)}\n`, at);
+      expect(found, c.name).toBeGreaterThan(at);
+      for (const line of c.summary.split('\n')) expect(text.indexOf(`      ${line}`, found), line).toBeGreaterThan(found);
+      at = found;
+    }
+  });
+
+  it('prints the usage for --help, -h and help (exit 0) and without a command (exit 1)', async () => {
+    for (const arg of ['--help', '-h', 'help']) {
+      const r = await runCli([arg]);
+      expect([r.code, r.out, r.err]).toEqual([0, usage(), '']);
+    }
+    const none = await runCli([]);
+    expect([none.code, none.out]).toEqual([1, usage()]);
+  });
+
+  for (const c of COMMANDS) {
+    it(`${c.name} --help prints its help and documents every flag it takes`, async () => {
+      const r = await runCli([c.name, '--help']);
+      expect([r.code, r.out, r.err]).toEqual([0, c.help, '']);
+      for (const flag of Object.keys(c.flags)) expect(c.help, `--${flag}`).toMatch(new RegExp(`--${flag}\\b`));
+      // An unknown flag is refused by name, with the exit code of every usage error.
+      const bad = await runCli([c.name, '--no-such-flag']);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(new RegExp(`^quantlab ${c.name}: Unknown option '--no-such-flag'`));
+    });
+  }
+
+  it('has no import cycle: commands import neither each other nor main.ts', () => {
+    const dir = join(REPO, 'src/cli/commands');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBe(COMMANDS.length);
+    for (const f of files) {
+      const imports = [...readFileSync(join(dir, f), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
+      expect(imports.filter((p) => p.startsWith('./') || /(^|\/)main(\.ts)?$/.test(p)), f).toEqual([]);
+    }
+    for (const f of ['args.ts', 'command.ts', 'format.ts', 'model-folder.ts']) {
+      const text = readFileSync(join(REPO, 'src/cli', f), 'utf8');
+      expect(text, f).not.toMatch(/from '\.\/(main|commands\/)/);
+    }
   });
 });
