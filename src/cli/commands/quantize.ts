@@ -2,12 +2,14 @@
 
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { QuantlabError } from '../lib/errors';
-import { expandRequests, quantizeVariants } from '../lib/quantize/quantize-variants';
-import { MANIFEST_PATH, parseManifest } from '../lib/variants/manifest';
-import { DTYPES, type QuantizeOptions } from '../lib/variants/options';
-import { FP32_PATH } from '../lib/variants/table';
-import { parse, usageOf } from './main';
+import { QuantlabError } from '../../lib/errors';
+import { expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
+import { MANIFEST_PATH, parseManifest } from '../../lib/variants/manifest';
+import { DTYPES, type QuantizeOptions } from '../../lib/variants/options';
+import { FP32_PATH } from '../../lib/variants/table';
+import type { FlagSpecs, ParsedArgs } from '../args';
+import { defineCommand } from '../command';
+import { logger } from '../format';
 
 const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   dtypes: ${DTYPES.join(', ')} (all = every one with default options)
@@ -19,43 +21,45 @@ const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   --per-channel         q8/int8/uint8: one scale per output column
   --quantize-lm-head    also quantize the lm_head (kept in full precision by default)
   --keep a,b            more node or weight names to keep in full precision
-  --json                print the reports as JSON`;
+  --json                print the reports as JSON
+  --quiet               no progress lines, no table`;
 
-export async function runQuantize(args: string[]): Promise<number> {
-  const { values: v, positionals } = parse(args, {
-    dtype: { type: 'string' }, bits: { type: 'string' }, 'block-size': { type: 'string' }, asym: { type: 'boolean' },
-    'quant-type': { type: 'string' }, 'double-quant': { type: 'boolean' }, 'per-channel': { type: 'boolean' },
-    'quantize-lm-head': { type: 'boolean' }, keep: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' },
-  });
-  if (v.help) return usageOf(HELP);
+const FLAGS = {
+  dtype: { type: 'list' }, bits: { type: 'number' }, 'block-size': { type: 'number' }, asym: { type: 'boolean' },
+  'quant-type': { type: 'string' }, 'double-quant': { type: 'boolean' }, 'per-channel': { type: 'boolean' },
+  'quantize-lm-head': { type: 'boolean' }, keep: { type: 'list' }, json: { type: 'boolean' }, quiet: { type: 'boolean' },
+} as const satisfies FlagSpecs;
+
+export const quantizeCommand = defineCommand({
+  name: 'quantize',
+  summary: 'Write quantized variants next to onnx/model.onnx, with a manifest of their formats.',
+  help: HELP,
+  flags: FLAGS,
+  run: runQuantize,
+});
+
+async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>): Promise<number> {
   if (positionals.length !== 1 || !v.dtype) throw new QuantlabError('bad-argument', 'quantize needs a model folder and --dtype', HELP);
   const dir = resolve(positionals[0]);
   const source = join(dir, FP32_PATH);
   if (!existsSync(source)) {
     throw new QuantlabError('bad-argument', `${positionals[0]} has no onnx/model.onnx`, "Quantize a folder made by 'quantlab import' or 'quantlab tiny', or any transformers.js folder with the fp32 model.");
   }
-  const numberOpt = (name: string): number | undefined => {
-    const raw = v[name];
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) throw new QuantlabError('bad-argument', `--${name} must be a number (got "${String(raw)}")`);
-    return n;
-  };
   const common: Omit<QuantizeOptions, 'dtype'> = {
-    bits: numberOpt('bits') as 4 | 8 | undefined,
-    blockSize: numberOpt('block-size'),
+    bits: v.bits as 4 | 8 | undefined,
+    blockSize: v['block-size'],
     symmetric: v.asym ? false : undefined,
     quantType: v['quant-type'] as 'nf4' | 'fp4' | undefined,
-    doubleQuant: v['double-quant'] === true ? true : undefined,
-    perChannel: v['per-channel'] === true ? true : undefined,
+    doubleQuant: v['double-quant'] ? true : undefined,
+    perChannel: v['per-channel'] ? true : undefined,
     keepLmHead: v['quantize-lm-head'] ? false : undefined,
-    keep: typeof v.keep === 'string' ? v.keep.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    keep: v.keep,
   };
   for (const k of Object.keys(common) as (keyof typeof common)[]) if (common[k] === undefined) delete common[k];
-  const requests = expandRequests(String(v.dtype).split(',').map((s) => s.trim()), common);
+  const requests = expandRequests(v.dtype, common);
   const manifestPath = join(dir, MANIFEST_PATH);
   const previous = parseManifest(existsSync(manifestPath) ? new Uint8Array(readFileSync(manifestPath)) : undefined);
-  const log = v.quiet || v.json ? () => {} : (s: string) => console.error(s);
+  const log = logger(v.quiet || v.json);
   let shown = -1;
   const result = await quantizeVariants(new Uint8Array(readFileSync(source)), requests, previous, {
     onProgress: (p) => {

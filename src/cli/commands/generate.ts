@@ -2,12 +2,13 @@
 
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { QuantlabError } from '../lib/errors';
-import { Runner } from '../lib/runner/runner';
-import { stemOf } from '../lib/variants/table';
-import type { GenerateParams } from '../lib/runner/types';
-import { configureNodeTransformers } from '../node/transformers-env';
-import { parse, usageOf } from './main';
+import { QuantlabError } from '../../lib/errors';
+import { Runner } from '../../lib/runner/runner';
+import { stemOf } from '../../lib/variants/table';
+import type { GenerateParams } from '../../lib/runner/types';
+import { configureNodeTransformers } from '../../node/transformers-env';
+import type { FlagSpecs, ParsedArgs } from '../args';
+import { defineCommand } from '../command';
 
 const HELP = `quantlab generate <dir | hub-id> [options]
   --dtype D               fp32 (default), fp16, q8, int8, uint8, q4, q4f16, bnb4
@@ -22,36 +23,37 @@ const HELP = `quantlab generate <dir | hub-id> [options]
   --chat                  apply the tokenizer's chat template
   --json                  print one JSON object: prompt_ids, ids, text, timings`;
 
-function num(v: unknown, name: string, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) throw new QuantlabError('bad-argument', `--${name} must be a number (got "${String(v)}")`);
-  return n;
-}
+const FLAGS = {
+  dtype: { type: 'string' }, variant: { type: 'string' }, prompt: { type: 'string', default: '' },
+  'max-new-tokens': { type: 'number', default: 64 }, temperature: { type: 'number', default: 0 }, 'top-k': { type: 'number', default: 0 },
+  'top-p': { type: 'number', default: 1 }, 'repetition-penalty': { type: 'number', default: 1 }, seed: { type: 'number', default: 0 },
+  chat: { type: 'boolean' }, json: { type: 'boolean' },
+} as const satisfies FlagSpecs;
 
-export async function runGenerate(args: string[]): Promise<number> {
-  const { values: v, positionals } = parse(args, {
-    dtype: { type: 'string' }, variant: { type: 'string' }, prompt: { type: 'string' },
-    'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
-    'top-p': { type: 'string' }, 'repetition-penalty': { type: 'string' }, seed: { type: 'string' },
-    chat: { type: 'boolean' }, json: { type: 'boolean' },
-  });
-  if (v.help) return usageOf(HELP);
+export const generateCommand = defineCommand({
+  name: 'generate',
+  summary: 'Generate text through transformers.js. Temperature 0 means greedy.',
+  help: HELP,
+  flags: FLAGS,
+  run: runGenerate,
+});
+
+async function runGenerate({ values: v, positionals }: ParsedArgs<typeof FLAGS>): Promise<number> {
   if (positionals.length !== 1) throw new QuantlabError('bad-argument', 'generate needs exactly one model folder or Hub id', HELP);
   const params: GenerateParams = {
-    prompt: (v.prompt as string | undefined) ?? '',
-    maxNewTokens: num(v['max-new-tokens'], 'max-new-tokens', 64),
-    temperature: num(v.temperature, 'temperature', 0),
-    topK: num(v['top-k'], 'top-k', 0),
-    topP: num(v['top-p'], 'top-p', 1),
-    repetitionPenalty: num(v['repetition-penalty'], 'repetition-penalty', 1),
-    seed: num(v.seed, 'seed', 0),
-    chatTemplate: v.chat === true,
+    prompt: v.prompt,
+    maxNewTokens: v['max-new-tokens'],
+    temperature: v.temperature,
+    topK: v['top-k'],
+    topP: v['top-p'],
+    repetitionPenalty: v['repetition-penalty'],
+    seed: v.seed,
+    chatTemplate: v.chat,
   };
   const local = existsSync(positionals[0]);
   const modelId = local ? resolve(positionals[0]) : positionals[0];
-  const dtype = (v.dtype as string | undefined) ?? 'fp32';
-  const variant = (v.variant as string | undefined) ?? stemOf(dtype);
+  const dtype = v.dtype ?? 'fp32';
+  const variant = v.variant ?? stemOf(dtype);
   if (!variant) throw new QuantlabError('bad-argument', `Unknown --dtype "${dtype}"`, 'Use fp32, fp16, q8, int8, uint8, q4, q4f16 or bnb4, or --variant <file stem>.');
   if (local && !existsSync(resolve(modelId, 'onnx', `${variant}.onnx`))) {
     throw new QuantlabError('bad-argument', `${positionals[0]} has no onnx/${variant}.onnx`, `Create it with 'quantlab quantize ${positionals[0]} --dtype ${dtype}' or pick another --dtype.`);

@@ -4,15 +4,16 @@
 // spread over runs after a warm-up, runner and floor interleaved), peak memory, and how several
 // precisions generating at once scale. A table, or one JSON object.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { QuantlabError } from '../lib/errors';
-import { MAX_ROUNDS, type BenchCase } from '../lib/bench/measure';
-import { BENCH_RUNTIMES, formatBenchTable, type BenchReport, type BenchRow, type BenchRuntime } from '../lib/bench/report';
-import { DTYPES } from '../lib/variants/options';
-import { stemOfArg } from '../lib/variants/table';
-import { intFlag } from './eval';
-import { parse, usageOf } from './main';
+import { QuantlabError } from '../../lib/errors';
+import { MAX_ROUNDS, type BenchCase } from '../../lib/bench/measure';
+import { BENCH_RUNTIMES, formatBenchTable, type BenchReport, type BenchRow, type BenchRuntime } from '../../lib/bench/report';
+import { DTYPES } from '../../lib/variants/options';
+import { stemOfArg } from '../../lib/variants/table';
+import type { FlagSpecs, ParsedArgs } from '../args';
+import { defineCommand } from '../command';
+import { readModelFolder, requireVariants } from '../model-folder';
 
 const HELP = `quantlab bench <dir> [options]
   --dtypes LIST       precisions to time, e.g. fp32,fp16,q8,q4,bnb4 (default fp32); each needs its
@@ -44,27 +45,7 @@ const CONCURRENT_COLUMNS = 4;
 const MAX_MIN_TIME_S = 3600;
 const MAX_TOKENS = 100_000;
 
-export const DEFAULT_SITE_DIR = resolve(import.meta.dirname, '../../.cache/bench/site');
-
-function boundedInt(v: unknown, name: string, fallback: number, min: number, max: number): number {
-  const n = intFlag(v, name, fallback, min);
-  if (n > max) throw new QuantlabError('bad-argument', `--${name} must be at most ${max} (got ${n})`);
-  return n;
-}
-
-/** Seconds, a finite number from 0 to `max`. */
-function secondsFlag(v: unknown, name: string, max: number): number {
-  if (v === undefined) return 0;
-  const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || n < 0 || n > max) {
-    throw new QuantlabError('bad-argument', `--${name} must be a number of seconds from 0 to ${max} (got "${String(v)}")`);
-  }
-  return n;
-}
-
-function list(v: unknown, fallback: string): string[] {
-  return String(v ?? fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
-}
+export const DEFAULT_SITE_DIR = resolve(import.meta.dirname, '../../../.cache/bench/site');
 
 /** onnx/<stem>.onnx of a dtype name (or a stem given as is); unknown names are refused. */
 export function benchStem(dtype: string): string {
@@ -75,39 +56,37 @@ export function benchStem(dtype: string): string {
   return stem;
 }
 
-export async function runBench(args: string[]): Promise<number> {
-  const { values: v, positionals } = parse(args, {
-    dtypes: { type: 'string' }, runtimes: { type: 'string' }, runs: { type: 'string' }, 'min-time': { type: 'string' }, 'prompt-tokens': { type: 'string' },
-    'new-tokens': { type: 'string' }, concurrency: { type: 'boolean' }, site: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
-  });
-  if (v.help) return usageOf(HELP);
+const FLAGS = {
+  dtypes: { type: 'list', default: ['fp32'] }, runtimes: { type: 'list', default: ['node'] }, runs: { type: 'int', min: 1, max: MAX_ROUNDS, default: 5 },
+  'min-time': { type: 'number', min: 0, max: MAX_MIN_TIME_S, unit: 'seconds', default: 0 },
+  'prompt-tokens': { type: 'int', min: 1, max: MAX_TOKENS, default: 128 }, 'new-tokens': { type: 'int', min: 2, max: MAX_TOKENS, default: 64 },
+  concurrency: { type: 'boolean' }, site: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
+} as const satisfies FlagSpecs;
+
+export const benchCommand = defineCommand({
+  name: 'bench',
+  summary: `Load time, TTFT, prefill and decode tokens/s and peak memory of each precision, against a
+raw ONNX Runtime loop on the same file (the floor), in Node and in headless Chromium.`,
+  help: HELP,
+  flags: FLAGS,
+  run: runBench,
+});
+
+async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): Promise<number> {
   if (positionals.length !== 1) throw new QuantlabError('bad-argument', 'bench needs exactly one model folder', HELP);
   const dirArg = positionals[0];
-  const dir = resolve(dirArg);
-  if (!existsSync(join(dir, 'config.json'))) {
-    throw new QuantlabError('bad-argument', `${dirArg} is not a model folder (no config.json)`, "Create one with 'quantlab import' or 'quantlab tiny'.");
-  }
-  const runs = boundedInt(v.runs, 'runs', 5, 1, MAX_ROUNDS);
-  const minTimeS = secondsFlag(v['min-time'], 'min-time', MAX_MIN_TIME_S);
-  const promptTokens = boundedInt(v['prompt-tokens'], 'prompt-tokens', 128, 1, MAX_TOKENS);
-  const newTokens = boundedInt(v['new-tokens'], 'new-tokens', 64, 2, MAX_TOKENS);
-  const dtypes = list(v.dtypes, 'fp32');
-  if (dtypes.length === 0) throw new QuantlabError('bad-argument', '--dtypes is empty');
+  const { dir, maxPositions: maxPos } = readModelFolder(dirArg);
+  const runs = v.runs;
+  const minTimeS = v['min-time'];
+  const promptTokens = v['prompt-tokens'];
+  const newTokens = v['new-tokens'];
+  const dtypes = v.dtypes;
   const stems = dtypes.map(benchStem);
-  const runtimes = list(v.runtimes, 'node');
+  const runtimes = v.runtimes;
   for (const r of runtimes) {
     if (!(BENCH_RUNTIMES as readonly string[]).includes(r)) throw new QuantlabError('bad-argument', `Unknown runtime "${r}"`, `Use ${BENCH_RUNTIMES.join(' and/or ')}, e.g. --runtimes node,browser-wasm.`);
   }
-  if (runtimes.length === 0) throw new QuantlabError('bad-argument', '--runtimes is empty');
-
-  const missing = dtypes.filter((_, i) => !existsSync(join(dir, 'onnx', `${stems[i]}.onnx`)));
-  if (missing.length) {
-    const files = missing.map((d) => `${join(dirArg, 'onnx', `${stems[dtypes.indexOf(d)]}.onnx`)} (${d})`).join(', ');
-    throw new QuantlabError('bad-argument', `${dirArg} has no ${files}`,
-      `Create ${missing.length > 1 ? 'them' : 'it'} with 'quantlab quantize ${dirArg} --dtype ${missing.join(',')}' ('quantlab quantize --help' lists the dtypes), or leave ${missing.join(', ')} out of --dtypes.`);
-  }
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { max_position_embeddings?: number };
-  const maxPos = config.max_position_embeddings;
+  requireVariants(dirArg, dtypes, stems);
   // Past its trained length a model still computes (rotary positions have no table to run off),
   // so the timings hold; the text it writes there means nothing, which a speed test does not mind.
   const warnings: string[] = [];
@@ -128,12 +107,12 @@ export async function runBench(args: string[]): Promise<number> {
   if (v.json) for (const w of warnings) console.error(`quantlab bench: warning: ${w}`);
   for (const runtime of runtimes as BenchRuntime[]) {
     if (runtime === 'node') {
-      const { nodeBench, nodeConcurrency } = await import('../node/bench-node');
+      const { nodeBench, nodeConcurrency } = await import('../../node/bench-node');
       results.push(...(await nodeBench(bench, log)));
       if (v.concurrency) (report.concurrency ??= {}).node = await nodeConcurrency(concurrent, log);
     } else {
       const { ensureSite } = await importBrowser();
-      const { browserBench, browserConcurrency } = await import('../node/bench-browser');
+      const { browserBench, browserConcurrency } = await import('../../node/bench-browser');
       const siteDir = resolve(typeof v.site === 'string' ? v.site : DEFAULT_SITE_DIR);
       if (typeof v.site === 'string' && !existsSync(join(siteDir, 'bench.html'))) {
         throw new QuantlabError('bad-argument', `--site ${v.site} has no bench.html`, 'Give a folder built by `vite build` from this version, or leave --site out to build one.');
@@ -153,9 +132,9 @@ export async function runBench(args: string[]): Promise<number> {
 }
 
 /** src/node/browser.ts needs playwright-core, a devDependency: a clear error when it is absent. */
-async function importBrowser(): Promise<typeof import('../node/browser')> {
+async function importBrowser(): Promise<typeof import('../../node/browser')> {
   try {
-    return await import('../node/browser');
+    return await import('../../node/browser');
   } catch (err) {
     if (/playwright/i.test(String((err as Error).message))) {
       throw new QuantlabError('unsupported-device', 'playwright-core is not installed; the browser-wasm runtime drives Chromium with it', 'Install the dev dependencies (`npm ci`), or benchmark only --runtimes node.');

@@ -2,12 +2,14 @@
 // precisions of one model folder, with shared seeds; a table of means over seeds, JSON or CSV.
 
 import { writeFileSync } from 'node:fs';
-import { QuantlabError } from '../lib/errors';
-import { toJson } from '../lib/eval/export';
-import { checkSweepGrid, runSweep, type SweepResult } from '../lib/eval/sweep';
-import { aggregateSweep, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables';
-import { fixed, formatTable, intFlag, loadPrecisions, numberList, progressLine } from './eval';
-import { parse, usageOf } from './main';
+import { QuantlabError } from '../../lib/errors';
+import { toJson } from '../../lib/eval/export';
+import { checkSweepGrid, runSweep, type SweepResult } from '../../lib/eval/sweep';
+import { aggregateSweep, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../../lib/eval/tables';
+import type { FlagSpecs, ParsedArgs } from '../args';
+import { defineCommand } from '../command';
+import { fixed, formatTable, progressLine } from '../format';
+import { loadPrecisions } from '../model-folder';
 
 const HELP = `quantlab sweep <dir> [options]
   --dtypes LIST            precisions, e.g. fp32,fp16,q8,q4,bnb4 (default fp32)
@@ -25,25 +27,32 @@ const HELP = `quantlab sweep <dir> [options]
   --summary-csv FILE       write the aggregates (mean, std, min, max over seeds) as CSV
 Ctrl-C stops between cells and prints what has finished.`;
 
-export async function runSweepCommand(args: string[]): Promise<number> {
-  const { values: v, positionals } = parse(args, {
-    dtypes: { type: 'string' }, baseline: { type: 'string' }, prompt: { type: 'string' },
-    temperatures: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' },
-    'max-new-tokens': { type: 'string' }, seeds: { type: 'string' }, 'repetition-penalty': { type: 'string' },
-    chat: { type: 'boolean' }, json: { type: 'boolean' }, csv: { type: 'string' }, 'summary-csv': { type: 'string' },
-  });
-  if (v.help) return usageOf(HELP);
+const FLAGS = {
+  dtypes: { type: 'list', default: ['fp32'] }, baseline: { type: 'string' }, prompt: { type: 'string', default: '' },
+  temperatures: { type: 'numbers', default: [0] }, 'top-k': { type: 'numbers', default: [0] }, 'top-p': { type: 'numbers', default: [1] },
+  'max-new-tokens': { type: 'numbers', default: [64] }, seeds: { type: 'int', min: 1, default: 1 }, 'repetition-penalty': { type: 'number', default: 1 },
+  chat: { type: 'boolean' }, json: { type: 'boolean' }, csv: { type: 'string' }, 'summary-csv': { type: 'string' },
+} as const satisfies FlagSpecs;
+
+export const sweepCommand = defineCommand({
+  name: 'sweep',
+  summary: 'Generate over a grid of sampling settings and score agreement, diversity, quality.',
+  help: HELP,
+  flags: FLAGS,
+  run: runSweepCommand,
+});
+
+async function runSweepCommand({ values: v, positionals }: ParsedArgs<typeof FLAGS>): Promise<number> {
   if (positionals.length !== 1) throw new QuantlabError('bad-argument', 'sweep needs exactly one model folder', HELP);
-  const nSeeds = intFlag(v.seeds, 'seeds', 1);
   const grid = {
-    prompt: (v.prompt as string | undefined) ?? '',
-    temperatures: numberList(v.temperatures, 'temperatures', '0'),
-    topKs: numberList(v['top-k'], 'top-k', '0'),
-    topPs: numberList(v['top-p'], 'top-p', '1'),
-    maxNewTokens: numberList(v['max-new-tokens'], 'max-new-tokens', '64'),
-    seeds: Array.from({ length: nSeeds }, (_, i) => i),
-    repetitionPenalty: numberList(v['repetition-penalty'], 'repetition-penalty', '1')[0],
-    chatTemplate: v.chat === true,
+    prompt: v.prompt,
+    temperatures: v.temperatures,
+    topKs: v['top-k'],
+    topPs: v['top-p'],
+    maxNewTokens: v['max-new-tokens'],
+    seeds: Array.from({ length: v.seeds }, (_, i) => i),
+    repetitionPenalty: v['repetition-penalty'],
+    chatTemplate: v.chat,
   };
   checkSweepGrid(grid);
   const loaded = await loadPrecisions(positionals[0], v.dtypes, v.baseline);

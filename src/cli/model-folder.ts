@@ -1,0 +1,83 @@
+// What the commands share about a model folder on disk: writing one (import, tiny), checking one
+// is there with the variant files asked for (eval, sweep, bench), and loading its precisions in
+// runners (eval, sweep).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { QuantlabError } from '../lib/errors';
+import { buildModelFolder, type DecoderSource } from '../lib/model/folder';
+import { runnerEvalModel, type LabeledModel } from '../lib/eval/model';
+import { Runner } from '../lib/runner/runner';
+import { FP32_STEM, stemOfArg } from '../lib/variants/table';
+import { writeFolderAtomic } from '../node/files';
+import { configureNodeTransformers } from '../node/transformers-env';
+
+/** Builds and writes a model folder atomically; returns the files' total bytes. */
+export async function writeSource(src: DecoderSource, out: string, overwrite: boolean, log: (s: string) => void): Promise<number> {
+  for (const w of src.warnings ?? []) console.error(`warning: ${w}`);
+  const files = await buildModelFolder(src, { onProgress: (p) => 'message' in p && log(p.message) });
+  await writeFolderAtomic(resolve(out), files, { overwrite });
+  return [...files.values()].reduce((a, f) => a + f.byteLength, 0);
+}
+
+export interface ModelFolder {
+  /** The folder as an absolute path. */
+  dir: string;
+  /** max_position_embeddings from config.json, if present. */
+  maxPositions?: number;
+}
+
+/** The folder named on the command line, refused unless it has a config.json. */
+export function readModelFolder(dirArg: string): ModelFolder {
+  const dir = resolve(dirArg);
+  if (!existsSync(join(dir, 'config.json'))) {
+    throw new QuantlabError('bad-argument', `${dirArg} is not a model folder (no config.json)`, "Create one with 'quantlab import' or 'quantlab tiny'.");
+  }
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { max_position_embeddings?: number };
+  return { dir, maxPositions: config.max_position_embeddings };
+}
+
+/** Refuses precisions whose onnx/<stem>.onnx is missing, naming each file and the command that makes them. */
+export function requireVariants(dirArg: string, dtypes: string[], stems: string[]): void {
+  const dir = resolve(dirArg);
+  const missing = dtypes.filter((_, i) => !existsSync(join(dir, 'onnx', `${stems[i]}.onnx`)));
+  if (missing.length === 0) return;
+  const files = missing.map((d) => `onnx/${stems[dtypes.indexOf(d)]}.onnx (${d})`).join(', ');
+  throw new QuantlabError('bad-argument', `${dirArg} has no ${files}`,
+    `Create ${missing.length > 1 ? 'them' : 'it'} with 'quantlab quantize ${dirArg} --dtype ${missing.join(',')}' ('quantlab quantize --help' lists the dtypes), or leave ${missing.join(', ')} out of --dtypes.`);
+}
+
+export interface LoadedModels {
+  models: LabeledModel[];
+  runners: Runner[];
+  baseline: string;
+  /** max_position_embeddings from config.json, if present. */
+  maxPositions?: number;
+}
+
+/** Checks the folder has every requested precision, then loads each in its own Runner. */
+export async function loadPrecisions(dirArg: string, dtypes: string[], baselineArg: string | undefined): Promise<LoadedModels> {
+  const { dir, maxPositions } = readModelFolder(dirArg);
+  // A precision name or a file stem; any other name is looked for as model_<name> (and reported missing).
+  const stems = dtypes.map((d) => stemOfArg(d) ?? `${FP32_STEM}_${d}`);
+  requireVariants(dirArg, dtypes, stems);
+  const baseline = baselineArg === undefined ? (dtypes.includes('fp32') ? 'fp32' : dtypes[0]) : baselineArg;
+  if (!dtypes.includes(baseline)) {
+    throw new QuantlabError('bad-argument', `Baseline "${baseline}" is not among --dtypes (${dtypes.join(', ')})`, `Add it to --dtypes or pick one of those with --baseline.`);
+  }
+  configureNodeTransformers({ allowRemote: false });
+  const runners: Runner[] = [];
+  const models: LabeledModel[] = [];
+  try {
+    for (let i = 0; i < dtypes.length; i++) {
+      const r = new Runner();
+      runners.push(r);
+      await r.load({ modelId: dir, variant: stems[i], device: 'cpu' });
+      models.push({ label: dtypes[i], model: runnerEvalModel(r) });
+    }
+  } catch (err) {
+    await Promise.all(runners.map((r) => r.dispose()));
+    throw err;
+  }
+  return { models, runners, baseline, maxPositions };
+}
