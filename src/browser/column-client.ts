@@ -28,29 +28,37 @@ export class ColumnClient {
 
   /** Runs one worker call; a crash or a terminate() rejects it with an ErrorInfo. */
   call<T>(fn: (api: Remote<ColumnApi>) => Promise<T>): Promise<T> {
-    const h = (this.#handle ??= this.start());
+    const h = this.#handle ?? this.#start();
     return new Promise<T>((resolve, reject) => {
-      const done = () => {
-        off();
-        this.#pending.delete(fail);
-      };
       const fail = (e: ErrorInfo) => {
-        done();
+        this.#pending.delete(fail);
         reject(e);
       };
-      const off = h.onCrash((message) => {
-        this.terminate();
-        fail({ code: 'internal', message: `This column's worker crashed: ${message}`, detail: 'Retry starts a new worker.' });
-      });
       this.#pending.add(fail);
       fn(h.api).then(
         (v) => {
-          done();
+          this.#pending.delete(fail);
           resolve(v);
         },
         (err: unknown) => fail(toErrorInfo(err)),
       );
     });
+  }
+
+  #start(): WorkerHandle<ColumnApi> {
+    const h = this.start();
+    this.#handle = h;
+    // A dead worker answers nothing: its calls fail with the reason, and the next call starts another.
+    h.onCrash((message) => {
+      if (this.#handle !== h) return;
+      this.#failAll({ code: 'internal', message: `This column's worker crashed: ${message}`, detail: 'Retry starts a new worker.' });
+      this.terminate();
+    });
+    return h;
+  }
+
+  #failAll(e: ErrorInfo): void {
+    for (const fail of [...this.#pending]) fail(e);
   }
 
   /** Asks the running worker to stop its current run (a soft cancel); no worker is started for it. */
@@ -63,6 +71,6 @@ export class ColumnClient {
     this.#handle?.terminate();
     this.#handle = undefined;
     this.onDiscard?.();
-    for (const fail of [...this.#pending]) fail({ code: 'cancelled', message: 'Cancelled: the worker was stopped' });
+    this.#failAll({ code: 'cancelled', message: 'Cancelled: the worker was stopped' });
   }
 }
