@@ -138,17 +138,37 @@ describe('Column', () => {
     old.onToken?.(FakeRun.event([1, 1, 1, 1, 1]));
     await vi.advanceTimersByTimeAsync(16);
     expect(c.ids).toEqual([]);
+    expect(c.offsets).toEqual([]);
     w.run.emit([2]);
     await vi.advanceTimersByTimeAsync(16);
     expect(c.ids).toEqual([2]);
     old.onToken?.(FakeRun.event([1, 1, 1, 1, 1, 1]));
     w.run.finish([2, 2]);
     await second;
+    old.onToken?.(FakeRun.event([1, 1, 1, 1, 1, 1, 1]));
     expect(c.ids).toEqual([2, 2]);
     expect(c.text).toBe('2 2 ');
+    expect(c.offsets).toEqual([2]); // the newer run's own stream, not the old one's
     expect(c.status).toBe('done');
     expect(onDone).toHaveBeenCalledOnce(); // only the newer run finished as a result
     expect(w.runs[1].params.seed).toBe(2);
+  });
+
+  it('drops the stream of a superseded run that keeps going until the worker answers the cancel', async () => {
+    const { c, workers } = column();
+    const first = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.honoursCancel = false;
+    const old = w.run;
+    void c.generate(PARAMS, 2);
+    old.emit([6, 6, 6]);
+    await vi.advanceTimersByTimeAsync(16);
+    expect(c.ids).toEqual([]);
+    expect(c.generation).toBe(2);
+    old.finish();
+    await first;
+    expect(c.ids).toEqual([]);
+    expect(c.status).not.toBe('done');
   });
 
   it('ignores a shorter stream event that arrives after a longer one', async () => {
