@@ -115,10 +115,12 @@ export class FakeColumnWorker {
     ok: true,
     value: { loadMs: 5, threads: l.device === 'wasm' ? (l.threads ?? 1) : 0, maxPositions: 64 },
   });
+  /** When set, generate() answers at once with these ids (undefined: the test finishes the run). */
+  generateIds: ((p: GenerateParams) => number[] | undefined) | undefined;
   /** Whether cancel() ends the run in flight (a real worker does, after its current token). */
   honoursCancel = true;
   /** The lab's calls: teacher-forced logits, tokenizer. */
-  logits: (ids: number[]) => { data: Float32Array; vocab: number } = (ids) => ({ data: new Float32Array(ids.length * 4), vocab: 4 });
+  logits: (ids: number[]) => { data: Float32Array; vocab: number } | Promise<{ data: Float32Array; vocab: number }> = (ids) => ({ data: new Float32Array(ids.length * 4), vocab: 4 });
   encode: (text: string) => number[] = (text) => [...text].map((c) => c.charCodeAt(0) % 4);
   #crashListeners = new Set<(message: string) => void>();
   #current: FakeRun | FakeFloor | undefined;
@@ -135,6 +137,8 @@ export class FakeColumnWorker {
       const run = new FakeRun(cloned(params), onToken);
       this.runs.push(run);
       this.#current = run;
+      const ids = this.generateIds?.(params);
+      if (ids) run.finish(ids);
       return run.result;
     },
     cancel: async () => {
@@ -148,7 +152,7 @@ export class FakeColumnWorker {
       this.#current = f;
       return f.result;
     },
-    logits: async (ids: number[]) => ({ ok: true as const, value: this.logits(cloned(ids)) }),
+    logits: async (ids: number[]) => ({ ok: true as const, value: await this.logits(cloned(ids)) }),
     encode: async (text: string) => ({ ok: true as const, value: this.encode(text) }),
     decode: async (ids: number[]) => ({ ok: true as const, value: ids.map((i) => String.fromCharCode(97 + i)).join('') }),
     bosId: async () => ({ ok: true as const, value: undefined }),
