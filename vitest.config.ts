@@ -1,6 +1,7 @@
 // Two test projects: `unit` (pure logic in Node, fast) and `browser` (Node tests that build the
 // real site once and drive Debian's Chromium; slow, so long timeouts and one file at a time).
 import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 export default defineConfig({
   test: {
@@ -11,6 +12,9 @@ export default defineConfig({
     outputFile: { json: 'test-results/vitest.json' },
     projects: [
       {
+        // State classes (*.svelte.ts) compiled as the browser runs them: client runes (deep $state
+        // proxies, lazy $derived), not the server output a Node environment would otherwise get.
+        plugins: [svelte({ dynamicCompileOptions: () => ({ generate: 'client' }) })],
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],

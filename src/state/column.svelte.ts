@@ -1,23 +1,23 @@
-// One column of the playground: one model variant in its own worker. It owns the worker's life
-// (started lazily, terminated on a hard cancel, a crash or a dispose), the device choice, load
+// One column of the playground: one model variant in its own worker (a ColumnClient: started
+// lazily, terminated on a hard cancel, a crash or a dispose). It keeps the device choice, load
 // progress, the streamed text and its timings, and its own error: nothing here touches other columns.
 
-import { proxy, type Remote } from 'comlink';
-import type { ColumnApi } from '../../workers/column.worker.ts';
-import type { WorkerHandle } from '../browser/workers.ts';
+import { proxy } from 'comlink';
+import { ColumnClient, type StartColumnWorker } from '../browser/column-client.ts';
 import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device.ts';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import type { ModelRef } from '../lib/model/ref.ts';
 import type { PlatformInfo } from '../lib/page/platform.ts';
+import type { FloorMeasurement } from '../lib/page/latency.ts';
 import type { GenerateParams, GenerateResult, LoadProgress, Outcome, Timings, TokenEvent } from '../lib/runner/types.ts';
 import type { DevicePreference } from '../lib/page/settings.ts';
-import type { FloorMeasurement } from '../lib/page/latency.ts';
 import type { VariantInfo } from '../lib/variants/table.ts';
+import { ColumnFloor } from './latency.svelte.ts';
 
 export type ColumnStatus = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'error';
 
 export interface ColumnDeps {
-  startWorker(): WorkerHandle<ColumnApi>;
+  startWorker: StartColumnWorker;
   platform(): PlatformInfo | null;
   devicePreference(): DevicePreference;
   /** How many columns share the cores (each WASM column gets its share of threads). */
@@ -66,12 +66,10 @@ export class Column {
   stopped = $state(false);
   /** The playground generation whose tokens `text` holds. */
   generation = $state(0);
-  /** The last floor measurement (greedy playground loop vs a raw loop on the same session). */
-  floor = $state.raw<FloorMeasurement | null>(null);
-  measuring = $state(false);
-  floorError = $state<ErrorInfo | null>(null);
+  /** The speed floor measured on this column's session (greedy playground loop vs a raw loop). */
+  readonly floorState = new ColumnFloor();
 
-  #handle: WorkerHandle<ColumnApi> | undefined;
+  #client: ColumnClient;
   /** WASM threads of the current worker's ONNX Runtime, once it has loaded on WASM. */
   #workerThreads: number | undefined;
   #loadedOn = $state<'wasm' | 'webgpu' | null>(null);
@@ -79,7 +77,6 @@ export class Column {
   #run: Promise<unknown> | undefined;
   #gen = 0;
   #request: { params: GenerateParams; gen: number } | undefined;
-  #pending = new Set<(e: ErrorInfo) => void>();
   #forceWasm = false;
 
   constructor(
@@ -88,46 +85,28 @@ export class Column {
     private readonly deps: ColumnDeps,
   ) {
     this.bytes = variant.bytes;
+    this.#client = new ColumnClient(deps.startWorker, () => {
+      this.#loadedOn = null;
+      this.#workerThreads = undefined;
+    });
   }
 
   get loaded(): boolean {
     return this.#loadedOn !== null;
   }
 
-  /** Runs one worker call; a crash or a hard cancel rejects it instead of leaving it pending. */
-  #call<T>(fn: (api: Remote<ColumnApi>) => Promise<T>): Promise<T> {
-    const h = (this.#handle ??= this.deps.startWorker());
-    return new Promise<T>((resolve, reject) => {
-      const done = () => {
-        off();
-        this.#pending.delete(fail);
-      };
-      const fail = (e: ErrorInfo) => {
-        done();
-        reject(e);
-      };
-      const off = h.onCrash((message) => {
-        this.#discardWorker();
-        fail({ code: 'internal', message: `This column's worker crashed: ${message}`, detail: 'Retry starts a new worker.' });
-      });
-      this.#pending.add(fail);
-      fn(h.api).then(
-        (v) => {
-          done();
-          resolve(v);
-        },
-        (err: unknown) => fail(toErrorInfo(err)),
-      );
-    });
+  /** The last floor measurement, if any. */
+  get floor(): FloorMeasurement | null {
+    return this.floorState.result;
+  }
+
+  get floorError(): ErrorInfo | null {
+    return this.floorState.error;
   }
 
   /** Terminates the worker (its memory goes back); calls in flight fail as cancelled. */
   #discardWorker(): void {
-    this.#handle?.terminate();
-    this.#handle = undefined;
-    this.#loadedOn = null;
-    this.#workerThreads = undefined;
-    for (const fail of [...this.#pending]) fail({ code: 'cancelled', message: 'Cancelled: the worker was stopped' });
+    this.#client.terminate();
   }
 
   #fail(e: ErrorInfo, during: 'load' | 'generate'): void {
@@ -176,7 +155,7 @@ export class Column {
       }
     });
     try {
-      const r = await this.#call<Outcome<{ loadMs: number; threads: number }>>((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads));
+      const r = await this.#client.call<Outcome<{ loadMs: number; threads: number }>>((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads));
       if (!r.ok) {
         // A failed WebGPU session can poison later ones in the same worker: start afresh next time.
         this.#discardWorker();
@@ -201,7 +180,7 @@ export class Column {
   async #settle(): Promise<void> {
     const run = this.#run;
     if (!run) return;
-    void this.#handle?.api.cancel();
+    this.#client.cancel();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const hung = await Promise.race([run.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), SOFT_CANCEL_MS)))]);
     clearTimeout(timer);
@@ -254,7 +233,7 @@ export class Column {
       latest = e;
       timer ??= setTimeout(show, SHOW_EVERY_MS);
     });
-    const run = this.#call<Outcome<GenerateResult>>((api) => api.generate(params, onToken));
+    const run = this.#client.call<Outcome<GenerateResult>>((api) => api.generate(params, onToken));
     this.#run = run.catch(() => undefined);
     let r: Outcome<GenerateResult>;
     try {
@@ -287,25 +266,14 @@ export class Column {
    * Measures the speed floor on this column's loaded session (see ColumnApi.floor). Does nothing
    * unless the column is loaded and idle; a generation asked for meanwhile cancels it.
    */
-  async measureFloor(prompt: string, newTokens: number): Promise<void> {
-    if (!this.loaded || this.status === 'generating' || this.status === 'loading' || this.measuring) return;
-    this.measuring = true;
-    this.floorError = null;
-    try {
-      const r = await this.#call<Outcome<FloorMeasurement>>((api) => api.floor(prompt, newTokens));
-      if (r.ok) this.floor = r.value;
-      else if (r.error.code !== 'cancelled') this.floorError = r.error;
-    } catch (err) {
-      const e = toErrorInfo(err);
-      if (e.code !== 'cancelled') this.floorError = e;
-    } finally {
-      this.measuring = false;
-    }
+  measureFloor(prompt: string, newTokens: number): Promise<void> {
+    if (!this.loaded || this.status === 'generating' || this.status === 'loading') return Promise.resolve();
+    return this.floorState.measure(() => this.#client.call<Outcome<FloorMeasurement>>((api) => api.floor(prompt, newTokens)));
   }
 
   /** Stops a floor measurement after its current run. */
   cancelFloor(): void {
-    if (this.measuring && this.#handle) void this.#handle.api.cancel();
+    if (this.floorState.measuring) this.#client.cancel();
   }
 
   /** Stops the run in flight, keeping what it wrote (the worker is terminated if it does not stop). */

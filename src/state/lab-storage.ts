@@ -1,6 +1,6 @@
 // Keeps the quality lab across reloads: one localStorage record with the form, the last report,
 // the last sweep (partial or not) and every size-vs-quality point measured in this browser.
-// JSON has no NaN: numbers that were NaN come back as NaN, and anything malformed is dropped.
+// JSON has no NaN: numbers that were NaN come back as NaN, and any field of the wrong shape is dropped.
 
 import type { GridFields } from '../lib/eval/lab-inputs.ts';
 import type { SizeQualityPoint } from '../lib/eval/lab-charts.ts';
@@ -41,16 +41,30 @@ export interface StoredLab {
 /** Keys whose null is a real null, not a NaN that JSON flattened. */
 const NULLABLE = new Set(['bos']);
 
-/** The stored record, or undefined when there is none or it cannot be read. */
-export function loadLab(): Partial<StoredLab> | undefined {
+/**
+ * The stored record's usable parts: each field that has the right shape, none of the others ({}
+ * when there is no record or it cannot be read).
+ */
+export function loadLab(): Partial<StoredLab> {
+  let rec: Partial<StoredLab> | undefined;
   try {
     const raw = localStorage.getItem(KEY);
-    if (!raw) return undefined;
-    const rec = JSON.parse(raw, (k, v) => (v === null && !NULLABLE.has(k) ? NaN : v)) as Partial<StoredLab>;
-    return rec && typeof rec === 'object' && rec.version === 1 ? rec : undefined;
+    if (!raw) return {};
+    rec = JSON.parse(raw, (k, v) => (v === null && !NULLABLE.has(k) ? NaN : v)) as Partial<StoredLab>;
   } catch {
-    return undefined;
+    return {};
   }
+  if (!rec || typeof rec !== 'object' || rec.version !== 1) return {};
+  const out: Partial<StoredLab> = {};
+  if (rec.source === 'sample' || rec.source === 'pasted') out.source = rec.source;
+  if (typeof rec.text === 'string') out.text = rec.text;
+  if (typeof rec.ctx === 'string') out.ctx = rec.ctx;
+  if (typeof rec.baselineChoice === 'string') out.baselineChoice = rec.baselineChoice;
+  if (rec.fields && typeof rec.fields === 'object') out.fields = rec.fields;
+  if (rec.report && typeof rec.report === 'object' && rec.report.results) out.report = rec.report;
+  if (rec.sweep && typeof rec.sweep === 'object' && Array.isArray(rec.sweep.rows)) out.sweep = rec.sweep;
+  if (Array.isArray(rec.points)) out.points = rec.points;
+  return out;
 }
 
 /** Saves the record; returns false when storage is full or blocked (the page keeps working). */

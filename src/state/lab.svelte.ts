@@ -3,13 +3,12 @@
 // of its own (so a report never waits for, or interrupts, the playground's generation), and keeps
 // the report, the sweep rows as they arrive, and size-vs-quality points.
 
-import type { ColumnApi } from '../../workers/column.worker.ts';
-import type { WorkerHandle } from '../browser/workers.ts';
-import { workerEvalModel } from '../browser/worker-model.ts';
+import { ColumnClient, type StartColumnWorker } from '../browser/column-client.ts';
+import { workerEvalModel, type EvalWorker } from '../browser/worker-model.ts';
 import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import { mergePoints, textTag, type SizeQualityPoint } from '../lib/eval/lab-charts.ts';
 import { gridFromFields, parseWhole, type GridFields } from '../lib/eval/lab-inputs.ts';
-import type { EvalModel, LabeledModel } from '../lib/eval/model.ts';
+import type { EvalModel, LabeledModel, Logits } from '../lib/eval/model.ts';
 import { checkText, evaluateQuality } from '../lib/eval/quality.ts';
 import { SAMPLE_TEXT } from '../lib/eval/sample.ts';
 import { runSweep } from '../lib/eval/sweep.ts';
@@ -17,6 +16,7 @@ import { toCsv, toJson, type Cell } from '../lib/eval/export.ts';
 import { aggregateSweep, qualityCsv, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables.ts';
 import { refKey } from '../lib/model/ref.ts';
 import { FP32_STEM } from '../lib/variants/table.ts';
+import type { GenerateResult, Outcome } from '../lib/runner/types.ts';
 import type { Column } from './column.svelte.ts';
 import { loadLab, saveLab, type LabReport, type LabSweep } from './lab-storage.ts';
 import type { Playground } from './playground.svelte.ts';
@@ -25,8 +25,20 @@ import type { Playground } from './playground.svelte.ts';
 const SAVE_DEBOUNCE_MS = 500;
 
 interface LabModel {
-  handle: WorkerHandle<ColumnApi>;
+  client: ColumnClient;
   ready: Promise<{ model: EvalModel; maxPositions?: number }>;
+}
+
+/** The eval engine's calls, each through the client (so a crashed worker fails the run instead of hanging it). */
+function evalWorker(client: ColumnClient): EvalWorker {
+  return {
+    logits: (ids) => client.call<Outcome<Logits>>((api) => api.logits(ids)),
+    encode: (text) => client.call<Outcome<number[]>>((api) => api.encode(text)),
+    decode: (ids) => client.call<Outcome<string>>((api) => api.decode(ids)),
+    bosId: () => client.call<Outcome<number | undefined>>((api) => api.bosId()),
+    generate: (params) => client.call<Outcome<GenerateResult>>((api) => api.generate(params)),
+    cancel: () => client.cancel(),
+  };
 }
 
 /** What the lab can export. */
@@ -62,18 +74,17 @@ export class Lab {
 
   constructor(
     private readonly pg: Playground,
-    private readonly startWorker: () => WorkerHandle<ColumnApi>,
+    private readonly startWorker: StartColumnWorker,
   ) {
     const r = loadLab();
-    if (!r) return;
-    if (r.source === 'sample' || r.source === 'pasted') this.source = r.source;
-    if (typeof r.text === 'string') this.text = r.text;
-    if (typeof r.ctx === 'string') this.ctx = r.ctx;
-    if (typeof r.baselineChoice === 'string') this.baselineChoice = r.baselineChoice;
-    if (r.fields && typeof r.fields === 'object') this.fields = { ...this.fields, ...r.fields };
-    if (r.report && typeof r.report === 'object' && r.report.results) this.report = r.report;
-    if (r.sweep && typeof r.sweep === 'object' && Array.isArray(r.sweep.rows)) this.sweep = r.sweep;
-    if (Array.isArray(r.points)) this.points = r.points;
+    this.source = r.source ?? this.source;
+    this.text = r.text ?? this.text;
+    this.ctx = r.ctx ?? this.ctx;
+    this.baselineChoice = r.baselineChoice ?? this.baselineChoice;
+    this.fields = { ...this.fields, ...r.fields };
+    this.report = r.report ?? this.report;
+    this.sweep = r.sweep ?? this.sweep;
+    this.points = r.points ?? this.points;
   }
 
   /** The baseline the next run will use, or why there is none. */
@@ -100,31 +111,9 @@ export class Lab {
     if (!base) throw bad(problem!);
     const cols = this.loaded;
     const keys = cols.map((c) => `${refKey(c.ref)}|${c.variant.stem}|${c.device?.device ?? 'wasm'}`);
-    for (const [k, w] of this.#workers) {
-      if (!keys.includes(k)) {
-        w.handle.terminate();
-        this.#workers.delete(k);
-      }
-    }
-    const loads = cols.map((c, i) => {
-      let w = this.#workers.get(keys[i]);
-      if (!w) {
-        const handle = this.startWorker();
-        const device = c.device?.device ?? 'wasm';
-        const ready = handle.api.load($state.snapshot(c.ref), c.variant.stem, device).then((r) => {
-          if (!r.ok) throw new QuantlabError(r.error.code, `${c.variant.label}: ${r.error.message}`, r.error.detail);
-          return { model: workerEvalModel(handle.api), maxPositions: r.value.maxPositions };
-        });
-        w = { handle, ready };
-        this.#workers.set(keys[i], w);
-        // A failed load is retried next time with a fresh worker.
-        ready.catch(() => {
-          handle.terminate();
-          if (this.#workers.get(keys[i]) === w) this.#workers.delete(keys[i]);
-        });
-      }
-      return w.ready;
-    });
+    // Workers of columns no longer loaded go (terminate() takes them out of the pool).
+    for (const [k, w] of this.#workers) if (!keys.includes(k)) w.client.terminate();
+    const loads = cols.map((c, i) => (this.#workers.get(keys[i]) ?? this.#startModel(keys[i], c)).ready);
     const ready = await Promise.all(loads);
     const labels = cols.map((c) => (cols.filter((d) => d.variant.label === c.variant.label).length > 1 ? c.variant.stem : c.variant.label));
     return {
@@ -133,6 +122,23 @@ export class Lab {
       maxPositions: ready.find((r) => r.maxPositions !== undefined)?.maxPositions,
       bytes: new Map(cols.map((c, i) => [labels[i], c.bytes])),
     };
+  }
+
+  /** A worker of the pool loading column `c`'s variant; it leaves the pool when its load fails or it goes. */
+  #startModel(key: string, c: Column): LabModel {
+    const client: ColumnClient = new ColumnClient(this.startWorker, () => {
+      if (this.#workers.get(key) === w) this.#workers.delete(key);
+    });
+    const device = c.device?.device ?? 'wasm';
+    const ready = client.call<Outcome<{ maxPositions?: number }>>((api) => api.load($state.snapshot(c.ref), c.variant.stem, device)).then((r) => {
+      if (!r.ok) throw new QuantlabError(r.error.code, `${c.variant.label}: ${r.error.message}`, r.error.detail);
+      return { model: workerEvalModel(evalWorker(client)), maxPositions: r.value.maxPositions };
+    });
+    const w: LabModel = { client, ready };
+    this.#workers.set(key, w);
+    // A failed load is retried next time with a fresh worker.
+    ready.catch(() => client.terminate());
+    return w;
   }
 
   async #run(kind: 'quality' | 'sweep', body: (signal: AbortSignal) => Promise<void>): Promise<void> {
@@ -263,7 +269,7 @@ export class Lab {
 
   dispose(): void {
     this.cancel();
-    for (const w of this.#workers.values()) w.handle.terminate();
+    for (const w of this.#workers.values()) w.client.terminate();
     this.#workers.clear();
   }
 }

@@ -1,32 +1,20 @@
 // The playground's state: which model, which of its variants are columns, the prompt and the
 // sampling settings, live mode (debounced regeneration of every column), and the generation
-// counter that lets each column drop tokens of a run that a newer one replaced.
+// counter that lets each column drop tokens of a run that a newer one replaced. The latency
+// panel's state is its own class (latency.svelte.ts), fed from here.
 
-import type { ColumnApi } from '../../workers/column.worker.ts';
-import type { WorkerHandle } from '../browser/workers.ts';
-import { DEFAULT_MODEL_KEY, HUB_MODELS, SERVED_INDEX_PATH, TINY_MODEL, type CatalogModel, type ServedIndex } from '../lib/catalog.ts';
+import type { StartColumnWorker } from '../browser/column-client.ts';
+import { fetchServedModels, type ServedModels } from '../browser/served-models.ts';
+import { DEFAULT_MODEL_KEY, HUB_MODELS, TINY_MODEL, type CatalogModel } from '../lib/catalog.ts';
 import { firstDivergence } from '../lib/page/token-divergence.ts';
-import { toErrorInfo } from '../lib/errors.ts';
-import { DEFAULT_BANDWIDTH_GBS, parseBandwidth } from '../lib/page/latency.ts';
 import { detectPlatform, type PlatformInfo } from '../lib/page/platform.ts';
 import type { GenerateParams } from '../lib/runner/types.ts';
 import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, type Settings } from '../lib/page/settings.ts';
-import { variantsFromFiles } from '../lib/variants/info.ts';
-import { MANIFEST_PATH } from '../lib/variants/manifest.ts';
 import { FP32_STEM, type VariantInfo } from '../lib/variants/table.ts';
 import { Column, type ColumnResult } from './column.svelte.ts';
+import { Latency } from './latency.svelte.ts';
 import type { Library } from './library.svelte.ts';
 import { mirrorUrl, readInputs, save } from './persistence.ts';
-
-const BANDWIDTH_KEY = 'quantlab:bandwidth-gbs';
-
-function loadBandwidth(): number {
-  try {
-    return parseBandwidth(localStorage.getItem(BANDWIDTH_KEY) ?? '');
-  } catch {
-    return DEFAULT_BANDWIDTH_GBS;
-  }
-}
 
 /** Quiet time after the last control change before live mode regenerates. */
 export const LIVE_DEBOUNCE_MS = 300;
@@ -42,11 +30,15 @@ export class Playground {
   notices = $state.raw<string[]>([]);
   platform = $state.raw<PlatformInfo | null>(null);
   /** Served models' variants (from models/index.json), or why they are unknown. */
-  served = $state.raw<{ variants?: VariantInfo[]; error?: string }>({});
+  served = $state.raw<ServedModels>({});
   shareUrl = $state('');
-  /** Memory bandwidth (GB/s) the latency panel's ceiling assumes; the user's figure, kept in storage. */
-  bandwidthGBs = $state(loadBandwidth());
-  measuringFloor = $state(false);
+  /** The latency panel: bandwidth and the floor measurement over these columns. */
+  readonly latency = new Latency({
+    columns: () => this.columns,
+    prompt: () => this.prompt,
+    maxNewTokens: () => this.settings.maxNewTokens,
+    busy: () => this.busy,
+  });
 
   /** Hub models, the built-in model, then the user's own. */
   get models(): CatalogModel[] {
@@ -61,11 +53,12 @@ export class Playground {
   #liveTimer: ReturnType<typeof setTimeout> | undefined;
   #persistTimer: ReturnType<typeof setTimeout> | undefined;
   #results: Record<string, ColumnResult> = {};
-  #floorCancelled = false;
 
+  /** `servedModels` reads the built-in model's variants (the site's models/index.json by default). */
   constructor(
     readonly library: Library,
-    private readonly startWorker: () => WorkerHandle<ColumnApi>,
+    private readonly startWorker: StartColumnWorker,
+    private readonly servedModels: () => Promise<ServedModels> = () => fetchServedModels(document.baseURI),
   ) {}
 
   /** Reads storage and the URL (the URL wins), then finds the platform and the models. */
@@ -100,20 +93,7 @@ export class Playground {
 
   async #loadServedIndex(): Promise<void> {
     if (this.served.variants) return;
-    try {
-      const res = await fetch(new URL(SERVED_INDEX_PATH, document.baseURI));
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const index = (await res.json()) as ServedIndex;
-      const entry = index.models.find((m) => m.id === TINY_MODEL.ref.id);
-      if (!entry) throw new Error(`${TINY_MODEL.ref.id} is not listed`);
-      let manifest: unknown;
-      if (entry.files.some((f) => f.path === MANIFEST_PATH)) {
-        manifest = await fetch(new URL(`models/${entry.id}/${MANIFEST_PATH}`, document.baseURI)).then((r) => (r.ok ? r.json() : undefined), () => undefined);
-      }
-      this.served = { variants: variantsFromFiles(entry.files, manifest) };
-    } catch (err) {
-      this.served = { error: `The built-in model is missing from this site (${(err as Error).message}). Build it with \`npm run models\` (npm run dev and npm run build do it).` };
-    }
+    this.served = await this.servedModels();
   }
 
   /** Switches model; `variants` (e.g. from a share link) picks the columns, else the model's defaults. */
@@ -204,7 +184,7 @@ export class Playground {
   /** Starts a new generation in every column (loading those not loaded yet); older runs are dropped. */
   generate(): number {
     clearTimeout(this.#liveTimer);
-    if (this.measuringFloor) this.cancelFloor();
+    if (this.latency.measuring) this.latency.cancel();
     const gen = ++this.#gen;
     const params = this.params;
     for (const c of this.columns) void c.generate(params, gen);
@@ -254,45 +234,6 @@ export class Playground {
     };
     save(rec);
     this.shareUrl = mirrorUrl(rec);
-  }
-
-  /** Sets the bandwidth from the panel's field; returns what is wrong with it, or null. */
-  setBandwidth(text: string): string | null {
-    try {
-      this.bandwidthGBs = parseBandwidth(text);
-    } catch (err) {
-      return toErrorInfo(err).message;
-    }
-    try {
-      localStorage.setItem(BANDWIDTH_KEY, String(this.bandwidthGBs));
-    } catch {
-      // storage full or disabled: the figure holds for this visit
-    }
-    return null;
-  }
-
-  /**
-   * Measures each loaded column's speed floor, one column at a time (so they do not share the
-   * cores while timed), over min(max new tokens, 64) greedy tokens of the current prompt.
-   */
-  async measureFloor(): Promise<void> {
-    if (this.measuringFloor || this.busy) return;
-    this.measuringFloor = true;
-    this.#floorCancelled = false;
-    const n = Math.max(8, Math.min(64, this.settings.maxNewTokens));
-    try {
-      for (const c of this.columns) {
-        if (this.#floorCancelled) break;
-        await c.measureFloor(this.prompt, n);
-      }
-    } finally {
-      this.measuringFloor = false;
-    }
-  }
-
-  cancelFloor(): void {
-    this.#floorCancelled = true;
-    for (const c of this.columns) c.cancelFloor();
   }
 
   dismissNotices(): void {

@@ -1,0 +1,76 @@
+// One column worker as the page uses it (a playground column, or one precision of the quality
+// lab): started by the first call, every call rejected instead of left pending when the worker
+// crashes or is terminated, and a fresh worker started by the call after that.
+
+import type { Remote } from 'comlink';
+import type { ColumnApi } from '../../workers/column.worker.ts';
+import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
+import type { WorkerHandle } from './workers.ts';
+
+/** Starts a column worker (src/browser/workers.ts in the page, a fake in unit tests). */
+export type StartColumnWorker = () => WorkerHandle<ColumnApi>;
+
+export class ColumnClient {
+  #handle: WorkerHandle<ColumnApi> | undefined;
+  /** Rejecters of the calls in flight on the current worker. */
+  #pending = new Set<(e: ErrorInfo) => void>();
+
+  /** `onDiscard` runs on every terminate(), a crash's included: what the worker had loaded is gone. */
+  constructor(
+    private readonly start: StartColumnWorker,
+    private readonly onDiscard?: () => void,
+  ) {}
+
+  /** Whether a worker is running now. */
+  get started(): boolean {
+    return this.#handle !== undefined;
+  }
+
+  /** Runs one worker call; a crash or a terminate() rejects it with an ErrorInfo. */
+  call<T>(fn: (api: Remote<ColumnApi>) => Promise<T>): Promise<T> {
+    const h = this.#handle ?? this.#start();
+    return new Promise<T>((resolve, reject) => {
+      const fail = (e: ErrorInfo) => {
+        this.#pending.delete(fail);
+        reject(e);
+      };
+      this.#pending.add(fail);
+      fn(h.api).then(
+        (v) => {
+          this.#pending.delete(fail);
+          resolve(v);
+        },
+        (err: unknown) => fail(toErrorInfo(err)),
+      );
+    });
+  }
+
+  #start(): WorkerHandle<ColumnApi> {
+    const h = this.start();
+    this.#handle = h;
+    // A dead worker answers nothing: its calls fail with the reason, and the next call starts another.
+    h.onCrash((message) => {
+      if (this.#handle !== h) return;
+      this.#failAll({ code: 'internal', message: `This column's worker crashed: ${message}`, detail: 'Retry starts a new worker.' });
+      this.terminate();
+    });
+    return h;
+  }
+
+  #failAll(e: ErrorInfo): void {
+    for (const fail of [...this.#pending]) fail(e);
+  }
+
+  /** Asks the running worker to stop its current run (a soft cancel); no worker is started for it. */
+  cancel(): void {
+    if (this.#handle) void this.#handle.api.cancel();
+  }
+
+  /** Terminates the worker (its memory goes back); calls in flight fail as cancelled. */
+  terminate(): void {
+    this.#handle?.terminate();
+    this.#handle = undefined;
+    this.onDiscard?.();
+    this.#failAll({ code: 'cancelled', message: 'Cancelled: the worker was stopped' });
+  }
+}

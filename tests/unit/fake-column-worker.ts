@@ -1,0 +1,230 @@
+// A column worker for the state tests: the ColumnApi a real worker exposes, driven by the test
+// (each generate and floor call waits until the test finishes it), with the worker boundary's
+// rules kept: arguments are structured-cloned (a Svelte proxy would throw, as postMessage does),
+// cancel() stops the run in flight, and a crash fires the handle's onCrash listeners.
+
+import type { Remote } from 'comlink';
+import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { StartColumnWorker } from '../../src/browser/column-client.ts';
+import type { WorkerHandle } from '../../src/browser/workers.ts';
+import type { ErrorInfo } from '../../src/lib/errors.ts';
+import type { FloorMeasurement } from '../../src/lib/page/latency.ts';
+import type { ModelRef } from '../../src/lib/model/ref.ts';
+import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../../src/lib/runner/types.ts';
+
+const cancelled: ErrorInfo = { code: 'cancelled', message: 'Cancelled' };
+
+/** What crosses postMessage: a structured clone (functions are comlink proxies and pass as they are). */
+function cloned<T>(v: T): T {
+  return typeof v === 'function' || v === undefined ? v : structuredClone(v);
+}
+
+/** One generate() call, finished by the test. */
+export class FakeRun {
+  emitted: number[] = [];
+  cancelled = false;
+  settled = false;
+  #resolve!: (r: Outcome<GenerateResult>) => void;
+  readonly result: Promise<Outcome<GenerateResult>>;
+
+  constructor(
+    readonly params: GenerateParams,
+    readonly onToken: ((e: TokenEvent) => void) | undefined,
+  ) {
+    this.result = new Promise((r) => (this.#resolve = r));
+  }
+
+  /** The stream event for the first `n` ids of `ids` (text "<id> " per token). */
+  static event(ids: number[]): TokenEvent {
+    const offsets: number[] = [];
+    let text = '';
+    for (const id of ids) {
+      text += `${id} `;
+      offsets.push(text.length);
+    }
+    return { ids, text, offsets, tokenMs: ids.slice(1).map(() => 1) };
+  }
+
+  /** Streams `ids` (all tokens so far) to the page. */
+  emit(ids: number[]): void {
+    this.emitted = ids;
+    this.onToken?.(FakeRun.event(ids));
+  }
+
+  /** Ends the run with what it streamed (or `ids`). */
+  finish(ids = this.emitted, opts: { cancelled?: boolean } = {}): void {
+    const e = FakeRun.event(ids);
+    this.#settle({
+      ok: true,
+      value: {
+        promptIds: [1],
+        ids: [...e.ids],
+        text: e.text,
+        cancelled: opts.cancelled ?? this.cancelled,
+        timings: { loadMs: 5, ttftMs: 2, prefillTokensPerS: 100, decodeTokensPerS: 50, tokenMs: [...e.tokenMs] },
+      },
+    });
+  }
+
+  fail(error: ErrorInfo): void {
+    this.#settle({ ok: false, error });
+  }
+
+  #settle(r: Outcome<GenerateResult>): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#resolve(r);
+  }
+}
+
+/** One floor() call, finished by the test. */
+export class FakeFloor {
+  settled = false;
+  #resolve!: (r: Outcome<FloorMeasurement>) => void;
+  readonly result: Promise<Outcome<FloorMeasurement>>;
+
+  constructor(
+    readonly prompt: string,
+    readonly newTokens: number,
+  ) {
+    this.result = new Promise((r) => (this.#resolve = r));
+  }
+
+  finish(r: Outcome<FloorMeasurement>): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#resolve(r);
+  }
+}
+
+export interface FakeLoad {
+  ref: ModelRef;
+  variant: string;
+  device: Device;
+  threads?: number;
+}
+
+export class FakeColumnWorker {
+  terminated = false;
+  loads: FakeLoad[] = [];
+  runs: FakeRun[] = [];
+  floors: FakeFloor[] = [];
+  cancels = 0;
+  /** What load() answers; a test may replace it (an error, a promise that waits). */
+  loadOutcome: (l: FakeLoad) => Outcome<{ loadMs: number; threads: number; maxPositions?: number }> | Promise<Outcome<{ loadMs: number; threads: number; maxPositions?: number }>> = (l) => ({
+    ok: true,
+    value: { loadMs: 5, threads: l.device === 'wasm' ? (l.threads ?? 1) : 0, maxPositions: 64 },
+  });
+  /** When set, generate() answers at once with these ids (undefined: the test finishes the run). */
+  generateIds: ((p: GenerateParams) => number[] | undefined) | undefined;
+  /** Whether cancel() ends the run in flight (a real worker does, after its current token). */
+  honoursCancel = true;
+  /** The lab's calls: teacher-forced logits, tokenizer. */
+  logits: (ids: number[]) => { data: Float32Array; vocab: number } | Promise<{ data: Float32Array; vocab: number }> = (ids) => ({ data: new Float32Array(ids.length * 4), vocab: 4 });
+  encode: (text: string) => number[] = (text) => [...text].map((c) => c.charCodeAt(0) % 4);
+  #crashListeners = new Set<(message: string) => void>();
+  #current: FakeRun | FakeFloor | undefined;
+
+  readonly api = {
+    load: async (ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void, threads?: number) => {
+      const l = { ref: cloned(ref), variant, device, threads };
+      this.loads.push(l);
+      onProgress?.({ status: 'init', message: 'loading' });
+      return this.loadOutcome(l);
+    },
+    generate: (params: GenerateParams, onToken?: (e: TokenEvent) => void) => {
+      this.#stopCurrent();
+      const run = new FakeRun(cloned(params), onToken);
+      this.runs.push(run);
+      this.#current = run;
+      const ids = this.generateIds?.(params);
+      if (ids) run.finish(ids);
+      return run.result;
+    },
+    cancel: async () => {
+      this.cancels++;
+      if (this.honoursCancel) this.#stopCurrent();
+    },
+    floor: (prompt: string, newTokens: number) => {
+      this.#stopCurrent();
+      const f = new FakeFloor(prompt, newTokens);
+      this.floors.push(f);
+      this.#current = f;
+      return f.result;
+    },
+    logits: async (ids: number[]) => ({ ok: true as const, value: await this.logits(cloned(ids)) }),
+    encode: async (text: string) => ({ ok: true as const, value: this.encode(text) }),
+    decode: async (ids: number[]) => ({ ok: true as const, value: ids.map((i) => String.fromCharCode(97 + i)).join('') }),
+    bosId: async () => ({ ok: true as const, value: undefined }),
+    dispose: async () => {},
+  };
+
+  /** Ends the run in flight as a real worker does on cancel: a generation keeps what it streamed. */
+  #stopCurrent(): void {
+    const c = this.#current;
+    this.#current = undefined;
+    if (c instanceof FakeRun && !c.settled) {
+      c.cancelled = true;
+      c.finish(c.emitted, { cancelled: true });
+    } else if (c instanceof FakeFloor) {
+      c.finish({ ok: false, error: cancelled });
+    }
+  }
+
+  /** The worker dies (an uncaught error): its calls never answer, its listeners hear of it. */
+  crash(message: string): void {
+    for (const l of [...this.#crashListeners]) l(message);
+  }
+
+  handle(): WorkerHandle<ColumnApi> {
+    return {
+      api: this.api as unknown as Remote<ColumnApi>,
+      terminate: () => {
+        this.terminated = true;
+      },
+      onCrash: (listener) => {
+        this.#crashListeners.add(listener);
+        return () => this.#crashListeners.delete(listener);
+      },
+    };
+  }
+
+  /** The run in flight (the last generate() call). */
+  get run(): FakeRun {
+    const r = this.runs.at(-1);
+    if (!r) throw new Error('no generate() call yet');
+    return r;
+  }
+}
+
+/** A worker factory that records every worker it starts; `setup` configures each new one. */
+export function fakeWorkers(setup?: (w: FakeColumnWorker, index: number) => void): { start: StartColumnWorker; workers: FakeColumnWorker[] } {
+  const workers: FakeColumnWorker[] = [];
+  const start = () => {
+    const w = new FakeColumnWorker();
+    setup?.(w, workers.length);
+    workers.push(w);
+    return w.handle();
+  };
+  return { start, workers };
+}
+
+/** Lets pending promise callbacks run (the page's awaits between worker answers). */
+export async function settle(rounds = 10): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
+
+/** A localStorage for Node: a Map behind the Storage methods the state uses. */
+export function memoryStorage(): Storage {
+  const m = new Map<string, string>();
+  return {
+    get length() {
+      return m.size;
+    },
+    clear: () => m.clear(),
+    getItem: (k) => m.get(k) ?? null,
+    key: (i) => [...m.keys()][i] ?? null,
+    removeItem: (k) => void m.delete(k),
+    setItem: (k, v) => void m.set(k, String(v)),
+  };
+}

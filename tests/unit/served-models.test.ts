@@ -1,0 +1,53 @@
+// fetchServedModels (src/browser/served-models.ts) against a fake fetch: the built-in model's
+// variants from the site's index (and its manifest when listed), and an explanation otherwise.
+
+import { describe, expect, it } from 'vitest';
+import { fetchServedModels } from '../../src/browser/served-models.ts';
+import { TINY_MODEL } from '../../src/lib/catalog.ts';
+
+const BASE = 'http://host/app/index.html';
+
+/** A fetch that serves `files` (URL -> JSON body) and 404 for anything else; records what was asked. */
+function site(files: Record<string, unknown>) {
+  const asked: string[] = [];
+  const fetchFn = (async (input: URL | RequestInfo) => {
+    const url = String(input);
+    asked.push(url);
+    return url in files ? new Response(JSON.stringify(files[url])) : new Response('', { status: 404 });
+  }) as typeof fetch;
+  return { fetchFn, asked };
+}
+
+const id = TINY_MODEL.ref.id;
+const files = [
+  { path: 'config.json', bytes: 10 },
+  { path: 'onnx/model_q4.onnx', bytes: 300 },
+  { path: 'onnx/model.onnx', bytes: 1200 },
+];
+
+describe('fetchServedModels', () => {
+  it("lists the built-in model's ONNX files as variants, read from the index beside the page", async () => {
+    const { fetchFn, asked } = site({ 'http://host/app/models/index.json': { models: [{ id, files }] } });
+    const r = await fetchServedModels(BASE, fetchFn);
+    expect(r.error).toBeUndefined();
+    expect(r.variants!.map((v) => [v.stem, v.bytes])).toEqual([['model', 1200], ['model_q4', 300]]);
+    expect(asked).toEqual(['http://host/app/models/index.json']); // no manifest listed, none fetched
+  });
+
+  it('reads the manifest when the index lists one', async () => {
+    const withManifest = [...files, { path: 'onnx/quantlab-manifest.json', bytes: 5 }];
+    const { fetchFn, asked } = site({ 'http://host/app/models/index.json': { models: [{ id, files: withManifest }] } });
+    const r = await fetchServedModels(BASE, fetchFn);
+    expect(asked).toEqual(['http://host/app/models/index.json', `http://host/app/models/${id}/onnx/quantlab-manifest.json`]);
+    expect(r.variants!.map((v) => v.stem)).toEqual(['model', 'model_q4']); // a missing manifest only loses labels
+  });
+
+  it('explains a missing index or a missing model, and how to build it', async () => {
+    const missing = await fetchServedModels(BASE, site({}).fetchFn);
+    expect(missing.variants).toBeUndefined();
+    expect(missing.error).toContain('HTTP 404');
+    expect(missing.error).toContain('npm run models');
+    const other = await fetchServedModels(BASE, site({ 'http://host/app/models/index.json': { models: [{ id: 'other', files }] } }).fetchFn);
+    expect(other.error).toContain(`${id} is not listed`);
+  });
+});

@@ -1,0 +1,315 @@
+// Column (src/state/column.svelte.ts) against fake column workers: loading, streaming, stopping,
+// dropping a superseded run's tokens, a failure or crash kept in its own column, the floor, and
+// what a finished column keeps across a reload.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ColumnDeps } from '../../src/state/column.svelte.ts';
+import { Column } from '../../src/state/column.svelte.ts';
+import type { GenerateParams } from '../../src/lib/runner/types.ts';
+import type { PlatformInfo } from '../../src/lib/page/platform.ts';
+import type { VariantInfo } from '../../src/lib/variants/table.ts';
+import { FakeRun, fakeWorkers, type FakeColumnWorker } from './fake-column-worker.ts';
+
+const REF = { kind: 'served', id: 'quantlab-tiny' } as const;
+const variant = (stem: string, more: Partial<VariantInfo> = {}): VariantInfo => ({
+  stem, label: stem, format: 'test', bitsMeasured: false, needsShaderF16: false, integerMatMul: false, rank: 0, bytes: 1000, ...more,
+});
+const PARAMS: GenerateParams = { prompt: 'Once', maxNewTokens: 8, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 1 };
+const ISOLATED: PlatformInfo = { crossOriginIsolated: true, webgpu: null, hardwareConcurrency: 8 };
+
+function column(stem = 'model', deps: Partial<ColumnDeps> = {}, more: Partial<VariantInfo> = {}, setup?: (w: FakeColumnWorker, i: number) => void) {
+  const fw = fakeWorkers(setup);
+  const onDone = vi.fn();
+  const c = new Column(REF, variant(stem, more), {
+    startWorker: fw.start,
+    platform: () => ISOLATED,
+    devicePreference: () => 'auto',
+    columns: () => 2,
+    onDone,
+    ...deps,
+  });
+  return { c, workers: fw.workers, onDone };
+}
+
+/** Waits until worker `index` (the first by default) has had `runs` generate() calls. */
+async function running(workers: FakeColumnWorker[], index = 0, runs = 1): Promise<FakeColumnWorker> {
+  await vi.waitFor(() => expect(workers[index]?.runs.length ?? 0).toBeGreaterThanOrEqual(runs));
+  return workers[index];
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('Column', () => {
+  it('loads once on WASM with its share of the threads, however often it is asked', async () => {
+    const { c, workers } = column();
+    const [a, b] = await Promise.all([c.load(), c.load()]);
+    expect([a, b]).toEqual([true, true]);
+    expect(workers).toHaveLength(1);
+    expect(workers[0].loads).toEqual([{ ref: REF, variant: 'model', device: 'wasm', threads: 4 }]);
+    expect(c.status).toBe('ready');
+    expect(c.loaded).toBe(true);
+    expect(c.threads).toBe(4);
+    expect(c.progress).toBeNull();
+  });
+
+  it('shows the stream at most every 16 ms, then the final result, and reports it done', async () => {
+    const { c, workers, onDone } = column();
+    const done = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    expect(c.status).toBe('generating');
+    w.run.emit([5]);
+    w.run.emit([5, 6]);
+    expect(c.ids).toEqual([]); // batched: nothing shown before the timer
+    await vi.advanceTimersByTimeAsync(16);
+    expect(c.ids).toEqual([5, 6]);
+    expect(c.text).toBe('5 6 ');
+    w.run.emit([5, 6, 7]);
+    w.run.finish([5, 6, 7, 8]);
+    await done;
+    expect(c.status).toBe('done');
+    expect(c.ids).toEqual([5, 6, 7, 8]);
+    expect(c.text).toBe('5 6 7 8 ');
+    expect(c.timings?.decodeTokensPerS).toBe(50);
+    expect(c.stopped).toBe(false);
+    expect(onDone).toHaveBeenCalledOnce();
+  });
+
+  it('stop() cancels the run in flight and keeps what it wrote', async () => {
+    const { c, workers, onDone } = column();
+    const done = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.run.emit([3, 4]);
+    c.stop();
+    await done;
+    expect(w.cancels).toBe(1);
+    expect(w.run.cancelled).toBe(true);
+    expect(c.status).toBe('done');
+    expect(c.stopped).toBe(true);
+    expect(c.ids).toEqual([3, 4]);
+    expect(w.terminated).toBe(false); // a soft cancel keeps the loaded worker
+    expect(c.loaded).toBe(true);
+    expect(onDone).toHaveBeenCalledOnce();
+  });
+
+  it('terminates a worker that ignores the cancel after 3 s; the next run starts a new one', async () => {
+    const { c, workers } = column();
+    void c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.honoursCancel = false;
+    w.run.emit([9]);
+    c.stop();
+    await vi.advanceTimersByTimeAsync(2900);
+    expect(w.terminated).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(w.terminated).toBe(true);
+    expect(c.status).toBe('idle');
+    expect(c.stopped).toBe(true);
+    expect(c.loaded).toBe(false);
+
+    const again = c.generate(PARAMS, 2);
+    const w2 = await running(workers, 1);
+    expect(workers).toHaveLength(2);
+    expect(w2.loads).toHaveLength(1);
+    w2.run.finish([1]);
+    await again;
+    expect(c.status).toBe('done');
+  });
+
+  it('drops every token and the result of a run that a newer generation replaced', async () => {
+    const { c, workers, onDone } = column();
+    const first = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    const old = w.run;
+    old.emit([1, 1]);
+    await vi.advanceTimersByTimeAsync(16);
+    expect(c.ids).toEqual([1, 1]);
+
+    const second = c.generate({ ...PARAMS, seed: 2 }, 2);
+    expect(c.generation).toBe(2);
+    expect(c.ids).toEqual([]); // cleared at once
+    await first;
+    await running(workers, 0, 2);
+    // The old run's late stream (its own message channel) and result must not show.
+    old.onToken?.(FakeRun.event([1, 1, 1, 1, 1]));
+    await vi.advanceTimersByTimeAsync(16);
+    expect(c.ids).toEqual([]);
+    expect(c.offsets).toEqual([]);
+    w.run.emit([2]);
+    await vi.advanceTimersByTimeAsync(16);
+    expect(c.ids).toEqual([2]);
+    old.onToken?.(FakeRun.event([1, 1, 1, 1, 1, 1]));
+    w.run.finish([2, 2]);
+    await second;
+    old.onToken?.(FakeRun.event([1, 1, 1, 1, 1, 1, 1]));
+    expect(c.ids).toEqual([2, 2]);
+    expect(c.text).toBe('2 2 ');
+    expect(c.offsets).toEqual([2]); // the newer run's own stream, not the old one's
+    expect(c.status).toBe('done');
+    expect(onDone).toHaveBeenCalledOnce(); // only the newer run finished as a result
+    expect(w.runs[1].params.seed).toBe(2);
+  });
+
+  it('drops the stream of a superseded run that keeps going until the worker answers the cancel', async () => {
+    const { c, workers } = column();
+    const first = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.honoursCancel = false;
+    const old = w.run;
+    void c.generate(PARAMS, 2);
+    old.emit([6, 6, 6]);
+    await vi.advanceTimersByTimeAsync(16);
+    expect(c.ids).toEqual([]);
+    expect(c.generation).toBe(2);
+    old.finish();
+    await first;
+    expect(c.ids).toEqual([]);
+    expect(c.status).not.toBe('done');
+  });
+
+  it('ignores a shorter stream event that arrives after a longer one', async () => {
+    const { c, workers } = column();
+    void c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.run.emit([4, 5, 6]);
+    w.run.onToken?.(FakeRun.event([4]));
+    await vi.advanceTimersByTimeAsync(16);
+    expect(c.ids).toEqual([4, 5, 6]);
+  });
+
+  it('keeps a failure in its own column: the other column generates, and Retry starts afresh', async () => {
+    const a = column('model_q4');
+    const b = column('model');
+    const runA = a.c.generate(PARAMS, 1);
+    const runB = b.c.generate(PARAMS, 1);
+    const wa = await running(a.workers);
+    const wb = await running(b.workers);
+    wa.run.emit([7]);
+    wa.crash('out of memory');
+    await runA;
+    expect(a.c.status).toBe('error');
+    expect(a.c.error).toMatchObject({ code: 'internal', during: 'generate' });
+    expect(a.c.error?.message).toContain('out of memory');
+    expect(wa.terminated).toBe(true);
+    expect(a.c.loaded).toBe(false);
+
+    expect(b.c.status).toBe('generating');
+    wb.run.finish([8, 8]);
+    await runB;
+    expect(b.c.status).toBe('done');
+    expect(b.c.error).toBeNull();
+    expect(wb.terminated).toBe(false);
+
+    a.c.retry();
+    const wa2 = await running(a.workers, 1);
+    expect(a.workers).toHaveLength(2);
+    expect(wa2.run.params).toEqual(PARAMS);
+    wa2.run.finish([7, 7]);
+    await vi.waitFor(() => expect(a.c.status).toBe('done'));
+    expect(a.c.error).toBeNull();
+  });
+
+  it('shows a failed load as its error and drops that worker; Retry on WASM loads there', async () => {
+    const gpu = { vendor: 'x', architecture: 'y', isFallback: false, shaderF16: true };
+    const { c, workers } = column('model', { platform: () => ({ ...ISOLATED, webgpu: gpu }) }, {}, (w, i) => {
+      if (i === 0) w.loadOutcome = () => ({ ok: false, error: { code: 'unsupported-device', message: 'no shader-f16' } });
+    });
+    await c.generate(PARAMS, 1);
+    expect(workers[0].loads[0].device).toBe('webgpu');
+    expect(c.status).toBe('error');
+    expect(c.error).toMatchObject({ code: 'unsupported-device', during: 'load' });
+    expect(workers[0].terminated).toBe(true);
+
+    c.retry({ wasm: true });
+    const w = await running(workers, 1);
+    expect(w.loads[0].device).toBe('wasm');
+    w.run.finish([1]);
+    await vi.waitFor(() => expect(c.status).toBe('done'));
+  });
+
+  it('refuses a variant with external data without starting a worker', async () => {
+    const { c, workers } = column('model', {}, { externalData: true });
+    expect(await c.load()).toBe(false);
+    expect(workers).toHaveLength(0);
+    expect(c.error).toMatchObject({ code: 'unsupported-model', during: 'load' });
+  });
+
+  it('hardCancel() during a load leaves the column idle and stopped, and the load fails as cancelled', async () => {
+    let release = () => {};
+    const { c, workers } = column('model', {}, {}, (w) => {
+      w.loadOutcome = () => new Promise((r) => (release = () => r({ ok: true, value: { loadMs: 1, threads: 1 } })));
+    });
+    const started = c.load();
+    expect(c.status).toBe('loading');
+    c.hardCancel();
+    expect(await started).toBe(false);
+    expect(c.status).toBe('idle');
+    expect(c.stopped).toBe(true);
+    expect(c.error).toBeNull();
+    expect(workers[0].terminated).toBe(true);
+    release(); // the dead worker's late answer changes nothing
+    await vi.advanceTimersByTimeAsync(1);
+    expect(c.status).toBe('idle');
+    expect(c.loaded).toBe(false);
+  });
+
+  describe('floor', () => {
+    it('measures only a loaded, idle column, and keeps the result', async () => {
+      const { c, workers } = column();
+      await c.measureFloor('p', 8);
+      expect(workers).toHaveLength(0);
+      await c.load();
+      const m = c.measureFloor('p', 8);
+      expect(c.floorState.measuring).toBe(true);
+      expect(workers[0].floors.map((f) => [f.prompt, f.newTokens])).toEqual([['p', 8]]);
+      workers[0].floors[0].finish({ ok: true, value: { decodeTokensPerS: 40, floorDecodeTokensPerS: 80, newTokens: 8 } });
+      await m;
+      expect(c.floorState.measuring).toBe(false);
+      expect(c.floor).toEqual({ decodeTokensPerS: 40, floorDecodeTokensPerS: 80, newTokens: 8 });
+      expect(c.floorError).toBeNull();
+    });
+
+    it('shows a failed measurement as an error, a cancelled one as nothing', async () => {
+      const { c, workers } = column();
+      await c.load();
+      const failed = c.measureFloor('p', 8);
+      workers[0].floors[0].finish({ ok: false, error: { code: 'bad-argument', message: 'too few tokens' } });
+      await failed;
+      expect(c.floorError).toMatchObject({ code: 'bad-argument', message: 'too few tokens' });
+      expect(c.floor).toBeNull();
+
+      const cancelled = c.measureFloor('p', 8);
+      c.cancelFloor();
+      await cancelled;
+      expect(workers[0].cancels).toBe(1);
+      expect(c.floorError).toBeNull();
+      expect(c.floorState.measuring).toBe(false);
+    });
+  });
+
+  it('keeps a finished result across a reload: result() restores into a new column', async () => {
+    const { c, workers } = column();
+    const done = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.run.emit([3, 4, 5]);
+    w.run.finish();
+    await done;
+    const saved = JSON.parse(JSON.stringify(c.result())) as ReturnType<Column['result']>;
+    expect(saved).toMatchObject({ text: '3 4 5 ', ids: [3, 4, 5], offsets: [2, 4, 6], bytes: 1000 });
+    expect(saved.device?.device).toBe('wasm');
+
+    const again = column().c;
+    again.restore({ ...saved, offsets: [2, null, 6] });
+    expect(again.restored).toBe(true);
+    expect(again.text).toBe('3 4 5 ');
+    expect(again.ids).toEqual([3, 4, 5]);
+    expect(again.offsets).toEqual([2, undefined, 6]);
+    expect(again.tokenMs).toEqual(c.timings!.tokenMs);
+    expect(again.device).toEqual(c.device);
+    expect(again.status).toBe('idle');
+  });
+});

@@ -1,0 +1,258 @@
+// Playground (src/state/playground.svelte.ts) and its latency state (latency.svelte.ts) against
+// fake column workers, a fake builder and an in-memory localStorage: columns from the URL, one
+// generation id for every column, a failing column beside working ones, what is saved and restored,
+// live mode, and the floor pass.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Remote } from 'comlink';
+import type { BuilderApi } from '../../workers/builder.worker.ts';
+import type { WorkerHandle } from '../../src/browser/workers.ts';
+import type { ServedModels } from '../../src/browser/served-models.ts';
+import { TINY_MODEL } from '../../src/lib/catalog.ts';
+import { DEFAULT_BANDWIDTH_GBS } from '../../src/lib/page/latency.ts';
+import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings.ts';
+import type { VariantInfo } from '../../src/lib/variants/table.ts';
+import { Library } from '../../src/state/library.svelte.ts';
+import { LIVE_DEBOUNCE_MS, Playground } from '../../src/state/playground.svelte.ts';
+import { fakeWorkers, memoryStorage, type FakeColumnWorker } from './fake-column-worker.ts';
+
+const STEMS = ['model', 'model_q4', 'model_int8'];
+const SERVED: VariantInfo[] = STEMS.map((stem, rank) => ({ stem, label: stem, format: 'test', bitsMeasured: false, needsShaderF16: false, integerMatMul: false, rank, bytes: 1000 * (3 - rank) }));
+const PLAYGROUND_KEY = 'quantlab:playground:v1';
+
+function fakeBuilder(): WorkerHandle<BuilderApi> {
+  const api = { list: async () => [], quantize: async () => ({ ok: true, value: undefined }), cancel: async () => {} };
+  return { api: api as unknown as Remote<BuilderApi>, terminate: () => {}, onCrash: () => () => {} };
+}
+
+let storage: Storage;
+let replaceState: ReturnType<typeof vi.fn>;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  storage = memoryStorage();
+  replaceState = vi.fn();
+  vi.stubGlobal('localStorage', storage);
+  vi.stubGlobal('location', { pathname: '/', hash: '', href: 'http://localhost/', search: '' });
+  vi.stubGlobal('history', { state: null, replaceState });
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+/** A playground opened on the served model with `variants` as columns; `setup` configures each new worker. */
+async function open(opts: { variants?: string[]; search?: string; served?: ServedModels; setup?: (w: FakeColumnWorker, i: number) => void; live?: boolean } = {}) {
+  const fw = fakeWorkers(opts.setup);
+  const pg = new Playground(new Library(fakeBuilder()), fw.start, async () => opts.served ?? { variants: SERVED });
+  const search = opts.search ?? `?${settingsToQuery({ ...DEFAULT_SETTINGS, live: opts.live ?? false }, { model: TINY_MODEL.key, variants: opts.variants ?? ['model', 'model_q4'], prompt: 'Hello' })}`;
+  await pg.init(search);
+  return { pg, workers: fw.workers };
+}
+
+/** The worker of column `stem` (workers start in the order the columns first call them). */
+function workerOf(pg: Playground, workers: FakeColumnWorker[], stem: string): FakeColumnWorker {
+  const w = workers.find((x) => x.loads.some((l) => l.variant === stem));
+  if (!w) throw new Error(`no worker loaded ${stem}`);
+  return w;
+}
+
+/** Waits until every column's worker has had `runs` generate() calls; returns them by stem. */
+async function allRunning(pg: Playground, workers: FakeColumnWorker[], runs = 1): Promise<Record<string, FakeColumnWorker>> {
+  await vi.waitFor(() => {
+    for (const c of pg.columns) expect(workerOf(pg, workers, c.variant.stem).runs.length).toBeGreaterThanOrEqual(runs);
+  });
+  return Object.fromEntries(pg.columns.map((c) => [c.variant.stem, workerOf(pg, workers, c.variant.stem)]));
+}
+
+describe('Playground', () => {
+  it('opens the model and precisions the URL names, without starting any worker', async () => {
+    const { pg, workers } = await open({ variants: ['model_q4', 'model_int8'] });
+    expect(pg.modelKey).toBe(TINY_MODEL.key);
+    expect(pg.prompt).toBe('Hello');
+    expect(pg.columns.map((c) => c.variant.stem)).toEqual(['model_q4', 'model_int8']);
+    expect(workers).toHaveLength(0);
+    expect(pg.notices).toEqual([]);
+  });
+
+  it('explains a missing served index and shows no columns for it', async () => {
+    const { pg } = await open({ served: { error: 'The built-in model is missing from this site (HTTP 404).' } });
+    expect(pg.served.error).toContain('HTTP 404');
+    expect(pg.variants).toEqual([]);
+    expect(pg.columns).toEqual([]);
+  });
+
+  it('runs every column under one generation id; a newer generate() drops the older run everywhere', async () => {
+    const { pg, workers } = await open();
+    const g1 = pg.generate();
+    const w1 = await allRunning(pg, workers);
+    const old = { model: w1.model.run, model_q4: w1.model_q4.run };
+    expect(old.model.params).toEqual(pg.params);
+    old.model.emit([1, 2]);
+
+    const g2 = pg.generate();
+    expect(g2).toBe(g1 + 1);
+    await allRunning(pg, workers, 2);
+    // The old runs were cancelled by the worker (a newer generate); their late results change nothing.
+    expect(old.model.cancelled).toBe(true);
+    old.model_q4.finish([9, 9, 9], { cancelled: false });
+    w1.model.run.finish([1, 2, 3]);
+    w1.model_q4.run.finish([1, 5, 3]);
+    await vi.waitFor(() => expect(pg.busy).toBe(false));
+    for (const c of pg.columns) expect(c.generation).toBe(g2);
+    const [ref, q4] = pg.columns;
+    expect(ref.ids).toEqual([1, 2, 3]);
+    expect(q4.ids).toEqual([1, 5, 3]);
+    expect(pg.reference).toBe(ref);
+    expect(pg.divergence(q4)).toBe(1);
+    expect(pg.divergence(ref)).toBe(-1);
+  });
+
+  it('keeps one column failing to load beside the others, which finish', async () => {
+    const { pg, workers } = await open({
+      variants: ['model', 'model_q4', 'model_int8'],
+      setup: (w) => {
+        const ok = w.loadOutcome;
+        w.loadOutcome = (l) => (l.variant === 'model_q4' ? { ok: false, error: { code: 'load-failed', message: 'bad file' } } : ok(l));
+      },
+    });
+    pg.generate();
+    await vi.waitFor(() => expect(workers.filter((w) => w.runs.length > 0)).toHaveLength(2));
+    for (const w of workers) if (w.runs.length) w.run.finish([4, 4]);
+    await vi.waitFor(() => expect(pg.busy).toBe(false));
+    const byStem = Object.fromEntries(pg.columns.map((c) => [c.variant.stem, c]));
+    expect(byStem.model_q4.status).toBe('error');
+    expect(byStem.model_q4.error).toMatchObject({ code: 'load-failed', during: 'load' });
+    for (const s of ['model', 'model_int8']) {
+      expect(byStem[s].status).toBe('done');
+      expect(byStem[s].error).toBeNull();
+      expect(byStem[s].ids).toEqual([4, 4]);
+    }
+  });
+
+  it('stop() stops every column and keeps what each wrote', async () => {
+    const { pg, workers } = await open();
+    pg.generate();
+    const w = await allRunning(pg, workers);
+    w.model.run.emit([3]);
+    w.model_q4.run.emit([3, 3]);
+    pg.stop();
+    await vi.waitFor(() => expect(pg.busy).toBe(false));
+    expect(pg.columns.map((c) => [c.stopped, c.ids])).toEqual([[true, [3]], [true, [3, 3]]]);
+  });
+
+  it('saves settings and finished results, mirrors the URL, and restores the results on the next visit', async () => {
+    const first = await open();
+    first.pg.update({ temperature: 0.7 });
+    first.pg.generate();
+    const w = await allRunning(first.pg, first.workers);
+    w.model.run.finish([1, 2]);
+    w.model_q4.run.finish([1, 3]);
+    await vi.waitFor(() => expect(first.pg.busy).toBe(false));
+    await vi.advanceTimersByTimeAsync(250); // the persist debounce
+    const rec = JSON.parse(storage.getItem(PLAYGROUND_KEY)!);
+    expect(rec).toMatchObject({ version: 1, prompt: 'Hello', model: TINY_MODEL.key, variants: ['model', 'model_q4'] });
+    expect(rec.settings.temperature).toBe(0.7);
+    expect(rec.results.model.ids).toEqual([1, 2]);
+    expect(rec.results.model_q4.text).toBe('1 3 ');
+    const url = String(replaceState.mock.calls.at(-1)![2]);
+    expect(new URLSearchParams(url.split('?')[1]).get('model')).toBe(TINY_MODEL.key);
+    expect(first.pg.shareUrl).toContain('variants=model%2Cmodel_q4');
+    first.pg.dispose();
+
+    // The next visit, with no query: storage alone brings back the model, the columns and their text.
+    const again = await open({ search: '' });
+    expect(again.pg.settings.temperature).toBe(0.7);
+    expect(again.pg.columns.map((c) => [c.variant.stem, c.restored, c.text])).toEqual([
+      ['model', true, '1 2 '],
+      ['model_q4', true, '1 3 '],
+    ]);
+    expect(again.workers).toHaveLength(0);
+    expect(again.pg.divergence(again.pg.columns[1])).toBe(1);
+  });
+
+  it('live mode: a change stops the runs at once and regenerates once the controls rest', async () => {
+    const { pg, workers } = await open({ live: true });
+    pg.generate();
+    const w = await allRunning(pg, workers);
+    w.model.run.emit([1]);
+    pg.update({ temperature: 0.2 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(w.model.run.cancelled).toBe(true); // stale text is not left running
+    pg.update({ temperature: 0.3 });
+    await vi.advanceTimersByTimeAsync(LIVE_DEBOUNCE_MS - 50);
+    expect(w.model.runs).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(100);
+    await allRunning(pg, workers, 2);
+    expect(w.model.runs).toHaveLength(2); // one regeneration for both changes
+    expect(w.model.run.params.temperature).toBe(0.3);
+  });
+
+  describe('latency', () => {
+    it('measures the loaded columns one at a time, and a generation cancels the pass', async () => {
+      const { pg, workers } = await open({ variants: ['model', 'model_q4', 'model_int8'] });
+      pg.update({ maxNewTokens: 200 });
+      pg.load();
+      await vi.waitFor(() => expect(pg.columns.every((c) => c.loaded)).toBe(true));
+      const floorsOf = () => pg.columns.map((c) => workerOf(pg, workers, c.variant.stem).floors.length);
+
+      const pass = pg.latency.measure();
+      expect(pg.latency.measuring).toBe(true);
+      expect(floorsOf()).toEqual([1, 0, 0]); // one column at a time
+      const f0 = workerOf(pg, workers, 'model').floors[0];
+      expect([f0.prompt, f0.newTokens]).toEqual(['Hello', 64]); // at most 64 tokens
+      f0.finish({ ok: true, value: { decodeTokensPerS: 10, floorDecodeTokensPerS: 20, newTokens: 64 } });
+      await vi.waitFor(() => expect(floorsOf()).toEqual([1, 1, 0]));
+      expect(pg.columns[0].floor?.floorDecodeTokensPerS).toBe(20);
+
+      pg.generate(); // cancels the pass: the column being timed stops, the last is never timed
+      expect(workerOf(pg, workers, 'model_q4').cancels).toBe(1);
+      await pass;
+      expect(pg.latency.measuring).toBe(false);
+      expect(floorsOf()).toEqual([1, 1, 0]);
+      expect(pg.columns[1].floorError).toBeNull();
+      expect(pg.columns[1].floor).toBeNull();
+    });
+
+    it('Stop measuring ends the pass after the column being timed', async () => {
+      const { pg, workers } = await open();
+      pg.load();
+      await vi.waitFor(() => expect(pg.columns.every((c) => c.loaded)).toBe(true));
+      const pass = pg.latency.measure();
+      pg.latency.cancel();
+      await pass;
+      expect(workerOf(pg, workers, 'model').cancels).toBe(1);
+      expect(workerOf(pg, workers, 'model_q4').floors).toHaveLength(0);
+      expect(pg.latency.measuring).toBe(false);
+      expect(pg.columns.map((c) => [c.floor, c.floorError])).toEqual([[null, null], [null, null]]);
+      // A new pass runs again.
+      const next = pg.latency.measure();
+      workerOf(pg, workers, 'model').floors[1].finish({ ok: true, value: { decodeTokensPerS: 1, floorDecodeTokensPerS: 2, newTokens: 8 } });
+      await vi.waitFor(() => expect(workerOf(pg, workers, 'model_q4').floors).toHaveLength(1));
+      workerOf(pg, workers, 'model_q4').floors[0].finish({ ok: true, value: { decodeTokensPerS: 3, floorDecodeTokensPerS: 4, newTokens: 8 } });
+      await next;
+      expect(pg.columns.map((c) => c.floor?.floorDecodeTokensPerS)).toEqual([2, 4]);
+    });
+
+    it('does not start while a column generates', async () => {
+      const { pg, workers } = await open();
+      pg.generate();
+      await allRunning(pg, workers);
+      await pg.latency.measure();
+      expect(pg.latency.measuring).toBe(false);
+      expect(workers.every((w) => w.floors.length === 0)).toBe(true);
+    });
+
+    it('keeps a valid bandwidth in storage for the next visit and rejects a bad one', async () => {
+      const { pg } = await open();
+      expect(pg.latency.bandwidthGBs).toBe(DEFAULT_BANDWIDTH_GBS);
+      expect(pg.latency.setBandwidth('abc')).toContain('Memory bandwidth must be a number of GB/s');
+      expect(pg.latency.bandwidthGBs).toBe(DEFAULT_BANDWIDTH_GBS);
+      expect(storage.getItem('quantlab:bandwidth-gbs')).toBeNull();
+      expect(pg.latency.setBandwidth('42.5')).toBeNull();
+      expect(pg.latency.bandwidthGBs).toBe(42.5);
+      const again = await open();
+      expect(again.pg.latency.bandwidthGBs).toBe(42.5);
+    });
+  });
+});
