@@ -3,13 +3,13 @@
 // progress, the streamed text and its timings, and its own error: nothing here touches other columns.
 
 import { proxy, type Remote } from 'comlink';
-import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { ColumnApi } from '../../workers/protocol.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
 import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/device.ts';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import type { ModelRef } from '../lib/model/ref.ts';
 import type { PlatformInfo } from '../lib/platform.ts';
-import type { GenerateParams, GenerateResult, LoadProgress, Outcome, Timings, TokenEvent } from '../lib/runner/types.ts';
+import type { GenerateParams, GenerateResult, LoadProgress, Timings, TokenEvent } from '../lib/runner/types.ts';
 import type { DevicePreference } from '../lib/settings.ts';
 import type { FloorMeasurement } from '../lib/latency.ts';
 import type { VariantInfo } from '../lib/variant-info.ts';
@@ -176,21 +176,19 @@ export class Column {
       }
     });
     try {
-      const r = await this.#call<Outcome<{ loadMs: number; threads: number }>>((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads));
-      if (!r.ok) {
-        // A failed WebGPU session can poison later ones in the same worker: start afresh next time.
-        this.#discardWorker();
-        this.#fail(r.error, 'load');
-        return false;
-      }
+      const r = await this.#call((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads));
       this.#loadedOn = choice.device;
-      this.threads = r.value.threads;
-      if (choice.device === 'wasm') this.#workerThreads = r.value.threads;
+      this.threads = r.threads;
+      if (choice.device === 'wasm') this.#workerThreads = r.threads;
       this.status = 'ready';
       this.progress = null;
       return true;
     } catch (err) {
-      this.#fail(toErrorInfo(err), 'load');
+      const e = toErrorInfo(err);
+      // A failed WebGPU session can poison later ones in the same worker: start afresh next time
+      // (a crash or a hard cancel has ended the worker already).
+      if (e.code !== 'cancelled') this.#discardWorker();
+      this.#fail(e, 'load');
       return false;
     } finally {
       ended = true;
@@ -254,11 +252,11 @@ export class Column {
       latest = e;
       timer ??= setTimeout(show, SHOW_EVERY_MS);
     });
-    const run = this.#call<Outcome<GenerateResult>>((api) => api.generate(params, onToken));
+    const run = this.#call((api) => api.generate(params, onToken));
     this.#run = run.catch(() => undefined);
-    let r: Outcome<GenerateResult>;
+    let v: GenerateResult;
     try {
-      r = await run;
+      v = await run;
     } catch (err) {
       if (gen === this.#gen) this.#fail(toErrorInfo(err), 'generate');
       return;
@@ -269,11 +267,6 @@ export class Column {
       finished = true;
     }
     if (gen !== this.#gen) return;
-    if (!r.ok) {
-      this.#fail(r.error, 'generate');
-      return;
-    }
-    const v = r.value;
     this.ids = v.ids;
     this.text = v.text;
     this.timings = v.timings;
@@ -292,9 +285,7 @@ export class Column {
     this.measuring = true;
     this.floorError = null;
     try {
-      const r = await this.#call<Outcome<FloorMeasurement>>((api) => api.floor(prompt, newTokens));
-      if (r.ok) this.floor = r.value;
-      else if (r.error.code !== 'cancelled') this.floorError = r.error;
+      this.floor = await this.#call((api) => api.floor(prompt, newTokens));
     } catch (err) {
       const e = toErrorInfo(err);
       if (e.code !== 'cancelled') this.floorError = e;

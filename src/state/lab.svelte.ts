@@ -3,7 +3,7 @@
 // of its own (so a report never waits for, or interrupts, the playground's generation), and keeps
 // the report, the sweep rows as they arrive, and size-vs-quality points.
 
-import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { ColumnApi } from '../../workers/protocol.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
 import { workerEvalModel } from '../browser/worker-model.ts';
 import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
@@ -111,10 +111,13 @@ export class Lab {
       if (!w) {
         const handle = this.startWorker();
         const device = c.device?.device ?? 'wasm';
-        const ready = handle.api.load($state.snapshot(c.ref), c.variant.stem, device).then((r) => {
-          if (!r.ok) throw new QuantlabError(r.error.code, `${c.variant.label}: ${r.error.message}`, r.error.detail);
-          return { model: workerEvalModel(handle.api), maxPositions: r.value.maxPositions };
-        });
+        const ready = handle.api.load($state.snapshot(c.ref), c.variant.stem, device).then(
+          (r) => ({ model: workerEvalModel(handle.api), maxPositions: r.maxPositions }),
+          (err: unknown) => {
+            const e = toErrorInfo(err);
+            throw new QuantlabError(e.code, `${c.variant.label}: ${e.message}`, e.detail);
+          },
+        );
         w = { handle, ready };
         this.#workers.set(keys[i], w);
         // A failed load is retried next time with a fresh worker.

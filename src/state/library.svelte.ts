@@ -3,14 +3,14 @@
 // builder worker has a quantize() method.
 
 import { proxy } from 'comlink';
-import type { BuilderApi, BuilderProgress, PickedFile } from '../../workers/builder.worker.ts';
+import type { BuilderApi, BuilderProgress, PickedFile } from '../../workers/protocol.ts';
 import type { StoredModelInfo } from '../browser/opfs-store.ts';
 import { readModelFile } from '../browser/opfs-store.ts';
+import { guard } from '../browser/rpc.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
 import { userModelEntry, type CatalogModel } from '../lib/catalog.ts';
-import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import type { QuantizeOptions } from '../lib/quantize/variants.ts';
-import type { Outcome } from '../lib/runner/types.ts';
 
 export const MANIFEST_PATH = 'onnx/quantlab-manifest.json';
 
@@ -47,7 +47,7 @@ export class Library {
   }
 
   /** Runs a builder task with progress; a builder crash fails it instead of hanging. */
-  async #task<T>(kind: Task['kind'], start: string, fn: (onProgress: (p: BuilderProgress) => void) => Promise<Outcome<T>>): Promise<T | null> {
+  async #task<T>(kind: Task['kind'], start: string, fn: (onProgress: (p: BuilderProgress) => void) => Promise<T>): Promise<T | null> {
     this.error = null;
     this.task = { kind, message: start, fraction: 0 };
     this.status = start;
@@ -59,26 +59,16 @@ export class Library {
       this.task = { kind, message: p.message, fraction: p.fraction };
       this.status = p.message;
     });
-    let off = () => {};
-    const crashed = new Promise<Outcome<T>>((resolve) => {
-      off = this.builder.onCrash((message) => resolve({ ok: false, error: { code: 'internal', message: `The model builder crashed: ${message}`, detail: 'Reload the page and try again.' } }));
-    });
-    let r: Outcome<T>;
     try {
-      r = await Promise.race([fn(onProgress), crashed]);
+      return await guard(this.builder, fn(onProgress), (message) => new QuantlabError('internal', `The model builder crashed: ${message}`, 'Reload the page and try again.'));
     } catch (err) {
-      r = { ok: false, error: toErrorInfo(err) };
+      const e = (this.error = toErrorInfo(err));
+      this.status = e.code === 'cancelled' ? 'Cancelled' : `Error: ${e.message}${e.detail ? ` ${e.detail}` : ''}`;
+      return null;
     } finally {
       ended = true;
-      off();
       this.task = null;
     }
-    if (!r.ok) {
-      this.error = r.error;
-      this.status = r.error.code === 'cancelled' ? 'Cancelled' : `Error: ${r.error.message}${r.error.detail ? ` ${r.error.detail}` : ''}`;
-      return null;
-    }
-    return r.value;
   }
 
   /** Converts and stores opened files (llama2.c pair, HF folder, transformers.js folder). */

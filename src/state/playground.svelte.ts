@@ -2,7 +2,7 @@
 // sampling settings, live mode (debounced regeneration of every column), and the generation
 // counter that lets each column drop tokens of a run that a newer one replaced.
 
-import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { ColumnApi } from '../../workers/protocol.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
 import { DEFAULT_MODEL_KEY, HUB_MODELS, SERVED_INDEX_PATH, TINY_MODEL, type CatalogModel, type ServedIndex } from '../lib/catalog.ts';
 import { firstDivergence } from '../lib/divergence.ts';
