@@ -1,6 +1,5 @@
 // The user's own models: what is in browser storage, opening new ones from disk through the
-// builder worker (progress, cancel), and the "Quantize…" entry point, offered only when the
-// builder worker has a quantize() method.
+// builder worker (progress, cancel), and quantizing a stored model into more variants.
 
 import { proxy } from 'comlink';
 import type { BuilderApi, BuilderProgress, PickedFile } from '../../workers/protocol.ts';
@@ -32,7 +31,6 @@ export class Library {
   /** Id of the model the last import stored ('' until one succeeds). */
   importedId = $state('');
   error = $state<ErrorInfo | null>(null);
-  canQuantize = $state(false);
 
   constructor(private readonly builder: WorkerHandle<BuilderApi>) {}
 
@@ -92,22 +90,8 @@ export class Library {
     await this.refresh();
   }
 
-  /**
-   * Feature-detects builder.quantize(). A comlink proxy answers every property name, so ask the
-   * worker for the property itself: a function cannot be sent back (the read is rejected), a
-   * missing property comes back as undefined.
-   */
-  async detectQuantize(): Promise<void> {
-    const probe = (this.builder.api as unknown as Record<string, PromiseLike<unknown>>).quantize;
-    this.canQuantize = await Promise.resolve(probe).then(
-      (value) => value !== undefined,
-      () => true,
-    );
-  }
-
   /** Writes more variants of a stored model (the builder quantizes and updates the manifest). */
   async quantize(modelId: string, dtypes: string[], options: QuantizeRequestOptions): Promise<CatalogModel | null> {
-    if (!this.canQuantize) return null;
     // Reactive arrays are proxies, which cannot cross to a worker: send plain copies.
     const plainDtypes = $state.snapshot(dtypes);
     const plainOptions = $state.snapshot(options) as QuantizeRequestOptions;
