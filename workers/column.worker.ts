@@ -5,6 +5,8 @@ import { AutoConfig, env } from '@huggingface/transformers';
 import { serve } from '../src/browser/rpc.ts';
 import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env.ts';
 import { floorDecode } from '../src/lib/bench/floor.ts';
+import { greedyParams, measureInterleaved } from '../src/lib/bench/measure.ts';
+import { median } from '../src/lib/bench/stats.ts';
 import { QuantlabError, throwIfAborted } from '../src/lib/errors.ts';
 import { runnerEvalModel } from '../src/lib/eval/model.ts';
 import type { FloorMeasurement } from '../src/lib/latency.ts';
@@ -108,26 +110,34 @@ const api = {
   },
 } satisfies ColumnApi;
 
-/** The playground's greedy generation and the raw loop on the same session, alternately; medians. */
+/**
+ * The playground's greedy generation (streaming callback included) and the raw loop on the same
+ * session taking turns (the benchmark's order, src/lib/bench/measure.ts); medians of the runs.
+ */
 async function measureFloor(prompt: string, newTokens: number, runs: number, signal: AbortSignal): Promise<FloorMeasurement> {
   const { session, shape, Tensor } = runner.rawSession();
-  const params = { prompt, maxNewTokens: newTokens, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
-  const mine: number[] = [];
-  const raw: number[] = [];
-  let tokens = 0;
-  for (let i = 0; i <= runs; i++) {
-    throwIfAborted(signal);
-    const g = await runner.generate(params, () => {}, signal);
-    throwIfAborted(signal);
-    if (g.ids.length < 2) throw new QuantlabError('bad-argument', `The model stopped after ${g.ids.length} token(s), too few to time decoding`, 'Use another prompt.');
-    const f = await floorDecode(Tensor, session, shape, g.promptIds, g.ids.length);
-    if (i === 0) continue; // warm-up
-    mine.push(g.timings.decodeTokensPerS);
-    raw.push(f.decodeTokensPerS);
-    tokens = g.ids.length;
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  return { decodeTokensPerS: median(mine), floorDecodeTokensPerS: median(raw), newTokens: tokens };
+  const params = greedyParams(prompt, newTokens);
+  const m = await measureInterleaved(
+    {
+      loadRunner: async () => 0,
+      loadFloor: async () => 0,
+      async runRunner() {
+        throwIfAborted(signal);
+        const g = await runner.generate(params, () => {}, signal);
+        throwIfAborted(signal);
+        if (g.ids.length < 2) throw new QuantlabError('bad-argument', `The model stopped after ${g.ids.length} token(s), too few to time decoding`, 'Use another prompt.');
+        const t = g.timings;
+        return { promptIds: g.promptIds, ids: g.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS };
+      },
+      runFloor: (promptIds, n) => floorDecode(Tensor, session, shape, promptIds, n),
+    },
+    runs,
+  );
+  return {
+    decodeTokensPerS: median(m.runner.map((r) => r.decodeTokensPerS)),
+    floorDecodeTokensPerS: median(m.floor.map((f) => f.decodeTokensPerS)),
+    newTokens: m.runner[m.runner.length - 1].ids.length,
+  };
 }
 
 serve(api);
