@@ -1,9 +1,7 @@
 // Entry point: starts the builder worker and the playground state, mounts the Svelte app, and puts
 // the worker handles and the state on window.quantlab so the browser tests can drive the real page.
 import { mount } from 'svelte';
-import { wrap, type Remote } from 'comlink';
 import App from './App.svelte';
-import type { PingApi } from '../workers/ping.worker.ts';
 import { startBuilderWorker, startColumnWorker } from './browser/workers.ts';
 import { Lab } from './state/lab.svelte.ts';
 import { Library } from './state/library.svelte.ts';
@@ -13,7 +11,6 @@ declare global {
   interface Window {
     /** Test hook: the page's comlink handles, worker factories and playground state. */
     quantlab?: {
-      ping: Remote<PingApi>;
       builder: ReturnType<typeof startBuilderWorker>;
       startColumnWorker: typeof startColumnWorker;
       playground: Playground;
@@ -22,15 +19,14 @@ declare global {
   }
 }
 
-const ping = wrap<PingApi>(new Worker(new URL('../workers/ping.worker.ts', import.meta.url), { type: 'module' }));
 const builder = startBuilderWorker();
 const pg = new Playground(new Library(builder), startColumnWorker);
 const lab = new Lab(pg, startColumnWorker);
-window.quantlab = { ping, builder, startColumnWorker, playground: pg, lab };
+window.quantlab = { builder, startColumnWorker, playground: pg, lab };
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
-mount(App, { target, props: { ping, pg, lab } });
+mount(App, { target, props: { pg, lab } });
 void pg.init(location.search);
 addEventListener('pagehide', () => {
   pg.persistNow();

@@ -1,30 +1,17 @@
 // Turns what the user opens (llama2.c checkpoint, Hugging Face folder, transformers.js folder)
 // into a stored model folder, off the page's thread, with progress and cancellation.
-import { expose } from 'comlink';
-import { QuantlabError, throwIfAborted, toErrorInfo } from '../src/lib/errors.ts';
+import { QuantlabError, throwIfAborted } from '../src/lib/errors.ts';
 import { classifyFiles } from '../src/lib/import/classify.ts';
 import { hfSource, llama2cSource } from '../src/lib/import/sources.ts';
 import { buildModelFolder, yieldToEventLoop, type ModelFiles } from '../src/lib/model/folder.ts';
 import { slugify } from '../src/lib/model/ref.ts';
-import type { Outcome } from '../src/lib/runner/types.ts';
+import { serve } from '../src/browser/rpc.ts';
 import { addModelFiles, deleteModel, listModels, readModelFile, saveModel, type StoredModelInfo } from '../src/browser/opfs-store.ts';
 import { expandRequests, quantizeVariants } from '../src/lib/quantize/quantize-variants.ts';
 import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest.ts';
 import type { QuantizeOptions } from '../src/lib/variants/options.ts';
 import { FP32_PATH } from '../src/lib/variants/table.ts';
-
-export type BuildStep = 'read' | 'convert' | 'build' | 'save' | 'done';
-export interface BuilderProgress {
-  step: BuildStep;
-  message: string;
-  /** 0..1 over the whole task. */
-  fraction: number;
-}
-
-export interface PickedFile {
-  path: string;
-  file: File;
-}
+import type { BuilderApi, BuilderProgress, BuildStep, PickedFile } from './protocol.ts';
 
 let current: AbortController | undefined;
 
@@ -82,48 +69,41 @@ async function importFiles(picked: PickedFile[], onProgress: (p: BuilderProgress
   return info;
 }
 
+/** Runs one task at a time: a new one cancels the one in flight. */
+async function task<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  current?.abort();
+  const ctrl = new AbortController();
+  current = ctrl;
+  try {
+    return await fn(ctrl.signal);
+  } finally {
+    if (current === ctrl) current = undefined;
+  }
+}
+
+async function quantize(id: string, dtypes: string[], options: Omit<QuantizeOptions, 'dtype'>, onProgress: (p: BuilderProgress) => void, signal: AbortSignal): Promise<StoredModelInfo> {
+  const requests = expandRequests(dtypes, options);
+  const source = await readModelFile(id, FP32_PATH);
+  if (!source) throw new QuantlabError('bad-argument', `Model ${id} has no onnx/model.onnx to quantize`);
+  onProgress({ step: 'read', message: 'Reading onnx/model.onnx', fraction: 0 });
+  const previous = parseManifest(await readModelFile(id, MANIFEST_PATH).then((f) => (f ? bytesOf(f) : undefined)));
+  const result = await quantizeVariants(await bytesOf(source), requests, previous, {
+    signal,
+    onProgress: (p) => onProgress({ step: 'convert', message: `${p.file}: ${p.tensor}`, fraction: 0.9 * p.fraction }),
+  });
+  throwIfAborted(signal);
+  onProgress({ step: 'save', message: `Saving ${result.files.size - 1} variants`, fraction: 0.92 });
+  const info = await addModelFiles(id, result.files);
+  onProgress({ step: 'done', message: `Quantized ${id}`, fraction: 1 });
+  return info;
+}
+
 const api = {
-  /** Converts and stores the opened files; resolves with the stored model, or a typed error. */
-  async importFiles(picked: PickedFile[], onProgress: (p: BuilderProgress) => void = () => {}): Promise<Outcome<StoredModelInfo>> {
-    current?.abort();
-    const ctrl = new AbortController();
-    current = ctrl;
-    try {
-      return { ok: true, value: await importFiles(picked, onProgress, ctrl.signal) };
-    } catch (err) {
-      return { ok: false, error: toErrorInfo(err) };
-    } finally {
-      if (current === ctrl) current = undefined;
-    }
+  importFiles(picked: PickedFile[], onProgress: (p: BuilderProgress) => void = () => {}) {
+    return task((signal) => importFiles(picked, onProgress, signal));
   },
-  /**
-   * Quantizes a stored model's onnx/model.onnx into each requested variant (dtype names or
-   * 'all', with shared options) and stores the files and the updated manifest.
-   */
-  async quantize(id: string, dtypes: string[], options: Omit<QuantizeOptions, 'dtype'>, onProgress: (p: BuilderProgress) => void = () => {}): Promise<Outcome<StoredModelInfo>> {
-    current?.abort();
-    const ctrl = new AbortController();
-    current = ctrl;
-    try {
-      const requests = expandRequests(dtypes, options);
-      const source = await readModelFile(id, FP32_PATH);
-      if (!source) throw new QuantlabError('bad-argument', `Model ${id} has no onnx/model.onnx to quantize`);
-      onProgress({ step: 'read', message: 'Reading onnx/model.onnx', fraction: 0 });
-      const previous = parseManifest(await readModelFile(id, MANIFEST_PATH).then((f) => (f ? bytesOf(f) : undefined)));
-      const result = await quantizeVariants(await bytesOf(source), requests, previous, {
-        signal: ctrl.signal,
-        onProgress: (p) => onProgress({ step: 'convert', message: `${p.file}: ${p.tensor}`, fraction: 0.9 * p.fraction }),
-      });
-      throwIfAborted(ctrl.signal);
-      onProgress({ step: 'save', message: `Saving ${result.files.size - 1} variants`, fraction: 0.92 });
-      const info = await addModelFiles(id, result.files);
-      onProgress({ step: 'done', message: `Quantized ${id}`, fraction: 1 });
-      return { ok: true, value: info };
-    } catch (err) {
-      return { ok: false, error: toErrorInfo(err) };
-    } finally {
-      if (current === ctrl) current = undefined;
-    }
+  quantize(id: string, dtypes: string[], options: Omit<QuantizeOptions, 'dtype'>, onProgress: (p: BuilderProgress) => void = () => {}) {
+    return task((signal) => quantize(id, dtypes, options, onProgress, signal));
   },
   cancel(): void {
     current?.abort();
@@ -135,7 +115,6 @@ const api = {
     if (!id) throw new QuantlabError('bad-argument', 'No model id');
     await deleteModel(id);
   },
-};
+} satisfies BuilderApi;
 
-export type BuilderApi = typeof api;
-expose(api);
+serve(api);

@@ -1,19 +1,21 @@
 // One column of the playground: one model variant in its own ONNX Runtime session, so columns
 // run in parallel and one failure (bad file, lost device, out of memory) stays in its column.
-import { expose, transfer } from 'comlink';
-import { toErrorInfo } from '../src/lib/errors.ts';
-import { Runner } from '../src/lib/runner/runner.ts';
-import { transformersModelId, type ModelRef } from '../src/lib/model/ref.ts';
-import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../src/lib/runner/types.ts';
+import { transfer } from 'comlink';
 import { AutoConfig, env } from '@huggingface/transformers';
+import { serve } from '../src/browser/rpc.ts';
 import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env.ts';
-import { variantNeedsFloat16 } from '../src/lib/variants/table.ts';
-import { QuantlabError } from '../src/lib/errors.ts';
-import { runnerEvalModel } from '../src/lib/eval/model.ts';
 import { floorDecode } from '../src/lib/bench/floor.ts';
+import { greedyParams, measureInterleaved } from '../src/lib/bench/measure.ts';
+import { median } from '../src/lib/bench/stats.ts';
+import { QuantlabError, throwIfAborted } from '../src/lib/errors.ts';
+import { runnerEvalModel } from '../src/lib/eval/model.ts';
 import type { FloorMeasurement } from '../src/lib/page/latency.ts';
-import { throwIfAborted } from '../src/lib/errors.ts';
+import { transformersModelId, type ModelRef } from '../src/lib/model/ref.ts';
+import { Runner } from '../src/lib/runner/runner.ts';
+import { variantNeedsFloat16 } from '../src/lib/variants/table.ts';
 import { batchTokens } from '../src/lib/runner/token-batch.ts';
+import type { Device, GenerateParams, LoadProgress, TokenEvent } from '../src/lib/runner/types.ts';
+import type { ColumnApi } from './protocol.ts';
 
 /** Refuses float16 variants on an adapter without shader-f16 before ONNX Runtime can fail (or return zeros). */
 async function checkDevice(variant: string, device: Device): Promise<void> {
@@ -33,123 +35,109 @@ configureBrowserTransformers();
 const runner = new Runner();
 const evalModel = runnerEvalModel(runner);
 let current: AbortController | undefined;
-/** A floor measurement in flight: a generation waits for it to stop (one session, one run at a time). */
+/** A floor measurement in flight, settling when it ends: a generation waits for it (one session, one run at a time). */
 let floorRun: Promise<unknown> | undefined;
 
-async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (err) {
-    return { ok: false, error: toErrorInfo(err) };
-  }
-}
-
 const api = {
-  /**
-   * Loads one variant (onnx/<variant>.onnx) of a model on a device; also says how many positions
-   * the model has (config.json's max_position_embeddings), which the quality lab's windows need.
-   */
-  load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void, threads?: number): Promise<Outcome<{ loadMs: number; threads: number; maxPositions?: number }>> {
-    return outcome(async () => {
-      allowNetworkFor(ref);
-      // Read by ONNX Runtime when this worker creates its first WASM session (later ones keep it).
-      const wasm = env.backends.onnx.wasm!;
-      if (threads !== undefined && threads >= 1) wasm.numThreads = threads;
-      await checkDevice(variant, device);
-      const modelId = transformersModelId(ref);
-      const loadMs = await runner.load({ modelId, variant, device }, onProgress);
-      const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown }).max_position_embeddings;
-      return { loadMs, threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0, maxPositions: typeof max === 'number' && max > 0 ? max : undefined };
-    });
+  async load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void, threads?: number) {
+    allowNetworkFor(ref);
+    // Read by ONNX Runtime when this worker creates its first WASM session (later ones keep it).
+    const wasm = env.backends.onnx.wasm!;
+    if (threads !== undefined && threads >= 1) wasm.numThreads = threads;
+    await checkDevice(variant, device);
+    const modelId = transformersModelId(ref);
+    const loadMs = await runner.load({ modelId, variant, device }, onProgress);
+    const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown }).max_position_embeddings;
+    return { loadMs, threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0, maxPositions: typeof max === 'number' && max > 0 ? max : undefined };
   },
 
-  /**
-   * Generates; a call to cancel() (or a newer generate()) stops it after the current token. The
-   * stream reaches onToken at most every STREAM_EVERY_MS, and once more at the end.
-   */
-  generate(params: GenerateParams, onToken?: (e: TokenEvent) => void): Promise<Outcome<GenerateResult>> {
+  async generate(params: GenerateParams, onToken?: (e: TokenEvent) => void) {
     current?.abort();
     const ctrl = new AbortController();
     current = ctrl;
-    return outcome(async () => {
+    try {
       await floorRun;
-      if (!onToken) return runner.generate(params, undefined, ctrl.signal);
+      if (!onToken) return await runner.generate(params, undefined, ctrl.signal);
       const batch = batchTokens(onToken);
       try {
         return await runner.generate(params, batch.push, ctrl.signal);
       } finally {
         batch.flush();
       }
-    }).finally(() => {
+    } finally {
       if (current === ctrl) current = undefined;
-    });
+    }
   },
 
   cancel(): void {
     current?.abort();
   },
 
-  /**
-   * The speed floor on this column's own session: greedy generation as the playground runs it
-   * (streaming callback included), then a raw ONNX Runtime loop over the same prompt for as many
-   * tokens, alternately `runs` times after a warm-up; medians. cancel() stops it between runs.
-   */
-  floor(prompt: string, newTokens: number, runs = 3): Promise<Outcome<FloorMeasurement>> {
+  floor(prompt: string, newTokens: number, runs = 3): Promise<FloorMeasurement> {
     current?.abort();
     const ctrl = new AbortController();
     current = ctrl;
-    const run = outcome(async () => {
-      const { session, shape, Tensor } = runner.rawSession();
-      const params = { prompt, maxNewTokens: newTokens, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
-      const mine: number[] = [];
-      const raw: number[] = [];
-      let tokens = 0;
-      for (let i = 0; i <= runs; i++) {
-        throwIfAborted(ctrl.signal);
-        const g = await runner.generate(params, () => {}, ctrl.signal);
-        throwIfAborted(ctrl.signal);
-        if (g.ids.length < 2) throw new QuantlabError('bad-argument', `The model stopped after ${g.ids.length} token(s), too few to time decoding`, 'Use another prompt.');
-        const f = await floorDecode(Tensor, session, shape, g.promptIds, g.ids.length);
-        if (i === 0) continue; // warm-up
-        mine.push(g.timings.decodeTokensPerS);
-        raw.push(f.decodeTokensPerS);
-        tokens = g.ids.length;
-      }
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-      return { decodeTokensPerS: median(mine), floorDecodeTokensPerS: median(raw), newTokens: tokens };
-    }).finally(() => {
+    const run = measureFloor(prompt, newTokens, runs, ctrl.signal).finally(() => {
       if (current === ctrl) current = undefined;
-      if (floorRun === run) floorRun = undefined;
+      if (floorRun === ended) floorRun = undefined;
     });
-    floorRun = run;
+    // A generation waits for the measurement to end, not for it to succeed.
+    const ended = run.catch(() => undefined);
+    floorRun = ended;
     return run;
   },
 
-  /** Teacher-forced logits [ids.length x vocab], transferred without a copy. */
-  async logits(ids: number[]): Promise<Outcome<{ data: Float32Array; vocab: number }>> {
-    const r = await outcome(() => runner.logits(ids));
-    return r.ok ? transfer(r, [r.value.data.buffer as ArrayBuffer]) : r;
+  async logits(ids: number[]) {
+    const r = await runner.logits(ids);
+    return transfer(r, [r.data.buffer as ArrayBuffer]);
   },
 
-  encode(prompt: string, chatTemplate = false): Promise<Outcome<number[]>> {
-    return outcome(() => runner.encode(prompt, chatTemplate));
+  async encode(prompt: string, chatTemplate = false) {
+    return runner.encode(prompt, chatTemplate);
   },
 
-  /** Text of ids, special tokens skipped (the lab's bits per byte). */
-  decode(ids: number[]): Promise<Outcome<string>> {
-    return outcome(() => evalModel.decode(ids));
+  async decode(ids: number[]) {
+    return evalModel.decode(ids);
   },
 
-  /** The tokenizer's BOS id, or undefined (the lab's windows start with it). */
-  bosId(): Promise<Outcome<number | undefined>> {
-    return outcome(() => evalModel.bosId());
+  async bosId() {
+    return evalModel.bosId();
   },
 
   async dispose(): Promise<void> {
     current?.abort();
     await runner.dispose();
   },
-};
+} satisfies ColumnApi;
 
-export type ColumnApi = typeof api;
-expose(api);
+/**
+ * The playground's greedy generation (streaming callback included) and the raw loop on the same
+ * session taking turns (the benchmark's order, src/lib/bench/measure.ts); medians of the runs.
+ */
+async function measureFloor(prompt: string, newTokens: number, runs: number, signal: AbortSignal): Promise<FloorMeasurement> {
+  const { session, shape, Tensor } = runner.rawSession();
+  const params = greedyParams(prompt, newTokens);
+  const m = await measureInterleaved(
+    {
+      loadRunner: async () => 0,
+      loadFloor: async () => 0,
+      async runRunner() {
+        throwIfAborted(signal);
+        const g = await runner.generate(params, () => {}, signal);
+        throwIfAborted(signal);
+        if (g.ids.length < 2) throw new QuantlabError('bad-argument', `The model stopped after ${g.ids.length} token(s), too few to time decoding`, 'Use another prompt.');
+        const t = g.timings;
+        return { promptIds: g.promptIds, ids: g.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS };
+      },
+      runFloor: (promptIds, n) => floorDecode(Tensor, session, shape, promptIds, n),
+    },
+    runs,
+  );
+  return {
+    decodeTokensPerS: median(m.runner.map((r) => r.decodeTokensPerS)),
+    floorDecodeTokensPerS: median(m.floor.map((f) => f.decodeTokensPerS)),
+    newTokens: m.runner[m.runner.length - 1].ids.length,
+  };
+}
+
+serve(api);

@@ -3,16 +3,16 @@
 // floor worker, behind one object on window. It is its own page so no playground state loads
 // models or restores settings beside the workers being timed.
 import { proxy } from 'comlink';
-import { toErrorInfo, QuantlabError } from '../lib/errors.ts';
-import { buildPrompt } from '../lib/bench/prompt.ts';
+import type { ColumnApi, FloorApi } from '../../workers/protocol.ts';
 import type { FloorResult } from '../lib/bench/floor.ts';
-import type { KvCacheLayout } from '../lib/onnx/session.ts';
 import type { RunnerRun } from '../lib/bench/measure.ts';
-import type { GenerateParams, Outcome, TokenEvent } from '../lib/runner/types.ts';
-import { startColumnWorker, startFloorWorker, type WorkerHandle } from './workers.ts';
-import type { ColumnApi } from '../../workers/column.worker.ts';
-import type { FloorApi } from '../../workers/floor.worker.ts';
+import { buildPrompt } from '../lib/bench/prompt.ts';
+import type { KvCacheLayout } from '../lib/onnx/session.ts';
+import { QuantlabError } from '../lib/errors.ts';
+import type { GenerateParams, TokenEvent } from '../lib/runner/types.ts';
+import { guard, outcome } from './rpc.ts';
 import { wasmThreads } from './wasm-threads.ts';
+import { startColumnWorker, startFloorWorker, type WorkerHandle } from './workers.ts';
 
 /** A column generation as the page saw it: the runner's own timings plus page-clock start and end. */
 export interface PageRun extends RunnerRun {
@@ -27,27 +27,9 @@ export interface PageRun extends RunnerRun {
 let columns: WorkerHandle<ColumnApi>[] = [];
 let floor: WorkerHandle<FloorApi> | undefined;
 
-function unwrap<T>(r: Outcome<T>): T {
-  if (!r.ok) throw new QuantlabError(r.error.code, r.error.message, r.error.detail);
-  return r.value;
-}
-
-async function outcome<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (err) {
-    return { ok: false, error: toErrorInfo(err) };
-  }
-}
-
-/** The call's result, or an error if the worker dies first (a pending comlink call would never settle). */
-function guard<T, A>(w: WorkerHandle<A>, what: string, call: T): Promise<Awaited<T>> {
-  let off = () => {};
-  const crashed = new Promise<never>((_, reject) => {
-    off = w.onCrash((message) => reject(new QuantlabError('internal', `The ${what} worker stopped: ${message}`, 'It may have run out of memory; try fewer or smaller precisions.')));
-  });
-  return Promise.race([call as Awaited<T>, crashed]).finally(off);
-}
+/** The error a call gets when its worker dies first. */
+const stopped = (what: string) => (message: string) =>
+  new QuantlabError('internal', `The ${what} worker stopped: ${message}`, 'It may have run out of memory; try fewer or smaller precisions.');
 
 function column(i: number): WorkerHandle<ColumnApi> {
   const c = columns[i];
@@ -64,7 +46,7 @@ async function generate(i: number, params: GenerateParams): Promise<PageRun> {
   });
   const startMs = performance.now();
   const c = column(i);
-  const r = unwrap(await guard(c, 'column', c.api.generate(params, onToken)));
+  const r = await guard(c, c.api.generate(params, onToken), stopped('column'));
   const endMs = performance.now();
   // Token events travel on their own channel and may trail the result: let them arrive (untimed).
   for (let wait = 0; streamed < r.ids.length && wait < 200; wait++) await new Promise((done) => setTimeout(done, 10));
@@ -94,7 +76,7 @@ const bench = {
       for (const variant of variants) {
         const c = startColumnWorker();
         columns.push(c);
-        loadMs.push(unwrap(await guard(c, 'column', c.api.load({ kind: 'served', id }, variant, 'wasm', undefined, o.threads))).loadMs);
+        loadMs.push((await guard(c, c.api.load({ kind: 'served', id }, variant, 'wasm', undefined, o.threads), stopped('column'))).loadMs);
       }
       return loadMs;
     }),
@@ -103,7 +85,7 @@ const bench = {
   buildPrompt: (n: number) =>
     outcome(() => {
       const api = column(0).api;
-      return buildPrompt({ encode: async (t) => unwrap(await api.encode(t)), decode: async (ids) => unwrap(await api.decode(ids)) }, n);
+      return buildPrompt({ encode: (t) => api.encode(t), decode: (ids) => api.decode(ids) }, n);
     }),
 
   generate: (i: number, params: GenerateParams) => outcome(() => generate(i, params)),
@@ -114,13 +96,13 @@ const bench = {
   loadFloor: (url: string, shape?: KvCacheLayout) =>
     outcome(async () => {
       floor ??= startFloorWorker();
-      return unwrap(await guard(floor, 'floor', floor.api.load(url, shape)));
+      return guard(floor, floor.api.load(url, shape), stopped('floor'));
     }),
 
   runFloor: (promptIds: number[], newTokens: number) =>
     outcome(async (): Promise<FloorResult> => {
       if (!floor) throw new QuantlabError('internal', 'No floor worker: call loadFloor() first');
-      return unwrap(await guard(floor, 'floor', floor.api.run(promptIds, newTokens)));
+      return guard(floor, floor.api.run(promptIds, newTokens), stopped('floor'));
     }),
 
   /** Ends every worker (their memory goes back with them). */

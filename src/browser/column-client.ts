@@ -3,8 +3,8 @@
 // crashes or is terminated, and a fresh worker started by the call after that.
 
 import type { Remote } from 'comlink';
-import type { ColumnApi } from '../../workers/column.worker.ts';
-import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
+import type { ColumnApi } from '../../workers/protocol.ts';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import type { WorkerHandle } from './workers.ts';
 
 /** Starts a column worker (src/browser/workers.ts in the page, a fake in unit tests). */
@@ -26,13 +26,13 @@ export class ColumnClient {
     return this.#handle !== undefined;
   }
 
-  /** Runs one worker call; a crash or a terminate() rejects it with an ErrorInfo. */
+  /** Runs one worker call; its error, a crash or a terminate() rejects it with a QuantlabError. */
   call<T>(fn: (api: Remote<ColumnApi>) => Promise<T>): Promise<T> {
     const h = this.#handle ?? this.#start();
     return new Promise<T>((resolve, reject) => {
       const fail = (e: ErrorInfo) => {
         this.#pending.delete(fail);
-        reject(e);
+        reject(new QuantlabError(e.code, e.message, e.detail));
       };
       this.#pending.add(fail);
       fn(h.api).then(

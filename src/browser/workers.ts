@@ -1,11 +1,10 @@
 // Starts the app's workers with typed comlink handles; a column worker can be terminated and
 // replaced (the hard cancel, and the way to give its memory back).
-import { wrap, type Remote } from 'comlink';
-import type { BuilderApi } from '../../workers/builder.worker.ts';
-import type { ColumnApi } from '../../workers/column.worker.ts';
-import type { FloorApi } from '../../workers/floor.worker.ts';
+import type { Remote } from 'comlink';
+import type { BuilderApi, ColumnApi, FloorApi } from '../../workers/protocol.ts';
+import { connect, type Crashable } from './rpc.ts';
 
-export interface WorkerHandle<T> {
+export interface WorkerHandle<T> extends Crashable {
   api: Remote<T>;
   terminate(): void;
   /**
@@ -17,7 +16,7 @@ export interface WorkerHandle<T> {
 
 function handle<T>(w: Worker): WorkerHandle<T> {
   return {
-    api: wrap<T>(w),
+    api: connect<T>(w),
     terminate: () => w.terminate(),
     onCrash(listener) {
       const onError = (e: ErrorEvent) => listener(e.message || 'the worker stopped with an uncaught error');

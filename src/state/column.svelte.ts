@@ -8,9 +8,9 @@ import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/de
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import type { ModelRef } from '../lib/model/ref.ts';
 import type { PlatformInfo } from '../lib/page/platform.ts';
-import type { FloorMeasurement } from '../lib/page/latency.ts';
-import type { GenerateParams, GenerateResult, LoadProgress, Outcome, Timings, TokenEvent } from '../lib/runner/types.ts';
+import type { GenerateParams, GenerateResult, LoadProgress, Timings, TokenEvent } from '../lib/runner/types.ts';
 import type { DevicePreference } from '../lib/page/settings.ts';
+import type { FloorMeasurement } from '../lib/page/latency.ts';
 import type { VariantInfo } from '../lib/variants/table.ts';
 import { ColumnFloor } from './latency.svelte.ts';
 
@@ -155,21 +155,19 @@ export class Column {
       }
     });
     try {
-      const r = await this.#client.call<Outcome<{ loadMs: number; threads: number }>>((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads));
-      if (!r.ok) {
-        // A failed WebGPU session can poison later ones in the same worker: start afresh next time.
-        this.#discardWorker();
-        this.#fail(r.error, 'load');
-        return false;
-      }
+      const r = await this.#client.call((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads));
       this.#loadedOn = choice.device;
-      this.threads = r.value.threads;
-      if (choice.device === 'wasm') this.#workerThreads = r.value.threads;
+      this.threads = r.threads;
+      if (choice.device === 'wasm') this.#workerThreads = r.threads;
       this.status = 'ready';
       this.progress = null;
       return true;
     } catch (err) {
-      this.#fail(toErrorInfo(err), 'load');
+      const e = toErrorInfo(err);
+      // A failed WebGPU session can poison later ones in the same worker: start afresh next time
+      // (a crash or a hard cancel has ended the worker already).
+      if (e.code !== 'cancelled') this.#discardWorker();
+      this.#fail(e, 'load');
       return false;
     } finally {
       ended = true;
@@ -233,11 +231,11 @@ export class Column {
       latest = e;
       timer ??= setTimeout(show, SHOW_EVERY_MS);
     });
-    const run = this.#client.call<Outcome<GenerateResult>>((api) => api.generate(params, onToken));
+    const run = this.#client.call((api) => api.generate(params, onToken));
     this.#run = run.catch(() => undefined);
-    let r: Outcome<GenerateResult>;
+    let v: GenerateResult;
     try {
-      r = await run;
+      v = await run;
     } catch (err) {
       if (gen === this.#gen) this.#fail(toErrorInfo(err), 'generate');
       return;
@@ -248,11 +246,6 @@ export class Column {
       finished = true;
     }
     if (gen !== this.#gen) return;
-    if (!r.ok) {
-      this.#fail(r.error, 'generate');
-      return;
-    }
-    const v = r.value;
     this.ids = v.ids;
     this.text = v.text;
     this.timings = v.timings;
@@ -268,7 +261,7 @@ export class Column {
    */
   measureFloor(prompt: string, newTokens: number): Promise<void> {
     if (!this.loaded || this.status === 'generating' || this.status === 'loading') return Promise.resolve();
-    return this.floorState.measure(() => this.#client.call<Outcome<FloorMeasurement>>((api) => api.floor(prompt, newTokens)));
+    return this.floorState.measure(() => this.#client.call((api) => api.floor(prompt, newTokens)));
   }
 
   /** Stops a floor measurement after its current run. */

@@ -16,7 +16,6 @@ import { toCsv, toJson, type Cell } from '../lib/eval/export.ts';
 import { aggregateSweep, qualityCsv, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables.ts';
 import { refKey } from '../lib/model/ref.ts';
 import { FP32_STEM } from '../lib/variants/table.ts';
-import type { GenerateResult, Outcome } from '../lib/runner/types.ts';
 import type { Column } from './column.svelte.ts';
 import { loadLab, saveLab, type LabReport, type LabSweep } from './lab-storage.ts';
 import type { Playground } from './playground.svelte.ts';
@@ -32,11 +31,11 @@ interface LabModel {
 /** The eval engine's calls, each through the client (so a crashed worker fails the run instead of hanging it). */
 function evalWorker(client: ColumnClient): EvalWorker {
   return {
-    logits: (ids) => client.call<Outcome<Logits>>((api) => api.logits(ids)),
-    encode: (text) => client.call<Outcome<number[]>>((api) => api.encode(text)),
-    decode: (ids) => client.call<Outcome<string>>((api) => api.decode(ids)),
-    bosId: () => client.call<Outcome<number | undefined>>((api) => api.bosId()),
-    generate: (params) => client.call<Outcome<GenerateResult>>((api) => api.generate(params)),
+    logits: (ids) => client.call((api) => api.logits(ids)),
+    encode: (text) => client.call((api) => api.encode(text)),
+    decode: (ids) => client.call((api) => api.decode(ids)),
+    bosId: () => client.call((api) => api.bosId()),
+    generate: (params) => client.call((api) => api.generate(params)),
     cancel: () => client.cancel(),
   };
 }
@@ -130,10 +129,13 @@ export class Lab {
       if (this.#workers.get(key) === w) this.#workers.delete(key);
     });
     const device = c.device?.device ?? 'wasm';
-    const ready = client.call<Outcome<{ maxPositions?: number }>>((api) => api.load($state.snapshot(c.ref), c.variant.stem, device)).then((r) => {
-      if (!r.ok) throw new QuantlabError(r.error.code, `${c.variant.label}: ${r.error.message}`, r.error.detail);
-      return { model: workerEvalModel(evalWorker(client)), maxPositions: r.value.maxPositions };
-    });
+    const ready = client.call((api) => api.load($state.snapshot(c.ref), c.variant.stem, device)).then(
+      (r) => ({ model: workerEvalModel(evalWorker(client)), maxPositions: r.maxPositions }),
+      (err: unknown) => {
+        const e = toErrorInfo(err);
+        throw new QuantlabError(e.code, `${c.variant.label}: ${e.message}`, e.detail);
+      },
+    );
     const w: LabModel = { client, ready };
     this.#workers.set(key, w);
     // A failed load is retried next time with a fresh worker.

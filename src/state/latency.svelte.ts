@@ -4,7 +4,6 @@
 
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import { DEFAULT_BANDWIDTH_GBS, parseBandwidth, type FloorMeasurement } from '../lib/page/latency.ts';
-import type { Outcome } from '../lib/runner/types.ts';
 
 const BANDWIDTH_KEY = 'quantlab:bandwidth-gbs';
 
@@ -23,14 +22,12 @@ export class ColumnFloor {
   error = $state<ErrorInfo | null>(null);
 
   /** Runs one measurement (`run` is the worker call); a cancelled one leaves no error. */
-  async measure(run: () => Promise<Outcome<FloorMeasurement>>): Promise<void> {
+  async measure(run: () => Promise<FloorMeasurement>): Promise<void> {
     if (this.measuring) return;
     this.measuring = true;
     this.error = null;
     try {
-      const r = await run();
-      if (r.ok) this.result = r.value;
-      else if (r.error.code !== 'cancelled') this.error = r.error;
+      this.result = await run();
     } catch (err) {
       const e = toErrorInfo(err);
       if (e.code !== 'cancelled') this.error = e;

@@ -1,17 +1,16 @@
 // The user's own models: what is in browser storage, opening new ones from disk through the
-// builder worker (progress, cancel), and the "Quantize…" entry point, offered only when the
-// builder worker has a quantize() method.
+// builder worker (progress, cancel), and quantizing a stored model into more variants.
 
 import { proxy } from 'comlink';
-import type { BuilderApi, BuilderProgress, PickedFile } from '../../workers/builder.worker.ts';
+import type { BuilderApi, BuilderProgress, PickedFile } from '../../workers/protocol.ts';
 import type { StoredModelInfo } from '../browser/opfs-store.ts';
 import { readModelFile } from '../browser/opfs-store.ts';
+import { guard } from '../browser/rpc.ts';
 import type { WorkerHandle } from '../browser/workers.ts';
 import { userModelEntry, type CatalogModel } from '../lib/catalog.ts';
-import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
 import { MANIFEST_PATH } from '../lib/variants/manifest.ts';
 import type { QuantizeOptions } from '../lib/variants/options.ts';
-import type { Outcome } from '../lib/runner/types.ts';
 
 
 /** Options the quantize dialog collects: the quantizer's options without the dtype. */
@@ -32,7 +31,6 @@ export class Library {
   /** Id of the model the last import stored ('' until one succeeds). */
   importedId = $state('');
   error = $state<ErrorInfo | null>(null);
-  canQuantize = $state(false);
 
   constructor(private readonly builder: WorkerHandle<BuilderApi>) {}
 
@@ -47,7 +45,7 @@ export class Library {
   }
 
   /** Runs a builder task with progress; a builder crash fails it instead of hanging. */
-  async #task<T>(kind: Task['kind'], start: string, fn: (onProgress: (p: BuilderProgress) => void) => Promise<Outcome<T>>): Promise<T | null> {
+  async #task<T>(kind: Task['kind'], start: string, fn: (onProgress: (p: BuilderProgress) => void) => Promise<T>): Promise<T | null> {
     this.error = null;
     this.task = { kind, message: start, fraction: 0 };
     this.status = start;
@@ -59,26 +57,16 @@ export class Library {
       this.task = { kind, message: p.message, fraction: p.fraction };
       this.status = p.message;
     });
-    let off = () => {};
-    const crashed = new Promise<Outcome<T>>((resolve) => {
-      off = this.builder.onCrash((message) => resolve({ ok: false, error: { code: 'internal', message: `The model builder crashed: ${message}`, detail: 'Reload the page and try again.' } }));
-    });
-    let r: Outcome<T>;
     try {
-      r = await Promise.race([fn(onProgress), crashed]);
+      return await guard(this.builder, fn(onProgress), (message) => new QuantlabError('internal', `The model builder crashed: ${message}`, 'Reload the page and try again.'));
     } catch (err) {
-      r = { ok: false, error: toErrorInfo(err) };
+      const e = (this.error = toErrorInfo(err));
+      this.status = e.code === 'cancelled' ? 'Cancelled' : `Error: ${e.message}${e.detail ? ` ${e.detail}` : ''}`;
+      return null;
     } finally {
       ended = true;
-      off();
       this.task = null;
     }
-    if (!r.ok) {
-      this.error = r.error;
-      this.status = r.error.code === 'cancelled' ? 'Cancelled' : `Error: ${r.error.message}${r.error.detail ? ` ${r.error.detail}` : ''}`;
-      return null;
-    }
-    return r.value;
   }
 
   /** Converts and stores opened files (llama2.c pair, HF folder, transformers.js folder). */
@@ -102,22 +90,8 @@ export class Library {
     await this.refresh();
   }
 
-  /**
-   * Feature-detects builder.quantize(). A comlink proxy answers every property name, so ask the
-   * worker for the property itself: a function cannot be sent back (the read is rejected), a
-   * missing property comes back as undefined.
-   */
-  async detectQuantize(): Promise<void> {
-    const probe = (this.builder.api as unknown as Record<string, PromiseLike<unknown>>).quantize;
-    this.canQuantize = await Promise.resolve(probe).then(
-      (value) => value !== undefined,
-      () => true,
-    );
-  }
-
   /** Writes more variants of a stored model (the builder quantizes and updates the manifest). */
   async quantize(modelId: string, dtypes: string[], options: QuantizeRequestOptions): Promise<CatalogModel | null> {
-    if (!this.canQuantize) return null;
     // Reactive arrays are proxies, which cannot cross to a worker: send plain copies.
     const plainDtypes = $state.snapshot(dtypes);
     const plainOptions = $state.snapshot(options) as QuantizeRequestOptions;

@@ -69,7 +69,7 @@ export class Playground {
     this.prompt = merged.prompt;
     this.notices = merged.messages;
     const key = merged.model ?? DEFAULT_MODEL_KEY;
-    await Promise.all([detectPlatform().then((p) => (this.platform = p)), this.library.refresh(), this.library.detectQuantize()]);
+    await Promise.all([detectPlatform().then((p) => (this.platform = p)), this.library.refresh()]);
     // The kept results belong to the stored model: show them if that is the one we open.
     this.modelKey = key;
     this.#results = resultsModel === key ? results : {};

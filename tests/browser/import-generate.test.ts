@@ -42,16 +42,17 @@ describe('aidreams260K imported and generated in the browser', () => {
           const col = window.quantlab!.startColumnWorker();
           try {
             const load = await col.api.load({ kind: 'local', id: modelId }, 'model', device);
-            if (!load.ok) return { error: load.error };
             const out = [];
             for (const r of refs) {
               const g = await col.api.generate({
                 prompt: r.prompt, maxNewTokens: r.greedy_ids.length, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0,
               });
-              if (!g.ok) return { error: g.error };
-              out.push({ promptIds: g.value.promptIds, ids: g.value.ids, text: g.value.text, tps: g.value.timings.decodeTokensPerS });
+              out.push({ promptIds: g.promptIds, ids: g.ids, text: g.text, tps: g.timings.decodeTokensPerS });
             }
-            return { load: load.value, out };
+            return { load, out };
+          } catch (e) {
+            const { code, message, detail } = e as { code: string; message: string; detail?: string };
+            return { error: { code, message, detail } };
           } finally {
             col.terminate();
           }

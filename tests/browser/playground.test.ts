@@ -21,11 +21,8 @@ async function directGenerate(page: Page, params: { prompt: string; maxNewTokens
     async ({ params, id }) => {
       const col = window.quantlab!.startColumnWorker();
       try {
-        const load = await col.api.load({ kind: 'local', id }, 'model', 'wasm');
-        if (!load.ok) throw new Error(load.error.message);
-        const g = await col.api.generate(params);
-        if (!g.ok) throw new Error(g.error.message);
-        return g.value.text;
+        await col.api.load({ kind: 'local', id }, 'model', 'wasm');
+        return (await col.api.generate(params)).text;
       } finally {
         col.terminate();
       }

@@ -48,11 +48,10 @@ describe('every quantized variant runs in the browser', () => {
     const info = await page.evaluate(async (extra) => {
       const b = window.quantlab!.builder.api;
       let last = await b.quantize('aidreams260K', ['all'], {});
-      for (const e of extra) if (last.ok) last = await b.quantize('aidreams260K', e.dtypes, e.options);
+      for (const e of extra) last = await b.quantize('aidreams260K', e.dtypes, e.options);
       return last;
     }, EXTRA);
-    if (!info.ok) throw new Error(`quantize failed: ${info.error.message}`);
-    variants = info.value.files.map((f) => f.path).filter((p) => p.endsWith('.onnx')).map((p) => p.slice(5, -5)).sort();
+    variants = info.files.map((f) => f.path).filter((p) => p.endsWith('.onnx')).map((p) => p.slice(5, -5)).sort();
     console.log(`[quantize] ${variants.length} variants: ${variants.join(', ')}`);
   });
 
@@ -67,15 +66,16 @@ describe('every quantized variant runs in the browser', () => {
         const logitsOf = async (variant: string, dev: string) => {
           const col = window.quantlab!.startColumnWorker();
           try {
-            const load = await col.api.load({ kind: 'local', id: 'aidreams260K' }, variant, dev as 'wasm');
-            if (!load.ok) return { error: load.error };
+            await col.api.load({ kind: 'local', id: 'aidreams260K' }, variant, dev as 'wasm');
             const l = await col.api.logits(ids);
-            if (!l.ok) return { error: l.error };
             // Greedy decoding too on WASM; SwiftShader's WebGPU is too slow for it (minutes per variant).
-            if (dev !== 'wasm') return { data: l.value.data, greedy: [] };
+            if (dev !== 'wasm') return { data: l.data, greedy: [] };
             const g = await col.api.generate({ prompt: 'I dreamed', maxNewTokens: 16, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 });
-            if (!g.ok) return { error: g.error };
-            return { data: l.value.data, greedy: g.value.ids };
+            return { data: l.data, greedy: g.ids };
+          } catch (e) {
+            // The worker's error arrives as a QuantlabError: its code crosses the boundary.
+            const { code, message } = e as { code: string; message: string };
+            return { error: { code, message } };
           } finally {
             col.terminate();
           }

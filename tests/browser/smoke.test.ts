@@ -1,13 +1,53 @@
-// Smoke test of the built site in real Chromium: page, isolation, WebGPU adapter, comlink worker,
-// ORT wasm served by the app and run with 2 threads, no request leaving this machine, and the
-// service-worker shim isolating a host that sends no headers, and the site working from a sub-path.
+// Smoke test of the built site in real Chromium: page, isolation, WebGPU adapter, a real column
+// worker running the built-in model with ORT's wasm served by the app and 2 threads, a worker's
+// typed error reaching the page, no request leaving this machine, and the service-worker shim
+// isolating a host that sends no headers, and the site working from a sub-path.
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TINY_MODEL_ID } from '../../src/lib/catalog.ts';
 import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
 
 const ORT_DIST = path.join(REPO_ROOT, 'node_modules/onnxruntime-web/dist');
 const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+const NEW_TOKENS = 4;
+
+/**
+ * Through the page's own factory: a column worker loads the built-in model's fp32 variant on WASM
+ * asking for 2 threads (ONNX Runtime falls back to 1 where SharedArrayBuffer is missing, so 2
+ * means the worker is isolated) and generates greedily; then a call with bad parameters, whose
+ * error must reach the page as a QuantlabError with its code.
+ */
+async function runColumnWorker(page: Page) {
+  return page.evaluate(
+    async ({ id, newTokens }) => {
+      const col = window.quantlab!.startColumnWorker();
+      try {
+        const load = await col.api.load({ kind: 'served', id }, 'model', 'wasm', undefined, 2);
+        const params = { prompt: 'Once upon a time', maxNewTokens: newTokens, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+        const g = await col.api.generate(params);
+        const error = await col.api.generate({ ...params, maxNewTokens: 0 }).then(
+          () => null,
+          (e: Error & { code?: string }) => ({ name: e.name, code: e.code, message: e.message }),
+        );
+        return { threads: load.threads, promptIds: g.promptIds, ids: g.ids, error };
+      } finally {
+        col.terminate();
+      }
+    },
+    { id: TINY_MODEL_ID, newTokens: NEW_TOKENS },
+  );
+}
+
+/** What a column worker run must show wherever the site is served. */
+function expectColumnWorker(run: Awaited<ReturnType<typeof runColumnWorker>>): void {
+  expect(run.threads).toBe(2);
+  expect(run.promptIds.length).toBeGreaterThan(0);
+  expect(run.ids.length).toBeGreaterThan(0);
+  expect(run.ids.length).toBeLessThanOrEqual(NEW_TOKENS);
+  expect(run.error).toEqual({ name: 'QuantlabError', code: 'bad-argument', message: expect.stringMatching(/max new tokens/) });
+}
 
 describe('built site', () => {
   let server: StaticServer;
@@ -29,7 +69,7 @@ describe('built site', () => {
     await parent?.close();
   });
 
-  it('loads isolated, finds WebGPU, runs the comlink worker and ORT wasm from its own server', async () => {
+  it('loads isolated, finds WebGPU, runs a column worker and ORT wasm from its own server', async () => {
     const start = performance.now();
     const page = browser.page;
     await page.goto(server.url);
@@ -55,13 +95,6 @@ describe('built site', () => {
     expect(envText).toContain(`WebGPU ${adapter!.vendor || '?'}/${adapter!.architecture || '?'}`);
     expect(envText).toContain(`shader-f16 ${adapter!.f16 ? 'yes' : 'no'}`);
 
-    // The worker answered the page itself, and answers a call made through the page's handle.
-    await page.locator('#worker', { hasText: 'worker: pong: page' }).waitFor();
-    expect(await page.evaluate(() => window.quantlab!.ping.ping('smoke'))).toBe('pong: smoke');
-    const info = await page.evaluate(() => window.quantlab!.ping.info());
-    expect(info.crossOriginIsolated).toBe(true);
-    expect(info.wasmPaths).toEqual({ mjs: `${server.url}ort/${ORT_FILES[0]}`, wasm: `${server.url}ort/${ORT_FILES[1]}` });
-
     // The wasm files are served by the site, whole, with the right MIME types.
     for (const [i, file] of ORT_FILES.entries()) {
       const res = await page.evaluate(async (url) => {
@@ -77,15 +110,15 @@ describe('built site', () => {
     const wasmFiles = readdirSync(inject('siteDir'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.wasm'));
     expect(wasmFiles).toEqual([path.join('ort', ORT_FILES[1])]);
 
-    // ORT (through transformers.js, as the runner uses it) runs a MatMul with 2 threads in the worker:
-    // [[1,2],[3,4]] x [[5,6],[7,8]] = [[19,22],[43,50]] by hand.
+    // A column worker runs the built-in model with ORT (through transformers.js, as the playground
+    // does) on 2 threads, fetching ORT's wasm and the model from this server.
     const before = browser.requests.length;
-    const product = await page.evaluate(() => window.quantlab!.ping.ortMatmul([1, 2, 3, 4], [2, 2], [5, 6, 7, 8], [2, 2], 2));
-    console.log(`[smoke] ORT ${product.version}, ${product.numThreads} threads; wasm requests:`, browser.requests.slice(before).filter((u) => u.includes('/ort/')));
-    expect(product.data).toEqual([19, 22, 43, 50]);
-    expect(product.dims).toEqual([2, 2]);
-    expect(product.numThreads).toBe(2);
-    expect(browser.requests.slice(before)).toContain(`${server.url}ort/${ORT_FILES[1]}`);
+    const run = await runColumnWorker(page);
+    const requests = browser.requests.slice(before);
+    console.log(`[smoke] column worker: ${run.threads} threads, ids ${run.ids.join(' ')}; ort requests:`, requests.filter((u) => u.includes('/ort/')));
+    expectColumnWorker(run);
+    expect(requests).toContain(`${server.url}ort/${ORT_FILES[1]}`);
+    expect(requests).toContain(`${server.url}models/${TINY_MODEL_ID}/onnx/model.onnx`);
 
     mkdirSync(path.join(REPO_ROOT, 'test-results'), { recursive: true });
     await page.screenshot({ path: path.join(REPO_ROOT, 'test-results/smoke.png') });
@@ -108,8 +141,8 @@ describe('built site', () => {
     expect(isolated).toBe(true);
     await page.waitForLoadState('load');
     expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toBe(`${headerless.url}coi-serviceworker.js`);
-    const info = await page.evaluate(() => window.quantlab!.ping.info());
-    expect(info.crossOriginIsolated).toBe(true);
+    // The column worker is isolated too: ONNX Runtime keeps its 2 threads.
+    expectColumnWorker(await runColumnWorker(page));
     await page.close();
 
     expect(browser.externalRequests).toEqual([]);
@@ -122,10 +155,11 @@ describe('built site', () => {
     await page.goto(siteUrl);
     expect(await page.title()).toBe('QuantLab');
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-    const info = await page.evaluate(() => window.quantlab!.ping.info());
-    expect(info.wasmPaths.wasm).toBe(`${siteUrl}ort/${ORT_FILES[1]}`);
-    const status = await page.evaluate(async (url) => (await fetch(url, { method: 'HEAD' })).status, info.wasmPaths.mjs);
-    expect(status).toBe(200);
+    const before = browser.requests.length;
+    expectColumnWorker(await runColumnWorker(page));
+    const requests = browser.requests.slice(before);
+    expect(requests).toContain(`${siteUrl}ort/${ORT_FILES[0]}`);
+    expect(requests).toContain(`${siteUrl}ort/${ORT_FILES[1]}`);
     await page.close();
 
     expect(browser.externalRequests).toEqual([]);

@@ -1,18 +1,25 @@
 // A column worker for the state tests: the ColumnApi a real worker exposes, driven by the test
 // (each generate and floor call waits until the test finishes it), with the worker boundary's
 // rules kept: arguments are structured-cloned (a Svelte proxy would throw, as postMessage does),
-// cancel() stops the run in flight, and a crash fires the handle's onCrash listeners.
+// cancel() stops the run in flight, errors are thrown as QuantlabErrors, and a crash fires the
+// handle's onCrash listeners. Tests finish calls with Outcomes (a value or an error).
 
 import type { Remote } from 'comlink';
-import type { ColumnApi } from '../../workers/column.worker.ts';
+import type { ColumnApi } from '../../workers/protocol.ts';
 import type { StartColumnWorker } from '../../src/browser/column-client.ts';
 import type { WorkerHandle } from '../../src/browser/workers.ts';
-import type { ErrorInfo } from '../../src/lib/errors.ts';
+import { QuantlabError, type ErrorInfo } from '../../src/lib/errors.ts';
 import type { FloorMeasurement } from '../../src/lib/page/latency.ts';
 import type { ModelRef } from '../../src/lib/model/ref.ts';
 import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../../src/lib/runner/types.ts';
 
 const cancelled: ErrorInfo = { code: 'cancelled', message: 'Cancelled' };
+
+/** What the page sees of a worker's answer: its value, or its error thrown as a QuantlabError (src/browser/rpc.ts). */
+function answer<T>(o: Outcome<T>): T {
+  if (!o.ok) throw new QuantlabError(o.error.code, o.error.message, o.error.detail);
+  return o.value;
+}
 
 /** What crosses postMessage: a structured clone (functions are comlink proxies and pass as they are). */
 function cloned<T>(v: T): T {
@@ -130,7 +137,7 @@ export class FakeColumnWorker {
       const l = { ref: cloned(ref), variant, device, threads };
       this.loads.push(l);
       onProgress?.({ status: 'init', message: 'loading' });
-      return this.loadOutcome(l);
+      return answer(await this.loadOutcome(l));
     },
     generate: (params: GenerateParams, onToken?: (e: TokenEvent) => void) => {
       this.#stopCurrent();
@@ -139,7 +146,7 @@ export class FakeColumnWorker {
       this.#current = run;
       const ids = this.generateIds?.(params);
       if (ids) run.finish(ids);
-      return run.result;
+      return run.result.then(answer);
     },
     cancel: async () => {
       this.cancels++;
@@ -150,12 +157,12 @@ export class FakeColumnWorker {
       const f = new FakeFloor(prompt, newTokens);
       this.floors.push(f);
       this.#current = f;
-      return f.result;
+      return f.result.then(answer);
     },
-    logits: async (ids: number[]) => ({ ok: true as const, value: await this.logits(cloned(ids)) }),
-    encode: async (text: string) => ({ ok: true as const, value: this.encode(text) }),
-    decode: async (ids: number[]) => ({ ok: true as const, value: ids.map((i) => String.fromCharCode(97 + i)).join('') }),
-    bosId: async () => ({ ok: true as const, value: undefined }),
+    logits: async (ids: number[]) => this.logits(cloned(ids)),
+    encode: async (text: string) => this.encode(text),
+    decode: async (ids: number[]) => ids.map((i) => String.fromCharCode(97 + i)).join(''),
+    bosId: async () => undefined,
     dispose: async () => {},
   };
 

@@ -5,7 +5,7 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Remote } from 'comlink';
-import type { BuilderApi } from '../../workers/builder.worker.ts';
+import type { BuilderApi } from '../../workers/protocol.ts';
 import type { WorkerHandle } from '../../src/browser/workers.ts';
 import { TINY_MODEL } from '../../src/lib/catalog.ts';
 import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings.ts';
@@ -21,7 +21,7 @@ const VOCAB = 4;
 const SERVED: VariantInfo[] = ['model', 'model_q4'].map((stem, rank) => ({ stem, label: stem === 'model' ? 'fp32' : 'q4', format: 'test', bitsMeasured: false, needsShaderF16: false, integerMatMul: false, rank, bytes: 4000 / (rank + 1) }));
 
 function fakeBuilder(): WorkerHandle<BuilderApi> {
-  const api = { list: async () => [], quantize: async () => ({ ok: true, value: undefined }), cancel: async () => {} };
+  const api = { list: async () => [], quantize: async () => undefined, cancel: async () => {} };
   return { api: api as unknown as Remote<BuilderApi>, terminate: () => {}, onCrash: () => () => {} };
 }
 

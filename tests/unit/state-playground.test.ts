@@ -5,7 +5,7 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Remote } from 'comlink';
-import type { BuilderApi } from '../../workers/builder.worker.ts';
+import type { BuilderApi } from '../../workers/protocol.ts';
 import type { WorkerHandle } from '../../src/browser/workers.ts';
 import type { ServedModels } from '../../src/browser/served-models.ts';
 import { TINY_MODEL } from '../../src/lib/catalog.ts';
@@ -21,7 +21,7 @@ const SERVED: VariantInfo[] = STEMS.map((stem, rank) => ({ stem, label: stem, fo
 const PLAYGROUND_KEY = 'quantlab:playground:v1';
 
 function fakeBuilder(): WorkerHandle<BuilderApi> {
-  const api = { list: async () => [], quantize: async () => ({ ok: true, value: undefined }), cancel: async () => {} };
+  const api = { list: async () => [], quantize: async () => undefined, cancel: async () => {} };
   return { api: api as unknown as Remote<BuilderApi>, terminate: () => {}, onCrash: () => () => {} };
 }
 

@@ -1,0 +1,90 @@
+// What each worker offers the page: the interfaces its exposed `api` object satisfies. The page
+// (state, components, the bench page) imports these types, never the worker files, so it does not
+// depend on a worker's code. Types only. A method fails by throwing: src/browser/rpc.ts carries
+// the error across as { code, message, detail } and the caller's await throws a QuantlabError.
+import type { StoredModelInfo } from '../src/browser/opfs-store.ts';
+import type { FloorResult } from '../src/lib/bench/floor.ts';
+import type { KvCacheLayout } from '../src/lib/onnx/session.ts';
+import type { FloorMeasurement } from '../src/lib/page/latency.ts';
+import type { ModelRef } from '../src/lib/model/ref.ts';
+import type { QuantizeOptions } from '../src/lib/variants/options.ts';
+import type { Device, GenerateParams, GenerateResult, LoadProgress, TokenEvent } from '../src/lib/runner/types.ts';
+
+/** One column of the playground (workers/column.worker.ts): one model variant in its own session. */
+export interface ColumnApi {
+  /**
+   * Loads one variant (onnx/<variant>.onnx) of a model on a device, with `threads` WASM threads
+   * when given (a worker's first WASM session fixes them); also says how many positions the model
+   * has (config.json's max_position_embeddings), which the quality lab's windows need.
+   */
+  load(
+    ref: ModelRef,
+    variant: string,
+    device: Device,
+    onProgress?: (p: LoadProgress) => void,
+    threads?: number,
+  ): Promise<{ loadMs: number; threads: number; maxPositions?: number }>;
+  /**
+   * Generates; a call to cancel() (or a newer generate()) stops it after the current token (the
+   * result says `cancelled`). The stream reaches onToken at most every STREAM_EVERY_MS
+   * (src/lib/runner/token-batch.ts), and once more at the end.
+   */
+  generate(params: GenerateParams, onToken?: (e: TokenEvent) => void): Promise<GenerateResult>;
+  /** Stops the generation or floor measurement in flight. */
+  cancel(): void;
+  /**
+   * The speed floor on this column's own session: greedy generation as the playground runs it
+   * (streaming callback included) against a raw ONNX Runtime loop over the same prompt for as many
+   * tokens, taking turns `runs` times after a warm-up; medians. cancel() stops it between runs.
+   */
+  floor(prompt: string, newTokens: number, runs?: number): Promise<FloorMeasurement>;
+  /** Teacher-forced logits [ids.length x vocab], transferred without a copy. */
+  logits(ids: number[]): Promise<{ data: Float32Array; vocab: number }>;
+  encode(prompt: string, chatTemplate?: boolean): Promise<number[]>;
+  /** Text of ids, special tokens skipped (the lab's bits per byte). */
+  decode(ids: number[]): Promise<string>;
+  /** The tokenizer's BOS id, or undefined (the lab's windows start with it). */
+  bosId(): Promise<number | undefined>;
+  dispose(): Promise<void>;
+}
+
+export type BuildStep = 'read' | 'convert' | 'build' | 'save' | 'done';
+export interface BuilderProgress {
+  step: BuildStep;
+  message: string;
+  /** 0..1 over the whole task. */
+  fraction: number;
+}
+
+/** A file the user opened, with its path inside the picked folder (or its name). */
+export interface PickedFile {
+  path: string;
+  file: File;
+}
+
+/** The model builder (workers/builder.worker.ts): imports and quantizes models into browser storage. */
+export interface BuilderApi {
+  /** Converts and stores the opened files (llama2.c pair, HF folder, transformers.js folder). */
+  importFiles(picked: PickedFile[], onProgress?: (p: BuilderProgress) => void): Promise<StoredModelInfo>;
+  /**
+   * Quantizes a stored model's onnx/model.onnx into each requested variant (dtype names or
+   * 'all', with shared options) and stores the files and the updated manifest.
+   */
+  quantize(id: string, dtypes: string[], options: Omit<QuantizeOptions, 'dtype'>, onProgress?: (p: BuilderProgress) => void): Promise<StoredModelInfo>;
+  /** Stops the import or quantization in flight (it fails as 'cancelled'). */
+  cancel(): void;
+  list(): Promise<StoredModelInfo[]>;
+  remove(id: string): Promise<void>;
+}
+
+/** The benchmark's floor (workers/floor.worker.ts): a raw onnxruntime-web decode loop on the file a column loads. */
+export interface FloorApi {
+  /**
+   * Creates a WASM session on `url` with the app's wasm paths and thread count. The KV cache
+   * layout comes from `shape` or, when left out, from the session's own input metadata.
+   */
+  load(url: string, shape?: KvCacheLayout): Promise<{ loadMs: number; shape: KvCacheLayout; threads: number }>;
+  /** Greedy decode of `newTokens` ids after `promptIds` (prefill, then one token per step). */
+  run(promptIds: number[], newTokens: number): Promise<FloorResult>;
+  dispose(): Promise<void>;
+}
