@@ -7,9 +7,10 @@ import svelte from 'eslint-plugin-svelte';
 import { importX } from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import globals from 'globals';
+import { defineConfig } from 'eslint/config';
 import svelteConfig from './svelte.config.js';
 
-export default ts.config(
+export default defineConfig(
   {
     ignores: ['dist/', 'public/models/', 'test-results/', 'bench-results/', '.cache/', 'scratch/'],
   },
