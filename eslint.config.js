@@ -42,9 +42,9 @@ export default defineConfig(
   },
   {
     rules: {
-      // Off: the state classes keep reactivity in `$state` fields that are replaced whole; the Map, Set,
-      // Date and URL instances this rule flagged (12, all of them) were local temporaries or private
-      // bookkeeping that must not be reactive.
+      // Off: the state classes keep reactivity in `$state` fields that are replaced whole; their Maps,
+      // Sets, Dates and URLs are local temporaries or private bookkeeping that must not be reactive,
+      // which this rule cannot tell from state.
       'svelte/prefer-svelte-reactivity': 'off',
     },
   },
