@@ -49,8 +49,8 @@ export class Library {
     this.error = null;
     this.task = { kind, message: start, fraction: 0 };
     this.status = start;
-    // Progress travels on its own channel and may trail the result: once the task has ended, a
-    // late "Converting ..." must not overwrite its outcome (it hid an import error once).
+    // Progress travels on its own channel and may arrive after the result: once the task has
+    // ended, progress is ignored, so the status line always shows the task's outcome.
     let ended = false;
     const onProgress = proxy((p: BuilderProgress) => {
       if (ended) return;

@@ -1,9 +1,9 @@
 // The benchmark's figures: one row per precision and runtime (medians and spread of the measured
 // runs, the floor's figures beside them, their ratio), the concurrency summary, and the table the
-// CLI prints. JSON field names are the (snake_case, units in the name).
+// CLI prints. JSON field names are snake_case with the unit in the name (decode_tokens_per_s, load_ms, ...).
 
 import type { ConcurrencyRound, Measurement } from './measure';
-import { median, spread } from './stats';
+import { median, minMax } from './stats';
 
 export type BenchRuntime = 'node' | 'browser-wasm';
 export const BENCH_RUNTIMES: readonly BenchRuntime[] = ['node', 'browser-wasm'];
@@ -50,8 +50,8 @@ const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, 
 export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, peaks: Peaks): BenchRow {
   const decode = m.runner.map((r) => r.decodeTokensPerS);
   const floorDecode = m.floor.map((f) => f.decodeTokensPerS);
-  const d = spread(decode);
-  const fd = spread(floorDecode);
+  const d = minMax(decode);
+  const fd = minMax(floorDecode);
   return {
     dtype,
     runtime,

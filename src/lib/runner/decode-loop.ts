@@ -1,7 +1,8 @@
 // The runner's decode loop, run straight on the ONNX Runtime session transformers.js loaded:
 // the KV cache outputs are fed back as they are (on WebGPU they stay on the device), only the
-// last logits row is read, and each token is picked by our sampler. It replaces
-// transformers.js's generate(), whose per-token bookkeeping cost up to 40 % of decode speed.
+// last logits row is read, and each token is picked by our sampler. A step does nothing else:
+// transformers.js's generate() is not used for decoding, its per-token bookkeeping costs a large
+// share of a small model's decode speed.
 
 import { emptyPast, kvCacheLayout, lastRow, pastNameOf, type MakeTensor, type OrtSession, type OrtTensor } from '../onnx/session';
 

@@ -1,6 +1,6 @@
 // The streamed text of a generation without decoding every id at every token: decoding the
-// prompt and all new ids per token costs O(n) per token, O(n^2) per generation (at ~1 ms per
-// token on small models that was several percent of decode time). Detokenizers are local: a new
+// prompt and all new ids per token costs O(n) per token, O(n^2) per generation, so the streamed
+// text is kept at O(window) per token whatever the length. Detokenizers are local: a new
 // id changes the text only near its end (byte-fallback and byte-level characters span at most 4
 // ids, clean-up patterns 2), so re-decoding a window of the last ids and splicing the change into
 // the text gives what a full decode gives. Where that cannot be relied on (a change near the

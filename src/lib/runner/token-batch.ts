@@ -1,7 +1,7 @@
 // Token events as a worker posts them: at most one per interval. Each post wakes the page's main
-// thread, which on a small machine takes a core from ONNX Runtime's threads: posting every token
-// of a fast model (1,000+ tokens/s) cost its column up to a fifth of its decode speed. A
-// TokenEvent holds the whole stream so far, so the events left out lose nothing.
+// thread, which on a small machine takes a core from ONNX Runtime's threads, so the post rate must
+// not grow with the token rate. A TokenEvent holds the whole stream so far, so the events left
+// out lose nothing.
 
 import type { TokenEvent } from './types';
 
