@@ -35,7 +35,6 @@ class QuantlabCache {
   }
 }
 
-export { wasmThreads };
 
 export function configureBrowserTransformers(): void {
   env.allowLocalModels = true;

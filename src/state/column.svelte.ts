@@ -53,7 +53,7 @@ export class Column {
   progress = $state<{ message: string; fraction: number | null } | null>(null);
   text = $state('');
   ids = $state.raw<number[]>([]);
-  /** offsets[k]: length of `text` after token k (as the stream arrives; undefined only in old saved results). */
+  /** offsets[k]: length of `text` after token k (as the stream arrives; undefined in saved results that carry no offsets). */
   offsets = $state.raw<(number | undefined)[]>([]);
   timings = $state.raw<Timings | null>(null);
   /** Per-token latency (the worker's clock), as it streams and once done. */

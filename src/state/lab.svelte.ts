@@ -20,7 +20,7 @@ import type { Column } from './column.svelte.ts';
 import { loadLab, saveLab, type LabReport, type LabSweep } from './lab-storage.ts';
 import type { Playground } from './playground.svelte.ts';
 
-/** The fp32 file stem: the baseline whenever it is loaded. */
+/** How long the lab waits after a change before it saves. */
 const SAVE_DEBOUNCE_MS = 500;
 
 interface LabModel {

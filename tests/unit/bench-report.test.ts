@@ -6,17 +6,17 @@ import type { FloorResult } from '../../src/lib/bench/floor';
 import { greedyParams, MAX_ROUNDS, measureConcurrency, measureInterleaved, type RunnerRun } from '../../src/lib/bench/measure';
 import { buildPrompt, type PromptTokenizer } from '../../src/lib/bench/prompt';
 import { alignTable, benchRow, concurrencyResult, formatBenchTable, type BenchReport } from '../../src/lib/bench/report';
-import { median, spread } from '../../src/lib/bench/stats';
+import { median, minMax } from '../../src/lib/bench/stats';
 import { QuantlabError } from '../../src/lib/errors';
 
-describe('median and spread', () => {
+describe('median and minMax', () => {
   it('takes the middle value, or the mean of the two middle ones', () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(median([4, 1, 3, 10])).toBe(3.5); // sorted 1 3 4 10 -> (3 + 4) / 2
     expect(median([7])).toBe(7);
-    expect(spread([4, 1, 3, 10])).toEqual({ min: 1, max: 10 });
+    expect(minMax([4, 1, 3, 10])).toEqual({ min: 1, max: 10 });
     expect(() => median([])).toThrow();
-    expect(() => spread([])).toThrow();
+    expect(() => minMax([])).toThrow();
   });
 });
 

@@ -8,7 +8,7 @@ import { Column } from '../../src/state/column.svelte.ts';
 import type { GenerateParams } from '../../src/lib/runner/types.ts';
 import type { PlatformInfo } from '../../src/lib/page/platform.ts';
 import type { VariantInfo } from '../../src/lib/variants/table.ts';
-import { FakeRun, fakeWorkers, type FakeColumnWorker } from './fake-column-worker.ts';
+import { FakeRun, fakeWorkers, type FakeColumnWorker } from './state-fakes.ts';
 
 const REF = { kind: 'served', id: 'quantlab-tiny' } as const;
 const variant = (stem: string, more: Partial<VariantInfo> = {}): VariantInfo => ({

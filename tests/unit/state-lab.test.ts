@@ -4,9 +4,6 @@
 // playground, a cancelled sweep that keeps its rows, and what is saved.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Remote } from 'comlink';
-import type { BuilderApi } from '../../workers/protocol.ts';
-import type { WorkerHandle } from '../../src/browser/workers.ts';
 import { TINY_MODEL } from '../../src/lib/catalog.ts';
 import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings.ts';
 import type { VariantInfo } from '../../src/lib/variants/table.ts';
@@ -14,16 +11,11 @@ import { Lab } from '../../src/state/lab.svelte.ts';
 import { loadLab } from '../../src/state/lab-storage.ts';
 import { Library } from '../../src/state/library.svelte.ts';
 import { Playground } from '../../src/state/playground.svelte.ts';
-import { fakeWorkers, memoryStorage, type FakeColumnWorker } from './fake-column-worker.ts';
+import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes.ts';
 
 const LAB_KEY = 'quantlab:lab:v1';
 const VOCAB = 4;
 const SERVED: VariantInfo[] = ['model', 'model_q4'].map((stem, rank) => ({ stem, label: stem === 'model' ? 'fp32' : 'q4', format: 'test', bitsMeasured: false, needsShaderF16: false, integerMatMul: false, rank, bytes: 4000 / (rank + 1) }));
-
-function fakeBuilder(): WorkerHandle<BuilderApi> {
-  const api = { list: async () => [], quantize: async () => undefined, cancel: async () => {} };
-  return { api: api as unknown as Remote<BuilderApi>, terminate: () => {}, onCrash: () => () => {} };
-}
 
 /** fp32 predicts uniformly; q4 puts most of its mass on token 0, so only q4 diverges from fp32. */
 function labWorker(w: FakeColumnWorker): void {

@@ -4,9 +4,6 @@
 // live mode, and the floor pass.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Remote } from 'comlink';
-import type { BuilderApi } from '../../workers/protocol.ts';
-import type { WorkerHandle } from '../../src/browser/workers.ts';
 import type { ServedModels } from '../../src/browser/served-models.ts';
 import { TINY_MODEL } from '../../src/lib/catalog.ts';
 import { DEFAULT_BANDWIDTH_GBS } from '../../src/lib/page/latency.ts';
@@ -14,16 +11,11 @@ import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings.t
 import type { VariantInfo } from '../../src/lib/variants/table.ts';
 import { Library } from '../../src/state/library.svelte.ts';
 import { LIVE_DEBOUNCE_MS, Playground } from '../../src/state/playground.svelte.ts';
-import { fakeWorkers, memoryStorage, type FakeColumnWorker } from './fake-column-worker.ts';
+import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes.ts';
 
 const STEMS = ['model', 'model_q4', 'model_int8'];
 const SERVED: VariantInfo[] = STEMS.map((stem, rank) => ({ stem, label: stem, format: 'test', bitsMeasured: false, needsShaderF16: false, integerMatMul: false, rank, bytes: 1000 * (3 - rank) }));
 const PLAYGROUND_KEY = 'quantlab:playground:v1';
-
-function fakeBuilder(): WorkerHandle<BuilderApi> {
-  const api = { list: async () => [], quantize: async () => undefined, cancel: async () => {} };
-  return { api: api as unknown as Remote<BuilderApi>, terminate: () => {}, onCrash: () => () => {} };
-}
 
 let storage: Storage;
 let replaceState: ReturnType<typeof vi.fn>;

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { QuantlabError } from '../../lib/errors';
 import { Runner } from '../../lib/runner/runner';
+import { DTYPES } from '../../lib/variants/options';
 import { stemOf } from '../../lib/variants/table';
 import type { GenerateParams } from '../../lib/runner/types';
 import { configureNodeTransformers } from '../../node/transformers-env';
@@ -11,7 +12,7 @@ import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
 
 const HELP = `quantlab generate <dir | hub-id> [options]
-  --dtype D               fp32 (default), fp16, q8, int8, uint8, q4, q4f16, bnb4
+  --dtype D               fp32 (default), ${DTYPES.join(', ')}
   --variant STEM          any onnx/<STEM>.onnx in the folder (e.g. model_q4_b128); overrides --dtype
   --prompt TEXT           the prompt (default: empty)
   --max-new-tokens N      default 64
@@ -54,7 +55,7 @@ async function runGenerate({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
   const modelId = local ? resolve(positionals[0]) : positionals[0];
   const dtype = v.dtype ?? 'fp32';
   const variant = v.variant ?? stemOf(dtype);
-  if (!variant) throw new QuantlabError('bad-argument', `Unknown --dtype "${dtype}"`, 'Use fp32, fp16, q8, int8, uint8, q4, q4f16 or bnb4, or --variant <file stem>.');
+  if (!variant) throw new QuantlabError('bad-argument', `Unknown --dtype "${dtype}"`, `Use fp32, ${DTYPES.join(', ')}, or --variant <file stem>.`);
   if (local && !existsSync(resolve(modelId, 'onnx', `${variant}.onnx`))) {
     throw new QuantlabError('bad-argument', `${positionals[0]} has no onnx/${variant}.onnx`, `Create it with 'quantlab quantize ${positionals[0]} --dtype ${dtype}' or pick another --dtype.`);
   }

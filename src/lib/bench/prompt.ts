@@ -2,8 +2,8 @@
 // the number of prompt tokens asked for (its BOS included, as generate() encodes it).
 
 import { QuantlabError } from '../errors';
+import type { Awaitable } from '../eval/model';
 
-export type Awaitable<T> = T | Promise<T>;
 
 /** What a prompt is built with: a runner, or a column worker behind comlink. */
 export interface PromptTokenizer {

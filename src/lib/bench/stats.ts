@@ -10,7 +10,7 @@ export function median(xs: readonly number[]): number {
 }
 
 /** Smallest and largest value. Throws on no values. */
-export function spread(xs: readonly number[]): { min: number; max: number } {
-  if (xs.length === 0) throw new Error('spread of no values');
+export function minMax(xs: readonly number[]): { min: number; max: number } {
+  if (xs.length === 0) throw new Error('minMax of no values');
   return { min: Math.min(...xs), max: Math.max(...xs) };
 }

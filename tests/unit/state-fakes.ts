@@ -1,11 +1,11 @@
-// A column worker for the state tests: the ColumnApi a real worker exposes, driven by the test
+// Fakes for the state tests. A column worker: the ColumnApi a real worker exposes, driven by the test
 // (each generate and floor call waits until the test finishes it), with the worker boundary's
 // rules kept: arguments are structured-cloned (a Svelte proxy would throw, as postMessage does),
 // cancel() stops the run in flight, errors are thrown as QuantlabErrors, and a crash fires the
 // handle's onCrash listeners. Tests finish calls with Outcomes (a value or an error).
 
 import type { Remote } from 'comlink';
-import type { ColumnApi } from '../../workers/protocol.ts';
+import type { BuilderApi, ColumnApi } from '../../workers/protocol.ts';
 import type { StartColumnWorker } from '../../src/browser/column-client.ts';
 import type { WorkerHandle } from '../../src/browser/workers.ts';
 import { QuantlabError, type ErrorInfo } from '../../src/lib/errors.ts';
@@ -164,7 +164,7 @@ export class FakeColumnWorker {
     decode: async (ids: number[]) => ids.map((i) => String.fromCharCode(97 + i)).join(''),
     bosId: async () => undefined,
     dispose: async () => {},
-  };
+  } satisfies ColumnApi;
 
   /** Ends the run in flight as a real worker does on cancel: a generation keeps what it streamed. */
   #stopCurrent(): void {
@@ -214,6 +214,12 @@ export function fakeWorkers(setup?: (w: FakeColumnWorker, index: number) => void
     return w.handle();
   };
   return { start, workers };
+}
+
+/** A builder worker that has no stored models and does nothing. */
+export function fakeBuilder(): WorkerHandle<BuilderApi> {
+  const api = { list: async () => [], quantize: async () => undefined, cancel: async () => {} };
+  return { api: api as unknown as Remote<BuilderApi>, terminate: () => {}, onCrash: () => () => {} };
 }
 
 /** Lets pending promise callbacks run (the page's awaits between worker answers). */
