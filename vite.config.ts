@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { BUILD_ASSETS_DIR, ORT_WASM_DIR, ORT_WASM_FILES } from './src/lib/page/ort-assets.ts';
+import { BUILD_ASSETS_DIR, ORT_WASM_DIR, ORT_WASM_FILES } from './src/lib/page/ort-assets';
 
 /** COOP + COEP make the page crossOriginIsolated (SharedArrayBuffer, WASM threads); CORP lets it load our own files. */
 export const ISOLATION_HEADERS = {

@@ -19,7 +19,7 @@ const dtype = values.dtype as 'BF16' | 'F32';
 const root = mkdtempSync(join(tmpdir(), 'quantlab-bench-'));
 
 try {
-  let t = performance.now();
+  const t = performance.now();
   const src = tinySource(SMOLLM2_135M_SHAPE, 0);
   const hf = join(root, 'hf');
   mkdirSync(hf);

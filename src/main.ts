@@ -2,7 +2,7 @@
 // the worker handles and the state on window.quantlab so the browser tests can drive the real page.
 import { mount } from 'svelte';
 import App from './App.svelte';
-import { startBuilderWorker, startColumnWorker } from './browser/workers.ts';
+import { startBuilderWorker, startColumnWorker } from './browser/workers';
 import { Lab } from './state/lab.svelte.ts';
 import { Library } from './state/library.svelte.ts';
 import { Playground } from './state/playground.svelte.ts';

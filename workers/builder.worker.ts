@@ -1,17 +1,17 @@
 // Turns what the user opens (llama2.c checkpoint, Hugging Face folder, transformers.js folder)
 // into a stored model folder, off the page's thread, with progress and cancellation.
-import { QuantlabError, throwIfAborted } from '../src/lib/errors.ts';
-import { classifyFiles } from '../src/lib/import/classify.ts';
-import { hfSource, llama2cSource } from '../src/lib/import/sources.ts';
-import { buildModelFolder, yieldToEventLoop, type ModelFiles } from '../src/lib/model/folder.ts';
-import { slugify } from '../src/lib/model/ref.ts';
-import { serve } from '../src/browser/rpc.ts';
-import { addModelFiles, deleteModel, listModels, readModelFile, saveModel, type StoredModelInfo } from '../src/browser/opfs-store.ts';
-import { expandRequests, quantizeVariants } from '../src/lib/quantize/quantize-variants.ts';
-import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest.ts';
-import type { QuantizeOptions } from '../src/lib/variants/options.ts';
-import { FP32_PATH } from '../src/lib/variants/table.ts';
-import type { BuilderApi, BuilderProgress, BuildStep, PickedFile } from './protocol.ts';
+import { QuantlabError, throwIfAborted } from '../src/lib/errors';
+import { classifyFiles } from '../src/lib/import/classify';
+import { hfSource, llama2cSource } from '../src/lib/import/sources';
+import { buildModelFolder, yieldToEventLoop, type ModelFiles } from '../src/lib/model/folder';
+import { slugify } from '../src/lib/model/ref';
+import { serve } from '../src/browser/rpc';
+import { addModelFiles, deleteModel, listModels, readModelFile, saveModel, type StoredModelInfo } from '../src/browser/opfs-store';
+import { expandRequests, quantizeVariants } from '../src/lib/quantize/quantize-variants';
+import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest';
+import type { QuantizeOptions } from '../src/lib/variants/options';
+import { FP32_PATH } from '../src/lib/variants/table';
+import type { BuilderApi, BuilderProgress, BuildStep, PickedFile } from './protocol';
 
 let current: AbortController | undefined;
 

@@ -2,20 +2,20 @@
 // run in parallel and one failure (bad file, lost device, out of memory) stays in its column.
 import { transfer } from 'comlink';
 import { AutoConfig, env } from '@huggingface/transformers';
-import { serve } from '../src/browser/rpc.ts';
-import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env.ts';
-import { floorDecode } from '../src/lib/bench/floor.ts';
-import { greedyParams, measureInterleaved } from '../src/lib/bench/measure.ts';
-import { median } from '../src/lib/bench/stats.ts';
-import { QuantlabError, throwIfAborted } from '../src/lib/errors.ts';
-import { runnerEvalModel } from '../src/lib/eval/model.ts';
-import type { FloorMeasurement } from '../src/lib/page/latency.ts';
-import { transformersModelId, type ModelRef } from '../src/lib/model/ref.ts';
-import { Runner } from '../src/lib/runner/runner.ts';
-import { variantNeedsFloat16 } from '../src/lib/variants/table.ts';
-import { batchTokens } from '../src/lib/runner/token-batch.ts';
-import type { Device, GenerateParams, LoadProgress, TokenEvent } from '../src/lib/runner/types.ts';
-import type { ColumnApi } from './protocol.ts';
+import { serve } from '../src/browser/rpc';
+import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env';
+import { floorDecode } from '../src/lib/bench/floor';
+import { greedyParams, measureInterleaved } from '../src/lib/bench/measure';
+import { median } from '../src/lib/bench/stats';
+import { QuantlabError, throwIfAborted } from '../src/lib/errors';
+import { runnerEvalModel } from '../src/lib/eval/model';
+import type { FloorMeasurement } from '../src/lib/page/latency';
+import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
+import { Runner } from '../src/lib/runner/runner';
+import { variantNeedsFloat16 } from '../src/lib/variants/table';
+import { batchTokens } from '../src/lib/runner/token-batch';
+import type { Device, GenerateParams, LoadProgress, TokenEvent } from '../src/lib/runner/types';
+import type { ColumnApi } from './protocol';
 
 /** Refuses float16 variants on an adapter without shader-f16 before ONNX Runtime can fail (or return zeros). */
 async function checkDevice(variant: string, device: Device): Promise<void> {

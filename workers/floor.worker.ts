@@ -2,13 +2,13 @@
 // column loads, with the app's wasm files and thread count, and the smallest greedy decode loop
 // (src/lib/bench/floor.ts). The playground's column is measured against it.
 import * as ort from 'onnxruntime-web/webgpu';
-import { serve } from '../src/browser/rpc.ts';
-import { wasmThreads } from '../src/browser/wasm-threads.ts';
-import { floorDecode } from '../src/lib/bench/floor.ts';
-import { kvCacheLayout, type KvCacheLayout, type OrtSession, type TensorCtor } from '../src/lib/onnx/session.ts';
-import { QuantlabError } from '../src/lib/errors.ts';
-import { ortWasmPaths } from '../src/lib/page/ort-assets.ts';
-import type { FloorApi } from './protocol.ts';
+import { serve } from '../src/browser/rpc';
+import { wasmThreads } from '../src/browser/wasm-threads';
+import { floorDecode } from '../src/lib/bench/floor';
+import { kvCacheLayout, type KvCacheLayout, type OrtSession, type TensorCtor } from '../src/lib/onnx/session';
+import { QuantlabError } from '../src/lib/errors';
+import { ortWasmPaths } from '../src/lib/page/ort-assets';
+import type { FloorApi } from './protocol';
 
 let session: ort.InferenceSession | undefined;
 let shape: KvCacheLayout | undefined;

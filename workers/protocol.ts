@@ -2,13 +2,13 @@
 // (state, components, the bench page) imports these types, never the worker files, so it does not
 // depend on a worker's code. Types only. A method fails by throwing: src/browser/rpc.ts carries
 // the error across as { code, message, detail } and the caller's await throws a QuantlabError.
-import type { StoredModelInfo } from '../src/browser/opfs-store.ts';
-import type { FloorResult } from '../src/lib/bench/floor.ts';
-import type { KvCacheLayout } from '../src/lib/onnx/session.ts';
-import type { FloorMeasurement } from '../src/lib/page/latency.ts';
-import type { ModelRef } from '../src/lib/model/ref.ts';
-import type { QuantizeOptions } from '../src/lib/variants/options.ts';
-import type { Device, GenerateParams, GenerateResult, LoadProgress, TokenEvent } from '../src/lib/runner/types.ts';
+import type { StoredModelInfo } from '../src/browser/opfs-store';
+import type { FloorResult } from '../src/lib/bench/floor';
+import type { KvCacheLayout } from '../src/lib/onnx/session';
+import type { FloorMeasurement } from '../src/lib/page/latency';
+import type { ModelRef } from '../src/lib/model/ref';
+import type { QuantizeOptions } from '../src/lib/variants/options';
+import type { Device, GenerateParams, GenerateResult, LoadProgress, TokenEvent } from '../src/lib/runner/types';
 
 /** One column of the playground (workers/column.worker.ts): one model variant in its own session. */
 export interface ColumnApi {

@@ -3,16 +3,16 @@
 // floor worker, behind one object on window. It is its own page so no playground state loads
 // models or restores settings beside the workers being timed.
 import { proxy } from 'comlink';
-import type { ColumnApi, FloorApi } from '../../workers/protocol.ts';
-import type { FloorResult } from '../lib/bench/floor.ts';
-import type { RunnerRun } from '../lib/bench/measure.ts';
-import { buildPrompt } from '../lib/bench/prompt.ts';
-import type { KvCacheLayout } from '../lib/onnx/session.ts';
-import { QuantlabError } from '../lib/errors.ts';
-import type { GenerateParams, TokenEvent } from '../lib/runner/types.ts';
-import { guard, outcome } from './rpc.ts';
-import { wasmThreads } from './wasm-threads.ts';
-import { startColumnWorker, startFloorWorker, type WorkerHandle } from './workers.ts';
+import type { ColumnApi, FloorApi } from '../../workers/protocol';
+import type { FloorResult } from '../lib/bench/floor';
+import type { RunnerRun } from '../lib/bench/measure';
+import { buildPrompt } from '../lib/bench/prompt';
+import type { KvCacheLayout } from '../lib/onnx/session';
+import { QuantlabError } from '../lib/errors';
+import type { GenerateParams, TokenEvent } from '../lib/runner/types';
+import { guard, outcome } from './rpc';
+import { wasmThreads } from './wasm-threads';
+import { startColumnWorker, startFloorWorker, type WorkerHandle } from './workers';
 
 /** A column generation as the page saw it: the runner's own timings plus page-clock start and end. */
 export interface PageRun extends RunnerRun {

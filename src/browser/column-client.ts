@@ -3,9 +3,9 @@
 // crashes or is terminated, and a fresh worker started by the call after that.
 
 import type { Remote } from 'comlink';
-import type { ColumnApi } from '../../workers/protocol.ts';
-import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
-import type { WorkerHandle } from './workers.ts';
+import type { ColumnApi } from '../../workers/protocol';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
+import type { WorkerHandle } from './workers';
 
 /** Starts a column worker (src/browser/workers.ts in the page, a fake in unit tests). */
 export type StartColumnWorker = () => WorkerHandle<ColumnApi>;

@@ -2,8 +2,8 @@
 // throws, the error crosses as { code, message, detail } and the caller's await throws a
 // QuantlabError with the same code; a worker that dies fails the calls waiting on it.
 import { expose, transferHandlers, wrap, type Endpoint, type Remote, type TransferHandler } from 'comlink';
-import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
-import type { Outcome } from '../lib/runner/types.ts';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
+import type { Outcome } from '../lib/runner/types';
 
 let registered = false;
 

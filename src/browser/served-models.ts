@@ -2,10 +2,10 @@
 // `npm run models`) lists its files, and its quantlab manifest labels them. A missing or broken
 // index is an explanation to show, never a thrown error.
 
-import { SERVED_INDEX_PATH, TINY_MODEL, type ServedIndex } from '../lib/catalog.ts';
-import { variantsFromFiles } from '../lib/variants/info.ts';
-import { MANIFEST_PATH } from '../lib/variants/manifest.ts';
-import type { VariantInfo } from '../lib/variants/table.ts';
+import { SERVED_INDEX_PATH, TINY_MODEL, type ServedIndex } from '../lib/catalog';
+import { variantsFromFiles } from '../lib/variants/info';
+import { MANIFEST_PATH } from '../lib/variants/manifest';
+import type { VariantInfo } from '../lib/variants/table';
 
 /** The served variants, or why they are unknown. */
 export interface ServedModels {

@@ -1,8 +1,8 @@
 // The eval engine's model interface (src/lib/eval/model.ts) over a worker behind comlink: a
 // worker's error arrives as a thrown QuantlabError (src/browser/rpc.ts), and an AbortSignal
 // becomes the worker's cancel(), so the same orchestration runs in the CLI and in the page.
-import type { EvalModel, Generation, Logits } from '../lib/eval/model.ts';
-import type { GenerateParams, GenerateResult } from '../lib/runner/types.ts';
+import type { EvalModel, Generation, Logits } from '../lib/eval/model';
+import type { GenerateParams, GenerateResult } from '../lib/runner/types';
 
 /** What a worker must offer (a column worker's handle, Remote<ColumnApi>, does). */
 export interface EvalWorker {

@@ -1,8 +1,8 @@
 // Starts the app's workers with typed comlink handles; a column worker can be terminated and
 // replaced (the hard cancel, and the way to give its memory back).
 import type { Remote } from 'comlink';
-import type { BuilderApi, ColumnApi, FloorApi } from '../../workers/protocol.ts';
-import { connect, type Crashable } from './rpc.ts';
+import type { BuilderApi, ColumnApi, FloorApi } from '../../workers/protocol';
+import { connect, type Crashable } from './rpc';
 
 export interface WorkerHandle<T> extends Crashable {
   api: Remote<T>;

@@ -3,15 +3,15 @@
 // progress, the streamed text and its timings, and its own error: nothing here touches other columns.
 
 import { proxy } from 'comlink';
-import { ColumnClient, type StartColumnWorker } from '../browser/column-client.ts';
-import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device.ts';
-import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
-import type { ModelRef } from '../lib/model/ref.ts';
-import type { PlatformInfo } from '../lib/page/platform.ts';
-import type { GenerateParams, GenerateResult, LoadProgress, Timings, TokenEvent } from '../lib/runner/types.ts';
-import type { DevicePreference } from '../lib/page/settings.ts';
-import type { FloorMeasurement } from '../lib/page/latency.ts';
-import type { VariantInfo } from '../lib/variants/table.ts';
+import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
+import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device';
+import { toErrorInfo, type ErrorInfo } from '../lib/errors';
+import type { ModelRef } from '../lib/model/ref';
+import type { PlatformInfo } from '../lib/page/platform';
+import type { GenerateParams, GenerateResult, LoadProgress, Timings, TokenEvent } from '../lib/runner/types';
+import type { DevicePreference } from '../lib/page/settings';
+import type { FloorMeasurement } from '../lib/page/latency';
+import type { VariantInfo } from '../lib/variants/table';
 import { ColumnFloor } from './latency.svelte.ts';
 
 export type ColumnStatus = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'error';

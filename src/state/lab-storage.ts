@@ -2,11 +2,11 @@
 // the last sweep (partial or not) and every size-vs-quality point measured in this browser.
 // JSON has no NaN: numbers that were NaN come back as NaN, and any field of the wrong shape is dropped.
 
-import type { GridFields } from '../lib/eval/lab-inputs.ts';
-import type { SizeQualityPoint } from '../lib/eval/lab-charts.ts';
-import type { QualityReport } from '../lib/eval/quality.ts';
-import type { SweepGrid, SweepRow } from '../lib/eval/sweep.ts';
-import type { ErrorInfo } from '../lib/errors.ts';
+import type { GridFields } from '../lib/eval/lab-inputs';
+import type { SizeQualityPoint } from '../lib/eval/lab-charts';
+import type { QualityReport } from '../lib/eval/quality';
+import type { SweepGrid, SweepRow } from '../lib/eval/sweep';
+import type { ErrorInfo } from '../lib/errors';
 
 const KEY = 'quantlab:lab:v1';
 

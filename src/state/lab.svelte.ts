@@ -3,21 +3,21 @@
 // of its own (so a report never waits for, or interrupts, the playground's generation), and keeps
 // the report, the sweep rows as they arrive, and size-vs-quality points.
 
-import { ColumnClient, type StartColumnWorker } from '../browser/column-client.ts';
-import { workerEvalModel, type EvalWorker } from '../browser/worker-model.ts';
-import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
-import { mergePoints, textTag, type SizeQualityPoint } from '../lib/eval/lab-charts.ts';
-import { gridFromFields, parseWhole, type GridFields } from '../lib/eval/lab-inputs.ts';
-import type { EvalModel, LabeledModel, Logits } from '../lib/eval/model.ts';
-import { checkText, evaluateQuality } from '../lib/eval/quality.ts';
-import { SAMPLE_TEXT } from '../lib/eval/sample.ts';
-import { runSweep } from '../lib/eval/sweep.ts';
-import { toCsv, toJson, type Cell } from '../lib/eval/export.ts';
-import { aggregateSweep, qualityCsv, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables.ts';
-import { refKey } from '../lib/model/ref.ts';
-import { FP32_STEM } from '../lib/variants/table.ts';
+import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
+import { workerEvalModel, type EvalWorker } from '../browser/worker-model';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
+import { mergePoints, textTag, type SizeQualityPoint } from '../lib/eval/lab-charts';
+import { gridFromFields, parseWhole, type GridFields } from '../lib/eval/lab-inputs';
+import type { EvalModel, LabeledModel } from '../lib/eval/model';
+import { checkText, evaluateQuality } from '../lib/eval/quality';
+import { SAMPLE_TEXT } from '../lib/eval/sample';
+import { runSweep } from '../lib/eval/sweep';
+import { toCsv, toJson, type Cell } from '../lib/eval/export';
+import { aggregateSweep, qualityCsv, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables';
+import { refKey } from '../lib/model/ref';
+import { FP32_STEM } from '../lib/variants/table';
 import type { Column } from './column.svelte.ts';
-import { loadLab, saveLab, type LabReport, type LabSweep } from './lab-storage.ts';
+import { loadLab, saveLab, type LabReport, type LabSweep } from './lab-storage';
 import type { Playground } from './playground.svelte.ts';
 
 /** How long the lab waits after a change before it saves. */

@@ -2,8 +2,8 @@
 // storage), and the speed-floor measurement, each column's result (ColumnFloor) and the pass over
 // the columns, one at a time so they do not share the cores while timed (Latency).
 
-import { toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
-import { DEFAULT_BANDWIDTH_GBS, parseBandwidth, type FloorMeasurement } from '../lib/page/latency.ts';
+import { toErrorInfo, type ErrorInfo } from '../lib/errors';
+import { DEFAULT_BANDWIDTH_GBS, parseBandwidth, type FloorMeasurement } from '../lib/page/latency';
 
 const BANDWIDTH_KEY = 'quantlab:bandwidth-gbs';
 

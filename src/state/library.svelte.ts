@@ -2,15 +2,14 @@
 // builder worker (progress, cancel), and quantizing a stored model into more variants.
 
 import { proxy } from 'comlink';
-import type { BuilderApi, BuilderProgress, PickedFile } from '../../workers/protocol.ts';
-import type { StoredModelInfo } from '../browser/opfs-store.ts';
-import { readModelFile } from '../browser/opfs-store.ts';
-import { guard } from '../browser/rpc.ts';
-import type { WorkerHandle } from '../browser/workers.ts';
-import { userModelEntry, type CatalogModel } from '../lib/catalog.ts';
-import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors.ts';
-import { MANIFEST_PATH } from '../lib/variants/manifest.ts';
-import type { QuantizeOptions } from '../lib/variants/options.ts';
+import type { BuilderApi, BuilderProgress, PickedFile } from '../../workers/protocol';
+import { readModelFile } from '../browser/opfs-store';
+import { guard } from '../browser/rpc';
+import type { WorkerHandle } from '../browser/workers';
+import { userModelEntry, type CatalogModel } from '../lib/catalog';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
+import { MANIFEST_PATH } from '../lib/variants/manifest';
+import type { QuantizeOptions } from '../lib/variants/options';
 
 
 /** Options the quantize dialog collects: the quantizer's options without the dtype. */

@@ -2,7 +2,7 @@
 // model, variants, the last results) and a query string mirrored with history.replaceState, so
 // the address bar is always a share link. Reading back goes through src/lib/page/settings.ts checks.
 
-import { settingsFromQuery, settingsFromStored, settingsToQuery, type Settings, type SettingsInput } from '../lib/page/settings.ts';
+import { settingsFromQuery, settingsFromStored, settingsToQuery, type Settings, type SettingsInput } from '../lib/page/settings';
 import type { ColumnResult } from './column.svelte.ts';
 
 const KEY = 'quantlab:playground:v1';

@@ -3,18 +3,18 @@
 // counter that lets each column drop tokens of a run that a newer one replaced. The latency
 // panel's state is its own class (latency.svelte.ts), fed from here.
 
-import type { StartColumnWorker } from '../browser/column-client.ts';
-import { fetchServedModels, type ServedModels } from '../browser/served-models.ts';
-import { DEFAULT_MODEL_KEY, HUB_MODELS, TINY_MODEL, type CatalogModel } from '../lib/catalog.ts';
-import { firstDivergence } from '../lib/page/token-divergence.ts';
-import { detectPlatform, type PlatformInfo } from '../lib/page/platform.ts';
-import type { GenerateParams } from '../lib/runner/types.ts';
-import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, type Settings } from '../lib/page/settings.ts';
-import { FP32_STEM, type VariantInfo } from '../lib/variants/table.ts';
+import type { StartColumnWorker } from '../browser/column-client';
+import { fetchServedModels, type ServedModels } from '../browser/served-models';
+import { DEFAULT_MODEL_KEY, HUB_MODELS, TINY_MODEL, type CatalogModel } from '../lib/catalog';
+import { firstDivergence } from '../lib/page/token-divergence';
+import { detectPlatform, type PlatformInfo } from '../lib/page/platform';
+import type { GenerateParams } from '../lib/runner/types';
+import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, type Settings } from '../lib/page/settings';
+import { FP32_STEM, type VariantInfo } from '../lib/variants/table';
 import { Column, type ColumnResult } from './column.svelte.ts';
 import { Latency } from './latency.svelte.ts';
 import type { Library } from './library.svelte.ts';
-import { mirrorUrl, readInputs, save } from './persistence.ts';
+import { mirrorUrl, readInputs, save } from './persistence';
 
 /** Quiet time after the last control change before live mode regenerates. */
 export const LIVE_DEBOUNCE_MS = 300;

@@ -4,7 +4,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { buildSite, DEFAULT_SITE_DIR } from './harness.ts';
+import { buildSite, DEFAULT_SITE_DIR } from './harness';
 
 export default function setup(project: TestProject): () => void {
   const dir = path.join(path.dirname(DEFAULT_SITE_DIR), `browser-site-${process.pid}`);

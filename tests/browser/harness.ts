@@ -11,4 +11,4 @@ export {
   type BrowserSession,
   type ServeOptions,
   type StaticServer,
-} from '../../src/node/browser.ts';
+} from '../../src/node/browser';

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
+import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
 
 describe('aidreams260K imported and generated in the browser', () => {
   let server: StaticServer;

@@ -14,8 +14,8 @@ import { Runner } from '../../src/lib/runner/runner';
 import { configureNodeTransformers } from '../../src/node/transformers-env';
 import { CHECKPOINT, TOKENIZER } from '../helpers/aidreams';
 import { aidreamsSource, cleanupTempDirs, writeModel } from '../helpers/model-dirs';
-import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
-import { column, gotoReady, openFiles } from './columns.ts';
+import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { column, gotoReady, openFiles } from './columns';
 
 const STEMS = ['model', 'model_quantized', 'model_bnb4', 'model_q4'];
 const LABELS = ['fp32', 'q8', 'bnb4', 'q4'];
@@ -32,15 +32,22 @@ function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    }
     else if (c === '\r' && text[i + 1] === '\n') {
       row.push(field);
       rows.push(row);
-      (row = []), (field = ''), i++;
+      row = [];
+      field = '';
+      i++;
     } else field += c;
   }
   if (field !== '' || row.length) rows.push([...row, field]);

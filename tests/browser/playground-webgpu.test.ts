@@ -5,8 +5,8 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
-import { column, waitSettled, gotoReady, openFiles } from './columns.ts';
+import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { column, waitSettled, gotoReady, openFiles } from './columns';
 
 const N = 20;
 

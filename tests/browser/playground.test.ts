@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
-import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
-import { column, outputOf, waitDone, gotoReady, openFiles } from './columns.ts';
+import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { column, outputOf, waitDone, gotoReady, openFiles } from './columns';
 
 const MODEL_KEY = 'local:aidreams260K';
 const QUANTIZED_DTYPES = ['q8', 'q4', 'bnb4'];

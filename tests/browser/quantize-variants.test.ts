@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { QuantizeOptions } from '../../src/lib/variants/options';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
-import { openFiles } from './columns.ts';
+import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { openFiles } from './columns';
 
 const EXTRA: { dtypes: string[]; options: Omit<QuantizeOptions, 'dtype'> }[] = [
   { dtypes: ['bnb4'], options: { quantType: 'fp4' } },

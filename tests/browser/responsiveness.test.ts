@@ -10,8 +10,8 @@
 // memory-bandwidth ceiling of each column.
 import type { CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
-import { column, gotoReady, waitDone } from './columns.ts';
+import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { column, gotoReady, waitDone } from './columns';
 
 const STEMS = ['model', 'model_fp16', 'model_quantized', 'model_q4'];
 const NEW_TOKENS = 300;

@@ -6,8 +6,8 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { TINY_MODEL_ID } from '../../src/lib/catalog.ts';
-import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness.ts';
+import { TINY_MODEL_ID } from '../../src/lib/catalog';
+import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
 
 const ORT_DIST = path.join(REPO_ROOT, 'node_modules/onnxruntime-web/dist');
 const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];

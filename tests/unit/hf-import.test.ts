@@ -10,7 +10,7 @@ import { importHfFolder, type HfImportProgress } from '../../src/lib/import/hf';
 import { writeSafetensors, type SafetensorsInput } from '../../src/lib/import/safetensors';
 import { nodeReader, writeFolderAtomic } from '../../src/node/files';
 
-const DIM = 16, FF = 24, VOCAB = 32, LAYERS = 2, HEADS = 4, KV = 2, HEAD_DIM = 4;
+const DIM = 16, FF = 24, VOCAB = 32, LAYERS = 2, HEADS = 4, KV = 2;
 
 function llamaConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {

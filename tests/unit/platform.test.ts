@@ -1,7 +1,7 @@
 // detectPlatform against fake browser globals: the facts the UI and runner rely on (isolation,
 // fallback adapter, shader-f16) must come from the adapter, and a broken WebGPU must read as none.
 import { describe, expect, it } from 'vitest';
-import { describePlatform, detectPlatform, type PlatformGlobals } from '../../src/lib/page/platform.ts';
+import { describePlatform, detectPlatform, type PlatformGlobals } from '../../src/lib/page/platform';
 
 function fakeGpu(adapter: unknown, throws = false): PlatformGlobals['navigator'] {
   return {

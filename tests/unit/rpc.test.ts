@@ -3,8 +3,8 @@
 // its code, message and detail, and a worker that dies fails the call waiting on it.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from 'comlink';
-import { connect, guard, outcome, serve, type Crashable } from '../../src/browser/rpc.ts';
-import { QuantlabError } from '../../src/lib/errors.ts';
+import { connect, guard, outcome, serve, type Crashable } from '../../src/browser/rpc';
+import { QuantlabError } from '../../src/lib/errors';
 
 const api = {
   async add(a: number, b: number) {

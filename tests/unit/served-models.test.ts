@@ -2,8 +2,8 @@
 // variants from the site's index (and its manifest when listed), and an explanation otherwise.
 
 import { describe, expect, it } from 'vitest';
-import { fetchServedModels } from '../../src/browser/served-models.ts';
-import { TINY_MODEL } from '../../src/lib/catalog.ts';
+import { fetchServedModels } from '../../src/browser/served-models';
+import { TINY_MODEL } from '../../src/lib/catalog';
 
 const BASE = 'http://host/app/index.html';
 

@@ -5,10 +5,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ColumnDeps } from '../../src/state/column.svelte.ts';
 import { Column } from '../../src/state/column.svelte.ts';
-import type { GenerateParams } from '../../src/lib/runner/types.ts';
-import type { PlatformInfo } from '../../src/lib/page/platform.ts';
-import type { VariantInfo } from '../../src/lib/variants/table.ts';
-import { FakeRun, fakeWorkers, type FakeColumnWorker } from './state-fakes.ts';
+import type { GenerateParams } from '../../src/lib/runner/types';
+import type { PlatformInfo } from '../../src/lib/page/platform';
+import type { VariantInfo } from '../../src/lib/variants/table';
+import { FakeRun, fakeWorkers, type FakeColumnWorker } from './state-fakes';
 
 const REF = { kind: 'served', id: 'quantlab-tiny' } as const;
 const variant = (stem: string, more: Partial<VariantInfo> = {}): VariantInfo => ({

@@ -5,13 +5,13 @@
 // handle's onCrash listeners. Tests finish calls with Outcomes (a value or an error).
 
 import type { Remote } from 'comlink';
-import type { BuilderApi, ColumnApi } from '../../workers/protocol.ts';
-import type { StartColumnWorker } from '../../src/browser/column-client.ts';
-import type { WorkerHandle } from '../../src/browser/workers.ts';
-import { QuantlabError, type ErrorInfo } from '../../src/lib/errors.ts';
-import type { FloorMeasurement } from '../../src/lib/page/latency.ts';
-import type { ModelRef } from '../../src/lib/model/ref.ts';
-import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../../src/lib/runner/types.ts';
+import type { BuilderApi, ColumnApi } from '../../workers/protocol';
+import type { StartColumnWorker } from '../../src/browser/column-client';
+import type { WorkerHandle } from '../../src/browser/workers';
+import { QuantlabError, type ErrorInfo } from '../../src/lib/errors';
+import type { FloorMeasurement } from '../../src/lib/page/latency';
+import type { ModelRef } from '../../src/lib/model/ref';
+import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../../src/lib/runner/types';
 
 const cancelled: ErrorInfo = { code: 'cancelled', message: 'Cancelled' };
 

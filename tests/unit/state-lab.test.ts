@@ -4,14 +4,14 @@
 // playground, a cancelled sweep that keeps its rows, and what is saved.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { TINY_MODEL } from '../../src/lib/catalog.ts';
-import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings.ts';
-import type { VariantInfo } from '../../src/lib/variants/table.ts';
+import { TINY_MODEL } from '../../src/lib/catalog';
+import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings';
+import type { VariantInfo } from '../../src/lib/variants/table';
 import { Lab } from '../../src/state/lab.svelte.ts';
-import { loadLab } from '../../src/state/lab-storage.ts';
+import { loadLab } from '../../src/state/lab-storage';
 import { Library } from '../../src/state/library.svelte.ts';
 import { Playground } from '../../src/state/playground.svelte.ts';
-import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes.ts';
+import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes';
 
 const LAB_KEY = 'quantlab:lab:v1';
 const VOCAB = 4;

@@ -4,14 +4,14 @@
 // live mode, and the floor pass.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ServedModels } from '../../src/browser/served-models.ts';
-import { TINY_MODEL } from '../../src/lib/catalog.ts';
-import { DEFAULT_BANDWIDTH_GBS } from '../../src/lib/page/latency.ts';
-import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings.ts';
-import type { VariantInfo } from '../../src/lib/variants/table.ts';
+import type { ServedModels } from '../../src/browser/served-models';
+import { TINY_MODEL } from '../../src/lib/catalog';
+import { DEFAULT_BANDWIDTH_GBS } from '../../src/lib/page/latency';
+import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings';
+import type { VariantInfo } from '../../src/lib/variants/table';
 import { Library } from '../../src/state/library.svelte.ts';
 import { LIVE_DEBOUNCE_MS, Playground } from '../../src/state/playground.svelte.ts';
-import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes.ts';
+import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes';
 
 const STEMS = ['model', 'model_q4', 'model_int8'];
 const SERVED: VariantInfo[] = STEMS.map((stem, rank) => ({ stem, label: stem, format: 'test', bitsMeasured: false, needsShaderF16: false, integerMatMul: false, rank, bytes: 1000 * (3 - rank) }));

@@ -6,6 +6,7 @@ export type Cell = string | number | boolean | null | undefined;
 /** Characters that make a spreadsheet read a text cell as a formula (OWASP "CSV injection"). */
 const FORMULA_START = /^[=+\-@\t\r]/;
 /** Control characters other than TAB, LF and CR (a model can emit a NUL byte token). */
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's job
 const CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 
 export interface CsvOptions {
