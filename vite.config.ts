@@ -39,7 +39,13 @@ function ortWasmAssets(): Plugin {
     // uses (it sets wasmPaths). Left as is, Vite would emit a second 26 MB copy into assets/.
     transform(code, id) {
       if (!id.includes('onnxruntime-web') || !code.includes(ORT_DEFAULT_WASM_URL)) return null;
-      return { code: code.replaceAll(ORT_DEFAULT_WASM_URL, ORT_DEFAULT_WASM_URL.replace('import.meta.url', '/* @vite-ignore */ import.meta.url')), map: null };
+      return {
+        code: code.replaceAll(
+          ORT_DEFAULT_WASM_URL,
+          ORT_DEFAULT_WASM_URL.replace('import.meta.url', '/* @vite-ignore */ import.meta.url'),
+        ),
+        map: null,
+      };
     },
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
@@ -56,13 +62,19 @@ function ortWasmAssets(): Plugin {
       for (const name of Object.keys(bundle)) {
         const chunk = bundle[name];
         if (chunk.type === 'chunk' && !chunk.fileName.startsWith(`${BUILD_ASSETS_DIR}/`)) {
-          this.error(`chunk ${chunk.fileName} is outside ${BUILD_ASSETS_DIR}/: src/lib/page/ort-assets.ts would compute a wrong app root`);
+          this.error(
+            `chunk ${chunk.fileName} is outside ${BUILD_ASSETS_DIR}/: src/lib/page/ort-assets.ts would compute a wrong app root`,
+          );
         }
       }
       // Workers are bundled by a nested build that runs this plugin too: emit only from the main one.
       if (!isWorker) {
         for (const name of files) {
-          this.emitFile({ type: 'asset', fileName: ORT_WASM_DIR + name, source: readFileSync(path.join(ortDist, name)) });
+          this.emitFile({
+            type: 'asset',
+            fileName: ORT_WASM_DIR + name,
+            source: readFileSync(path.join(ortDist, name)),
+          });
         }
       }
     },
@@ -77,7 +89,12 @@ export default defineConfig({
     assetsDir: BUILD_ASSETS_DIR,
     // Two pages: the app, and bench.html, which `quantlab bench` drives (the real column worker
     // against the floor worker, with no playground state loading models beside them).
-    rolldownOptions: { input: { main: path.resolve(import.meta.dirname, 'index.html'), bench: path.resolve(import.meta.dirname, 'bench.html') } },
+    rolldownOptions: {
+      input: {
+        main: path.resolve(import.meta.dirname, 'index.html'),
+        bench: path.resolve(import.meta.dirname, 'bench.html'),
+      },
+    },
     // the ORT wasm is 26 MB and transformers.js about 1 MB: big files are expected here
     chunkSizeWarningLimit: 2000,
   },

@@ -13,7 +13,9 @@ import { writeSafetensors } from '../src/lib/import/safetensors';
 import { nodeReader, writeFolderAtomic } from '../src/node/files';
 import { median } from '../src/lib/bench/stats';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, dtype: { type: 'string', default: 'BF16' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '3' }, dtype: { type: 'string', default: 'BF16' } },
+});
 const runs = Number(values.runs);
 const dtype = values.dtype as 'BF16' | 'F32';
 const root = mkdtempSync(join(tmpdir(), 'quantlab-bench-'));
@@ -29,7 +31,9 @@ try {
   writeFileSync(join(hf, 'tokenizer.json'), JSON.stringify(src.tokenizerJson));
   writeFileSync(join(hf, 'tokenizer_config.json'), JSON.stringify(src.tokenizerConfig));
   const params = [...src.weights.values()].reduce((a, w) => a + w.data.length, 0);
-  console.log(`fixture: SmolLM2-135M shape, ${(params / 1e6).toFixed(1)}M parameters, ${dtype} safetensors, built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  console.log(
+    `fixture: SmolLM2-135M shape, ${(params / 1e6).toFixed(1)}M parameters, ${dtype} safetensors, built in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
 
   const phases: Record<string, number[]> = { read: [], build: [], write: [], total: [] };
   for (let i = 0; i < runs; i++) {
@@ -45,10 +49,17 @@ try {
     phases.write.push(t3 - t2);
     phases.total.push(t3 - t0);
     const bytes = [...files.values()].reduce((a, f) => a + f.byteLength, 0);
-    console.log(`run ${i + 1}: read+convert ${(t1 - t0).toFixed(0)} ms, graph+encode ${(t2 - t1).toFixed(0)} ms, write ${(t3 - t2).toFixed(0)} ms, total ${(t3 - t0).toFixed(0)} ms (${(bytes / 1e6).toFixed(1)} MB)`);
+    console.log(
+      `run ${i + 1}: read+convert ${(t1 - t0).toFixed(0)} ms, graph+encode ${(t2 - t1).toFixed(0)} ms, write ${(t3 - t2).toFixed(0)} ms, total ${(t3 - t0).toFixed(0)} ms (${(bytes / 1e6).toFixed(1)} MB)`,
+    );
     rmSync(join(root, `out${i}`), { recursive: true });
   }
-  console.log(`median of ${runs}: ` + Object.entries(phases).map(([k, v]) => `${k} ${(median(v) / 1000).toFixed(2)} s`).join(', '));
+  console.log(
+    `median of ${runs}: ` +
+      Object.entries(phases)
+        .map(([k, v]) => `${k} ${(median(v) / 1000).toFixed(2)} s`)
+        .join(', '),
+  );
   console.log(`peak RSS ${(process.memoryUsage().rss / 1e9).toFixed(2)} GB`);
 } finally {
   rmSync(root, { recursive: true, force: true });

@@ -8,14 +8,25 @@ import { quantizeModel } from '../src/lib/quantize/quantize-model';
 import type { QuantizeOptions } from '../src/lib/variants/options';
 import { median } from '../src/lib/bench/stats';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '1' }, only: { type: 'string', default: '' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '1' }, only: { type: 'string', default: '' } },
+});
 const runs = Number(values.runs);
 const only = new Set(values.only ? values.only.split(',') : []);
 
 const VARIANTS: QuantizeOptions[] = [
-  { dtype: 'q4' }, { dtype: 'q4f16' }, { dtype: 'q4', bits: 8 }, { dtype: 'q4', symmetric: false },
-  { dtype: 'bnb4' }, { dtype: 'bnb4', quantType: 'fp4' }, { dtype: 'bnb4', doubleQuant: true },
-  { dtype: 'q8' }, { dtype: 'int8' }, { dtype: 'uint8' }, { dtype: 'fp16' }, { dtype: 'bf16' },
+  { dtype: 'q4' },
+  { dtype: 'q4f16' },
+  { dtype: 'q4', bits: 8 },
+  { dtype: 'q4', symmetric: false },
+  { dtype: 'bnb4' },
+  { dtype: 'bnb4', quantType: 'fp4' },
+  { dtype: 'bnb4', doubleQuant: true },
+  { dtype: 'q8' },
+  { dtype: 'int8' },
+  { dtype: 'uint8' },
+  { dtype: 'fp16' },
+  { dtype: 'bf16' },
 ];
 
 let t = performance.now();

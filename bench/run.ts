@@ -33,7 +33,17 @@ const AIDREAMS = resolve(REPO, '../shared/models/aidreams260K');
 
 /** How each fixture is made, with the quantlab CLI itself. */
 const FIXTURES: Record<string, (out: string) => string[][]> = {
-  aidreams260K: (out) => [['import', join(AIDREAMS, 'aidreams260K.bin'), '--tokenizer', join(AIDREAMS, 'tok512.bin'), '--out', out, '--overwrite']],
+  aidreams260K: (out) => [
+    [
+      'import',
+      join(AIDREAMS, 'aidreams260K.bin'),
+      '--tokenizer',
+      join(AIDREAMS, 'tok512.bin'),
+      '--out',
+      out,
+      '--overwrite',
+    ],
+  ],
   'smollm2-135m': (out) => [['tiny', '--smollm2-135m', '--seed', '0', '--out', out, '--overwrite', '--quiet']],
 };
 
@@ -42,8 +52,14 @@ async function cli(args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`quantlab ${args.join(' ')} failed (exit ${code})`);
 }
 
-const models = values.models!.split(',').map((s) => s.trim()).filter(Boolean);
-const dtypes = values.dtypes!.split(',').map((s) => s.trim()).filter(Boolean);
+const models = values
+  .models!.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+const dtypes = values
+  .dtypes!.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const name of models) {
   const make = FIXTURES[name];
   if (!make) throw new Error(`Unknown bench model "${name}": use ${Object.keys(FIXTURES).join(', ')}`);
@@ -53,7 +69,9 @@ for (const name of models) {
     console.error(`[bench] building the ${name} fixture in ${dir}`);
     for (const args of make(dir)) await cli(args);
   }
-  const missing = dtypes.filter((d) => d !== 'fp32' && !existsSync(join(dir, 'onnx', `${stemOf(d) ?? `${FP32_STEM}_${d}`}.onnx`)));
+  const missing = dtypes.filter(
+    (d) => d !== 'fp32' && !existsSync(join(dir, 'onnx', `${stemOf(d) ?? `${FP32_STEM}_${d}`}.onnx`)),
+  );
   if (missing.length) {
     console.error(`[bench] quantizing ${name}: ${missing.join(', ')}`);
     await cli(['quantize', dir, '--dtype', missing.join(','), '--quiet']);
@@ -67,13 +85,31 @@ if (runtimes.includes('browser-wasm')) {
   if (ms > 0) console.error(`[bench] site built in ${(ms / 1000).toFixed(1)} s`);
 }
 
-console.error('[bench] timings depend on what else this machine runs: runner and floor runs alternate so both feel the same load.');
+console.error(
+  '[bench] timings depend on what else this machine runs: runner and floor runs alternate so both feel the same load.',
+);
 for (const name of models) {
   const out = join(CACHE, `results-${name}.json`);
   await cli([
-    'bench', relative(process.cwd(), join(CACHE, name)) || '.', '--dtypes', dtypes.join(','), '--runtimes', runtimes, '--runs', values.runs!, '--min-time', values['min-time']!,
-    '--prompt-tokens', values['prompt-tokens']!, '--new-tokens', values['new-tokens']!,
-    ...(values['no-concurrency'] ? [] : ['--concurrency']), '--site', site, '--out', out,
+    'bench',
+    relative(process.cwd(), join(CACHE, name)) || '.',
+    '--dtypes',
+    dtypes.join(','),
+    '--runtimes',
+    runtimes,
+    '--runs',
+    values.runs!,
+    '--min-time',
+    values['min-time']!,
+    '--prompt-tokens',
+    values['prompt-tokens']!,
+    '--new-tokens',
+    values['new-tokens']!,
+    ...(values['no-concurrency'] ? [] : ['--concurrency']),
+    '--site',
+    site,
+    '--out',
+    out,
   ]);
   console.log(`[bench] wrote ${out}\n`);
 }

@@ -40,7 +40,9 @@
     return;
   }
   if (!window.isSecureContext || !('serviceWorker' in navigator)) {
-    console.warn('QuantLab: no cross-origin isolation (needs HTTPS or localhost and service workers); WASM runs on one thread.');
+    console.warn(
+      'QuantLab: no cross-origin isolation (needs HTTPS or localhost and service workers); WASM runs on one thread.',
+    );
     return;
   }
   const reloadOnce = () => {

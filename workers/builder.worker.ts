@@ -6,7 +6,14 @@ import { hfSource, llama2cSource } from '../src/lib/import/sources';
 import { buildModelFolder, yieldToEventLoop, type ModelFiles } from '../src/lib/model/folder';
 import { slugify } from '../src/lib/model/ref';
 import { serve } from '../src/browser/rpc';
-import { addModelFiles, deleteModel, listModels, readModelFile, saveModel, type StoredModelInfo } from '../src/browser/opfs-store';
+import {
+  addModelFiles,
+  deleteModel,
+  listModels,
+  readModelFile,
+  saveModel,
+  type StoredModelInfo,
+} from '../src/browser/opfs-store';
 import { expandRequests, quantizeVariants } from '../src/lib/quantize/quantize-variants';
 import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest';
 import type { QuantizeOptions } from '../src/lib/variants/options';
@@ -19,7 +26,11 @@ async function bytesOf(f: File): Promise<Uint8Array> {
   return new Uint8Array(await f.arrayBuffer());
 }
 
-async function importFiles(picked: PickedFile[], onProgress: (p: BuilderProgress) => void, signal: AbortSignal): Promise<StoredModelInfo> {
+async function importFiles(
+  picked: PickedFile[],
+  onProgress: (p: BuilderProgress) => void,
+  signal: AbortSignal,
+): Promise<StoredModelInfo> {
   const plan = classifyFiles(picked.map((p) => ({ path: p.path, size: p.file.size, file: p.file })));
   const taken = new Set((await listModels()).map((m) => m.id));
   let id = slugify(plan.name);
@@ -53,7 +64,12 @@ async function importFiles(picked: PickedFile[], onProgress: (p: BuilderProgress
       };
       src = await hfSource(read, {
         signal,
-        onProgress: (p) => report('convert', `Converting ${p.file} (${p.loaded}/${p.total} tensors)`, 0.05 + (0.45 * p.loaded) / p.total),
+        onProgress: (p) =>
+          report(
+            'convert',
+            `Converting ${p.file} (${p.loaded}/${p.total} tensors)`,
+            0.05 + (0.45 * p.loaded) / p.total,
+          ),
       });
       source = 'Hugging Face safetensors';
     }
@@ -81,7 +97,13 @@ async function task<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   }
 }
 
-async function quantize(id: string, dtypes: string[], options: Omit<QuantizeOptions, 'dtype'>, onProgress: (p: BuilderProgress) => void, signal: AbortSignal): Promise<StoredModelInfo> {
+async function quantize(
+  id: string,
+  dtypes: string[],
+  options: Omit<QuantizeOptions, 'dtype'>,
+  onProgress: (p: BuilderProgress) => void,
+  signal: AbortSignal,
+): Promise<StoredModelInfo> {
   const requests = expandRequests(dtypes, options);
   const source = await readModelFile(id, FP32_PATH);
   if (!source) throw new QuantlabError('bad-argument', `Model ${id} has no onnx/model.onnx to quantize`);
@@ -102,7 +124,12 @@ const api = {
   importFiles(picked: PickedFile[], onProgress: (p: BuilderProgress) => void = () => {}) {
     return task((signal) => importFiles(picked, onProgress, signal));
   },
-  quantize(id: string, dtypes: string[], options: Omit<QuantizeOptions, 'dtype'>, onProgress: (p: BuilderProgress) => void = () => {}) {
+  quantize(
+    id: string,
+    dtypes: string[],
+    options: Omit<QuantizeOptions, 'dtype'>,
+    onProgress: (p: BuilderProgress) => void = () => {},
+  ) {
     return task((signal) => quantize(id, dtypes, options, onProgress, signal));
   },
   cancel(): void {

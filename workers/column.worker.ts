@@ -21,7 +21,8 @@ import type { ColumnApi } from './protocol';
 async function checkDevice(variant: string, device: Device): Promise<void> {
   if (device !== 'webgpu') return;
   const adapter = await navigator.gpu?.requestAdapter();
-  if (!adapter) throw new QuantlabError('unsupported-device', 'This browser offers no WebGPU adapter', 'Run this column on WASM.');
+  if (!adapter)
+    throw new QuantlabError('unsupported-device', 'This browser offers no WebGPU adapter', 'Run this column on WASM.');
   if (variantNeedsFloat16(variant) && !adapter.features.has('shader-f16')) {
     throw new QuantlabError(
       'unsupported-device',
@@ -47,8 +48,13 @@ const api = {
     await checkDevice(variant, device);
     const modelId = transformersModelId(ref);
     const loadMs = await runner.load({ modelId, variant, device }, onProgress);
-    const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown }).max_position_embeddings;
-    return { loadMs, threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0, maxPositions: typeof max === 'number' && max > 0 ? max : undefined };
+    const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown })
+      .max_position_embeddings;
+    return {
+      loadMs,
+      threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0,
+      maxPositions: typeof max === 'number' && max > 0 ? max : undefined,
+    };
   },
 
   async generate(params: GenerateParams, onToken?: (e: TokenEvent) => void) {
@@ -114,7 +120,12 @@ const api = {
  * The playground's greedy generation (streaming callback included) and the raw loop on the same
  * session taking turns (the benchmark's order, src/lib/bench/measure.ts); medians of the runs.
  */
-async function measureFloor(prompt: string, newTokens: number, runs: number, signal: AbortSignal): Promise<FloorMeasurement> {
+async function measureFloor(
+  prompt: string,
+  newTokens: number,
+  runs: number,
+  signal: AbortSignal,
+): Promise<FloorMeasurement> {
   const { session, shape, Tensor } = runner.rawSession();
   const params = greedyParams(prompt, newTokens);
   const m = await measureInterleaved(
@@ -125,9 +136,20 @@ async function measureFloor(prompt: string, newTokens: number, runs: number, sig
         throwIfAborted(signal);
         const g = await runner.generate(params, () => {}, signal);
         throwIfAborted(signal);
-        if (g.ids.length < 2) throw new QuantlabError('bad-argument', `The model stopped after ${g.ids.length} token(s), too few to time decoding`, 'Use another prompt.');
+        if (g.ids.length < 2)
+          throw new QuantlabError(
+            'bad-argument',
+            `The model stopped after ${g.ids.length} token(s), too few to time decoding`,
+            'Use another prompt.',
+          );
         const t = g.timings;
-        return { promptIds: g.promptIds, ids: g.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS };
+        return {
+          promptIds: g.promptIds,
+          ids: g.ids,
+          ttftMs: t.ttftMs,
+          prefillTokensPerS: t.prefillTokensPerS,
+          decodeTokensPerS: t.decodeTokensPerS,
+        };
       },
       runFloor: (promptIds, n) => floorDecode(Tensor, session, shape, promptIds, n),
     },

@@ -22,7 +22,10 @@ const api = {
     try {
       session = await ort.InferenceSession.create(url, { executionProviders: ['wasm'], logSeverityLevel: 3 });
     } catch (err) {
-      throw new QuantlabError('load-failed', `The floor could not load ${url}: ${(err as Error).message ?? String(err)}`);
+      throw new QuantlabError(
+        'load-failed',
+        `The floor could not load ${url}: ${(err as Error).message ?? String(err)}`,
+      );
     }
     shape = given ?? kvCacheLayout(session);
     return { loadMs: performance.now() - t0, shape, threads: wasmThreads() };
@@ -30,7 +33,13 @@ const api = {
 
   async run(promptIds: number[], newTokens: number) {
     if (!session || !shape) throw new QuantlabError('internal', 'The floor has no session: call load() first');
-    return floorDecode(ort.Tensor as unknown as TensorCtor, session as unknown as OrtSession, shape, promptIds, newTokens);
+    return floorDecode(
+      ort.Tensor as unknown as TensorCtor,
+      session as unknown as OrtSession,
+      shape,
+      promptIds,
+      newTokens,
+    );
   },
 
   async dispose(): Promise<void> {

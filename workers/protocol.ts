@@ -70,7 +70,12 @@ export interface BuilderApi {
    * Quantizes a stored model's onnx/model.onnx into each requested variant (dtype names or
    * 'all', with shared options) and stores the files and the updated manifest.
    */
-  quantize(id: string, dtypes: string[], options: Omit<QuantizeOptions, 'dtype'>, onProgress?: (p: BuilderProgress) => void): Promise<StoredModelInfo>;
+  quantize(
+    id: string,
+    dtypes: string[],
+    options: Omit<QuantizeOptions, 'dtype'>,
+    onProgress?: (p: BuilderProgress) => void,
+  ): Promise<StoredModelInfo>;
   /** Stops the import or quantization in flight (it fails as 'cancelled'). */
   cancel(): void;
   list(): Promise<StoredModelInfo[]>;

@@ -29,7 +29,11 @@ let floor: WorkerHandle<FloorApi> | undefined;
 
 /** The error a call gets when its worker dies first. */
 const stopped = (what: string) => (message: string) =>
-  new QuantlabError('internal', `The ${what} worker stopped: ${message}`, 'It may have run out of memory; try fewer or smaller precisions.');
+  new QuantlabError(
+    'internal',
+    `The ${what} worker stopped: ${message}`,
+    'It may have run out of memory; try fewer or smaller precisions.',
+  );
 
 function column(i: number): WorkerHandle<ColumnApi> {
   const c = columns[i];
@@ -51,7 +55,17 @@ async function generate(i: number, params: GenerateParams): Promise<PageRun> {
   // Token events travel on their own channel and may trail the result: let them arrive (untimed).
   for (let wait = 0; streamed < r.ids.length && wait < 200; wait++) await new Promise((done) => setTimeout(done, 10));
   const t = r.timings;
-  return { promptIds: r.promptIds, ids: r.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS, startMs, endMs, streamed, events };
+  return {
+    promptIds: r.promptIds,
+    ids: r.ids,
+    ttftMs: t.ttftMs,
+    prefillTokensPerS: t.prefillTokensPerS,
+    decodeTokensPerS: t.decodeTokensPerS,
+    startMs,
+    endMs,
+    streamed,
+    events,
+  };
 }
 
 async function disposeColumns(): Promise<void> {
@@ -63,7 +77,11 @@ async function disposeColumns(): Promise<void> {
 }
 
 const bench = {
-  info: () => ({ crossOriginIsolated: self.crossOriginIsolated, threads: wasmThreads(), cores: navigator.hardwareConcurrency }),
+  info: () => ({
+    crossOriginIsolated: self.crossOriginIsolated,
+    threads: wasmThreads(),
+    cores: navigator.hardwareConcurrency,
+  }),
 
   /**
    * Replaces the columns by one per variant of the served model `id`, loaded one after another on
@@ -76,7 +94,10 @@ const bench = {
       for (const variant of variants) {
         const c = startColumnWorker();
         columns.push(c);
-        loadMs.push((await guard(c, c.api.load({ kind: 'served', id }, variant, 'wasm', undefined, o.threads), stopped('column'))).loadMs);
+        loadMs.push(
+          (await guard(c, c.api.load({ kind: 'served', id }, variant, 'wasm', undefined, o.threads), stopped('column')))
+            .loadMs,
+        );
       }
       return loadMs;
     }),

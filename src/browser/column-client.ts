@@ -51,7 +51,11 @@ export class ColumnClient {
     // A dead worker answers nothing: its calls fail with the reason, and the next call starts another.
     h.onCrash((message) => {
       if (this.#handle !== h) return;
-      this.#failAll({ code: 'internal', message: `This column's worker crashed: ${message}`, detail: 'Retry starts a new worker.' });
+      this.#failAll({
+        code: 'internal',
+        message: `This column's worker crashed: ${message}`,
+        detail: 'Retry starts a new worker.',
+      });
       this.terminate();
     });
     return h;

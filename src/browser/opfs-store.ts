@@ -17,13 +17,21 @@ export interface StoredModelInfo {
 
 async function modelsDir(): Promise<FileSystemDirectoryHandle> {
   if (!navigator.storage?.getDirectory) {
-    throw new QuantlabError('unsupported-device', 'This browser has no Origin Private File System', 'Use a recent Chromium, Edge, Firefox or Safari.');
+    throw new QuantlabError(
+      'unsupported-device',
+      'This browser has no Origin Private File System',
+      'Use a recent Chromium, Edge, Firefox or Safari.',
+    );
   }
   const root = await navigator.storage.getDirectory();
   return root.getDirectoryHandle(ROOT, { create: true });
 }
 
-async function dirAt(base: FileSystemDirectoryHandle, parts: string[], create: boolean): Promise<FileSystemDirectoryHandle> {
+async function dirAt(
+  base: FileSystemDirectoryHandle,
+  parts: string[],
+  create: boolean,
+): Promise<FileSystemDirectoryHandle> {
   let d = base;
   for (const p of parts) d = await d.getDirectoryHandle(p, { create });
   return d;
@@ -44,7 +52,9 @@ export async function writeModelFile(id: string, path: string, data: Uint8Array 
     const quota = (err as DOMException)?.name === 'QuotaExceededError';
     throw new QuantlabError(
       quota ? 'load-failed' : 'internal',
-      quota ? `Not enough browser storage to save ${path} of ${id}` : `Could not save ${path} of ${id}: ${(err as Error).message}`,
+      quota
+        ? `Not enough browser storage to save ${path} of ${id}`
+        : `Could not save ${path} of ${id}: ${(err as Error).message}`,
       quota ? 'Delete models you no longer need, or free disk space.' : undefined,
     );
   }
@@ -74,7 +84,11 @@ export async function saveModel(
       if (signal?.aborted) throw new QuantlabError('cancelled', 'Cancelled');
       await writeModelFile(info.id, path, data);
     }
-    const full: StoredModelInfo = { ...info, createdAt: new Date().toISOString(), files: [...files].map(([path, d]) => ({ path, bytes: d.byteLength })) };
+    const full: StoredModelInfo = {
+      ...info,
+      createdAt: new Date().toISOString(),
+      files: [...files].map(([path, d]) => ({ path, bytes: d.byteLength })),
+    };
     await writeModelFile(info.id, MANIFEST, JSON.stringify(full, null, 2));
     return full;
   } catch (err) {
@@ -108,7 +122,9 @@ async function readManifest(id: string): Promise<StoredModelInfo | undefined> {
 export async function listModels(): Promise<StoredModelInfo[]> {
   const dir = await modelsDir();
   const out: StoredModelInfo[] = [];
-  for await (const [name, handle] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+  for await (const [name, handle] of (
+    dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }
+  ).entries()) {
     if (handle.kind !== 'directory') continue;
     const info = await readManifest(name);
     if (info) out.push(info);

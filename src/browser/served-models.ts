@@ -23,10 +23,15 @@ export async function fetchServedModels(base: string, fetchFn: typeof fetch = fe
     if (!entry) throw new Error(`${TINY_MODEL.ref.id} is not listed`);
     let manifest: unknown;
     if (entry.files.some((f) => f.path === MANIFEST_PATH)) {
-      manifest = await fetchFn(new URL(`models/${entry.id}/${MANIFEST_PATH}`, base)).then((r) => (r.ok ? r.json() : undefined), () => undefined);
+      manifest = await fetchFn(new URL(`models/${entry.id}/${MANIFEST_PATH}`, base)).then(
+        (r) => (r.ok ? r.json() : undefined),
+        () => undefined,
+      );
     }
     return { variants: variantsFromFiles(entry.files, manifest) };
   } catch (err) {
-    return { error: `The built-in model is missing from this site (${(err as Error).message}). Build it with \`npm run models\` (npm run dev and npm run build do it).` };
+    return {
+      error: `The built-in model is missing from this site (${(err as Error).message}). Build it with \`npm run models\` (npm run dev and npm run build do it).`,
+    };
   }
 }

@@ -35,7 +35,6 @@ class QuantlabCache {
   }
 }
 
-
 export function configureBrowserTransformers(): void {
   env.allowLocalModels = true;
   env.localModelPath = new URL('models/', appRootUrl()).href;

@@ -32,14 +32,20 @@ function handle<T>(w: Worker): WorkerHandle<T> {
 }
 
 export function startColumnWorker(): WorkerHandle<ColumnApi> {
-  return handle(new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' }));
+  return handle(
+    new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' }),
+  );
 }
 
 export function startBuilderWorker(): WorkerHandle<BuilderApi> {
-  return handle(new Worker(new URL('../../workers/builder.worker.ts', import.meta.url), { type: 'module', name: 'builder' }));
+  return handle(
+    new Worker(new URL('../../workers/builder.worker.ts', import.meta.url), { type: 'module', name: 'builder' }),
+  );
 }
 
 /** The benchmark's floor: a raw onnxruntime-web decode loop on the file a column loads. */
 export function startFloorWorker(): WorkerHandle<FloorApi> {
-  return handle(new Worker(new URL('../../workers/floor.worker.ts', import.meta.url), { type: 'module', name: 'floor' }));
+  return handle(
+    new Worker(new URL('../../workers/floor.worker.ts', import.meta.url), { type: 'module', name: 'floor' }),
+  );
 }

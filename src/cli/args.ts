@@ -52,7 +52,8 @@ export type ParseResult<S extends FlagSpecs> = ({ help: false } & ParsedArgs<S>)
 /** Parses `args` against `flags` (plus `--help`); throws a 'bad-argument' QuantlabError. */
 export function parseArgs<const S extends FlagSpecs>(args: readonly string[], flags: S): ParseResult<S> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const [name, spec] of Object.entries(flags)) options[name] = { type: spec.type === 'boolean' ? 'boolean' : 'string' };
+  for (const [name, spec] of Object.entries(flags))
+    options[name] = { type: spec.type === 'boolean' ? 'boolean' : 'string' };
   let raw: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     raw = parseRaw({ args: [...args], options, allowPositionals: true, strict: true });
@@ -77,7 +78,10 @@ function convert(name: string, spec: FlagSpec, raw: string | boolean | undefined
     case 'number':
       return finiteNumber(name, text, spec);
     case 'list': {
-      const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const items = text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       if (items.length === 0) throw new QuantlabError('bad-argument', `--${name} is empty`);
       return items;
     }
@@ -86,7 +90,11 @@ function convert(name: string, spec: FlagSpec, raw: string | boolean | undefined
         const n = Number(part.trim());
         if (part.trim() === '' || !Number.isFinite(n)) {
           const example = spec.default?.join(',') ?? '0,1';
-          throw new QuantlabError('bad-argument', `--${name}: "${part}" is not a number`, `Give numbers separated by commas, e.g. --${name} ${example}`);
+          throw new QuantlabError(
+            'bad-argument',
+            `--${name}: "${part}" is not a number`,
+            `Give numbers separated by commas, e.g. --${name} ${example}`,
+          );
         }
         return n;
       });
@@ -96,9 +104,13 @@ function convert(name: string, spec: FlagSpec, raw: string | boolean | undefined
 function wholeNumber(name: string, text: string, min: number | undefined, max: number | undefined): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isInteger(n) || (min !== undefined && n < min)) {
-    throw new QuantlabError('bad-argument', `--${name} must be a whole number${min === undefined ? '' : ` >= ${min}`} (got "${text}")`);
+    throw new QuantlabError(
+      'bad-argument',
+      `--${name} must be a whole number${min === undefined ? '' : ` >= ${min}`} (got "${text}")`,
+    );
   }
-  if (max !== undefined && n > max) throw new QuantlabError('bad-argument', `--${name} must be at most ${max} (got ${n})`);
+  if (max !== undefined && n > max)
+    throw new QuantlabError('bad-argument', `--${name} must be at most ${max} (got ${n})`);
   return n;
 }
 
@@ -106,8 +118,18 @@ function finiteNumber(name: string, text: string, spec: { min?: number; max?: nu
   const n = Number(text);
   const { min, max, unit } = spec;
   if (text.trim() === '' || !Number.isFinite(n) || (min !== undefined && n < min) || (max !== undefined && n > max)) {
-    const range = min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` >= ${min}` : max !== undefined ? ` <= ${max}` : '';
-    throw new QuantlabError('bad-argument', `--${name} must be a number${unit ? ` of ${unit}` : ''}${range} (got "${text}")`);
+    const range =
+      min !== undefined && max !== undefined
+        ? ` from ${min} to ${max}`
+        : min !== undefined
+          ? ` >= ${min}`
+          : max !== undefined
+            ? ` <= ${max}`
+            : '';
+    throw new QuantlabError(
+      'bad-argument',
+      `--${name} must be a number${unit ? ` of ${unit}` : ''}${range} (got "${text}")`,
+    );
   }
   return n;
 }

@@ -14,13 +14,24 @@ import { sweepCommand } from './commands/sweep';
 import { tinyCommand } from './commands/tiny';
 
 /** Every command, in the order `quantlab --help` lists them. */
-export const COMMANDS: readonly Command[] = [importCommand, tinyCommand, quantizeCommand, generateCommand, evalCommand, sweepCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [
+  importCommand,
+  tinyCommand,
+  quantizeCommand,
+  generateCommand,
+  evalCommand,
+  sweepCommand,
+  benchCommand,
+];
 
 /** `quantlab --help`: each command's synopsis (the first line of its help) and summary. */
 export function usage(): string {
   const entries = COMMANDS.map((c) => {
     const synopsis = c.help.split('\n')[0].replace(/^quantlab /, '');
-    const summary = c.summary.split('\n').map((line) => `      ${line}`).join('\n');
+    const summary = c.summary
+      .split('\n')
+      .map((line) => `      ${line}`)
+      .join('\n');
     return `  ${synopsis}\n${summary}`;
   });
   return `quantlab <command> [options]\n\nCommands:\n${entries.join('\n')}\n\nRun 'quantlab <command> --help' for details.`;
@@ -34,7 +45,12 @@ export async function main(argv: string[]): Promise<number> {
       return name === undefined ? 1 : 0;
     }
     const command = COMMANDS.find((c) => c.name === name);
-    if (!command) throw new QuantlabError('bad-argument', `Unknown command "${name}"`, "Run 'quantlab --help' to list the commands.");
+    if (!command)
+      throw new QuantlabError(
+        'bad-argument',
+        `Unknown command "${name}"`,
+        "Run 'quantlab --help' to list the commands.",
+      );
     const parsed = parseArgs(rest, command.flags);
     if (parsed.help) {
       console.log(command.help);
@@ -44,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const e = toErrorInfo(err);
     console.error(`quantlab ${name}: ${e.message}${e.detail ? `\n  ${e.detail}` : ''}`);
-    if (e.code === 'internal' && err instanceof Error && err.stack && process.env.QUANTLAB_DEBUG) console.error(err.stack);
+    if (e.code === 'internal' && err instanceof Error && err.stack && process.env.QUANTLAB_DEBUG)
+      console.error(err.stack);
     return 2;
   }
 }

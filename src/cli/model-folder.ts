@@ -13,7 +13,12 @@ import { writeFolderAtomic } from '../node/files';
 import { configureNodeTransformers } from '../node/transformers-env';
 
 /** Builds and writes a model folder atomically; returns the files' total bytes. */
-export async function writeSource(src: DecoderSource, out: string, overwrite: boolean, log: (s: string) => void): Promise<number> {
+export async function writeSource(
+  src: DecoderSource,
+  out: string,
+  overwrite: boolean,
+  log: (s: string) => void,
+): Promise<number> {
   for (const w of src.warnings ?? []) console.error(`warning: ${w}`);
   const files = await buildModelFolder(src, { onProgress: (p) => 'message' in p && log(p.message) });
   await writeFolderAtomic(resolve(out), files, { overwrite });
@@ -31,7 +36,11 @@ export interface ModelFolder {
 export function readModelFolder(dirArg: string): ModelFolder {
   const dir = resolve(dirArg);
   if (!existsSync(join(dir, 'config.json'))) {
-    throw new QuantlabError('bad-argument', `${dirArg} is not a model folder (no config.json)`, "Create one with 'quantlab import' or 'quantlab tiny'.");
+    throw new QuantlabError(
+      'bad-argument',
+      `${dirArg} is not a model folder (no config.json)`,
+      "Create one with 'quantlab import' or 'quantlab tiny'.",
+    );
   }
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { max_position_embeddings?: number };
   return { dir, maxPositions: config.max_position_embeddings };
@@ -43,8 +52,11 @@ export function requireVariants(dirArg: string, dtypes: string[], stems: string[
   const missing = dtypes.filter((_, i) => !existsSync(join(dir, 'onnx', `${stems[i]}.onnx`)));
   if (missing.length === 0) return;
   const files = missing.map((d) => `onnx/${stems[dtypes.indexOf(d)]}.onnx (${d})`).join(', ');
-  throw new QuantlabError('bad-argument', `${dirArg} has no ${files}`,
-    `Create ${missing.length > 1 ? 'them' : 'it'} with 'quantlab quantize ${dirArg} --dtype ${missing.join(',')}' ('quantlab quantize --help' lists the dtypes), or leave ${missing.join(', ')} out of --dtypes.`);
+  throw new QuantlabError(
+    'bad-argument',
+    `${dirArg} has no ${files}`,
+    `Create ${missing.length > 1 ? 'them' : 'it'} with 'quantlab quantize ${dirArg} --dtype ${missing.join(',')}' ('quantlab quantize --help' lists the dtypes), or leave ${missing.join(', ')} out of --dtypes.`,
+  );
 }
 
 export interface LoadedModels {
@@ -56,14 +68,22 @@ export interface LoadedModels {
 }
 
 /** Checks the folder has every requested precision, then loads each in its own Runner. */
-export async function loadPrecisions(dirArg: string, dtypes: string[], baselineArg: string | undefined): Promise<LoadedModels> {
+export async function loadPrecisions(
+  dirArg: string,
+  dtypes: string[],
+  baselineArg: string | undefined,
+): Promise<LoadedModels> {
   const { dir, maxPositions } = readModelFolder(dirArg);
   // A precision name or a file stem; any other name is looked for as model_<name> (and reported missing).
   const stems = dtypes.map((d) => stemOfArg(d) ?? `${FP32_STEM}_${d}`);
   requireVariants(dirArg, dtypes, stems);
   const baseline = baselineArg === undefined ? (dtypes.includes('fp32') ? 'fp32' : dtypes[0]) : baselineArg;
   if (!dtypes.includes(baseline)) {
-    throw new QuantlabError('bad-argument', `Baseline "${baseline}" is not among --dtypes (${dtypes.join(', ')})`, `Add it to --dtypes or pick one of those with --baseline.`);
+    throw new QuantlabError(
+      'bad-argument',
+      `Baseline "${baseline}" is not among --dtypes (${dtypes.join(', ')})`,
+      `Add it to --dtypes or pick one of those with --baseline.`,
+    );
   }
   configureNodeTransformers({ allowRemote: false });
   const runners: Runner[] = [];

@@ -1,13 +1,36 @@
 // chart.js set up once for the app: only the pieces its charts use (the lab adds bands, scatter,
 // log axes and titles), so the bundle stays small, and one palette shared by every chart and badge.
 import {
-  BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement,
-  LogarithmicScale, PointElement, ScatterController, Title, Tooltip,
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Filler,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  ScatterController,
+  Title,
+  Tooltip,
 } from 'chart.js';
 
 Chart.register(
-  BarController, BarElement, CategoryScale, Filler, Legend, LinearScale, LineController, LineElement,
-  LogarithmicScale, PointElement, ScatterController, Title, Tooltip,
+  BarController,
+  BarElement,
+  CategoryScale,
+  Filler,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  ScatterController,
+  Title,
+  Tooltip,
 );
 Chart.defaults.font.family = 'system-ui, sans-serif';
 Chart.defaults.animation = false;

@@ -24,10 +24,20 @@ const MB = 1e6;
 const GB = 1e9;
 
 /** A Hub model: `files` maps each onnx/ stem it ships to its approximate size in bytes. */
-function hub(id: string, name: string, description: string, files: Record<string, number>, defaults: string[], external: string[] = []): CatalogModel {
+function hub(
+  id: string,
+  name: string,
+  description: string,
+  files: Record<string, number>,
+  defaults: string[],
+  external: string[] = [],
+): CatalogModel {
   const ref: ModelRef = { kind: 'hub', id };
   const variants = Object.entries(files)
-    .map(([stem, bytes]) => ({ ...variantFromStem(stem, bytes), ...(external.includes(stem) ? { externalData: true } : {}) }))
+    .map(([stem, bytes]) => ({
+      ...variantFromStem(stem, bytes),
+      ...(external.includes(stem) ? { externalData: true } : {}),
+    }))
     .sort((a, b) => a.rank - b.rank);
   return { key: refKey(ref), ref, name, description, instruct: true, variants, defaultVariants: defaults };
 }
@@ -61,8 +71,14 @@ export const HUB_MODELS: readonly CatalogModel[] = [
     'Qwen2.5 0.5B Instruct',
     '494M-parameter Qwen2; ships every transformers.js dtype.',
     {
-      model: 1.99 * GB, model_fp16: 997 * MB, model_quantized: 512 * MB, model_int8: 512 * MB, model_uint8: 512 * MB,
-      model_q4: 786 * MB, model_q4f16: 483 * MB, model_bnb4: 764 * MB,
+      model: 1.99 * GB,
+      model_fp16: 997 * MB,
+      model_quantized: 512 * MB,
+      model_int8: 512 * MB,
+      model_uint8: 512 * MB,
+      model_q4: 786 * MB,
+      model_q4f16: 483 * MB,
+      model_bnb4: 764 * MB,
     },
     ['model_quantized', 'model_q4', 'model_bnb4'],
   ),
@@ -71,8 +87,14 @@ export const HUB_MODELS: readonly CatalogModel[] = [
     'Llama 3.2 1B Instruct',
     '1.2B-parameter Llama; its fp32 and fp16 weights are external data (not loadable here).',
     {
-      model: 4.94 * GB, model_fp16: 2.47 * GB, model_quantized: 1.24 * GB, model_int8: 1.24 * GB, model_uint8: 1.24 * GB,
-      model_q4: 1.66 * GB, model_q4f16: 1.07 * GB, model_bnb4: 1.6 * GB,
+      model: 4.94 * GB,
+      model_fp16: 2.47 * GB,
+      model_quantized: 1.24 * GB,
+      model_int8: 1.24 * GB,
+      model_uint8: 1.24 * GB,
+      model_q4: 1.66 * GB,
+      model_q4f16: 1.07 * GB,
+      model_bnb4: 1.6 * GB,
     },
     ['model_q4f16', 'model_q4'],
     ['model', 'model_fp16'],
@@ -89,7 +111,8 @@ export const TINY_MODEL: CatalogModel = {
   key: refKey({ kind: 'served', id: TINY_MODEL_ID }),
   ref: { kind: 'served', id: TINY_MODEL_ID },
   name: 'QuantLab tiny (built in)',
-  description: 'A 0.9M-parameter Llama with random weights, served by this site: works offline; it writes gibberish, but its precisions differ visibly.',
+  description:
+    'A 0.9M-parameter Llama with random weights, served by this site: works offline; it writes gibberish, but its precisions differ visibly.',
   instruct: false,
   defaultVariants: ['model'],
 };
@@ -98,7 +121,10 @@ export const TINY_MODEL: CatalogModel = {
 export const DEFAULT_MODEL_KEY = HUB_MODELS[0].key;
 
 /** A model the user opened from disk, kept in browser storage. */
-export function userModelEntry(info: { id: string; name: string; source: string; files: { path: string; bytes: number }[] }, manifest?: unknown): CatalogModel {
+export function userModelEntry(
+  info: { id: string; name: string; source: string; files: { path: string; bytes: number }[] },
+  manifest?: unknown,
+): CatalogModel {
   const ref: ModelRef = { kind: 'local', id: info.id };
   const variants = variantsFromFiles(info.files, manifest);
   return {

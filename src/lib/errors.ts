@@ -56,9 +56,21 @@ export function toErrorInfo(err: unknown, fallback: ErrorCode = 'internal'): Err
 }
 
 const CODES = new Set<string>([
-  'bad-checkpoint', 'bad-tokenizer', 'bad-config', 'unsupported-model', 'missing-tensor', 'bad-onnx',
-  'bad-argument', 'already-quantized', 'no-weights', 'unsupported-device', 'load-failed',
-  'generate-failed', 'offline', 'cancelled', 'internal',
+  'bad-checkpoint',
+  'bad-tokenizer',
+  'bad-config',
+  'unsupported-model',
+  'missing-tensor',
+  'bad-onnx',
+  'bad-argument',
+  'already-quantized',
+  'no-weights',
+  'unsupported-device',
+  'load-failed',
+  'generate-failed',
+  'offline',
+  'cancelled',
+  'internal',
 ]);
 function isErrorCode(c: unknown): c is ErrorCode {
   return typeof c === 'string' && CODES.has(c);

@@ -7,7 +7,13 @@ import { basename } from 'node:path';
 import { QuantlabError, type ErrorInfo } from '../lib/errors';
 import type { BenchPageApi, PageRun } from '../browser/bench-page';
 import type { FloorResult } from '../lib/bench/floor';
-import { greedyParams, measureConcurrency, measureInterleaved, type BenchCase, type ConcurrencyCase } from '../lib/bench/measure';
+import {
+  greedyParams,
+  measureConcurrency,
+  measureInterleaved,
+  type BenchCase,
+  type ConcurrencyCase,
+} from '../lib/bench/measure';
 import { benchRow, concurrencyResult, type BenchRow, type ConcurrencyResult } from '../lib/bench/report';
 import type { GenerateParams, Outcome } from '../lib/runner/types';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './browser';
@@ -41,18 +47,28 @@ export async function openBenchPage(siteDir: string, modelDir: string): Promise<
     await p.goto(`${server.url}bench.html`);
     await p.waitForFunction(() => window.quantlabBench !== undefined, undefined, { timeout: 60_000 });
     const call = async (name: keyof BenchPageApi, args: unknown[]) => {
-      const r = (await p.evaluate(([n, a]) => (window.quantlabBench![n as keyof BenchPageApi] as (...x: unknown[]) => unknown)(...(a as unknown[])), [name, args] as const)) as
-        | Outcome<unknown>
-        | { crossOriginIsolated: boolean; threads: number; cores: number };
+      const r = (await p.evaluate(
+        ([n, a]) =>
+          (window.quantlabBench![n as keyof BenchPageApi] as (...x: unknown[]) => unknown)(...(a as unknown[])),
+        [name, args] as const,
+      )) as Outcome<unknown> | { crossOriginIsolated: boolean; threads: number; cores: number };
       if (name === 'info') return r;
       const o = r as Outcome<unknown>;
-      if (!o.ok) throw new QuantlabError((o.error as ErrorInfo).code, `browser-wasm: ${o.error.message}`, o.error.detail);
+      if (!o.ok)
+        throw new QuantlabError((o.error as ErrorInfo).code, `browser-wasm: ${o.error.message}`, o.error.detail);
       return o.value;
     };
     // Not thenable: `await page` must not call into the page.
-    const page = new Proxy({} as BenchPage, { get: (_, name) => (name === 'then' ? undefined : (...args: unknown[]) => call(name as keyof BenchPageApi, args)) });
+    const page = new Proxy({} as BenchPage, {
+      get: (_, name) => (name === 'then' ? undefined : (...args: unknown[]) => call(name as keyof BenchPageApi, args)),
+    });
     const info = await page.info();
-    if (!info.crossOriginIsolated) throw new QuantlabError('internal', 'bench.html is not cross-origin isolated, so ONNX Runtime would run on one thread', 'The static server must send COOP/COEP headers.');
+    if (!info.crossOriginIsolated)
+      throw new QuantlabError(
+        'internal',
+        'bench.html is not cross-origin isolated, so ONNX Runtime would run on one thread',
+        'The static server must send COOP/COEP headers.',
+      );
     const url = server.url;
     const s = session;
     const sv = server;
@@ -90,7 +106,10 @@ export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promis
       const stem = c.stems[k];
       const b = await openBenchPage(o.siteDir, c.dir);
       try {
-        if (k === 0) o.log?.(`browser-wasm: ${basename(c.dir)} in headless Chromium, ${(await b.page.info()).threads} WASM threads`);
+        if (k === 0)
+          o.log?.(
+            `browser-wasm: ${basename(c.dir)} in headless Chromium, ${(await b.page.info()).threads} WASM threads`,
+          );
         let params: GenerateParams | undefined;
         let runnerPeak = 0;
         sampler.start().reset();
@@ -103,7 +122,11 @@ export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promis
                 params = greedyParams(p.prompt, c.newTokens);
               }
               const r: PageRun = await b.page.generate(0, params);
-              if (r.promptIds.length !== c.promptTokens) throw new QuantlabError('internal', `the column read ${r.promptIds.length} prompt tokens, not ${c.promptTokens}`);
+              if (r.promptIds.length !== c.promptTokens)
+                throw new QuantlabError(
+                  'internal',
+                  `the column read ${r.promptIds.length} prompt tokens, not ${c.promptTokens}`,
+                );
               return r;
             },
             onRunnerWarm: () => (runnerPeak = sampler.peak),
@@ -116,7 +139,9 @@ export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promis
         rows.push(benchRow(dtype, 'browser-wasm', m, { runnerBytes: runnerPeak, allBytes: sampler.peak }));
         sampler.stop();
         const row = rows[rows.length - 1];
-        o.log?.(`browser-wasm ${dtype}: decode ${row.decode_tokens_per_s.toFixed(1)} tok/s, floor ${row.floor_decode_tokens_per_s.toFixed(1)} tok/s`);
+        o.log?.(
+          `browser-wasm ${dtype}: decode ${row.decode_tokens_per_s.toFixed(1)} tok/s, floor ${row.floor_decode_tokens_per_s.toFixed(1)} tok/s`,
+        );
         await b.page.disposeAll();
       } finally {
         await b.close();
@@ -142,15 +167,24 @@ export async function browserConcurrency(c: ConcurrencyCase, o: BrowserBenchOpti
     const n = c.stems.length;
     const threads = { alone: wasmThreadCount(platform, 1), together: wasmThreadCount(platform, n) };
     let params: GenerateParams | undefined;
-    o.log?.(`browser-wasm concurrency: ${c.dtypes.join(', ')}; ${threads.together} WASM thread(s) each together, ${threads.alone} for a column alone`);
+    o.log?.(
+      `browser-wasm concurrency: ${c.dtypes.join(', ')}; ${threads.together} WASM thread(s) each together, ${threads.alone} for a column alone`,
+    );
     const rounds = await measureConcurrency(
       {
         prepareTogether: async () => {
           await b.page.loadColumns(BENCH_MODEL_ID, c.stems, { threads: threads.together });
           params = greedyParams((await b.page.buildPrompt(c.promptTokens)).prompt, c.newTokens);
         },
-        runTogether: async () => (await b.page.generateAll(params!)).map((r, i) => ({ dtype: c.dtypes[i], tokens: r.ids.length, startMs: r.startMs, endMs: r.endMs })),
-        prepareAlone: async (i) => void (await b.page.loadColumns(BENCH_MODEL_ID, [c.stems[i]], { threads: threads.alone })),
+        runTogether: async () =>
+          (await b.page.generateAll(params!)).map((r, i) => ({
+            dtype: c.dtypes[i],
+            tokens: r.ids.length,
+            startMs: r.startMs,
+            endMs: r.endMs,
+          })),
+        prepareAlone: async (i) =>
+          void (await b.page.loadColumns(BENCH_MODEL_ID, [c.stems[i]], { threads: threads.alone })),
         runAlone: async (i) => {
           const r = await b.page.generate(0, params!);
           return { dtype: c.dtypes[i], tokens: r.ids.length, ms: r.endMs - r.startMs };
@@ -161,7 +195,11 @@ export async function browserConcurrency(c: ConcurrencyCase, o: BrowserBenchOpti
       c.minMs,
     );
     await b.page.disposeAll();
-    return { ...concurrencyResult('browser-wasm', rounds), threads_alone: threads.alone, threads_together: threads.together };
+    return {
+      ...concurrencyResult('browser-wasm', rounds),
+      threads_alone: threads.alone,
+      threads_together: threads.together,
+    };
   } finally {
     await b.close();
   }

@@ -6,17 +6,41 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { QuantlabError } from '../lib/errors';
 import { floorDecode } from '../lib/bench/floor';
-import { kvCacheLayout, type KvCacheLayout, type OrtInputMeta, type OrtSession, type TensorCtor } from '../lib/onnx/session';
-import { greedyParams, measureConcurrency, measureInterleaved, type BenchCase, type ConcurrencyCase, type RunnerRun } from '../lib/bench/measure';
+import {
+  kvCacheLayout,
+  type KvCacheLayout,
+  type OrtInputMeta,
+  type OrtSession,
+  type TensorCtor,
+} from '../lib/onnx/session';
+import {
+  greedyParams,
+  measureConcurrency,
+  measureInterleaved,
+  type BenchCase,
+  type ConcurrencyCase,
+  type RunnerRun,
+} from '../lib/bench/measure';
 import { buildPrompt } from '../lib/bench/prompt';
-import { benchRow, concurrencyResult, type BenchReport, type BenchRow, type ConcurrencyResult } from '../lib/bench/report';
+import {
+  benchRow,
+  concurrencyResult,
+  type BenchReport,
+  type BenchRow,
+  type ConcurrencyResult,
+} from '../lib/bench/report';
 import { Runner } from '../lib/runner/runner';
 import type { GenerateParams } from '../lib/runner/types';
 import { PeakSampler, processRss } from './memory';
 import { configureNodeTransformers } from './transformers-env';
 
 interface OrtNode {
-  InferenceSession: { create(path: string, options?: object): Promise<OrtSession & { inputMetadata: readonly OrtInputMeta[]; release(): Promise<void> }> };
+  InferenceSession: {
+    create(
+      path: string,
+      options?: object,
+    ): Promise<OrtSession & { inputMetadata: readonly OrtInputMeta[]; release(): Promise<void> }>;
+  };
   Tensor: unknown;
 }
 
@@ -37,9 +61,16 @@ export async function loadOrtNode(): Promise<OrtNode> {
 /** Generates with a runner and checks the prompt had the asked number of tokens. */
 async function run(runner: Runner, params: GenerateParams, promptTokens: number): Promise<RunnerRun> {
   const g = await runner.generate(params);
-  if (g.promptIds.length !== promptTokens) throw new QuantlabError('internal', `the runner read ${g.promptIds.length} prompt tokens, not ${promptTokens}`);
+  if (g.promptIds.length !== promptTokens)
+    throw new QuantlabError('internal', `the runner read ${g.promptIds.length} prompt tokens, not ${promptTokens}`);
   const t = g.timings;
-  return { promptIds: g.promptIds, ids: g.ids, ttftMs: t.ttftMs, prefillTokensPerS: t.prefillTokensPerS, decodeTokensPerS: t.decodeTokensPerS };
+  return {
+    promptIds: g.promptIds,
+    ids: g.ids,
+    ttftMs: t.ttftMs,
+    prefillTokensPerS: t.prefillTokensPerS,
+    decodeTokensPerS: t.decodeTokensPerS,
+  };
 }
 
 const QUANTLAB = resolve(import.meta.dirname, '../../bin/quantlab.mjs');
@@ -56,11 +87,28 @@ export async function nodeBench(c: BenchCase, log?: (line: string) => void): Pro
   const rows: BenchRow[] = [];
   for (const dtype of c.dtypes) {
     const args = [
-      QUANTLAB, 'bench', c.dir, '--dtypes', dtype, '--runtimes', 'node', '--runs', String(c.runs), '--min-time', String(c.minMs / 1000),
-      '--prompt-tokens', String(c.promptTokens), '--new-tokens', String(c.newTokens), '--json',
+      QUANTLAB,
+      'bench',
+      c.dir,
+      '--dtypes',
+      dtype,
+      '--runtimes',
+      'node',
+      '--runs',
+      String(c.runs),
+      '--min-time',
+      String(c.minMs / 1000),
+      '--prompt-tokens',
+      String(c.promptTokens),
+      '--new-tokens',
+      String(c.newTokens),
+      '--json',
     ];
     const child = await new Promise<{ code: number | null; out: string; err: string }>((done, fail) => {
-      const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [CHILD_ENV]: '1' } });
+      const p = spawn(process.execPath, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, [CHILD_ENV]: '1' },
+      });
       let out = '';
       let err = '';
       p.stdout.on('data', (d) => (out += d));
@@ -74,7 +122,9 @@ export async function nodeBench(c: BenchCase, log?: (line: string) => void): Pro
     }
     const row = (JSON.parse(child.out) as BenchReport).results[0];
     rows.push(row);
-    log?.(`node ${dtype}: decode ${row.decode_tokens_per_s.toFixed(1)} tok/s, floor ${row.floor_decode_tokens_per_s.toFixed(1)} tok/s (${row.runs} runs, own process)`);
+    log?.(
+      `node ${dtype}: decode ${row.decode_tokens_per_s.toFixed(1)} tok/s, floor ${row.floor_decode_tokens_per_s.toFixed(1)} tok/s (${row.runs} runs, own process)`,
+    );
   }
   return rows;
 }
@@ -106,7 +156,10 @@ async function nodeBenchHere(c: BenchCase, log?: (line: string) => void): Promis
             loadFloor: async () => {
               const t0 = performance.now();
               // The options transformers.js gives the runner's session on device cpu.
-              session = await ort.InferenceSession.create(join(c.dir, 'onnx', `${stem}.onnx`), { executionProviders: ['cpu'], logSeverityLevel: 3 });
+              session = await ort.InferenceSession.create(join(c.dir, 'onnx', `${stem}.onnx`), {
+                executionProviders: ['cpu'],
+                logSeverityLevel: 3,
+              });
               const ms = performance.now() - t0;
               shape = kvCacheLayout(session);
               return ms;
@@ -117,7 +170,9 @@ async function nodeBenchHere(c: BenchCase, log?: (line: string) => void): Promis
           c.minMs,
         );
         rows.push(benchRow(dtype, 'node', m, { runnerBytes: runnerPeak, allBytes: sampler.peak }));
-        log?.(`node ${dtype}: decode ${rows.at(-1)!.decode_tokens_per_s.toFixed(1)} tok/s, floor ${rows.at(-1)!.floor_decode_tokens_per_s.toFixed(1)} tok/s`);
+        log?.(
+          `node ${dtype}: decode ${rows.at(-1)!.decode_tokens_per_s.toFixed(1)} tok/s, floor ${rows.at(-1)!.floor_decode_tokens_per_s.toFixed(1)} tok/s`,
+        );
       } finally {
         await runner.dispose();
         await session?.release();

@@ -20,10 +20,14 @@ export const DEFAULT_SITE_DIR = path.join(REPO_ROOT, '.cache/browser-site');
 export function buildSite(outDir: string = DEFAULT_SITE_DIR): number {
   const start = performance.now();
   const vite = path.join(REPO_ROOT, 'node_modules/vite/bin/vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-  });
+  const result = spawnSync(
+    process.execPath,
+    [vite, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
+    {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    },
+  );
   if (result.status !== 0) {
     throw new Error(`vite build failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);
   }
@@ -31,7 +35,16 @@ export function buildSite(outDir: string = DEFAULT_SITE_DIR): number {
 }
 
 /** What the built site is made from: a newer file here means the build is stale. */
-const SITE_SOURCES = ['index.html', 'bench.html', 'vite.config.ts', 'package-lock.json', 'svelte.config.js', 'src', 'workers', 'public'];
+const SITE_SOURCES = [
+  'index.html',
+  'bench.html',
+  'vite.config.ts',
+  'package-lock.json',
+  'svelte.config.js',
+  'src',
+  'workers',
+  'public',
+];
 
 function newestMtime(p: string): number {
   if (!existsSync(p)) return 0;
@@ -49,7 +62,10 @@ function newestMtime(p: string): number {
  */
 export function ensureSite(outDir: string, log: (line: string) => void = () => {}): number {
   const built = path.join(outDir, 'bench.html');
-  const builtAt = existsSync(built) && existsSync(path.join(outDir, 'index.html')) ? statSync(path.join(outDir, 'index.html')).mtimeMs : 0;
+  const builtAt =
+    existsSync(built) && existsSync(path.join(outDir, 'index.html'))
+      ? statSync(path.join(outDir, 'index.html')).mtimeMs
+      : 0;
   const sourcesAt = Math.max(...SITE_SOURCES.map((f) => newestMtime(path.join(REPO_ROOT, f))));
   if (builtAt > sourcesAt) return 0;
   log(`building the site into ${path.relative(process.cwd(), outDir) || outDir} (vite build) ...`);
@@ -95,7 +111,9 @@ export interface ServeOptions {
  */
 export async function serveStatic(root: string, opts: ServeOptions = {}): Promise<StaticServer> {
   const isolation = opts.isolationHeaders ?? true;
-  const mounts = Object.entries(opts.mounts ?? {}).map(([prefix, dir]) => [prefix.endsWith('/') ? prefix : `${prefix}/`, path.resolve(dir)] as const);
+  const mounts = Object.entries(opts.mounts ?? {}).map(
+    ([prefix, dir]) => [prefix.endsWith('/') ? prefix : `${prefix}/`, path.resolve(dir)] as const,
+  );
   const server: Server = createServer((req, res) => {
     let pathname: string;
     try {
@@ -159,7 +177,10 @@ const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 function isExternal(url: string): boolean {
   const u = new URL(url);
-  return (u.protocol === 'http:' || u.protocol === 'https:' || u.protocol === 'ws:' || u.protocol === 'wss:') && !LOCAL_HOSTS.has(u.hostname);
+  return (
+    (u.protocol === 'http:' || u.protocol === 'https:' || u.protocol === 'ws:' || u.protocol === 'wss:') &&
+    !LOCAL_HOSTS.has(u.hostname)
+  );
 }
 
 /** Path of the Chromium binary: $CHROMIUM_PATH or Debian's /usr/bin/chromium. */

@@ -16,8 +16,17 @@ function errno(e: unknown): string | undefined {
 /** Relative paths only, without '..' or empty segments, so nothing lands outside the folder. */
 function checkRelPath(rel: string, what: string): string {
   const parts = rel.split('/');
-  if (!rel || rel.includes('\\') || rel.includes('\0') || path.isAbsolute(rel) || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    throw new QuantlabError('bad-argument', `${what} ${JSON.stringify(rel)} is not a plain relative path inside the folder`);
+  if (
+    !rel ||
+    rel.includes('\\') ||
+    rel.includes('\0') ||
+    path.isAbsolute(rel) ||
+    parts.some((p) => p === '' || p === '.' || p === '..')
+  ) {
+    throw new QuantlabError(
+      'bad-argument',
+      `${what} ${JSON.stringify(rel)} is not a plain relative path inside the folder`,
+    );
   }
   return rel;
 }
@@ -38,7 +47,7 @@ export function nodeReader(dir: string): FolderReader {
       if (!info.isFile()) throw new QuantlabError('bad-argument', `${full} is not a file`);
       const size = info.size;
       const out = new Uint8Array(size);
-      for (let at = 0; at < size; ) {
+      for (let at = 0; at < size;) {
         const { bytesRead } = await fh.read(out, at, Math.min(CHUNK, size - at), at);
         if (bytesRead === 0) throw new QuantlabError('bad-checkpoint', `${full} shrank while being read`);
         at += bytesRead;
@@ -72,11 +81,19 @@ export interface WriteFolderOptions {
  * it into place only after every write succeeded; on failure nothing is left behind. An existing
  * outDir is refused with 'bad-argument' unless `overwrite` is set.
  */
-export async function writeFolderAtomic(outDir: string, files: Map<string, Uint8Array | string>, opts: WriteFolderOptions = {}): Promise<void> {
+export async function writeFolderAtomic(
+  outDir: string,
+  files: Map<string, Uint8Array | string>,
+  opts: WriteFolderOptions = {},
+): Promise<void> {
   const out = path.resolve(outDir);
   for (const rel of files.keys()) checkRelPath(rel, 'Output file name');
   const refuse = () =>
-    new QuantlabError('bad-argument', `Output folder ${out} already exists`, 'Choose another folder, or pass the overwrite option to replace it.');
+    new QuantlabError(
+      'bad-argument',
+      `Output folder ${out} already exists`,
+      'Choose another folder, or pass the overwrite option to replace it.',
+    );
   if (!opts.overwrite && (await exists(out))) throw refuse();
   const parent = path.dirname(out);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -92,7 +109,11 @@ export async function writeFolderAtomic(outDir: string, files: Map<string, Uint8
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     if (e instanceof QuantlabError) throw e;
-    throw new QuantlabError('bad-argument', `Cannot write the output folder ${out}: ${(e as Error).message}`, 'Check the path, permissions and free disk space.');
+    throw new QuantlabError(
+      'bad-argument',
+      `Cannot write the output folder ${out}: ${(e as Error).message}`,
+      'Check the path, permissions and free disk space.',
+    );
   }
   let old: string | undefined;
   try {

@@ -130,15 +130,27 @@ export class Column {
   async #load(): Promise<boolean> {
     this.error = null;
     if (this.variant.externalData) {
-      this.#fail({ code: 'unsupported-model', message: `${this.variant.stem}.onnx keeps its weights in a separate .onnx_data file`, detail: 'This app loads single-file ONNX variants only; pick another precision.' }, 'load');
+      this.#fail(
+        {
+          code: 'unsupported-model',
+          message: `${this.variant.stem}.onnx keeps its weights in a separate .onnx_data file`,
+          detail: 'This app loads single-file ONNX variants only; pick another precision.',
+        },
+        'load',
+      );
       return false;
     }
     const columns = this.deps.columns?.() ?? 1;
     const choice: DeviceChoice = this.#forceWasm
-      ? { device: 'wasm', reason: 'retrying after a WebGPU failure', threads: wasmThreadCount(this.deps.platform(), columns) }
+      ? {
+          device: 'wasm',
+          reason: 'retrying after a WebGPU failure',
+          threads: wasmThreadCount(this.deps.platform(), columns),
+        }
       : chooseDevice(this.variant, this.deps.platform(), this.deps.devicePreference(), columns);
     // ONNX Runtime fixes a worker's thread count at its first session: another count needs a new worker.
-    if (choice.device === 'wasm' && this.#workerThreads !== undefined && this.#workerThreads !== choice.threads) this.#discardWorker();
+    if (choice.device === 'wasm' && this.#workerThreads !== undefined && this.#workerThreads !== choice.threads)
+      this.#discardWorker();
     this.device = choice;
     this.status = 'loading';
     this.progress = { message: `Starting a ${choice.device.toUpperCase()} session`, fraction: null };
@@ -155,7 +167,9 @@ export class Column {
       }
     });
     try {
-      const r = await this.#client.call((api) => api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads));
+      const r = await this.#client.call((api) =>
+        api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads),
+      );
       this.#loadedOn = choice.device;
       this.threads = r.threads;
       if (choice.device === 'wasm') this.#workerThreads = r.threads;
@@ -180,7 +194,10 @@ export class Column {
     if (!run) return;
     this.#client.cancel();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const hung = await Promise.race([run.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), SOFT_CANCEL_MS)))]);
+    const hung = await Promise.race([
+      run.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), SOFT_CANCEL_MS))),
+    ]);
     clearTimeout(timer);
     if (hung && this.#run === run) this.hardCancel();
     if (this.#run === run) this.#run = undefined;

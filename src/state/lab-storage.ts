@@ -70,7 +70,10 @@ export function loadLab(): Partial<StoredLab> {
 /** Saves the record; returns false when storage is full or blocked (the page keeps working). */
 export function saveLab(rec: StoredLab): boolean {
   try {
-    localStorage.setItem(KEY, JSON.stringify(rec, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+    localStorage.setItem(
+      KEY,
+      JSON.stringify(rec, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)),
+    );
     return true;
   } catch {
     return false;

@@ -41,7 +41,8 @@ function evalWorker(client: ColumnClient): EvalWorker {
 }
 
 /** What the lab can export. */
-export type ExportKind = 'quality-csv' | 'quality-json' | 'sweep-csv' | 'sweep-summary-csv' | 'sweep-json' | 'points-csv';
+export type ExportKind =
+  'quality-csv' | 'quality-json' | 'sweep-csv' | 'sweep-summary-csv' | 'sweep-json' | 'points-csv';
 
 const bad = (msg: string, detail?: string) => new QuantlabError('bad-argument', msg, detail);
 const isLoaded = (c: Column) => c.status === 'ready' || c.status === 'done' || c.status === 'generating';
@@ -53,7 +54,14 @@ export class Lab {
   ctx = $state('');
   /** 'auto' (fp32, else the highest precision loaded) or a variant stem. */
   baselineChoice = $state('auto');
-  fields = $state<GridFields>({ prompt: 'I dreamed', temperatures: '0, 0.3, 0.5, 0.8, 1, 1.5', topKs: '1, 5, 0', topPs: '1', maxNewTokens: '16', seeds: '3' });
+  fields = $state<GridFields>({
+    prompt: 'I dreamed',
+    temperatures: '0, 0.3, 0.5, 0.8, 1, 1.5',
+    topKs: '1, 5, 0',
+    topPs: '1',
+    maxNewTokens: '16',
+    seeds: '3',
+  });
   running = $state<'quality' | 'sweep' | null>(null);
   progress = $state<{ done: number; total: number; what: string } | null>(null);
   error = $state<ErrorInfo | null>(null);
@@ -64,7 +72,9 @@ export class Lab {
   saved = $state(true);
 
   /** Playground columns whose model is loaded, highest precision first. */
-  readonly loaded: Column[] = $derived.by(() => this.pg.columns.filter(isLoaded).sort((a, b) => a.variant.rank - b.variant.rank));
+  readonly loaded: Column[] = $derived.by(() =>
+    this.pg.columns.filter(isLoaded).sort((a, b) => a.variant.rank - b.variant.rank),
+  );
   readonly aggregates: SweepAggregate[] = $derived(this.sweep ? aggregateSweep(this.sweep.rows) : []);
 
   #workers = new Map<string, LabModel>();
@@ -92,10 +102,14 @@ export class Lab {
     if (this.baselineChoice !== 'auto') {
       const c = cols.find((x) => x.variant.stem === this.baselineChoice);
       if (c) return { column: c };
-      const label = this.pg.columns.find((x) => x.variant.stem === this.baselineChoice)?.variant.label ?? this.baselineChoice;
-      return { problem: `The baseline ${label} is not loaded. Press Load (or Generate) above so its column loads, or pick a loaded precision as the baseline.` };
+      const label =
+        this.pg.columns.find((x) => x.variant.stem === this.baselineChoice)?.variant.label ?? this.baselineChoice;
+      return {
+        problem: `The baseline ${label} is not loaded. Press Load (or Generate) above so its column loads, or pick a loaded precision as the baseline.`,
+      };
     }
-    if (cols.length === 0) return { problem: 'No precision is loaded. Pick precisions above and press Load (or Generate), then come back.' };
+    if (cols.length === 0)
+      return { problem: 'No precision is loaded. Pick precisions above and press Load (or Generate), then come back.' };
     return { column: cols.find((c) => c.variant.stem === FP32_STEM) ?? cols[0] };
   }
 
@@ -105,7 +119,12 @@ export class Lab {
   }
 
   /** Loads (once) a worker per loaded column; labels are the columns' labels. */
-  async #models(): Promise<{ models: LabeledModel[]; baseline: string; maxPositions?: number; bytes: Map<string, number | undefined> }> {
+  async #models(): Promise<{
+    models: LabeledModel[];
+    baseline: string;
+    maxPositions?: number;
+    bytes: Map<string, number | undefined>;
+  }> {
     const { column: base, problem } = this.baseline;
     if (!base) throw bad(problem!);
     const cols = this.loaded;
@@ -114,7 +133,9 @@ export class Lab {
     for (const [k, w] of this.#workers) if (!keys.includes(k)) w.client.terminate();
     const loads = cols.map((c, i) => (this.#workers.get(keys[i]) ?? this.#startModel(keys[i], c)).ready);
     const ready = await Promise.all(loads);
-    const labels = cols.map((c) => (cols.filter((d) => d.variant.label === c.variant.label).length > 1 ? c.variant.stem : c.variant.label));
+    const labels = cols.map((c) =>
+      cols.filter((d) => d.variant.label === c.variant.label).length > 1 ? c.variant.stem : c.variant.label,
+    );
     return {
       models: ready.map((r, i) => ({ label: labels[i], model: r.model })),
       baseline: labels[cols.indexOf(base)],
@@ -129,13 +150,15 @@ export class Lab {
       if (this.#workers.get(key) === w) this.#workers.delete(key);
     });
     const device = c.device?.device ?? 'wasm';
-    const ready = client.call((api) => api.load($state.snapshot(c.ref), c.variant.stem, device)).then(
-      (r) => ({ model: workerEvalModel(evalWorker(client)), maxPositions: r.maxPositions }),
-      (err: unknown) => {
-        const e = toErrorInfo(err);
-        throw new QuantlabError(e.code, `${c.variant.label}: ${e.message}`, e.detail);
-      },
-    );
+    const ready = client
+      .call((api) => api.load($state.snapshot(c.ref), c.variant.stem, device))
+      .then(
+        (r) => ({ model: workerEvalModel(evalWorker(client)), maxPositions: r.maxPositions }),
+        (err: unknown) => {
+          const e = toErrorInfo(err);
+          throw new QuantlabError(e.code, `${c.variant.label}: ${e.message}`, e.detail);
+        },
+      );
     const w: LabModel = { client, ready };
     this.#workers.set(key, w);
     // A failed load is retried next time with a fresh worker.
@@ -171,10 +194,17 @@ export class Lab {
       const m = await this.#models();
       const ctx = ctxAsked ?? Math.min(512, m.maxPositions ?? 512);
       if (m.maxPositions !== undefined && ctx > m.maxPositions) {
-        throw bad(`A window of ${ctx} tokens is longer than the model's ${m.maxPositions} positions`, `Use a window of ${m.maxPositions} tokens or less.`);
+        throw bad(
+          `A window of ${ctx} tokens is longer than the model's ${m.maxPositions} positions`,
+          `Use a window of ${m.maxPositions} tokens or less.`,
+        );
       }
       const report = await evaluateQuality({
-        text, models: m.models, baseline: m.baseline, ctx, signal,
+        text,
+        models: m.models,
+        baseline: m.baseline,
+        ctx,
+        signal,
         onProgress: (p) => (this.progress = { done: p.done, total: p.total, what: 'windows' }),
       });
       const model = this.pg.model;
@@ -185,7 +215,18 @@ export class Lab {
         const add: SizeQualityPoint[] = [];
         for (const [precision, e] of Object.entries(report.results)) {
           const bytes = m.bytes.get(precision);
-          if (!('error' in e) && bytes !== undefined) add.push({ modelKey: model.key, model: model.name, precision, bytes, bits_per_byte: e.bits_per_byte, ppl: e.ppl, text: tag, ctx, at });
+          if (!('error' in e) && bytes !== undefined)
+            add.push({
+              modelKey: model.key,
+              model: model.name,
+              precision,
+              bytes,
+              bits_per_byte: e.bits_per_byte,
+              ppl: e.ppl,
+              text: tag,
+              ctx,
+              at,
+            });
         }
         this.points = mergePoints(this.points, add);
       }
@@ -202,14 +243,20 @@ export class Lab {
         const promptLen = (await base.model.encode(grid.prompt)).length;
         const longest = Math.max(...grid.maxNewTokens);
         if (promptLen + longest > m.maxPositions) {
-          throw bad(`The prompt (${promptLen} tokens) plus ${longest} new tokens exceeds the model's ${m.maxPositions} positions`, `Use at most ${Math.max(1, m.maxPositions - promptLen)} new tokens.`);
+          throw bad(
+            `The prompt (${promptLen} tokens) plus ${longest} new tokens exceeds the model's ${m.maxPositions} positions`,
+            `Use at most ${Math.max(1, m.maxPositions - promptLen)} new tokens.`,
+          );
         }
       }
       const model = this.pg.model;
       const head = { model: model?.name ?? '', modelKey: model?.key ?? '', baseline: m.baseline, grid };
       this.sweep = { ...head, rows: [], done: 0, total: 0, cancelled: false };
       const result = await runSweep({
-        grid, models: m.models, baseline: m.baseline, signal,
+        grid,
+        models: m.models,
+        baseline: m.baseline,
+        signal,
         onProgress: (p) => {
           this.progress = { done: p.done, total: p.total, what: 'cell x seed runs' };
           if (p.status === 'cell' && this.sweep) {
@@ -218,7 +265,14 @@ export class Lab {
           }
         },
       });
-      this.sweep = { ...head, rows: result.rows, done: result.done, total: result.total, cancelled: result.cancelled, ...(result.error ? { error: result.error } : {}) };
+      this.sweep = {
+        ...head,
+        rows: result.rows,
+        done: result.done,
+        total: result.total,
+        cancelled: result.cancelled,
+        ...(result.error ? { error: result.error } : {}),
+      };
     });
   }
 
@@ -246,7 +300,14 @@ export class Lab {
       case 'sweep-json':
         return s && { text: toJson({ ...s, aggregates: this.aggregates }), name: `sweep-${stamp}.json`, type: json };
       case 'points-csv':
-        return { text: toCsv(['model', 'precision', 'bytes', 'bits_per_byte', 'ppl', 'text', 'ctx', 'at'], this.points as unknown as Record<string, Cell>[]), name: `size-quality-${stamp}.csv`, type: csv };
+        return {
+          text: toCsv(
+            ['model', 'precision', 'bytes', 'bits_per_byte', 'ppl', 'text', 'ctx', 'at'],
+            this.points as unknown as Record<string, Cell>[],
+          ),
+          name: `size-quality-${stamp}.csv`,
+          type: csv,
+        };
     }
   }
 
@@ -264,8 +325,15 @@ export class Lab {
   saveNow(): void {
     clearTimeout(this.#saveTimer);
     this.saved = saveLab({
-      version: 1, source: this.source, text: this.text, ctx: this.ctx, baselineChoice: this.baselineChoice,
-      fields: $state.snapshot(this.fields), report: this.report, sweep: this.sweep, points: this.points,
+      version: 1,
+      source: this.source,
+      text: this.text,
+      ctx: this.ctx,
+      baselineChoice: this.baselineChoice,
+      fields: $state.snapshot(this.fields),
+      report: this.report,
+      sweep: this.sweep,
+      points: this.points,
     });
   }
 

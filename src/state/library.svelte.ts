@@ -11,7 +11,6 @@ import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
 import { MANIFEST_PATH } from '../lib/variants/manifest';
 import type { QuantizeOptions } from '../lib/variants/options';
 
-
 /** Options the quantize dialog collects: the quantizer's options without the dtype. */
 export type QuantizeRequestOptions = Omit<QuantizeOptions, 'dtype'>;
 
@@ -44,7 +43,11 @@ export class Library {
   }
 
   /** Runs a builder task with progress; a builder crash fails it instead of hanging. */
-  async #task<T>(kind: Task['kind'], start: string, fn: (onProgress: (p: BuilderProgress) => void) => Promise<T>): Promise<T | null> {
+  async #task<T>(
+    kind: Task['kind'],
+    start: string,
+    fn: (onProgress: (p: BuilderProgress) => void) => Promise<T>,
+  ): Promise<T | null> {
     this.error = null;
     this.task = { kind, message: start, fraction: 0 };
     this.status = start;
@@ -57,7 +60,12 @@ export class Library {
       this.status = p.message;
     });
     try {
-      return await guard(this.builder, fn(onProgress), (message) => new QuantlabError('internal', `The model builder crashed: ${message}`, 'Reload the page and try again.'));
+      return await guard(
+        this.builder,
+        fn(onProgress),
+        (message) =>
+          new QuantlabError('internal', `The model builder crashed: ${message}`, 'Reload the page and try again.'),
+      );
     } catch (err) {
       const e = (this.error = toErrorInfo(err));
       this.status = e.code === 'cancelled' ? 'Cancelled' : `Error: ${e.message}${e.detail ? ` ${e.detail}` : ''}`;
@@ -72,7 +80,9 @@ export class Library {
   async importFiles(picked: PickedFile[]): Promise<CatalogModel | null> {
     this.importedId = '';
     if (picked.length === 0) return null;
-    const info = await this.#task('import', `Importing ${picked.length} file${picked.length === 1 ? '' : 's'}…`, (cb) => this.builder.api.importFiles(picked, cb));
+    const info = await this.#task('import', `Importing ${picked.length} file${picked.length === 1 ? '' : 's'}…`, (cb) =>
+      this.builder.api.importFiles(picked, cb),
+    );
     if (!info) return null;
     await this.refresh();
     this.importedId = info.id;
@@ -95,7 +105,9 @@ export class Library {
     const plainDtypes = $state.snapshot(dtypes);
     const plainOptions = $state.snapshot(options) as QuantizeRequestOptions;
     const label = plainDtypes.join(', ');
-    const info = await this.#task('quantize', `Quantizing ${modelId} to ${label}…`, (cb) => this.builder.api.quantize(modelId, plainDtypes, plainOptions, cb));
+    const info = await this.#task('quantize', `Quantizing ${modelId} to ${label}…`, (cb) =>
+      this.builder.api.quantize(modelId, plainDtypes, plainOptions, cb),
+    );
     if (!info) return null;
     await this.refresh();
     this.status = `Quantized ${modelId}: ${label}`;

@@ -2,7 +2,13 @@
 // model, variants, the last results) and a query string mirrored with history.replaceState, so
 // the address bar is always a share link. Reading back goes through src/lib/page/settings.ts checks.
 
-import { settingsFromQuery, settingsFromStored, settingsToQuery, type Settings, type SettingsInput } from '../lib/page/settings';
+import {
+  settingsFromQuery,
+  settingsFromStored,
+  settingsToQuery,
+  type Settings,
+  type SettingsInput,
+} from '../lib/page/settings';
 import type { ColumnResult } from './column.svelte.ts';
 
 const KEY = 'quantlab:playground:v1';
@@ -27,12 +33,22 @@ function readRecord(): unknown {
 }
 
 /** Stored and URL inputs, in the order they apply (the URL wins). */
-export function readInputs(search: string): { stored: SettingsInput; url: SettingsInput; results: Record<string, ColumnResult>; resultsModel?: string } {
+export function readInputs(search: string): {
+  stored: SettingsInput;
+  url: SettingsInput;
+  results: Record<string, ColumnResult>;
+  resultsModel?: string;
+} {
   const rec = readRecord();
   const stored = settingsFromStored(rec);
   const r = rec && typeof rec === 'object' ? (rec as Partial<StoredPlayground>) : {};
   const results = r.results && typeof r.results === 'object' ? validResults(r.results) : {};
-  return { stored, url: settingsFromQuery(search), results, resultsModel: typeof r.model === 'string' ? r.model : undefined };
+  return {
+    stored,
+    url: settingsFromQuery(search),
+    results,
+    resultsModel: typeof r.model === 'string' ? r.model : undefined,
+  };
 }
 
 function validResults(raw: object): Record<string, ColumnResult> {

@@ -42,7 +42,11 @@ export class Playground {
 
   /** Hub models, the built-in model, then the user's own. */
   get models(): CatalogModel[] {
-    return [...HUB_MODELS, this.served.variants ? { ...TINY_MODEL, variants: this.served.variants } : TINY_MODEL, ...this.library.entries];
+    return [
+      ...HUB_MODELS,
+      this.served.variants ? { ...TINY_MODEL, variants: this.served.variants } : TINY_MODEL,
+      ...this.library.entries,
+    ];
   }
   readonly model: CatalogModel | undefined = $derived.by(() => this.models.find((m) => m.key === this.modelKey));
   readonly variants: VariantInfo[] = $derived(this.model?.variants ?? []);
@@ -101,7 +105,11 @@ export class Playground {
     if (key === TINY_MODEL.key) await this.#loadServedIndex();
     const known = this.models.find((m) => m.key === key);
     const model = known ?? this.models.find((m) => m.key === DEFAULT_MODEL_KEY)!;
-    if (!known) this.notices = [...this.notices, `Model ${key} is not available here (a model opened on another browser?); showing ${model.name}.`];
+    if (!known)
+      this.notices = [
+        ...this.notices,
+        `Model ${key} is not available here (a model opened on another browser?); showing ${model.name}.`,
+      ];
     const changed = model.key !== this.modelKey;
     if (changed) this.#results = {};
     this.modelKey = model.key;
@@ -135,13 +143,17 @@ export class Playground {
       : this.selected.map((stem) => {
           const have = byStem.get(stem);
           if (have) return have;
-          const c = new Column(model.ref, this.variants.find((v) => v.stem === stem)!, {
-            startWorker: this.startWorker,
-            platform: () => this.platform,
-            devicePreference: () => this.settings.device,
-            columns: () => this.columns.length,
-            onDone: () => this.#remember(),
-          });
+          const c = new Column(
+            model.ref,
+            this.variants.find((v) => v.stem === stem)!,
+            {
+              startWorker: this.startWorker,
+              platform: () => this.platform,
+              devicePreference: () => this.settings.device,
+              columns: () => this.columns.length,
+              onDone: () => this.#remember(),
+            },
+          );
           const r = this.#results[stem];
           if (r) c.restore(r);
           return c;

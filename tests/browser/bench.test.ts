@@ -28,8 +28,22 @@ describe('quantlab bench (browser-wasm)', () => {
 
   it('reports every field of every precision and the concurrency of four columns', async () => {
     const r = await runCli([
-      'bench', dir, '--runtimes', 'browser-wasm', '--site', inject('siteDir'), '--dtypes', DTYPES.join(','),
-      '--runs', '1', '--prompt-tokens', '16', '--new-tokens', '8', '--concurrency', '--json',
+      'bench',
+      dir,
+      '--runtimes',
+      'browser-wasm',
+      '--site',
+      inject('siteDir'),
+      '--dtypes',
+      DTYPES.join(','),
+      '--runs',
+      '1',
+      '--prompt-tokens',
+      '16',
+      '--new-tokens',
+      '8',
+      '--concurrency',
+      '--json',
     ]);
     // Nothing on stderr: no browser console error, no failed request.
     expect(r.err).toBe('');
@@ -53,7 +67,7 @@ describe('quantlab bench (browser-wasm)', () => {
     }
   });
 
-  it('the floor worker decodes the column worker\'s greedy ids from the same file', async () => {
+  it("the floor worker decodes the column worker's greedy ids from the same file", async () => {
     const b = await openBenchPage(inject('siteDir'), dir);
     try {
       expect(await b.page.info()).toEqual({ crossOriginIsolated: true, threads: Math.min(4, CORES), cores: CORES });
@@ -68,7 +82,12 @@ describe('quantlab bench (browser-wasm)', () => {
         expect(col.streamed, stem).toBe(n);
         expect(col.events, stem).toBeGreaterThanOrEqual(1);
         const f = await b.page.loadFloor(b.modelFileUrl(stem));
-        expect(f.shape, stem).toEqual({ numLayers: 4, numKvHeads: 4, headDim: 16, kvType: stem === 'model_fp16' ? 'float16' : 'float32' });
+        expect(f.shape, stem).toEqual({
+          numLayers: 4,
+          numKvHeads: 4,
+          headDim: 16,
+          kvType: stem === 'model_fp16' ? 'float16' : 'float32',
+        });
         const floor = await b.page.runFloor(col.promptIds, n);
         expect(floor.ids, stem).toEqual(col.ids);
         // fp32 matches llama2.c's own greedy decoding of the checkpoint.

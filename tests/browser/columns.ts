@@ -10,7 +10,11 @@ export async function waitSettled(page: Page, stem: string, after: number, timeo
   await page.waitForFunction(
     ({ stem, after }) => {
       const el = document.querySelector(`article.column[data-variant="${stem}"]`);
-      return el && Number(el.getAttribute('data-generation')) > after && ['done', 'error'].includes(el.getAttribute('data-status') ?? '');
+      return (
+        el &&
+        Number(el.getAttribute('data-generation')) > after &&
+        ['done', 'error'].includes(el.getAttribute('data-status') ?? '')
+      );
     },
     { stem, after },
     { timeout },
@@ -22,7 +26,9 @@ export async function waitSettled(page: Page, stem: string, after: number, timeo
 export async function waitDone(page: Page, stem: string, after: number, timeout = 60_000): Promise<number> {
   await waitSettled(page, stem, after, timeout);
   const c = column(page, stem);
-  expect(await c.getAttribute('data-status'), (await c.locator('.column-error').allTextContents()).join(' ')).toBe('done');
+  expect(await c.getAttribute('data-status'), (await c.locator('.column-error').allTextContents()).join(' ')).toBe(
+    'done',
+  );
   return Number(await c.getAttribute('data-generation'));
 }
 
@@ -39,5 +45,8 @@ export async function gotoReady(page: Page, url: string): Promise<void> {
 /** Opens model files through the page's file input and waits until the import ends (either way). */
 export async function openFiles(page: Page, files: string[]): Promise<void> {
   await page.setInputFiles('#open-files', files);
-  await page.locator('#import-status').filter({ hasText: /Imported|Error/ }).waitFor({ timeout: 120_000 });
+  await page
+    .locator('#import-status')
+    .filter({ hasText: /Imported|Error/ })
+    .waitFor({ timeout: 120_000 });
 }

@@ -30,8 +30,17 @@ describe('aidreams260K imported and generated in the browser', () => {
   it('stores the converted model in browser storage', async () => {
     expect(modelId).toBe('aidreams260K');
     const models = await browser.page.evaluate(() => window.quantlab!.builder.api.list());
-    const files = models.find((m) => m.id === 'aidreams260K')!.files.map((f) => f.path).sort();
-    expect(files).toEqual(['config.json', 'generation_config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
+    const files = models
+      .find((m) => m.id === 'aidreams260K')!
+      .files.map((f) => f.path)
+      .sort();
+    expect(files).toEqual([
+      'config.json',
+      'generation_config.json',
+      'onnx/model.onnx',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
   });
 
   for (const device of ['wasm', 'webgpu'] as const) {
@@ -45,7 +54,13 @@ describe('aidreams260K imported and generated in the browser', () => {
             const out = [];
             for (const r of refs) {
               const g = await col.api.generate({
-                prompt: r.prompt, maxNewTokens: r.greedy_ids.length, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0,
+                prompt: r.prompt,
+                maxNewTokens: r.greedy_ids.length,
+                temperature: 0,
+                topK: 0,
+                topP: 1,
+                repetitionPenalty: 1,
+                seed: 0,
               });
               out.push({ promptIds: g.promptIds, ids: g.ids, text: g.text, tps: g.timings.decodeTokensPerS });
             }
@@ -60,7 +75,9 @@ describe('aidreams260K imported and generated in the browser', () => {
         { device, refs, modelId },
       );
       expect(results.error).toBeUndefined();
-      console.log(`[${device}] load ${results.load!.loadMs.toFixed(0)} ms, threads ${results.load!.threads}, decode tokens/s ${results.out!.map((o) => o.tps.toFixed(0)).join(' ')}`);
+      console.log(
+        `[${device}] load ${results.load!.loadMs.toFixed(0)} ms, threads ${results.load!.threads}, decode tokens/s ${results.out!.map((o) => o.tps.toFixed(0)).join(' ')}`,
+      );
       refs.forEach((r, i) => {
         expect(results.out![i].promptIds).toEqual(r.prompt_ids);
         expect(results.out![i].ids).toEqual(r.greedy_ids);
@@ -77,9 +94,12 @@ describe('aidreams260K imported and generated in the browser', () => {
       { name: 'tok512.bin', mimeType: 'application/octet-stream', buffer: readFileSync(TOKENIZER) },
     ]);
     const status = page.locator('#import-status');
-    await status.filter({ hasText: /Error/ }).waitFor({ timeout: 120_000 }).catch(async (err) => {
-      throw new Error(`${(err as Error).message}\n#import-status says: ${await status.textContent()}`);
-    });
+    await status
+      .filter({ hasText: /Error/ })
+      .waitFor({ timeout: 120_000 })
+      .catch(async (err) => {
+        throw new Error(`${(err as Error).message}\n#import-status says: ${await status.textContent()}`);
+      });
     expect(await status.textContent()).toMatch(/broken\.bin does not look like a llama2\.c checkpoint/);
     const models = await page.evaluate(() => window.quantlab!.builder.api.list());
     expect(models.map((m) => m.id)).toEqual(['aidreams260K']);

@@ -19,9 +19,25 @@ import { column, gotoReady, openFiles } from './columns';
 
 const STEMS = ['model', 'model_quantized', 'model_bnb4', 'model_q4'];
 const LABELS = ['fp32', 'q8', 'bnb4', 'q4'];
-const SWEEP = { temperatures: '0, 0.3, 0.5, 0.8, 1, 1.5', topKs: '1, 5, 0', seeds: '4', maxNew: '8', prompt: 'I dreamed' };
+const SWEEP = {
+  temperatures: '0, 0.3, 0.5, 0.8, 1, 1.5',
+  topKs: '1, 5, 0',
+  seeds: '4',
+  maxNew: '8',
+  prompt: 'I dreamed',
+};
 const SWEEP_UNITS = 6 * 3 * 4;
-const COMPARED = ['ppl', 'bits_per_byte', 'ln_ppl_ratio', 'kld_mean', 'kld_p99', 'kld_median', 'kld_max', 'rms_dp', 'same_top_pct'] as const;
+const COMPARED = [
+  'ppl',
+  'bits_per_byte',
+  'ln_ppl_ratio',
+  'kld_mean',
+  'kld_p99',
+  'kld_median',
+  'kld_max',
+  'rms_dp',
+  'same_top_pct',
+] as const;
 
 /** RFC 4180 records (quoted fields may hold commas, quotes and line breaks). */
 function parseCsv(text: string): string[][] {
@@ -41,8 +57,7 @@ function parseCsv(text: string): string[][] {
     else if (c === ',') {
       row.push(field);
       field = '';
-    }
-    else if (c === '\r' && text[i + 1] === '\n') {
+    } else if (c === '\r' && text[i + 1] === '\n') {
       row.push(field);
       rows.push(row);
       row = [];
@@ -59,7 +74,8 @@ async function labError(page: Page): Promise<string> {
   return (await page.locator('#lab-error').textContent()) ?? '';
 }
 
-const idle = (page: Page) => page.waitForFunction(() => window.quantlab!.lab.running === null, undefined, { timeout: 300_000 });
+const idle = (page: Page) =>
+  page.waitForFunction(() => window.quantlab!.lab.running === null, undefined, { timeout: 300_000 });
 
 describe('the quality lab', () => {
   let server: StaticServer;
@@ -72,11 +88,20 @@ describe('the quality lab', () => {
     // The reference: the CLI's engine in Node, on a folder quantized by the same code with the dialog's defaults.
     configureNodeTransformers({ allowRemote: false });
     const dir = await writeModel(aidreamsSource(), 'aidreams260K');
-    const q = await quantizeVariants(new Uint8Array(readFileSync(path.join(dir, 'onnx/model.onnx'))), expandRequests(['q8', 'q4', 'bnb4'], { quantType: 'nf4', doubleQuant: false }), undefined);
+    const q = await quantizeVariants(
+      new Uint8Array(readFileSync(path.join(dir, 'onnx/model.onnx'))),
+      expandRequests(['q8', 'q4', 'bnb4'], { quantType: 'nf4', doubleQuant: false }),
+      undefined,
+    );
     for (const [file, bytes] of q.files) writeFileSync(path.join(dir, file), bytes);
     const runners = STEMS.map(() => new Runner());
     await Promise.all(runners.map((r, i) => r.load({ modelId: dir, variant: STEMS[i], device: 'cpu' })));
-    node = await evaluateQuality({ text: SAMPLE_TEXT, ctx: 128, baseline: 'fp32', models: runners.map((r, i) => ({ label: LABELS[i], model: runnerEvalModel(r) })) });
+    node = await evaluateQuality({
+      text: SAMPLE_TEXT,
+      ctx: 128,
+      baseline: 'fp32',
+      models: runners.map((r, i) => ({ label: LABELS[i], model: runnerEvalModel(r) })),
+    });
     await Promise.all(runners.map((r) => r.dispose()));
 
     server = await serveStatic(inject('siteDir'));
@@ -107,7 +132,12 @@ describe('the quality lab', () => {
     await expect.poll(() => page.locator('#lab-error').textContent()).toContain('The baseline fp32 is not loaded');
 
     await page.locator('#load').click();
-    for (const stem of STEMS) await page.waitForFunction((s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready', stem, { timeout: 120_000 });
+    for (const stem of STEMS)
+      await page.waitForFunction(
+        (s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready',
+        stem,
+        { timeout: 120_000 },
+      );
   });
 
   it('gives the same quality report as the CLI engine in Node, with mean KLD q8 < q4', async () => {
@@ -128,20 +158,27 @@ describe('the quality lab', () => {
       expect(w.count).toBe(n.count);
       expect(w.bytes).toBe(n.bytes);
       for (const k of COMPARED) {
-        const tol = 1e-4 * Math.abs(n[k]) + (k.startsWith('kld') || k === 'rms_dp' || k === 'ln_ppl_ratio' ? 1e-6 : 1e-9);
+        const tol =
+          1e-4 * Math.abs(n[k]) + (k.startsWith('kld') || k === 'rms_dp' || k === 'ln_ppl_ratio' ? 1e-6 : 1e-9);
         expect(Math.abs(w[k] - n[k]), `${label} ${k}: browser ${w[k]}, node ${n[k]}`).toBeLessThanOrEqual(tol);
         if (n[k] !== 0) worst = Math.max(worst, Math.abs(w[k] - n[k]) / Math.abs(n[k]));
       }
-      lines.push(`${label}: PPL ${w.ppl.toFixed(4)}, ${w.bits_per_byte.toFixed(4)} bits/byte, mean KLD ${w.kld_mean.toExponential(3)} (node ${n.kld_mean.toExponential(3)}), same top ${w.same_top_pct.toFixed(2)} %`);
+      lines.push(
+        `${label}: PPL ${w.ppl.toFixed(4)}, ${w.bits_per_byte.toFixed(4)} bits/byte, mean KLD ${w.kld_mean.toExponential(3)} (node ${n.kld_mean.toExponential(3)}), same top ${w.same_top_pct.toFixed(2)} %`,
+      );
     }
     const kld = (l: string) => (web.results[l] as PrecisionQuality).kld_mean;
     expect(kld('fp32')).toBe(0);
     expect(kld('q8')).toBeLessThan(kld('q4'));
     // The table shows the same figures.
-    expect(await page.locator('#lab-quality tr[data-dtype="q4"] td[data-k="ppl"]').textContent()).toContain((web.results.q4 as PrecisionQuality).ppl.toFixed(4));
+    expect(await page.locator('#lab-quality tr[data-dtype="q4"] td[data-k="ppl"]').textContent()).toContain(
+      (web.results.q4 as PrecisionQuality).ppl.toFixed(4),
+    );
     await page.locator('#lab-kld-chart canvas').waitFor();
     await page.locator('#lab-size-chart canvas').waitFor();
-    console.log(`[lab] report (${web.tokens} tokens, ${web.windows} windows of ${web.ctx}) in ${((performance.now() - t0) / 1000).toFixed(1)} s; largest relative difference from Node ${worst.toExponential(2)}; ${lines.join('; ')}`);
+    console.log(
+      `[lab] report (${web.tokens} tokens, ${web.windows} windows of ${web.ctx}) in ${((performance.now() - t0) / 1000).toFixed(1)} s; largest relative difference from Node ${worst.toExponential(2)}; ${lines.join('; ')}`,
+    );
   });
 
   it('explains bad input instead of failing', async () => {
@@ -151,10 +188,14 @@ describe('the quality lab', () => {
     expect(await labError(page)).toContain('The text is empty');
     await page.locator('#lab-text').fill('I dreamed of nodes.');
     await page.locator('#lab-run-quality').click();
-    await expect.poll(() => page.locator('#lab-error').textContent()).toMatch(/The text is too short: it has \d+ tokens and one window of context 128 needs 128/);
+    await expect
+      .poll(() => page.locator('#lab-error').textContent())
+      .toMatch(/The text is too short: it has \d+ tokens and one window of context 128 needs 128/);
     await page.locator('#lab-ctx').fill('-4');
     await page.locator('#lab-run-quality').click();
-    await expect.poll(() => page.locator('#lab-error').textContent()).toContain('Window (tokens) must be a whole number >= 3 (got "-4")');
+    await expect
+      .poll(() => page.locator('#lab-error').textContent())
+      .toContain('Window (tokens) must be a whole number >= 3 (got "-4")');
     await page.locator('#lab-ctx').fill('');
     await page.locator('#lab-source-sample').check();
 
@@ -188,10 +229,16 @@ describe('the quality lab', () => {
     const seconds = (performance.now() - t0) / 1000;
     const status = page.locator('#lab-sweep-status');
     expect(await page.locator('#lab-error').count()).toBe(0);
-    expect([await status.getAttribute('data-done'), await status.getAttribute('data-total'), await status.getAttribute('data-cancelled')]).toEqual([String(SWEEP_UNITS), String(SWEEP_UNITS), 'false']);
+    expect([
+      await status.getAttribute('data-done'),
+      await status.getAttribute('data-total'),
+      await status.getAttribute('data-cancelled'),
+    ]).toEqual([String(SWEEP_UNITS), String(SWEEP_UNITS), 'false']);
     sweepRows = Number(await status.getAttribute('data-rows'));
     expect(sweepRows).toBe(4 * SWEEP_UNITS);
-    console.log(`[lab] sweep of ${SWEEP_UNITS} cell x seed units x 4 precisions, ${SWEEP.maxNew} new tokens: ${seconds.toFixed(1)} s`);
+    console.log(
+      `[lab] sweep of ${SWEEP_UNITS} cell x seed units x 4 precisions, ${SWEEP.maxNew} new tokens: ${seconds.toFixed(1)} s`,
+    );
 
     // Every chart drew something: a non-blank pixel on each canvas (7 metric charts, heatmap, KLD, size).
     const inked = await page.locator('#lab canvas').evaluateAll((els) =>
@@ -222,7 +269,13 @@ describe('the quality lab', () => {
 
   it('keeps the finished rows when a running sweep is cancelled', async () => {
     await page.locator('#lab-run-sweep').click();
-    await page.waitForFunction(() => Number(document.querySelector('#lab-sweep-status')?.getAttribute('data-done')) >= 3 && window.quantlab!.lab.running === 'sweep', undefined, { timeout: 120_000 });
+    await page.waitForFunction(
+      () =>
+        Number(document.querySelector('#lab-sweep-status')?.getAttribute('data-done')) >= 3 &&
+        window.quantlab!.lab.running === 'sweep',
+      undefined,
+      { timeout: 120_000 },
+    );
     await page.locator('#lab-cancel').click();
     await idle(page);
     const status = page.locator('#lab-sweep-status');
@@ -236,7 +289,10 @@ describe('the quality lab', () => {
   });
 
   it('restores the report and the sweep after a reload, and asks for loaded columns again', async () => {
-    const before = await page.evaluate(() => ({ report: JSON.stringify(window.quantlab!.lab.report), rows: window.quantlab!.lab.sweep!.rows.length }));
+    const before = await page.evaluate(() => ({
+      report: JSON.stringify(window.quantlab!.lab.report),
+      rows: window.quantlab!.lab.sweep!.rows.length,
+    }));
     await page.waitForTimeout(700);
     await gotoReady(page, `${server.url}?device=wasm`);
     await page.locator('#lab-quality').waitFor();

@@ -34,12 +34,15 @@ describe('the playground on WebGPU', () => {
     // A damaged file, as a failed download or a full disk would leave it.
     await page.evaluate(async () => {
       const root = await navigator.storage.getDirectory();
-      const onnx = await (await (await root.getDirectoryHandle('models')).getDirectoryHandle('aidreams260K')).getDirectoryHandle('onnx');
+      const onnx = await (
+        await (await root.getDirectoryHandle('models')).getDirectoryHandle('aidreams260K')
+      ).getDirectoryHandle('onnx');
       const w = await (await onnx.getFileHandle('model_bnb4.onnx')).createWritable();
       await w.write(new Uint8Array(5000).fill(7));
       await w.close();
     });
-    for (const stem of ['model_fp16', 'model_q4', 'model_bnb4']) await page.locator(`input[data-stem="${stem}"]`).check();
+    for (const stem of ['model_fp16', 'model_q4', 'model_bnb4'])
+      await page.locator(`input[data-stem="${stem}"]`).check();
   });
 
   afterAll(async () => {
@@ -54,16 +57,23 @@ describe('the playground on WebGPU', () => {
     const before = Number(await column(page, 'model').getAttribute('data-generation'));
     await page.locator('#generate').click();
     const stems = ['model', 'model_q4', 'model_fp16', 'model_bnb4'];
-    const status = Object.fromEntries(await Promise.all(stems.map(async (s) => [s, await waitSettled(page, s, before, 300_000)])));
+    const status = Object.fromEntries(
+      await Promise.all(stems.map(async (s) => [s, await waitSettled(page, s, before, 300_000)])),
+    );
     expect(status).toEqual({ model: 'done', model_q4: 'done', model_fp16: 'done', model_bnb4: 'error' });
-    for (const stem of ['model', 'model_q4']) expect(await column(page, stem).locator('.device').textContent()).toMatch(/^WEBGPU chosen in settings/);
+    for (const stem of ['model', 'model_q4'])
+      expect(await column(page, stem).locator('.device').textContent()).toMatch(/^WEBGPU chosen in settings/);
     expect(await column(page, 'model_fp16').locator('.device').textContent()).toMatch(/^WASM.*needs shader-f16/);
-    const ids = await page.evaluate(() => Object.fromEntries(window.quantlab!.playground.columns.map((c) => [c.variant.stem, [...c.ids]])));
+    const ids = await page.evaluate(() =>
+      Object.fromEntries(window.quantlab!.playground.columns.map((c) => [c.variant.stem, [...c.ids]])),
+    );
     expect(ids.model).toEqual(ref.greedy_ids.slice(0, N));
     expect(ids.model_fp16).toEqual(ref.greedy_ids.slice(0, N));
     expect(ids.model_q4).toHaveLength(N);
     // On WebGPU the KV cache never left the device between steps; the WASM column's is in memory.
-    const kv = await page.evaluate(() => Object.fromEntries(window.quantlab!.playground.columns.map((c) => [c.variant.stem, c.timings?.kvLocation])));
+    const kv = await page.evaluate(() =>
+      Object.fromEntries(window.quantlab!.playground.columns.map((c) => [c.variant.stem, c.timings?.kvLocation])),
+    );
     expect(kv).toMatchObject({ model: 'gpu-buffer', model_q4: 'gpu-buffer', model_fp16: 'cpu' });
     expect(await column(page, 'model').locator('dd[data-k="kv"]').textContent()).toBe('on the GPU');
 

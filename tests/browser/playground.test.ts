@@ -16,7 +16,18 @@ const QUANTIZED_DTYPES = ['q8', 'q4', 'bnb4'];
 /** The files those dtypes are written to (transformers.js names), in the order the page lists them. */
 const QUANTIZED_STEMS = ['model_quantized', 'model_bnb4', 'model_q4'];
 /** Generates in a separate column worker (not the page's UI): an independent reading of what a run must give. */
-async function directGenerate(page: Page, params: { prompt: string; maxNewTokens: number; temperature: number; topK: number; topP: number; repetitionPenalty: number; seed: number }): Promise<string> {
+async function directGenerate(
+  page: Page,
+  params: {
+    prompt: string;
+    maxNewTokens: number;
+    temperature: number;
+    topK: number;
+    topP: number;
+    repetitionPenalty: number;
+    seed: number;
+  },
+): Promise<string> {
   return page.evaluate(
     async ({ params, id }) => {
       const col = window.quantlab!.startColumnWorker();
@@ -57,7 +68,9 @@ describe('the playground page', () => {
     // The imported model becomes the current one, with its one variant (fp32) as a column.
     await expect.poll(() => page.locator('#model').inputValue()).toBe(MODEL_KEY);
     await column(page, 'model').waitFor();
-    expect(await page.locator('input[data-stem]').evaluateAll((els) => els.map((e) => e.getAttribute('data-stem')))).toEqual(['model']);
+    expect(
+      await page.locator('input[data-stem]').evaluateAll((els) => els.map((e) => e.getAttribute('data-stem'))),
+    ).toEqual(['model']);
 
     await page.locator('#prompt').fill(ref.prompt);
     await page.locator('#temperature').fill('0');
@@ -70,23 +83,37 @@ describe('the playground page', () => {
     const device = (await column(page, 'model').locator('.device').textContent()) ?? '';
     expect(device).toMatch(/^WASM chosen in settings; 2 threads/);
     // Timings are shown: decode tokens/s is a positive number.
-    const decode = await column(page, 'model').locator('.figures div', { hasText: 'decode' }).locator('dd').textContent();
+    const decode = await column(page, 'model')
+      .locator('.figures div', { hasText: 'decode' })
+      .locator('dd')
+      .textContent();
     expect(Number.parseFloat(decode ?? '')).toBeGreaterThan(0);
-    console.log(`[playground] import + greedy fp32: ${((performance.now() - t0) / 1000).toFixed(1)} s; fp32 ${decode}, ${device}`);
+    console.log(
+      `[playground] import + greedy fp32: ${((performance.now() - t0) / 1000).toFixed(1)} s; fp32 ${decode}, ${device}`,
+    );
   });
 
   it('quantizes through the Quantize… dialog and compares q8, q4 and bnb4 columns with fp32', async () => {
     const t0 = performance.now();
     await page.locator('#quantize').click();
     const dialog = page.locator('dialog[open]');
-    expect(await dialog.locator('input[type="checkbox"]:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual(QUANTIZED_DTYPES);
+    expect(
+      await dialog
+        .locator('input[type="checkbox"]:checked')
+        .evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)),
+    ).toEqual(QUANTIZED_DTYPES);
     await dialog.locator('button[type="submit"]').click();
     await dialog.waitFor({ state: 'detached', timeout: 120_000 });
-    expect(await page.locator('#import-status').textContent()).toBe(`Quantized aidreams260K: ${QUANTIZED_DTYPES.join(', ')}`);
+    expect(await page.locator('#import-status').textContent()).toBe(
+      `Quantized aidreams260K: ${QUANTIZED_DTYPES.join(', ')}`,
+    );
     // Every file of the folder is offered, labelled with the bits per weight the manifest measured.
-    const offered = await page.locator('input[data-stem]').evaluateAll((els) => els.map((e) => e.getAttribute('data-stem')));
+    const offered = await page
+      .locator('input[data-stem]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-stem')));
     expect(offered).toEqual(['model', ...QUANTIZED_STEMS]);
-    for (const stem of QUANTIZED_STEMS) expect(await page.locator(`label:has(input[data-stem="${stem}"])`).textContent()).toMatch(/\d\.\d\d bit\/weight/);
+    for (const stem of QUANTIZED_STEMS)
+      expect(await page.locator(`label:has(input[data-stem="${stem}"])`).textContent()).toMatch(/\d\.\d\d bit\/weight/);
 
     for (const stem of QUANTIZED_STEMS) await page.locator(`input[data-stem="${stem}"]`).check();
     const before = Number(await column(page, 'model').getAttribute('data-generation'));
@@ -95,21 +122,28 @@ describe('the playground page', () => {
     expect(ref.prompt + (await outputOf(page, 'model'))).toBe(ref.text);
 
     // The highlighted token is where each column's ids first differ from fp32's (checked here by hand).
-    const ids = await page.evaluate(() => Object.fromEntries(window.quantlab!.playground.columns.map((c) => [c.variant.stem, [...c.ids]])));
+    const ids = await page.evaluate(() =>
+      Object.fromEntries(window.quantlab!.playground.columns.map((c) => [c.variant.stem, [...c.ids]])),
+    );
     expect(ids.model).toEqual(ref.greedy_ids);
     const report: string[] = [];
     for (const stem of QUANTIZED_STEMS) {
       const mine = ids[stem];
       expect(mine.length).toBeGreaterThan(0);
       let d = -1;
-      for (let i = 0; i < Math.min(mine.length, ref.greedy_ids.length) && d < 0; i++) if (mine[i] !== ref.greedy_ids[i]) d = i;
+      for (let i = 0; i < Math.min(mine.length, ref.greedy_ids.length) && d < 0; i++)
+        if (mine[i] !== ref.greedy_ids[i]) d = i;
       if (d < 0 && mine.length !== ref.greedy_ids.length) d = Math.min(mine.length, ref.greedy_ids.length);
       const c = column(page, stem);
       expect(Number(await c.getAttribute('data-divergence'))).toBe(d);
       expect(await c.locator('mark').count()).toBe(d >= 0 && d < mine.length ? 1 : 0);
-      report.push(`${stem}: ${d < 0 ? 'same as fp32' : `diverges at token ${d + 1}`}, ${await c.locator('.figures div', { hasText: 'decode' }).locator('dd').textContent()}`);
+      report.push(
+        `${stem}: ${d < 0 ? 'same as fp32' : `diverges at token ${d + 1}`}, ${await c.locator('.figures div', { hasText: 'decode' }).locator('dd').textContent()}`,
+      );
     }
-    console.log(`[playground] quantize + 4 greedy columns: ${((performance.now() - t0) / 1000).toFixed(1)} s; ${report.join('; ')}`);
+    console.log(
+      `[playground] quantize + 4 greedy columns: ${((performance.now() - t0) / 1000).toFixed(1)} s; ${report.join('; ')}`,
+    );
   });
 
   it('regenerates in live mode when the temperature slider moves, and never shows a token of the cancelled run', async () => {
@@ -119,7 +153,12 @@ describe('the playground page', () => {
       const el = document.querySelector('article.column[data-variant="model"]')!;
       const seen: { gen: number; text: string }[] = [];
       (window as unknown as { seen: typeof seen }).seen = seen;
-      new MutationObserver(() => seen.push({ gen: Number(el.getAttribute('data-generation')), text: el.querySelector('.output')!.textContent ?? '' })).observe(el, {
+      new MutationObserver(() =>
+        seen.push({
+          gen: Number(el.getAttribute('data-generation')),
+          text: el.querySelector('.output')!.textContent ?? '',
+        }),
+      ).observe(el, {
         subtree: true,
         childList: true,
         characterData: true,
@@ -133,7 +172,8 @@ describe('the playground page', () => {
       const slider = document.querySelector<HTMLInputElement>('#temperature')!;
       const w = window as unknown as { movedAt?: number };
       const obs = new MutationObserver(() => {
-        if (Number(el.getAttribute('data-generation')) !== greedyGen || Number(el.getAttribute('data-tokens')) < 5) return;
+        if (Number(el.getAttribute('data-generation')) !== greedyGen || Number(el.getAttribute('data-tokens')) < 5)
+          return;
         obs.disconnect();
         w.movedAt = Number(el.getAttribute('data-tokens'));
         slider.value = '0.9';
@@ -149,7 +189,9 @@ describe('the playground page', () => {
     const gen = await waitDone(page, 'model', before + 1);
     for (const stem of QUANTIZED_STEMS) expect(await waitDone(page, stem, before + 1)).toBe(gen);
     sampledText = await outputOf(page, 'model');
-    console.log(`[playground] slider moved after ${shownWhenMoved} tokens of the greedy run; regenerated as generation ${gen}`);
+    console.log(
+      `[playground] slider moved after ${shownWhenMoved} tokens of the greedy run; regenerated as generation ${gen}`,
+    );
 
     const params = await page.evaluate(() => ({ ...window.quantlab!.playground.params }));
     expect([params.prompt, params.temperature, params.maxNewTokens]).toEqual([ref.prompt, 0.9, ref.greedy_ids.length]);
@@ -160,7 +202,8 @@ describe('the playground page', () => {
     const seen = await page.evaluate(() => (window as unknown as { seen: { gen: number; text: string }[] }).seen);
     const newer = seen.filter((s) => s.gen === gen);
     expect(newer.length).toBeGreaterThan(0);
-    for (const s of newer) expect(sampledText.startsWith(s.text), `shown under generation ${gen}: ${JSON.stringify(s.text)}`).toBe(true);
+    for (const s of newer)
+      expect(sampledText.startsWith(s.text), `shown under generation ${gen}: ${JSON.stringify(s.text)}`).toBe(true);
   });
 
   it('gives identical text for the same seed, and other text for another seed', async () => {
@@ -187,8 +230,12 @@ describe('the playground page', () => {
     expect(await page.locator('#max-new-tokens').inputValue()).toBe(String(ref.greedy_ids.length));
     expect(await page.locator('#device').inputValue()).toBe('wasm');
     expect(await outputOf(page, 'model')).toBe(last);
-    expect(await page.locator('article.column').evaluateAll((els) => els.map((e) => e.getAttribute('data-variant')))).toEqual(['model', ...QUANTIZED_STEMS]);
-    await expect.poll(() => column(page, 'model').locator('.status').textContent()).toContain('restored from your last visit');
+    expect(
+      await page.locator('article.column').evaluateAll((els) => els.map((e) => e.getAttribute('data-variant'))),
+    ).toEqual(['model', ...QUANTIZED_STEMS]);
+    await expect
+      .poll(() => column(page, 'model').locator('.status').textContent())
+      .toContain('restored from your last visit');
     // The address bar carries the settings: it is a share link.
     expect(new URL(page.url()).searchParams.get('temperature')).toBe('0.9');
 
@@ -220,7 +267,9 @@ describe('the playground page', () => {
     await page.locator('#load').click();
     const error = column(page, 'model_q4').locator('.column-error');
     await error.waitFor({ timeout: 60_000 });
-    expect(await error.textContent()).toContain('Could not reach the Hugging Face Hub to load HuggingFaceTB/SmolLM2-135M-Instruct');
+    expect(await error.textContent()).toContain(
+      'Could not reach the Hugging Face Hub to load HuggingFaceTB/SmolLM2-135M-Instruct',
+    );
     expect(await error.textContent()).toContain('Open a local model instead');
     await error.getByRole('button', { name: 'Retry' }).waitFor();
     await error.getByRole('button', { name: 'Use the built-in model' }).click();

@@ -51,7 +51,11 @@ describe('every quantized variant runs in the browser', () => {
       for (const e of extra) last = await b.quantize('aidreams260K', e.dtypes, e.options);
       return last;
     }, EXTRA);
-    variants = info.files.map((f) => f.path).filter((p) => p.endsWith('.onnx')).map((p) => p.slice(5, -5)).sort();
+    variants = info.files
+      .map((f) => f.path)
+      .filter((p) => p.endsWith('.onnx'))
+      .map((p) => p.slice(5, -5))
+      .sort();
     console.log(`[quantize] ${variants.length} variants: ${variants.join(', ')}`);
   });
 
@@ -70,7 +74,15 @@ describe('every quantized variant runs in the browser', () => {
             const l = await col.api.logits(ids);
             // Greedy decoding too on WASM; SwiftShader's WebGPU is too slow for it (minutes per variant).
             if (dev !== 'wasm') return { data: l.data, greedy: [] };
-            const g = await col.api.generate({ prompt: 'I dreamed', maxNewTokens: 16, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 });
+            const g = await col.api.generate({
+              prompt: 'I dreamed',
+              maxNewTokens: 16,
+              temperature: 0,
+              topK: 0,
+              topP: 1,
+              repetitionPenalty: 1,
+              seed: 0,
+            });
             return { data: l.data, greedy: g.ids };
           } catch (e) {
             // The worker's error arrives as a QuantlabError: its code crosses the boundary.
@@ -105,14 +117,28 @@ describe('every quantized variant runs in the browser', () => {
 
   it('produces every dtype and the extra formats', () => {
     expect(variants).toEqual([
-      'model', 'model_bf16', 'model_bnb4', 'model_bnb4_fp4', 'model_bnb4_nf4_dq', 'model_fp16', 'model_int8',
-      'model_q4', 'model_q4_b128', 'model_q4f16', 'model_q8nbits', 'model_quantized', 'model_uint8',
+      'model',
+      'model_bf16',
+      'model_bnb4',
+      'model_bnb4_fp4',
+      'model_bnb4_nf4_dq',
+      'model_fp16',
+      'model_int8',
+      'model_q4',
+      'model_q4_b128',
+      'model_q4f16',
+      'model_q8nbits',
+      'model_quantized',
+      'model_uint8',
     ]);
   });
 
   it('runs every variant on WASM with logits close to fp32', async () => {
     const runs = await runAll('wasm');
-    for (const r of runs) console.log(`[wasm] ${r.variant.padEnd(20)} ${r.error ? `ERROR ${r.error.message}` : `rel RMS ${r.relRms!.toExponential(2)}`}`);
+    for (const r of runs)
+      console.log(
+        `[wasm] ${r.variant.padEnd(20)} ${r.error ? `ERROR ${r.error.message}` : `rel RMS ${r.relRms!.toExponential(2)}`}`,
+      );
     const ref = greedyReferences()[0].greedy_ids.slice(0, 16);
     for (const r of runs) {
       expect(r.error, r.variant).toBeUndefined();
@@ -122,9 +148,14 @@ describe('every quantized variant runs in the browser', () => {
   });
 
   it('runs every float32-compute variant on WebGPU and refuses float16 ones clearly', async () => {
-    const f16 = await browser.page.evaluate(async () => (await navigator.gpu.requestAdapter())!.features.has('shader-f16'));
+    const f16 = await browser.page.evaluate(async () =>
+      (await navigator.gpu.requestAdapter())!.features.has('shader-f16'),
+    );
     const runs = await runAll('webgpu');
-    for (const r of runs) console.log(`[webgpu] ${r.variant.padEnd(20)} ${r.error ? `ERROR ${r.error.code}: ${r.error.message}` : `rel RMS ${r.relRms!.toExponential(2)}`}`);
+    for (const r of runs)
+      console.log(
+        `[webgpu] ${r.variant.padEnd(20)} ${r.error ? `ERROR ${r.error.code}: ${r.error.message}` : `rel RMS ${r.relRms!.toExponential(2)}`}`,
+      );
     for (const r of runs) {
       if (!f16 && /fp16|q4f16/.test(r.variant)) {
         expect(r.error?.code, r.variant).toBe('unsupported-device');

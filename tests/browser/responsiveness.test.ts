@@ -37,11 +37,17 @@ interface TraceEvent {
 }
 
 /** Records a Chromium trace around `body`; returns the CPU ms of every task on the page's main thread. */
-async function mainThreadTasks(cdp: CDPSession, body: () => Promise<void>): Promise<{ cpuMs: number; wallMs: number }[]> {
+async function mainThreadTasks(
+  cdp: CDPSession,
+  body: () => Promise<void>,
+): Promise<{ cpuMs: number; wallMs: number }[]> {
   const events: TraceEvent[] = [];
   const onData = (d: { value: object[] }) => events.push(...(d.value as TraceEvent[]));
   cdp.on('Tracing.dataCollected', onData);
-  await cdp.send('Tracing.start', { traceConfig: { includedCategories: ['toplevel', 'disabled-by-default-devtools.timeline'] }, transferMode: 'ReportEvents' });
+  await cdp.send('Tracing.start', {
+    traceConfig: { includedCategories: ['toplevel', 'disabled-by-default-devtools.timeline'] },
+    transferMode: 'ReportEvents',
+  });
   // Tracing.start may answer before every process traces: give the renderer time to start.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await body();
@@ -49,7 +55,9 @@ async function mainThreadTasks(cdp: CDPSession, body: () => Promise<void>): Prom
   await cdp.send('Tracing.end');
   await complete;
   cdp.off('Tracing.dataCollected', onData);
-  const mains = new Set(events.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  const mains = new Set(
+    events.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`),
+  );
   expect(mains.size).toBeGreaterThan(0);
   // A task comes as one complete event (X), or as a begin and an end (B, E) when the trace was
   // cut into chunks while it ran, which happens to long tasks: pair those per thread.
@@ -62,12 +70,18 @@ async function mainThreadTasks(cdp: CDPSession, body: () => Promise<void>): Prom
     else if (e.ph === 'B') open.set(thread, [...(open.get(thread) ?? []), e]);
     else if (e.ph === 'E') {
       const begin = open.get(thread)?.pop();
-      if (begin?.tts !== undefined && e.tts !== undefined) tasks.push({ cpuMs: (e.tts - begin.tts) / 1000, wallMs: (e.ts - begin.ts) / 1000 });
+      if (begin?.tts !== undefined && e.tts !== undefined)
+        tasks.push({ cpuMs: (e.tts - begin.tts) / 1000, wallMs: (e.ts - begin.ts) / 1000 });
     }
   }
   const names = new Map<string, number>();
-  for (const e of events) if (mains.has(`${e.pid}:${e.tid}`)) names.set(`${e.name}/${e.ph}`, (names.get(`${e.name}/${e.ph}`) ?? 0) + 1);
-  lastTrace = `${events.length} events, main thread: ${[...names].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => `${k} ${n}`).join(', ')}`;
+  for (const e of events)
+    if (mains.has(`${e.pid}:${e.tid}`)) names.set(`${e.name}/${e.ph}`, (names.get(`${e.name}/${e.ph}`) ?? 0) + 1);
+  lastTrace = `${events.length} events, main thread: ${[...names]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ')}`;
   return tasks;
 }
 
@@ -86,15 +100,25 @@ describe('main-thread responsiveness', () => {
     page = browser.page;
     cdp = await page.context().newCDPSession(page);
     const q = new URLSearchParams({
-      device: 'wasm', model: 'served:quantlab-tiny', variants: STEMS.join(','),
-      temperature: '0.8', top_k: '0', seed: '7', max_new_tokens: String(NEW_TOKENS), prompt: 'Once upon a time',
+      device: 'wasm',
+      model: 'served:quantlab-tiny',
+      variants: STEMS.join(','),
+      temperature: '0.8',
+      top_k: '0',
+      seed: '7',
+      max_new_tokens: String(NEW_TOKENS),
+      prompt: 'Once upon a time',
     });
     await gotoReady(page, `${server.url}?${q}`);
     for (const stem of STEMS) await column(page, stem).waitFor();
     // Load first: its one-off work (worker start, model parse) is not what this measures.
     await page.locator('#load').click();
     for (const stem of STEMS) {
-      await page.waitForFunction((s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready', stem, { timeout: 120_000 });
+      await page.waitForFunction(
+        (s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready',
+        stem,
+        { timeout: 120_000 },
+      );
     }
   });
 
@@ -143,7 +167,10 @@ describe('main-thread responsiveness', () => {
     const wallLong = await page.evaluate(() => window.longTasks!);
     console.log(
       `[responsiveness] ${total} tokens in 4 columns in ${seconds.toFixed(1)} s (${(total / seconds).toFixed(0)} tokens/s); ` +
-        `${tasks.length} main-thread tasks, busiest ${cpu.slice(0, 5).map((x) => x.toFixed(1)).join(' / ')} ms of CPU, ` +
+        `${tasks.length} main-thread tasks, busiest ${cpu
+          .slice(0, 5)
+          .map((x) => x.toFixed(1))
+          .join(' / ')} ms of CPU, ` +
         `total ${cpu.reduce((a, b) => a + b, 0).toFixed(0)} ms; Long Tasks API (wall time): ${wallLong.length} over 50 ms` +
         (wallLong.length ? ` (longest ${Math.max(...wallLong).toFixed(0)} ms)` : ''),
     );
@@ -155,14 +182,23 @@ describe('main-thread responsiveness', () => {
   it('shows the floor ratio and the bandwidth ceiling in the latency panel, and explains a bad bandwidth', async () => {
     await page.locator('#bandwidth').fill('abc');
     await page.locator('#bandwidth').dispatchEvent('change');
-    await expect.poll(() => page.locator('.summary [role="alert"]').first().textContent()).toContain('Memory bandwidth must be a number of GB/s');
+    await expect
+      .poll(() => page.locator('.summary [role="alert"]').first().textContent())
+      .toContain('Memory bandwidth must be a number of GB/s');
     await page.locator('#bandwidth').fill('10');
     await page.locator('#bandwidth').dispatchEvent('change');
     await expect.poll(() => page.locator('.summary [role="alert"]').count()).toBe(0);
 
     await page.locator('#measure-floor').click();
     await page.locator('#measure-floor').waitFor({ timeout: 180_000 }); // back once every column is measured
-    const rows = await page.evaluate(() => window.quantlab!.playground.columns.map((c) => ({ stem: c.variant.stem, label: c.variant.label, floor: c.floor, error: c.floorError })));
+    const rows = await page.evaluate(() =>
+      window.quantlab!.playground.columns.map((c) => ({
+        stem: c.variant.stem,
+        label: c.variant.label,
+        floor: c.floor,
+        error: c.floorError,
+      })),
+    );
     const lines: string[] = [];
     for (const r of rows) {
       expect(r.error).toBeNull();
@@ -170,13 +206,17 @@ describe('main-thread responsiveness', () => {
       expect(r.floor!.floorDecodeTokensPerS).toBeGreaterThan(0);
       const row = page.locator(`#latency tr[data-label="${r.label}"]`);
       // The ratio shown is playground / floor, to 2 decimals.
-      expect(await row.locator('[data-k="ratio"]').textContent()).toBe((r.floor!.decodeTokensPerS / r.floor!.floorDecodeTokensPerS).toFixed(2));
+      expect(await row.locator('[data-k="ratio"]').textContent()).toBe(
+        (r.floor!.decodeTokensPerS / r.floor!.floorDecodeTokensPerS).toFixed(2),
+      );
       // Ceiling: 10 GB/s over the bytes of the file the column loaded (its size as the server reports it).
       const res = await fetch(`${server.url}models/quantlab-tiny/onnx/${r.stem}.onnx`, { method: 'HEAD' });
       const bytes = Number(res.headers.get('content-length'));
       const ceiling = 10e9 / bytes;
       expect(Number(await row.locator('[data-k="ceiling"]').textContent())).toBeCloseTo(ceiling, ceiling < 100 ? 1 : 0);
-      lines.push(`${r.label}: ${r.floor!.decodeTokensPerS.toFixed(0)} / ${r.floor!.floorDecodeTokensPerS.toFixed(0)} tok/s = ${(r.floor!.decodeTokensPerS / r.floor!.floorDecodeTokensPerS).toFixed(2)}`);
+      lines.push(
+        `${r.label}: ${r.floor!.decodeTokensPerS.toFixed(0)} / ${r.floor!.floorDecodeTokensPerS.toFixed(0)} tok/s = ${(r.floor!.decodeTokensPerS / r.floor!.floorDecodeTokensPerS).toFixed(2)}`,
+      );
     }
     console.log(`[latency panel] playground / floor (greedy, one column at a time, same session): ${lines.join('; ')}`);
   });

@@ -25,7 +25,15 @@ async function runColumnWorker(page: Page) {
       const col = window.quantlab!.startColumnWorker();
       try {
         const load = await col.api.load({ kind: 'served', id }, 'model', 'wasm', undefined, 2);
-        const params = { prompt: 'Once upon a time', maxNewTokens: newTokens, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+        const params = {
+          prompt: 'Once upon a time',
+          maxNewTokens: newTokens,
+          temperature: 0,
+          topK: 0,
+          topP: 1,
+          repetitionPenalty: 1,
+          seed: 0,
+        };
         const g = await col.api.generate(params);
         const error = await col.api.generate({ ...params, maxNewTokens: 0 }).then(
           () => null,
@@ -46,7 +54,11 @@ function expectColumnWorker(run: Awaited<ReturnType<typeof runColumnWorker>>): v
   expect(run.promptIds.length).toBeGreaterThan(0);
   expect(run.ids.length).toBeGreaterThan(0);
   expect(run.ids.length).toBeLessThanOrEqual(NEW_TOKENS);
-  expect(run.error).toEqual({ name: 'QuantlabError', code: 'bad-argument', message: expect.stringMatching(/max new tokens/) });
+  expect(run.error).toEqual({
+    name: 'QuantlabError',
+    code: 'bad-argument',
+    message: expect.stringMatching(/max new tokens/),
+  });
 }
 
 describe('built site', () => {
@@ -81,7 +93,14 @@ describe('built site', () => {
 
     const adapter = await page.evaluate(async () => {
       const a = await navigator.gpu?.requestAdapter();
-      return a && { vendor: a.info.vendor, architecture: a.info.architecture, isFallback: a.info.isFallbackAdapter, f16: a.features.has('shader-f16') };
+      return (
+        a && {
+          vendor: a.info.vendor,
+          architecture: a.info.architecture,
+          isFallback: a.info.isFallbackAdapter,
+          f16: a.features.has('shader-f16'),
+        }
+      );
     });
     console.log('[smoke] WebGPU adapter:', JSON.stringify(adapter));
     expect(adapter).not.toBeNull();
@@ -107,7 +126,9 @@ describe('built site', () => {
     }
 
     // One copy of the 26 MB runtime in the build, under ort/ (Vite must not emit ORT's default one too).
-    const wasmFiles = readdirSync(inject('siteDir'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.wasm'));
+    const wasmFiles = readdirSync(inject('siteDir'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.wasm'),
+    );
     expect(wasmFiles).toEqual([path.join('ort', ORT_FILES[1])]);
 
     // A column worker runs the built-in model with ORT (through transformers.js, as the playground
@@ -115,7 +136,10 @@ describe('built site', () => {
     const before = browser.requests.length;
     const run = await runColumnWorker(page);
     const requests = browser.requests.slice(before);
-    console.log(`[smoke] column worker: ${run.threads} threads, ids ${run.ids.join(' ')}; ort requests:`, requests.filter((u) => u.includes('/ort/')));
+    console.log(
+      `[smoke] column worker: ${run.threads} threads, ids ${run.ids.join(' ')}; ort requests:`,
+      requests.filter((u) => u.includes('/ort/')),
+    );
     expectColumnWorker(run);
     expect(requests).toContain(`${server.url}ort/${ORT_FILES[1]}`);
     expect(requests).toContain(`${server.url}models/${TINY_MODEL_ID}/onnx/model.onnx`);
@@ -140,7 +164,9 @@ describe('built site', () => {
     }
     expect(isolated).toBe(true);
     await page.waitForLoadState('load');
-    expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toBe(`${headerless.url}coi-serviceworker.js`);
+    expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toBe(
+      `${headerless.url}coi-serviceworker.js`,
+    );
     // The column worker is isolated too: ONNX Runtime keeps its 2 threads.
     expectColumnWorker(await runColumnWorker(page));
     await page.close();

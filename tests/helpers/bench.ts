@@ -3,9 +3,23 @@
 import { expect } from 'vitest';
 
 const NUMBERS = [
-  'runs', 'load_ms', 'ttft_ms', 'prefill_tokens_per_s', 'decode_tokens_per_s', 'decode_min', 'decode_max', 'floor_decode_tokens_per_s',
-  'floor_ttft_ms', 'floor_prefill_tokens_per_s', 'floor_decode_min', 'floor_decode_max', 'floor_load_ms', 'ratio', 'peak_memory_bytes',
-  'peak_memory_with_floor_bytes', 'generated_tokens',
+  'runs',
+  'load_ms',
+  'ttft_ms',
+  'prefill_tokens_per_s',
+  'decode_tokens_per_s',
+  'decode_min',
+  'decode_max',
+  'floor_decode_tokens_per_s',
+  'floor_ttft_ms',
+  'floor_prefill_tokens_per_s',
+  'floor_decode_min',
+  'floor_decode_max',
+  'floor_load_ms',
+  'ratio',
+  'peak_memory_bytes',
+  'peak_memory_with_floor_bytes',
+  'generated_tokens',
 ];
 
 export function checkRow(row: Record<string, unknown>, runtime: string, newTokens: number): void {
@@ -24,4 +38,3 @@ export function checkRow(row: Record<string, unknown>, runtime: string, newToken
   expect(n.generated_tokens, where).toBe(newTokens);
   expect(row.same_ids, `${where}: the floor's greedy ids differ from the runner's`).toBe(true);
 }
-

@@ -36,7 +36,11 @@ function rope(v: Float64Array, nHeads: number, hd: number, pos: number, theta: n
 
 /** Logits [ids.length x vocab] in float64 for a whole sequence (causal). */
 export function referenceForward(c: DecoderConfig, w: WeightMap, ids: number[]): Float64Array[] {
-  const D = c.hiddenSize, H = c.numHeads, KVH = c.numKvHeads, hd = c.headDim, F = c.intermediateSize;
+  const D = c.hiddenSize,
+    H = c.numHeads,
+    KVH = c.numKvHeads,
+    hd = c.headDim,
+    F = c.intermediateSize;
   const g = (n: string) => w.get(n)!.data;
   const keys: Float64Array[][] = Array.from({ length: c.numLayers }, () => []);
   const vals: Float64Array[][] = Array.from({ length: c.numLayers }, () => []);
@@ -64,7 +68,8 @@ export function referenceForward(c: DecoderConfig, w: WeightMap, ids: number[]):
         const m = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - m));
         const z = e.reduce((a, b) => a + b, 0);
-        for (let t = 0; t < e.length; t++) for (let i = 0; i < hd; i++) ctx[head * hd + i] += (e[t] / z) * vals[l][t][kvh * hd + i];
+        for (let t = 0; t < e.length; t++)
+          for (let i = 0; i < hd; i++) ctx[head * hd + i] += (e[t] / z) * vals[l][t][kvh * hd + i];
       }
       const o = linear(ctx, g(`${p}.self_attn.o_proj.weight`), D, H * hd);
       x = x.map((val, i) => val + o[i]);

@@ -15,12 +15,16 @@ export async function ortSession(bytes: Uint8Array): Promise<ort.InferenceSessio
 }
 
 /** Runs once and returns every output as { type, data, dims }. */
-export async function runOrt(session: ort.InferenceSession, feeds: Record<string, Feed>): Promise<Record<string, { type: string; data: ArrayLike<number | bigint>; dims: readonly number[] }>> {
+export async function runOrt(
+  session: ort.InferenceSession,
+  feeds: Record<string, Feed>,
+): Promise<Record<string, { type: string; data: ArrayLike<number | bigint>; dims: readonly number[] }>> {
   const inputs: Record<string, ort.Tensor> = {};
   for (const [name, f] of Object.entries(feeds)) inputs[name] = new ort.Tensor(f.type, f.data, f.dims);
   const out = await session.run(inputs);
   const result: Record<string, { type: string; data: ArrayLike<number | bigint>; dims: readonly number[] }> = {};
-  for (const [name, t] of Object.entries(out)) result[name] = { type: t.type, data: t.data as ArrayLike<number | bigint>, dims: t.dims };
+  for (const [name, t] of Object.entries(out))
+    result[name] = { type: t.type, data: t.data as ArrayLike<number | bigint>, dims: t.dims };
   return result;
 }
 

@@ -8,5 +8,7 @@ export const SHARED_MODELS = resolve(REPO, '../shared/models');
 export const AIDREAMS = resolve(SHARED_MODELS, 'aidreams260K');
 
 if (!existsSync(AIDREAMS)) {
-  throw new Error(`Test model folder ${AIDREAMS} is missing: the repository expects ../shared/models/aidreams260K beside it`);
+  throw new Error(
+    `Test model folder ${AIDREAMS} is missing: the repository expects ../shared/models/aidreams260K beside it`,
+  );
 }

@@ -16,7 +16,10 @@ describe('floorDecode', () => {
     const model = buildDecoderGraph(src.config, src.weights);
     const fp16 = (await quantizeModel(model, { dtype: 'fp16' })).bytes;
     const shape = { numLayers: 4, numKvHeads: 4, headDim: 16 };
-    for (const [bytes, kvType] of [[encodeModel(model), 'float32'], [fp16, 'float16']] as const) {
+    for (const [bytes, kvType] of [
+      [encodeModel(model), 'float32'],
+      [fp16, 'float16'],
+    ] as const) {
       const s = await ort.InferenceSession.create(bytes);
       for (const ref of greedyReferences()) {
         const r = await floorDecode(ort.Tensor as unknown as TensorCtor, s, { ...shape, kvType }, ref.prompt_ids, 30);

@@ -2,7 +2,14 @@
 // it, a child process found below this one and counted, and the peak kept between resets.
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { descendants, PeakSampler, processMemory, processRss, treeMemory, treeMemorySampler } from '../../src/node/memory';
+import {
+  descendants,
+  PeakSampler,
+  processMemory,
+  processRss,
+  treeMemory,
+  treeMemorySampler,
+} from '../../src/node/memory';
 
 describe('memory readings', () => {
   it("reads this process's resident set as Node does", () => {

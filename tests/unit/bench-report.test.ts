@@ -3,9 +3,21 @@
 // summary, the KV layout read from input metadata, and the printed table.
 import { describe, expect, it, vi } from 'vitest';
 import type { FloorResult } from '../../src/lib/bench/floor';
-import { greedyParams, MAX_ROUNDS, measureConcurrency, measureInterleaved, type RunnerRun } from '../../src/lib/bench/measure';
+import {
+  greedyParams,
+  MAX_ROUNDS,
+  measureConcurrency,
+  measureInterleaved,
+  type RunnerRun,
+} from '../../src/lib/bench/measure';
 import { buildPrompt, type PromptTokenizer } from '../../src/lib/bench/prompt';
-import { alignTable, benchRow, concurrencyResult, formatBenchTable, type BenchReport } from '../../src/lib/bench/report';
+import {
+  alignTable,
+  benchRow,
+  concurrencyResult,
+  formatBenchTable,
+  type BenchReport,
+} from '../../src/lib/bench/report';
 import { median, minMax } from '../../src/lib/bench/stats';
 import { QuantlabError } from '../../src/lib/errors';
 
@@ -37,11 +49,16 @@ function toyTokenizer(splitTail: boolean): PromptTokenizer & { vocab: string[] }
       const words = text.split(' ').filter(Boolean);
       const ids = [0, ...words.map(id)];
       const last = words.at(-1);
-      if (splitTail && last && last.length >= 3) ids.splice(ids.length - 1, 1, id(last.slice(0, 2)), id(`##${last.slice(2)}`));
+      if (splitTail && last && last.length >= 3)
+        ids.splice(ids.length - 1, 1, id(last.slice(0, 2)), id(`##${last.slice(2)}`));
       return ids;
     },
     decode(ids) {
-      return ids.filter((i) => i !== 0).map((i) => vocab[i]).join(' ').replace(/ ##/g, '');
+      return ids
+        .filter((i) => i !== 0)
+        .map((i) => vocab[i])
+        .join(' ')
+        .replace(/ ##/g, '');
     },
   };
 }
@@ -82,7 +99,12 @@ const runnerRun = (ids: number[], decode: number, ttft = 10): RunnerRun => ({
   prefillTokensPerS: 3 / (ttft / 1000),
   decodeTokensPerS: decode,
 });
-const floorRun = (ids: number[], decode: number, ttft = 5): FloorResult => ({ ids, ttftMs: ttft, prefillTokensPerS: 3 / (ttft / 1000), decodeTokensPerS: decode });
+const floorRun = (ids: number[], decode: number, ttft = 5): FloorResult => ({
+  ids,
+  ttftMs: ttft,
+  prefillTokensPerS: 3 / (ttft / 1000),
+  decodeTokensPerS: decode,
+});
 
 describe('measureInterleaved', () => {
   it('loads and warms up the runner, then the floor, then alternates runner and floor runs', async () => {
@@ -106,7 +128,19 @@ describe('measureInterleaved', () => {
       3,
     );
     // Warm-up runner run 1 (3 ids), then runs 2 (2 ids), 3 and 4; each floor run gets the ids and count of the runner run before it.
-    expect(calls).toEqual(['loadRunner', 'runner', 'warm', 'loadFloor', 'floor(1,1;3)', 'runner', 'floor(2,2;2)', 'runner', 'floor(3,3;3)', 'runner', 'floor(4,4;3)']);
+    expect(calls).toEqual([
+      'loadRunner',
+      'runner',
+      'warm',
+      'loadFloor',
+      'floor(1,1;3)',
+      'runner',
+      'floor(2,2;2)',
+      'runner',
+      'floor(3,3;3)',
+      'runner',
+      'floor(4,4;3)',
+    ]);
     expect(m.loadMs).toBe(100);
     expect(m.floorLoadMs).toBe(50);
     expect(m.runner.map((r) => r.decodeTokensPerS)).toEqual([20, 30, 40]);
@@ -134,7 +168,10 @@ describe('measureInterleaved', () => {
       // Concurrency rounds likewise: together runs of 6 ms after a warm-up (not counted in the
       // time) until 25 ms have passed, then as many runs of each column alone, after a warm-up.
       let calls = 0;
-      const conc = { runAlone: async () => ((clock += 4), calls++, { dtype: 'a', tokens: 1, ms: 4 }), runTogether: async () => ((clock += 6), []) };
+      const conc = {
+        runAlone: async () => ((clock += 4), calls++, { dtype: 'a', tokens: 1, ms: 4 }),
+        runTogether: async () => ((clock += 6), []),
+      };
       expect(await measureConcurrency(conc, 2, 1, 25)).toHaveLength(5);
       expect(calls).toBe(2 * 6);
     } finally {
@@ -185,7 +222,12 @@ describe('benchRow', () => {
       generated_tokens: 2,
       same_ids: true,
     });
-    const differs = benchRow('q4', 'node', { ...m, floor: [floorRun([1, 2, 4], 1), ...m.floor.slice(1)] }, { runnerBytes: 1, allBytes: 1 });
+    const differs = benchRow(
+      'q4',
+      'node',
+      { ...m, floor: [floorRun([1, 2, 4], 1), ...m.floor.slice(1)] },
+      { runnerBytes: 1, allBytes: 1 },
+    );
     expect(differs.same_ids).toBe(false);
   });
 });
@@ -204,20 +246,46 @@ describe('concurrency', () => {
       2,
       2,
     );
-    expect(calls).toEqual(['prepareTogether', 'together', 'together', 'together', 'prepare0', 'alone0', 'alone0', 'alone0', 'prepare1', 'alone1', 'alone1', 'alone1']);
+    expect(calls).toEqual([
+      'prepareTogether',
+      'together',
+      'together',
+      'together',
+      'prepare0',
+      'alone0',
+      'alone0',
+      'alone0',
+      'prepare1',
+      'alone1',
+      'alone1',
+      'alone1',
+    ]);
     // Tokens count the calls: together 1 (warm-up), 2, 3; column 0 alone 4 (warm-up), 5, 6; column 1 alone 7 (warm-up), 8, 9.
-    expect(rounds.map((r) => [r.together[0].tokens, ...r.alone.map((a) => a.tokens)])).toEqual([[2, 5, 8], [3, 6, 9]]);
+    expect(rounds.map((r) => [r.together[0].tokens, ...r.alone.map((a) => a.tokens)])).toEqual([
+      [2, 5, 8],
+      [3, 6, 9],
+    ]);
   });
 
   it('compares the tokens of all columns over their common wall time with one column at a time', () => {
     const round = (aloneMs: [number, number], end: [number, number]) => ({
-      alone: [{ dtype: 'fp32', tokens: 64, ms: aloneMs[0] }, { dtype: 'q4', tokens: 32, ms: aloneMs[1] }],
-      together: [{ dtype: 'fp32', tokens: 64, startMs: 100, endMs: 100 + end[0] }, { dtype: 'q4', tokens: 32, startMs: 101, endMs: 100 + end[1] }],
+      alone: [
+        { dtype: 'fp32', tokens: 64, ms: aloneMs[0] },
+        { dtype: 'q4', tokens: 32, ms: aloneMs[1] },
+      ],
+      together: [
+        { dtype: 'fp32', tokens: 64, startMs: 100, endMs: 100 + end[0] },
+        { dtype: 'q4', tokens: 32, startMs: 101, endMs: 100 + end[1] },
+      ],
     });
     // Round 1: alone 96 tokens in 1000 + 600 ms = 60 tok/s; together 96 tokens from 100 to 1300 ms = 80 tok/s.
     // Round 2: alone 96 tokens in 800 + 400 ms = 80 tok/s; together from 100 to 1060 ms: 96 / 0.96 s = 100 tok/s.
     // Round 3: alone 96 tokens in 1600 + 800 ms = 40 tok/s; together from 100 to 2500 ms = 40 tok/s.
-    const r = concurrencyResult('browser-wasm', [round([1000, 600], [1200, 800]), round([800, 400], [960, 500]), round([1600, 800], [2400, 1000])]);
+    const r = concurrencyResult('browser-wasm', [
+      round([1000, 600], [1200, 800]),
+      round([800, 400], [960, 500]),
+      round([1600, 800], [2400, 1000]),
+    ]);
     expect(r.columns).toEqual(['fp32', 'q4']);
     expect(r.runs).toBe(3);
     expect(r.single_tokens_per_s).toBeCloseTo(60, 9); // median of 60, 80, 40
@@ -233,11 +301,24 @@ describe('concurrency', () => {
 
 describe('the table', () => {
   it('aligns text left and figures right', () => {
-    expect(alignTable([['a', 'bb', '1'], ['ccc', 'd', '100']], 2)).toBe('a    bb    1\nccc  d   100');
+    expect(
+      alignTable(
+        [
+          ['a', 'bb', '1'],
+          ['ccc', 'd', '100'],
+        ],
+        2,
+      ),
+    ).toBe('a    bb    1\nccc  d   100');
   });
 
   it('prints each row with its figures, notes and the concurrency line', () => {
-    const m = { loadMs: 1234.4, floorLoadMs: 1, runner: [runnerRun([1, 2], 95.04, 12.34)], floor: [floorRun([1, 2], 100, 5)] };
+    const m = {
+      loadMs: 1234.4,
+      floorLoadMs: 1,
+      runner: [runnerRun([1, 2], 95.04, 12.34)],
+      floor: [floorRun([1, 2], 100, 5)],
+    };
     const report: BenchReport = {
       model: 'm',
       runs: 1,
@@ -246,21 +327,54 @@ describe('the table', () => {
       new_tokens: 4,
       results: [benchRow('fp32', 'browser-wasm', m, { runnerBytes: 3 * 2 ** 20, allBytes: 4 * 2 ** 20 })],
       concurrency: {
-        node: concurrencyResult('node', [{ alone: [{ dtype: 'fp32', tokens: 10, ms: 1000 }], together: [{ dtype: 'fp32', tokens: 10, startMs: 0, endMs: 500 }] }]),
+        node: concurrencyResult('node', [
+          {
+            alone: [{ dtype: 'fp32', tokens: 10, ms: 1000 }],
+            together: [{ dtype: 'fp32', tokens: 10, startMs: 0, endMs: 500 }],
+          },
+        ]),
       },
     };
     const t = formatBenchTable(report);
     const line = t.split('\n').find((l) => l.startsWith('fp32'))!;
-    expect(t.split('\n')[0]).toBe('m: 3-token prompt, 4 new tokens (greedy), median of 1 run(s) after a warm-up; runner and floor interleaved');
-    expect(formatBenchTable({ ...report, runs: 5, min_time_s: 20 }).split('\n')[0]).toContain('median of at least 5 run(s) and 20 s per precision');
-    expect(line.split(/\s+/)).toEqual(['fp32', 'browser-wasm', '1', '1234', '12.3', '243', '95.0', '95.0-95.0', '100.0', '5.0', '0.950', '3', 'yes']);
+    expect(t.split('\n')[0]).toBe(
+      'm: 3-token prompt, 4 new tokens (greedy), median of 1 run(s) after a warm-up; runner and floor interleaved',
+    );
+    expect(formatBenchTable({ ...report, runs: 5, min_time_s: 20 }).split('\n')[0]).toContain(
+      'median of at least 5 run(s) and 20 s per precision',
+    );
+    expect(line.split(/\s+/)).toEqual([
+      'fp32',
+      'browser-wasm',
+      '1',
+      '1234',
+      '12.3',
+      '243',
+      '95.0',
+      '95.0-95.0',
+      '100.0',
+      '5.0',
+      '0.950',
+      '3',
+      'yes',
+    ]);
     expect(t).toContain('fp32 browser-wasm ended the text after 2 new tokens');
-    expect(t).toContain('node concurrency, 1 columns (fp32): together 20.0 tok/s, one at a time 10.0 tok/s, ratio 2.00');
+    expect(t).toContain(
+      'node concurrency, 1 columns (fp32): together 20.0 tok/s, one at a time 10.0 tok/s, ratio 2.00',
+    );
   });
 });
 
 describe('greedyParams', () => {
   it('asks for greedy decoding with no penalty', () => {
-    expect(greedyParams('hi', 5)).toEqual({ prompt: 'hi', maxNewTokens: 5, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 });
+    expect(greedyParams('hi', 5)).toEqual({
+      prompt: 'hi',
+      maxNewTokens: 5,
+      temperature: 0,
+      topK: 0,
+      topP: 1,
+      repetitionPenalty: 1,
+      seed: 0,
+    });
   });
 });

@@ -8,7 +8,8 @@ describe('classifyFiles', () => {
   it('pairs a llama2.c checkpoint with its tokenizer by name, else by size', () => {
     const a = classifyFiles([f('tok512.bin', 6290), f('aidreams260K.bin', 932124)]);
     expect(a.kind).toBe('llama2c');
-    if (a.kind === 'llama2c') expect([a.name, a.checkpoint.path, a.tokenizer.path]).toEqual(['aidreams260K', 'aidreams260K.bin', 'tok512.bin']);
+    if (a.kind === 'llama2c')
+      expect([a.name, a.checkpoint.path, a.tokenizer.path]).toEqual(['aidreams260K', 'aidreams260K.bin', 'tok512.bin']);
     const b = classifyFiles([f('big.bin', 900), f('small.bin', 50)]);
     if (b.kind === 'llama2c') expect(b.tokenizer.path).toBe('small.bin');
   });
@@ -16,7 +17,11 @@ describe('classifyFiles', () => {
   it('recognises Hugging Face and transformers.js folders, relative to the picked folder', () => {
     const hf = classifyFiles([f('SmolLM2/config.json'), f('SmolLM2/model.safetensors'), f('SmolLM2/tokenizer.json')]);
     expect(hf.kind).toBe('hf');
-    if (hf.kind === 'hf') expect([hf.name, [...hf.files.keys()].sort()]).toEqual(['SmolLM2', ['config.json', 'model.safetensors', 'tokenizer.json']]);
+    if (hf.kind === 'hf')
+      expect([hf.name, [...hf.files.keys()].sort()]).toEqual([
+        'SmolLM2',
+        ['config.json', 'model.safetensors', 'tokenizer.json'],
+      ]);
     const onnx = classifyFiles([f('m/config.json'), f('m/tokenizer.json'), f('m/onnx/model_q4.onnx')]);
     expect(onnx.kind).toBe('onnx');
   });

@@ -47,14 +47,49 @@ describe('parseArgs', () => {
   it('gives defaults, false for absent booleans and undefined for absent flags without a default', () => {
     const { values: v, positionals } = values(['model-dir']);
     expect(positionals).toEqual(['model-dir']);
-    expect(v).toEqual({ name: undefined, mode: 'fast', json: false, count: 3, offset: undefined, scale: undefined, wait: 0, dtypes: ['fp32'], temps: [0, 1] });
+    expect(v).toEqual({
+      name: undefined,
+      mode: 'fast',
+      json: false,
+      count: 3,
+      offset: undefined,
+      scale: undefined,
+      wait: 0,
+      dtypes: ['fp32'],
+      temps: [0, 1],
+    });
   });
 
   it('converts every kind of value, in both --flag value and --flag=value forms', () => {
-    const { values: v, positionals } = values(['a', '--name', 'x y', '--json', '--count=7', '--offset', '0', '--scale', '2.5e-1',
-      '--wait=12.5', '--dtypes', ' q4 , ,bnb4,', '--temps', '0.5,1.5', 'b']);
+    const { values: v, positionals } = values([
+      'a',
+      '--name',
+      'x y',
+      '--json',
+      '--count=7',
+      '--offset',
+      '0',
+      '--scale',
+      '2.5e-1',
+      '--wait=12.5',
+      '--dtypes',
+      ' q4 , ,bnb4,',
+      '--temps',
+      '0.5,1.5',
+      'b',
+    ]);
     expect(positionals).toEqual(['a', 'b']);
-    expect(v).toEqual({ name: 'x y', mode: 'fast', json: true, count: 7, offset: 0, scale: 0.25, wait: 12.5, dtypes: ['q4', 'bnb4'], temps: [0.5, 1.5] });
+    expect(v).toEqual({
+      name: 'x y',
+      mode: 'fast',
+      json: true,
+      count: 7,
+      offset: 0,
+      scale: 0.25,
+      wait: 12.5,
+      dtypes: ['q4', 'bnb4'],
+      temps: [0.5, 1.5],
+    });
   });
 
   it('types the values from the flag table', () => {
@@ -140,7 +175,8 @@ describe('the command table', () => {
       expect(synopsis.startsWith(`quantlab ${c.name} `), synopsis).toBe(true);
       const found = text.indexOf(`  ${synopsis.slice('quantlab '.length)}\n`, at);
       expect(found, c.name).toBeGreaterThan(at);
-      for (const line of c.summary.split('\n')) expect(text.indexOf(`      ${line}`, found), line).toBeGreaterThan(found);
+      for (const line of c.summary.split('\n'))
+        expect(text.indexOf(`      ${line}`, found), line).toBeGreaterThan(found);
       at = found;
     }
   });
@@ -171,8 +207,13 @@ describe('the command table', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
     expect(files.length).toBe(COMMANDS.length);
     for (const f of files) {
-      const imports = [...readFileSync(join(dir, f), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-      expect(imports.filter((p) => p.startsWith('./') || /(^|\/)main(\.ts)?$/.test(p)), f).toEqual([]);
+      const imports = [...readFileSync(join(dir, f), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map(
+        (m) => m[1],
+      );
+      expect(
+        imports.filter((p) => p.startsWith('./') || /(^|\/)main(\.ts)?$/.test(p)),
+        f,
+      ).toEqual([]);
     }
     for (const f of ['args.ts', 'command.ts', 'format.ts', 'model-folder.ts']) {
       const text = readFileSync(join(REPO, 'src/cli', f), 'utf8');

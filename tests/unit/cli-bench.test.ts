@@ -20,7 +20,24 @@ describe('quantlab bench (node)', () => {
 
   it('reports every field of every precision, and the concurrency of four runners', async () => {
     const out = join(tempDir(), 'sub/results.json');
-    const r = await runCli(['bench', dir, '--dtypes', DTYPES.join(','), '--runtimes', 'node', '--runs', '1', '--new-tokens', '8', '--prompt-tokens', '16', '--concurrency', '--json', '--out', out]);
+    const r = await runCli([
+      'bench',
+      dir,
+      '--dtypes',
+      DTYPES.join(','),
+      '--runtimes',
+      'node',
+      '--runs',
+      '1',
+      '--new-tokens',
+      '8',
+      '--prompt-tokens',
+      '16',
+      '--concurrency',
+      '--json',
+      '--out',
+      out,
+    ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out);
@@ -42,10 +59,25 @@ describe('quantlab bench (node)', () => {
   }, 300_000);
 
   it('prints a table with a line per precision, measuring past --runs for --min-time', async () => {
-    const r = await runCli(['bench', dir, '--dtypes', 'q4,fp32', '--runs', '2', '--min-time', '0.5', '--new-tokens', '4', '--prompt-tokens', '8']);
+    const r = await runCli([
+      'bench',
+      dir,
+      '--dtypes',
+      'q4,fp32',
+      '--runs',
+      '2',
+      '--min-time',
+      '0.5',
+      '--new-tokens',
+      '4',
+      '--prompt-tokens',
+      '8',
+    ]);
     expect(r.code, r.err).toBe(0);
     const lines = r.out.split('\n');
-    expect(lines[0]).toContain('8-token prompt, 4 new tokens (greedy), median of at least 2 run(s) and 0.5 s per precision');
+    expect(lines[0]).toContain(
+      '8-token prompt, 4 new tokens (greedy), median of at least 2 run(s) and 0.5 s per precision',
+    );
     expect(lines[1].split(/\s{2,}/).slice(0, 4)).toEqual(['dtype', 'runtime', 'runs', 'load ms']);
     expect(lines[2]).toMatch(/^q4\s+node\s+\d/);
     expect(lines[3]).toMatch(/^fp32\s+node\s+\d/);
@@ -74,9 +106,14 @@ describe('quantlab bench (node)', () => {
     // A folder with only the fp32 file: q4 and bnb4 are named, file and command.
     const only = join(tempDir(), 'only-fp32');
     mkdirSync(join(only, 'onnx'), { recursive: true });
-    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(dir, f), join(only, f));
+    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'])
+      copyFileSync(join(dir, f), join(only, f));
     copyFileSync(join(dir, 'onnx/model.onnx'), join(only, 'onnx/model.onnx'));
-    await bad([only, '--dtypes', 'fp32,q4,bnb4'], /has no .*onnx\/model_q4\.onnx \(q4\), .*onnx\/model_bnb4\.onnx \(bnb4\)/, new RegExp(`'quantlab quantize ${only} --dtype q4,bnb4'`));
+    await bad(
+      [only, '--dtypes', 'fp32,q4,bnb4'],
+      /has no .*onnx\/model_q4\.onnx \(q4\), .*onnx\/model_bnb4\.onnx \(bnb4\)/,
+      new RegExp(`'quantlab quantize ${only} --dtype q4,bnb4'`),
+    );
     await bad([join(only, 'onnx')], /is not a model folder \(no config.json\)/);
   }, 60_000);
 });

@@ -26,17 +26,45 @@ describe('quantlab quantize / eval', () => {
   afterAll(cleanupTempDirs);
 
   it('writes transformers.js file names and a manifest describing each variant', async () => {
-    expect(onnxFiles(dir)).toEqual(['model.onnx', 'model_bnb4.onnx', 'model_fp16.onnx', 'model_q4.onnx', 'model_quantized.onnx', 'quantlab-manifest.json']);
-    expect((await run(['quantize', dir, '--dtype', 'bnb4', '--quant-type', 'fp4', '--double-quant', '--quiet'])).code).toBe(0);
+    expect(onnxFiles(dir)).toEqual([
+      'model.onnx',
+      'model_bnb4.onnx',
+      'model_fp16.onnx',
+      'model_q4.onnx',
+      'model_quantized.onnx',
+      'quantlab-manifest.json',
+    ]);
+    expect(
+      (await run(['quantize', dir, '--dtype', 'bnb4', '--quant-type', 'fp4', '--double-quant', '--quiet'])).code,
+    ).toBe(0);
     const m = JSON.parse(readFileSync(join(dir, 'onnx/quantlab-manifest.json'), 'utf8'));
     const byFile = Object.fromEntries(m.variants.map((v: { file: string }) => [v.file, v]));
-    expect(Object.keys(byFile).sort()).toEqual(['model_bnb4.onnx', 'model_bnb4_fp4_dq.onnx', 'model_fp16.onnx', 'model_q4.onnx', 'model_quantized.onnx']);
-    expect(byFile['model_bnb4_fp4_dq.onnx'].options).toMatchObject({ dtype: 'bnb4', quantType: 'fp4', doubleQuant: true, blockSize: 64 });
+    expect(Object.keys(byFile).sort()).toEqual([
+      'model_bnb4.onnx',
+      'model_bnb4_fp4_dq.onnx',
+      'model_fp16.onnx',
+      'model_q4.onnx',
+      'model_quantized.onnx',
+    ]);
+    expect(byFile['model_bnb4_fp4_dq.onnx'].options).toMatchObject({
+      dtype: 'bnb4',
+      quantType: 'fp4',
+      doubleQuant: true,
+      blockSize: 64,
+    });
     expect(byFile['model_q4.onnx'].bytes).toBe(readFileSync(join(dir, 'onnx/model_q4.onnx')).byteLength);
     // Per [K, N] weight: N * ceil(K/32) blocks of 16 packed bytes + a 4-byte fp32 scale (K = 172
     // is padded to 192, as MatMulNBits specifies). Per layer: q, k, v, o [64, 64], gate and up
     // [64, 172], down [172, 64]; the lm_head (tied embedding) stays fp32.
-    const shapes = [[64, 64], [64, 64], [64, 64], [64, 64], [64, 172], [64, 172], [172, 64]];
+    const shapes = [
+      [64, 64],
+      [64, 64],
+      [64, 64],
+      [64, 64],
+      [64, 172],
+      [64, 172],
+      [172, 64],
+    ];
     const bits = shapes.reduce((a, [K, N]) => a + 8 * N * Math.ceil(K / 32) * 20, 0);
     const weights = shapes.reduce((a, [K, N]) => a + K * N, 0);
     expect(byFile['model_q4.onnx'].bitsPerWeightQuantized).toBeCloseTo(bits / weights, 6);
@@ -46,7 +74,15 @@ describe('quantlab quantize / eval', () => {
     const runner = new Runner();
     await runner.load({ modelId: dir, variant: 'model_fp16', device: 'cpu' });
     for (const ref of greedyReferences()) {
-      const r = await runner.generate({ prompt: ref.prompt, maxNewTokens: ref.greedy_ids.length, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 });
+      const r = await runner.generate({
+        prompt: ref.prompt,
+        maxNewTokens: ref.greedy_ids.length,
+        temperature: 0,
+        topK: 0,
+        topP: 1,
+        repetitionPenalty: 1,
+        seed: 0,
+      });
       expect(r.ids).toEqual(ref.greedy_ids);
     }
     await runner.dispose();
@@ -54,7 +90,12 @@ describe('quantlab quantize / eval', () => {
 
   it('eval orders mean KLD fp16 << q8 << q4, with fp32 against itself exactly 0', async () => {
     const textFile = join(dir, 'sample.txt');
-    writeFileSync(textFile, greedyReferences().map((r) => r.text).join('\n'));
+    writeFileSync(
+      textFile,
+      greedyReferences()
+        .map((r) => r.text)
+        .join('\n'),
+    );
     const r = await run(['eval', dir, '--dtypes', 'fp32,fp16,q8,q4', '--text', textFile, '--ctx', '64', '--json']);
     expect(r.code, r.err).toBe(0);
     const res = JSON.parse(r.out).results;
@@ -62,7 +103,9 @@ describe('quantlab quantize / eval', () => {
     expect(res.fp32.same_top_pct).toBe(100);
     expect(res.fp16.kld_mean).toBeLessThan(res.q8.kld_mean / 100);
     expect(res.q8.kld_mean).toBeLessThan(res.q4.kld_mean);
-    for (const d of ['fp16', 'q8', 'q4']) for (const k of ['ppl', 'kld_p99', 'same_top_pct', 'rms_dp']) expect(Number.isFinite(res[d][k]), `${d}.${k}`).toBe(true);
+    for (const d of ['fp16', 'q8', 'q4'])
+      for (const k of ['ppl', 'kld_p99', 'same_top_pct', 'rms_dp'])
+        expect(Number.isFinite(res[d][k]), `${d}.${k}`).toBe(true);
   }, 120_000);
 
   describe('bad input', () => {

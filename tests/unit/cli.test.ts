@@ -20,12 +20,34 @@ describe('quantlab CLI', () => {
   it('imports aidreams260K and generates the reference continuation as JSON (through the bin)', () => {
     const out = join(tempDir(), 'aidreams');
     execFileSync('node', [BIN, 'import', CHECKPOINT, '--tokenizer', TOKENIZER, '--out', out, '--quiet']);
-    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) {
+    for (const f of [
+      'config.json',
+      'generation_config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'onnx/model.onnx',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     const ref = greedyReferences()[2];
-    const stdout = execFileSync('node', [BIN, 'generate', out, '--dtype', 'fp32', '--prompt', ref.prompt,
-      '--max-new-tokens', String(ref.greedy_ids.length), '--temperature', '0', '--json'], { encoding: 'utf8' });
+    const stdout = execFileSync(
+      'node',
+      [
+        BIN,
+        'generate',
+        out,
+        '--dtype',
+        'fp32',
+        '--prompt',
+        ref.prompt,
+        '--max-new-tokens',
+        String(ref.greedy_ids.length),
+        '--temperature',
+        '0',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
     const r = JSON.parse(stdout);
     expect(r.prompt_ids).toEqual(ref.prompt_ids);
     expect(r.ids).toEqual(ref.greedy_ids);
@@ -36,7 +58,21 @@ describe('quantlab CLI', () => {
   it('builds a deterministic tiny model', async () => {
     const a = join(tempDir(), 'a');
     const b = join(tempDir(), 'b');
-    const args = ['--layers', '2', '--dim', '32', '--heads', '4', '--kv-heads', '2', '--hidden', '48', '--vocab', '400', '--quiet'];
+    const args = [
+      '--layers',
+      '2',
+      '--dim',
+      '32',
+      '--heads',
+      '4',
+      '--kv-heads',
+      '2',
+      '--hidden',
+      '48',
+      '--vocab',
+      '400',
+      '--quiet',
+    ];
     expect((await run(['tiny', '--out', a, ...args])).code).toBe(0);
     expect((await run(['tiny', '--out', b, ...args])).code).toBe(0);
     expect(readFileSync(join(a, 'onnx/model.onnx')).equals(readFileSync(join(b, 'onnx/model.onnx')))).toBe(true);
@@ -96,13 +132,24 @@ describe('quantlab CLI', () => {
         setup: (d) => {
           const hf = join(d, 'partial');
           mkdirSync(hf);
-          writeFileSync(join(hf, 'config.json'), JSON.stringify({
-            model_type: 'llama', vocab_size: 300, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 1,
-            num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true,
-          }));
+          writeFileSync(
+            join(hf, 'config.json'),
+            JSON.stringify({
+              model_type: 'llama',
+              vocab_size: 300,
+              hidden_size: 32,
+              intermediate_size: 48,
+              num_hidden_layers: 1,
+              num_attention_heads: 4,
+              num_key_value_heads: 2,
+              tie_word_embeddings: true,
+            }),
+          );
           writeFileSync(join(hf, 'tokenizer.json'), '{}');
           // Only the embedding: every layer tensor is missing.
-          const header = JSON.stringify({ 'model.embed_tokens.weight': { dtype: 'F32', shape: [300, 32], data_offsets: [0, 300 * 32 * 4] } });
+          const header = JSON.stringify({
+            'model.embed_tokens.weight': { dtype: 'F32', shape: [300, 32], data_offsets: [0, 300 * 32 * 4] },
+          });
           const pad = ' '.repeat((8 - (header.length % 8)) % 8);
           const buf = Buffer.alloc(8 + header.length + pad.length + 300 * 32 * 4);
           buf.writeBigUInt64LE(BigInt(header.length + pad.length));

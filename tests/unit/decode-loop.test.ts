@@ -20,7 +20,9 @@ afterAll(cleanupTempDirs);
 
 describe('decode loop pieces', () => {
   it('reads the last row of float32 and float16 (bit pattern) logits', () => {
-    expect(Array.from(lastRow({ type: 'float32', dims: [1, 2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }))).toEqual([4, 5, 6]);
+    expect(
+      Array.from(lastRow({ type: 'float32', dims: [1, 2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) })),
+    ).toEqual([4, 5, 6]);
     // 0x3c00 = 1, 0xc000 = -2, 0x3800 = 0.5, 0x7bff = 65504
     const h = Uint16Array.from([0, 0, 0x3c00, 0xc000, 0x3800, 0x7bff]);
     expect(Array.from(lastRow({ type: 'float16', dims: [1, 2, 3], data: h }))).toEqual([-2, 0.5, 65504]);
@@ -40,7 +42,15 @@ describe('Runner decode loop on aidreams260K', () => {
     const dir = await writeModel(src, 'aidreams');
     const runner = new Runner();
     await runner.load({ modelId: dir, variant: 'model', device: 'cpu' });
-    const r = await runner.generate({ prompt: 'I dreamed', maxNewTokens: 40, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1.5, seed: 0 });
+    const r = await runner.generate({
+      prompt: 'I dreamed',
+      maxNewTokens: 40,
+      temperature: 0,
+      topK: 0,
+      topP: 1,
+      repetitionPenalty: 1.5,
+      seed: 0,
+    });
     await runner.dispose();
     // onnxruntime-node keeps its tensors in host memory.
     expect(r.timings.kvLocation).toBe('cpu');
@@ -88,7 +98,10 @@ function scriptedSession(V = 11, layers = 2) {
         return new Float32Array(0);
       },
     });
-  const names = Array.from({ length: layers }, (_, l) => [`past_key_values.${l}.key`, `past_key_values.${l}.value`]).flat();
+  const names = Array.from({ length: layers }, (_, l) => [
+    `past_key_values.${l}.key`,
+    `past_key_values.${l}.value`,
+  ]).flat();
   const session: OrtSession = {
     inputNames: ['input_ids', 'attention_mask', 'position_ids', ...names],
     inputMetadata: names.map((name) => ({ name, isTensor: true, type: 'float32', shape: ['batch', 2, 'past', 4] })),
@@ -107,7 +120,8 @@ function scriptedSession(V = 11, layers = 2) {
   };
   const tensor = (type: string, data: unknown, dims: number[]) => track({ type, data, dims });
   /** Tensors holding memory (KV cache, logits) that were not disposed exactly once. */
-  const leaks = () => [...made].filter((t) => (t.location === 'gpu-buffer' || t.dims.length >= 3) && disposed.get(t) !== 1).length;
+  const leaks = () =>
+    [...made].filter((t) => (t.location === 'gpu-buffer' || t.dims.length >= 3) && disposed.get(t) !== 1).length;
   return { session, tensor, made, disposed, feedsSeen, outsSeen, names, leaks, readBack: () => readBack };
 }
 
@@ -116,7 +130,12 @@ describe('decode loop on a scripted session', () => {
 
   it('feeds each step the previous KV outputs as they are (never read back), with the right mask and positions, and disposes each replaced tensor once', async () => {
     const s = scriptedSession();
-    const { ids, kvLocation } = await decodeLoop(s.session, s.tensor, { promptIds: [3, 4, 5], maxNewTokens: 6, pick: greedy, stopIds: new Set() });
+    const { ids, kvLocation } = await decodeLoop(s.session, s.tensor, {
+      promptIds: [3, 4, 5],
+      maxNewTokens: 6,
+      pick: greedy,
+      stopIds: new Set(),
+    });
     expect(ids).toEqual([6, 7, 8, 9, 10, 0]);
     expect(kvLocation).toBe('gpu-buffer');
     expect(s.feedsSeen).toHaveLength(6);
@@ -126,7 +145,9 @@ describe('decode loop on a scripted session', () => {
       const n = step === 0 ? 3 : 1;
       expect(Array.from(f.attention_mask.data as BigInt64Array, Number)).toEqual(new Array(pos + n).fill(1));
       expect(f.attention_mask.dims).toEqual([1, pos + n]);
-      expect(Array.from(f.position_ids.data as BigInt64Array, Number)).toEqual(Array.from({ length: n }, (_, i) => pos + i));
+      expect(Array.from(f.position_ids.data as BigInt64Array, Number)).toEqual(
+        Array.from({ length: n }, (_, i) => pos + i),
+      );
       for (const name of s.names) {
         if (step === 0) expect(f[name].dims).toEqual([1, 2, 0, 4]);
         // The very object the previous run returned: not copied, not downloaded.
@@ -141,7 +162,16 @@ describe('decode loop on a scripted session', () => {
 
   it('releases the KV cache when it stops on a stop id, on abort, and when picking throws', async () => {
     const stop = scriptedSession();
-    expect((await decodeLoop(stop.session, stop.tensor, { promptIds: [1], maxNewTokens: 9, pick: greedy, stopIds: new Set([3]) })).ids).toEqual([2, 3]);
+    expect(
+      (
+        await decodeLoop(stop.session, stop.tensor, {
+          promptIds: [1],
+          maxNewTokens: 9,
+          pick: greedy,
+          stopIds: new Set([3]),
+        })
+      ).ids,
+    ).toEqual([2, 3]);
     const ctrl = new AbortController();
     const abort = scriptedSession();
     const got = await decodeLoop(abort.session, abort.tensor, {
@@ -159,7 +189,9 @@ describe('decode loop on a scripted session', () => {
       if (++calls === 3) throw new Error('sampler broke');
       return greedy(l);
     };
-    await expect(decodeLoop(bad.session, bad.tensor, { promptIds: [1], maxNewTokens: 9, pick, stopIds: new Set() })).rejects.toThrow('sampler broke');
+    await expect(
+      decodeLoop(bad.session, bad.tensor, { promptIds: [1], maxNewTokens: 9, pick, stopIds: new Set() }),
+    ).rejects.toThrow('sampler broke');
     for (const s of [stop, abort, bad]) {
       expect(s.outsSeen.length).toBeGreaterThan(1);
       expect(s.leaks()).toBe(0);
@@ -198,12 +230,32 @@ function byteLevelTokenizer(): PreTrainedTokenizer {
       version: '1.0',
       truncation: null,
       padding: null,
-      added_tokens: [{ id: 0, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+      added_tokens: [
+        {
+          id: 0,
+          content: '<|endoftext|>',
+          single_word: false,
+          lstrip: false,
+          rstrip: false,
+          normalized: false,
+          special: true,
+        },
+      ],
       normalizer: null,
       pre_tokenizer: level,
       post_processor: null,
       decoder: level,
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: '',
+        end_of_word_suffix: '',
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab,
+        merges: [],
+      },
     },
     { clean_up_tokenization_spaces: true, tokenizer_class: 'GPT2Tokenizer' },
   );
@@ -213,7 +265,13 @@ describe('streamed text', () => {
   const src = aidreamsSource();
   const tokenizers = [
     // llama2.c's tokenizer: byte fallback <0x00>..<0xFF> at ids 3..258, a leading space stripped.
-    { name: 'aidreams (byte fallback)', tok: new PreTrainedTokenizer(src.tokenizerJson, src.tokenizerConfig ?? {}), byte: (b: number) => b + 3, specials: [0, 1, 2], V: 512 },
+    {
+      name: 'aidreams (byte fallback)',
+      tok: new PreTrainedTokenizer(src.tokenizerJson, src.tokenizerConfig ?? {}),
+      byte: (b: number) => b + 3,
+      specials: [0, 1, 2],
+      V: 512,
+    },
     { name: 'byte-level with clean-up', tok: byteLevelTokenizer(), byte: (b: number) => b + 1, specials: [0], V: 257 },
   ];
   /** Random ids rich in what makes decoding non-local: split UTF-8, runs of skipped specials, " ' ' '", punctuation. */
@@ -226,7 +284,8 @@ describe('streamed text', () => {
       else if (r < 0.4) ids.push(...[0xf0, 0x9f, 0x98, 0x80].slice(0, 1 + Math.floor(rng() * 4)).map(t.byte));
       else if (r < 0.45) ids.push(t.byte(0xc3), t.byte(0xa9));
       else if (r < 0.5) ids.push(t.byte(0x80 + Math.floor(rng() * 64)));
-      else if (r < 0.55) ids.push(...new Array(rng() < 0.3 ? 20 : 1).fill(t.specials[Math.floor(rng() * t.specials.length)]));
+      else if (r < 0.55)
+        ids.push(...new Array(rng() < 0.3 ? 20 : 1).fill(t.specials[Math.floor(rng() * t.specials.length)]));
       else if (r < 0.6) for (let i = 0; i < 12; i++) ids.push(t.byte(i % 2 ? 0x27 : 0x20));
       else ids.push(Math.floor(rng() * t.V));
     }
@@ -244,8 +303,14 @@ describe('streamed text', () => {
         // Trial 1: a character split by 30 skipped special tokens, completed long after it started.
         const special = new Array<number>(30).fill(t.specials[0]);
         const fixed = [
-          { prompt: [t.byte(0x61), t.byte(0xf0), t.byte(0x9f)], ids: [t.byte(0x98), t.byte(0x80), t.byte(0x62), ...randomIds(rng, t, 40)] },
-          { prompt: randomIds(rng, t, 30), ids: [t.byte(0x61), t.byte(0xf0), t.byte(0x9f), t.byte(0x98), ...special, t.byte(0x88), t.byte(0x61)] },
+          {
+            prompt: [t.byte(0x61), t.byte(0xf0), t.byte(0x9f)],
+            ids: [t.byte(0x98), t.byte(0x80), t.byte(0x62), ...randomIds(rng, t, 40)],
+          },
+          {
+            prompt: randomIds(rng, t, 30),
+            ids: [t.byte(0x61), t.byte(0xf0), t.byte(0x9f), t.byte(0x98), ...special, t.byte(0x88), t.byte(0x61)],
+          },
         ][trial];
         const prompt = fixed?.prompt ?? randomIds(rng, t, 1 + Math.floor(rng() * 40));
         const ids = fixed?.ids ?? randomIds(rng, t, 1 + Math.floor(rng() * 100));
@@ -291,7 +356,15 @@ describe('Runner streaming on aidreams260K', () => {
     await runner.load({ modelId: dir, variant: 'model', device: 'cpu' });
     const events: { ids: number[]; text: string; offsets: number[]; tokenMs: number[] }[] = [];
     const r = await runner.generate(
-      { prompt: 'Once upon a time', maxNewTokens: 120, temperature: 1.2, topK: 0, topP: 1, repetitionPenalty: 1, seed: 5 },
+      {
+        prompt: 'Once upon a time',
+        maxNewTokens: 120,
+        temperature: 1.2,
+        topK: 0,
+        topP: 1,
+        repetitionPenalty: 1,
+        seed: 5,
+      },
       // The event's arrays are the runner's own and grow: copy them, as a post to the page does.
       (e) => events.push({ ids: [...e.ids], text: e.text, offsets: [...e.offsets], tokenMs: [...e.tokenMs] }),
     );

@@ -26,7 +26,11 @@ describe('chooseDevice', () => {
   });
 
   it('uses WASM without an adapter, with the thread count isolation allows', () => {
-    expect(chooseDevice(fp32, noGpu)).toEqual({ device: 'wasm', reason: 'no WebGPU adapter in this browser; 1 thread (page not cross-origin isolated)', threads: 1 });
+    expect(chooseDevice(fp32, noGpu)).toEqual({
+      device: 'wasm',
+      reason: 'no WebGPU adapter in this browser; 1 thread (page not cross-origin isolated)',
+      threads: 1,
+    });
     expect(chooseDevice(fp32, null).device).toBe('wasm');
   });
 
@@ -34,11 +38,17 @@ describe('chooseDevice', () => {
     expect(chooseDevice(fp32, gpu(false, true)).device).toBe('wasm');
     expect(chooseDevice(fp32, gpu(false, true)).reason).toMatch(/software fallback/);
     expect(chooseDevice(fp32, gpu(false, true), 'webgpu').device).toBe('webgpu');
-    expect(chooseDevice(fp32, gpu(true), 'wasm')).toEqual({ device: 'wasm', reason: 'chosen in settings; 4 threads', threads: 4 });
+    expect(chooseDevice(fp32, gpu(true), 'wasm')).toEqual({
+      device: 'wasm',
+      reason: 'chosen in settings; 4 threads',
+      threads: 4,
+    });
   });
 
   it('notes that integer MatMuls leave the GPU', () => {
-    expect(chooseDevice({ needsShaderF16: false, integerMatMul: true }, gpu(true)).reason).toMatch(/MatMulInteger ops run on the CPU/);
+    expect(chooseDevice({ needsShaderF16: false, integerMatMul: true }, gpu(true)).reason).toMatch(
+      /MatMulInteger ops run on the CPU/,
+    );
   });
 
   it('shares the cores out among the columns running at once', () => {
@@ -48,7 +58,15 @@ describe('chooseDevice', () => {
     // 8 cores: capped at 4 for one column, 8 / 3 -> 2 each for three.
     expect([1, 2, 3, 8, 16].map((n) => wasmThreadCount(gpu(false), n))).toEqual([4, 4, 2, 1, 1]);
     expect(wasmThreadCount(noGpu, 1)).toBe(1);
-    expect(chooseDevice(fp32, two, 'wasm', 4)).toEqual({ device: 'wasm', reason: 'chosen in settings; 1 thread (4 columns share 2 cores)', threads: 1 });
-    expect(chooseDevice(fp32, two, 'wasm', 1)).toEqual({ device: 'wasm', reason: 'chosen in settings; 2 threads', threads: 2 });
+    expect(chooseDevice(fp32, two, 'wasm', 4)).toEqual({
+      device: 'wasm',
+      reason: 'chosen in settings; 1 thread (4 columns share 2 cores)',
+      threads: 1,
+    });
+    expect(chooseDevice(fp32, two, 'wasm', 1)).toEqual({
+      device: 'wasm',
+      reason: 'chosen in settings; 2 threads',
+      threads: 2,
+    });
   });
 });

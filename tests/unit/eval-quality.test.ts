@@ -10,7 +10,11 @@ const BOS = 1;
 
 /** A character-level toy tokenizer: BOS, then 'a'..'f' -> 2..7. */
 const encodeChars = (text: string) => [BOS, ...[...text].map((c) => 2 + ((c.charCodeAt(0) - 97) % 6))];
-const decodeChars = (ids: number[]) => ids.filter((t) => t !== BOS).map((t) => String.fromCharCode(95 + t)).join('');
+const decodeChars = (ids: number[]) =>
+  ids
+    .filter((t) => t !== BOS)
+    .map((t) => String.fromCharCode(95 + t))
+    .join('');
 
 interface Fake extends EvalModel {
   calls: number[][];
@@ -51,7 +55,12 @@ describe('evaluateQuality', () => {
   it('feeds floor(n / ctx) windows with BOS first and scores rows floor(ctx/2) .. ctx-2', async () => {
     const base = fake(() => 2);
     const q = fake((j) => j); // the row index as boost: tells which rows were scored
-    const r = await evaluateQuality(opts([{ label: 'fp32', model: base }, { label: 'q', model: q }]));
+    const r = await evaluateQuality(
+      opts([
+        { label: 'fp32', model: base },
+        { label: 'q', model: q },
+      ]),
+    );
     const tokens = encodeChars(TEXT);
     expect(r.tokens).toBe(22);
     expect(r.windows).toBe(3); // 22 / 6
@@ -71,11 +80,20 @@ describe('evaluateQuality', () => {
   });
 
   it('matches a direct KL computation on a 2-window toy and gives the baseline KLD 0 and same-top 100 %', async () => {
-    const r = await evaluateQuality(opts([{ label: 'fp32', model: fake(() => 2) }, { label: 'q', model: fake(() => 1) }], { ctx: 8 }));
+    const r = await evaluateQuality(
+      opts(
+        [
+          { label: 'fp32', model: fake(() => 2) },
+          { label: 'q', model: fake(() => 1) },
+        ],
+        { ctx: 8 },
+      ),
+    );
     // P: e^2 on the true token, 1 on 7 others; Q: e^1 vs 1. KL = sum_i P_i ln(P_i / Q_i).
     const zp = Math.exp(2) + 7;
     const zq = Math.exp(1) + 7;
-    const kl = (Math.exp(2) / zp) * Math.log((Math.exp(2) / zp) / (Math.exp(1) / zq)) + 7 * (1 / zp) * Math.log((1 / zp) / (1 / zq));
+    const kl =
+      (Math.exp(2) / zp) * Math.log(Math.exp(2) / zp / (Math.exp(1) / zq)) + 7 * (1 / zp) * Math.log(1 / zp / (1 / zq));
     const q = ok(r.results.q);
     expect(q.kld_mean).toBeCloseTo(kl, 12);
     expect(q.kld_max).toBeCloseTo(kl, 12);
@@ -90,18 +108,38 @@ describe('evaluateQuality', () => {
     const broken = fake(() => 1, { logits: () => Promise.reject(new Error('session lost')) });
     const nan = fake(() => NaN);
     const inf = fake((j) => (j === 4 ? Infinity : 1));
-    const r = await evaluateQuality(opts([{ label: 'fp32', model: fake(() => 2) }, { label: 'x', model: broken }, { label: 'fp16', model: nan }, { label: 'q4f16', model: inf }]));
+    const r = await evaluateQuality(
+      opts([
+        { label: 'fp32', model: fake(() => 2) },
+        { label: 'x', model: broken },
+        { label: 'fp16', model: nan },
+        { label: 'q4f16', model: inf },
+      ]),
+    );
     expect(ok(r.results.fp32).count).toBe(6);
     expect(r.results.x).toEqual({ error: { code: 'internal', message: 'session lost' } });
-    expect((r.results.fp16 as { error: { message: string } }).error.message).toMatch(/fp16 produced NaN or infinite logits \(at token 3 of the text\)/);
-    expect((r.results.q4f16 as { error: { message: string } }).error.message).toMatch(/q4f16 produced NaN or infinite logits \(at token 4 of the text\)/);
-    await expect(evaluateQuality(opts([{ label: 'fp32', model: inf }]))).rejects.toThrow(/fp32 produced NaN or infinite logits/);
+    expect((r.results.fp16 as { error: { message: string } }).error.message).toMatch(
+      /fp16 produced NaN or infinite logits \(at token 3 of the text\)/,
+    );
+    expect((r.results.q4f16 as { error: { message: string } }).error.message).toMatch(
+      /q4f16 produced NaN or infinite logits \(at token 4 of the text\)/,
+    );
+    await expect(evaluateQuality(opts([{ label: 'fp32', model: inf }]))).rejects.toThrow(
+      /fp32 produced NaN or infinite logits/,
+    );
   });
 
   it('scores a model with another tokenizer on its own windows, perplexity only', async () => {
     // Two tokens per character: a different token sequence, so no position-wise comparison.
-    const other = fake(() => 2, { encode: (t: string) => [BOS, ...[...t].flatMap((c) => [2, 2 + ((c.charCodeAt(0) - 97) % 6)])] });
-    const r = await evaluateQuality(opts([{ label: 'fp32', model: fake(() => 2) }, { label: 'other', model: other }]));
+    const other = fake(() => 2, {
+      encode: (t: string) => [BOS, ...[...t].flatMap((c) => [2, 2 + ((c.charCodeAt(0) - 97) % 6)])],
+    });
+    const r = await evaluateQuality(
+      opts([
+        { label: 'fp32', model: fake(() => 2) },
+        { label: 'other', model: other },
+      ]),
+    );
     const o = ok(r.results.other);
     expect(o.comparable).toBe(false);
     expect(o.count).toBe(7 * 2); // 43 tokens / 6 = 7 windows
@@ -113,15 +151,17 @@ describe('evaluateQuality', () => {
   it('stops between windows when cancelled and returns what it has', async () => {
     const ctrl = new AbortController();
     const seen: number[] = [];
-    const r = await evaluateQuality(opts([{ label: 'fp32', model: fake(() => 2) }], {
-      signal: ctrl.signal,
-      onProgress: (p) => {
-        if (p.status === 'window') {
-          seen.push(p.done);
-          if (p.done === 1) ctrl.abort();
-        } else seen.push(-1);
-      },
-    }));
+    const r = await evaluateQuality(
+      opts([{ label: 'fp32', model: fake(() => 2) }], {
+        signal: ctrl.signal,
+        onProgress: (p) => {
+          if (p.status === 'window') {
+            seen.push(p.done);
+            if (p.done === 1) ctrl.abort();
+          } else seen.push(-1);
+        },
+      }),
+    );
     expect(r.cancelled).toBe(true);
     expect([r.windows, r.windows_total]).toEqual([1, 3]);
     expect(ok(r.results.fp32).count).toBe(2);
@@ -132,12 +172,18 @@ describe('evaluateQuality', () => {
     const m = [{ label: 'fp32', model: fake(() => 1) }];
     await expect(evaluateQuality(opts(m, { text: '' }))).rejects.toThrow(/text is empty/);
     await expect(evaluateQuality(opts(m, { text: '  \n ' }))).rejects.toThrow(/text is empty/);
-    await expect(evaluateQuality(opts(m, { text: 'abcd' }))).rejects.toThrow('The text is too short: it has 5 tokens and one window of context 6 needs 6');
-    await expect(evaluateQuality(opts(m, { ctx: NaN }))).rejects.toThrow(/Context length must be a whole number >= 3 \(got NaN\)/);
+    await expect(evaluateQuality(opts(m, { text: 'abcd' }))).rejects.toThrow(
+      'The text is too short: it has 5 tokens and one window of context 6 needs 6',
+    );
+    await expect(evaluateQuality(opts(m, { ctx: NaN }))).rejects.toThrow(
+      /Context length must be a whole number >= 3 \(got NaN\)/,
+    );
     await expect(evaluateQuality(opts(m, { ctx: -4 }))).rejects.toThrow(/got -4/);
     await expect(evaluateQuality(opts(m, { ctx: 2.5 }))).rejects.toThrow(/got 2.5/);
     await expect(evaluateQuality(opts(m, { maxWindows: 0 }))).rejects.toThrow(/windows must be a whole number/);
-    await expect(evaluateQuality(opts([{ label: 'q4', model: fake(() => 1) }]))).rejects.toThrow('Baseline "fp32" is not among the loaded precisions (q4)');
+    await expect(evaluateQuality(opts([{ label: 'q4', model: fake(() => 1) }]))).rejects.toThrow(
+      'Baseline "fp32" is not among the loaded precisions (q4)',
+    );
     await expect(evaluateQuality(opts([...m, ...m]))).rejects.toThrow(/"fp32" is listed twice/);
   });
 });

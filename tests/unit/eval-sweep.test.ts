@@ -3,7 +3,13 @@
 // progress, cancellation with partial results, aggregation over seeds, and bad grids.
 import { describe, expect, it } from 'vitest';
 import type { EvalModel, Generation, Logits } from '../../src/lib/eval/model';
-import { runSweep, type SweepGrid, type SweepOptions, type SweepProgress, type SweepRow } from '../../src/lib/eval/sweep';
+import {
+  runSweep,
+  type SweepGrid,
+  type SweepOptions,
+  type SweepProgress,
+  type SweepRow,
+} from '../../src/lib/eval/sweep';
 import { aggregateSweep } from '../../src/lib/eval/tables';
 import type { GenerateParams } from '../../src/lib/runner/types';
 
@@ -27,7 +33,14 @@ function fake(script: (p: GenerateParams) => number[]): EvalModel & { gens: Gene
   };
 }
 
-const grid: SweepGrid = { prompt: 'x', temperatures: [0, 0.7], topKs: [0, 5], topPs: [1], maxNewTokens: [4], seeds: [0, 1, 2] };
+const grid: SweepGrid = {
+  prompt: 'x',
+  temperatures: [0, 0.7],
+  topKs: [0, 5],
+  topPs: [1],
+  maxNewTokens: [4],
+  seeds: [0, 1, 2],
+};
 const baseScript = (p: GenerateParams) => [p.seed + 2, 3, 4, 4];
 const qScript = (p: GenerateParams) => (p.temperature === 0 ? [p.seed + 2, 3, 9, 4] : [p.seed + 2, 3, 4, 4]);
 
@@ -40,11 +53,19 @@ describe('runSweep', () => {
     const base = fake(baseScript);
     const q = fake(qScript);
     const progress: SweepProgress[] = [];
-    const r = await run([{ label: 'q4', model: q }, { label: 'fp32', model: base }], { onProgress: (p) => progress.push(p) });
+    const r = await run(
+      [
+        { label: 'q4', model: q },
+        { label: 'fp32', model: base },
+      ],
+      { onProgress: (p) => progress.push(p) },
+    );
     expect(r.rows).toHaveLength(2 * 4 * 3);
     expect([r.done, r.total, r.cancelled]).toEqual([12, 12, false]);
     const at = (dtype: string, temperature: number, top_k: number, seed: number) =>
-      r.rows.find((x) => x.dtype === dtype && x.temperature === temperature && x.top_k === top_k && x.seed === seed) as SweepRow;
+      r.rows.find(
+        (x) => x.dtype === dtype && x.temperature === temperature && x.top_k === top_k && x.seed === seed,
+      ) as SweepRow;
     const b = at('fp32', 0.7, 5, 1);
     expect([b.length, b.prefix_match, b.identical_pct, b.repetition_rate]).toEqual([4, 4, 100, 0]);
     expect(b.distinct_1).toBe(0.5); // seed 1 -> 3 3 4 4: {3, 4} of 4 tokens
@@ -69,14 +90,25 @@ describe('runSweep', () => {
   it('passes the same seed and settings to every precision (coupled sampling)', async () => {
     const base = fake(baseScript);
     const q = fake(qScript);
-    await run([{ label: 'fp32', model: base }, { label: 'q', model: q }]);
+    await run([
+      { label: 'fp32', model: base },
+      { label: 'q', model: q },
+    ]);
     expect(q.gens).toEqual(base.gens);
-    expect(base.gens.find((p) => p.temperature === 0.7 && p.topK === 5 && p.seed === 2)).toMatchObject({ prompt: 'x', topP: 1, maxNewTokens: 4, repetitionPenalty: 1 });
+    expect(base.gens.find((p) => p.temperature === 0.7 && p.topK === 5 && p.seed === 2)).toMatchObject({
+      prompt: 'x',
+      topP: 1,
+      maxNewTokens: 4,
+      repetitionPenalty: 1,
+    });
   });
 
   it('records a failing precision per row and keeps the others', async () => {
     const broken: EvalModel = { ...fake(baseScript), generate: () => Promise.reject(new Error('device lost')) };
-    const r = await run([{ label: 'fp32', model: fake(baseScript) }, { label: 'fp16', model: broken }]);
+    const r = await run([
+      { label: 'fp32', model: fake(baseScript) },
+      { label: 'fp16', model: broken },
+    ]);
     const bad = r.rows.filter((x) => x.dtype === 'fp16');
     expect(bad.every((x) => x.error?.message === 'device lost' && Number.isNaN(x.ref_ppl))).toBe(true);
     const agg = aggregateSweep(r.rows);
@@ -86,8 +118,15 @@ describe('runSweep', () => {
 
   it('stops at a baseline failure and returns the rows finished before it with the error', async () => {
     let calls = 0;
-    const flaky: EvalModel = { ...fake(baseScript), generate: (p, signal) => (++calls === 3 ? Promise.reject(new Error('out of memory')) : fake(baseScript).generate(p, signal)) };
-    const r = await run([{ label: 'fp32', model: flaky }, { label: 'q', model: fake(qScript) }]);
+    const flaky: EvalModel = {
+      ...fake(baseScript),
+      generate: (p, signal) =>
+        ++calls === 3 ? Promise.reject(new Error('out of memory')) : fake(baseScript).generate(p, signal),
+    };
+    const r = await run([
+      { label: 'fp32', model: flaky },
+      { label: 'q', model: fake(qScript) },
+    ]);
     expect(r.error).toEqual({ code: 'internal', message: 'out of memory' });
     // Call 1 covers all 6 greedy units, call 2 the first sampled one; the third call fails.
     expect([r.done, r.rows.length, r.cancelled]).toEqual([7, 14, false]);
@@ -113,15 +152,29 @@ describe('runSweep', () => {
     await expect(withGrid({ seeds: [] })).rejects.toThrow(/seeds: give at least one value/);
     await expect(withGrid({ seeds: [-1] })).rejects.toThrow(/seeds: -1/);
     await expect(withGrid({ repetitionPenalty: 0 })).rejects.toThrow(/repetition penalty must be > 0/);
-    await expect(runSweep({ grid, models: m, baseline: 'fp16' })).rejects.toThrow('Baseline "fp16" is not among the loaded precisions (fp32)');
+    await expect(runSweep({ grid, models: m, baseline: 'fp16' })).rejects.toThrow(
+      'Baseline "fp16" is not among the loaded precisions (fp32)',
+    );
   });
 });
 
 describe('aggregateSweep', () => {
   it('folds seeds into mean, sample std, min and max per precision and cell', () => {
     const row = (seed: number, length: number, ref: number): SweepRow => ({
-      dtype: 'q4', temperature: 0.5, top_k: 5, top_p: 1, max_new_tokens: 8, seed, length, prefix_match: 0, identical_pct: 50,
-      distinct_1: 1, distinct_2: 1, repetition_rate: 0, ref_ppl: ref, text: '',
+      dtype: 'q4',
+      temperature: 0.5,
+      top_k: 5,
+      top_p: 1,
+      max_new_tokens: 8,
+      seed,
+      length,
+      prefix_match: 0,
+      identical_pct: 50,
+      distinct_1: 1,
+      distinct_2: 1,
+      repetition_rate: 0,
+      ref_ppl: ref,
+      text: '',
     });
     const [a, b] = aggregateSweep([row(0, 1, 2), row(1, 2, NaN), row(2, 4, 4), { ...row(0, 9, 9), dtype: 'fp32' }]);
     // lengths 1, 2, 4: mean 7/3, sample variance ((4/3)^2 + (1/3)^2 + (5/3)^2) / 2 = 7/3.

@@ -10,14 +10,31 @@ import { importHfFolder, type HfImportProgress } from '../../src/lib/import/hf';
 import { writeSafetensors, type SafetensorsInput } from '../../src/lib/import/safetensors';
 import { nodeReader, writeFolderAtomic } from '../../src/node/files';
 
-const DIM = 16, FF = 24, VOCAB = 32, LAYERS = 2, HEADS = 4, KV = 2;
+const DIM = 16,
+  FF = 24,
+  VOCAB = 32,
+  LAYERS = 2,
+  HEADS = 4,
+  KV = 2;
 
 function llamaConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: VOCAB, hidden_size: DIM,
-    intermediate_size: FF, num_hidden_layers: LAYERS, num_attention_heads: HEADS, num_key_value_heads: KV,
-    rms_norm_eps: 1e-5, rope_theta: 10000, max_position_embeddings: 64, tie_word_embeddings: false,
-    bos_token_id: 1, eos_token_id: 2, torch_dtype: 'bfloat16', ...extra,
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: VOCAB,
+    hidden_size: DIM,
+    intermediate_size: FF,
+    num_hidden_layers: LAYERS,
+    num_attention_heads: HEADS,
+    num_key_value_heads: KV,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    max_position_embeddings: 64,
+    tie_word_embeddings: false,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: 'bfloat16',
+    ...extra,
   };
 }
 
@@ -73,7 +90,8 @@ interface FolderOpts {
 /** An in-memory model folder: relative path -> bytes. */
 function folder(o: FolderOpts = {}): Map<string, Uint8Array> {
   const config = o.config ?? llamaConfig();
-  const w: Map<string, SafetensorsInput> = o.weights ?? new Map([...makeWeights(false, true)].map(([k, v]) => [k, { ...v, dtype: o.dtype ?? 'F32' }]));
+  const w: Map<string, SafetensorsInput> =
+    o.weights ?? new Map([...makeWeights(false, true)].map(([k, v]) => [k, { ...v, dtype: o.dtype ?? 'F32' }]));
   // Extra tensors an HF checkpoint may carry; the importer must ignore them.
   w.set('model.layers.0.self_attn.rotary_emb.inv_freq', { shape: [2], data: new Float32Array([1, 0.01]) });
   const files = new Map<string, Uint8Array>([
@@ -102,7 +120,10 @@ function folder(o: FolderOpts = {}): Map<string, Uint8Array> {
 const reader = (files: Map<string, Uint8Array>) => async (p: string) => files.get(p);
 
 async function rejection(p: Promise<unknown>): Promise<QuantlabError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(QuantlabError);
   return e as QuantlabError;
 }
@@ -114,8 +135,18 @@ describe('importHfFolder', () => {
         const progress: HfImportProgress[] = [];
         const r = await importHfFolder(reader(folder({ dtype, shards })), { onProgress: (p) => progress.push(p) });
         expect(r.config).toMatchObject({
-          modelType: 'llama', vocabSize: 32, hiddenSize: 16, intermediateSize: 24, numLayers: 2, numHeads: 4,
-          numKvHeads: 2, headDim: 4, rmsNormEps: 1e-5, tieWordEmbeddings: false, attentionBias: false, eosTokenIds: [2],
+          modelType: 'llama',
+          vocabSize: 32,
+          hiddenSize: 16,
+          intermediateSize: 24,
+          numLayers: 2,
+          numHeads: 4,
+          numKvHeads: 2,
+          headDim: 4,
+          rmsNormEps: 1e-5,
+          tieWordEmbeddings: false,
+          attentionBias: false,
+          eosTokenIds: [2],
         });
         const want = makeWeights(false, true);
         expect([...r.weights.keys()].sort()).toEqual([...want.keys()].sort());
@@ -137,7 +168,9 @@ describe('importHfFolder', () => {
     const w = new Map<string, SafetensorsInput>(
       [...makeWeights(false, true)].map(([k, v]) => [k, { ...v, dtype: k.includes('norm') ? 'F32' : 'BF16' }]),
     );
-    const r = await importHfFolder(reader(folder({ weights: w, drop: ['tokenizer_config.json', 'generation_config.json'] })));
+    const r = await importHfFolder(
+      reader(folder({ weights: w, drop: ['tokenizer_config.json', 'generation_config.json'] })),
+    );
     expect(r.sourceDtype.split('+').sort()).toEqual(['BF16', 'F32']);
     expect(r.tokenizerConfig).toBeUndefined();
     expect(r.generationConfig).toBeUndefined();
@@ -150,7 +183,9 @@ describe('importHfFolder', () => {
     expect(r.config.attentionBias).toBe(true);
     expect(r.config.tieWordEmbeddings).toBe(true);
     expect(r.weights.has('lm_head.weight')).toBe(false);
-    expect(r.weights.get('model.layers.1.self_attn.k_proj.bias')!.data).toEqual(want.get('model.layers.1.self_attn.k_proj.bias')!.data);
+    expect(r.weights.get('model.layers.1.self_attn.k_proj.bias')!.data).toEqual(
+      want.get('model.layers.1.self_attn.k_proj.bias')!.data,
+    );
     expect(r.weights.size).toBe(want.size);
 
     const noBias = new Map(want);
@@ -198,14 +233,37 @@ describe('importHfFolder', () => {
     ['no config.json', folder({ drop: ['config.json'] }), 'bad-checkpoint', 'config.json'],
     ['no tokenizer.json', folder({ drop: ['tokenizer.json'] }), 'bad-tokenizer', 'tokenizer.json'],
     ['no weights', folder({ drop: ['model.safetensors'] }), 'bad-checkpoint', 'model.safetensors'],
-    ['a missing shard', folder({ shards: 2, drop: ['model-00002-of-00002.safetensors'] }), 'bad-checkpoint', 'model-00002-of-00002.safetensors'],
-    ['a truncated shard', (() => {
-      const f = folder({ shards: 2 });
-      f.set('model-00001-of-00002.safetensors', f.get('model-00001-of-00002.safetensors')!.subarray(0, 500));
-      return f;
-    })(), 'bad-checkpoint', 'model-00001-of-00002.safetensors'],
-    ['config.json that is not JSON', new Map([...folder(), ['config.json', new TextEncoder().encode('{not json')]]), 'bad-config', 'config.json'],
-    ['an index pointing outside the folder', new Map([...folder({ shards: 2 }), ['model.safetensors.index.json', enc({ weight_map: { 'model.norm.weight': '../x.safetensors' } })]]), 'bad-checkpoint', '../x.safetensors'],
+    [
+      'a missing shard',
+      folder({ shards: 2, drop: ['model-00002-of-00002.safetensors'] }),
+      'bad-checkpoint',
+      'model-00002-of-00002.safetensors',
+    ],
+    [
+      'a truncated shard',
+      (() => {
+        const f = folder({ shards: 2 });
+        f.set('model-00001-of-00002.safetensors', f.get('model-00001-of-00002.safetensors')!.subarray(0, 500));
+        return f;
+      })(),
+      'bad-checkpoint',
+      'model-00001-of-00002.safetensors',
+    ],
+    [
+      'config.json that is not JSON',
+      new Map([...folder(), ['config.json', new TextEncoder().encode('{not json')]]),
+      'bad-config',
+      'config.json',
+    ],
+    [
+      'an index pointing outside the folder',
+      new Map([
+        ...folder({ shards: 2 }),
+        ['model.safetensors.index.json', enc({ weight_map: { 'model.norm.weight': '../x.safetensors' } })],
+      ]),
+      'bad-checkpoint',
+      '../x.safetensors',
+    ],
   ];
   it.each(broken)('explains a folder with %s', async (_what, files, code, named) => {
     const e = await rejection(importHfFolder(reader(files)));
@@ -220,7 +278,10 @@ describe('importHfFolder', () => {
     const mid = new AbortController();
     let calls = 0;
     const e = await rejection(
-      importHfFolder(reader(folder({ shards: 2 })), { signal: mid.signal, onProgress: () => ++calls === 3 && mid.abort() }),
+      importHfFolder(reader(folder({ shards: 2 })), {
+        signal: mid.signal,
+        onProgress: () => ++calls === 3 && mid.abort(),
+      }),
     );
     expect(e.code).toBe('cancelled');
     expect(calls).toBe(3);
@@ -271,7 +332,15 @@ describe('Node folder reading and atomic writing', () => {
     const base = await tmp();
     const out = path.join(base, 'out');
     // 'a' is written as a file, so 'a/b' cannot be created: a real failure after some writes succeeded.
-    const clash = await rejection(writeFolderAtomic(out, new Map([['a', 'x'], ['a/b', 'y']])));
+    const clash = await rejection(
+      writeFolderAtomic(
+        out,
+        new Map([
+          ['a', 'x'],
+          ['a/b', 'y'],
+        ]),
+      ),
+    );
     expect(clash.code).toBe('bad-argument');
     expect(await readdir(base)).toEqual([]);
     let n = 0;
@@ -279,10 +348,29 @@ describe('Node folder reading and atomic writing', () => {
       if (++n === 3) throw new Error('disk full');
       await writeFile(p, d);
     };
-    const e = await rejection(writeFolderAtomic(out, new Map([['1', 'a'], ['2', 'b'], ['sub/3', 'c'], ['4', 'd']]), { writeFile: failing }));
+    const e = await rejection(
+      writeFolderAtomic(
+        out,
+        new Map([
+          ['1', 'a'],
+          ['2', 'b'],
+          ['sub/3', 'c'],
+          ['4', 'd'],
+        ]),
+        { writeFile: failing },
+      ),
+    );
     expect(e.message).toContain('disk full');
     expect(await readdir(base)).toEqual([]);
-    const invalid = await rejection(writeFolderAtomic(out, new Map([['ok', 'a'], ['../evil', 'b']])));
+    const invalid = await rejection(
+      writeFolderAtomic(
+        out,
+        new Map([
+          ['ok', 'a'],
+          ['../evil', 'b'],
+        ]),
+      ),
+    );
     expect(invalid.code).toBe('bad-argument');
     expect(await readdir(base)).toEqual([]);
   });

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { ceilingTokensPerS, latencyRows, parseBandwidth } from '../../src/lib/page/latency';
 import type { Timings } from '../../src/lib/runner/types';
 
-const timings = (decode: number): Timings => ({ loadMs: 120, ttftMs: 8, prefillTokensPerS: 500, decodeTokensPerS: decode, tokenMs: [] });
+const timings = (decode: number): Timings => ({
+  loadMs: 120,
+  ttftMs: 8,
+  prefillTokensPerS: 500,
+  decodeTokensPerS: decode,
+  tokenMs: [],
+});
 
 describe('latency figures', () => {
   it('computes the bandwidth ceiling as bandwidth / bytes per token', () => {
@@ -16,13 +22,21 @@ describe('latency figures', () => {
 
   it('reads the bandwidth field and names what is wrong', () => {
     expect(parseBandwidth(' 25.6 ')).toBe(25.6);
-    for (const bad of ['', 'fast', '-3', '0', 'NaN', '1e9']) expect(() => parseBandwidth(bad)).toThrow(`Memory bandwidth must be a number of GB/s from 0.1 to 10000 (got "${bad}")`);
+    for (const bad of ['', 'fast', '-3', '0', 'NaN', '1e9'])
+      expect(() => parseBandwidth(bad)).toThrow(
+        `Memory bandwidth must be a number of GB/s from 0.1 to 10000 (got "${bad}")`,
+      );
   });
 
   it('puts each column beside its floor and its ceiling', () => {
     const rows = latencyRows(
       [
-        { label: 'fp32', timings: timings(30), bytes: 1e9, floor: { decodeTokensPerS: 19, floorDecodeTokensPerS: 20, newTokens: 64 } },
+        {
+          label: 'fp32',
+          timings: timings(30),
+          bytes: 1e9,
+          floor: { decodeTokensPerS: 19, floorDecodeTokensPerS: 20, newTokens: 64 },
+        },
         { label: 'q4', timings: timings(50), bytes: 2.5e8 },
         { label: 'not run', timings: null, bytes: 1e8 },
         { label: 'size unknown', timings: timings(10) },
@@ -31,7 +45,14 @@ describe('latency figures', () => {
     );
     expect(rows.map((r) => r.label)).toEqual(['fp32', 'q4', 'size unknown']);
     // fp32: ceiling 10e9 / 1e9 = 10 tokens/s... decoding at 30 would be 300 % of it (a wrong bandwidth setting shows).
-    expect(rows[0]).toMatchObject({ loadMs: 120, ttftMs: 8, prefillTokensPerS: 500, decodeTokensPerS: 30, floorTokensPerS: 20, ceilingTokensPerS: 10 });
+    expect(rows[0]).toMatchObject({
+      loadMs: 120,
+      ttftMs: 8,
+      prefillTokensPerS: 500,
+      decodeTokensPerS: 30,
+      floorTokensPerS: 20,
+      ceilingTokensPerS: 10,
+    });
     expect(rows[0].floorRatio).toBeCloseTo(0.95, 12);
     expect(rows[0].ofCeiling).toBeCloseTo(3, 12);
     expect(rows[1]).toMatchObject({ floorTokensPerS: null, floorRatio: null, ceilingTokensPerS: 40 });

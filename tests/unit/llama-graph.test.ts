@@ -31,12 +31,26 @@ describe('Llama decoder graph', () => {
   });
 
   it('declares the I/O transformers.js feeds, with fixed kv-heads and head_dim', () => {
-    const c = tinyConfig({ layers: 2, dim: 32, heads: 4, kvHeads: 2, hidden: 40, vocab: 300, maxPositions: 64, tied: true });
+    const c = tinyConfig({
+      layers: 2,
+      dim: 32,
+      heads: 4,
+      kvHeads: 2,
+      hidden: 40,
+      vocab: 300,
+      maxPositions: 64,
+      tied: true,
+    });
     const m = decodeModel(encodeModel(buildDecoderGraph(c, tinyWeights(c, 1))));
     const inputs = Object.fromEntries(m.graph!.input.map((v) => [v.name, valueInfoShape(v)!.dims]));
     expect(Object.keys(inputs)).toEqual([
-      'input_ids', 'attention_mask', 'position_ids',
-      'past_key_values.0.key', 'past_key_values.0.value', 'past_key_values.1.key', 'past_key_values.1.value',
+      'input_ids',
+      'attention_mask',
+      'position_ids',
+      'past_key_values.0.key',
+      'past_key_values.0.value',
+      'past_key_values.1.key',
+      'past_key_values.1.value',
     ]);
     expect(inputs['past_key_values.1.value']).toEqual(['batch_size', 2, 'past_sequence_length', 8]);
     const outputs = m.graph!.output.map((v) => v.name);
@@ -46,8 +60,24 @@ describe('Llama decoder graph', () => {
 
   // GQA, q/k/v bias, an untied head and a non-default rope_theta against a float64 forward pass.
   const shapes = [
-    { name: 'GQA, tied', shape: { layers: 2, dim: 48, heads: 6, kvHeads: 2, hidden: 72, vocab: 300, maxPositions: 64, tied: true } },
-    { name: 'Qwen2 bias, untied, MHA', shape: { layers: 2, dim: 32, heads: 4, kvHeads: 4, hidden: 56, vocab: 300, maxPositions: 64, tied: false, qkvBias: true } },
+    {
+      name: 'GQA, tied',
+      shape: { layers: 2, dim: 48, heads: 6, kvHeads: 2, hidden: 72, vocab: 300, maxPositions: 64, tied: true },
+    },
+    {
+      name: 'Qwen2 bias, untied, MHA',
+      shape: {
+        layers: 2,
+        dim: 32,
+        heads: 4,
+        kvHeads: 4,
+        hidden: 56,
+        vocab: 300,
+        maxPositions: 64,
+        tied: false,
+        qkvBias: true,
+      },
+    },
   ];
   for (const { name, shape } of shapes) {
     it(`matches a float64 reference forward pass (${name}), with and without the KV cache`, async () => {
@@ -57,7 +87,12 @@ describe('Llama decoder graph', () => {
       const ref = referenceForward(c, w, ids);
       const s = await createSession(encodeModel(buildDecoderGraph(c, w)));
       const full = await step(s, c, ids);
-      expect(maxRelError(full.logits, ref.flatMap((r) => Array.from(r)))).toBeLessThan(1e-5);
+      expect(
+        maxRelError(
+          full.logits,
+          ref.flatMap((r) => Array.from(r)),
+        ),
+      ).toBeLessThan(1e-5);
       // Prefill 5 tokens, then feed the rest one at a time through the cache.
       let r = await step(s, c, ids.slice(0, 5));
       for (let i = 5; i < ids.length; i++) {

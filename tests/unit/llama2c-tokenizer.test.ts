@@ -38,7 +38,12 @@ function writeBin(pieces: string[], scores: number[]): Uint8Array {
   });
   return out;
 }
-const HEAD = ['<unk>', '\n<s>\n', '\n</s>\n', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)];
+const HEAD = [
+  '<unk>',
+  '\n<s>\n',
+  '\n</s>\n',
+  ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+];
 /** A llama2.c vocabulary of the 259 fixed ids plus `extra` pieces with their scores. */
 function synthetic(extra: Record<string, number>): { bin: Uint8Array; n: number; pieces: string[] } {
   const pieces = [...HEAD, ...Object.keys(extra)];
@@ -67,13 +72,16 @@ function expectBad(fn: () => unknown, message: RegExp): void {
 }
 
 describe('aidreams260K oracle (llama2.c run.c output)', () => {
-  it.each(greedyReferences().map((r) => [JSON.stringify(r.prompt), r] as const))('encodes and decodes %s as llama2.c', (_, r) => {
-    expect(TOK.encode(r.prompt)).toEqual(r.prompt_ids);
-    expect(decode(TOK, [...r.prompt_ids, ...r.greedy_ids])).toBe(r.text);
-    // The reference transcription agrees with the oracle too, so the random-text test can trust it.
-    expect(refEncode(REF, r.prompt)).toEqual(r.prompt_ids);
-    expect(refDecode(REF, [...r.prompt_ids, ...r.greedy_ids], true)).toBe(r.text);
-  });
+  it.each(greedyReferences().map((r) => [JSON.stringify(r.prompt), r] as const))(
+    'encodes and decodes %s as llama2.c',
+    (_, r) => {
+      expect(TOK.encode(r.prompt)).toEqual(r.prompt_ids);
+      expect(decode(TOK, [...r.prompt_ids, ...r.greedy_ids])).toBe(r.text);
+      // The reference transcription agrees with the oracle too, so the random-text test can trust it.
+      expect(refEncode(REF, r.prompt)).toEqual(r.prompt_ids);
+      expect(refDecode(REF, [...r.prompt_ids, ...r.greedy_ids], true)).toBe(r.text);
+    },
+  );
 
   it('loads from a folder with AutoTokenizer.from_pretrained, as the runner does', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'quantlab-tok-'));
@@ -100,20 +108,70 @@ describe('aidreams260K oracle (llama2.c run.c output)', () => {
 });
 
 describe('random text against the run.c transcription', () => {
-  const WORDS = ['I', 'dreamed', 'whispers', 'gentle', 'The', 'patterns', 'thresholds', 'unfolding', 'weights', 'Contrast', 'ocean', 'xylophone', 'quiz', 'JUMP'];
+  const WORDS = [
+    'I',
+    'dreamed',
+    'whispers',
+    'gentle',
+    'The',
+    'patterns',
+    'thresholds',
+    'unfolding',
+    'weights',
+    'Contrast',
+    'ocean',
+    'xylophone',
+    'quiz',
+    'JUMP',
+  ];
   const PUNCT = [...'.,;:!?\'"()-/=%^&*[]{}#@~|<>`+_$', '–', '°', '...'];
   const SPACES = [' ', '  ', '   ', '    ', '\t', '\n', '\n\n', '\r\n', ' \n '];
-  const OTHER = ['é', 'ö', 'ñ', 'ç', 'ü', 'àè', 'e\u0301', 'σ', 'ε', 'λμ', 'Ω', 'ß', '😀', '🌙✨', '👩‍💻', '中文', '夢', '日本語', '한국어', '▁', '42', '3.14', '\u00a0', '\u200b'];
+  const OTHER = [
+    'é',
+    'ö',
+    'ñ',
+    'ç',
+    'ü',
+    'àè',
+    'e\u0301',
+    'σ',
+    'ε',
+    'λμ',
+    'Ω',
+    'ß',
+    '😀',
+    '🌙✨',
+    '👩‍💻',
+    '中文',
+    '夢',
+    '日本語',
+    '한국어',
+    '▁',
+    '42',
+    '3.14',
+    '\u00a0',
+    '\u200b',
+  ];
   const r = mulberry32(20261122);
-  const pick = <T,>(xs: T[]) => xs[Math.floor(r() * xs.length)];
-  const randomLetters = () => Array.from({ length: 1 + Math.floor(r() * 8) }, () => String.fromCharCode(97 + Math.floor(r() * 26))).join('');
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
+  const randomLetters = () =>
+    Array.from({ length: 1 + Math.floor(r() * 8) }, () => String.fromCharCode(97 + Math.floor(r() * 26))).join('');
   const texts: string[] = [];
   while (texts.length < 400) {
     let s = '';
     const parts = Math.floor(r() * 12);
     for (let i = 0; i < parts; i++) {
       const k = r();
-      s += k < 0.3 ? pick(WORDS) : k < 0.45 ? randomLetters() : k < 0.6 ? pick(PUNCT) : k < 0.8 ? pick(SPACES) : pick(OTHER);
+      s +=
+        k < 0.3
+          ? pick(WORDS)
+          : k < 0.45
+            ? randomLetters()
+            : k < 0.6
+              ? pick(PUNCT)
+              : k < 0.8
+                ? pick(SPACES)
+                : pick(OTHER);
     }
     // transformers.js turns a literal special-token name into that token (see 'known differences').
     if (!/<s>|<\/s>|<unk>/.test(s)) texts.push(s);
@@ -175,7 +233,8 @@ describe('merge order on synthetic vocabularies', () => {
       const s = synthetic(extra);
       const tok = hfTokenizer(s.bin, s.n);
       const ref = loadRefTokenizer(s.bin, s.n);
-      for (const t of texts) expect(tok.encode(t), `vocabulary ${v}, text ${JSON.stringify(t)}`).toEqual(refEncode(ref, t));
+      for (const t of texts)
+        expect(tok.encode(t), `vocabulary ${v}, text ${JSON.stringify(t)}`).toEqual(refEncode(ref, t));
     }
   });
 
@@ -197,7 +256,9 @@ describe('merge order on synthetic vocabularies', () => {
     expect(files.warnings.join()).toMatch(/2 mergeable pieces share their score.*"ba", "ab"/);
     const tiedTok = new LlamaTokenizer(files.tokenizerJson, files.tokenizerConfig);
     const tiedRef = loadRefTokenizer(tied.bin, tied.n);
-    const agree = ['abab', 'baba'].map((t) => JSON.stringify(tiedTok.encode(t)) === JSON.stringify(refEncode(tiedRef, t)));
+    const agree = ['abab', 'baba'].map(
+      (t) => JSON.stringify(tiedTok.encode(t)) === JSON.stringify(refEncode(tiedRef, t)),
+    );
     expect(agree).toEqual([false, true]); // ties go to the lower id: "ba"
   });
 });
@@ -225,7 +286,10 @@ describe('bad tokenizer files', () => {
     expectBad(() => parseLlama2cTokenizer(BIN.subarray(0, 2), 512), /truncated: 2 bytes/);
     expectBad(() => parseLlama2cTokenizer(BIN.subarray(0, entryOffset(300) + 5), 512), /truncated: entry 300 starts/);
     expectBad(() => parseLlama2cTokenizer(BIN.subarray(0, entryOffset(300) + 9), 512), /truncated: entry 300 needs/);
-    expectBad(() => parseLlama2cTokenizer(BIN.subarray(0, entryOffset(300)), 512), /has 300 entries but the model's vocab_size is 512/);
+    expectBad(
+      () => parseLlama2cTokenizer(BIN.subarray(0, entryOffset(300)), 512),
+      /has 300 entries but the model's vocab_size is 512/,
+    );
   });
 
   it('rejects a vocab_size that does not match the file', () => {
@@ -253,10 +317,30 @@ describe('bad tokenizer files', () => {
   it('rejects vocabularies llama2.c byte fallback or transformers.js cannot use', () => {
     const pieces = [...HEAD, ' ', 'a'];
     pieces[3 + 0x41] = 'A';
-    expectBad(() => parseLlama2cTokenizer(writeBin(pieces, pieces.map(() => 0)), pieces.length), /id 68 is "A".*<0x41>/);
+    expectBad(
+      () =>
+        parseLlama2cTokenizer(
+          writeBin(
+            pieces,
+            pieces.map(() => 0),
+          ),
+          pieces.length,
+        ),
+      /id 68 is "A".*<0x41>/,
+    );
     const dup = synthetic({ ' ': -1, a: -2, b: -3, ab: -4, 'a ': -5 });
     const dupPieces = [...dup.pieces.slice(0, -1), 'ab'];
-    expectBad(() => parseLlama2cTokenizer(writeBin(dupPieces, dupPieces.map(() => 0)), dupPieces.length), /ids 262 and 263 have the same piece "ab"/);
+    expectBad(
+      () =>
+        parseLlama2cTokenizer(
+          writeBin(
+            dupPieces,
+            dupPieces.map(() => 0),
+          ),
+          dupPieces.length,
+        ),
+      /ids 262 and 263 have the same piece "ab"/,
+    );
     const noSpace = synthetic({ a: -1 });
     expectBad(() => llama2cTokenizerFiles(parseLlama2cTokenizer(noSpace.bin, noSpace.n), OPTS), /no " " piece/);
     const ok = parseLlama2cTokenizer(BIN, 512);

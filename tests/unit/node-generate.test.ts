@@ -63,16 +63,22 @@ describe('aidreams260K through transformers.js in Node', () => {
 
   it('stops at once when cancelled and says so', async () => {
     const ctrl = new AbortController();
-    const r = await runner.generate({ ...greedy, prompt: 'I dreamed', maxNewTokens: 100 }, (e) => {
-      if (e.ids.length === 3) ctrl.abort();
-    }, ctrl.signal);
+    const r = await runner.generate(
+      { ...greedy, prompt: 'I dreamed', maxNewTokens: 100 },
+      (e) => {
+        if (e.ids.length === 3) ctrl.abort();
+      },
+      ctrl.signal,
+    );
     expect(r.cancelled).toBe(true);
     expect(r.ids).toHaveLength(3);
   });
 
   it('rejects out-of-range parameters with a message naming the parameter', async () => {
     await expect(runner.generate({ ...greedy, prompt: 'x', maxNewTokens: 0 })).rejects.toThrow(/max new tokens/);
-    await expect(runner.generate({ ...greedy, prompt: 'x', maxNewTokens: 5, temperature: -0.5 })).rejects.toThrow(/temperature/);
+    await expect(runner.generate({ ...greedy, prompt: 'x', maxNewTokens: 5, temperature: -0.5 })).rejects.toThrow(
+      /temperature/,
+    );
     await expect(runner.generate({ ...greedy, prompt: 'x', maxNewTokens: 5, topP: 2 })).rejects.toThrow(/top-p/);
   });
 

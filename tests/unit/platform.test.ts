@@ -17,18 +17,27 @@ function fakeGpu(adapter: unknown, throws = false): PlatformGlobals['navigator']
 
 describe('detectPlatform', () => {
   it('reads the SwiftShader fallback adapter without shader-f16', async () => {
-    const adapter = { features: new Set(['timestamp-query']), info: { vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true } };
+    const adapter = {
+      features: new Set(['timestamp-query']),
+      info: { vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true },
+    };
     const p = await detectPlatform({ crossOriginIsolated: true, navigator: fakeGpu(adapter) });
     expect(p).toEqual({
       crossOriginIsolated: true,
       webgpu: { vendor: 'google', architecture: 'swiftshader', isFallback: true, shaderF16: false },
       hardwareConcurrency: 8,
     });
-    expect(describePlatform(p)).toBe('crossOriginIsolated true; WebGPU google/swiftshader (fallback), shader-f16 no; 8 cores');
+    expect(describePlatform(p)).toBe(
+      'crossOriginIsolated true; WebGPU google/swiftshader (fallback), shader-f16 no; 8 cores',
+    );
   });
 
   it('reports shader-f16 on a real GPU and the older isFallbackAdapter field', async () => {
-    const adapter = { features: new Set(['shader-f16']), info: { vendor: 'nvidia', architecture: 'ampere' }, isFallbackAdapter: false };
+    const adapter = {
+      features: new Set(['shader-f16']),
+      info: { vendor: 'nvidia', architecture: 'ampere' },
+      isFallbackAdapter: false,
+    };
     const p = await detectPlatform({ crossOriginIsolated: false, navigator: fakeGpu(adapter) });
     expect(p.webgpu).toEqual({ vendor: 'nvidia', architecture: 'ampere', isFallback: false, shaderF16: true });
     expect(p.crossOriginIsolated).toBe(false);

@@ -23,7 +23,12 @@ function fragileNet(): ModelProto {
   w[0] = 70000;
   const h = g.op('MatMul', [normed, g.initializer('w', DataType.FLOAT, [D, D], w)]);
   // Island: float32 angles from integer positions, and a mask of float32's lowest value.
-  const angle = g.op('Sin', [g.op('Mul', [g.op('Cast', [pos], [attr.int('to', DataType.FLOAT)]), g.float([0.37, 1.1, 2.3, 0.05, 0.9, 1.7, 0.2, 3.1])])]);
+  const angle = g.op('Sin', [
+    g.op('Mul', [
+      g.op('Cast', [pos], [attr.int('to', DataType.FLOAT)]),
+      g.float([0.37, 1.1, 2.3, 0.05, 0.9, 1.7, 0.2, 3.1]),
+    ]),
+  ]);
   const mask = g.op('Where', [keep, g.float([0], []), g.float([-3.4028234663852886e38], [])]);
   const scores = g.op('Add', [g.op('Add', [g.op('Mul', [h, g.float([1e-4], [])]), angle]), mask]);
   g.op('Softmax', [scores], [attr.int('axis', -1)], { output: 'y' });
@@ -65,7 +70,9 @@ describe('fp16 conversion', () => {
     const pos = BigInt64Array.from([0n, 5n, 60n]);
     const keep = Uint8Array.from({ length: S * D }, (_, i) => (i % 7 === 3 ? 0 : 1));
     const feeds = (half: boolean) => ({
-      x: half ? { type: 'float16' as const, data: Uint16Array.from(x, float32ToFloat16Bits), dims: [S, D] } : { type: 'float32' as const, data: x, dims: [S, D] },
+      x: half
+        ? { type: 'float16' as const, data: Uint16Array.from(x, float32ToFloat16Bits), dims: [S, D] }
+        : { type: 'float32' as const, data: x, dims: [S, D] },
       pos: { type: 'int64' as const, data: pos, dims: [S, 1] },
       keep: { type: 'bool' as const, data: keep, dims: [S, D] },
     });

@@ -31,17 +31,29 @@ const V = 96;
 function smallNet(): ModelProto {
   const g = new GraphBuilder();
   const x = g.input('x', DataType.FLOAT, ['batch', K]);
-  const h = g.op('Relu', [g.op('MatMul', [x, g.initializer('mlp.up.weight', DataType.FLOAT, [K, H], seeded(K * H, 1))])]);
-  const y = g.op('Add', [x, g.op('MatMul', [h, g.initializer('mlp.down.weight', DataType.FLOAT, [H, K], seeded(H * K, 2))])]);
+  const h = g.op('Relu', [
+    g.op('MatMul', [x, g.initializer('mlp.up.weight', DataType.FLOAT, [K, H], seeded(K * H, 1))]),
+  ]);
+  const y = g.op('Add', [
+    x,
+    g.op('MatMul', [h, g.initializer('mlp.down.weight', DataType.FLOAT, [H, K], seeded(H * K, 2))]),
+  ]);
   const flat = g.op('Reshape', [y, g.int64([-1, K])]);
-  const logits2d = g.op('Gemm', [flat, g.initializer('embed.weight', DataType.FLOAT, [V, K], seeded(V * K, 3))], [attr.int('transB', 1)]);
+  const logits2d = g.op(
+    'Gemm',
+    [flat, g.initializer('embed.weight', DataType.FLOAT, [V, K], seeded(V * K, 3))],
+    [attr.int('transB', 1)],
+  );
   g.op('Reshape', [logits2d, g.int64([-1, V])], [], { output: 'logits' });
   g.output('logits', DataType.FLOAT, ['batch', V]);
   return g.build('small_net', { '': 17 });
 }
 
 async function expectError(p: Promise<unknown>, code: string, message: RegExp): Promise<QuantlabError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(QuantlabError);
   expect((err as QuantlabError).code).toBe(code);
   expect((err as QuantlabError).message).toMatch(message);
@@ -90,7 +102,13 @@ describe('quantizeModel', () => {
     await quantizeModel(smallNet(), { dtype: 'bnb4', keepLmHead: false }, { onProgress: (p) => events.push(p) });
     expect(events.length).toBeGreaterThanOrEqual(4);
     for (let i = 1; i < events.length; i++) expect(events[i].done).toBeGreaterThanOrEqual(events[i - 1].done);
-    expect(events.at(-1)).toMatchObject({ status: 'quantize', dtype: 'bnb4', file: 'model_bnb4_qhead.onnx', done: 3, total: 3 });
+    expect(events.at(-1)).toMatchObject({
+      status: 'quantize',
+      dtype: 'bnb4',
+      file: 'model_bnb4_qhead.onnx',
+      done: 3,
+      total: 3,
+    });
 
     for (const dtype of ['fp16', 'bf16', 'q4f16'] as const) {
       const ev: QuantizeProgress[] = [];
@@ -103,23 +121,42 @@ describe('quantizeModel', () => {
 
     const ctrl = new AbortController();
     const seen: string[] = [];
-    const p = quantizeModel(smallNet(), { dtype: 'q4', keepLmHead: false }, {
-      signal: ctrl.signal,
-      onProgress: (e) => { seen.push(e.tensor); ctrl.abort(); },
-    });
+    const p = quantizeModel(
+      smallNet(),
+      { dtype: 'q4', keepLmHead: false },
+      {
+        signal: ctrl.signal,
+        onProgress: (e) => {
+          seen.push(e.tensor);
+          ctrl.abort();
+        },
+      },
+    );
     await expectError(p, 'cancelled', /Cancelled/);
     expect(seen).toEqual(['mlp.up.weight']);
   });
 
   it('rejects bad arguments with the valid values named', async () => {
-    const e = await expectError(quantizeModel(smallNet(), { dtype: 'q3' as QuantizeOptions['dtype'] }), 'bad-argument', /Unknown dtype "q3"/);
+    const e = await expectError(
+      quantizeModel(smallNet(), { dtype: 'q3' as QuantizeOptions['dtype'] }),
+      'bad-argument',
+      /Unknown dtype "q3"/,
+    );
     expect(e.detail).toContain('fp16, bf16, q8, int8, uint8, q4, q4f16, bnb4');
     for (const blockSize of [48, 8, 512, 32.5]) {
-      const b = await expectError(quantizeModel(smallNet(), { dtype: 'q4', blockSize }), 'bad-argument', /not a power of two between 16 and 256/);
+      const b = await expectError(
+        quantizeModel(smallNet(), { dtype: 'q4', blockSize }),
+        'bad-argument',
+        /not a power of two between 16 and 256/,
+      );
       expect(b.detail).toContain('16, 32, 64, 128, 256');
     }
     await expectError(quantizeModel(smallNet(), { dtype: 'q4', bits: 3 as 4 }), 'bad-argument', /bits 3/);
-    await expectError(quantizeModel(smallNet(), { dtype: 'bnb4', quantType: 'int4' as 'nf4' }), 'bad-argument', /quant type "int4"/);
+    await expectError(
+      quantizeModel(smallNet(), { dtype: 'bnb4', quantType: 'int4' as 'nf4' }),
+      'bad-argument',
+      /quant type "int4"/,
+    );
   });
 
   it('refuses a model without float MatMul weights, or whose only weight is kept', async () => {
@@ -127,19 +164,35 @@ describe('quantizeModel', () => {
     const x = g.input('x', DataType.FLOAT, [2, 4]);
     g.op('Add', [x, g.float([1, 2, 3, 4])], [], { output: 'y' });
     g.output('y', DataType.FLOAT, [2, 4]);
-    await expectError(quantizeModel(g.build('no_matmul', { '': 17 }), { dtype: 'q4' }), 'no-weights', /no float32 MatMul or Gemm weights/);
-    await expectError(quantizeModel(g.build('no_matmul', { '': 17 }), { dtype: 'fp16' }), 'no-weights', /no float32 MatMul/);
+    await expectError(
+      quantizeModel(g.build('no_matmul', { '': 17 }), { dtype: 'q4' }),
+      'no-weights',
+      /no float32 MatMul or Gemm weights/,
+    );
+    await expectError(
+      quantizeModel(g.build('no_matmul', { '': 17 }), { dtype: 'fp16' }),
+      'no-weights',
+      /no float32 MatMul/,
+    );
     const h = new GraphBuilder();
     const hx = h.input('x', DataType.FLOAT, [2, K]);
     h.op('MatMul', [hx, h.initializer('head', DataType.FLOAT, [K, V], seeded(K * V, 4))], [], { output: 'logits' });
     h.output('logits', DataType.FLOAT, [2, V]);
-    await expectError(quantizeModel(h.build('head_only', { '': 17 }), { dtype: 'int8' }), 'no-weights', /All 1 MatMul\/Gemm weights are kept/);
+    await expectError(
+      quantizeModel(h.build('head_only', { '': 17 }), { dtype: 'int8' }),
+      'no-weights',
+      /All 1 MatMul\/Gemm weights are kept/,
+    );
   });
 
   it('refuses an already quantized or float16 model', async () => {
     for (const dtype of ['q4', 'q8', 'bnb4', 'fp16'] as const) {
       const { model } = await quantizeModel(smallNet(), { dtype, keepLmHead: false });
-      await expectError(quantizeModel(model, { dtype: 'q4' }), 'already-quantized', /already quantized: (node .* is a|weight .* is FLOAT16)/);
+      await expectError(
+        quantizeModel(model, { dtype: 'q4' }),
+        'already-quantized',
+        /already quantized: (node .* is a|weight .* is FLOAT16)/,
+      );
     }
   });
 
@@ -162,7 +215,9 @@ describe('quantizeModel', () => {
       expect(absmaxDq).toBe(256 * blocks + 8 * blocks);
       expect(absmaxDq).toBeLessThan(absmaxPlain);
       const extra = b.rmsError / a.rmsError - 1;
-      console.log(`double quant ${a.name}: absmax ${absmaxPlain} -> ${absmaxDq} bytes, bits/weight ${a.bitsPerWeight.toFixed(3)} -> ${b.bitsPerWeight.toFixed(3)}, weight RMS error ${a.rmsError.toExponential(3)} -> ${b.rmsError.toExponential(3)} (+${(100 * extra).toFixed(3)}%)`);
+      console.log(
+        `double quant ${a.name}: absmax ${absmaxPlain} -> ${absmaxDq} bytes, bits/weight ${a.bitsPerWeight.toFixed(3)} -> ${b.bitsPerWeight.toFixed(3)}, weight RMS error ${a.rmsError.toExponential(3)} -> ${b.rmsError.toExponential(3)} (+${(100 * extra).toFixed(3)}%)`,
+      );
       expect(b.rmsError).toBeGreaterThanOrEqual(a.rmsError * 0.999);
       expect(extra).toBeLessThan(0.02);
     }
@@ -192,11 +247,21 @@ describe('variant names and manifest', () => {
   });
 
   it('upserts manifest entries by file name, sorted', () => {
-    const entry = (file: string, bytes: number) => ({ file, format: 'x', options: {} as never, bytes, bitsPerWeight: 1, bitsPerWeightQuantized: 1 });
+    const entry = (file: string, bytes: number) => ({
+      file,
+      format: 'x',
+      options: {} as never,
+      bytes,
+      bitsPerWeight: 1,
+      bitsPerWeightQuantized: 1,
+    });
     let m = upsertManifest(undefined, entry('model_q4.onnx', 1));
     m = upsertManifest(m, entry('model_bnb4.onnx', 2));
     m = upsertManifest(m, entry('model_q4.onnx', 3));
-    expect(m.variants.map((v) => [v.file, v.bytes])).toEqual([['model_bnb4.onnx', 2], ['model_q4.onnx', 3]]);
+    expect(m.variants.map((v) => [v.file, v.bytes])).toEqual([
+      ['model_bnb4.onnx', 2],
+      ['model_q4.onnx', 3],
+    ]);
     expect(m.source).toBe('model.onnx');
   });
 });

@@ -52,7 +52,11 @@ describe('rpc across a MessageChannel', () => {
   it('rethrows a QuantlabError with its code, message and detail', async () => {
     const e = await rejectionOf(pair().refuse());
     expect(e).toBeInstanceOf(QuantlabError);
-    expect((e as QuantlabError).toInfo()).toEqual({ code: 'unsupported-device', message: 'no shader-f16', detail: 'Run this column on WASM.' });
+    expect((e as QuantlabError).toInfo()).toEqual({
+      code: 'unsupported-device',
+      message: 'no shader-f16',
+      detail: 'Run this column on WASM.',
+    });
   });
 
   it('turns any other error into a typed one: internal, or cancelled for an AbortError', async () => {
@@ -61,7 +65,10 @@ describe('rpc across a MessageChannel', () => {
     expect(crash).toBeInstanceOf(QuantlabError);
     expect((crash as QuantlabError).toInfo()).toEqual({ code: 'internal', message: 'x is undefined' });
     expect(((await rejectionOf(remote.abort())) as QuantlabError).code).toBe('cancelled');
-    expect(((await rejectionOf(remote.throwsAString())) as QuantlabError).toInfo()).toEqual({ code: 'internal', message: 'plain string' });
+    expect(((await rejectionOf(remote.throwsAString())) as QuantlabError).toInfo()).toEqual({
+      code: 'internal',
+      message: 'plain string',
+    });
   });
 
   it('keeps each call its own result: one failure leaves the others alone', async () => {
@@ -95,7 +102,10 @@ describe('guard', () => {
     const call = guard(w, new Promise<number>(() => {}), crashed);
     w.crash('out of memory');
     const e = await rejectionOf(call);
-    expect((e as QuantlabError).toInfo()).toEqual({ code: 'internal', message: 'The column worker stopped: out of memory' });
+    expect((e as QuantlabError).toInfo()).toEqual({
+      code: 'internal',
+      message: 'The column worker stopped: out of memory',
+    });
     expect(w.listening()).toBe(0);
   });
 
@@ -111,8 +121,10 @@ describe('guard', () => {
 describe('outcome', () => {
   it('gives the value, or the error as data', async () => {
     expect(await outcome(() => 3)).toEqual({ ok: true, value: 3 });
-    expect(await outcome(async () => {
-      throw new QuantlabError('offline', 'no network', 'Open a local model.');
-    })).toEqual({ ok: false, error: { code: 'offline', message: 'no network', detail: 'Open a local model.' } });
+    expect(
+      await outcome(async () => {
+        throw new QuantlabError('offline', 'no network', 'Open a local model.');
+      }),
+    ).toEqual({ ok: false, error: { code: 'offline', message: 'no network', detail: 'Open a local model.' } });
   });
 });

@@ -7,7 +7,7 @@ import { configureNodeTransformers } from '../../src/node/transformers-env';
 import { greedyReferences, readCheckpoint } from '../helpers/aidreams';
 import { aidreamsSource, cleanupTempDirs, writeModel } from '../helpers/model-dirs';
 
-describe('the floor on the runner\'s own session', () => {
+describe("the floor on the runner's own session", () => {
   const runner = new Runner();
   beforeAll(async () => {
     configureNodeTransformers({ allowRemote: false });
@@ -22,10 +22,15 @@ describe('the floor on the runner\'s own session', () => {
     // llama2.c's header: int32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len.
     const b = readCheckpoint();
     const [dim, , layers, heads, kvHeads] = new Int32Array(b.buffer, b.byteOffset, 7);
-    expect(runner.rawSession().shape).toEqual({ numLayers: layers, numKvHeads: kvHeads, headDim: dim / heads, kvType: 'float32' });
+    expect(runner.rawSession().shape).toEqual({
+      numLayers: layers,
+      numKvHeads: kvHeads,
+      headDim: dim / heads,
+      kvType: 'float32',
+    });
   });
 
-  it('decodes llama2.c\'s greedy ids, as the runner does, on that session', async () => {
+  it("decodes llama2.c's greedy ids, as the runner does, on that session", async () => {
     const { session, shape, Tensor } = runner.rawSession();
     for (const ref of greedyReferences().slice(0, 2)) {
       const f = await floorDecode(Tensor, session, shape, ref.prompt_ids, ref.greedy_ids.length);

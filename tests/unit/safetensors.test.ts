@@ -39,8 +39,16 @@ function f32Step(x: number, dir: 1 | -1): number {
 describe('half-precision conversions', () => {
   it('decodes hand-picked F16 patterns', () => {
     const cases: [number, number][] = [
-      [0x3c00, 1], [0xc100, -2.5], [0x7bff, 65504], [0x0001, 2 ** -24], [0x03ff, 1023 * 2 ** -24],
-      [0x0400, 2 ** -14], [0x3555, 0.333251953125], [0x7c00, Infinity], [0xfc00, -Infinity], [0x0000, 0],
+      [0x3c00, 1],
+      [0xc100, -2.5],
+      [0x7bff, 65504],
+      [0x0001, 2 ** -24],
+      [0x03ff, 1023 * 2 ** -24],
+      [0x0400, 2 ** -14],
+      [0x3555, 0.333251953125],
+      [0x7c00, Infinity],
+      [0xfc00, -Infinity],
+      [0x0000, 0],
     ];
     for (const [bits, v] of cases) expect(float16BitsToFloat32(bits)).toBe(v);
     expect(Object.is(float16BitsToFloat32(0x8000), -0)).toBe(true);
@@ -165,7 +173,7 @@ describe('safetensors', () => {
         'w.f32': { shape: [2, 3], data: vals },
         'w.f16': { shape: [3, 2], data: vals, dtype: 'F16' },
         'w.bf16': { shape: [6], data: new Float32Array([0, 1, -2.5, 0.375, 65536, -0.0078125]), dtype: 'BF16' },
-        'ids': { shape: [3], dtype: 'I8', bytes: new Uint8Array([1, 255, 7]) },
+        ids: { shape: [3], dtype: 'I8', bytes: new Uint8Array([1, 255, 7]) },
         scalar: { shape: [], data: new Float32Array([Math.fround(0.1)]) },
       };
       return writeSafetensors(new Map(order.map((k) => [k, all[k]])), { format: 'pt' });
@@ -201,7 +209,9 @@ describe('safetensors', () => {
     const odd = new Uint8Array(5);
     odd.set([0x00, 0x3c, 0x00, 0xc1], 1);
     expect([...toFloat32({ dtype: 'F16', shape: [2], bytes: odd.subarray(1) }, 'h')]).toEqual([1, -2.5]);
-    const e = thrown(() => toFloat32({ dtype: 'I8', shape: [1], bytes: new Uint8Array(1) }, 'model.embed_tokens.weight'));
+    const e = thrown(() =>
+      toFloat32({ dtype: 'I8', shape: [1], bytes: new Uint8Array(1) }, 'model.embed_tokens.weight'),
+    );
     expect(e.code).toBe('unsupported-model');
     expect(e.message).toContain('model.embed_tokens.weight');
     expect(e.message).toContain('I8');
@@ -217,16 +227,42 @@ describe('safetensors', () => {
     ['header is an array', handFile('[1, 2]'), 'not a JSON object'],
     ['tensor entry is not an object', handFile(ok({ a: 3 })), 'tensor a'],
     ['missing dtype', handFile(ok({ a: { shape: [1], data_offsets: [0, 4] } }), 4), 'no dtype'],
-    ['negative dimension', handFile(ok({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }), 4), 'invalid shape'],
-    ['fractional dimension', handFile(ok({ a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }), 4), 'invalid shape'],
-    ['three offsets', handFile(ok({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4, 8] } }), 8), 'invalid data_offsets'],
+    [
+      'negative dimension',
+      handFile(ok({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }), 4),
+      'invalid shape',
+    ],
+    [
+      'fractional dimension',
+      handFile(ok({ a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }), 4),
+      'invalid shape',
+    ],
+    [
+      'three offsets',
+      handFile(ok({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4, 8] } }), 8),
+      'invalid data_offsets',
+    ],
     ['end past the data', handFile(ok({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }), 4), 'outside'],
     ['begin after end', handFile(ok({ a: { dtype: 'F32', shape: [0], data_offsets: [4, 0] } }), 4), 'outside'],
-    ['size not shape x dtype', handFile(ok({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }), 8), 'needs 12 bytes'],
-    ['bf16 size mismatch', handFile(ok({ a: { dtype: 'BF16', shape: [2, 2], data_offsets: [0, 4] } }), 4), 'needs 8 bytes'],
+    [
+      'size not shape x dtype',
+      handFile(ok({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }), 8),
+      'needs 12 bytes',
+    ],
+    [
+      'bf16 size mismatch',
+      handFile(ok({ a: { dtype: 'BF16', shape: [2, 2], data_offsets: [0, 4] } }), 4),
+      'needs 8 bytes',
+    ],
     [
       'overlapping tensors',
-      handFile(ok({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }), 8),
+      handFile(
+        ok({
+          a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+          b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+        }),
+        8,
+      ),
       'overlap',
     ],
     ['metadata not an object', handFile(ok({ __metadata__: 'pt' })), '__metadata__'],
@@ -239,7 +275,10 @@ describe('safetensors', () => {
   });
 
   it('accepts the hand-built files those corruptions start from', () => {
-    const good = handFile(ok({ __metadata__: { format: 'pt' }, a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }), 8);
+    const good = handFile(
+      ok({ __metadata__: { format: 'pt' }, a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }),
+      8,
+    );
     expect(parseSafetensors(good, 'ok.safetensors').get('a')!.shape).toEqual([2]);
     expect(parseSafetensors(handFile('{}'), 'empty.safetensors').size).toBe(0);
   });

@@ -187,7 +187,9 @@ describe('sampleToken draws exactly the reference token', () => {
 
 describe('createRng', () => {
   it('is reproducible per seed, differs across seeds, and is uniform on [0, 1)', () => {
-    const a = createRng(42), b = createRng(42), c = createRng(43);
+    const a = createRng(42),
+      b = createRng(42),
+      c = createRng(43);
     const xs = Array.from({ length: 100_000 }, () => a());
     expect(Array.from({ length: 100_000 }, () => b())).toEqual(xs);
     expect(c()).not.toBe(xs[0]);

@@ -30,7 +30,10 @@ describe('fetchServedModels', () => {
     const { fetchFn, asked } = site({ 'http://host/app/models/index.json': { models: [{ id, files }] } });
     const r = await fetchServedModels(BASE, fetchFn);
     expect(r.error).toBeUndefined();
-    expect(r.variants!.map((v) => [v.stem, v.bytes])).toEqual([['model', 1200], ['model_q4', 300]]);
+    expect(r.variants!.map((v) => [v.stem, v.bytes])).toEqual([
+      ['model', 1200],
+      ['model_q4', 300],
+    ]);
     expect(asked).toEqual(['http://host/app/models/index.json']); // no manifest listed, none fetched
   });
 
@@ -38,7 +41,10 @@ describe('fetchServedModels', () => {
     const withManifest = [...files, { path: 'onnx/quantlab-manifest.json', bytes: 5 }];
     const { fetchFn, asked } = site({ 'http://host/app/models/index.json': { models: [{ id, files: withManifest }] } });
     const r = await fetchServedModels(BASE, fetchFn);
-    expect(asked).toEqual(['http://host/app/models/index.json', `http://host/app/models/${id}/onnx/quantlab-manifest.json`]);
+    expect(asked).toEqual([
+      'http://host/app/models/index.json',
+      `http://host/app/models/${id}/onnx/quantlab-manifest.json`,
+    ]);
     expect(r.variants!.map((v) => v.stem)).toEqual(['model', 'model_q4']); // a missing manifest only loses labels
   });
 
@@ -47,7 +53,10 @@ describe('fetchServedModels', () => {
     expect(missing.variants).toBeUndefined();
     expect(missing.error).toContain('HTTP 404');
     expect(missing.error).toContain('npm run models');
-    const other = await fetchServedModels(BASE, site({ 'http://host/app/models/index.json': { models: [{ id: 'other', files }] } }).fetchFn);
+    const other = await fetchServedModels(
+      BASE,
+      site({ 'http://host/app/models/index.json': { models: [{ id: 'other', files }] } }).fetchFn,
+    );
     expect(other.error).toContain(`${id} is not listed`);
   });
 });

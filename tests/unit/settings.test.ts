@@ -18,15 +18,24 @@ describe('checkNumber', () => {
   });
 
   it('clamps out-of-range values and says which bound it used', () => {
-    expect(checkNumber('temperature', '5')).toEqual({ value: 2, message: 'Temperature 5 is above the maximum 2; using 2.' });
-    expect(checkNumber('temperature', '-1')).toEqual({ value: 0, message: 'Temperature -1 is below the minimum 0; using 0.' });
+    expect(checkNumber('temperature', '5')).toEqual({
+      value: 2,
+      message: 'Temperature 5 is above the maximum 2; using 2.',
+    });
+    expect(checkNumber('temperature', '-1')).toEqual({
+      value: 0,
+      message: 'Temperature -1 is below the minimum 0; using 0.',
+    });
     expect(checkNumber('topK', 500).value).toBe(200);
     expect(checkNumber('topP', '0').value).toBe(NUMBER_SPECS.topP.min);
     expect(checkNumber('maxNewTokens', '0').message).toMatch(/Max new tokens 0 is below the minimum 1/);
   });
 
   it('rounds whole-number settings and falls back to the default for garbage', () => {
-    expect(checkNumber('topK', '12.6')).toEqual({ value: 13, message: 'Top-k must be a whole number (got 12.6); using 13.' });
+    expect(checkNumber('topK', '12.6')).toEqual({
+      value: 13,
+      message: 'Top-k must be a whole number (got 12.6); using 13.',
+    });
     expect(checkNumber('seed', 'abc')).toEqual({ value: 42, message: 'Seed: "abc" is not a number; using 42.' });
     expect(checkNumber('temperature', '')).toMatchObject({ value: NUMBER_SPECS.temperature.default });
     expect(checkNumber('temperature', 'Infinity').value).toBe(NUMBER_SPECS.temperature.default);
@@ -38,8 +47,17 @@ describe('URL query', () => {
     const r = settingsFromQuery('?temperature=0.7&seed=5');
     expect(r.settings).toEqual({ temperature: 0.7, seed: 5 });
     expect(r.messages).toEqual([]);
-    expect(settingsFromQuery('?top_k=7&top_p=0.5&max_new_tokens=122&repetition_penalty=1.1&chat=1&live=0&device=wasm').settings).toEqual({
-      topK: 7, topP: 0.5, maxNewTokens: 122, repetitionPenalty: 1.1, chatTemplate: true, live: false, device: 'wasm',
+    expect(
+      settingsFromQuery('?top_k=7&top_p=0.5&max_new_tokens=122&repetition_penalty=1.1&chat=1&live=0&device=wasm')
+        .settings,
+    ).toEqual({
+      topK: 7,
+      topP: 0.5,
+      maxNewTokens: 122,
+      repetitionPenalty: 1.1,
+      chatTemplate: true,
+      live: false,
+      device: 'wasm',
     });
   });
 
@@ -53,7 +71,14 @@ describe('URL query', () => {
   });
 
   it('round-trips settings, prompt, model and variants', () => {
-    const s = { ...DEFAULT_SETTINGS, temperature: 0.35, topK: 3, seed: 123456, chatTemplate: true, device: 'webgpu' as const };
+    const s = {
+      ...DEFAULT_SETTINGS,
+      temperature: 0.35,
+      topK: 3,
+      seed: 123456,
+      chatTemplate: true,
+      device: 'webgpu' as const,
+    };
     const q = settingsToQuery(s, { prompt: 'Hi & bye?', model: 'local:aidreams260K', variants: ['model', 'model_q4'] });
     const back = settingsFromQuery(q);
     expect(back.settings).toEqual(s);
@@ -72,7 +97,12 @@ describe('stored record and merging', () => {
   it('ignores garbage and validates stored values like URL ones', () => {
     expect(settingsFromStored('nope')).toEqual({ settings: {}, messages: [] });
     expect(settingsFromStored(null)).toEqual({ settings: {}, messages: [] });
-    const r = settingsFromStored({ settings: { temperature: 3, topK: 10, live: false }, prompt: 'Once', model: 'served:quantlab-tiny', variants: ['model'] });
+    const r = settingsFromStored({
+      settings: { temperature: 3, topK: 10, live: false },
+      prompt: 'Once',
+      model: 'served:quantlab-tiny',
+      variants: ['model'],
+    });
     expect(r.settings).toEqual({ temperature: 2, topK: 10, live: false });
     expect(r.prompt).toBe('Once');
     expect(r.model).toBe('served:quantlab-tiny');
@@ -88,7 +118,10 @@ describe('stored record and merging', () => {
   });
 
   it('parses model keys', () => {
-    expect(parseRefKey('hub:HuggingFaceTB/SmolLM2-135M-Instruct')).toEqual({ kind: 'hub', id: 'HuggingFaceTB/SmolLM2-135M-Instruct' });
+    expect(parseRefKey('hub:HuggingFaceTB/SmolLM2-135M-Instruct')).toEqual({
+      kind: 'hub',
+      id: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+    });
     expect(parseRefKey('local:x')).toEqual({ kind: 'local', id: 'x' });
     expect(parseRefKey('ftp:x')).toBeUndefined();
     expect(parseRefKey('hub:')).toBeUndefined();

@@ -12,12 +12,33 @@ import { FakeRun, fakeWorkers, type FakeColumnWorker } from './state-fakes';
 
 const REF = { kind: 'served', id: 'quantlab-tiny' } as const;
 const variant = (stem: string, more: Partial<VariantInfo> = {}): VariantInfo => ({
-  stem, label: stem, format: 'test', bitsMeasured: false, needsShaderF16: false, integerMatMul: false, rank: 0, bytes: 1000, ...more,
+  stem,
+  label: stem,
+  format: 'test',
+  bitsMeasured: false,
+  needsShaderF16: false,
+  integerMatMul: false,
+  rank: 0,
+  bytes: 1000,
+  ...more,
 });
-const PARAMS: GenerateParams = { prompt: 'Once', maxNewTokens: 8, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 1 };
+const PARAMS: GenerateParams = {
+  prompt: 'Once',
+  maxNewTokens: 8,
+  temperature: 0,
+  topK: 0,
+  topP: 1,
+  repetitionPenalty: 1,
+  seed: 1,
+};
 const ISOLATED: PlatformInfo = { crossOriginIsolated: true, webgpu: null, hardwareConcurrency: 8 };
 
-function column(stem = 'model', deps: Partial<ColumnDeps> = {}, more: Partial<VariantInfo> = {}, setup?: (w: FakeColumnWorker, i: number) => void) {
+function column(
+  stem = 'model',
+  deps: Partial<ColumnDeps> = {},
+  more: Partial<VariantInfo> = {},
+  setup?: (w: FakeColumnWorker, i: number) => void,
+) {
   const fw = fakeWorkers(setup);
   const onDone = vi.fn();
   const c = new Column(REF, variant(stem, more), {
@@ -216,7 +237,8 @@ describe('Column', () => {
   it('shows a failed load as its error and drops that worker; Retry on WASM loads there', async () => {
     const gpu = { vendor: 'x', architecture: 'y', isFallback: false, shaderF16: true };
     const { c, workers } = column('model', { platform: () => ({ ...ISOLATED, webgpu: gpu }) }, {}, (w, i) => {
-      if (i === 0) w.loadOutcome = () => ({ ok: false, error: { code: 'unsupported-device', message: 'no shader-f16' } });
+      if (i === 0)
+        w.loadOutcome = () => ({ ok: false, error: { code: 'unsupported-device', message: 'no shader-f16' } });
     });
     await c.generate(PARAMS, 1);
     expect(workers[0].loads[0].device).toBe('webgpu');
@@ -266,7 +288,10 @@ describe('Column', () => {
       const m = c.measureFloor('p', 8);
       expect(c.floorState.measuring).toBe(true);
       expect(workers[0].floors.map((f) => [f.prompt, f.newTokens])).toEqual([['p', 8]]);
-      workers[0].floors[0].finish({ ok: true, value: { decodeTokensPerS: 40, floorDecodeTokensPerS: 80, newTokens: 8 } });
+      workers[0].floors[0].finish({
+        ok: true,
+        value: { decodeTokensPerS: 40, floorDecodeTokensPerS: 80, newTokens: 8 },
+      });
       await m;
       expect(c.floorState.measuring).toBe(false);
       expect(c.floor).toEqual({ decodeTokensPerS: 40, floorDecodeTokensPerS: 80, newTokens: 8 });

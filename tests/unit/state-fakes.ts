@@ -11,7 +11,14 @@ import type { WorkerHandle } from '../../src/browser/workers';
 import { QuantlabError, type ErrorInfo } from '../../src/lib/errors';
 import type { FloorMeasurement } from '../../src/lib/page/latency';
 import type { ModelRef } from '../../src/lib/model/ref';
-import type { Device, GenerateParams, GenerateResult, LoadProgress, Outcome, TokenEvent } from '../../src/lib/runner/types';
+import type {
+  Device,
+  GenerateParams,
+  GenerateResult,
+  LoadProgress,
+  Outcome,
+  TokenEvent,
+} from '../../src/lib/runner/types';
 
 const cancelled: ErrorInfo = { code: 'cancelled', message: 'Cancelled' };
 
@@ -118,7 +125,11 @@ export class FakeColumnWorker {
   floors: FakeFloor[] = [];
   cancels = 0;
   /** What load() answers; a test may replace it (an error, a promise that waits). */
-  loadOutcome: (l: FakeLoad) => Outcome<{ loadMs: number; threads: number; maxPositions?: number }> | Promise<Outcome<{ loadMs: number; threads: number; maxPositions?: number }>> = (l) => ({
+  loadOutcome: (
+    l: FakeLoad,
+  ) =>
+    | Outcome<{ loadMs: number; threads: number; maxPositions?: number }>
+    | Promise<Outcome<{ loadMs: number; threads: number; maxPositions?: number }>> = (l) => ({
     ok: true,
     value: { loadMs: 5, threads: l.device === 'wasm' ? (l.threads ?? 1) : 0, maxPositions: 64 },
   });
@@ -127,13 +138,21 @@ export class FakeColumnWorker {
   /** Whether cancel() ends the run in flight (a real worker does, after its current token). */
   honoursCancel = true;
   /** The lab's calls: teacher-forced logits, tokenizer. */
-  logits: (ids: number[]) => { data: Float32Array; vocab: number } | Promise<{ data: Float32Array; vocab: number }> = (ids) => ({ data: new Float32Array(ids.length * 4), vocab: 4 });
+  logits: (ids: number[]) => { data: Float32Array; vocab: number } | Promise<{ data: Float32Array; vocab: number }> = (
+    ids,
+  ) => ({ data: new Float32Array(ids.length * 4), vocab: 4 });
   encode: (text: string) => number[] = (text) => [...text].map((c) => c.charCodeAt(0) % 4);
   #crashListeners = new Set<(message: string) => void>();
   #current: FakeRun | FakeFloor | undefined;
 
   readonly api = {
-    load: async (ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void, threads?: number) => {
+    load: async (
+      ref: ModelRef,
+      variant: string,
+      device: Device,
+      onProgress?: (p: LoadProgress) => void,
+      threads?: number,
+    ) => {
       const l = { ref: cloned(ref), variant, device, threads };
       this.loads.push(l);
       onProgress?.({ status: 'init', message: 'loading' });
@@ -205,7 +224,10 @@ export class FakeColumnWorker {
 }
 
 /** A worker factory that records every worker it starts; `setup` configures each new one. */
-export function fakeWorkers(setup?: (w: FakeColumnWorker, index: number) => void): { start: StartColumnWorker; workers: FakeColumnWorker[] } {
+export function fakeWorkers(setup?: (w: FakeColumnWorker, index: number) => void): {
+  start: StartColumnWorker;
+  workers: FakeColumnWorker[];
+} {
   const workers: FakeColumnWorker[] = [];
   const start = () => {
     const w = new FakeColumnWorker();

@@ -15,7 +15,16 @@ import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from '
 
 const LAB_KEY = 'quantlab:lab:v1';
 const VOCAB = 4;
-const SERVED: VariantInfo[] = ['model', 'model_q4'].map((stem, rank) => ({ stem, label: stem === 'model' ? 'fp32' : 'q4', format: 'test', bitsMeasured: false, needsShaderF16: false, integerMatMul: false, rank, bytes: 4000 / (rank + 1) }));
+const SERVED: VariantInfo[] = ['model', 'model_q4'].map((stem, rank) => ({
+  stem,
+  label: stem === 'model' ? 'fp32' : 'q4',
+  format: 'test',
+  bitsMeasured: false,
+  needsShaderF16: false,
+  integerMatMul: false,
+  rank,
+  bytes: 4000 / (rank + 1),
+}));
 
 /** fp32 predicts uniformly; q4 puts most of its mass on token 0, so only q4 diverges from fp32. */
 function labWorker(w: FakeColumnWorker): void {
@@ -45,7 +54,9 @@ async function setup(labSetup: (w: FakeColumnWorker, i: number) => void = labWor
   const columns = fakeWorkers();
   const labWorkers = fakeWorkers(labSetup);
   const pg = new Playground(new Library(fakeBuilder()), columns.start, async () => ({ variants: SERVED }));
-  await pg.init(`?${settingsToQuery(DEFAULT_SETTINGS, { model: TINY_MODEL.key, variants: ['model', 'model_q4'], prompt: 'Hi' })}`);
+  await pg.init(
+    `?${settingsToQuery(DEFAULT_SETTINGS, { model: TINY_MODEL.key, variants: ['model', 'model_q4'], prompt: 'Hi' })}`,
+  );
   pg.load();
   await vi.waitFor(() => expect(pg.columns.every((c) => c.status === 'ready')).toBe(true));
   const lab = new Lab(pg, labWorkers.start);
@@ -56,11 +67,26 @@ const loadsOf = (workers: FakeColumnWorker[]) => workers.map((w) => w.loads.map(
 
 describe('lab storage', () => {
   it('restores each well-formed field and drops the malformed ones', () => {
-    storage.setItem(LAB_KEY, JSON.stringify({
-      version: 1, source: 'bogus', text: 5, ctx: '128', baselineChoice: 'model_q4',
-      fields: { seeds: '5' }, report: null, sweep: { rows: 'x' }, points: [{ precision: 'q4', bytes: 1, bits_per_byte: null }],
-    }));
-    expect(loadLab()).toEqual({ ctx: '128', baselineChoice: 'model_q4', fields: { seeds: '5' }, points: [{ precision: 'q4', bytes: 1, bits_per_byte: NaN }] });
+    storage.setItem(
+      LAB_KEY,
+      JSON.stringify({
+        version: 1,
+        source: 'bogus',
+        text: 5,
+        ctx: '128',
+        baselineChoice: 'model_q4',
+        fields: { seeds: '5' },
+        report: null,
+        sweep: { rows: 'x' },
+        points: [{ precision: 'q4', bytes: 1, bits_per_byte: null }],
+      }),
+    );
+    expect(loadLab()).toEqual({
+      ctx: '128',
+      baselineChoice: 'model_q4',
+      fields: { seeds: '5' },
+      points: [{ precision: 'q4', bytes: 1, bits_per_byte: NaN }],
+    });
     const lab = new Lab({} as Playground, fakeWorkers().start);
     expect(lab.source).toBe('sample');
     expect(lab.text).toBe('');
@@ -99,7 +125,10 @@ describe('Lab', () => {
     expect(fp32.ppl).toBeCloseTo(VOCAB, 9); // uniform over 4 tokens
     expect(fp32.kld_mean).toBe(0);
     expect(q4.kld_mean).toBeGreaterThan(0);
-    expect(lab.points.map((p) => [p.precision, p.bytes])).toEqual([['fp32', 4000], ['q4', 2000]]);
+    expect(lab.points.map((p) => [p.precision, p.bytes])).toEqual([
+      ['fp32', 4000],
+      ['q4', 2000],
+    ]);
 
     const saved = JSON.parse(storage.getItem(LAB_KEY)!);
     expect(saved.report.results.q4.kld_mean).toBeCloseTo(q4.kld_mean, 12);
@@ -125,12 +154,16 @@ describe('Lab', () => {
     const { pg, lab, labWorkers } = await setup((w) => {
       labWorker(w);
       const ok = w.loadOutcome;
-      w.loadOutcome = (l) => (l.variant === 'model_q4' && failQ4 ? { ok: false, error: { code: 'load-failed', message: 'bad file' } } : ok(l));
+      w.loadOutcome = (l) =>
+        l.variant === 'model_q4' && failQ4 ? { ok: false, error: { code: 'load-failed', message: 'bad file' } } : ok(l);
     });
     await lab.runQuality();
     expect(lab.error).toMatchObject({ code: 'load-failed', message: 'q4: bad file' });
     expect(lab.report).toBeNull();
-    expect(pg.columns.map((c) => [c.status, c.error])).toEqual([['ready', null], ['ready', null]]);
+    expect(pg.columns.map((c) => [c.status, c.error])).toEqual([
+      ['ready', null],
+      ['ready', null],
+    ]);
     await vi.waitFor(() => expect(labWorkers[1].terminated).toBe(true));
 
     failQ4 = false;
@@ -191,7 +224,10 @@ describe('Lab', () => {
     expect(lab.running).toBeNull();
     expect(lab.sweep).toMatchObject({ cancelled: true, done: 2, total: 6 });
     expect(lab.sweep!.rows.map((r) => [r.dtype, r.temperature, r.seed])).toEqual([
-      ['fp32', 0.5, 0], ['q4', 0.5, 0], ['fp32', 0.5, 1], ['q4', 0.5, 1],
+      ['fp32', 0.5, 0],
+      ['q4', 0.5, 0],
+      ['fp32', 0.5, 1],
+      ['q4', 0.5, 1],
     ]);
     const saved = JSON.parse(storage.getItem(LAB_KEY)!);
     expect(saved.sweep.cancelled).toBe(true);

@@ -14,7 +14,16 @@ import { LIVE_DEBOUNCE_MS, Playground } from '../../src/state/playground.svelte.
 import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes';
 
 const STEMS = ['model', 'model_q4', 'model_int8'];
-const SERVED: VariantInfo[] = STEMS.map((stem, rank) => ({ stem, label: stem, format: 'test', bitsMeasured: false, needsShaderF16: false, integerMatMul: false, rank, bytes: 1000 * (3 - rank) }));
+const SERVED: VariantInfo[] = STEMS.map((stem, rank) => ({
+  stem,
+  label: stem,
+  format: 'test',
+  bitsMeasured: false,
+  needsShaderF16: false,
+  integerMatMul: false,
+  rank,
+  bytes: 1000 * (3 - rank),
+}));
 const PLAYGROUND_KEY = 'quantlab:playground:v1';
 
 let storage: Storage;
@@ -34,10 +43,20 @@ afterEach(() => {
 });
 
 /** A playground opened on the served model with `variants` as columns; `setup` configures each new worker. */
-async function open(opts: { variants?: string[]; search?: string; served?: ServedModels; setup?: (w: FakeColumnWorker, i: number) => void; live?: boolean } = {}) {
+async function open(
+  opts: {
+    variants?: string[];
+    search?: string;
+    served?: ServedModels;
+    setup?: (w: FakeColumnWorker, i: number) => void;
+    live?: boolean;
+  } = {},
+) {
   const fw = fakeWorkers(opts.setup);
   const pg = new Playground(new Library(fakeBuilder()), fw.start, async () => opts.served ?? { variants: SERVED });
-  const search = opts.search ?? `?${settingsToQuery({ ...DEFAULT_SETTINGS, live: opts.live ?? false }, { model: TINY_MODEL.key, variants: opts.variants ?? ['model', 'model_q4'], prompt: 'Hello' })}`;
+  const search =
+    opts.search ??
+    `?${settingsToQuery({ ...DEFAULT_SETTINGS, live: opts.live ?? false }, { model: TINY_MODEL.key, variants: opts.variants ?? ['model', 'model_q4'], prompt: 'Hello' })}`;
   await pg.init(search);
   return { pg, workers: fw.workers };
 }
@@ -50,7 +69,11 @@ function workerOf(pg: Playground, workers: FakeColumnWorker[], stem: string): Fa
 }
 
 /** Waits until every column's worker has had `runs` generate() calls; returns them by stem. */
-async function allRunning(pg: Playground, workers: FakeColumnWorker[], runs = 1): Promise<Record<string, FakeColumnWorker>> {
+async function allRunning(
+  pg: Playground,
+  workers: FakeColumnWorker[],
+  runs = 1,
+): Promise<Record<string, FakeColumnWorker>> {
   await vi.waitFor(() => {
     for (const c of pg.columns) expect(workerOf(pg, workers, c.variant.stem).runs.length).toBeGreaterThanOrEqual(runs);
   });
@@ -105,7 +128,8 @@ describe('Playground', () => {
       variants: ['model', 'model_q4', 'model_int8'],
       setup: (w) => {
         const ok = w.loadOutcome;
-        w.loadOutcome = (l) => (l.variant === 'model_q4' ? { ok: false, error: { code: 'load-failed', message: 'bad file' } } : ok(l));
+        w.loadOutcome = (l) =>
+          l.variant === 'model_q4' ? { ok: false, error: { code: 'load-failed', message: 'bad file' } } : ok(l);
       },
     });
     pg.generate();
@@ -130,7 +154,10 @@ describe('Playground', () => {
     w.model_q4.run.emit([3, 3]);
     pg.stop();
     await vi.waitFor(() => expect(pg.busy).toBe(false));
-    expect(pg.columns.map((c) => [c.stopped, c.ids])).toEqual([[true, [3]], [true, [3, 3]]]);
+    expect(pg.columns.map((c) => [c.stopped, c.ids])).toEqual([
+      [true, [3]],
+      [true, [3, 3]],
+    ]);
   });
 
   it('saves settings and finished results, mirrors the URL, and restores the results on the next visit', async () => {
@@ -216,12 +243,21 @@ describe('Playground', () => {
       expect(workerOf(pg, workers, 'model').cancels).toBe(1);
       expect(workerOf(pg, workers, 'model_q4').floors).toHaveLength(0);
       expect(pg.latency.measuring).toBe(false);
-      expect(pg.columns.map((c) => [c.floor, c.floorError])).toEqual([[null, null], [null, null]]);
+      expect(pg.columns.map((c) => [c.floor, c.floorError])).toEqual([
+        [null, null],
+        [null, null],
+      ]);
       // A new pass runs again.
       const next = pg.latency.measure();
-      workerOf(pg, workers, 'model').floors[1].finish({ ok: true, value: { decodeTokensPerS: 1, floorDecodeTokensPerS: 2, newTokens: 8 } });
+      workerOf(pg, workers, 'model').floors[1].finish({
+        ok: true,
+        value: { decodeTokensPerS: 1, floorDecodeTokensPerS: 2, newTokens: 8 },
+      });
       await vi.waitFor(() => expect(workerOf(pg, workers, 'model_q4').floors).toHaveLength(1));
-      workerOf(pg, workers, 'model_q4').floors[0].finish({ ok: true, value: { decodeTokensPerS: 3, floorDecodeTokensPerS: 4, newTokens: 8 } });
+      workerOf(pg, workers, 'model_q4').floors[0].finish({
+        ok: true,
+        value: { decodeTokensPerS: 3, floorDecodeTokensPerS: 4, newTokens: 8 },
+      });
       await next;
       expect(pg.columns.map((c) => c.floor?.floorDecodeTokensPerS)).toEqual([2, 4]);
     });

@@ -9,7 +9,12 @@ function stream(n: number): TokenEvent[] {
   const out: TokenEvent[] = [];
   for (let k = 1; k <= n; k++) {
     const ids = Array.from({ length: k }, (_, i) => 10 + i);
-    out.push({ ids, text: 'x'.repeat(2 * k), offsets: ids.map((_, i) => 2 * (i + 1)), tokenMs: ids.slice(1).map(() => 3) });
+    out.push({
+      ids,
+      text: 'x'.repeat(2 * k),
+      offsets: ids.map((_, i) => 2 * (i + 1)),
+      tokenMs: ids.slice(1).map(() => 3),
+    });
   }
   return out;
 }
@@ -18,7 +23,11 @@ describe('batchTokens', () => {
   it('posts the first token at once, then at most one stream per interval, and the rest on flush', () => {
     let clock = 0;
     const sent: { at: number; tokens: number }[] = [];
-    const b = batchTokens((e) => sent.push({ at: clock, tokens: e.ids.length }), 16, () => clock);
+    const b = batchTokens(
+      (e) => sent.push({ at: clock, tokens: e.ids.length }),
+      16,
+      () => clock,
+    );
     // A token every 3 ms: 20 tokens over 57 ms.
     for (const e of stream(20)) {
       b.push(e);
@@ -41,7 +50,11 @@ describe('batchTokens', () => {
   it('posts every token when tokens are slower than the interval, and flush adds nothing', () => {
     let clock = 0;
     const sent: number[] = [];
-    const b = batchTokens((e) => sent.push(e.ids.length), 16, () => clock);
+    const b = batchTokens(
+      (e) => sent.push(e.ids.length),
+      16,
+      () => clock,
+    );
     for (const e of stream(5)) {
       b.push(e);
       clock += 40;
@@ -53,7 +66,11 @@ describe('batchTokens', () => {
   it('sends the event itself: the last post holds the whole stream', () => {
     let clock = 0;
     const got: TokenEvent[] = [];
-    const b = batchTokens((e) => got.push(e), 16, () => clock);
+    const b = batchTokens(
+      (e) => got.push(e),
+      16,
+      () => clock,
+    );
     const all = stream(9);
     for (const e of all) {
       b.push(e);

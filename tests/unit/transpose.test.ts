@@ -5,7 +5,12 @@ import { transpose } from '../../src/lib/numeric/transpose';
 
 describe('transpose', () => {
   it('moves [r, c] to [c, r] for ragged shapes, and twice gives the input back', () => {
-    for (const [rows, cols] of [[1, 1], [3, 5], [37, 70], [64, 33]]) {
+    for (const [rows, cols] of [
+      [1, 1],
+      [3, 5],
+      [37, 70],
+      [64, 33],
+    ]) {
       const a = Float32Array.from({ length: rows * cols }, (_, i) => i * 0.5 - 7);
       const t = transpose(a, rows, cols);
       expect(t.length).toBe(rows * cols);

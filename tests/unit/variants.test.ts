@@ -2,9 +2,23 @@ import { describe, expect, it } from 'vitest';
 // The one variant module: the table both ways (precision -> file stem -> variant), the manifest
 // the quantizer writes and the page reads, and the labels the page shows.
 import { describeBits, formatBytes, variantsFromFiles } from '../../src/lib/variants/info';
-import { MANIFEST_PATH, encodeManifest, parseManifest, upsertManifest, type ManifestEntry } from '../../src/lib/variants/manifest';
+import {
+  MANIFEST_PATH,
+  encodeManifest,
+  parseManifest,
+  upsertManifest,
+  type ManifestEntry,
+} from '../../src/lib/variants/manifest';
 import { DTYPES, resolveOptions } from '../../src/lib/variants/options';
-import { FP32_STEM, stemOf, stemOfArg, variantFileName, variantFromStem, variantLoadOptions, variantNeedsFloat16 } from '../../src/lib/variants/table';
+import {
+  FP32_STEM,
+  stemOf,
+  stemOfArg,
+  variantFileName,
+  variantFromStem,
+  variantLoadOptions,
+  variantNeedsFloat16,
+} from '../../src/lib/variants/table';
 
 describe('variantFromStem', () => {
   it('labels transformers.js file names', () => {
@@ -41,16 +55,33 @@ describe('manifest', () => {
   const quantizerShape = {
     version: 1,
     source: 'model.onnx',
-    variants: [{ file: 'model_q4.onnx', format: 'MatMulNBits 4-bit, block 32', options: { dtype: 'q4' }, bytes: 1000, bitsPerWeight: 5.03 }],
+    variants: [
+      {
+        file: 'model_q4.onnx',
+        format: 'MatMulNBits 4-bit, block 32',
+        options: { dtype: 'q4' },
+        bytes: 1000,
+        bitsPerWeight: 5.03,
+      },
+    ],
   };
 
   it('reads what the quantizer writes, from bytes or parsed JSON, and skips malformed entries', () => {
-    const entry = { file: 'model_q4.onnx', format: 'f', options: resolveOptions({ dtype: 'q4' }), bytes: 1, bitsPerWeight: 5, bitsPerWeightQuantized: 4.5 } satisfies ManifestEntry;
+    const entry = {
+      file: 'model_q4.onnx',
+      format: 'f',
+      options: resolveOptions({ dtype: 'q4' }),
+      bytes: 1,
+      bitsPerWeight: 5,
+      bitsPerWeightQuantized: 4.5,
+    } satisfies ManifestEntry;
     const written = upsertManifest(undefined, entry);
     expect(written.source).toBe(`${FP32_STEM}.onnx`);
     expect(parseManifest(encodeManifest(written))).toEqual(written);
     expect(parseManifest(quantizerShape)?.variants.map((e) => e.file)).toEqual(['model_q4.onnx']);
-    expect(parseManifest({ version: 1, source: 'model.onnx', variants: [null, 3, { nofile: 1 }] })?.variants).toEqual([]);
+    expect(parseManifest({ version: 1, source: 'model.onnx', variants: [null, 3, { nofile: 1 }] })?.variants).toEqual(
+      [],
+    );
     // Only the quantizer's shape is a manifest: no version, or a map of files, is not.
     expect(parseManifest({ variants: quantizerShape.variants })).toBeUndefined();
     expect(parseManifest({ files: { 'onnx/model_q4.onnx': { bitsPerWeight: 4.5 } } })).toBeUndefined();
@@ -71,15 +102,26 @@ describe('manifest', () => {
     const v = variantsFromFiles(files, quantizerShape);
     expect(v.map((x) => x.stem)).toEqual(['model', 'model_quantized', 'model_bnb4', 'model_q4']);
     const q4 = v.find((x) => x.stem === 'model_q4')!;
-    expect([q4.bitsPerWeight, q4.bitsMeasured, q4.format, q4.bytes]).toEqual([5.03, true, 'MatMulNBits 4-bit, block 32', 1000]);
+    expect([q4.bitsPerWeight, q4.bitsMeasured, q4.format, q4.bytes]).toEqual([
+      5.03,
+      true,
+      'MatMulNBits 4-bit, block 32',
+      1000,
+    ]);
     expect(describeBits(q4)).toBe('5.03 bit/weight');
     expect(describeBits(v[0])).toBe('≈32 bit');
-    const withQuantized = variantsFromFiles([{ path: 'onnx/model_q4.onnx', bytes: 1000 }], { version: 1, variants: [{ file: 'model_q4.onnx', bitsPerWeight: 10.55, bitsPerWeightQuantized: 4.5 }] });
+    const withQuantized = variantsFromFiles([{ path: 'onnx/model_q4.onnx', bytes: 1000 }], {
+      version: 1,
+      variants: [{ file: 'model_q4.onnx', bitsPerWeight: 10.55, bitsPerWeightQuantized: 4.5 }],
+    });
     expect(describeBits(withQuantized[0])).toBe('4.50 bit/weight, 10.55 overall');
   });
 
   it('flags variants whose weights live in .onnx_data', () => {
-    const v = variantsFromFiles([{ path: 'onnx/model.onnx', bytes: 524e3 }, { path: 'onnx/model.onnx_data', bytes: 4.94e9 }]);
+    const v = variantsFromFiles([
+      { path: 'onnx/model.onnx', bytes: 524e3 },
+      { path: 'onnx/model.onnx_data', bytes: 4.94e9 },
+    ]);
     expect(v).toHaveLength(1);
     expect(v[0].externalData).toBe(true);
   });
@@ -96,7 +138,7 @@ describe('formatBytes', () => {
 });
 
 describe('the table both ways', () => {
-  it('names every precision\'s default file and reads it back as that precision', () => {
+  it("names every precision's default file and reads it back as that precision", () => {
     expect(stemOf('fp32')).toBe(FP32_STEM);
     for (const dtype of DTYPES) {
       const stem = stemOf(dtype)!;
@@ -120,8 +162,12 @@ describe('the table both ways', () => {
   });
 
   it('marks float16-computing files and their descendants, whatever their name parts', () => {
-    for (const stem of ['model_fp16', 'model_q4f16', 'model_q4f16_b64_asym', 'model_q8f16nbits']) expect(variantNeedsFloat16(stem), stem).toBe(true);
-    for (const stem of ['model', 'model_q4', 'model_q8nbits', 'model_bf16', 'decoder_model_merged']) expect(variantNeedsFloat16(stem), stem).toBe(false);
-    expect(variantNeedsFloat16(variantFileName({ dtype: 'q4f16', bits: 8, blockSize: 64 }).replace('.onnx', ''))).toBe(true);
+    for (const stem of ['model_fp16', 'model_q4f16', 'model_q4f16_b64_asym', 'model_q8f16nbits'])
+      expect(variantNeedsFloat16(stem), stem).toBe(true);
+    for (const stem of ['model', 'model_q4', 'model_q8nbits', 'model_bf16', 'decoder_model_merged'])
+      expect(variantNeedsFloat16(stem), stem).toBe(false);
+    expect(variantNeedsFloat16(variantFileName({ dtype: 'q4f16', bits: 8, blockSize: 64 }).replace('.onnx', ''))).toBe(
+      true,
+    );
   });
 });

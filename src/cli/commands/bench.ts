@@ -8,7 +8,13 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { QuantlabError } from '../../lib/errors';
 import { MAX_ROUNDS, type BenchCase } from '../../lib/bench/measure';
-import { BENCH_RUNTIMES, formatBenchTable, type BenchReport, type BenchRow, type BenchRuntime } from '../../lib/bench/report';
+import {
+  BENCH_RUNTIMES,
+  formatBenchTable,
+  type BenchReport,
+  type BenchRow,
+  type BenchRuntime,
+} from '../../lib/bench/report';
 import { DTYPES } from '../../lib/variants/options';
 import { stemOfArg } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
@@ -51,16 +57,26 @@ export const DEFAULT_SITE_DIR = resolve(import.meta.dirname, '../../../.cache/be
 export function benchStem(dtype: string): string {
   const stem = stemOfArg(dtype);
   if (!stem) {
-    throw new QuantlabError('bad-argument', `Unknown dtype "${dtype}"`, `Use fp32, ${DTYPES.join(', ')}, or a file stem such as model_q4_b128.`);
+    throw new QuantlabError(
+      'bad-argument',
+      `Unknown dtype "${dtype}"`,
+      `Use fp32, ${DTYPES.join(', ')}, or a file stem such as model_q4_b128.`,
+    );
   }
   return stem;
 }
 
 const FLAGS = {
-  dtypes: { type: 'list', default: ['fp32'] }, runtimes: { type: 'list', default: ['node'] }, runs: { type: 'int', min: 1, max: MAX_ROUNDS, default: 5 },
+  dtypes: { type: 'list', default: ['fp32'] },
+  runtimes: { type: 'list', default: ['node'] },
+  runs: { type: 'int', min: 1, max: MAX_ROUNDS, default: 5 },
   'min-time': { type: 'number', min: 0, max: MAX_MIN_TIME_S, unit: 'seconds', default: 0 },
-  'prompt-tokens': { type: 'int', min: 1, max: MAX_TOKENS, default: 128 }, 'new-tokens': { type: 'int', min: 2, max: MAX_TOKENS, default: 64 },
-  concurrency: { type: 'boolean' }, site: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
+  'prompt-tokens': { type: 'int', min: 1, max: MAX_TOKENS, default: 128 },
+  'new-tokens': { type: 'int', min: 2, max: MAX_TOKENS, default: 64 },
+  concurrency: { type: 'boolean' },
+  site: { type: 'string' },
+  json: { type: 'boolean' },
+  out: { type: 'string' },
 } as const satisfies FlagSpecs;
 
 export const benchCommand = defineCommand({
@@ -84,14 +100,21 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
   const stems = dtypes.map(benchStem);
   const runtimes = v.runtimes;
   for (const r of runtimes) {
-    if (!(BENCH_RUNTIMES as readonly string[]).includes(r)) throw new QuantlabError('bad-argument', `Unknown runtime "${r}"`, `Use ${BENCH_RUNTIMES.join(' and/or ')}, e.g. --runtimes node,browser-wasm.`);
+    if (!(BENCH_RUNTIMES as readonly string[]).includes(r))
+      throw new QuantlabError(
+        'bad-argument',
+        `Unknown runtime "${r}"`,
+        `Use ${BENCH_RUNTIMES.join(' and/or ')}, e.g. --runtimes node,browser-wasm.`,
+      );
   }
   requireVariants(dirArg, dtypes, stems);
   // Past its trained length a model still computes (rotary positions have no table to run off),
   // so the timings hold; the text it writes there means nothing, which a speed test does not mind.
   const warnings: string[] = [];
   if (typeof maxPos === 'number' && promptTokens + newTokens > maxPos) {
-    warnings.push(`${promptTokens} prompt + ${newTokens} new tokens run past the model's ${maxPos} positions (max_position_embeddings): the timings hold, the text there is meaningless`);
+    warnings.push(
+      `${promptTokens} prompt + ${newTokens} new tokens run past the model's ${maxPos} positions (max_position_embeddings): the timings hold, the text there is meaningless`,
+    );
   }
 
   const log = (line: string) => {
@@ -99,9 +122,20 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
   };
   const bench: BenchCase = { dir, dtypes, stems, runs, minMs: minTimeS * 1000, promptTokens, newTokens };
   const columns = Array.from({ length: CONCURRENT_COLUMNS }, (_, i) => i % dtypes.length);
-  const concurrent: BenchCase = { ...bench, dtypes: columns.map((i) => dtypes[i]), stems: columns.map((i) => stems[i]) };
+  const concurrent: BenchCase = {
+    ...bench,
+    dtypes: columns.map((i) => dtypes[i]),
+    stems: columns.map((i) => stems[i]),
+  };
   const results: BenchRow[] = [];
-  const report: BenchReport = { model: dirArg, runs, min_time_s: minTimeS, prompt_tokens: promptTokens, new_tokens: newTokens, results };
+  const report: BenchReport = {
+    model: dirArg,
+    runs,
+    min_time_s: minTimeS,
+    prompt_tokens: promptTokens,
+    new_tokens: newTokens,
+    results,
+  };
   if (warnings.length) report.warnings = warnings;
   // The table repeats them; JSON output gets them on stderr as well.
   if (v.json) for (const w of warnings) console.error(`quantlab bench: warning: ${w}`);
@@ -115,11 +149,16 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
       const { browserBench, browserConcurrency } = await import('../../node/bench-browser');
       const siteDir = resolve(typeof v.site === 'string' ? v.site : DEFAULT_SITE_DIR);
       if (typeof v.site === 'string' && !existsSync(join(siteDir, 'bench.html'))) {
-        throw new QuantlabError('bad-argument', `--site ${v.site} has no bench.html`, 'Give a folder built by `vite build` from this version, or leave --site out to build one.');
+        throw new QuantlabError(
+          'bad-argument',
+          `--site ${v.site} has no bench.html`,
+          'Give a folder built by `vite build` from this version, or leave --site out to build one.',
+        );
       }
       if (typeof v.site !== 'string') ensureSite(siteDir, log);
       results.push(...(await browserBench(bench, { siteDir, log })));
-      if (v.concurrency) (report.concurrency ??= {})['browser-wasm'] = await browserConcurrency(concurrent, { siteDir, log });
+      if (v.concurrency)
+        (report.concurrency ??= {})['browser-wasm'] = await browserConcurrency(concurrent, { siteDir, log });
     }
   }
   const json = JSON.stringify(report, null, 2);
@@ -137,7 +176,11 @@ async function importBrowser(): Promise<typeof import('../../node/browser')> {
     return await import('../../node/browser');
   } catch (err) {
     if (/playwright/i.test(String((err as Error).message))) {
-      throw new QuantlabError('unsupported-device', 'playwright-core is not installed; the browser-wasm runtime drives Chromium with it', 'Install the dev dependencies (`npm ci`), or benchmark only --runtimes node.');
+      throw new QuantlabError(
+        'unsupported-device',
+        'playwright-core is not installed; the browser-wasm runtime drives Chromium with it',
+        'Install the dev dependencies (`npm ci`), or benchmark only --runtimes node.',
+      );
     }
     throw err;
   }

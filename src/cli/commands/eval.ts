@@ -25,8 +25,13 @@ const HELP = `quantlab eval <dir> --text <file> [options]
   --csv FILE         also write one CSV row per precision`;
 
 const FLAGS = {
-  dtypes: { type: 'list', default: ['fp32'] }, baseline: { type: 'string' }, text: { type: 'string' }, ctx: { type: 'int', min: 3 },
-  chunks: { type: 'int', min: 1 }, json: { type: 'boolean' }, csv: { type: 'string' },
+  dtypes: { type: 'list', default: ['fp32'] },
+  baseline: { type: 'string' },
+  text: { type: 'string' },
+  ctx: { type: 'int', min: 3 },
+  chunks: { type: 'int', min: 1 },
+  json: { type: 'boolean' },
+  csv: { type: 'string' },
 } as const satisfies FlagSpecs;
 
 export const evalCommand = defineCommand({
@@ -54,10 +59,18 @@ async function runEval({ values: v, positionals }: ParsedArgs<typeof FLAGS>): Pr
     const maxPos = loaded.maxPositions;
     const ctx = ctxFlag ?? Math.min(512, maxPos ?? 512);
     if (maxPos !== undefined && ctx > maxPos) {
-      throw new QuantlabError('bad-argument', `--ctx ${ctx} is longer than the model's ${maxPos} positions (max_position_embeddings)`, `Use --ctx ${maxPos} or less.`);
+      throw new QuantlabError(
+        'bad-argument',
+        `--ctx ${ctx} is longer than the model's ${maxPos} positions (max_position_embeddings)`,
+        `Use --ctx ${maxPos} or less.`,
+      );
     }
     const report = await evaluateQuality({
-      text, models: loaded.models, baseline: loaded.baseline, ctx, maxWindows: chunks,
+      text,
+      models: loaded.models,
+      baseline: loaded.baseline,
+      ctx,
+      maxWindows: chunks,
       onProgress: (p) => p.status === 'window' && progressLine(p.done, p.total, 'window'),
     });
     if (typeof v.csv === 'string') writeFileSync(v.csv, qualityCsv(report));
@@ -80,8 +93,13 @@ export function formatQuality(model: string, r: QualityReport): string {
       continue;
     }
     rows.push([
-      dtype, `${f(e.ppl, 4)} ± ${f(e.ppl_se, 4)}`, f(e.bits_per_byte, 4), `${f(e.ln_ppl_ratio, 5)} ± ${f(e.ln_ppl_ratio_se, 5)}`,
-      `${f(e.kld_mean, 6)} ± ${f(e.kld_se, 6)}`, f(e.kld_p99, 6), `${f(100 * e.rms_dp, 3)} ± ${f(100 * e.rms_dp_se, 3)}`,
+      dtype,
+      `${f(e.ppl, 4)} ± ${f(e.ppl_se, 4)}`,
+      f(e.bits_per_byte, 4),
+      `${f(e.ln_ppl_ratio, 5)} ± ${f(e.ln_ppl_ratio_se, 5)}`,
+      `${f(e.kld_mean, 6)} ± ${f(e.kld_se, 6)}`,
+      f(e.kld_p99, 6),
+      `${f(100 * e.rms_dp, 3)} ± ${f(100 * e.rms_dp_se, 3)}`,
       `${f(e.same_top_pct, 3)} ± ${f(e.same_top_pct_se, 3)}`,
     ]);
   }

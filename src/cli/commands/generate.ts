@@ -25,10 +25,17 @@ const HELP = `quantlab generate <dir | hub-id> [options]
   --json                  print one JSON object: prompt_ids, ids, text, timings`;
 
 const FLAGS = {
-  dtype: { type: 'string' }, variant: { type: 'string' }, prompt: { type: 'string', default: '' },
-  'max-new-tokens': { type: 'number', default: 64 }, temperature: { type: 'number', default: 0 }, 'top-k': { type: 'number', default: 0 },
-  'top-p': { type: 'number', default: 1 }, 'repetition-penalty': { type: 'number', default: 1 }, seed: { type: 'number', default: 0 },
-  chat: { type: 'boolean' }, json: { type: 'boolean' },
+  dtype: { type: 'string' },
+  variant: { type: 'string' },
+  prompt: { type: 'string', default: '' },
+  'max-new-tokens': { type: 'number', default: 64 },
+  temperature: { type: 'number', default: 0 },
+  'top-k': { type: 'number', default: 0 },
+  'top-p': { type: 'number', default: 1 },
+  'repetition-penalty': { type: 'number', default: 1 },
+  seed: { type: 'number', default: 0 },
+  chat: { type: 'boolean' },
+  json: { type: 'boolean' },
 } as const satisfies FlagSpecs;
 
 export const generateCommand = defineCommand({
@@ -40,7 +47,8 @@ export const generateCommand = defineCommand({
 });
 
 async function runGenerate({ values: v, positionals }: ParsedArgs<typeof FLAGS>): Promise<number> {
-  if (positionals.length !== 1) throw new QuantlabError('bad-argument', 'generate needs exactly one model folder or Hub id', HELP);
+  if (positionals.length !== 1)
+    throw new QuantlabError('bad-argument', 'generate needs exactly one model folder or Hub id', HELP);
   const params: GenerateParams = {
     prompt: v.prompt,
     maxNewTokens: v['max-new-tokens'],
@@ -55,32 +63,57 @@ async function runGenerate({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
   const modelId = local ? resolve(positionals[0]) : positionals[0];
   const dtype = v.dtype ?? 'fp32';
   const variant = v.variant ?? stemOf(dtype);
-  if (!variant) throw new QuantlabError('bad-argument', `Unknown --dtype "${dtype}"`, `Use fp32, ${DTYPES.join(', ')}, or --variant <file stem>.`);
+  if (!variant)
+    throw new QuantlabError(
+      'bad-argument',
+      `Unknown --dtype "${dtype}"`,
+      `Use fp32, ${DTYPES.join(', ')}, or --variant <file stem>.`,
+    );
   if (local && !existsSync(resolve(modelId, 'onnx', `${variant}.onnx`))) {
-    throw new QuantlabError('bad-argument', `${positionals[0]} has no onnx/${variant}.onnx`, `Create it with 'quantlab quantize ${positionals[0]} --dtype ${dtype}' or pick another --dtype.`);
+    throw new QuantlabError(
+      'bad-argument',
+      `${positionals[0]} has no onnx/${variant}.onnx`,
+      `Create it with 'quantlab quantize ${positionals[0]} --dtype ${dtype}' or pick another --dtype.`,
+    );
   }
   configureNodeTransformers({ allowRemote: !local });
   const runner = new Runner();
   await runner.load({ modelId, variant, device: 'cpu' });
-  const onToken = v.json ? undefined : (() => {
-    let shown = 0;
-    return (e: { text: string }) => {
-      process.stdout.write(e.text.slice(shown));
-      shown = e.text.length;
-    };
-  })();
+  const onToken = v.json
+    ? undefined
+    : (() => {
+        let shown = 0;
+        return (e: { text: string }) => {
+          process.stdout.write(e.text.slice(shown));
+          shown = e.text.length;
+        };
+      })();
   if (!v.json) process.stdout.write(params.prompt);
   const r = await runner.generate(params, onToken);
   await runner.dispose();
   if (v.json) {
     const t = r.timings;
-    console.log(JSON.stringify({
-      model: positionals[0], variant, prompt: params.prompt, prompt_ids: r.promptIds, ids: r.ids, text: r.text,
-      timings: { load_ms: t.loadMs, ttft_ms: t.ttftMs, prefill_tokens_per_s: t.prefillTokensPerS, decode_tokens_per_s: t.decodeTokensPerS },
-    }));
+    console.log(
+      JSON.stringify({
+        model: positionals[0],
+        variant,
+        prompt: params.prompt,
+        prompt_ids: r.promptIds,
+        ids: r.ids,
+        text: r.text,
+        timings: {
+          load_ms: t.loadMs,
+          ttft_ms: t.ttftMs,
+          prefill_tokens_per_s: t.prefillTokensPerS,
+          decode_tokens_per_s: t.decodeTokensPerS,
+        },
+      }),
+    );
   } else {
     const t = r.timings;
-    process.stdout.write(`\n\n[${variant}] ${r.ids.length} tokens; load ${t.loadMs.toFixed(0)} ms, first token ${t.ttftMs.toFixed(1)} ms, ${t.decodeTokensPerS.toFixed(1)} tokens/s\n`);
+    process.stdout.write(
+      `\n\n[${variant}] ${r.ids.length} tokens; load ${t.loadMs.toFixed(0)} ms, first token ${t.ttftMs.toFixed(1)} ms, ${t.decodeTokensPerS.toFixed(1)} tokens/s\n`,
+    );
   }
   return 0;
 }

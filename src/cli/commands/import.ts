@@ -27,9 +27,15 @@ export const importCommand = defineCommand({
   summary: `Convert a llama2.c checkpoint (with its tokenizer .bin) or a Hugging Face Llama/Qwen2
 safetensors folder into a transformers.js model folder with onnx/model.onnx (fp32).`,
   help: HELP,
-  flags: { tokenizer: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean' }, quiet: { type: 'boolean' } },
+  flags: {
+    tokenizer: { type: 'string' },
+    out: { type: 'string' },
+    overwrite: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  },
   async run({ values: v, positionals }) {
-    if (positionals.length !== 1 || !v.out) throw new QuantlabError('bad-argument', 'import needs one input path and --out <dir>', HELP);
+    if (positionals.length !== 1 || !v.out)
+      throw new QuantlabError('bad-argument', 'import needs one input path and --out <dir>', HELP);
     const input = positionals[0];
     if (!existsSync(input)) throw new QuantlabError('bad-argument', `${input} does not exist`);
     const log = logger(v.quiet);
@@ -40,11 +46,17 @@ safetensors folder into a transformers.js model folder with onnx/model.onnx (fp3
       src = await hfSource(nodeReader(resolve(input)));
     } else {
       if (!v.tokenizer) {
-        throw new QuantlabError('bad-argument', `${input} is a llama2.c checkpoint and needs its tokenizer: add --tokenizer tok.bin`);
+        throw new QuantlabError(
+          'bad-argument',
+          `${input} is a llama2.c checkpoint and needs its tokenizer: add --tokenizer tok.bin`,
+        );
       }
       log(`Reading llama2.c checkpoint ${input}`);
       const tokPath = v.tokenizer;
-      src = llama2cSource(readFile(input, 'Checkpoint'), readFile(tokPath, 'Tokenizer'), { checkpoint: basename(input), tokenizer: basename(tokPath) });
+      src = llama2cSource(readFile(input, 'Checkpoint'), readFile(tokPath, 'Tokenizer'), {
+        checkpoint: basename(input),
+        tokenizer: basename(tokPath),
+      });
     }
     const bytes = await writeSource(src, v.out, v.overwrite, log);
     log(`Wrote ${v.out} (${(bytes / 1e6).toFixed(2)} MB) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);

@@ -25,9 +25,17 @@ const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   --quiet               no progress lines, no table`;
 
 const FLAGS = {
-  dtype: { type: 'list' }, bits: { type: 'number' }, 'block-size': { type: 'number' }, asym: { type: 'boolean' },
-  'quant-type': { type: 'string' }, 'double-quant': { type: 'boolean' }, 'per-channel': { type: 'boolean' },
-  'quantize-lm-head': { type: 'boolean' }, keep: { type: 'list' }, json: { type: 'boolean' }, quiet: { type: 'boolean' },
+  dtype: { type: 'list' },
+  bits: { type: 'number' },
+  'block-size': { type: 'number' },
+  asym: { type: 'boolean' },
+  'quant-type': { type: 'string' },
+  'double-quant': { type: 'boolean' },
+  'per-channel': { type: 'boolean' },
+  'quantize-lm-head': { type: 'boolean' },
+  keep: { type: 'list' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
 } as const satisfies FlagSpecs;
 
 export const quantizeCommand = defineCommand({
@@ -39,11 +47,16 @@ export const quantizeCommand = defineCommand({
 });
 
 async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>): Promise<number> {
-  if (positionals.length !== 1 || !v.dtype) throw new QuantlabError('bad-argument', 'quantize needs a model folder and --dtype', HELP);
+  if (positionals.length !== 1 || !v.dtype)
+    throw new QuantlabError('bad-argument', 'quantize needs a model folder and --dtype', HELP);
   const dir = resolve(positionals[0]);
   const source = join(dir, FP32_PATH);
   if (!existsSync(source)) {
-    throw new QuantlabError('bad-argument', `${positionals[0]} has no onnx/model.onnx`, "Quantize a folder made by 'quantlab import' or 'quantlab tiny', or any transformers.js folder with the fp32 model.");
+    throw new QuantlabError(
+      'bad-argument',
+      `${positionals[0]} has no onnx/model.onnx`,
+      "Quantize a folder made by 'quantlab import' or 'quantlab tiny', or any transformers.js folder with the fp32 model.",
+    );
   }
   const common: Omit<QuantizeOptions, 'dtype'> = {
     bits: v.bits as 4 | 8 | undefined,
@@ -85,7 +98,9 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
     console.log('file                             bytes        bits/weight  max tensor RMS err  seconds');
     for (const r of result.reports) {
       const worst = Math.max(0, ...r.tensors.map((t) => t.rmsError));
-      console.log(`${r.file.padEnd(32)} ${String(r.fileBytes).padStart(11)}  ${r.bitsPerWeightOverall.toFixed(2).padStart(11)}  ${worst.toExponential(2).padStart(18)}  ${r.seconds.toFixed(2).padStart(7)}`);
+      console.log(
+        `${r.file.padEnd(32)} ${String(r.fileBytes).padStart(11)}  ${r.bitsPerWeightOverall.toFixed(2).padStart(11)}  ${worst.toExponential(2).padStart(18)}  ${r.seconds.toFixed(2).padStart(7)}`,
+      );
       for (const w of r.warnings) console.error(`  warning: ${w}`);
     }
   }

@@ -28,10 +28,19 @@ const HELP = `quantlab sweep <dir> [options]
 Ctrl-C stops between cells and prints what has finished.`;
 
 const FLAGS = {
-  dtypes: { type: 'list', default: ['fp32'] }, baseline: { type: 'string' }, prompt: { type: 'string', default: '' },
-  temperatures: { type: 'numbers', default: [0] }, 'top-k': { type: 'numbers', default: [0] }, 'top-p': { type: 'numbers', default: [1] },
-  'max-new-tokens': { type: 'numbers', default: [64] }, seeds: { type: 'int', min: 1, default: 1 }, 'repetition-penalty': { type: 'number', default: 1 },
-  chat: { type: 'boolean' }, json: { type: 'boolean' }, csv: { type: 'string' }, 'summary-csv': { type: 'string' },
+  dtypes: { type: 'list', default: ['fp32'] },
+  baseline: { type: 'string' },
+  prompt: { type: 'string', default: '' },
+  temperatures: { type: 'numbers', default: [0] },
+  'top-k': { type: 'numbers', default: [0] },
+  'top-p': { type: 'numbers', default: [1] },
+  'max-new-tokens': { type: 'numbers', default: [64] },
+  seeds: { type: 'int', min: 1, default: 1 },
+  'repetition-penalty': { type: 'number', default: 1 },
+  chat: { type: 'boolean' },
+  json: { type: 'boolean' },
+  csv: { type: 'string' },
+  'summary-csv': { type: 'string' },
 } as const satisfies FlagSpecs;
 
 export const sweepCommand = defineCommand({
@@ -64,11 +73,17 @@ async function runSweepCommand({ values: v, positionals }: ParsedArgs<typeof FLA
     const promptLen = (await base.model.encode(grid.prompt)).length;
     const longest = Math.max(...grid.maxNewTokens.filter(Number.isFinite));
     if (loaded.maxPositions !== undefined && promptLen + longest > loaded.maxPositions) {
-      throw new QuantlabError('bad-argument', `The prompt (${promptLen} tokens) plus --max-new-tokens ${longest} exceeds the model's ${loaded.maxPositions} positions`,
-        `Use --max-new-tokens ${Math.max(1, loaded.maxPositions - promptLen)} or less.`);
+      throw new QuantlabError(
+        'bad-argument',
+        `The prompt (${promptLen} tokens) plus --max-new-tokens ${longest} exceeds the model's ${loaded.maxPositions} positions`,
+        `Use --max-new-tokens ${Math.max(1, loaded.maxPositions - promptLen)} or less.`,
+      );
     }
     const result = await runSweep({
-      grid, models: loaded.models, baseline: loaded.baseline, signal: ctrl.signal,
+      grid,
+      models: loaded.models,
+      baseline: loaded.baseline,
+      signal: ctrl.signal,
       onProgress: (p) => p.status === 'cell' && progressLine(p.done, p.total, 'cell x seed'),
     });
     const aggregates = aggregateSweep(result.rows);
@@ -77,7 +92,9 @@ async function runSweepCommand({ values: v, positionals }: ParsedArgs<typeof FLA
     if (v.json) console.log(toJson({ model: positionals[0], grid, ...result, aggregates }));
     else console.log(formatSweep(result, aggregates));
     if (result.error) {
-      console.error(`quantlab sweep: ${loaded.baseline} failed after ${result.done} of ${result.total} runs: ${result.error.message}`);
+      console.error(
+        `quantlab sweep: ${loaded.baseline} failed after ${result.done} of ${result.total} runs: ${result.error.message}`,
+      );
       return 2;
     }
   } finally {
@@ -90,12 +107,38 @@ async function runSweepCommand({ values: v, positionals }: ParsedArgs<typeof FLA
 /** Means over seeds, one line per precision x cell. */
 export function formatSweep(r: SweepResult, aggs: SweepAggregate[]): string {
   const f = fixed;
-  const rows = [['dtype', 'temp', 'top-k', 'top-p', 'max', 'seeds', 'length', 'prefix', 'ident %', 'dist-1', 'dist-2', 'rep-4', `${r.baseline} PPL (mean ± std)`]];
+  const rows = [
+    [
+      'dtype',
+      'temp',
+      'top-k',
+      'top-p',
+      'max',
+      'seeds',
+      'length',
+      'prefix',
+      'ident %',
+      'dist-1',
+      'dist-2',
+      'rep-4',
+      `${r.baseline} PPL (mean ± std)`,
+    ],
+  ];
   for (const a of aggs) {
     rows.push([
-      a.dtype, String(a.temperature), String(a.top_k), String(a.top_p), String(a.max_new_tokens), `${a.seeds}${a.errors ? ` (${a.errors} failed)` : ''}`,
-      f(a.length_mean, 1), f(a.prefix_match_mean, 1), f(a.identical_pct_mean, 1), f(a.distinct_1_mean, 3), f(a.distinct_2_mean, 3),
-      f(a.repetition_rate_mean, 3), `${f(a.ref_ppl_mean, 3)} ± ${f(a.ref_ppl_std, 3)}`,
+      a.dtype,
+      String(a.temperature),
+      String(a.top_k),
+      String(a.top_p),
+      String(a.max_new_tokens),
+      `${a.seeds}${a.errors ? ` (${a.errors} failed)` : ''}`,
+      f(a.length_mean, 1),
+      f(a.prefix_match_mean, 1),
+      f(a.identical_pct_mean, 1),
+      f(a.distinct_1_mean, 3),
+      f(a.distinct_2_mean, 3),
+      f(a.repetition_rate_mean, 3),
+      `${f(a.ref_ppl_mean, 3)} ± ${f(a.ref_ppl_std, 3)}`,
     ]);
   }
   const out = [formatTable(rows)];

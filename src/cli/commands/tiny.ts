@@ -22,9 +22,20 @@ export const tinyCommand = defineCommand({
   summary: 'Build a deterministic random-weight model of any Llama shape.',
   help: HELP,
   flags: {
-    out: { type: 'string' }, layers: size, dim: size, heads: size, 'kv-heads': size, hidden: size, vocab: size, 'max-positions': size,
-    seed: { type: 'int', min: 0, default: 0 }, untied: { type: 'boolean' }, 'qkv-bias': { type: 'boolean' }, 'smollm2-135m': { type: 'boolean' },
-    overwrite: { type: 'boolean' }, quiet: { type: 'boolean' },
+    out: { type: 'string' },
+    layers: size,
+    dim: size,
+    heads: size,
+    'kv-heads': size,
+    hidden: size,
+    vocab: size,
+    'max-positions': size,
+    seed: { type: 'int', min: 0, default: 0 },
+    untied: { type: 'boolean' },
+    'qkv-bias': { type: 'boolean' },
+    'smollm2-135m': { type: 'boolean' },
+    overwrite: { type: 'boolean' },
+    quiet: { type: 'boolean' },
   },
   async run({ values: v }) {
     if (!v.out) throw new QuantlabError('bad-argument', 'tiny needs --out <dir>', HELP);
@@ -40,7 +51,8 @@ export const tinyCommand = defineCommand({
       tied: v.untied ? false : base.tied,
       qkvBias: v['qkv-bias'],
     };
-    if (shape.dim % shape.heads !== 0) throw new QuantlabError('bad-argument', `--dim ${shape.dim} is not a multiple of --heads ${shape.heads}`);
+    if (shape.dim % shape.heads !== 0)
+      throw new QuantlabError('bad-argument', `--dim ${shape.dim} is not a multiple of --heads ${shape.heads}`);
     const log = logger(v.quiet);
     const t0 = performance.now();
     const bytes = await writeSource(tinySource(shape, v.seed), v.out, v.overwrite, log);

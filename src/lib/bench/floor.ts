@@ -2,7 +2,15 @@
 // session (same files, KV cache fed back, argmax of the last row only). The playground's runner
 // is measured against it: ratio = runner decode tokens/s / floor decode tokens/s.
 
-import { emptyPast, lastRow, pastNameOf, type KvCacheLayout, type OrtSession, type OrtTensor, type TensorCtor } from '../onnx/session';
+import {
+  emptyPast,
+  lastRow,
+  pastNameOf,
+  type KvCacheLayout,
+  type OrtSession,
+  type OrtTensor,
+  type TensorCtor,
+} from '../onnx/session';
 import { argmax } from '../sampling/sampler';
 
 export interface FloorResult {
@@ -13,7 +21,13 @@ export interface FloorResult {
 }
 
 /** Greedy: prefill `promptIds`, then `newTokens` - 1 single-token steps. */
-export async function floorDecode(Tensor: TensorCtor, session: OrtSession, layout: KvCacheLayout, promptIds: number[], newTokens: number): Promise<FloorResult> {
+export async function floorDecode(
+  Tensor: TensorCtor,
+  session: OrtSession,
+  layout: KvCacheLayout,
+  promptIds: number[],
+  newTokens: number,
+): Promise<FloorResult> {
   const i64 = (xs: number[]) => BigInt64Array.from(xs.map(BigInt));
   let past = emptyPast(layout, (type, data, dims) => new Tensor(type, data, dims));
   const wantsPositions = session.inputNames.includes('position_ids');

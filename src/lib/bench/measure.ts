@@ -74,10 +74,15 @@ export interface Measurement {
  * them, more while they have taken less than `minMs` (at most MAX_ROUNDS).
  */
 export async function measureInterleaved(sides: BenchSides, runs: number, minMs = 0): Promise<Measurement> {
-  if (!Number.isInteger(runs) || runs < 1) throw new QuantlabError('bad-argument', `runs must be a whole number >= 1 (got ${runs})`);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new QuantlabError('bad-argument', `runs must be a whole number >= 1 (got ${runs})`);
   const check = (r: RunnerRun): RunnerRun => {
     if (r.ids.length < 2) {
-      throw new QuantlabError('generate-failed', `The model stopped after ${r.ids.length} new token(s) (end of sequence), too few to time decoding`, 'Use another model or a longer --new-tokens; greedy decoding of the benchmark prompt must not end at once.');
+      throw new QuantlabError(
+        'generate-failed',
+        `The model stopped after ${r.ids.length} new token(s) (end of sequence), too few to time decoding`,
+        'Use another model or a longer --new-tokens; greedy decoding of the benchmark prompt must not end at once.',
+      );
     }
     return r;
   };
@@ -131,7 +136,12 @@ export interface ConcurrencySides {
  * pairs the k-th run together with each column's k-th run alone. Phases, not alternation, so no
  * more columns are loaded at once than the page would load (the browser holds each model once).
  */
-export async function measureConcurrency(sides: ConcurrencySides, columns: number, runs: number, minMs = 0): Promise<ConcurrencyRound[]> {
+export async function measureConcurrency(
+  sides: ConcurrencySides,
+  columns: number,
+  runs: number,
+  minMs = 0,
+): Promise<ConcurrencyRound[]> {
   await sides.prepareTogether?.();
   await sides.runTogether();
   const together: TogetherRun[][] = [];

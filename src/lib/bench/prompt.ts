@@ -4,7 +4,6 @@
 import { QuantlabError } from '../errors';
 import type { Awaitable } from '../eval/model';
 
-
 /** What a prompt is built with: a runner, or a column worker behind comlink. */
 export interface PromptTokenizer {
   /** Ids as generate() reads the text (BOS added when the tokenizer has one). */
@@ -31,8 +30,13 @@ const SEARCH = 16;
  * until decoding and encoding again gives n tokens (a cut can split a merge that re-encodes
  * differently). Returns the text and its ids.
  */
-export async function buildPrompt(tok: PromptTokenizer, n: number, text: string = BENCH_TEXT): Promise<{ prompt: string; ids: number[] }> {
-  if (!Number.isInteger(n) || n < 1) throw new QuantlabError('bad-argument', `the prompt must have a whole number >= 1 of tokens (got ${n})`);
+export async function buildPrompt(
+  tok: PromptTokenizer,
+  n: number,
+  text: string = BENCH_TEXT,
+): Promise<{ prompt: string; ids: number[] }> {
+  if (!Number.isInteger(n) || n < 1)
+    throw new QuantlabError('bad-argument', `the prompt must have a whole number >= 1 of tokens (got ${n})`);
   let long = text;
   let ids = await tok.encode(long);
   if (ids.length === 0) throw new QuantlabError('internal', 'the tokenizer turns the benchmark text into no tokens');
@@ -48,5 +52,9 @@ export async function buildPrompt(tok: PromptTokenizer, n: number, text: string 
       if (again.length === n) return { prompt, ids: again };
     }
   }
-  throw new QuantlabError('internal', `could not build a prompt of exactly ${n} tokens with this tokenizer`, 'Try another --prompt-tokens.');
+  throw new QuantlabError(
+    'internal',
+    `could not build a prompt of exactly ${n} tokens with this tokenizer`,
+    'Try another --prompt-tokens.',
+  );
 }

@@ -112,7 +112,9 @@ export function concurrencyResult(runtime: BenchRuntime, rounds: ConcurrencyRoun
     per_column: columns.map((dtype, c) => ({
       dtype,
       alone_tokens_per_s: median(rounds.map((r) => (1000 * r.alone[c].tokens) / r.alone[c].ms)),
-      concurrent_tokens_per_s: median(rounds.map((r) => (1000 * r.together[c].tokens) / (r.together[c].endMs - r.together[c].startMs))),
+      concurrent_tokens_per_s: median(
+        rounds.map((r) => (1000 * r.together[c].tokens) / (r.together[c].endMs - r.together[c].startMs)),
+      ),
     })),
   };
 }
@@ -139,17 +141,50 @@ const mb = (bytes: number) => num(bytes / 2 ** 20, 0);
 export function alignTable(rows: string[][], rightFrom = 0): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i >= rightFrom ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i >= rightFrom ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The report as the CLI prints it. */
 export function formatBenchTable(r: BenchReport): string {
-  const rows = [['dtype', 'runtime', 'runs', 'load ms', 'TTFT ms', 'prefill tok/s', 'decode tok/s', 'min-max', 'floor tok/s', 'floor TTFT ms', 'ratio', 'peak MiB', 'same ids']];
+  const rows = [
+    [
+      'dtype',
+      'runtime',
+      'runs',
+      'load ms',
+      'TTFT ms',
+      'prefill tok/s',
+      'decode tok/s',
+      'min-max',
+      'floor tok/s',
+      'floor TTFT ms',
+      'ratio',
+      'peak MiB',
+      'same ids',
+    ],
+  ];
   for (const x of r.results) {
     rows.push([
-      x.dtype, x.runtime, String(x.runs), num(x.load_ms, 0), num(x.ttft_ms, 1), num(x.prefill_tokens_per_s, 0), num(x.decode_tokens_per_s, 1),
-      `${num(x.decode_min, 1)}-${num(x.decode_max, 1)}`, num(x.floor_decode_tokens_per_s, 1), num(x.floor_ttft_ms, 1), num(x.ratio, 3),
-      mb(x.peak_memory_bytes), x.same_ids ? 'yes' : 'NO',
+      x.dtype,
+      x.runtime,
+      String(x.runs),
+      num(x.load_ms, 0),
+      num(x.ttft_ms, 1),
+      num(x.prefill_tokens_per_s, 0),
+      num(x.decode_tokens_per_s, 1),
+      `${num(x.decode_min, 1)}-${num(x.decode_max, 1)}`,
+      num(x.floor_decode_tokens_per_s, 1),
+      num(x.floor_ttft_ms, 1),
+      num(x.ratio, 3),
+      mb(x.peak_memory_bytes),
+      x.same_ids ? 'yes' : 'NO',
     ]);
   }
   const runs = r.min_time_s > 0 ? `at least ${r.runs} run(s) and ${r.min_time_s} s per precision` : `${r.runs} run(s)`;
@@ -159,13 +194,19 @@ export function formatBenchTable(r: BenchReport): string {
   ];
   for (const w of r.warnings ?? []) lines.push(`warning: ${w}`);
   const short = r.results.filter((x) => x.generated_tokens < r.new_tokens);
-  for (const x of short) lines.push(`note: ${x.dtype} ${x.runtime} ended the text after ${x.generated_tokens} new tokens`);
+  for (const x of short)
+    lines.push(`note: ${x.dtype} ${x.runtime} ended the text after ${x.generated_tokens} new tokens`);
   for (const c of Object.values(r.concurrency ?? {})) {
     if (!c) continue;
     lines.push(
       `${c.runtime} concurrency, ${c.columns.length} columns (${c.columns.join(', ')}${c.threads_together ? `; ${c.threads_alone} thread(s) alone, ${c.threads_together} each together` : ''}): together ${num(c.aggregate_tokens_per_s, 1)} tok/s, ` +
         `one at a time ${num(c.single_tokens_per_s, 1)} tok/s, ratio ${num(c.ratio, 2)} (median of ${c.runs}; ` +
-        c.per_column.map((p) => `${p.dtype} ${num(p.alone_tokens_per_s, 1)} alone / ${num(p.concurrent_tokens_per_s, 1)} together`).join(', ') + ')',
+        c.per_column
+          .map(
+            (p) => `${p.dtype} ${num(p.alone_tokens_per_s, 1)} alone / ${num(p.concurrent_tokens_per_s, 1)} together`,
+          )
+          .join(', ') +
+        ')',
     );
   }
   lines.push(

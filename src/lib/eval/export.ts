@@ -39,7 +39,11 @@ export function csvField(v: Cell, opts: CsvOptions = {}): string {
  * RFC 4180 CSV: a header row with `columns`, then one record per row (the value of each column,
  * missing ones empty), records ended by CRLF.
  */
-export function toCsv(columns: readonly string[], rows: readonly Record<string, Cell>[], opts: CsvOptions = {}): string {
+export function toCsv(
+  columns: readonly string[],
+  rows: readonly Record<string, Cell>[],
+  opts: CsvOptions = {},
+): string {
   const lines = [columns.map((c) => csvField(c, opts)).join(',')];
   for (const r of rows) lines.push(columns.map((c) => csvField(r[c], opts)).join(','));
   return (opts.bom ? '\uFEFF' : '') + lines.map((l) => `${l}\r\n`).join('');

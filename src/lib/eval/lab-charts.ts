@@ -36,10 +36,15 @@ export interface Slice {
   maxNewTokens: number;
 }
 
-const inSlice = (a: SweepAggregate, s: Slice) => (s.topK === undefined || a.top_k === s.topK) && a.top_p === s.topP && a.max_new_tokens === s.maxNewTokens;
+const inSlice = (a: SweepAggregate, s: Slice) =>
+  (s.topK === undefined || a.top_k === s.topK) && a.top_p === s.topP && a.max_new_tokens === s.maxNewTokens;
 
 /** `metric` against temperature, one series per precision, at one top-k / top-p / length. */
-export function temperatureSeries(aggs: readonly SweepAggregate[], metric: RowMetric, slice: Slice & { topK: number }): { temperatures: number[]; series: Series[] } {
+export function temperatureSeries(
+  aggs: readonly SweepAggregate[],
+  metric: RowMetric,
+  slice: Slice & { topK: number },
+): { temperatures: number[]; series: Series[] } {
   const { temperatures, dtypes } = gridAxes(aggs);
   const series = dtypes.map((dtype) => {
     const at = temperatures.map((t) => aggs.find((a) => a.dtype === dtype && a.temperature === t && inSlice(a, slice)));
@@ -54,10 +59,21 @@ export function temperatureSeries(aggs: readonly SweepAggregate[], metric: RowMe
 }
 
 /** Mean of `metric` for one precision on the temperature x top-k grid: values[temperature][top-k]. */
-export function heatmapGrid(aggs: readonly SweepAggregate[], dtype: string, metric: RowMetric, slice: Slice): { temperatures: number[]; topKs: number[]; values: (number | null)[][] } {
+export function heatmapGrid(
+  aggs: readonly SweepAggregate[],
+  dtype: string,
+  metric: RowMetric,
+  slice: Slice,
+): { temperatures: number[]; topKs: number[]; values: (number | null)[][] } {
   const { temperatures, topKs } = gridAxes(aggs);
   const values = temperatures.map((t) =>
-    topKs.map((k) => num(aggs.find((a) => a.dtype === dtype && a.temperature === t && inSlice(a, { ...slice, topK: k }))?.[`${metric}_mean`])),
+    topKs.map((k) =>
+      num(
+        aggs.find((a) => a.dtype === dtype && a.temperature === t && inSlice(a, { ...slice, topK: k }))?.[
+          `${metric}_mean`
+        ],
+      ),
+    ),
   );
   return { temperatures, topKs, values };
 }
@@ -65,7 +81,10 @@ export function heatmapGrid(aggs: readonly SweepAggregate[], dtype: string, metr
 /** Mean KLD (with its standard error) and 99th percentile of every compared precision, baseline left out. */
 export function kldBars(r: QualityReport): { dtype: string; mean: number; se: number; p99: number }[] {
   return Object.entries(r.results)
-    .filter((e): e is [string, Exclude<PrecisionEntry, { error: unknown }>] => !('error' in e[1]) && e[1].comparable && e[0] !== r.baseline)
+    .filter(
+      (e): e is [string, Exclude<PrecisionEntry, { error: unknown }>] =>
+        !('error' in e[1]) && e[1].comparable && e[0] !== r.baseline,
+    )
     .map(([dtype, e]) => ({ dtype, mean: e.kld_mean, se: e.kld_se, p99: e.kld_p99 }));
 }
 

@@ -12,7 +12,8 @@ export function parseNumberList(text: string, field: string, example: string): n
   if (parts.every((p) => p === '')) throw bad(`${field}: give at least one value`, `For example ${example}.`);
   return parts.map((p) => {
     const n = p.toLowerCase() === 'off' && field === 'top-k' ? 0 : Number(p);
-    if (p === '' || !Number.isFinite(n)) throw bad(`${field}: "${p}" is not a number`, `Give numbers separated by commas, for example ${example}.`);
+    if (p === '' || !Number.isFinite(n))
+      throw bad(`${field}: "${p}" is not a number`, `Give numbers separated by commas, for example ${example}.`);
     return n;
   });
 }
@@ -20,7 +21,8 @@ export function parseNumberList(text: string, field: string, example: string): n
 /** A whole number >= min from a field. */
 export function parseWhole(text: string, field: string, min: number): number {
   const n = Number(text.trim());
-  if (text.trim() === '' || !Number.isInteger(n) || n < min) throw bad(`${field} must be a whole number >= ${min} (got "${text}")`);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min)
+    throw bad(`${field} must be a whole number >= ${min} (got "${text}")`);
   return n;
 }
 

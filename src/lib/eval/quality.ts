@@ -58,7 +58,11 @@ const bad = (msg: string, detail?: string) => new QuantlabError('bad-argument', 
 
 /** Rejects an empty (or whitespace-only) text. */
 export function checkText(text: string): void {
-  if (typeof text !== 'string' || text.trim() === '') throw bad('The text is empty', 'Paste or load a text to score (a few thousand characters make a steadier estimate).');
+  if (typeof text !== 'string' || text.trim() === '')
+    throw bad(
+      'The text is empty',
+      'Paste or load a text to score (a few thousand characters make a steadier estimate).',
+    );
 }
 
 /** Rejects bad options with a message naming the problem. */
@@ -69,9 +73,16 @@ export function checkQualityOptions(o: QualityOptions): void {
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup !== undefined) throw bad(`"${dup}" is listed twice`);
   if (!labels.includes(o.baseline)) {
-    throw bad(`Baseline "${o.baseline}" is not among the loaded precisions (${labels.join(', ')})`, 'Load it too, or pick one of those as the baseline.');
+    throw bad(
+      `Baseline "${o.baseline}" is not among the loaded precisions (${labels.join(', ')})`,
+      'Load it too, or pick one of those as the baseline.',
+    );
   }
-  if (!Number.isInteger(o.ctx) || o.ctx < 3) throw bad(`Context length must be a whole number >= 3 (got ${o.ctx})`, 'Only the second half of each window is scored, so a window needs at least 3 tokens.');
+  if (!Number.isInteger(o.ctx) || o.ctx < 3)
+    throw bad(
+      `Context length must be a whole number >= 3 (got ${o.ctx})`,
+      'Only the second half of each window is scored, so a window needs at least 3 tokens.',
+    );
   if (o.maxWindows !== undefined && (!Number.isInteger(o.maxWindows) || o.maxWindows < 1)) {
     throw bad(`Number of windows must be a whole number >= 1 (got ${o.maxWindows})`);
   }
@@ -80,7 +91,10 @@ export function checkQualityOptions(o: QualityOptions): void {
 async function windowLogits(m: EvalModel, w: Window, label: string): Promise<Logits> {
   const out = await m.logits(w.ids);
   if (out.data.length !== w.ids.length * out.vocab) {
-    throw new QuantlabError('internal', `${label} returned ${out.data.length} logits for ${w.ids.length} tokens x ${out.vocab}`);
+    throw new QuantlabError(
+      'internal',
+      `${label} returned ${out.data.length} logits for ${w.ids.length} tokens x ${out.vocab}`,
+    );
   }
   return out;
 }
@@ -89,8 +103,11 @@ async function windowLogits(m: EvalModel, w: Window, label: string): Promise<Log
 const healthy = (lp: Float64Array) => Number.isFinite(lp[argmax64(lp)]);
 const rowOf = (l: Logits, j: number) => l.data.subarray(j * l.vocab, (j + 1) * l.vocab);
 const nonFinite = (label: string, pos: number) =>
-  new QuantlabError('bad-onnx', `${label} produced NaN or infinite logits (at token ${pos} of the text)`,
-    'This precision is broken on this device or the file is damaged (fp16 without shader-f16 does this); try another device or rebuild it.');
+  new QuantlabError(
+    'bad-onnx',
+    `${label} produced NaN or infinite logits (at token ${pos} of the text)`,
+    'This precision is broken on this device or the file is damaged (fp16 without shader-f16 does this); try another device or rebuild it.',
+  );
 
 interface Track {
   label: string;
@@ -109,8 +126,10 @@ export async function evaluateQuality(o: QualityOptions): Promise<QualityReport>
   const bos = bosId !== undefined && tokens[0] === bosId ? bosId : undefined;
   const windows = planWindows(tokens, o.ctx, bos, o.maxWindows);
   if (windows.length === 0) {
-    throw bad(`The text is too short: it has ${tokens.length} tokens and one window of context ${o.ctx} needs ${o.ctx}`,
-      tokens.length >= 3 ? `Use a longer text or a context of at most ${tokens.length} tokens.` : 'Use a longer text.');
+    throw bad(
+      `The text is too short: it has ${tokens.length} tokens and one window of context ${o.ctx} needs ${o.ctx}`,
+      tokens.length >= 3 ? `Use a longer text or a context of at most ${tokens.length} tokens.` : 'Use a longer text.',
+    );
   }
   // Models that read the text as the baseline does are compared with it position by position;
   // any other (another model, another tokenizer) only gets its own perplexity.
@@ -160,7 +179,16 @@ export async function evaluateQuality(o: QualityOptions): Promise<QualityReport>
   o.onProgress?.({ status: 'done', done, total, cancelled });
   const results: Record<string, PrecisionEntry> = {};
   for (const t of [...same, ...own]) results[t.label] = entryOf(t, same.includes(t));
-  return { baseline: o.baseline, ctx: o.ctx, tokens: tokens.length, windows: done, windows_total: total, bos: bos ?? null, cancelled, results };
+  return {
+    baseline: o.baseline,
+    ctx: o.ctx,
+    tokens: tokens.length,
+    windows: done,
+    windows_total: total,
+    bos: bos ?? null,
+    cancelled,
+    results,
+  };
 }
 
 /** Perplexity of a model that tokenizes differently, on its own windows; false if cancelled. */
@@ -168,8 +196,14 @@ async function scoreAlone(t: Track, o: QualityOptions): Promise<boolean> {
   try {
     const tokens = await t.model.encode(o.text);
     const bosId = await t.model.bosId();
-    const windows = planWindows(tokens, o.ctx, bosId !== undefined && tokens[0] === bosId ? bosId : undefined, o.maxWindows);
-    if (windows.length === 0) throw bad(`The text is too short for ${t.label}: ${tokens.length} tokens, one window needs ${o.ctx}`);
+    const windows = planWindows(
+      tokens,
+      o.ctx,
+      bosId !== undefined && tokens[0] === bosId ? bosId : undefined,
+      o.maxWindows,
+    );
+    if (windows.length === 0)
+      throw bad(`The text is too short for ${t.label}: ${tokens.length} tokens, one window needs ${o.ctx}`);
     for (const w of windows) {
       if (o.signal?.aborted) return false;
       const l = await windowLogits(t.model, w, t.label);

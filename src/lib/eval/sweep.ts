@@ -49,7 +49,15 @@ export interface SweepRow extends SweepCell {
   error?: ErrorInfo;
 }
 
-export const ROW_METRICS = ['length', 'prefix_match', 'identical_pct', 'distinct_1', 'distinct_2', 'repetition_rate', 'ref_ppl'] as const;
+export const ROW_METRICS = [
+  'length',
+  'prefix_match',
+  'identical_pct',
+  'distinct_1',
+  'distinct_2',
+  'repetition_rate',
+  'ref_ppl',
+] as const;
 export type RowMetric = (typeof ROW_METRICS)[number];
 
 /** On 'cell', rows are what that (cell, seed) unit added, so a page can show partial results. */
@@ -106,7 +114,10 @@ export function checkSweepOptions(o: SweepOptions): void {
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup !== undefined) throw bad(`"${dup}" is listed twice`);
   if (!labels.includes(o.baseline)) {
-    throw bad(`Baseline "${o.baseline}" is not among the loaded precisions (${labels.join(', ')})`, 'Load it too, or pick one of those as the baseline.');
+    throw bad(
+      `Baseline "${o.baseline}" is not among the loaded precisions (${labels.join(', ')})`,
+      'Load it too, or pick one of those as the baseline.',
+    );
   }
 }
 
@@ -153,8 +164,14 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         unit = cached.map((r) => ({ ...r, ...cell, seed }));
       } else {
         const params = {
-          prompt: g.prompt, temperature: cell.temperature, topK: cell.top_k, topP: cell.top_p,
-          maxNewTokens: cell.max_new_tokens, seed, repetitionPenalty: g.repetitionPenalty ?? 1, chatTemplate: g.chatTemplate,
+          prompt: g.prompt,
+          temperature: cell.temperature,
+          topK: cell.top_k,
+          topP: cell.top_p,
+          maxNewTokens: cell.max_new_tokens,
+          seed,
+          repetitionPenalty: g.repetitionPenalty ?? 1,
+          chatTemplate: g.chatTemplate,
         };
         const outs: Outcome[] = [];
         for (const m of ordered) {
@@ -187,14 +204,31 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   return { baseline: o.baseline, prompt: g.prompt, rows, done, total, cancelled, ...(error ? { error } : {}) };
 }
 
-async function scoreUnit(models: LabeledModel[], outs: Outcome[], base: LabeledModel, cell: SweepCell, seed: number): Promise<SweepRow[]> {
+async function scoreUnit(
+  models: LabeledModel[],
+  outs: Outcome[],
+  base: LabeledModel,
+  cell: SweepCell,
+  seed: number,
+): Promise<SweepRow[]> {
   const ref = outs[0] as { ok: true; gen: Generation };
   const rows: SweepRow[] = [];
   for (let i = 0; i < models.length; i++) {
     const out = outs[i];
     const head = { dtype: models[i].label, ...cell, seed };
     if (!out.ok) {
-      rows.push({ ...head, length: NaN, prefix_match: NaN, identical_pct: NaN, distinct_1: NaN, distinct_2: NaN, repetition_rate: NaN, ref_ppl: NaN, text: '', error: out.error });
+      rows.push({
+        ...head,
+        length: NaN,
+        prefix_match: NaN,
+        identical_pct: NaN,
+        distinct_1: NaN,
+        distinct_2: NaN,
+        repetition_rate: NaN,
+        ref_ppl: NaN,
+        text: '',
+        error: out.error,
+      });
       continue;
     }
     const { promptIds, ids, text } = out.gen;
@@ -206,8 +240,15 @@ async function scoreUnit(models: LabeledModel[], outs: Outcome[], base: LabeledM
     }
     const a = agreement(ref.gen.ids, ids);
     rows.push({
-      ...head, length: ids.length, prefix_match: a.prefix, identical_pct: a.identicalPct,
-      distinct_1: distinctN(ids, 1), distinct_2: distinctN(ids, 2), repetition_rate: repetitionRate(ids), ref_ppl: refPpl, text,
+      ...head,
+      length: ids.length,
+      prefix_match: a.prefix,
+      identical_pct: a.identicalPct,
+      distinct_1: distinctN(ids, 1),
+      distinct_2: distinctN(ids, 2),
+      repetition_rate: repetitionRate(ids),
+      ref_ppl: refPpl,
+      text,
     });
   }
   return rows;

@@ -30,7 +30,15 @@ export function aggregateSweep(rows: readonly SweepRow[]): SweepAggregate[] {
   for (const g of groups.values()) {
     const ok = g.filter((r) => !r.error);
     const { dtype, temperature, top_k, top_p, max_new_tokens } = g[0];
-    const a: Record<string, number | string> = { dtype, temperature, top_k, top_p, max_new_tokens, seeds: ok.length, errors: g.length - ok.length };
+    const a: Record<string, number | string> = {
+      dtype,
+      temperature,
+      top_k,
+      top_p,
+      max_new_tokens,
+      seeds: ok.length,
+      errors: g.length - ok.length,
+    };
     for (const m of ROW_METRICS) {
       const s = spread(ok.map((r) => r[m]));
       a[`${m}_mean`] = s.mean;
@@ -50,13 +58,19 @@ export const SWEEP_ROW_COLUMNS = [...CELL_COLUMNS, 'seed', ...ROW_METRICS, 'text
 
 /** Columns of the aggregated CSV. */
 export const SWEEP_AGGREGATE_COLUMNS = [
-  ...CELL_COLUMNS, 'seeds', 'errors',
+  ...CELL_COLUMNS,
+  'seeds',
+  'errors',
   ...ROW_METRICS.flatMap((m) => ['mean', 'std', 'min', 'max'].map((s) => `${m}_${s}`)),
 ];
 
 /** Per-seed sweep rows as CSV (errors as their message). */
 export function sweepRowsCsv(rows: readonly SweepRow[], opts?: CsvOptions): string {
-  return toCsv(SWEEP_ROW_COLUMNS, rows.map((r) => ({ ...r, error: r.error?.message })), opts);
+  return toCsv(
+    SWEEP_ROW_COLUMNS,
+    rows.map((r) => ({ ...r, error: r.error?.message })),
+    opts,
+  );
 }
 
 /** Aggregated sweep rows as CSV. */
@@ -66,16 +80,58 @@ export function sweepAggregatesCsv(aggs: readonly SweepAggregate[], opts?: CsvOp
 
 /** Columns of the quality CSV, in the order of llama.cpp's report. */
 export const QUALITY_COLUMNS = [
-  'dtype', 'comparable', 'count', 'bytes', 'ppl', 'ppl_se', 'bits_per_byte', 'ln_ppl', 'ln_ppl_se', 'ppl_base', 'ppl_base_se',
-  'ppl_ratio', 'ppl_ratio_se', 'ln_ppl_ratio', 'ln_ppl_ratio_se', 'ppl_diff', 'ppl_diff_se', 'ppl_cor',
-  'kld_mean', 'kld_se', 'kld_max', 'kld_p99_9', 'kld_p99', 'kld_p95', 'kld_p90', 'kld_median', 'kld_p10', 'kld_p5', 'kld_p1', 'kld_p0_1', 'kld_min',
-  'mean_dp', 'mean_dp_se', 'rms_dp', 'rms_dp_se', 'dp_max', 'dp_p99', 'dp_p95', 'dp_median', 'dp_p5', 'dp_p1', 'dp_min',
-  'same_top_pct', 'same_top_pct_se', 'nll_sum', 'error',
+  'dtype',
+  'comparable',
+  'count',
+  'bytes',
+  'ppl',
+  'ppl_se',
+  'bits_per_byte',
+  'ln_ppl',
+  'ln_ppl_se',
+  'ppl_base',
+  'ppl_base_se',
+  'ppl_ratio',
+  'ppl_ratio_se',
+  'ln_ppl_ratio',
+  'ln_ppl_ratio_se',
+  'ppl_diff',
+  'ppl_diff_se',
+  'ppl_cor',
+  'kld_mean',
+  'kld_se',
+  'kld_max',
+  'kld_p99_9',
+  'kld_p99',
+  'kld_p95',
+  'kld_p90',
+  'kld_median',
+  'kld_p10',
+  'kld_p5',
+  'kld_p1',
+  'kld_p0_1',
+  'kld_min',
+  'mean_dp',
+  'mean_dp_se',
+  'rms_dp',
+  'rms_dp_se',
+  'dp_max',
+  'dp_p99',
+  'dp_p95',
+  'dp_median',
+  'dp_p5',
+  'dp_p1',
+  'dp_min',
+  'same_top_pct',
+  'same_top_pct_se',
+  'nll_sum',
+  'error',
 ];
 
 /** The quality report as CSV, one row per precision. */
 export function qualityCsv(r: QualityReport, opts?: CsvOptions): string {
   const rows = Object.entries(r.results).map(([dtype, e]: [string, PrecisionEntry]) =>
-    'error' in e ? { dtype, error: e.error.message } : { dtype, ...e });
+    'error' in e ? { dtype, error: e.error.message } : { dtype, ...e },
+  );
   return toCsv(QUALITY_COLUMNS, rows as Record<string, number | string | boolean>[], opts);
 }

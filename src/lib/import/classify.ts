@@ -50,14 +50,29 @@ export function classifyFiles<F extends OpenedFile>(files: F[]): ImportPlan<F> {
     const bTok = /tok/i.test(b.path.split('/').pop()!);
     const tokenizer = aTok !== bTok ? (aTok ? a : b) : a.size <= b.size ? a : b;
     const checkpoint = tokenizer === a ? b : a;
-    return { kind: 'llama2c', name: checkpoint.path.split('/').pop()!.replace(/\.bin$/i, ''), checkpoint, tokenizer };
+    return {
+      kind: 'llama2c',
+      name: checkpoint.path
+        .split('/')
+        .pop()!
+        .replace(/\.bin$/i, ''),
+      checkpoint,
+      tokenizer,
+    };
   }
   if (bins.length === 1) {
-    throw new QuantlabError('bad-argument', `${bins[0].path}: a llama2.c checkpoint needs its tokenizer .bin too`, 'Select both files (e.g. model.bin and tok512.bin) together.');
+    throw new QuantlabError(
+      'bad-argument',
+      `${bins[0].path}: a llama2.c checkpoint needs its tokenizer .bin too`,
+      'Select both files (e.g. model.bin and tok512.bin) together.',
+    );
   }
   throw new QuantlabError(
     'bad-argument',
-    `Cannot tell what these files are (${files.slice(0, 4).map((f) => f.path).join(', ')}${files.length > 4 ? ', ...' : ''})`,
+    `Cannot tell what these files are (${files
+      .slice(0, 4)
+      .map((f) => f.path)
+      .join(', ')}${files.length > 4 ? ', ...' : ''})`,
     'Open a llama2.c checkpoint with its tokenizer (.bin + .bin), a Hugging Face folder (config.json + model.safetensors + tokenizer.json), or a transformers.js folder (config.json + onnx/).',
   );
 }

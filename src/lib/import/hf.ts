@@ -52,14 +52,26 @@ async function readOptionalJson(read: FolderReader, file: string, code: ErrorCod
 
 /** Shard names come from a JSON file: keep them inside the folder. */
 function checkShardName(file: unknown, tensor: string): string {
-  if (typeof file !== 'string' || !file || file.startsWith('/') || file.includes('\\') || file.split('/').some((s) => s === '..' || s === '')) {
-    throw new QuantlabError('bad-checkpoint', `${INDEX} maps ${tensor} to an invalid file name ${JSON.stringify(file)}`);
+  if (
+    typeof file !== 'string' ||
+    !file ||
+    file.startsWith('/') ||
+    file.includes('\\') ||
+    file.split('/').some((s) => s === '..' || s === '')
+  ) {
+    throw new QuantlabError(
+      'bad-checkpoint',
+      `${INDEX} maps ${tensor} to an invalid file name ${JSON.stringify(file)}`,
+    );
   }
   return file;
 }
 
 /** Which file holds each needed tensor: the index for sharded checkpoints, else the single file. */
-async function planFiles(read: FolderReader, needed: string[]): Promise<{ plan: Map<string, string[]>; single?: Uint8Array }> {
+async function planFiles(
+  read: FolderReader,
+  needed: string[],
+): Promise<{ plan: Map<string, string[]>; single?: Uint8Array }> {
   const single = await read(SINGLE);
   if (single) return { plan: new Map([[SINGLE, needed]]), single };
   const indexBytes = await read(INDEX);
@@ -127,7 +139,11 @@ export async function importHfFolder(read: FolderReader, opts: HfImportOptions =
     throwIfAborted(signal);
     const bytes = file === SINGLE && single ? single : await read(file);
     if (!bytes) {
-      throw new QuantlabError('bad-checkpoint', `${INDEX} lists ${file}, but the folder has no such file`, 'Download every shard of the model.');
+      throw new QuantlabError(
+        'bad-checkpoint',
+        `${INDEX} lists ${file}, but the folder has no such file`,
+        'Download every shard of the model.',
+      );
     }
     const entries = parseSafetensors(bytes, file);
     for (const name of names) {

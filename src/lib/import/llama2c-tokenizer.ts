@@ -31,7 +31,10 @@ const MIN_MERGE_SCORE = -1e10;
 
 const byteTokenPiece = (b: number) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 
-function bad(message: string, detail = 'Use the tokenizer.bin that was exported together with this checkpoint (llama2.c tokenizer.py format).'): QuantlabError {
+function bad(
+  message: string,
+  detail = 'Use the tokenizer.bin that was exported together with this checkpoint (llama2.c tokenizer.py format).',
+): QuantlabError {
   return new QuantlabError('bad-tokenizer', message, detail);
 }
 
@@ -47,7 +50,9 @@ export function parseLlama2cTokenizer(bytes: Uint8Array, vocabSize: number, file
   const view = new DataView(bytes.buffer, bytes.byteOffset, size);
   const maxTokenLength = view.getInt32(0, true);
   if (!(maxTokenLength >= 1 && maxTokenLength <= MAX_PIECE_BYTES)) {
-    throw bad(`${fileName} is not a llama2.c tokenizer: its header says max_token_length = ${maxTokenLength} (expected 1..${MAX_PIECE_BYTES})`);
+    throw bad(
+      `${fileName} is not a llama2.c tokenizer: its header says max_token_length = ${maxTokenLength} (expected 1..${MAX_PIECE_BYTES})`,
+    );
   }
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const pieces: string[] = [];
@@ -56,16 +61,23 @@ export function parseLlama2cTokenizer(bytes: Uint8Array, vocabSize: number, file
   while (off < size) {
     const id = pieces.length;
     if (off + 8 > size) {
-      throw bad(`${fileName} is truncated: entry ${id} starts at byte ${off} but the file ends at byte ${size} (the model's vocab_size is ${vocabSize})`);
+      throw bad(
+        `${fileName} is truncated: entry ${id} starts at byte ${off} but the file ends at byte ${size} (the model's vocab_size is ${vocabSize})`,
+      );
     }
     const score = view.getFloat32(off, true);
     const len = view.getInt32(off + 4, true);
-    if (Number.isNaN(score)) throw bad(`${fileName} is not a llama2.c tokenizer: entry ${id} (byte ${off}) has a NaN score`);
+    if (Number.isNaN(score))
+      throw bad(`${fileName} is not a llama2.c tokenizer: entry ${id} (byte ${off}) has a NaN score`);
     if (!(len >= 1 && len <= maxTokenLength)) {
-      throw bad(`${fileName} is not a llama2.c tokenizer: entry ${id} (byte ${off}) has byte length ${len}, outside 1..max_token_length (${maxTokenLength})`);
+      throw bad(
+        `${fileName} is not a llama2.c tokenizer: entry ${id} (byte ${off}) has byte length ${len}, outside 1..max_token_length (${maxTokenLength})`,
+      );
     }
     if (off + 8 + len > size) {
-      throw bad(`${fileName} is truncated: entry ${id} needs bytes ${off + 8}..${off + 8 + len} but the file ends at byte ${size} (the model's vocab_size is ${vocabSize})`);
+      throw bad(
+        `${fileName} is truncated: entry ${id} needs bytes ${off + 8}..${off + 8 + len} but the file ends at byte ${size} (the model's vocab_size is ${vocabSize})`,
+      );
     }
     try {
       pieces.push(utf8.decode(bytes.subarray(off + 8, off + 8 + len)));
@@ -81,11 +93,14 @@ export function parseLlama2cTokenizer(bytes: Uint8Array, vocabSize: number, file
       'The tokenizer and the checkpoint must come from the same training run (same vocabulary size).',
     );
   }
-  if (vocabSize < BYTE_TOKEN_BASE + 256) throw bad(`${fileName}: vocab_size ${vocabSize} is too small for llama2.c's 3 special + 256 byte tokens`);
+  if (vocabSize < BYTE_TOKEN_BASE + 256)
+    throw bad(`${fileName}: vocab_size ${vocabSize} is too small for llama2.c's 3 special + 256 byte tokens`);
   for (let b = 0; b < 256; b++) {
     const want = byteTokenPiece(b);
     if (pieces[BYTE_TOKEN_BASE + b] !== want) {
-      throw bad(`${fileName}: id ${BYTE_TOKEN_BASE + b} is ${JSON.stringify(pieces[BYTE_TOKEN_BASE + b])}, but llama2.c's byte fallback needs the byte token ${want} there`);
+      throw bad(
+        `${fileName}: id ${BYTE_TOKEN_BASE + b} is ${JSON.stringify(pieces[BYTE_TOKEN_BASE + b])}, but llama2.c's byte fallback needs the byte token ${want} there`,
+      );
     }
   }
   const seen = new Map<string, number>();
@@ -172,10 +187,16 @@ export function llama2cTokenizerFiles(
   ]);
   for (const [id, name] of special) {
     if (!(Number.isInteger(id) && id >= 0 && id < n) || (id >= BYTE_TOKEN_BASE && id < BYTE_TOKEN_BASE + 256)) {
-      throw bad(`the ${name} token id ${id} is not a special id of this ${n}-entry tokenizer`, 'llama2.c uses 0 for <unk>, 1 for BOS and 2 for EOS.');
+      throw bad(
+        `the ${name} token id ${id} is not a special id of this ${n}-entry tokenizer`,
+        'llama2.c uses 0 for <unk>, 1 for BOS and 2 for EOS.',
+      );
     }
   }
-  if (special.size !== 3) throw bad(`unk, bos and eos token ids must differ (got ${opts.unkTokenId}, ${opts.bosTokenId}, ${opts.eosTokenId})`);
+  if (special.size !== 3)
+    throw bad(
+      `unk, bos and eos token ids must differ (got ${opts.unkTokenId}, ${opts.bosTokenId}, ${opts.eosTokenId})`,
+    );
   const isByte = (id: number) => id >= BYTE_TOKEN_BASE && id < BYTE_TOKEN_BASE + 256;
   const ordinary = (id: number) => !special.has(id) && !isByte(id);
   if (!vocab.pieces.some((p, id) => p === ' ' && ordinary(id))) {
@@ -185,19 +206,33 @@ export function llama2cTokenizerFiles(
   const hfVocab: Record<string, number> = {};
   vocab.pieces.forEach((p, id) => {
     const text = special.get(id) ?? p;
-    if (Object.hasOwn(hfVocab, text)) throw bad(`ids ${hfVocab[text]} and ${id} would both be ${JSON.stringify(text)} (specials are renamed <unk>, <s>, </s>)`);
+    if (Object.hasOwn(hfVocab, text))
+      throw bad(
+        `ids ${hfVocab[text]} and ${id} would both be ${JSON.stringify(text)} (specials are renamed <unk>, <s>, </s>)`,
+      );
     hfVocab[text] = id;
   });
   const merges = buildMerges(vocab.pieces, vocab.scores, ordinary);
   const tied = tiedPieces(merges, vocab.pieces);
-  const warnings = tied.length === 0 ? [] : [
-    `${tied.length} mergeable pieces share their score with another (${tied.slice(0, 6).join(', ')}${tied.length > 6 ? ', ...' : ''}): ` +
-      'llama2.c breaks such ties by position, which a BPE merge list cannot express, so text where two of them overlap may tokenize differently',
-  ];
+  const warnings =
+    tied.length === 0
+      ? []
+      : [
+          `${tied.length} mergeable pieces share their score with another (${tied.slice(0, 6).join(', ')}${tied.length > 6 ? ', ...' : ''}): ` +
+            'llama2.c breaks such ties by position, which a BPE merge list cannot express, so text where two of them overlap may tokenize differently',
+        ];
 
-  const addedTokens = [...special].sort((a, b) => a[0] - b[0]).map(([id, content]) => ({
-    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
-  }));
+  const addedTokens = [...special]
+    .sort((a, b) => a[0] - b[0])
+    .map(([id, content]) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    }));
   const bos = special.get(opts.bosTokenId)!;
   const tokenizerJson = {
     version: '1.0',
@@ -225,8 +260,10 @@ export function llama2cTokenizerFiles(
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
       pair: [
-        { SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: bos, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: bos, type_id: 1 } },
+        { Sequence: { id: 'B', type_id: 1 } },
       ],
       special_tokens: { [bos]: { id: bos, ids: [opts.bosTokenId], tokens: [bos] } },
     },

@@ -20,12 +20,34 @@ const LIMIT = 1 << 20;
 
 export function parseLlama2cHeader(bytes: Uint8Array, fileName = 'checkpoint'): Llama2cHeader {
   if (bytes.byteLength < HEADER_BYTES) {
-    throw new QuantlabError('bad-checkpoint', `${fileName} is ${bytes.byteLength} bytes: too short for a llama2.c checkpoint header (28 bytes)`);
+    throw new QuantlabError(
+      'bad-checkpoint',
+      `${fileName} is ${bytes.byteLength} bytes: too short for a llama2.c checkpoint header (28 bytes)`,
+    );
   }
   const v = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
-  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen] = Array.from({ length: 7 }, (_, i) => v.getInt32(i * 4, true));
-  const h: Llama2cHeader = { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize: Math.abs(vocab), seqLen, sharedWeights: vocab > 0 };
-  const fields: [string, number][] = [['dim', dim], ['hidden_dim', hiddenDim], ['n_layers', nLayers], ['n_heads', nHeads], ['n_kv_heads', nKvHeads], ['vocab_size', h.vocabSize], ['seq_len', seqLen]];
+  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen] = Array.from({ length: 7 }, (_, i) =>
+    v.getInt32(i * 4, true),
+  );
+  const h: Llama2cHeader = {
+    dim,
+    hiddenDim,
+    nLayers,
+    nHeads,
+    nKvHeads,
+    vocabSize: Math.abs(vocab),
+    seqLen,
+    sharedWeights: vocab > 0,
+  };
+  const fields: [string, number][] = [
+    ['dim', dim],
+    ['hidden_dim', hiddenDim],
+    ['n_layers', nLayers],
+    ['n_heads', nHeads],
+    ['n_kv_heads', nKvHeads],
+    ['vocab_size', h.vocabSize],
+    ['seq_len', seqLen],
+  ];
   for (const [name, value] of fields) {
     if (!(value > 0 && value < LIMIT)) {
       throw new QuantlabError(
@@ -36,7 +58,10 @@ export function parseLlama2cHeader(bytes: Uint8Array, fileName = 'checkpoint'): 
     }
   }
   if (dim % nHeads !== 0 || nHeads % nKvHeads !== 0 || (dim / nHeads) % 2 !== 0) {
-    throw new QuantlabError('bad-checkpoint', `${fileName}: inconsistent header (dim ${dim}, n_heads ${nHeads}, n_kv_heads ${nKvHeads})`);
+    throw new QuantlabError(
+      'bad-checkpoint',
+      `${fileName}: inconsistent header (dim ${dim}, n_heads ${nHeads}, n_kv_heads ${nKvHeads})`,
+    );
   }
   return h;
 }
@@ -47,8 +72,16 @@ export function llama2cExpectedBytes(h: Llama2cHeader): number {
   const kvDim = h.nKvHeads * hd;
   const L = h.nLayers;
   const floats =
-    h.vocabSize * h.dim + L * h.dim + L * h.dim * h.dim + 2 * L * h.dim * kvDim + L * h.dim * h.dim + L * h.dim +
-    3 * L * h.dim * h.hiddenDim + h.dim + h.seqLen * hd + (h.sharedWeights ? 0 : h.vocabSize * h.dim);
+    h.vocabSize * h.dim +
+    L * h.dim +
+    L * h.dim * h.dim +
+    2 * L * h.dim * kvDim +
+    L * h.dim * h.dim +
+    L * h.dim +
+    3 * L * h.dim * h.hiddenDim +
+    h.dim +
+    h.seqLen * hd +
+    (h.sharedWeights ? 0 : h.vocabSize * h.dim);
   return HEADER_BYTES + floats * 4;
 }
 
@@ -70,7 +103,10 @@ export function permuteRopeRows(w: Float32Array, nHeads: number, headDim: number
 }
 
 /** Parses a llama2.c checkpoint into a DecoderConfig and Hugging Face-named weights. */
-export function importLlama2cCheckpoint(bytes: Uint8Array, fileName = 'checkpoint'): { config: DecoderConfig; weights: WeightMap; header: Llama2cHeader } {
+export function importLlama2cCheckpoint(
+  bytes: Uint8Array,
+  fileName = 'checkpoint',
+): { config: DecoderConfig; weights: WeightMap; header: Llama2cHeader } {
   const h = parseLlama2cHeader(bytes, fileName);
   const need = llama2cExpectedBytes(h);
   if (bytes.byteLength < need) {
@@ -106,7 +142,10 @@ export function importLlama2cCheckpoint(bytes: Uint8Array, fileName = 'checkpoin
     const p = `model.layers.${i}`;
     w.set(`${p}.input_layernorm.weight`, { shape: [h.dim], data: rmsAtt[i] });
     w.set(`${p}.self_attn.q_proj.weight`, { shape: [h.dim, h.dim], data: permuteRopeRows(wq[i], h.nHeads, hd, h.dim) });
-    w.set(`${p}.self_attn.k_proj.weight`, { shape: [kvDim, h.dim], data: permuteRopeRows(wk[i], h.nKvHeads, hd, h.dim) });
+    w.set(`${p}.self_attn.k_proj.weight`, {
+      shape: [kvDim, h.dim],
+      data: permuteRopeRows(wk[i], h.nKvHeads, hd, h.dim),
+    });
     w.set(`${p}.self_attn.v_proj.weight`, { shape: [kvDim, h.dim], data: wv[i] });
     w.set(`${p}.self_attn.o_proj.weight`, { shape: [h.dim, h.dim], data: wo[i] });
     w.set(`${p}.post_attention_layernorm.weight`, { shape: [h.dim], data: rmsFfn[i] });

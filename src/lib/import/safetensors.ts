@@ -22,10 +22,22 @@ export type SafetensorsInput =
   | { shape: number[]; dtype: string; bytes: Uint8Array };
 
 const DTYPE_BYTES: Record<string, number> = {
-  F64: 8, I64: 8, U64: 8,
-  F32: 4, I32: 4, U32: 4,
-  F16: 2, BF16: 2, I16: 2, U16: 2,
-  I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1, F8_E8M0: 1,
+  F64: 8,
+  I64: 8,
+  U64: 8,
+  F32: 4,
+  I32: 4,
+  U32: 4,
+  F16: 2,
+  BF16: 2,
+  I16: 2,
+  U16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  F8_E8M0: 1,
 };
 
 /** Bytes per element of a safetensors dtype, or undefined for dtypes this reader does not know. */
@@ -52,7 +64,8 @@ function isCount(v: unknown): v is number {
  * naming the file and the problem for any malformed header, offset or size.
  */
 export function parseSafetensors(bytes: Uint8Array, fileName: string): Map<string, SafetensorsEntry> {
-  if (bytes.byteLength < 8) throw bad(fileName, `file is ${bytes.byteLength} bytes, too short for the 8-byte header length`);
+  if (bytes.byteLength < 8)
+    throw bad(fileName, `file is ${bytes.byteLength} bytes, too short for the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
   if (n64 > BigInt(bytes.byteLength - 8)) {
@@ -66,7 +79,8 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Map<strin
   } catch (e) {
     throw bad(fileName, `header is not valid JSON (${(e as Error).message})`);
   }
-  if (!header || typeof header !== 'object' || Array.isArray(header)) throw bad(fileName, 'header is not a JSON object');
+  if (!header || typeof header !== 'object' || Array.isArray(header))
+    throw bad(fileName, 'header is not a JSON object');
   const data = bytes.subarray(8 + n);
   const out = new Map<string, SafetensorsEntry>();
   const spans: [number, number, string][] = [];
@@ -75,22 +89,30 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Map<strin
       if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw bad(fileName, '__metadata__ is not an object');
       continue;
     }
-    if (!raw || typeof raw !== 'object') throw bad(fileName, `tensor ${name} has no {dtype, shape, data_offsets} entry`);
+    if (!raw || typeof raw !== 'object')
+      throw bad(fileName, `tensor ${name} has no {dtype, shape, data_offsets} entry`);
     const { dtype, shape, data_offsets: offs } = raw as Record<string, unknown>;
     if (typeof dtype !== 'string') throw bad(fileName, `tensor ${name} has no dtype`);
-    if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(fileName, `tensor ${name} has an invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every(isCount))
+      throw bad(fileName, `tensor ${name} has an invalid shape ${JSON.stringify(shape)}`);
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) {
       throw bad(fileName, `tensor ${name} has invalid data_offsets ${JSON.stringify(offs)}`);
     }
     const [begin, end] = offs as number[];
     if (begin > end || end > data.byteLength) {
-      throw bad(fileName, `tensor ${name} data_offsets [${begin}, ${end}] are outside the ${data.byteLength}-byte data section`);
+      throw bad(
+        fileName,
+        `tensor ${name} data_offsets [${begin}, ${end}] are outside the ${data.byteLength}-byte data section`,
+      );
     }
     const size = DTYPE_BYTES[dtype];
     if (size !== undefined) {
       const expected = (shape as number[]).reduce((a, b) => a * b, 1) * size;
       if (end - begin !== expected) {
-        throw bad(fileName, `tensor ${name} (${dtype} [${shape.join(', ')}]) needs ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+        throw bad(
+          fileName,
+          `tensor ${name} (${dtype} [${shape.join(', ')}]) needs ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+        );
       }
     }
     spans.push([begin, end, name]);
@@ -138,7 +160,10 @@ function encode(name: string, t: SafetensorsInput): { dtype: string; bytes: Uint
   if ('bytes' in t) {
     const size = DTYPE_BYTES[t.dtype];
     if (size !== undefined && t.bytes.byteLength !== count * size) {
-      throw new QuantlabError('bad-argument', `Tensor ${name}: ${t.bytes.byteLength} bytes do not fit ${t.dtype} [${t.shape}]`);
+      throw new QuantlabError(
+        'bad-argument',
+        `Tensor ${name}: ${t.bytes.byteLength} bytes do not fit ${t.dtype} [${t.shape}]`,
+      );
     }
     return { dtype: t.dtype, bytes: t.bytes };
   }
@@ -146,7 +171,8 @@ function encode(name: string, t: SafetensorsInput): { dtype: string; bytes: Uint
     throw new QuantlabError('bad-argument', `Tensor ${name}: ${t.data.length} values do not fit shape [${t.shape}]`);
   }
   const dtype = t.dtype ?? 'F32';
-  const arr = dtype === 'F32' ? t.data : dtype === 'F16' ? float32ArrayToFloat16(t.data) : float32ArrayToBfloat16(t.data);
+  const arr =
+    dtype === 'F32' ? t.data : dtype === 'F16' ? float32ArrayToFloat16(t.data) : float32ArrayToBfloat16(t.data);
   return { dtype, bytes: new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength) };
 }
 
@@ -155,7 +181,10 @@ function encode(name: string, t: SafetensorsInput): { dtype: string; bytes: Uint
  * "__metadata__" first, tensors ordered by element size (largest first) then name, so every tensor
  * stays aligned; header padded with spaces to a multiple of 8.
  */
-export function writeSafetensors(tensors: Map<string, SafetensorsInput>, metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(
+  tensors: Map<string, SafetensorsInput>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const items = [...tensors].map(([name, t]) => ({ name, shape: t.shape, ...encode(name, t) }));
   const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   items.sort((a, b) => (DTYPE_BYTES[b.dtype] ?? 1) - (DTYPE_BYTES[a.dtype] ?? 1) || cmp(a.name, b.name));

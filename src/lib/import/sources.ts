@@ -8,7 +8,11 @@ import { importLlama2cCheckpoint } from './llama2c';
 import { llama2cTokenizerFiles, parseLlama2cTokenizer } from './llama2c-tokenizer';
 
 /** A llama2.c checkpoint with its tokenizer .bin (sizes checked against each other). */
-export function llama2cSource(checkpoint: Uint8Array, tokenizer: Uint8Array, names = { checkpoint: 'checkpoint', tokenizer: 'tokenizer' }): DecoderSource {
+export function llama2cSource(
+  checkpoint: Uint8Array,
+  tokenizer: Uint8Array,
+  names = { checkpoint: 'checkpoint', tokenizer: 'tokenizer' },
+): DecoderSource {
   const { config, weights } = importLlama2cCheckpoint(checkpoint, names.checkpoint);
   const vocab = parseLlama2cTokenizer(tokenizer, config.vocabSize, names.tokenizer);
   const { tokenizerJson, tokenizerConfig, warnings } = llama2cTokenizerFiles(vocab, {
@@ -23,7 +27,13 @@ export function llama2cSource(checkpoint: Uint8Array, tokenizer: Uint8Array, nam
 /** A Hugging Face folder read through any reader (Node fs, browser File objects). */
 export async function hfSource(read: FolderReader, opts?: HfImportOptions): Promise<DecoderSource> {
   const r = await importHfFolder(read, opts);
-  return { config: r.config, weights: r.weights, tokenizerJson: r.tokenizerJson, tokenizerConfig: r.tokenizerConfig, generationConfig: r.generationConfig };
+  return {
+    config: r.config,
+    weights: r.weights,
+    tokenizerJson: r.tokenizerJson,
+    tokenizerConfig: r.tokenizerConfig,
+    generationConfig: r.generationConfig,
+  };
 }
 
 /** A deterministic random-weight model with a synthetic llama2.c-style tokenizer. */

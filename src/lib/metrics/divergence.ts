@@ -42,7 +42,11 @@ export interface PositionStats {
  * Compares two logit rows at one position. Unlike llama.cpp, which stores the baseline's
  * log-probabilities in 16 bits and drops terms with ln P_i <= -16, every term with P_i > 0 counts.
  */
-export function comparePosition(baseLogits: ArrayLike<number>, logits: ArrayLike<number>, token: number): PositionStats {
+export function comparePosition(
+  baseLogits: ArrayLike<number>,
+  logits: ArrayLike<number>,
+  token: number,
+): PositionStats {
   return compareLogProbs(logSoftmax64(baseLogits), logSoftmax64(logits), token);
 }
 

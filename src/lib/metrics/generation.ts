@@ -64,7 +64,12 @@ export interface ContinuationScore {
  * (`logits` is [(promptLen + ids.length) x vocab], row r predicting token r + 1): the rows
  * promptLen - 1 .. promptLen + ids.length - 2 against ids. Needs promptLen >= 1 (the BOS counts).
  */
-export function scoreContinuation(logits: Float32Array, vocab: number, promptLen: number, ids: readonly number[]): ContinuationScore {
+export function scoreContinuation(
+  logits: Float32Array,
+  vocab: number,
+  promptLen: number,
+  ids: readonly number[],
+): ContinuationScore {
   let nllSum = 0;
   for (let k = 0; k < ids.length; k++) {
     const r = promptLen - 1 + k;

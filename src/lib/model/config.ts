@@ -81,20 +81,38 @@ export function checkWeights(c: DecoderConfig, w: WeightMap): void {
   }
   if (missing.length) {
     const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, and ${missing.length - 5} more` : '');
-    throw new QuantlabError('missing-tensor', `Missing tensors: ${shown}`, 'The checkpoint is incomplete or not a Llama-family model.');
+    throw new QuantlabError(
+      'missing-tensor',
+      `Missing tensors: ${shown}`,
+      'The checkpoint is incomplete or not a Llama-family model.',
+    );
   }
 }
 
 export function validateConfig(c: DecoderConfig): void {
-  const ints: (keyof DecoderConfig)[] = ['vocabSize', 'hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'maxPositionEmbeddings'];
+  const ints: (keyof DecoderConfig)[] = [
+    'vocabSize',
+    'hiddenSize',
+    'intermediateSize',
+    'numLayers',
+    'numHeads',
+    'numKvHeads',
+    'headDim',
+    'maxPositionEmbeddings',
+  ];
   for (const k of ints) {
     const v = c[k] as number;
-    if (!Number.isInteger(v) || v <= 0) throw new QuantlabError('bad-config', `Config value ${k} = ${v} is not a positive integer`);
+    if (!Number.isInteger(v) || v <= 0)
+      throw new QuantlabError('bad-config', `Config value ${k} = ${v} is not a positive integer`);
   }
   if (c.numHeads % c.numKvHeads !== 0) {
-    throw new QuantlabError('bad-config', `num_attention_heads (${c.numHeads}) is not a multiple of num_key_value_heads (${c.numKvHeads})`);
+    throw new QuantlabError(
+      'bad-config',
+      `num_attention_heads (${c.numHeads}) is not a multiple of num_key_value_heads (${c.numKvHeads})`,
+    );
   }
-  if (c.headDim % 2 !== 0) throw new QuantlabError('bad-config', `head_dim ${c.headDim} must be even for rotary embeddings`);
+  if (c.headDim % 2 !== 0)
+    throw new QuantlabError('bad-config', `head_dim ${c.headDim} must be even for rotary embeddings`);
   if (!(c.rmsNormEps > 0)) throw new QuantlabError('bad-config', `rms_norm_eps ${c.rmsNormEps} must be positive`);
   if (!(c.ropeTheta > 0)) throw new QuantlabError('bad-config', `rope_theta ${c.ropeTheta} must be positive`);
 }

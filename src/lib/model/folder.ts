@@ -21,9 +21,7 @@ export interface DecoderSource {
 }
 
 export type BuildProgress =
-  | { status: 'build'; message: string }
-  | { status: 'encode'; message: string }
-  | { status: 'done'; bytes: number };
+  { status: 'build'; message: string } | { status: 'encode'; message: string } | { status: 'done'; bytes: number };
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
 
@@ -44,7 +42,10 @@ export async function buildModelFolder(
   throwIfAborted(signal);
   const files: ModelFiles = new Map();
   files.set('config.json', json(toHfConfig(src.config)));
-  files.set('generation_config.json', json({ ...toGenerationConfig(src.config), ...(src.generationConfig ?? {}), ...eosOverride(src.config) }));
+  files.set(
+    'generation_config.json',
+    json({ ...toGenerationConfig(src.config), ...(src.generationConfig ?? {}), ...eosOverride(src.config) }),
+  );
   files.set('tokenizer.json', json(src.tokenizerJson));
   if (src.tokenizerConfig) files.set('tokenizer_config.json', json(src.tokenizerConfig));
   files.set(FP32_PATH, onnx);

@@ -66,7 +66,12 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap): ModelProto {
     });
 
   // Embedding.
-  const embed = g.initializer('model.embed_tokens.weight', DataType.FLOAT, [c.vocabSize, D], weight('model.embed_tokens.weight').data);
+  const embed = g.initializer(
+    'model.embed_tokens.weight',
+    DataType.FLOAT,
+    [c.vocabSize, D],
+    weight('model.embed_tokens.weight').data,
+  );
   let x = g.op('Gather', [embed, inputIds], [attr.int('axis', 0)]);
 
   // Shared per-call tensors: rotary cos/sin [batch, 1, seq, hd/2] and the boolean mask [batch, 1, seq, total].
@@ -77,7 +82,8 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap): ModelProto {
     return { cos: g.op('Cos', [f4]), sin: g.op('Sin', [f4]) };
   });
   const mask = g.scoped('mask', () => {
-    const scalar = (shapeOf: string, axis: number) => g.op('Gather', [g.op('Shape', [shapeOf]), g.int64([axis], [])], [attr.int('axis', 0)]);
+    const scalar = (shapeOf: string, axis: number) =>
+      g.op('Gather', [g.op('Shape', [shapeOf]), g.int64([axis], [])], [attr.int('axis', 0)]);
     const total = scalar(attentionMask, 1);
     const seq = scalar(inputIds, 1);
     const past = g.op('Sub', [total, seq]);
@@ -85,7 +91,10 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap): ModelProto {
     const keyIdx = g.op('Unsqueeze', [g.op('Range', [g.int64([0], []), total, one]), g.int64([0])]);
     const queryIdx = g.op('Unsqueeze', [g.op('Range', [past, total, one]), g.int64([1])]);
     const causal = g.op('LessOrEqual', [keyIdx, queryIdx]); // [seq, total]
-    const padding = g.op('Unsqueeze', [g.op('Cast', [attentionMask], [attr.int('to', DataType.BOOL)]), g.int64([1, 2])]);
+    const padding = g.op('Unsqueeze', [
+      g.op('Cast', [attentionMask], [attr.int('to', DataType.BOOL)]),
+      g.int64([1, 2]),
+    ]);
     return g.op('And', [causal, padding]); // [batch, 1, seq, total]
   });
   const half = g.int64([hd / 2, hd / 2]);
@@ -108,8 +117,12 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap): ModelProto {
         const q = rope(heads(linear(h, `${p}.self_attn.q_proj`), H));
         const k = rope(heads(linear(h, `${p}.self_attn.k_proj`), KVH));
         const v = heads(linear(h, `${p}.self_attn.v_proj`), KVH);
-        const presentK = g.op('Concat', [`past_key_values.${i}.key`, k], [attr.int('axis', 2)], { output: `present.${i}.key` });
-        const presentV = g.op('Concat', [`past_key_values.${i}.value`, v], [attr.int('axis', 2)], { output: `present.${i}.value` });
+        const presentK = g.op('Concat', [`past_key_values.${i}.key`, k], [attr.int('axis', 2)], {
+          output: `present.${i}.key`,
+        });
+        const presentV = g.op('Concat', [`past_key_values.${i}.value`, v], [attr.int('axis', 2)], {
+          output: `present.${i}.value`,
+        });
         // Grouped-query attention without copying K/V: fold the nRep query heads that share a
         // kv head into the sequence axis, [b, H, s, hd] -> [b, KVH, nRep*s, hd].
         let qs = g.op('Mul', [q, scale]);
@@ -120,7 +133,10 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap): ModelProto {
         if (nRep > 1) probs = g.op('Reshape', [probs, g.int64([0, KVH, -1, 0])]);
         let ctx = g.op('MatMul', [probs, presentV]);
         if (nRep > 1) ctx = g.op('Reshape', [ctx, g.int64([0, H, -1, hd])]);
-        const merged = g.op('Reshape', [g.op('Transpose', [ctx], [attr.ints('perm', [0, 2, 1, 3])]), g.int64([0, 0, H * hd])]);
+        const merged = g.op('Reshape', [
+          g.op('Transpose', [ctx], [attr.ints('perm', [0, 2, 1, 3])]),
+          g.int64([0, 0, H * hd]),
+        ]);
         return linear(merged, `${p}.self_attn.o_proj`);
       });
       const x2 = g.op('Add', [x, attnOut]);

@@ -1,10 +1,7 @@
 // Where a model comes from, as one serialisable value every worker, the catalog and the URL share.
 
 /** hub: Hugging Face Hub id. served: a folder under the app's models/ (built-in). local: imported by the user, kept in the browser (OPFS). */
-export type ModelRef =
-  | { kind: 'hub'; id: string }
-  | { kind: 'served'; id: string }
-  | { kind: 'local'; id: string };
+export type ModelRef = { kind: 'hub'; id: string } | { kind: 'served'; id: string } | { kind: 'local'; id: string };
 
 /** Prefix of the transformers.js model id of user models, served from OPFS by our cache. */
 export const LOCAL_PREFIX = 'quantlab-local';
@@ -20,6 +17,10 @@ export function refKey(ref: ModelRef): string {
 
 /** A safe folder name for a user model (letters, digits, . _ -). */
 export function slugify(name: string): string {
-  const s = name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  const s = name
+    .replace(/\.[^.]*$/, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64);
   return s || 'model';
 }

@@ -18,11 +18,25 @@ export interface TinyShape {
 
 /** The shape of HuggingFaceTB/SmolLM2-135M: the performance fixture for later work. */
 export const SMOLLM2_135M_SHAPE: TinyShape = {
-  layers: 30, dim: 576, heads: 9, kvHeads: 3, hidden: 1536, vocab: 49152, maxPositions: 8192, tied: true,
+  layers: 30,
+  dim: 576,
+  heads: 9,
+  kvHeads: 3,
+  hidden: 1536,
+  vocab: 49152,
+  maxPositions: 8192,
+  tied: true,
 };
 
 export const DEFAULT_TINY_SHAPE: TinyShape = {
-  layers: 2, dim: 64, heads: 4, kvHeads: 2, hidden: 172, vocab: 512, maxPositions: 256, tied: true,
+  layers: 2,
+  dim: 64,
+  heads: 4,
+  kvHeads: 2,
+  hidden: 172,
+  vocab: 512,
+  maxPositions: 256,
+  tied: true,
 };
 
 export function tinyConfig(s: TinyShape): DecoderConfig {

@@ -40,7 +40,12 @@ export class GraphBuilder {
   }
 
   /** Appends a node with one output and returns that output's name. */
-  op(opType: string, inputs: string[], attributes: AttributeProto[] = [], opts: { domain?: string; output?: string } = {}): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attributes: AttributeProto[] = [],
+    opts: { domain?: string; output?: string } = {},
+  ): string {
     const name = this.#name(opType);
     const out = opts.output ?? `${name}/out`;
     this.nodes.push(makeNode(opType, inputs, [out], name, attributes, opts.domain ?? ''));
@@ -56,7 +61,12 @@ export class GraphBuilder {
   }
 
   /** Adds a named initializer; returns its name. */
-  initializer(name: string, dataType: DataType, dims: number[], data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array): string {
+  initializer(
+    name: string,
+    dataType: DataType,
+    dims: number[],
+    data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array,
+  ): string {
     this.initializers.push(makeTensor(name, dataType, dims, data));
     return name;
   }
@@ -96,7 +106,13 @@ export class GraphBuilder {
 
   build(name: string, opsets: Record<string, number>, metadata?: Record<string, string>): ModelProto {
     return makeModel({
-      graph: makeGraph({ name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs }),
+      graph: makeGraph({
+        name,
+        nodes: this.nodes,
+        initializers: this.initializers,
+        inputs: this.inputs,
+        outputs: this.outputs,
+      }),
       opsets,
       metadata,
     });

@@ -167,11 +167,25 @@ export function getIntAttr(node: NodeProto, name: string, fallback: number): num
 /** Bytes per element of the fixed-width data types this project writes. */
 export function bytesPerElement(t: DataType): number {
   switch (t) {
-    case DataType.FLOAT: case DataType.INT32: case DataType.UINT32: return 4;
-    case DataType.FLOAT16: case DataType.BFLOAT16: case DataType.INT16: case DataType.UINT16: return 2;
-    case DataType.INT8: case DataType.UINT8: case DataType.BOOL: return 1;
-    case DataType.INT64: case DataType.UINT64: case DataType.DOUBLE: return 8;
-    default: throw new QuantlabError('bad-onnx', `Unsupported tensor data type ${DataType[t] ?? t}`);
+    case DataType.FLOAT:
+    case DataType.INT32:
+    case DataType.UINT32:
+      return 4;
+    case DataType.FLOAT16:
+    case DataType.BFLOAT16:
+    case DataType.INT16:
+    case DataType.UINT16:
+      return 2;
+    case DataType.INT8:
+    case DataType.UINT8:
+    case DataType.BOOL:
+      return 1;
+    case DataType.INT64:
+    case DataType.UINT64:
+    case DataType.DOUBLE:
+      return 8;
+    default:
+      throw new QuantlabError('bad-onnx', `Unsupported tensor data type ${DataType[t] ?? t}`);
   }
 }
 
@@ -182,7 +196,10 @@ export function makeTensor(name: string, dataType: DataType, dims: number[], dat
   const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   const expected = dims.reduce((a, b) => a * b, 1) * bytesPerElement(dataType);
   if (bytes.byteLength !== expected) {
-    throw new QuantlabError('internal', `Tensor ${name}: ${bytes.byteLength} bytes for dims [${dims}] (${expected} expected)`);
+    throw new QuantlabError(
+      'internal',
+      `Tensor ${name}: ${bytes.byteLength} bytes for dims [${dims}] (${expected} expected)`,
+    );
   }
   return create(TensorProtoSchema, { name, dataType, dims: dims.map((d) => BigInt(d)), rawData: bytes });
 }

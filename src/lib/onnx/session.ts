@@ -52,13 +52,25 @@ const PRESENT_PREFIX = 'present.';
 export function kvCacheLayout(session: { readonly inputMetadata?: readonly OrtInputMeta[] }): KvCacheLayout {
   const keys = (session.inputMetadata ?? []).filter((m) => /^past_key_values\.\d+\.key$/.test(m.name));
   if (keys.length === 0) {
-    throw new QuantlabError('bad-onnx', 'The model has no past_key_values.<i>.key inputs', 'A decode loop needs a decoder exported with its KV cache (as quantlab import writes).');
+    throw new QuantlabError(
+      'bad-onnx',
+      'The model has no past_key_values.<i>.key inputs',
+      'A decode loop needs a decoder exported with its KV cache (as quantlab import writes).',
+    );
   }
   const [, heads, , headDim] = keys[0].shape ?? [];
   if (typeof heads !== 'number' || typeof headDim !== 'number') {
-    throw new QuantlabError('bad-onnx', `${keys[0].name} needs fixed kv_heads and head_dim in its input shape (got [${(keys[0].shape ?? []).join(', ')}])`);
+    throw new QuantlabError(
+      'bad-onnx',
+      `${keys[0].name} needs fixed kv_heads and head_dim in its input shape (got [${(keys[0].shape ?? []).join(', ')}])`,
+    );
   }
-  return { numLayers: keys.length, numKvHeads: heads, headDim, kvType: keys[0].type === 'float16' ? 'float16' : 'float32' };
+  return {
+    numLayers: keys.length,
+    numKvHeads: heads,
+    headDim,
+    kvType: keys[0].type === 'float16' ? 'float16' : 'float32',
+  };
 }
 
 /** The empty past (no positions yet) of every KV cache input, to feed the first step. */

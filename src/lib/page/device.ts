@@ -32,7 +32,10 @@ export interface DeviceNeeds {
 
 function wasmReason(p: PlatformInfo | null, why: string, columns: number): DeviceChoice {
   const threads = wasmThreadCount(p, columns);
-  const shared = columns > 1 && p && threads < Math.min(4, p.hardwareConcurrency) ? ` (${columns} columns share ${p.hardwareConcurrency} cores)` : '';
+  const shared =
+    columns > 1 && p && threads < Math.min(4, p.hardwareConcurrency)
+      ? ` (${columns} columns share ${p.hardwareConcurrency} cores)`
+      : '';
   const t = p?.crossOriginIsolated
     ? `${threads} thread${threads === 1 ? '' : 's'}${shared}`
     : '1 thread (page not cross-origin isolated)';
@@ -44,7 +47,12 @@ function wasmReason(p: PlatformInfo | null, why: string, columns: number): Devic
  * a software fallback adapter (SwiftShader) is slower than WASM, so auto skips it. An explicit
  * preference is honoured when possible and explained when not.
  */
-export function chooseDevice(needs: DeviceNeeds, platform: PlatformInfo | null, pref: DevicePreference = 'auto', columns = 1): DeviceChoice {
+export function chooseDevice(
+  needs: DeviceNeeds,
+  platform: PlatformInfo | null,
+  pref: DevicePreference = 'auto',
+  columns = 1,
+): DeviceChoice {
   const wasm = (why: string) => wasmReason(platform, why, columns);
   if (pref === 'wasm') return wasm('chosen in settings');
   const gpu = platform?.webgpu ?? null;
@@ -54,7 +62,16 @@ export function chooseDevice(needs: DeviceNeeds, platform: PlatformInfo | null, 
   }
   const name = [gpu.vendor, gpu.architecture].filter(Boolean).join(' ') || 'unknown adapter';
   const intNote = needs.integerMatMul ? ' (its MatMulInteger ops run on the CPU under WebGPU)' : '';
-  if (pref === 'webgpu') return { device: 'webgpu', reason: `chosen in settings: ${name}${gpu.isFallback ? ' (software fallback)' : ''}${intNote}`, threads: 0 };
+  if (pref === 'webgpu')
+    return {
+      device: 'webgpu',
+      reason: `chosen in settings: ${name}${gpu.isFallback ? ' (software fallback)' : ''}${intNote}`,
+      threads: 0,
+    };
   if (gpu.isFallback) return wasm(`the only WebGPU adapter (${name}) is a software fallback, slower than WASM`);
-  return { device: 'webgpu', reason: `adapter ${name}${needs.needsShaderF16 ? ' with shader-f16' : ''}${intNote}`, threads: 0 };
+  return {
+    device: 'webgpu',
+    reason: `adapter ${name}${needs.needsShaderF16 ? ' with shader-f16' : ''}${intNote}`,
+    threads: 0,
+  };
 }

@@ -42,7 +42,8 @@ export interface LatencyRow {
 
 /** Tokens/s that `gbPerS` of memory bandwidth allows when each token reads `bytes`. */
 export function ceilingTokensPerS(bytes: number, gbPerS: number): number {
-  if (!(bytes > 0) || !(gbPerS > 0)) throw new QuantlabError('bad-argument', `Cannot compute a ceiling from ${bytes} bytes at ${gbPerS} GB/s`);
+  if (!(bytes > 0) || !(gbPerS > 0))
+    throw new QuantlabError('bad-argument', `Cannot compute a ceiling from ${bytes} bytes at ${gbPerS} GB/s`);
   return (gbPerS * 1e9) / bytes;
 }
 
@@ -50,8 +51,11 @@ export function ceilingTokensPerS(bytes: number, gbPerS: number): number {
 export function parseBandwidth(text: string): number {
   const v = Number(text.trim());
   if (text.trim() === '' || !Number.isFinite(v) || v < BANDWIDTH_RANGE.min || v > BANDWIDTH_RANGE.max) {
-    throw new QuantlabError('bad-argument', `Memory bandwidth must be a number of GB/s from ${BANDWIDTH_RANGE.min} to ${BANDWIDTH_RANGE.max} (got "${text}")`,
-      `Typical figures: laptop DDR4/DDR5 20-60 GB/s, Apple M-series 100-400 GB/s, desktop GPU 300-1000 GB/s.`);
+    throw new QuantlabError(
+      'bad-argument',
+      `Memory bandwidth must be a number of GB/s from ${BANDWIDTH_RANGE.min} to ${BANDWIDTH_RANGE.max} (got "${text}")`,
+      `Typical figures: laptop DDR4/DDR5 20-60 GB/s, Apple M-series 100-400 GB/s, desktop GPU 300-1000 GB/s.`,
+    );
   }
   return v;
 }

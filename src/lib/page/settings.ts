@@ -38,12 +38,57 @@ export interface NumberSpec {
 
 /** Ranges of the numeric controls; the sliders use the same numbers. */
 export const NUMBER_SPECS: Record<keyof SamplingSettings, NumberSpec> = {
-  temperature: { label: 'Temperature', min: 0, max: 2, step: 0.05, integer: false, default: 0.8, query: 'temperature', hint: '0 = greedy' },
+  temperature: {
+    label: 'Temperature',
+    min: 0,
+    max: 2,
+    step: 0.05,
+    integer: false,
+    default: 0.8,
+    query: 'temperature',
+    hint: '0 = greedy',
+  },
   topK: { label: 'Top-k', min: 0, max: 200, step: 1, integer: true, default: 40, query: 'top_k', hint: '0 = off' },
-  topP: { label: 'Top-p', min: 0.05, max: 1, step: 0.01, integer: false, default: 0.95, query: 'top_p', hint: '1 = off' },
-  maxNewTokens: { label: 'Max new tokens', min: 1, max: 1024, step: 1, integer: true, default: 64, query: 'max_new_tokens', hint: '' },
-  repetitionPenalty: { label: 'Repetition penalty', min: 1, max: 2, step: 0.05, integer: false, default: 1, query: 'repetition_penalty', hint: '1 = off' },
-  seed: { label: 'Seed', min: 0, max: 4294967295, step: 1, integer: true, default: 42, query: 'seed', hint: 'same seed, same text' },
+  topP: {
+    label: 'Top-p',
+    min: 0.05,
+    max: 1,
+    step: 0.01,
+    integer: false,
+    default: 0.95,
+    query: 'top_p',
+    hint: '1 = off',
+  },
+  maxNewTokens: {
+    label: 'Max new tokens',
+    min: 1,
+    max: 1024,
+    step: 1,
+    integer: true,
+    default: 64,
+    query: 'max_new_tokens',
+    hint: '',
+  },
+  repetitionPenalty: {
+    label: 'Repetition penalty',
+    min: 1,
+    max: 2,
+    step: 0.05,
+    integer: false,
+    default: 1,
+    query: 'repetition_penalty',
+    hint: '1 = off',
+  },
+  seed: {
+    label: 'Seed',
+    min: 0,
+    max: 4294967295,
+    step: 1,
+    integer: true,
+    default: 42,
+    query: 'seed',
+    hint: 'same seed, same text',
+  },
 };
 
 export const NUMBER_KEYS = Object.keys(NUMBER_SPECS) as (keyof SamplingSettings)[];
@@ -101,7 +146,10 @@ function checkBoolean(label: string, raw: unknown, fallback: boolean): Checked<b
 
 function checkDevice(raw: unknown, fallback: DevicePreference): Checked<DevicePreference> {
   if (DEVICE_PREFERENCES.includes(raw as DevicePreference)) return { value: raw as DevicePreference };
-  return { value: fallback, message: `Device: "${String(raw)}" is not one of ${DEVICE_PREFERENCES.join(', ')}; using ${fallback}.` };
+  return {
+    value: fallback,
+    message: `Device: "${String(raw)}" is not one of ${DEVICE_PREFERENCES.join(', ')}; using ${fallback}.`,
+  };
 }
 
 /** Parses "hub:org/name", "served:id" or "local:id" (the form refKey() writes). */
@@ -161,7 +209,9 @@ function readRecord(get: (settingsKey: string, queryKey: string) => unknown): Se
   }
   const variants = get('variants', 'variants');
   if (typeof variants === 'string' || Array.isArray(variants)) {
-    const list = (Array.isArray(variants) ? variants : variants.split(',')).filter((v): v is string => typeof v === 'string' && /^[A-Za-z0-9._-]+$/.test(v));
+    const list = (Array.isArray(variants) ? variants : variants.split(',')).filter(
+      (v): v is string => typeof v === 'string' && /^[A-Za-z0-9._-]+$/.test(v),
+    );
     out.variants = [...new Set(list)];
   }
   return out;
@@ -174,7 +224,10 @@ export function settingsFromQuery(search: string): SettingsInput {
 }
 
 /** The query string (without '?') of a share link for these settings. */
-export function settingsToQuery(s: Settings, extra: { prompt?: string; model?: string; variants?: string[] } = {}): string {
+export function settingsToQuery(
+  s: Settings,
+  extra: { prompt?: string; model?: string; variants?: string[] } = {},
+): string {
   const q = new URLSearchParams();
   if (extra.model) q.set('model', extra.model);
   if (extra.variants?.length) q.set('variants', extra.variants.join(','));

@@ -3,7 +3,15 @@
 
 import { create } from '@bufbuild/protobuf';
 import { GraphProtoSchema } from 'onnx-buf';
-import { DataType, makeTensor, tensorDims, tensorSize, tensorToFloat32, type GraphProto, type TensorProto } from '../onnx/proto';
+import {
+  DataType,
+  makeTensor,
+  tensorDims,
+  tensorSize,
+  tensorToFloat32,
+  type GraphProto,
+  type TensorProto,
+} from '../onnx/proto';
 import { analyzeGraph } from './graph-info';
 import type { ConvertedTensor, TensorHook } from './float16';
 import { ErrorStats } from './weight-error';
@@ -26,7 +34,8 @@ export async function roundGraphToBfloat16(
     if (!active) return;
     for (const x of node.input) {
       const t = info.initializers.get(x);
-      if (t && t.dataType === DataType.FLOAT && tensorSize(t) > 1 && !keep.has(x) && !keep.has(node.name)) weights.add(x);
+      if (t && t.dataType === DataType.FLOAT && tensorSize(t) > 1 && !keep.has(x) && !keep.has(node.name))
+        weights.add(x);
     }
   });
   const converted: ConvertedTensor[] = [];
@@ -47,7 +56,10 @@ export async function roundGraphToBfloat16(
     for (let i = 0; i < src.length; i++) {
       const b = words[i];
       // Round to nearest even on the top 16 bits (NaN and inf keep their class).
-      outWords[i] = (b & 0x7f800000) === 0x7f800000 ? (b & 0xffff0000) | (b & 0xffff ? 0x400000 : 0) : ((b + 0x7fff + ((b >>> 16) & 1)) & 0xffff0000) >>> 0;
+      outWords[i] =
+        (b & 0x7f800000) === 0x7f800000
+          ? (b & 0xffff0000) | (b & 0xffff ? 0x400000 : 0)
+          : ((b + 0x7fff + ((b >>> 16) & 1)) & 0xffff0000) >>> 0;
       const d = out[i] - src[i];
       sumSq += d * d;
       if (d > maxErr) maxErr = d;

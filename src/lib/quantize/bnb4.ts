@@ -51,7 +51,14 @@ function encode(type: Bnb4Type, x: number): number {
  * as bitsandbytes' compress_statistics does; the 4-bit codes are computed with the exact absmax
  * first (also as bitsandbytes does), then the weights dequantize with the compressed absmax.
  */
-export function quantizeBnb4(rows: Float32Array, N: number, K: number, type: Bnb4Type, blockSize: number, doubleQuant = false): Bnb4Tensor {
+export function quantizeBnb4(
+  rows: Float32Array,
+  N: number,
+  K: number,
+  type: Bnb4Type,
+  blockSize: number,
+  doubleQuant = false,
+): Bnb4Tensor {
   const n = N * K;
   const nBlocks = Math.ceil(n / blockSize);
   const absmax = new Float32Array(nBlocks);

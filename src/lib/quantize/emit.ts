@@ -19,7 +19,14 @@ export function initializerBytes(ts: TensorProto[]): number {
 }
 
 /** MatMulNBits(A, B, scales[, zero_points]) with the original output name. */
-export function emitNBits(node: NodeProto, activation: string, weightName: string, q: NBitsTensor, bits: number, blockSize: number): Emitted {
+export function emitNBits(
+  node: NodeProto,
+  activation: string,
+  weightName: string,
+  q: NBitsTensor,
+  bits: number,
+  blockSize: number,
+): Emitted {
   const base = `${weightName}_Q${bits}`;
   const inits = [makeTensor(base, DataType.UINT8, [q.N, q.kBlocks, q.blobSize], q.packed)];
   if (q.scalesF16) inits.push(makeTensor(`${base}_scales`, DataType.FLOAT16, [q.N, q.kBlocks], q.scalesF16));
@@ -30,20 +37,36 @@ export function emitNBits(node: NodeProto, activation: string, weightName: strin
     inputs.push(`${base}_zero_points`);
   }
   const attrs = [attr.int('K', q.K), attr.int('N', q.N), attr.int('bits', bits), attr.int('block_size', blockSize)];
-  return { nodes: [makeNode('MatMulNBits', inputs, [node.output[0]], `${node.name || base}_Q${bits}`, attrs, MS_DOMAIN)], initializers: inits };
+  return {
+    nodes: [makeNode('MatMulNBits', inputs, [node.output[0]], `${node.name || base}_Q${bits}`, attrs, MS_DOMAIN)],
+    initializers: inits,
+  };
 }
 
 /**
  * MatMulBnb4(A, B, absmax). Without double quantization absmax is a float32 initializer; with
  * it, absmax is an output of the model-wide decode subgraph emitDoubleQuantAbsmax builds.
  */
-export function emitBnb4(node: NodeProto, activation: string, weightName: string, q: Bnb4Tensor, type: Bnb4Type): Emitted & { absmax: string } {
+export function emitBnb4(
+  node: NodeProto,
+  activation: string,
+  weightName: string,
+  q: Bnb4Tensor,
+  type: Bnb4Type,
+): Emitted & { absmax: string } {
   const base = `${weightName}_Bnb4`;
   const absmax = `${base}_absmax`;
   const inits = [makeTensor(base, DataType.UINT8, [q.packed.length], q.packed)];
   if (!q.dq) inits.push(makeTensor(absmax, DataType.FLOAT, [q.absmax.length], q.absmax));
-  const attrs = [attr.int('K', q.K), attr.int('N', q.N), attr.int('block_size', q.blockSize), attr.int('quant_type', BNB4_QUANT_TYPE[type])];
-  const nodes = [makeNode('MatMulBnb4', [activation, base, absmax], [node.output[0]], `${node.name || base}_Bnb4`, attrs, MS_DOMAIN)];
+  const attrs = [
+    attr.int('K', q.K),
+    attr.int('N', q.N),
+    attr.int('block_size', q.blockSize),
+    attr.int('quant_type', BNB4_QUANT_TYPE[type]),
+  ];
+  const nodes = [
+    makeNode('MatMulBnb4', [activation, base, absmax], [node.output[0]], `${node.name || base}_Bnb4`, attrs, MS_DOMAIN),
+  ];
   return { nodes, initializers: inits, absmax };
 }
 
@@ -115,7 +138,13 @@ export function emitDoubleQuantAbsmax(entries: DqEntry[], code: Float32Array): E
  * quantize_dynamic writes it. The DynamicQuantizeLinear of an activation is shared by every
  * MatMul reading it (q/k/v, gate/up): `dql` maps activation name -> its three outputs.
  */
-export function emitInteger(node: NodeProto, activation: string, weightName: string, q: Int8Tensor, dql: Map<string, string[]>): Emitted {
+export function emitInteger(
+  node: NodeProto,
+  activation: string,
+  weightName: string,
+  q: Int8Tensor,
+  dql: Map<string, string[]>,
+): Emitted {
   const nodes: NodeProto[] = [];
   let xq = dql.get(activation);
   if (!xq) {

@@ -3,9 +3,26 @@
 // islands (rotary angles from position_ids), softmax and RMSNorm statistics, as Hugging Face does.
 
 import { create } from '@bufbuild/protobuf';
-import { GraphProtoSchema, NodeProtoSchema, TypeProto_TensorSchema, TypeProtoSchema, ValueInfoProtoSchema } from 'onnx-buf';
+import {
+  GraphProtoSchema,
+  NodeProtoSchema,
+  TypeProto_TensorSchema,
+  TypeProtoSchema,
+  ValueInfoProtoSchema,
+} from 'onnx-buf';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../numeric/half';
-import { DataType, attr, makeNode, makeTensor, tensorDims, tensorToFloat32, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/proto';
+import {
+  DataType,
+  attr,
+  makeNode,
+  makeTensor,
+  tensorDims,
+  tensorToFloat32,
+  type GraphProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../onnx/proto';
 import { analyzeGraph, type GraphInfo } from './graph-info';
 import { ErrorStats } from './weight-error';
 
@@ -29,7 +46,10 @@ let halfTable: Float32Array | undefined;
  * Float32 values as float16 bits (round to nearest even), clamping to +-65504 (with a count of
  * clamped values). Bit manipulation inlined over the whole array: this runs over every weight.
  */
-export function toFloat16Clamped(src: Float32Array, error?: ErrorStats): { bits: Uint16Array; clamped: number; maxAbs: number } {
+export function toFloat16Clamped(
+  src: Float32Array,
+  error?: ErrorStats,
+): { bits: Uint16Array; clamped: number; maxAbs: number } {
   if (!halfTable) {
     halfTable = new Float32Array(65536);
     for (let h = 0; h < 65536; h++) halfTable[h] = float16BitsToFloat32(h);
@@ -47,11 +67,13 @@ export function toFloat16Clamped(src: Float32Array, error?: ErrorStats): { bits:
     const sign = (b >>> 16) & 0x8000;
     let h: number;
     if (abs > maxAbsBits && abs <= 0x7f800000) maxAbsBits = abs;
-    if (abs > 0x7f800000) h = 0x7e00; // NaN
+    if (abs > 0x7f800000)
+      h = 0x7e00; // NaN
     else if (abs > 0x477fe000) {
       h = sign | 0x7bff; // beyond 65504 (0x477fe000), the largest float16: clamp
       clamped++;
-    } else if (abs < 0x38800000) h = float32ToFloat16Bits(src[i]); // float16 subnormal or zero
+    } else if (abs < 0x38800000)
+      h = float32ToFloat16Bits(src[i]); // float16 subnormal or zero
     else {
       const m = abs & 0x7fffff;
       h = (((abs >>> 23) - 112) << 10) | (m >>> 13);
@@ -85,7 +107,9 @@ export function float32Nodes(graph: GraphProto, info: GraphInfo): Set<number> {
     const sq = graph.node[sqIdx];
     const isSquare =
       (sq.opType === 'Mul' && sq.input[0] === sq.input[1]) ||
-      (sq.opType === 'Pow' && info.initializers.has(sq.input[1]) && tensorToFloat32(info.initializers.get(sq.input[1])!)[0] === 2);
+      (sq.opType === 'Pow' &&
+        info.initializers.has(sq.input[1]) &&
+        tensorToFloat32(info.initializers.get(sq.input[1])!)[0] === 2);
     if (!isSquare) return;
     const x = sq.input[0];
     keep.add(sqIdx).add(i);
@@ -106,7 +130,10 @@ export function float32Nodes(graph: GraphProto, info: GraphInfo): Set<number> {
 function retype(v: ValueInfoProto, elemType: number): ValueInfoProto {
   if (v.type?.value.case !== 'tensorType') return v;
   const tt = create(TypeProto_TensorSchema, { ...v.type.value.value, elemType });
-  return create(ValueInfoProtoSchema, { ...v, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: tt } }) });
+  return create(ValueInfoProtoSchema, {
+    ...v,
+    type: create(TypeProtoSchema, { value: { case: 'tensorType', value: tt } }),
+  });
 }
 
 /** Called between converted tensors so a caller can report progress and yield to cancellation. */
@@ -125,9 +152,11 @@ export async function convertGraphToFloat16(graph: GraphProto, between?: TensorH
   // Initializers: convert when every float consumer is float16, else keep and add a float16 copy.
   const want16 = new Set<string>();
   const want32 = new Set<string>();
-  graph.node.forEach((n, i) => n.input.forEach((x) => {
-    if (info.initializers.has(x) && isF32(x)) (half[i] ? want16 : want32).add(x);
-  }));
+  graph.node.forEach((n, i) =>
+    n.input.forEach((x) => {
+      if (info.initializers.has(x) && isF32(x)) (half[i] ? want16 : want32).add(x);
+    }),
+  );
   const warnings: string[] = [];
   const converted: ConvertedTensor[] = [];
   const rename16 = new Map<string, string>();
@@ -142,7 +171,9 @@ export async function convertGraphToFloat16(graph: GraphProto, between?: TensorH
     const error = new ErrorStats();
     const { bits, clamped, maxAbs } = toFloat16Clamped(tensorToFloat32(t), error);
     if (clamped > 0) {
-      warnings.push(`${t.name}: ${clamped} value(s) outside the float16 range (max |x| = ${maxAbs}) clamped to +-65504`);
+      warnings.push(
+        `${t.name}: ${clamped} value(s) outside the float16 range (max |x| = ${maxAbs}) clamped to +-65504`,
+      );
     }
     const name = want32.has(t.name) ? `${t.name}_fp16` : t.name;
     if (want32.has(t.name)) initializers.push(t);
@@ -169,7 +200,10 @@ export async function convertGraphToFloat16(graph: GraphProto, between?: TensorH
       nodes.push(makeNode('Cast', [name], [cast], `${out}_Cast`, [attr.int('to', to)]));
       if (island) {
         if (!initializers.some((t) => t.name === clip.min)) {
-          initializers.push(makeTensor(clip.min, H, [], Uint16Array.of(0xfbff)), makeTensor(clip.max, H, [], Uint16Array.of(0x7bff)));
+          initializers.push(
+            makeTensor(clip.min, H, [], Uint16Array.of(0xfbff)),
+            makeTensor(clip.max, H, [], Uint16Array.of(0x7bff)),
+          );
         }
         nodes.push(makeNode('Clip', [cast, clip.min, clip.max], [out], `${out}_Clip`));
       }
@@ -205,10 +239,19 @@ export async function convertGraphToFloat16(graph: GraphProto, between?: TensorH
     return retype(o, H);
   });
   // Float inputs become float16, and so do old-IR inputs naming initializers converted in place.
-  const inputs = graph.input.map((v) => (isF32(v.name) && (info.graphInputs.has(v.name) || rename16.get(v.name) === v.name) ? retype(v, H) : v));
+  const inputs = graph.input.map((v) =>
+    isF32(v.name) && (info.graphInputs.has(v.name) || rename16.get(v.name) === v.name) ? retype(v, H) : v,
+  );
   const valueInfo = graph.valueInfo.filter((v) => !isF32(v.name));
   return {
-    graph: create(GraphProtoSchema, { ...graph, node: nodes, initializer: initializers, input: inputs, output: outputs, valueInfo }),
+    graph: create(GraphProtoSchema, {
+      ...graph,
+      node: nodes,
+      initializer: initializers,
+      input: inputs,
+      output: outputs,
+      valueInfo,
+    }),
     warnings,
     converted,
   };

@@ -3,7 +3,15 @@
 // activations (derived from float inputs or weight tables) versus small constant islands such
 // as the rotary angles computed from position_ids.
 
-import { DataType, getAttr, tensorDims, valueInfoShape, type GraphProto, type NodeProto, type TensorProto } from '../onnx/proto';
+import {
+  DataType,
+  getAttr,
+  tensorDims,
+  valueInfoShape,
+  type GraphProto,
+  type NodeProto,
+  type TensorProto,
+} from '../onnx/proto';
 
 export interface GraphInfo {
   /** Element type of every named tensor we could type (graph inputs, initializers, node outputs). */
@@ -19,7 +27,19 @@ export interface GraphInfo {
   graphOutputs: Set<string>;
 }
 
-const BOOL_OPS = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf']);
+const BOOL_OPS = new Set([
+  'Equal',
+  'Less',
+  'LessOrEqual',
+  'Greater',
+  'GreaterOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'Not',
+  'IsNaN',
+  'IsInf',
+]);
 const INT64_OPS = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
 
 /** True for the float element types a graph computes in. */
@@ -37,7 +57,10 @@ function attrTensorType(node: NodeProto): number {
 }
 
 /** Element types of a node's outputs given its input types (undefined when unknown). */
-export function inferOutputTypes(node: NodeProto, inputType: (i: number) => number | undefined): (number | undefined)[] {
+export function inferOutputTypes(
+  node: NodeProto,
+  inputType: (i: number) => number | undefined,
+): (number | undefined)[] {
   const n = node.output.length;
   const all = (t: number | undefined) => Array<number | undefined>(n).fill(t);
   const op = node.opType;

@@ -4,18 +4,42 @@
 import { create } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema } from 'onnx-buf';
 import { QuantlabError, throwIfAborted } from '../errors';
-import { DataType, encodeModel, tensorSize, tensorToFloat32, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
+import {
+  DataType,
+  encodeModel,
+  tensorSize,
+  tensorToFloat32,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from '../onnx/proto';
 import { roundGraphToBfloat16 } from './bfloat16';
 import { quantizeBnb4 } from './bnb4';
 import { createDynamicMap } from './codebooks';
-import { MS_DOMAIN, dqBytes, emitBnb4, emitDoubleQuantAbsmax, emitInteger, emitNBits, initializerBytes, type DqEntry, type Emitted } from './emit';
+import {
+  MS_DOMAIN,
+  dqBytes,
+  emitBnb4,
+  emitDoubleQuantAbsmax,
+  emitInteger,
+  emitNBits,
+  initializerBytes,
+  type DqEntry,
+  type Emitted,
+} from './emit';
 import { convertGraphToFloat16, type ConvertedTensor } from './float16';
 import { quantizeInt8 } from './int8';
 import { quantizeNBits } from './nbits';
 import { transpose } from '../numeric/transpose';
 import type { ErrorStats } from './weight-error';
 import { findQuantizedSign, findWeightTargets, type WeightTarget } from './targets';
-import { describeFormat, resolveOptions, type Dtype, type QuantizeOptions, type ResolvedOptions } from '../variants/options';
+import {
+  describeFormat,
+  resolveOptions,
+  type Dtype,
+  type QuantizeOptions,
+  type ResolvedOptions,
+} from '../variants/options';
 import { variantFileName } from '../variants/table';
 
 /** Progress of one variant: `done` of `total` tensors, monotone, ending with done === total. */
@@ -81,14 +105,23 @@ function weightAs(t: WeightTarget, layout: 'NK' | 'KN'): Float32Array {
  * Quantizes one MatMul/Gemm weight; returns replacement nodes and initializers. `dql` shares
  * DynamicQuantizeLinear nodes between MatMuls reading the same activation.
  */
-function quantizeTarget(t: WeightTarget, o: ResolvedOptions, dql: Map<string, string[]>): { emitted: Emitted; error: ErrorStats; format: string; dq?: DqEntry } {
+function quantizeTarget(
+  t: WeightTarget,
+  o: ResolvedOptions,
+  dql: Map<string, string[]>,
+): { emitted: Emitted; error: ErrorStats; format: string; dq?: DqEntry } {
   const x = t.node.input[0];
   const name = t.weight.name;
   switch (o.dtype) {
     case 'q4':
     case 'q4f16': {
       const scaleType = o.dtype === 'q4f16' ? 'float16' : 'float32';
-      const q = quantizeNBits(weightAs(t, 'NK'), t.N, t.K, { bits: o.bits, blockSize: o.blockSize, symmetric: o.symmetric, scaleType });
+      const q = quantizeNBits(weightAs(t, 'NK'), t.N, t.K, {
+        bits: o.bits,
+        blockSize: o.blockSize,
+        symmetric: o.symmetric,
+        scaleType,
+      });
       return { emitted: emitNBits(t.node, x, name, q, o.bits, o.blockSize), error: q.error, format: 'MatMulNBits' };
     }
     case 'bnb4': {
@@ -125,11 +158,19 @@ export async function quantizeModel(
   if (!graph) throw new QuantlabError('bad-onnx', 'The model has no graph');
   const sign = findQuantizedSign(graph);
   if (sign) {
-    throw new QuantlabError('already-quantized', `The model is already quantized: ${sign}`, 'Quantize the fp32 model (onnx/model.onnx) instead.');
+    throw new QuantlabError(
+      'already-quantized',
+      `The model is already quantized: ${sign}`,
+      'Quantize the fp32 model (onnx/model.onnx) instead.',
+    );
   }
   const targets = findWeightTargets(graph);
   if (targets.length === 0) {
-    throw new QuantlabError('no-weights', 'The model has no float32 MatMul or Gemm weights to quantize', 'Use an fp32 export whose linear layers are MatMul nodes with initializer weights.');
+    throw new QuantlabError(
+      'no-weights',
+      'The model has no float32 MatMul or Gemm weights to quantize',
+      'Use an fp32 export whose linear layers are MatMul nodes with initializer weights.',
+    );
   }
   const keep = new Set(o.keep);
   const converting = o.dtype === 'fp16' || o.dtype === 'bf16';
@@ -139,14 +180,22 @@ export async function quantizeModel(
   const kept = o.dtype === 'fp16' ? [] : targets.filter(isKept);
   const selected = converting ? [] : targets.filter((t) => !kept.includes(t));
   if (!converting && selected.length === 0) {
-    throw new QuantlabError('no-weights', `All ${targets.length} MatMul/Gemm weights are kept in full precision`, 'Remove names from the keep list or quantize the lm_head.');
+    throw new QuantlabError(
+      'no-weights',
+      `All ${targets.length} MatMul/Gemm weights are kept in full precision`,
+      'Remove names from the keep list or quantize the lm_head.',
+    );
   }
 
-  const weightCount = graph.initializer.reduce((a, t) => (t.dataType === DataType.FLOAT && tensorSize(t) > 1 ? a + tensorSize(t) : a), 0);
+  const weightCount = graph.initializer.reduce(
+    (a, t) => (t.dataType === DataType.FLOAT && tensorSize(t) > 1 ? a + tensorSize(t) : a),
+    0,
+  );
   const report: TensorReport[] = [];
   const warnings: string[] = [];
   const total = converting ? 0 : selected.length + (o.dtype === 'q4f16' ? 1 : 0);
-  const progress = (tensor: string, done: number, n: number) => hooks.onProgress?.({ status: 'quantize', dtype: o.dtype, file, tensor, done, total: n });
+  const progress = (tensor: string, done: number, n: number) =>
+    hooks.onProgress?.({ status: 'quantize', dtype: o.dtype, file, tensor, done, total: n });
   const step = async (tensor: string, done: number, n: number) => {
     await tick();
     throwIfAborted(hooks.signal);
@@ -186,7 +235,12 @@ export async function quantizeModel(
     initializers = [...graph.initializer.filter((t) => !dropped.has(t.name)), ...added];
   }
   // Old-IR graphs also list initializers as inputs: drop those of removed weights.
-  let newGraph = create(GraphProtoSchema, { ...graph, node: nodes, initializer: initializers, input: graph.input.filter((v) => !dropped.has(v.name)) });
+  let newGraph = create(GraphProtoSchema, {
+    ...graph,
+    node: nodes,
+    initializer: initializers,
+    input: graph.input.filter((v) => !dropped.has(v.name)),
+  });
 
   let converted: ConvertedTensor[] = [];
   if (o.dtype === 'fp16') {
@@ -208,7 +262,9 @@ export async function quantizeModel(
     for (const c of converted) {
       if (c.shape.length < 2) continue;
       const bytes = c.shape.reduce((a, b) => a * b, 1) * (o.dtype === 'fp16' ? 2 : 4);
-      report.push(tensorReport(c.name, c.shape, o.dtype === 'fp16' ? 'float16' : 'bfloat16-as-float32', bytes, c.error));
+      report.push(
+        tensorReport(c.name, c.shape, o.dtype === 'fp16' ? 'float16' : 'bfloat16-as-float32', bytes, c.error),
+      );
     }
   }
   throwIfAborted(hooks.signal);

@@ -23,7 +23,8 @@ export interface VariantsProgress {
 /** Expands 'all' (every dtype with default options) and checks every option set up front. */
 export function expandRequests(dtypes: string[], common: Omit<QuantizeOptions, 'dtype'>): QuantizeOptions[] {
   const list = dtypes.flatMap((d) => (d === 'all' ? [...DTYPES] : [d]));
-  if (list.length === 0) throw new QuantlabError('bad-argument', 'No dtype given', `Valid dtypes: ${DTYPES.join(', ')}, or all.`);
+  if (list.length === 0)
+    throw new QuantlabError('bad-argument', 'No dtype given', `Valid dtypes: ${DTYPES.join(', ')}, or all.`);
   const requests = list.map((dtype) => ({ ...common, dtype }) as QuantizeOptions);
   requests.forEach((r) => resolveOptions(r));
   return requests;
@@ -53,7 +54,11 @@ export async function quantizeVariants(
     const file = variantFileName(req);
     const onProgress = (p: QuantizeProgress) =>
       hooks.onProgress?.({
-        status: 'quantize', variant: i, variants: requests.length, file, tensor: p.tensor,
+        status: 'quantize',
+        variant: i,
+        variants: requests.length,
+        file,
+        tensor: p.tensor,
         fraction: (i + p.done / Math.max(1, p.total)) / requests.length,
       });
     const { bytes, report } = await quantizeModel(model, req, { onProgress, signal: hooks.signal });

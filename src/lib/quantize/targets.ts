@@ -19,9 +19,23 @@ export interface WeightTarget {
 
 /** Ops that only exist in quantized graphs. */
 const QUANT_OPS = new Set([
-  'MatMulNBits', 'MatMulBnb4', 'MatMulInteger', 'MatMulIntegerToFloat', 'DynamicQuantizeLinear', 'DynamicQuantizeMatMul',
-  'QuantizeLinear', 'DequantizeLinear', 'GatherBlockQuantized', 'QGemm', 'QLinearMatMul', 'MatMulFpQ4', 'QAttention',
-  'ConvInteger', 'QLinearConv', 'DequantizeBFP', 'QuantizeBFP',
+  'MatMulNBits',
+  'MatMulBnb4',
+  'MatMulInteger',
+  'MatMulIntegerToFloat',
+  'DynamicQuantizeLinear',
+  'DynamicQuantizeMatMul',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'GatherBlockQuantized',
+  'QGemm',
+  'QLinearMatMul',
+  'MatMulFpQ4',
+  'QAttention',
+  'ConvInteger',
+  'QLinearConv',
+  'DequantizeBFP',
+  'QuantizeBFP',
 ]);
 const SHAPE_ONLY = new Set(['Reshape', 'Identity', 'Squeeze', 'Unsqueeze', 'Flatten', 'Cast']);
 
@@ -72,13 +86,16 @@ export function findWeightTargets(graph: GraphProto): WeightTarget[] {
     let layout: 'KN' | 'NK' = 'KN';
     if (node.opType === 'Gemm') {
       // Only the plain product: a bias, alpha or transposed A would need more than a weight swap.
-      const plain = (node.input.length < 3 || !node.input[2]) && getIntAttr(node, 'transA', 0) === 0 &&
+      const plain =
+        (node.input.length < 3 || !node.input[2]) &&
+        getIntAttr(node, 'transA', 0) === 0 &&
         (node.attribute.find((a) => a.name === 'alpha')?.f ?? 1) === 1;
       if (!plain) return;
       if (getIntAttr(node, 'transB', 0) === 1) layout = 'NK';
     }
     const [K, N] = layout === 'KN' ? dims : [dims[1], dims[0]];
-    const role = gathered.has(weight.name) || reachesGraphOutput(node.output[0], outputs, consumers) ? 'lm_head' : 'linear';
+    const role =
+      gathered.has(weight.name) || reachesGraphOutput(node.output[0], outputs, consumers) ? 'lm_head' : 'linear';
     targets.push({ node, nodeIndex, weight, K, N, layout, role });
   });
   return targets;

@@ -4,7 +4,15 @@
 // transformers.js's generate() is not used for decoding, its per-token bookkeeping costs a large
 // share of a small model's decode speed.
 
-import { emptyPast, kvCacheLayout, lastRow, pastNameOf, type MakeTensor, type OrtSession, type OrtTensor } from '../onnx/session';
+import {
+  emptyPast,
+  kvCacheLayout,
+  lastRow,
+  pastNameOf,
+  type MakeTensor,
+  type OrtSession,
+  type OrtTensor,
+} from '../onnx/session';
 
 export interface LoopOptions {
   promptIds: number[];

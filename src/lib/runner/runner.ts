@@ -3,7 +3,13 @@
 // coupled sampler, timing each token. Node (CLI, tests) calls it directly;
 // the browser runs it inside a column's worker behind comlink.
 
-import { AutoModelForCausalLM, AutoTokenizer, Tensor, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
+import {
+  AutoModelForCausalLM,
+  AutoTokenizer,
+  Tensor,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+} from '@huggingface/transformers';
 import { QuantlabError } from '../errors';
 import { checkSamplingParams, sampleToken } from '../sampling/sampler';
 import { kvCacheLayout, type KvCacheLayout, type MakeTensor, type OrtSession, type TensorCtor } from '../onnx/session';
@@ -19,8 +25,12 @@ const now = () => performance.now();
 export function checkGenerateParams(p: GenerateParams): void {
   const bad =
     checkSamplingParams(p) ??
-    (!Number.isInteger(p.maxNewTokens) || p.maxNewTokens < 1 ? `max new tokens must be a whole number >= 1 (got ${p.maxNewTokens})` : undefined) ??
-    (!Number.isFinite(p.repetitionPenalty) || p.repetitionPenalty <= 0 ? `repetition penalty must be > 0 (got ${p.repetitionPenalty})` : undefined) ??
+    (!Number.isInteger(p.maxNewTokens) || p.maxNewTokens < 1
+      ? `max new tokens must be a whole number >= 1 (got ${p.maxNewTokens})`
+      : undefined) ??
+    (!Number.isFinite(p.repetitionPenalty) || p.repetitionPenalty <= 0
+      ? `repetition penalty must be > 0 (got ${p.repetitionPenalty})`
+      : undefined) ??
     (!Number.isInteger(p.seed) || p.seed < 0 ? `seed must be a whole number >= 0 (got ${p.seed})` : undefined);
   if (bad) throw new QuantlabError('bad-argument', bad);
 }
@@ -48,7 +58,12 @@ export class Runner {
     const t0 = now();
     const progress_callback = (info: Record<string, unknown>) => {
       if (info.status === 'progress' && typeof info.file === 'string') {
-        onProgress?.({ status: 'download', file: info.file, loaded: Number(info.loaded ?? 0), total: Number(info.total ?? 0) });
+        onProgress?.({
+          status: 'download',
+          file: info.file,
+          loaded: Number(info.loaded ?? 0),
+          total: Number(info.total ?? 0),
+        });
       }
     };
     try {
@@ -73,7 +88,10 @@ export class Runner {
   encode(prompt: string, chatTemplate = false): number[] {
     const tok = this.tokenizer;
     if (chatTemplate) {
-      const text = tok.apply_chat_template([{ role: 'user', content: prompt }], { tokenize: false, add_generation_prompt: true }) as string;
+      const text = tok.apply_chat_template([{ role: 'user', content: prompt }], {
+        tokenize: false,
+        add_generation_prompt: true,
+      }) as string;
       return Array.from(tok.encode(text, { add_special_tokens: false }));
     }
     return Array.from(tok.encode(prompt));
@@ -90,7 +108,11 @@ export class Runner {
     return all.startsWith(head) ? all.slice(head.length) : this.decode(ids);
   }
 
-  async generate(params: GenerateParams, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<GenerateResult> {
+  async generate(
+    params: GenerateParams,
+    onToken?: (e: TokenEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<GenerateResult> {
     checkGenerateParams(params);
     const model = this.#model;
     if (!model) throw new QuantlabError('internal', 'No model loaded');
@@ -168,7 +190,10 @@ export class Runner {
 
   /** Ids that end generation: generation_config.json's eos_token_id, else config.json's. */
   #stopIds(): Set<number> {
-    const m = this.#model as unknown as { generation_config?: { eos_token_id?: number | number[] }; config?: { eos_token_id?: number | number[] } };
+    const m = this.#model as unknown as {
+      generation_config?: { eos_token_id?: number | number[] };
+      config?: { eos_token_id?: number | number[] };
+    };
     const eos = m.generation_config?.eos_token_id ?? m.config?.eos_token_id ?? [];
     return new Set(Array.isArray(eos) ? eos : [eos]);
   }
@@ -230,7 +255,15 @@ function describeLoadError(err: unknown, req: LoadRequest): QuantlabError {
     );
   }
   if (/shader-f16|float16|fp16/i.test(msg) && req.device === 'webgpu') {
-    return new QuantlabError('unsupported-device', `${req.variant} needs 16-bit float support (shader-f16), which this GPU does not offer`, 'Run this column on WASM instead.');
+    return new QuantlabError(
+      'unsupported-device',
+      `${req.variant} needs 16-bit float support (shader-f16), which this GPU does not offer`,
+      'Run this column on WASM instead.',
+    );
   }
-  return new QuantlabError('load-failed', `Could not load ${req.variant} of ${req.modelId}: ${msg}`, 'Check that the model folder has this ONNX file and that it is not corrupt.');
+  return new QuantlabError(
+    'load-failed',
+    `Could not load ${req.variant} of ${req.modelId}: ${msg}`,
+    'Check that the model folder has this ONNX file and that it is not corrupt.',
+  );
 }

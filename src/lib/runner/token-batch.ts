@@ -20,7 +20,11 @@ export interface TokenBatch {
  * `everyMs`, checked as tokens come (a decode loop leaves no room for timers), and the newest
  * held-back event on flush().
  */
-export function batchTokens(send: (e: TokenEvent) => void, everyMs = STREAM_EVERY_MS, now: () => number = () => performance.now()): TokenBatch {
+export function batchTokens(
+  send: (e: TokenEvent) => void,
+  everyMs = STREAM_EVERY_MS,
+  now: () => number = () => performance.now(),
+): TokenBatch {
   let held: TokenEvent | undefined;
   let sentAt = -Infinity;
   return {

@@ -21,7 +21,8 @@ export interface SampledToken {
 
 /** Describes why a sampling parameter is invalid, or undefined when all are valid. */
 export function checkSamplingParams(p: SamplingParams): string | undefined {
-  if (!Number.isFinite(p.temperature) || p.temperature < 0) return `temperature must be a number >= 0 (got ${p.temperature})`;
+  if (!Number.isFinite(p.temperature) || p.temperature < 0)
+    return `temperature must be a number >= 0 (got ${p.temperature})`;
   if (!Number.isInteger(p.topK) || p.topK < 0) return `top-k must be a whole number >= 0 (got ${p.topK})`;
   if (!Number.isFinite(p.topP) || p.topP <= 0 || p.topP > 1) return `top-p must be in (0, 1] (got ${p.topP})`;
   return undefined;
@@ -124,7 +125,13 @@ export function sampleToken(logits: ArrayLike<number>, p: SamplingParams, u: num
  * Inverse CDF over the first `count` weights of the order (`at(j)`, decreasing), whose sum is
  * `mass`, after the nucleus cut: the chosen position and the final mass.
  */
-function pick(at: (j: number) => number, count: number, mass: number, p: SamplingParams, u: number): { j: number; mass: number } {
+function pick(
+  at: (j: number) => number,
+  count: number,
+  mass: number,
+  p: SamplingParams,
+  u: number,
+): { j: number; mass: number } {
   if (p.topP < 1) {
     // Nucleus: the shortest prefix whose mass reaches topP of the (top-k) mass.
     const limit = p.topP * mass;
@@ -158,7 +165,12 @@ const FIRST_WIDTH = 1 / 32;
  * on (NaN or infinite logits, the k-th token very far down, too many near-ties): the caller
  * weighs every token.
  */
-function topCandidates(logits: Float32Array, k: number, maxLogit: number, invT: number): { ids: number[]; w: number[] } | undefined {
+function topCandidates(
+  logits: Float32Array,
+  k: number,
+  maxLogit: number,
+  invT: number,
+): { ids: number[]; w: number[] } | undefined {
   if (!Number.isFinite(maxLogit) || !Number.isFinite(invT)) return undefined;
   const V = logits.length;
   const limit = 4 * k + 256;

@@ -46,7 +46,10 @@ export function variantInfo(stem: string, bytes?: number, entry?: ManifestInfo):
 }
 
 /** Every onnx/*.onnx of a folder listing, labelled, highest precision first. */
-export function variantsFromFiles(files: readonly { path: string; bytes: number }[], manifest?: unknown): VariantInfo[] {
+export function variantsFromFiles(
+  files: readonly { path: string; bytes: number }[],
+  manifest?: unknown,
+): VariantInfo[] {
   const entries = new Map((parseManifest(manifest)?.variants ?? []).map((e) => [baseName(e.file), entryInfo(e)]));
   const paths = new Set(files.map((f) => f.path));
   return files

@@ -28,7 +28,11 @@ export interface QuantlabManifest {
 }
 
 /** Adds or replaces (by file name) an entry of a manifest, keeping entries sorted by file. */
-export function upsertManifest(m: QuantlabManifest | undefined, entry: ManifestEntry, source = `${FP32_STEM}.onnx`): QuantlabManifest {
+export function upsertManifest(
+  m: QuantlabManifest | undefined,
+  entry: ManifestEntry,
+  source = `${FP32_STEM}.onnx`,
+): QuantlabManifest {
   const variants = (m?.variants ?? []).filter((e) => e.file !== entry.file);
   variants.push(entry);
   variants.sort((a, b) => a.file.localeCompare(b.file));
@@ -57,6 +61,8 @@ export function parseManifest(input: unknown): QuantlabManifest | undefined {
   if (!json || typeof json !== 'object') return undefined;
   const m = json as Partial<QuantlabManifest>;
   if (m.version !== 1 || !Array.isArray(m.variants)) return undefined;
-  const variants = m.variants.filter((e): e is ManifestEntry => !!e && typeof e === 'object' && typeof (e as { file?: unknown }).file === 'string');
+  const variants = m.variants.filter(
+    (e): e is ManifestEntry => !!e && typeof e === 'object' && typeof (e as { file?: unknown }).file === 'string',
+  );
   return { version: 1, source: typeof m.source === 'string' ? m.source : `${FP32_STEM}.onnx`, variants };
 }

@@ -35,11 +35,19 @@ export const BLOCK_SIZES = [16, 32, 64, 128, 256];
 /** Fills in defaults and validates; a bad option gets a 'bad-argument' error naming the valid values. */
 export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
   if (!DTYPES.includes(o.dtype)) {
-    throw new QuantlabError('bad-argument', `Unknown dtype "${String(o.dtype)}"`, `Valid dtypes: ${DTYPES.join(', ')}.`);
+    throw new QuantlabError(
+      'bad-argument',
+      `Unknown dtype "${String(o.dtype)}"`,
+      `Valid dtypes: ${DTYPES.join(', ')}.`,
+    );
   }
   const bits = o.bits ?? 4;
   if (bits !== 4 && bits !== 8) {
-    throw new QuantlabError('bad-argument', `Unsupported bits ${String(bits)}`, 'MatMulNBits variants take --bits 4 or 8.');
+    throw new QuantlabError(
+      'bad-argument',
+      `Unsupported bits ${String(bits)}`,
+      'MatMulNBits variants take --bits 4 or 8.',
+    );
   }
   const blockSize = o.blockSize ?? (o.dtype === 'bnb4' ? 64 : 32);
   if (!Number.isInteger(blockSize) || !BLOCK_SIZES.includes(blockSize)) {
@@ -51,7 +59,11 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
   }
   const quantType = o.quantType ?? 'nf4';
   if (quantType !== 'nf4' && quantType !== 'fp4') {
-    throw new QuantlabError('bad-argument', `Unknown bnb4 quant type "${String(quantType)}"`, 'Valid quant types: nf4, fp4.');
+    throw new QuantlabError(
+      'bad-argument',
+      `Unknown bnb4 quant type "${String(quantType)}"`,
+      'Valid quant types: nf4, fp4.',
+    );
   }
   return {
     dtype: o.dtype,
@@ -69,11 +81,17 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
 /** One line describing a variant's storage format. */
 export function describeFormat(o: ResolvedOptions): string {
   switch (o.dtype) {
-    case 'fp16': return 'float16 weights and compute (softmax and RMSNorm statistics in float32)';
-    case 'bf16': return 'weights rounded to bfloat16, stored and computed as float32';
-    case 'q8': case 'uint8': return `DynamicQuantizeLinear + MatMulInteger, uint8 weights ${o.perChannel ? 'per column' : 'per tensor'}`;
-    case 'int8': return `DynamicQuantizeLinear + MatMulInteger, int8 weights in [-64, 64] ${o.perChannel ? 'per column' : 'per tensor'}`;
-    case 'q4': case 'q4f16':
+    case 'fp16':
+      return 'float16 weights and compute (softmax and RMSNorm statistics in float32)';
+    case 'bf16':
+      return 'weights rounded to bfloat16, stored and computed as float32';
+    case 'q8':
+    case 'uint8':
+      return `DynamicQuantizeLinear + MatMulInteger, uint8 weights ${o.perChannel ? 'per column' : 'per tensor'}`;
+    case 'int8':
+      return `DynamicQuantizeLinear + MatMulInteger, int8 weights in [-64, 64] ${o.perChannel ? 'per column' : 'per tensor'}`;
+    case 'q4':
+    case 'q4f16':
       return `MatMulNBits ${o.bits}-bit, block ${o.blockSize}, ${o.symmetric ? 'symmetric' : 'asymmetric'}, ${o.dtype === 'q4f16' ? 'float16 scales and activations' : 'float32 scales'}`;
     case 'bnb4':
       return `MatMulBnb4 ${o.quantType}, block ${o.blockSize}${o.doubleQuant ? ', double-quantized absmax (8-bit dynamic code, blocks of 256)' : ''}`;

@@ -27,17 +27,114 @@ interface VariantKind {
 
 // Longest first, so model_q4f16 is not read as model_q4 + "f16".
 const KINDS: readonly VariantKind[] = [
-  { base: 'model_q8f16nbits', transformers: false, label: 'q8f16 nbits', format: 'MatMulNBits 8-bit, float16 scales and activations', bits: 8, f16: true, integer: false },
-  { base: 'model_q8nbits', transformers: false, label: 'q8 nbits', format: 'MatMulNBits 8-bit, float32 scales', bits: 8, f16: false, integer: false },
-  { base: 'model_quantized', dtype: 'q8', transformers: true, label: 'q8', format: 'DynamicQuantizeLinear + MatMulInteger, 8-bit weights', bits: 8, f16: false, integer: true },
-  { base: 'model_q4f16', dtype: 'q4f16', transformers: true, label: 'q4f16', format: 'MatMulNBits 4-bit, float16 scales and activations', bits: 4, f16: true, integer: false },
-  { base: 'model_uint8', dtype: 'uint8', transformers: true, label: 'uint8', format: 'DynamicQuantizeLinear + MatMulInteger, uint8 weights', bits: 8, f16: false, integer: true },
-  { base: 'model_int8', dtype: 'int8', transformers: true, label: 'int8', format: 'DynamicQuantizeLinear + MatMulInteger, int8 weights', bits: 8, f16: false, integer: true },
-  { base: 'model_bnb4', dtype: 'bnb4', transformers: true, label: 'bnb4', format: 'MatMulBnb4 (NF4 unless named fp4)', bits: 4, f16: false, integer: false },
-  { base: 'model_fp16', dtype: 'fp16', transformers: true, label: 'fp16', format: 'float16 weights and compute', bits: 16, f16: true, integer: false },
-  { base: 'model_bf16', dtype: 'bf16', transformers: false, label: 'bf16', format: 'weights rounded to bfloat16, computed in float32', bits: 16, f16: false, integer: false },
-  { base: 'model_q4', dtype: 'q4', transformers: true, label: 'q4', format: 'MatMulNBits 4-bit, float32 scales', bits: 4, f16: false, integer: false },
-  { base: FP32_STEM, dtype: 'fp32', transformers: true, label: 'fp32', format: 'float32 weights and compute', bits: 32, f16: false, integer: false },
+  {
+    base: 'model_q8f16nbits',
+    transformers: false,
+    label: 'q8f16 nbits',
+    format: 'MatMulNBits 8-bit, float16 scales and activations',
+    bits: 8,
+    f16: true,
+    integer: false,
+  },
+  {
+    base: 'model_q8nbits',
+    transformers: false,
+    label: 'q8 nbits',
+    format: 'MatMulNBits 8-bit, float32 scales',
+    bits: 8,
+    f16: false,
+    integer: false,
+  },
+  {
+    base: 'model_quantized',
+    dtype: 'q8',
+    transformers: true,
+    label: 'q8',
+    format: 'DynamicQuantizeLinear + MatMulInteger, 8-bit weights',
+    bits: 8,
+    f16: false,
+    integer: true,
+  },
+  {
+    base: 'model_q4f16',
+    dtype: 'q4f16',
+    transformers: true,
+    label: 'q4f16',
+    format: 'MatMulNBits 4-bit, float16 scales and activations',
+    bits: 4,
+    f16: true,
+    integer: false,
+  },
+  {
+    base: 'model_uint8',
+    dtype: 'uint8',
+    transformers: true,
+    label: 'uint8',
+    format: 'DynamicQuantizeLinear + MatMulInteger, uint8 weights',
+    bits: 8,
+    f16: false,
+    integer: true,
+  },
+  {
+    base: 'model_int8',
+    dtype: 'int8',
+    transformers: true,
+    label: 'int8',
+    format: 'DynamicQuantizeLinear + MatMulInteger, int8 weights',
+    bits: 8,
+    f16: false,
+    integer: true,
+  },
+  {
+    base: 'model_bnb4',
+    dtype: 'bnb4',
+    transformers: true,
+    label: 'bnb4',
+    format: 'MatMulBnb4 (NF4 unless named fp4)',
+    bits: 4,
+    f16: false,
+    integer: false,
+  },
+  {
+    base: 'model_fp16',
+    dtype: 'fp16',
+    transformers: true,
+    label: 'fp16',
+    format: 'float16 weights and compute',
+    bits: 16,
+    f16: true,
+    integer: false,
+  },
+  {
+    base: 'model_bf16',
+    dtype: 'bf16',
+    transformers: false,
+    label: 'bf16',
+    format: 'weights rounded to bfloat16, computed in float32',
+    bits: 16,
+    f16: false,
+    integer: false,
+  },
+  {
+    base: 'model_q4',
+    dtype: 'q4',
+    transformers: true,
+    label: 'q4',
+    format: 'MatMulNBits 4-bit, float32 scales',
+    bits: 4,
+    f16: false,
+    integer: false,
+  },
+  {
+    base: FP32_STEM,
+    dtype: 'fp32',
+    transformers: true,
+    label: 'fp32',
+    format: 'float32 weights and compute',
+    bits: 32,
+    f16: false,
+    integer: false,
+  },
 ];
 
 const kindOfDtype = (dtype: string) => KINDS.find((k) => k.dtype === dtype);
@@ -136,18 +233,41 @@ export interface VariantInfo {
   rank: number;
 }
 
-const PART_WORDS: Record<string, string> = { asym: 'asym', dq: 'dq', fp4: 'fp4', nf4: 'nf4', pc: 'per-channel', qhead: 'q-head' };
+const PART_WORDS: Record<string, string> = {
+  asym: 'asym',
+  dq: 'dq',
+  fp4: 'fp4',
+  nf4: 'nf4',
+  pc: 'per-channel',
+  qhead: 'q-head',
+};
 
 /** Labels a variant from its file stem alone (the inverse of variantFileName). */
 export function variantFromStem(stem: string, bytes?: number): VariantInfo {
   const kind = kindOfStem(stem);
   if (!kind) {
-    return { stem, label: stem, format: 'unknown format (not a transformers.js or QuantLab name)', bitsMeasured: false, bytes, needsShaderF16: /f16/.test(stem), integerMatMul: false, rank: 100 };
+    return {
+      stem,
+      label: stem,
+      format: 'unknown format (not a transformers.js or QuantLab name)',
+      bitsMeasured: false,
+      bytes,
+      needsShaderF16: /f16/.test(stem),
+      integerMatMul: false,
+      rank: 100,
+    };
   }
-  const parts = stem === kind.base ? [] : stem.slice(kind.base.length + 1).split('_').filter(Boolean);
-  const words = parts.map((p) => (/^b\d+$/.test(p) ? p : PART_WORDS[p] ?? (p.startsWith('keep') ? 'keep' : p)));
+  const parts =
+    stem === kind.base
+      ? []
+      : stem
+          .slice(kind.base.length + 1)
+          .split('_')
+          .filter(Boolean);
+  const words = parts.map((p) => (/^b\d+$/.test(p) ? p : (PART_WORDS[p] ?? (p.startsWith('keep') ? 'keep' : p))));
   let format = kind.format;
-  if (kind.base === 'model_bnb4') format = `MatMulBnb4 ${parts.includes('fp4') ? 'FP4' : 'NF4'}${parts.includes('dq') ? ', double-quantized scales' : ''}`;
+  if (kind.base === 'model_bnb4')
+    format = `MatMulBnb4 ${parts.includes('fp4') ? 'FP4' : 'NF4'}${parts.includes('dq') ? ', double-quantized scales' : ''}`;
   const block = parts.find((p) => /^b\d+$/.test(p));
   if (block) format += `, block ${block.slice(1)}`;
   return {
