@@ -270,10 +270,12 @@ describe('the quality lab', () => {
   it('keeps the finished rows when a running sweep is cancelled', async () => {
     await page.locator('#lab-run-sweep').click();
     await page.waitForFunction(
-      () =>
-        Number(document.querySelector('#lab-sweep-status')?.getAttribute('data-done')) >= 3 &&
-        window.quantlab!.lab.running === 'sweep',
-      undefined,
+      (units) => {
+        // The status shows the previous (finished) sweep until the new one has its first rows.
+        const done = Number(document.querySelector('#lab-sweep-status')?.getAttribute('data-done'));
+        return done >= 3 && done < units && window.quantlab!.lab.running === 'sweep';
+      },
+      SWEEP_UNITS,
       { timeout: 120_000 },
     );
     await page.locator('#lab-cancel').click();
