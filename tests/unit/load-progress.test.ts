@@ -31,8 +31,8 @@ describe('loadStage', () => {
   });
 
   it("passes the worker's own stage words on and ends with ready", () => {
-    expect(loadStage({ status: 'init', message: 'Creating wasm session for model' })).toEqual({
-      message: 'Creating wasm session for model',
+    expect(loadStage({ status: 'init', message: 'Reading the files of model (wasm)' })).toEqual({
+      message: 'Reading the files of model (wasm)',
       fraction: null,
     });
     expect(loadStage({ status: 'ready', loadMs: 12 })).toBeNull();

@@ -68,7 +68,7 @@ export class Runner {
     };
     try {
       this.#tokenizer = await AutoTokenizer.from_pretrained(req.modelId, { progress_callback });
-      onProgress?.({ status: 'init', message: `Creating ${req.device} session for ${req.variant}` });
+      onProgress?.({ status: 'init', message: `Reading the files of ${req.variant} (${req.device})` });
       this.#model = (await AutoModelForCausalLM.from_pretrained(req.modelId, {
         ...variantLoadOptions(req.variant),
         device: req.device,
