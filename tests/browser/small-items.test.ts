@@ -82,6 +82,36 @@ describe('the smaller items of issue 16', () => {
     expect(accents.filter(([, c]) => c.toLowerCase() === FP32_COLOUR).map(([s]) => s)).toEqual(['model']);
   });
 
+  it("draws each column's speed bar in its header's colour", async () => {
+    const stems = ['model', 'model_q4'];
+    await gotoReady(
+      page,
+      `${server.url}?device=wasm&model=${TINY}&variants=${stems.join(',')}&chat=0&max_new_tokens=4`,
+    );
+    await page.locator('#generate').click();
+    for (const s of stems) expect(await waitSettled(page, s, 0)).toBe('done');
+    // Pixels of the summary chart in exactly each header colour (the bars' insides are solid).
+    const counts = await page.waitForFunction(
+      () => {
+        const canvas = document.querySelector<HTMLCanvasElement>('section.summary canvas');
+        if (!canvas || canvas.width === 0) return null;
+        const px = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+        const out: Record<string, number> = {};
+        for (const el of document.querySelectorAll<HTMLElement>('article.column')) {
+          const hex = el.style.getPropertyValue('--accent').trim();
+          const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+          let n = 0;
+          for (let i = 0; i < px.length; i += 4) if (px[i] === r && px[i + 1] === g && px[i + 2] === b) n++;
+          out[el.dataset.variant!] = n;
+        }
+        return Object.values(out).every((n) => n > 50) ? out : null;
+      },
+      undefined,
+      { timeout: 10_000 },
+    );
+    console.log('[summary chart pixels per header colour]', await counts.jsonValue());
+  });
+
   it('reads a corrupt checkpoint error as two sentences', async () => {
     await gotoReady(page, `${server.url}?device=wasm&model=${TINY}&variants=model`);
     const header = Buffer.alloc(1000, 0);
