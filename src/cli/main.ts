@@ -2,7 +2,7 @@
 // experiments and for producing model folders people can deploy. This file holds the table of
 // commands; the list in `quantlab --help` is built from it.
 
-import { QuantlabError, toErrorInfo } from '../lib/errors';
+import { describeError, QuantlabError, toErrorInfo } from '../lib/errors';
 import { parseArgs } from './args';
 import type { Command } from './command';
 import { benchCommand } from './commands/bench';
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(parsed);
   } catch (err) {
     const e = toErrorInfo(err);
-    console.error(`quantlab ${name}: ${e.message}${e.detail ? `\n  ${e.detail}` : ''}`);
+    console.error(`quantlab ${name}: ${describeError(e, '\n  ')}`);
     if (e.code === 'internal' && err instanceof Error && err.stack && process.env.QUANTLAB_DEBUG)
       console.error(err.stack);
     return 2;

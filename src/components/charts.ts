@@ -1,5 +1,7 @@
 // chart.js set up once for the app: only the pieces its charts use (the lab adds bands, scatter,
-// log axes and titles), so the bundle stays small, and one palette shared by every chart and badge.
+// log axes and titles), so the bundle stays small. A variant's colour comes from
+// lib/page/colours.ts (the same in its column header and every chart); PALETTE is for series
+// that are not variants.
 import {
   BarController,
   BarElement,
@@ -16,6 +18,7 @@ import {
   Title,
   Tooltip,
 } from 'chart.js';
+import { FP32_COLOUR, OTHER_COLOURS } from '../lib/page/colours';
 
 Chart.register(
   BarController,
@@ -37,4 +40,5 @@ Chart.defaults.animation = false;
 
 export { Chart };
 
-export const PALETTE = ['#2f6fde', '#d9480f', '#2b8a3e', '#ae3ec9', '#e67700', '#0c8599', '#c2255c', '#5c940d'];
+/** Colours for series that are not variants (a variant's colour is variantColours'). */
+export const PALETTE: readonly string[] = [FP32_COLOUR, ...OTHER_COLOURS];

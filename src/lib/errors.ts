@@ -76,6 +76,23 @@ function isErrorCode(c: unknown): c is ErrorCode {
   return typeof c === 'string' && CODES.has(c);
 }
 
+/** The text with a closing full stop, unless it already ends a sentence (. ! ? or … , before any closing quote or bracket). */
+export function asSentence(text: string): string {
+  const t = text.trim();
+  if (t === '') return t;
+  return /[.!?…]["'”’)\]]*$/.test(t) ? t : `${t.replace(/[:;,]+$/, '')}.`;
+}
+
+/**
+ * An error as the user reads it: the message as one sentence, then the detail (what to do next)
+ * as its own sentence, joined by `separator` (a space on the page; the CLI puts it on a new line).
+ */
+export function describeError(e: { message: string; detail?: string }, separator = ' '): string {
+  const message = asSentence(e.message);
+  const detail = e.detail ? asSentence(e.detail) : '';
+  return detail ? `${message}${separator}${detail}` : message;
+}
+
 /** Throws a 'cancelled' QuantlabError if the signal has been aborted. */
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new QuantlabError('cancelled', 'Cancelled');

@@ -5,6 +5,7 @@
 import { proxy } from 'comlink';
 import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
 import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device';
+import { loadStage } from '../lib/page/load-progress';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors';
 import type { ModelRef } from '../lib/model/ref';
 import type { PlatformInfo } from '../lib/page/platform';
@@ -158,13 +159,9 @@ export class Column {
     let ended = false;
     const onProgress = proxy((p: LoadProgress) => {
       if (ended) return;
-      if (p.status === 'download') {
-        const fraction = p.total > 0 ? Math.min(1, p.loaded / p.total) : null;
-        if (p.file.endsWith('.onnx') && p.total > 0) this.bytes = p.total;
-        this.progress = { message: `Reading ${p.file}`, fraction };
-      } else if (p.status === 'init') {
-        this.progress = { message: p.message, fraction: null };
-      }
+      if (p.status === 'download' && p.file.endsWith('.onnx') && p.total > 0) this.bytes = p.total;
+      const stage = loadStage(p);
+      if (stage) this.progress = stage;
     });
     try {
       const r = await this.#client.call((api) =>

@@ -7,7 +7,7 @@ import { readModelFile } from '../browser/opfs-store';
 import { guard } from '../browser/rpc';
 import type { WorkerHandle } from '../browser/workers';
 import { userModelEntry, type CatalogModel } from '../lib/catalog';
-import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
+import { describeError, QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
 import { MANIFEST_PATH } from '../lib/variants/manifest';
 import type { QuantizeOptions } from '../lib/variants/options';
 
@@ -68,7 +68,7 @@ export class Library {
       );
     } catch (err) {
       const e = (this.error = toErrorInfo(err));
-      this.status = e.code === 'cancelled' ? 'Cancelled' : `Error: ${e.message}${e.detail ? ` ${e.detail}` : ''}`;
+      this.status = e.code === 'cancelled' ? 'Cancelled' : `Error: ${describeError(e)}`;
       return null;
     } finally {
       ended = true;

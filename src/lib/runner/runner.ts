@@ -68,7 +68,7 @@ export class Runner {
     };
     try {
       this.#tokenizer = await AutoTokenizer.from_pretrained(req.modelId, { progress_callback });
-      onProgress?.({ status: 'init', message: `Creating ${req.device} session for ${req.variant}` });
+      onProgress?.({ status: 'init', message: `Reading the files of ${req.variant} (${req.device})` });
       this.#model = (await AutoModelForCausalLM.from_pretrained(req.modelId, {
         ...variantLoadOptions(req.variant),
         device: req.device,
@@ -84,10 +84,21 @@ export class Runner {
     return this.#loadMs;
   }
 
+  /** Whether the loaded tokenizer has a chat template (tokenizer_config.json's chat_template). */
+  get hasChatTemplate(): boolean {
+    return Boolean((this.tokenizer as unknown as { chat_template?: unknown }).chat_template);
+  }
+
   /** Encodes a prompt as generate() will (BOS and, when asked, the chat template). */
   encode(prompt: string, chatTemplate = false): number[] {
     const tok = this.tokenizer;
     if (chatTemplate) {
+      if (!this.hasChatTemplate)
+        throw new QuantlabError(
+          'bad-argument',
+          'This model has no chat template (its tokenizer_config.json has no chat_template)',
+          'Untick "Use the chat template" (or drop --chat) to use the prompt as plain text.',
+        );
       const text = tok.apply_chat_template([{ role: 'user', content: prompt }], {
         tokenize: false,
         add_generation_prompt: true,

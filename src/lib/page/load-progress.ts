@@ -1,0 +1,30 @@
+// What a column's progress line says while it loads: each LoadProgress event from the worker
+// mapped to one line. Once a model file has been read in full the session is still being built
+// (the longest silent stretch of a load), so the line says that rather than "Reading … 100 %".
+
+import type { LoadProgress } from '../runner/types';
+
+/** One line of load progress: the words, and the bar's fraction (null: no bar, work of unknown length). */
+export interface LoadStage {
+  message: string;
+  fraction: number | null;
+}
+
+/** The session is built from the .onnx file (and its .onnx_data weights) once they are read. */
+const SESSION_FILE = /\.onnx(_data)?$/;
+
+/** The progress line for one event, or null when the event ends the load (nothing left to show). */
+export function loadStage(p: LoadProgress): LoadStage | null {
+  switch (p.status) {
+    case 'download': {
+      const fraction = p.total > 0 ? Math.min(1, p.loaded / p.total) : null;
+      if (fraction === 1 && SESSION_FILE.test(p.file))
+        return { message: `Creating the ONNX Runtime session (${p.file} read)`, fraction: null };
+      return { message: `Reading ${p.file}`, fraction };
+    }
+    case 'init':
+      return { message: p.message, fraction: null };
+    case 'ready':
+      return null;
+  }
+}
