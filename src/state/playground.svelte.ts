@@ -90,13 +90,18 @@ export class Playground {
     const matches = resultsFor !== undefined && sameParams(resultsFor, this.params);
     this.#results = kept && matches ? results : {};
     this.#resultsFor = kept && matches ? resultsFor : undefined;
+    // Outputs left behind by a later edit of the prompt or settings get a note; a share link's
+    // other settings simply open without them.
+    const fromRecord = mergeSettings(stored);
+    const staleInRecord =
+      resultsFor === undefined || !sameParams(resultsFor, paramsOf(fromRecord.settings, fromRecord.prompt));
     if (running)
       notices.push(
         `The generation for “${clip(running.prompt)}” was interrupted by leaving or reloading the page before it finished${
           kept && matches ? '; the columns that had finished are shown' : ''
         }. Press Generate to run it again.`,
       );
-    else if (kept && !matches)
+    else if (kept && !matches && staleInRecord)
       notices.push(
         'The outputs from your last visit were made with another prompt or other settings, so they are not shown. Press Generate to make new ones.',
       );
@@ -106,17 +111,7 @@ export class Playground {
   }
 
   get params(): GenerateParams {
-    const s = this.settings;
-    return {
-      prompt: this.prompt,
-      maxNewTokens: s.maxNewTokens,
-      temperature: s.temperature,
-      topK: s.topK,
-      topP: s.topP,
-      repetitionPenalty: s.repetitionPenalty,
-      seed: s.seed,
-      chatTemplate: s.chatTemplate,
-    };
+    return paramsOf(this.settings, this.prompt);
   }
 
   async #loadServedIndex(): Promise<void> {
@@ -306,6 +301,19 @@ export class Playground {
     clearTimeout(this.#persistTimer);
     for (const c of this.columns) c.dispose();
   }
+}
+
+function paramsOf(s: Settings, prompt: string): GenerateParams {
+  return {
+    prompt,
+    maxNewTokens: s.maxNewTokens,
+    temperature: s.temperature,
+    topK: s.topK,
+    topP: s.topP,
+    repetitionPenalty: s.repetitionPenalty,
+    seed: s.seed,
+    chatTemplate: s.chatTemplate,
+  };
 }
 
 function clip(text: string, max = 60): string {

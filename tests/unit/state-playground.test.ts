@@ -349,6 +349,20 @@ describe('Playground', () => {
       expect(again.pg.notices.join(' ')).not.toMatch(/interrupted/);
     });
 
+    it('a share link with other settings opens without the kept outputs, and without a note', async () => {
+      const first = await open();
+      first.pg.generate();
+      const w = await allRunning(first.pg, first.workers);
+      w.model.run.finish([1, 2]);
+      w.model_q4.run.finish([1, 3]);
+      await vi.waitFor(() => expect(first.pg.busy).toBe(false));
+      await vi.advanceTimersByTimeAsync(250);
+      first.pg.dispose();
+      const again = await open({ search: '?seed=5' });
+      expect(again.pg.columns.every((c) => c.text === '' && !c.restored)).toBe(true);
+      expect(again.pg.notices).toEqual([]);
+    });
+
     it("switching models keeps each model's precision selection, across a reload too", async () => {
       const { pg } = await open({ variants: ['model_q4', 'model_int8'] });
       await pg.selectModel(HUB.key);
