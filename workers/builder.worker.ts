@@ -34,7 +34,7 @@ function checkJson(bytes: Uint8Array, path: string): void {
     throw new QuantlabError(
       'bad-config',
       `${path} is not valid JSON.`,
-      'Open the model folder as it was exported (config.json must be the model configuration).',
+      'Open the model folder as it was exported, or export it again.',
     );
   }
 }
@@ -64,7 +64,7 @@ async function importFiles(
         report('read', `Checking ${path}`, (0.8 * i) / plan.files.size);
         await yieldToEventLoop();
         checkDecoderModel(bytes, path);
-      } else if (path === 'config.json') {
+      } else if (/^(config|generation_config|tokenizer|tokenizer_config)\.json$/.test(path)) {
         checkJson(bytes, path);
       }
       files.set(path, bytes);
