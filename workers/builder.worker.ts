@@ -2,6 +2,7 @@
 // into a stored model folder, off the page's thread, with progress and cancellation.
 import { QuantlabError, throwIfAborted } from '../src/lib/errors';
 import { classifyFiles } from '../src/lib/import/classify';
+import { checkDecoderModel } from '../src/lib/onnx/check';
 import { hfSource, llama2cSource } from '../src/lib/import/sources';
 import { buildModelFolder, yieldToEventLoop, type ModelFiles } from '../src/lib/model/folder';
 import { slugify } from '../src/lib/model/ref';
@@ -26,6 +27,18 @@ async function bytesOf(f: File): Promise<Uint8Array> {
   return new Uint8Array(await f.arrayBuffer());
 }
 
+function checkJson(bytes: Uint8Array, path: string): void {
+  try {
+    JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new QuantlabError(
+      'bad-config',
+      `${path} is not valid JSON.`,
+      'Open the model folder as it was exported, or export it again.',
+    );
+  }
+}
+
 async function importFiles(
   picked: PickedFile[],
   onProgress: (p: BuilderProgress) => void,
@@ -44,7 +57,17 @@ async function importFiles(
     for (const [path, f] of plan.files) {
       throwIfAborted(signal);
       report('read', `Reading ${path}`, (0.8 * i++) / plan.files.size);
-      files.set(path, await bytesOf(f.file));
+      const bytes = await bytesOf(f.file);
+      // Checked at the door: a file the runner cannot use is refused here, naming the file,
+      // rather than stored and failing on Generate.
+      if (path.endsWith('.onnx')) {
+        report('read', `Checking ${path}`, (0.8 * i) / plan.files.size);
+        await yieldToEventLoop();
+        checkDecoderModel(bytes, path);
+      } else if (/^(config|generation_config|tokenizer|tokenizer_config)\.json$/.test(path)) {
+        checkJson(bytes, path);
+      }
+      files.set(path, bytes);
     }
     source = 'transformers.js folder';
   } else {

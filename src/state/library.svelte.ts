@@ -8,6 +8,7 @@ import { guard } from '../browser/rpc';
 import type { WorkerHandle } from '../browser/workers';
 import { userModelEntry, type CatalogModel } from '../lib/catalog';
 import { describeError, QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
+import { refKey } from '../lib/model/ref';
 import { MANIFEST_PATH } from '../lib/variants/manifest';
 import type { QuantizeOptions } from '../lib/variants/options';
 
@@ -26,6 +27,8 @@ export class Library {
   task = $state<Task | null>(null);
   /** One line about the last import or quantization (the page's #import-status). */
   status = $state('');
+  /** Key of the model `status` is about: it goes when another model is chosen ('' = no model). */
+  statusModel = $state('');
   /** Id of the model the last import stored ('' until one succeeds). */
   importedId = $state('');
   error = $state<ErrorInfo | null>(null);
@@ -46,11 +49,13 @@ export class Library {
   async #task<T>(
     kind: Task['kind'],
     start: string,
+    about: string,
     fn: (onProgress: (p: BuilderProgress) => void) => Promise<T>,
   ): Promise<T | null> {
     this.error = null;
     this.task = { kind, message: start, fraction: 0 };
     this.status = start;
+    this.statusModel = about;
     // Progress travels on its own channel and may arrive after the result: once the task has
     // ended, progress is ignored, so the status line always shows the task's outcome.
     let ended = false;
@@ -76,18 +81,34 @@ export class Library {
     }
   }
 
-  /** Converts and stores opened files (llama2.c pair, HF folder, transformers.js folder). */
-  async importFiles(picked: PickedFile[]): Promise<CatalogModel | null> {
+  /**
+   * Converts and stores opened files (llama2.c pair, HF folder, transformers.js folder). Every
+   * file is checked before it is stored; a refused import stores nothing. `current` is the key
+   * of the model on screen: a failure's message belongs to it and goes when another is chosen.
+   */
+  async importFiles(picked: PickedFile[], current = ''): Promise<CatalogModel | null> {
     this.importedId = '';
     if (picked.length === 0) return null;
-    const info = await this.#task('import', `Importing ${picked.length} file${picked.length === 1 ? '' : 's'}…`, (cb) =>
-      this.builder.api.importFiles(picked, cb),
+    const info = await this.#task(
+      'import',
+      `Importing ${picked.length} file${picked.length === 1 ? '' : 's'}…`,
+      current,
+      (cb) => this.builder.api.importFiles(picked, cb),
     );
     if (!info) return null;
     await this.refresh();
     this.importedId = info.id;
     this.status = `Imported ${info.id}`;
+    this.statusModel = refKey({ kind: 'local', id: info.id });
     return this.entries.find((e) => e.ref.id === info.id) ?? null;
+  }
+
+  /** Another model is on screen: a message about a different model goes (a running task's stays). */
+  modelChosen(key: string): void {
+    if (this.task || this.statusModel === key) return;
+    this.status = '';
+    this.statusModel = '';
+    this.error = null;
   }
 
   cancel(): void {
@@ -105,8 +126,11 @@ export class Library {
     const plainDtypes = $state.snapshot(dtypes);
     const plainOptions = $state.snapshot(options) as QuantizeRequestOptions;
     const label = plainDtypes.join(', ');
-    const info = await this.#task('quantize', `Quantizing ${modelId} to ${label}…`, (cb) =>
-      this.builder.api.quantize(modelId, plainDtypes, plainOptions, cb),
+    const info = await this.#task(
+      'quantize',
+      `Quantizing ${modelId} to ${label}…`,
+      refKey({ kind: 'local', id: modelId }),
+      (cb) => this.builder.api.quantize(modelId, plainDtypes, plainOptions, cb),
     );
     if (!info) return null;
     await this.refresh();

@@ -9,6 +9,7 @@ import {
   type Settings,
   type SettingsInput,
 } from '../lib/page/settings';
+import type { GenerateParams } from '../lib/runner/types';
 import type { ColumnResult } from './column.svelte.ts';
 
 const KEY = 'quantlab:playground:v1';
@@ -21,6 +22,12 @@ export interface StoredPlayground {
   variants: string[];
   /** The last finished columns of `model`, by variant stem. */
   results: Record<string, ColumnResult>;
+  /** The prompt and settings `results` came from: shown again only under the same ones. */
+  resultsFor?: GenerateParams;
+  /** A generation that had not ended when the record was written (a reload interrupts it). */
+  running?: GenerateParams;
+  /** Each model's chosen precisions, by model key (switching back brings them back). */
+  choices?: Record<string, string[]>;
 }
 
 function readRecord(): unknown {
@@ -38,6 +45,9 @@ export function readInputs(search: string): {
   url: SettingsInput;
   results: Record<string, ColumnResult>;
   resultsModel?: string;
+  resultsFor?: GenerateParams;
+  running?: GenerateParams;
+  choices: Record<string, string[]>;
 } {
   const rec = readRecord();
   const stored = settingsFromStored(rec);
@@ -48,7 +58,36 @@ export function readInputs(search: string): {
     url: settingsFromQuery(search),
     results,
     resultsModel: typeof r.model === 'string' ? r.model : undefined,
+    resultsFor: validParams(r.resultsFor),
+    running: validParams(r.running),
+    choices: validChoices(r.choices),
   };
+}
+
+const PARAM_NUMBERS = ['maxNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed'] as const;
+
+function validParams(raw: unknown): GenerateParams | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const p = raw as Partial<GenerateParams>;
+  if (typeof p.prompt !== 'string' || PARAM_NUMBERS.some((k) => typeof p[k] !== 'number')) return undefined;
+  return { ...(p as GenerateParams), chatTemplate: p.chatTemplate === true };
+}
+
+/** Same prompt and the same sampling settings: a result of one is a result of the other. */
+export function sameParams(a: GenerateParams, b: GenerateParams): boolean {
+  return (
+    a.prompt === b.prompt &&
+    (a.chatTemplate === true) === (b.chatTemplate === true) &&
+    PARAM_NUMBERS.every((k) => a[k] === b[k])
+  );
+}
+
+function validChoices(raw: unknown): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (!raw || typeof raw !== 'object') return out;
+  for (const [key, v] of Object.entries(raw))
+    if (Array.isArray(v) && v.every((s) => typeof s === 'string')) out[key] = v as string[];
+  return out;
 }
 
 function validResults(raw: object): Record<string, ColumnResult> {

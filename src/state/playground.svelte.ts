@@ -14,7 +14,8 @@ import { FP32_STEM, type VariantInfo } from '../lib/variants/table';
 import { Column, type ColumnResult } from './column.svelte.ts';
 import { Latency } from './latency.svelte.ts';
 import type { Library } from './library.svelte.ts';
-import { mirrorUrl, readInputs, save } from './persistence';
+import type { PickedFile } from '../../workers/protocol';
+import { mirrorUrl, readInputs, sameParams, save } from './persistence';
 
 /** Quiet time after the last control change before live mode regenerates. */
 export const LIVE_DEBOUNCE_MS = 300;
@@ -57,6 +58,14 @@ export class Playground {
   #liveTimer: ReturnType<typeof setTimeout> | undefined;
   #persistTimer: ReturnType<typeof setTimeout> | undefined;
   #results: Record<string, ColumnResult> = {};
+  /** The prompt and settings `#results` came from. */
+  #resultsFor: GenerateParams | undefined;
+  /** The generation in flight, kept in storage so that a reload can say it cut one short. */
+  #running: GenerateParams | undefined;
+  /** Each model's chosen precisions, by model key. */
+  #choices: Record<string, string[]> = {};
+  /** Generate was pressed in this page session: from then on live mode follows every change, a model switch too. */
+  #armed = false;
 
   /** `servedModels` reads the built-in model's variants (the site's models/index.json by default). */
   constructor(
@@ -67,32 +76,42 @@ export class Playground {
 
   /** Reads storage and the URL (the URL wins), then finds the platform and the models. */
   async init(search: string): Promise<void> {
-    const { stored, url, results, resultsModel } = readInputs(search);
+    const { stored, url, results, resultsModel, resultsFor, running, choices } = readInputs(search);
     const merged = mergeSettings(stored, url);
     this.settings = merged.settings;
     this.prompt = merged.prompt;
-    this.notices = merged.messages;
+    const notices = [...merged.messages];
     const key = merged.model ?? DEFAULT_MODEL_KEY;
+    this.#choices = choices;
     await Promise.all([detectPlatform().then((p) => (this.platform = p)), this.library.refresh()]);
-    // The kept results belong to the stored model: show them if that is the one we open.
+    // The kept results belong to the stored model, prompt and settings: shown only under those.
     this.modelKey = key;
-    this.#results = resultsModel === key ? results : {};
+    const kept = resultsModel === key && Object.keys(results).length > 0;
+    const matches = resultsFor !== undefined && sameParams(resultsFor, this.params);
+    this.#results = kept && matches ? results : {};
+    this.#resultsFor = kept && matches ? resultsFor : undefined;
+    // Outputs left behind by a later edit of the prompt or settings get a note; a share link's
+    // other settings simply open without them.
+    const fromRecord = mergeSettings(stored);
+    const staleInRecord =
+      resultsFor === undefined || !sameParams(resultsFor, paramsOf(fromRecord.settings, fromRecord.prompt));
+    if (running)
+      notices.push(
+        `The generation for “${clip(running.prompt)}” was interrupted by leaving or reloading the page before it finished${
+          kept && matches ? '; the columns that had finished are shown' : ''
+        }. Press Generate to run it again.`,
+      );
+    else if (kept && !matches && staleInRecord)
+      notices.push(
+        'The outputs from your last visit were made with another prompt or other settings, so they are not shown. Press Generate to make new ones.',
+      );
+    this.notices = notices;
     await this.selectModel(key, merged.variants, { keepChat: true });
     this.persistNow();
   }
 
   get params(): GenerateParams {
-    const s = this.settings;
-    return {
-      prompt: this.prompt,
-      maxNewTokens: s.maxNewTokens,
-      temperature: s.temperature,
-      topK: s.topK,
-      topP: s.topP,
-      repetitionPenalty: s.repetitionPenalty,
-      seed: s.seed,
-      chatTemplate: s.chatTemplate,
-    };
+    return paramsOf(this.settings, this.prompt);
   }
 
   async #loadServedIndex(): Promise<void> {
@@ -115,10 +134,20 @@ export class Playground {
     this.modelKey = model.key;
     if (!opts.keepChat) this.settings.chatTemplate = model.instruct;
     const stems = new Set((model.variants ?? []).map((v) => v.stem));
-    const wanted = (variants ?? model.defaultVariants).filter((s) => stems.has(s));
+    const wanted = (variants ?? this.#choices[model.key] ?? model.defaultVariants).filter((s) => stems.has(s));
     this.selected = wanted.length ? wanted : model.defaultVariants.filter((s) => stems.has(s));
+    this.#choices[model.key] = this.selected;
+    this.library.modelChosen(model.key);
     this.#syncColumns(changed || this.columns.length === 0);
     this.#persistSoon();
+    if (changed && this.settings.live && this.#armed) this.#scheduleLive();
+  }
+
+  /** Opens files from disk; a model that passes every check becomes the current one, a refused one never does. */
+  async importFiles(picked: PickedFile[]): Promise<CatalogModel | null> {
+    const entry = await this.library.importFiles(picked, this.modelKey);
+    if (entry) await this.selectModel(entry.key);
+    return entry;
   }
 
   /** Adds or removes the column of one variant. */
@@ -127,6 +156,7 @@ export class Playground {
     if (on) set.add(stem);
     else set.delete(stem);
     this.selected = this.variants.map((v) => v.stem).filter((s) => set.has(s));
+    this.#choices[this.modelKey] = this.selected;
     this.#syncColumns(false);
     this.#persistSoon();
     if (on && this.settings.live && this.#active()) this.#scheduleLive();
@@ -181,9 +211,9 @@ export class Playground {
     if (this.settings.live && this.#active()) this.#scheduleLive();
   }
 
-  /** A column counts as active once it has been loaded or has run in this page session. */
+  /** Live mode acts once Generate has been pressed in this page session, or a column has been loaded. */
   #active(): boolean {
-    return this.columns.some((c) => c.loaded || c.status === 'loading' || c.status === 'generating');
+    return this.#armed || this.columns.some((c) => c.loaded || c.status === 'loading' || c.status === 'generating');
   }
 
   /** Live mode: stop the runs in flight now (their text is about to be stale), regenerate once the controls rest. */
@@ -199,7 +229,18 @@ export class Playground {
     if (this.latency.measuring) this.latency.cancel();
     const gen = ++this.#gen;
     const params = this.params;
-    for (const c of this.columns) void c.generate(params, gen);
+    this.#armed = true;
+    // The columns drop their text now: what storage keeps from here on comes from this run, and
+    // until every column has ended, a reload says that this run was cut short.
+    this.#results = {};
+    this.#resultsFor = params;
+    this.#running = params;
+    this.persistNow();
+    void Promise.all(this.columns.map((c) => c.generate(params, gen))).then(() => {
+      if (gen !== this.#gen) return;
+      this.#running = undefined;
+      this.#persistSoon();
+    });
     return gen;
   }
 
@@ -243,6 +284,9 @@ export class Playground {
       model: this.modelKey,
       variants: this.selected,
       results: this.#results,
+      resultsFor: this.#resultsFor,
+      running: this.#running,
+      choices: this.#choices,
     };
     save(rec);
     this.shareUrl = mirrorUrl(rec);
@@ -257,4 +301,22 @@ export class Playground {
     clearTimeout(this.#persistTimer);
     for (const c of this.columns) c.dispose();
   }
+}
+
+function paramsOf(s: Settings, prompt: string): GenerateParams {
+  return {
+    prompt,
+    maxNewTokens: s.maxNewTokens,
+    temperature: s.temperature,
+    topK: s.topK,
+    topP: s.topP,
+    repetitionPenalty: s.repetitionPenalty,
+    seed: s.seed,
+    chatTemplate: s.chatTemplate,
+  };
+}
+
+function clip(text: string, max = 60): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }

@@ -32,4 +32,11 @@ describe('classifyFiles', () => {
     expect(() => classifyFiles([f('notes.txt')])).toThrow(QuantlabError);
     expect(() => classifyFiles([])).toThrow(/No files/);
   });
+
+  it('refuses a transformers.js folder without its tokenizer, or with an empty .onnx file, naming what is wrong', () => {
+    expect(() => classifyFiles([f('m/config.json'), f('m/onnx/model.onnx')])).toThrow(/no tokenizer\.json/);
+    expect(() =>
+      classifyFiles([f('m/config.json'), f('m/tokenizer.json'), f('m/onnx/model.onnx'), f('m/onnx/model_q4.onnx', 0)]),
+    ).toThrow(/^onnx\/model_q4\.onnx is empty$/);
+  });
 });

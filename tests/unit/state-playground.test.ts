@@ -5,7 +5,8 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ServedModels } from '../../src/browser/served-models';
-import { TINY_MODEL } from '../../src/lib/catalog';
+import { HUB_MODELS, TINY_MODEL } from '../../src/lib/catalog';
+import { QuantlabError } from '../../src/lib/errors';
 import { DEFAULT_BANDWIDTH_GBS } from '../../src/lib/page/latency';
 import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings';
 import type { VariantInfo } from '../../src/lib/variants/table';
@@ -50,10 +51,14 @@ async function open(
     served?: ServedModels;
     setup?: (w: FakeColumnWorker, i: number) => void;
     live?: boolean;
+    /** Builder methods that replace the fake's. */
+    builder?: Record<string, (...args: never[]) => unknown>;
   } = {},
 ) {
   const fw = fakeWorkers(opts.setup);
-  const pg = new Playground(new Library(fakeBuilder()), fw.start, async () => opts.served ?? { variants: SERVED });
+  const builder = fakeBuilder();
+  Object.assign(builder.api as unknown as object, opts.builder ?? {});
+  const pg = new Playground(new Library(builder), fw.start, async () => opts.served ?? { variants: SERVED });
   const search =
     opts.search ??
     `?${settingsToQuery({ ...DEFAULT_SETTINGS, live: opts.live ?? false }, { model: TINY_MODEL.key, variants: opts.variants ?? ['model', 'model_q4'], prompt: 'Hello' })}`;
@@ -281,6 +286,143 @@ describe('Playground', () => {
       expect(pg.latency.bandwidthGBs).toBe(42.5);
       const again = await open();
       expect(again.pg.latency.bandwidthGBs).toBe(42.5);
+    });
+  });
+
+  describe('nothing stale', () => {
+    const HUB = HUB_MODELS[0];
+
+    it('a reload during a generation shows no output of an earlier prompt, and says the run was interrupted', async () => {
+      const first = await open();
+      first.pg.generate();
+      const w = await allRunning(first.pg, first.workers);
+      w.model.run.finish([1, 2]);
+      w.model_q4.run.finish([1, 3]);
+      await vi.waitFor(() => expect(first.pg.busy).toBe(false));
+      await vi.advanceTimersByTimeAsync(250);
+      // A new prompt, Generate, and the page goes away while the columns stream.
+      first.pg.setPrompt('Once upon a time');
+      first.pg.generate();
+      await allRunning(first.pg, first.workers, 2);
+      w.model.run.emit([7]);
+      first.pg.dispose();
+
+      const again = await open({ search: '' });
+      expect(again.pg.prompt).toBe('Once upon a time');
+      expect(again.pg.columns.map((c) => [c.text, c.restored])).toEqual([
+        ['', false],
+        ['', false],
+      ]);
+      expect(again.pg.notices.join(' ')).toMatch(/generation for “Once upon a time” was interrupted/);
+    });
+
+    it('keeps the columns an interrupted run had finished, under its own prompt', async () => {
+      const first = await open();
+      first.pg.setPrompt('Once');
+      first.pg.generate();
+      const w = await allRunning(first.pg, first.workers);
+      w.model.run.finish([1, 2]);
+      await vi.waitFor(() => expect(first.pg.columns[0].status).toBe('done'));
+      await vi.advanceTimersByTimeAsync(250);
+      first.pg.dispose();
+      const again = await open({ search: '' });
+      expect(again.pg.columns.map((c) => [c.variant.stem, c.text])).toEqual([
+        ['model', '1 2 '],
+        ['model_q4', ''],
+      ]);
+      expect(again.pg.notices.join(' ')).toMatch(/interrupted .* the columns that had finished are shown/);
+    });
+
+    it('clears kept outputs, with a note, when the prompt or settings changed after they were made', async () => {
+      const first = await open();
+      first.pg.generate();
+      const w = await allRunning(first.pg, first.workers);
+      w.model.run.finish([1, 2]);
+      w.model_q4.run.finish([1, 3]);
+      await vi.waitFor(() => expect(first.pg.busy).toBe(false));
+      first.pg.update({ seed: 99 });
+      await vi.advanceTimersByTimeAsync(250);
+      first.pg.dispose();
+      const again = await open({ search: '' });
+      expect(again.pg.columns.every((c) => c.text === '' && !c.restored)).toBe(true);
+      expect(again.pg.notices.join(' ')).toMatch(/made with another prompt or other settings, so they are not shown/);
+      expect(again.pg.notices.join(' ')).not.toMatch(/interrupted/);
+    });
+
+    it('a share link with other settings opens without the kept outputs, and without a note', async () => {
+      const first = await open();
+      first.pg.generate();
+      const w = await allRunning(first.pg, first.workers);
+      w.model.run.finish([1, 2]);
+      w.model_q4.run.finish([1, 3]);
+      await vi.waitFor(() => expect(first.pg.busy).toBe(false));
+      await vi.advanceTimersByTimeAsync(250);
+      first.pg.dispose();
+      const again = await open({ search: '?seed=5' });
+      expect(again.pg.columns.every((c) => c.text === '' && !c.restored)).toBe(true);
+      expect(again.pg.notices).toEqual([]);
+    });
+
+    it("switching models keeps each model's precision selection, across a reload too", async () => {
+      const { pg } = await open({ variants: ['model_q4', 'model_int8'] });
+      await pg.selectModel(HUB.key);
+      const hubChoice = HUB.variants!.slice(0, 2).map((v) => v.stem);
+      for (const s of hubChoice) pg.toggleVariant(s, true);
+      const hubSelected = pg.selected;
+      await pg.selectModel(TINY_MODEL.key);
+      expect(pg.selected).toEqual(['model_q4', 'model_int8']);
+      await pg.selectModel(HUB.key);
+      expect(pg.selected).toEqual(hubSelected);
+      pg.persistNow();
+      pg.dispose();
+      const again = await open({ search: '' });
+      expect(again.pg.modelKey).toBe(HUB.key);
+      await again.pg.selectModel(TINY_MODEL.key);
+      expect(again.pg.selected).toEqual(['model_q4', 'model_int8']);
+    });
+
+    it('live mode regenerates after a model switch', async () => {
+      const { pg, workers } = await open({ live: true });
+      pg.generate();
+      const w = await allRunning(pg, workers);
+      w.model.run.finish([1]);
+      w.model_q4.run.finish([1]);
+      await vi.waitFor(() => expect(pg.busy).toBe(false));
+      const gen = pg.columns[0].generation;
+      await pg.selectModel(HUB.key);
+      await pg.selectModel(TINY_MODEL.key);
+      await vi.advanceTimersByTimeAsync(LIVE_DEBOUNCE_MS + 50);
+      await allRunning(pg, workers, 1);
+      expect(pg.columns.every((c) => c.generation > gen)).toBe(true);
+      // ... and follows a setting changed on the new model's fresh columns.
+      const after = pg.columns[0].generation;
+      pg.update({ temperature: 0.4 });
+      await vi.advanceTimersByTimeAsync(LIVE_DEBOUNCE_MS + 50);
+      expect(pg.columns[0].generation).toBeGreaterThan(after);
+    });
+
+    it('a refused import stays off screen; its message goes when another model is chosen', async () => {
+      const { pg } = await open({
+        variants: ['model_q4'],
+        builder: {
+          importFiles: async () => {
+            throw new QuantlabError(
+              'bad-onnx',
+              'onnx/model.onnx is not a valid ONNX file: its bytes do not read as an ONNX model.',
+            );
+          },
+        },
+      });
+      const file = new Blob(['not a model']) as File;
+      expect(await pg.importFiles([{ path: 'fake/onnx/model.onnx', file }])).toBeNull();
+      expect(pg.modelKey).toBe(TINY_MODEL.key);
+      expect(pg.selected).toEqual(['model_q4']);
+      expect(pg.library.status).toMatch(/^Error: onnx\/model\.onnx is not a valid ONNX file/);
+      await pg.selectModel(TINY_MODEL.key); // the same model: the message stays
+      expect(pg.library.status).not.toBe('');
+      await pg.selectModel(HUB.key);
+      expect(pg.library.status).toBe('');
+      expect(pg.library.error).toBeNull();
     });
   });
 });

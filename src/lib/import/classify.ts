@@ -31,7 +31,25 @@ export function classifyFiles<F extends OpenedFile>(files: F[]): ImportPlan<F> {
   const rel = relativeToRoot(files);
   const has = (p: string) => rel.has(p);
   const onnx = [...rel.keys()].filter((p) => /^onnx\/[^/]+\.onnx$/.test(p));
-  if (has('config.json') && onnx.length > 0) return { kind: 'onnx', name: folderName(files, 'onnx-model'), files: rel };
+  if (has('config.json') && onnx.length > 0) {
+    // Checked at the door as far as names and sizes go; the builder parses each .onnx file.
+    if (!has('tokenizer.json')) {
+      throw new QuantlabError(
+        'bad-tokenizer',
+        'The transformers.js folder has config.json and onnx/ but no tokenizer.json',
+        'Open the whole folder as it was exported, with its tokenizer.json beside config.json.',
+      );
+    }
+    const empty = onnx.find((p) => rel.get(p)!.size === 0);
+    if (empty) {
+      throw new QuantlabError(
+        'bad-onnx',
+        `${empty} is empty`,
+        'The file was cut short (an interrupted download or copy?); download or export it again.',
+      );
+    }
+    return { kind: 'onnx', name: folderName(files, 'onnx-model'), files: rel };
+  }
   if (has('config.json')) {
     if (!has('model.safetensors') && !has('model.safetensors.index.json')) {
       throw new QuantlabError(

@@ -34,18 +34,19 @@ export function decodeModel(bytes: Uint8Array, fileName = 'model.onnx'): ModelPr
   let model: ModelProto;
   try {
     model = fromBinary(ModelProtoSchema, bytes, { readUnknownFields: true });
-  } catch (err) {
+  } catch {
+    // The parser's own words ("cant skip wire type 4") mean nothing to a reader: say what it means.
     throw new QuantlabError(
       'bad-onnx',
-      `${fileName} is not a valid ONNX file (${(err as Error).message})`,
-      'The file may be truncated or not an ONNX model; download or export it again.',
+      `${fileName} is not a valid ONNX file: its bytes do not read as an ONNX model (it is cut short, or another kind of file such as text).`,
+      'Download or export the model again.',
     );
   }
   if (!model.graph || model.graph.node.length === 0 || model.opsetImport.length === 0) {
     throw new QuantlabError(
       'bad-onnx',
-      `${fileName} is not a valid ONNX model: it has no graph nodes or no opset import`,
-      'The file may be truncated or not an ONNX model; download or export it again.',
+      `${fileName} is not a valid ONNX model: it has no graph nodes or no opset import.`,
+      'The file may be cut short or not an ONNX model; download or export it again.',
     );
   }
   return model;
