@@ -312,6 +312,7 @@ export class Column {
     this.stopped = false;
     this.stoppedAt = null;
     this.notice = null;
+    this.#stoppedGen = -1;
     await this.#settle('it is loading again.');
     if (gen !== this.#gen) return;
     if (!(await this.load()) || gen !== this.#gen) return;
