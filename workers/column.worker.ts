@@ -14,8 +14,9 @@ import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
 import { Runner } from '../src/lib/runner/runner';
 import { variantNeedsFloat16 } from '../src/lib/variants/table';
 import { batchTokens } from '../src/lib/runner/token-batch';
+import { nextTask } from '../src/lib/runner/next-task';
 import type { Device, GenerateParams, LoadProgress, TokenEvent } from '../src/lib/runner/types';
-import type { ColumnApi } from './protocol';
+import type { ColumnApi, ColumnHang } from './protocol';
 
 /** Refuses float16 variants on an adapter without shader-f16 before ONNX Runtime can fail (or return zeros). */
 async function checkDevice(variant: string, device: Device): Promise<void> {
@@ -33,11 +34,17 @@ async function checkDevice(variant: string, device: Device): Promise<void> {
 }
 
 configureBrowserTransformers();
-const runner = new Runner();
+// Between tokens the loop waits for the next task, so cancel() is read within one token.
+const runner = new Runner({ betweenTokens: nextTask });
 const evalModel = runnerEvalModel(runner);
 let current: AbortController | undefined;
 /** A floor measurement in flight, settling when it ends: a generation waits for it (one session, one run at a time). */
 let floorRun: Promise<unknown> | undefined;
+/** The generation in flight, settling when it ends: the next one starts after it (it has been aborted by then). */
+let generation: Promise<unknown> | undefined;
+/** Test hook (src/browser/test-hooks.ts): a call that never answers, as a stuck session would. */
+let hang: ColumnHang | null = null;
+const never = () => new Promise<never>(() => {});
 
 const api = {
   async load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void, threads?: number) {
@@ -46,6 +53,10 @@ const api = {
     const wasm = env.backends.onnx.wasm!;
     if (threads !== undefined && threads >= 1) wasm.numThreads = threads;
     await checkDevice(variant, device);
+    if (hang === 'load') {
+      onProgress?.({ status: 'init', message: `Creating ${device} session for ${variant}` });
+      await never();
+    }
     const modelId = transformersModelId(ref);
     const loadMs = await runner.load({ modelId, variant, device }, onProgress);
     const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown })
@@ -61,8 +72,11 @@ const api = {
     current?.abort();
     const ctrl = new AbortController();
     current = ctrl;
-    try {
+    const before = generation;
+    const run = (async () => {
+      await before;
       await floorRun;
+      if (hang === 'generate') await never();
       if (!onToken) return await runner.generate(params, undefined, ctrl.signal);
       const batch = batchTokens(onToken);
       try {
@@ -70,13 +84,23 @@ const api = {
       } finally {
         batch.flush();
       }
+    })();
+    const ended = run.catch(() => undefined);
+    generation = ended;
+    try {
+      return await run;
     } finally {
       if (current === ctrl) current = undefined;
+      if (generation === ended) generation = undefined;
     }
   },
 
   cancel(): void {
     current?.abort();
+  },
+
+  hang(what: ColumnHang | null): void {
+    hang = what;
   },
 
   floor(prompt: string, newTokens: number, runs = 3): Promise<FloorMeasurement> {

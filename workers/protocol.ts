@@ -10,6 +10,9 @@ import type { ModelRef } from '../src/lib/model/ref';
 import type { QuantizeOptions } from '../src/lib/variants/options';
 import type { Device, GenerateParams, GenerateResult, LoadProgress, TokenEvent } from '../src/lib/runner/types';
 
+/** Which call a column worker's test hook makes hang (ColumnApi.hang). */
+export type ColumnHang = 'load' | 'generate';
+
 /** One column of the playground (workers/column.worker.ts): one model variant in its own session. */
 export interface ColumnApi {
   /**
@@ -26,12 +29,18 @@ export interface ColumnApi {
   ): Promise<{ loadMs: number; threads: number; maxPositions?: number }>;
   /**
    * Generates; a call to cancel() (or a newer generate()) stops it after the current token (the
-   * result says `cancelled`). The stream reaches onToken at most every STREAM_EVERY_MS
+   * result says `cancelled`): the worker reads messages between tokens. A newer generate() starts
+   * once the one it stopped has ended. The stream reaches onToken at most every STREAM_EVERY_MS
    * (src/lib/runner/token-batch.ts), and once more at the end.
    */
   generate(params: GenerateParams, onToken?: (e: TokenEvent) => void): Promise<GenerateResult>;
   /** Stops the generation or floor measurement in flight. */
   cancel(): void;
+  /**
+   * Test hook (src/browser/test-hooks.ts): from now on every load() or generate() of this worker
+   * never answers and ignores cancel(), as a stuck session would; null turns it off.
+   */
+  hang(what: ColumnHang | null): void;
   /**
    * The speed floor on this column's own session: greedy generation as the playground runs it
    * (streaming callback included) against a raw ONNX Runtime loop over the same prompt for as many

@@ -3,8 +3,9 @@
 // crashes or is terminated, and a fresh worker started by the call after that.
 
 import type { Remote } from 'comlink';
-import type { ColumnApi } from '../../workers/protocol';
+import type { ColumnApi, ColumnHang } from '../../workers/protocol';
 import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
+import { testHooks } from './test-hooks';
 import type { WorkerHandle } from './workers';
 
 /** Starts a column worker (src/browser/workers.ts in the page, a fake in unit tests). */
@@ -14,6 +15,8 @@ export class ColumnClient {
   #handle: WorkerHandle<ColumnApi> | undefined;
   /** Rejecters of the calls in flight on the current worker. */
   #pending = new Set<(e: ErrorInfo) => void>();
+  /** The test hook the current worker has (src/browser/test-hooks.ts). */
+  #hang: ColumnHang | null = null;
 
   /** `onDiscard` runs on every terminate(), a crash's included: what the worker had loaded is gone. */
   constructor(
@@ -29,6 +32,12 @@ export class ColumnClient {
   /** Runs one worker call; its error, a crash or a terminate() rejects it with a QuantlabError. */
   call<T>(fn: (api: Remote<ColumnApi>) => Promise<T>): Promise<T> {
     const h = this.#handle ?? this.#start();
+    // The test hook, as it is now (messages keep their order: the worker has it before this call).
+    const hang = testHooks().hang ?? null;
+    if (hang !== this.#hang) {
+      this.#hang = hang;
+      void h.api.hang(hang);
+    }
     return new Promise<T>((resolve, reject) => {
       const fail = (e: ErrorInfo) => {
         this.#pending.delete(fail);
@@ -48,6 +57,7 @@ export class ColumnClient {
   #start(): WorkerHandle<ColumnApi> {
     const h = this.start();
     this.#handle = h;
+    this.#hang = null;
     // A dead worker answers nothing: its calls fail with the reason, and the next call starts another.
     h.onCrash((message) => {
       if (this.#handle !== h) return;

@@ -1,10 +1,13 @@
 // One column of the playground: one model variant in its own worker (a ColumnClient: started
 // lazily, terminated on a hard cancel, a crash or a dispose). It keeps the device choice, load
 // progress, the streamed text and its timings, and its own error: nothing here touches other columns.
+// Stop keeps the worker and its loaded session; termination is the last resort, after STOP_MS, and
+// watchdogs end a load or a generation that makes no progress for WATCHDOG_MS.
 
 import { proxy } from 'comlink';
 import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
 import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device';
+import { hookMs, testHooks } from '../browser/test-hooks';
 import { loadStage } from '../lib/page/load-progress';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors';
 import type { ModelRef } from '../lib/model/ref';
@@ -25,6 +28,17 @@ export interface ColumnDeps {
   columns?(): number;
   /** Called when a generation finishes (to persist the results). */
   onDone?(column: Column): void;
+  /** Watchdog and Stop times (defaults WATCHDOG_MS and STOP_MS; the browser tests' hooks override those). */
+  timeouts?: Partial<ColumnTimeouts>;
+}
+
+export interface ColumnTimeouts {
+  /** A load with no progress event for this long is ended with a message. */
+  loadMs: number;
+  /** A generation with no new token for this long is ended with a message. */
+  generateMs: number;
+  /** How long Stop waits for the worker to answer before terminating it. */
+  stopMs: number;
 }
 
 /** What a finished column keeps across a reload. */
@@ -44,8 +58,30 @@ export interface ColumnResult {
  */
 const SHOW_EVERY_MS = 16;
 
-/** How long a soft cancel may take before the worker is terminated. */
-const SOFT_CANCEL_MS = 3000;
+/**
+ * No progress for this long ends a load or a generation. A load reports progress while it reads
+ * files, not while ONNX Runtime builds the session (a large model on a slow machine takes tens of
+ * seconds); a generation reports every token, the first after the whole prompt.
+ */
+export const WATCHDOG_MS = { load: 120_000, generate: 60_000 } as const;
+
+/** How long Stop may take before the worker is terminated (a worker answers within one token). */
+export const STOP_MS = 3000;
+
+/** "1.5 s", "120 s". */
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
+
+/** A timer that calls `onStall` once it has not been kicked for `ms`. */
+function watchdog(ms: number, onStall: () => void): { kick(): void; stop(): void } {
+  let timer = setTimeout(onStall, ms);
+  return {
+    kick() {
+      clearTimeout(timer);
+      timer = setTimeout(onStall, ms);
+    },
+    stop: () => clearTimeout(timer),
+  };
+}
 
 export class Column {
   status = $state<ColumnStatus>('idle');
@@ -65,6 +101,12 @@ export class Column {
   restored = $state(false);
   /** The last run stopped early (Stop, or a newer setting). */
   stopped = $state(false);
+  /** How many tokens the last run had written when it stopped (null: it did not stop early). */
+  stoppedAt = $state<number | null>(null);
+  /** What happened to the column that is not an error (e.g. its worker had to be terminated). */
+  notice = $state<string | null>(null);
+  /** Loads that succeeded in this column (the next Generate after a Stop must not add one). */
+  loads = $state(0);
   /** The playground generation whose tokens `text` holds. */
   generation = $state(0);
   /** The speed floor measured on this column's session (greedy playground loop vs a raw loop). */
@@ -77,8 +119,11 @@ export class Column {
   #loading: Promise<boolean> | undefined;
   #run: Promise<unknown> | undefined;
   #gen = 0;
+  /** The generation asked for, until it is done (Retry repeats it if it failed). */
   #request: { params: GenerateParams; gen: number } | undefined;
   #forceWasm = false;
+  /** Stop was pressed while generation `#stoppedGen` was still loading: it must not start. */
+  #stoppedGen = -1;
 
   constructor(
     readonly ref: ModelRef,
@@ -103,6 +148,17 @@ export class Column {
 
   get floorError(): ErrorInfo | null {
     return this.floorState.error;
+  }
+
+  /** The timeouts in force now (the test hooks are read at each use). */
+  #timeouts(): ColumnTimeouts {
+    const t = this.deps.timeouts ?? {};
+    const hooks = testHooks();
+    return {
+      loadMs: hookMs(hooks.watchdogMs, t.loadMs ?? WATCHDOG_MS.load),
+      generateMs: hookMs(hooks.watchdogMs, t.generateMs ?? WATCHDOG_MS.generate),
+      stopMs: hookMs(hooks.stopMs, t.stopMs ?? STOP_MS),
+    };
   }
 
   /** Terminates the worker (its memory goes back); calls in flight fail as cancelled. */
@@ -130,6 +186,7 @@ export class Column {
 
   async #load(): Promise<boolean> {
     this.error = null;
+    this.notice = null;
     if (this.variant.externalData) {
       this.#fail(
         {
@@ -155,10 +212,19 @@ export class Column {
     this.device = choice;
     this.status = 'loading';
     this.progress = { message: `Starting a ${choice.device.toUpperCase()} session`, fraction: null };
+    // A load that stops reporting progress is ended: its worker is terminated (the call fails as
+    // cancelled) and the column says why.
+    const waitMs = this.#timeouts().loadMs;
+    let stalled = false;
+    const dog = watchdog(waitMs, () => {
+      stalled = true;
+      this.#discardWorker();
+    });
     // Progress may trail the load's result (its own channel): none is shown once the load has ended.
     let ended = false;
     const onProgress = proxy((p: LoadProgress) => {
       if (ended) return;
+      dog.kick();
       if (p.status === 'download' && p.file.endsWith('.onnx') && p.total > 0) this.bytes = p.total;
       const stage = loadStage(p);
       if (stage) this.progress = stage;
@@ -170,10 +236,15 @@ export class Column {
       this.#loadedOn = choice.device;
       this.threads = r.threads;
       if (choice.device === 'wasm') this.#workerThreads = r.threads;
+      this.loads++;
       this.status = 'ready';
       this.progress = null;
       return true;
     } catch (err) {
+      if (stalled) {
+        this.#fail(this.#loadStalled(waitMs), 'load');
+        return false;
+      }
       const e = toErrorInfo(err);
       // A failed WebGPU session can poison later ones in the same worker: start afresh next time
       // (a crash or a hard cancel has ended the worker already).
@@ -182,21 +253,42 @@ export class Column {
       return false;
     } finally {
       ended = true;
+      dog.stop();
     }
   }
 
-  /** Waits for the run in flight to stop: a soft cancel first, the worker's termination if it hangs. */
-  async #settle(): Promise<void> {
+  #loadStalled(ms: number): ErrorInfo {
+    const columns = this.deps.columns?.() ?? 1;
+    return {
+      code: 'load-failed',
+      message: `Loading ${this.variant.label} made no progress for ${seconds(ms)}, so it was stopped.`,
+      detail:
+        columns > 1
+          ? `The browser may be short of memory with ${columns} columns loaded at once: remove some columns or close other tabs, then press Retry.`
+          : 'The browser may be short of memory: close other tabs, then press Retry.',
+    };
+  }
+
+  /**
+   * Waits for the run in flight to stop: a soft cancel first (the worker stops after its current
+   * token and keeps its session), the worker's termination if it has not answered after stopMs.
+   * `why` ends the notice shown then.
+   */
+  async #settle(why: string): Promise<void> {
     const run = this.#run;
     if (!run) return;
     this.#client.cancel();
+    const waitMs = this.#timeouts().stopMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const hung = await Promise.race([
       run.then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), SOFT_CANCEL_MS))),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), waitMs))),
     ]);
     clearTimeout(timer);
-    if (hung && this.#run === run) this.hardCancel();
+    if (hung && this.#run === run) {
+      this.hardCancel();
+      this.notice = `The worker did not stop within ${seconds(waitMs)}, so it was terminated and the model unloaded; ${why}`;
+    }
     if (this.#run === run) this.#run = undefined;
   }
 
@@ -215,12 +307,28 @@ export class Column {
     this.timings = null;
     this.restored = false;
     this.stopped = false;
-    await this.#settle();
+    this.stoppedAt = null;
+    this.notice = null;
+    this.#stoppedGen = -1;
+    await this.#settle('it is loading again.');
     if (gen !== this.#gen) return;
     if (!(await this.load()) || gen !== this.#gen) return;
+    if (gen === this.#stoppedGen) {
+      this.#request = undefined;
+      this.stopped = true;
+      this.stoppedAt = 0;
+      return;
+    }
     this.error = null;
     this.status = 'generating';
     let finished = false;
+    // A generation with no new token for generateMs is ended like a load that stalls.
+    const waitMs = this.#timeouts().generateMs;
+    let stalled = false;
+    const dog = watchdog(waitMs, () => {
+      stalled = true;
+      this.#discardWorker();
+    });
     // The worker posts its stream about once a frame (token-batch.ts); columns' posts are shown
     // together at most every SHOW_EVERY_MS, so the page's work stays bounded.
     let latest: TokenEvent | undefined;
@@ -235,6 +343,7 @@ export class Column {
     };
     const onToken = proxy((e: TokenEvent) => {
       if (gen !== this.#gen) return;
+      dog.kick();
       if (finished) {
         // Events travel on their own channel and may trail the final result: only their offsets count.
         if (e.offsets.length > this.offsets.length) this.offsets = e.offsets as number[];
@@ -251,13 +360,18 @@ export class Column {
     try {
       v = await run;
     } catch (err) {
-      if (gen === this.#gen) this.#fail(toErrorInfo(err), 'generate');
+      if (gen !== this.#gen) return;
+      if (stalled) this.#fail(this.#generateStalled(waitMs), 'generate');
+      else this.#fail(toErrorInfo(err), 'generate');
       return;
     } finally {
+      dog.stop();
       // What streamed so far is shown even when the run failed or was stopped.
       clearTimeout(timer);
       show();
       finished = true;
+      // Terminated meanwhile (Kill, or a Stop that the worker did not answer): stopped where it shows.
+      if (this.stopped) this.stoppedAt = this.ids.length;
     }
     if (gen !== this.#gen) return;
     this.ids = v.ids;
@@ -265,8 +379,20 @@ export class Column {
     this.timings = v.timings;
     this.tokenMs = v.timings.tokenMs;
     this.stopped = v.cancelled;
+    this.stoppedAt = v.cancelled ? v.ids.length : null;
     this.status = 'done';
+    // Nothing left to retry: a later failed load is retried as a load.
+    this.#request = undefined;
     this.deps.onDone?.(this);
+  }
+
+  #generateStalled(ms: number): ErrorInfo {
+    const n = this.ids.length;
+    return {
+      code: 'generate-failed',
+      message: `${this.variant.label} made no progress for ${seconds(ms)} (${n ? `no token after token ${n}` : 'no first token'}), so it was stopped and the model unloaded.`,
+      detail: 'Press Retry to load it again and generate.',
+    };
   }
 
   /**
@@ -283,9 +409,14 @@ export class Column {
     if (this.floorState.measuring) this.#client.cancel();
   }
 
-  /** Stops the run in flight, keeping what it wrote (the worker is terminated if it does not stop). */
+  /**
+   * Stops the run in flight after its current token, keeping what it wrote, the loaded session and
+   * the figures; the worker is terminated only if it has not stopped after stopMs. A generation
+   * still loading its model loads it but does not start.
+   */
   stop(): void {
-    if (this.status === 'generating') void this.#settle();
+    if (this.status === 'generating') void this.#settle('the next Generate loads it again.');
+    else if (this.status === 'loading' && this.#request?.gen === this.#gen) this.#stoppedGen = this.#gen;
   }
 
   /** Terminates the worker now; the next load or generate starts a new one. */
@@ -294,6 +425,7 @@ export class Column {
     this.#discardWorker();
     if (wasBusy) {
       this.stopped = true;
+      this.notice = 'The worker was terminated and the model unloaded; the next Generate loads it again.';
       this.status = 'idle';
       this.progress = null;
     } else if (this.status === 'ready' || this.status === 'done') {

@@ -1,12 +1,14 @@
 // The runner's own decode loop: float16 logits read correctly, Hugging Face's repetition penalty,
 // greedy decoding with a penalty equal to an independent loop written here, KV outputs fed back
 // untouched and every replaced tensor disposed (what WebGPU's GPU-resident cache needs), and the
-// streamed text equal to decoding everything at every token while decoding only a window.
+// streamed text equal to decoding everything at every token while decoding only a window; a Stop
+// sent as a message reaches a loop that waits for the next task between tokens.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyRepetitionPenalty, decodeLoop } from '../../src/lib/runner/decode-loop';
+import { nextTask } from '../../src/lib/runner/next-task';
 import { lastRow, type OrtSession, type OrtTensor } from '../../src/lib/onnx/session';
 import { Runner } from '../../src/lib/runner/runner';
 import { StreamText } from '../../src/lib/runner/stream-text';
@@ -197,6 +199,32 @@ describe('decode loop on a scripted session', () => {
       expect(s.leaks()).toBe(0);
       expect(s.readBack()).toBe(0);
     }
+  });
+
+  it('reads a Stop sent as a message while it runs only when it waits for the next task between tokens', async () => {
+    // The scripted session answers through promises alone, as ONNX Runtime Web does on WASM: a
+    // message (a worker's cancel()) can only arrive when the loop gives the event loop a turn.
+    const run = async (between?: () => Promise<void>) => {
+      const s = scriptedSession();
+      const ctrl = new AbortController();
+      const { port1, port2 } = new MessageChannel();
+      port2.onmessage = () => ctrl.abort();
+      const { ids } = await decodeLoop(s.session, s.tensor, {
+        promptIds: [1],
+        maxNewTokens: 2000,
+        pick: greedy,
+        stopIds: new Set(),
+        signal: ctrl.signal,
+        between,
+        onToken: () => s.feedsSeen.length === 3 && port1.postMessage('stop'),
+      });
+      port1.close();
+      expect(s.leaks()).toBe(0);
+      return ids.length;
+    };
+    expect(await run()).toBe(2000);
+    // Sent after token 3: the loop stops after at most one more token.
+    expect(await run(nextTask)).toBeLessThanOrEqual(4);
   });
 });
 

@@ -1,6 +1,7 @@
-// Column (src/state/column.svelte.ts) against fake column workers: loading, streaming, stopping,
-// dropping a superseded run's tokens, a failure or crash kept in its own column, the floor, and
-// what a finished column keeps across a reload.
+// Column (src/state/column.svelte.ts) against fake column workers: loading, streaming, stopping
+// (the session kept; termination only after the Stop time, said so), the watchdogs of a load or a
+// generation that makes no progress, dropping a superseded run's tokens, a failure or crash kept
+// in its own column, the floor, and what a finished column keeps across a reload.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ColumnDeps } from '../../src/state/column.svelte.ts';
@@ -117,6 +118,45 @@ describe('Column', () => {
     expect(onDone).toHaveBeenCalledOnce();
   });
 
+  it('after Stop says where it stopped, keeps its figures, and the next Generate runs without loading again', async () => {
+    const { c, workers } = column();
+    const done = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.run.emit([3, 4, 5]);
+    c.stop();
+    await done;
+    expect(c.stoppedAt).toBe(3);
+    expect(c.timings?.loadMs).toBe(5);
+    expect(c.notice).toBeNull();
+    expect(c.loads).toBe(1);
+
+    const again = c.generate(PARAMS, 2);
+    await running(workers, 0, 2);
+    expect(c.stoppedAt).toBeNull();
+    w.run.finish([7]);
+    await again;
+    expect(workers).toHaveLength(1);
+    expect(w.loads).toHaveLength(1);
+    expect(c.loads).toBe(1);
+    expect(c.stopped).toBe(false);
+  });
+
+  it('Stop while a generation is still loading lets the load finish and does not generate', async () => {
+    let release = () => {};
+    const { c, workers } = column('model', {}, {}, (w) => {
+      w.loadOutcome = () => new Promise((r) => (release = () => r({ ok: true, value: { loadMs: 1, threads: 1 } })));
+    });
+    const done = c.generate(PARAMS, 1);
+    await vi.waitFor(() => expect(c.status).toBe('loading'));
+    c.stop();
+    release();
+    await done;
+    expect(workers[0].runs).toHaveLength(0);
+    expect(c.status).toBe('ready');
+    expect(c.stoppedAt).toBe(0);
+    expect(workers[0].terminated).toBe(false);
+  });
+
   it('terminates a worker that ignores the cancel after 3 s; the next run starts a new one', async () => {
     const { c, workers } = column();
     void c.generate(PARAMS, 1);
@@ -130,7 +170,11 @@ describe('Column', () => {
     expect(w.terminated).toBe(true);
     expect(c.status).toBe('idle');
     expect(c.stopped).toBe(true);
+    expect(c.stoppedAt).toBe(1);
     expect(c.loaded).toBe(false);
+    expect(c.notice).toBe(
+      'The worker did not stop within 3 s, so it was terminated and the model unloaded; the next Generate loads it again.',
+    );
 
     const again = c.generate(PARAMS, 2);
     const w2 = await running(workers, 1);
@@ -277,6 +321,80 @@ describe('Column', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(c.status).toBe('idle');
     expect(c.loaded).toBe(false);
+  });
+
+  describe('watchdogs', () => {
+    const timeouts = { loadMs: 1000, generateMs: 1000 };
+
+    it('ends a load with no progress for loadMs with a message, terminates its worker, and Retry loads', async () => {
+      const { c, workers } = column('model', { timeouts }, {}, (w, i) => {
+        if (i === 0) w.hung = 'load';
+      });
+      const loaded = c.load();
+      await vi.advanceTimersByTimeAsync(990);
+      expect(c.status).toBe('loading');
+      await vi.advanceTimersByTimeAsync(20);
+      expect(await loaded).toBe(false);
+      expect(workers[0].terminated).toBe(true);
+      expect(c.status).toBe('error');
+      expect(c.error).toEqual({
+        code: 'load-failed',
+        during: 'load',
+        message: 'Loading model made no progress for 1 s, so it was stopped.',
+        detail:
+          'The browser may be short of memory with 2 columns loaded at once: remove some columns or close other tabs, then press Retry.',
+      });
+      c.retry();
+      await vi.waitFor(() => expect(c.status).toBe('ready'));
+      expect(workers).toHaveLength(2);
+      expect(workers[1].runs).toHaveLength(0); // a failed load is retried as a load
+      expect(c.error).toBeNull();
+    });
+
+    it('ends a generation with no new token for generateMs; each token resets the time; Retry generates', async () => {
+      const { c, workers } = column('model', { timeouts });
+      const done = c.generate(PARAMS, 1);
+      const w = await running(workers);
+      for (const ids of [[1], [1, 2], [1, 2, 3]]) {
+        await vi.advanceTimersByTimeAsync(900);
+        w.run.emit(ids);
+      }
+      expect(c.status).toBe('generating');
+      await vi.advanceTimersByTimeAsync(1001);
+      await done;
+      expect(w.terminated).toBe(true);
+      expect(c.status).toBe('error');
+      expect(c.ids).toEqual([1, 2, 3]); // what it wrote stays
+      expect(c.error).toMatchObject({
+        code: 'generate-failed',
+        during: 'generate',
+        message: 'model made no progress for 1 s (no token after token 3), so it was stopped and the model unloaded.',
+      });
+      c.retry();
+      const w2 = await running(workers, 1);
+      expect(w2.loads).toHaveLength(1);
+      w2.run.finish([4]);
+      await vi.waitFor(() => expect(c.status).toBe('done'));
+    });
+
+    it('takes the hang and the times from the test hooks (window.quantlabTest)', async () => {
+      const g = globalThis as { quantlabTest?: unknown };
+      g.quantlabTest = { hang: 'load', watchdogMs: 300 };
+      try {
+        const { c, workers } = column();
+        const loaded = c.load();
+        await vi.advanceTimersByTimeAsync(310);
+        expect(await loaded).toBe(false);
+        expect(workers[0].hung).toBe('load');
+        expect(c.error?.message).toBe('Loading model made no progress for 0.3 s, so it was stopped.');
+        g.quantlabTest = undefined;
+        c.retry();
+        await vi.waitFor(() => expect(c.status).toBe('ready'));
+        expect(workers[1].hung).toBeNull();
+      } finally {
+        g.quantlabTest = undefined;
+      }
+    });
   });
 
   describe('floor', () => {

@@ -5,7 +5,7 @@
 // handle's onCrash listeners. Tests finish calls with Outcomes (a value or an error).
 
 import type { Remote } from 'comlink';
-import type { BuilderApi, ColumnApi } from '../../workers/protocol';
+import type { BuilderApi, ColumnApi, ColumnHang } from '../../workers/protocol';
 import type { StartColumnWorker } from '../../src/browser/column-client';
 import type { WorkerHandle } from '../../src/browser/workers';
 import { QuantlabError, type ErrorInfo } from '../../src/lib/errors';
@@ -124,6 +124,8 @@ export class FakeColumnWorker {
   runs: FakeRun[] = [];
   floors: FakeFloor[] = [];
   cancels = 0;
+  /** Set by the test hook (ColumnApi.hang): that call never answers. */
+  hung: ColumnHang | null = null;
   /** What load() answers; a test may replace it (an error, a promise that waits). */
   loadOutcome: (
     l: FakeLoad,
@@ -156,12 +158,14 @@ export class FakeColumnWorker {
       const l = { ref: cloned(ref), variant, device, threads };
       this.loads.push(l);
       onProgress?.({ status: 'init', message: 'loading' });
+      if (this.hung === 'load') await new Promise(() => {});
       return answer(await this.loadOutcome(l));
     },
     generate: (params: GenerateParams, onToken?: (e: TokenEvent) => void) => {
       this.#stopCurrent();
       const run = new FakeRun(cloned(params), onToken);
       this.runs.push(run);
+      if (this.hung === 'generate') return new Promise<GenerateResult>(() => {});
       this.#current = run;
       const ids = this.generateIds?.(params);
       if (ids) run.finish(ids);
@@ -170,6 +174,9 @@ export class FakeColumnWorker {
     cancel: async () => {
       this.cancels++;
       if (this.honoursCancel) this.#stopCurrent();
+    },
+    hang: async (what: ColumnHang | null) => {
+      this.hung = what;
     },
     floor: (prompt: string, newTokens: number) => {
       this.#stopCurrent();

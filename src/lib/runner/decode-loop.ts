@@ -23,6 +23,12 @@ export interface LoopOptions {
   signal?: AbortSignal;
   /** Called after each new token, with its arrival time. */
   onToken?: (id: number, at: number) => void;
+  /**
+   * Awaited after each token, before the signal is checked: where session.run() never leaves the
+   * microtask queue (ONNX Runtime Web on WASM), a wait for the next task (next-task.ts) lets the
+   * message that aborts the signal arrive, so a cancel takes effect within one token.
+   */
+  between?: () => Promise<void>;
 }
 
 export interface LoopResult {
@@ -36,10 +42,11 @@ export interface LoopResult {
 }
 
 /**
- * Generates up to maxNewTokens ids; stops early on a stop id or when the signal aborts. Per step
- * it makes three small int64 tensors (the attention mask is a view of one buffer of ones), runs
- * the session, reads the last logits row, and hands the present.* outputs back as past inputs
- * untouched (on WebGPU they stay GPU buffers), disposing the ones they replace.
+ * Generates up to maxNewTokens ids; stops early on a stop id or when the signal aborts (checked
+ * between tokens, after `between`). Per step it makes three small int64 tensors (the attention
+ * mask is a view of one buffer of ones), runs the session, reads the last logits row, and hands
+ * the present.* outputs back as past inputs untouched (on WebGPU they stay GPU buffers),
+ * disposing the ones they replace.
  */
 export async function decodeLoop(session: OrtSession, tensor: MakeTensor, o: LoopOptions): Promise<LoopResult> {
   const i64 = (xs: number[]) => BigInt64Array.from(xs, BigInt);
@@ -84,6 +91,7 @@ export async function decodeLoop(session: OrtSession, tensor: MakeTensor, o: Loo
       o.onToken?.(next, performance.now());
       if (o.stopIds.has(next)) break;
       input = [next];
+      if (o.between && ids.length < o.maxNewTokens) await o.between();
     }
   } finally {
     for (const name in past) past[name].dispose?.();

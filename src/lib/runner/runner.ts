@@ -35,11 +35,21 @@ export function checkGenerateParams(p: GenerateParams): void {
   if (bad) throw new QuantlabError('bad-argument', bad);
 }
 
+export interface RunnerOptions {
+  /**
+   * Awaited between tokens (LoopOptions.between): a worker passes nextTask (next-task.ts) so that
+   * its cancel message is read while it generates.
+   */
+  betweenTokens?: () => Promise<void>;
+}
+
 export class Runner {
   #model?: PreTrainedModel;
   #tokenizer?: PreTrainedTokenizer;
   #loadMs = 0;
   #request?: LoadRequest;
+
+  constructor(private readonly options: RunnerOptions = {}) {}
 
   get loaded(): boolean {
     return this.#model !== undefined;
@@ -147,6 +157,7 @@ export class Runner {
         maxNewTokens: params.maxNewTokens,
         stopIds: this.#stopIds(),
         signal,
+        between: this.options.betweenTokens,
         // One uniform draw per token, always, so columns sharing a seed stay in step.
         pick: (logits, history) => {
           applyRepetitionPenalty(logits, history, params.repetitionPenalty);

@@ -1,0 +1,23 @@
+// A wait for the next task of the event loop, not just the next microtask. ONNX Runtime Web's WASM
+// backend answers session.run() through promises alone, so a decode loop awaiting it never lets
+// the worker read its messages: a Stop posted by the page would wait for the loop's end. Awaiting
+// this between tokens lets that message in. Browsers: a MessageChannel message (setTimeout(0) is
+// clamped to 4 ms once timers nest). Node: setImmediate, since Node drains up to a thousand
+// messages of one port before it serves another.
+
+let channel: MessageChannel | undefined;
+const waiting: (() => void)[] = [];
+
+/** Resolves in a later task, after the messages already queued for this thread. */
+export function nextTask(): Promise<void> {
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  if (!channel) {
+    channel = new MessageChannel();
+    channel.port1.onmessage = () => waiting.shift()?.();
+  }
+  const port = channel.port2;
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    port.postMessage(0);
+  });
+}
