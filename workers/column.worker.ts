@@ -5,7 +5,7 @@ import { AutoConfig, env } from '@huggingface/transformers';
 import { serve } from '../src/browser/rpc';
 import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env';
 import { floorDecode } from '../src/lib/bench/floor';
-import { greedyParams, measureInterleaved } from '../src/lib/bench/measure';
+import { greedyParams, measureInterleaved, runnerRunOf } from '../src/lib/bench/measure';
 import { median } from '../src/lib/bench/stats';
 import { QuantlabError, throwIfAborted } from '../src/lib/errors';
 import { runnerEvalModel } from '../src/lib/eval/model';
@@ -166,14 +166,7 @@ async function measureFloor(
             `The model stopped after ${g.ids.length} token(s), too few to time decoding`,
             'Use another prompt.',
           );
-        const t = g.timings;
-        return {
-          promptIds: g.promptIds,
-          ids: g.ids,
-          ttftMs: t.ttftMs,
-          prefillTokensPerS: t.prefillTokensPerS,
-          decodeTokensPerS: t.decodeTokensPerS,
-        };
+        return runnerRunOf(g);
       },
       runFloor: (promptIds, n) => floorDecode(Tensor, session, shape, promptIds, n),
     },

@@ -5,7 +5,7 @@
 import { proxy } from 'comlink';
 import type { ColumnApi, FloorApi } from '../../workers/protocol';
 import type { FloorResult } from '../lib/bench/floor';
-import type { RunnerRun } from '../lib/bench/measure';
+import { runnerRunOf, type RunnerRun } from '../lib/bench/measure';
 import { buildPrompt } from '../lib/bench/prompt';
 import type { KvCacheLayout } from '../lib/onnx/session';
 import { QuantlabError } from '../lib/errors';
@@ -54,13 +54,8 @@ async function generate(i: number, params: GenerateParams): Promise<PageRun> {
   const endMs = performance.now();
   // Token events travel on their own channel and may trail the result: let them arrive (untimed).
   for (let wait = 0; streamed < r.ids.length && wait < 200; wait++) await new Promise((done) => setTimeout(done, 10));
-  const t = r.timings;
   return {
-    promptIds: r.promptIds,
-    ids: r.ids,
-    ttftMs: t.ttftMs,
-    prefillTokensPerS: t.prefillTokensPerS,
-    decodeTokensPerS: t.decodeTokensPerS,
+    ...runnerRunOf(r),
     startMs,
     endMs,
     streamed,

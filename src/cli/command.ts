@@ -15,7 +15,11 @@ export interface Command<S extends FlagSpecs = FlagSpecs> {
   run(args: ParsedArgs<S>): Promise<number>;
 }
 
-/** Keeps the flags' literal types so `run` sees typed values. */
+/**
+ * Keeps the flags' literal types so `run` sees typed values. Every command spells out its FLAGS
+ * table and its defineCommand({ ... }) in its own file, alike by design: a command reads whole
+ * in one place, and its table is what `parseArgs` checks.
+ */
 export function defineCommand<const S extends FlagSpecs>(command: Command<S>): Command<S> {
   return command;
 }

@@ -20,6 +20,7 @@ import {
 } from 'chart.js';
 import { FP32_COLOUR, OTHER_COLOURS } from '../lib/page/colours';
 
+// chart.js tree-shakes: each piece is named once to import it and once to register it.
 Chart.register(
   BarController,
   BarElement,

@@ -17,6 +17,7 @@ import {
   greedyParams,
   measureConcurrency,
   measureInterleaved,
+  runnerRunOf,
   type BenchCase,
   type ConcurrencyCase,
   type RunnerRun,
@@ -63,14 +64,7 @@ async function run(runner: Runner, params: GenerateParams, promptTokens: number)
   const g = await runner.generate(params);
   if (g.promptIds.length !== promptTokens)
     throw new QuantlabError('internal', `the runner read ${g.promptIds.length} prompt tokens, not ${promptTokens}`);
-  const t = g.timings;
-  return {
-    promptIds: g.promptIds,
-    ids: g.ids,
-    ttftMs: t.ttftMs,
-    prefillTokensPerS: t.prefillTokensPerS,
-    decodeTokensPerS: t.decodeTokensPerS,
-  };
+  return runnerRunOf(g);
 }
 
 const QUANTLAB = resolve(import.meta.dirname, '../../bin/quantlab.mjs');

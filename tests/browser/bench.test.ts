@@ -8,11 +8,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { greedyParams } from '../../src/lib/bench/measure';
 import { BENCH_MODEL_ID, openBenchPage } from '../../src/node/bench-browser';
 import { greedyReferences } from '../helpers/aidreams';
-import { checkRow } from '../helpers/bench';
+import { BENCH_DTYPES, checkReport, quantizedAidreams } from '../helpers/bench';
 import { runCli } from '../helpers/cli';
-import { aidreamsSource, cleanupTempDirs, writeModel } from '../helpers/model-dirs';
+import { cleanupTempDirs } from '../helpers/model-dirs';
 
-const DTYPES = ['fp32', 'fp16', 'q8', 'q4', 'bnb4'];
 /** What Chromium reports as navigator.hardwareConcurrency on this machine. */
 const CORES = availableParallelism();
 const STEMS = ['model', 'model_fp16', 'model_quantized', 'model_q4', 'model_bnb4'];
@@ -20,9 +19,7 @@ const STEMS = ['model', 'model_fp16', 'model_quantized', 'model_q4', 'model_bnb4
 describe('quantlab bench (browser-wasm)', () => {
   let dir: string;
   beforeAll(async () => {
-    dir = await writeModel(aidreamsSource(), 'aidreams260K');
-    const q = await runCli(['quantize', dir, '--dtype', 'fp16,q8,q4,bnb4', '--quiet']);
-    expect(q.code, q.err).toBe(0);
+    dir = await quantizedAidreams();
   }, 120_000);
   afterAll(cleanupTempDirs);
 
@@ -35,7 +32,7 @@ describe('quantlab bench (browser-wasm)', () => {
       '--site',
       inject('siteDir'),
       '--dtypes',
-      DTYPES.join(','),
+      BENCH_DTYPES.join(','),
       '--runs',
       '1',
       '--prompt-tokens',
@@ -49,22 +46,12 @@ describe('quantlab bench (browser-wasm)', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out);
-    expect(report).toMatchObject({ model: dir, runs: 1, min_time_s: 0, prompt_tokens: 16, new_tokens: 8 });
-    expect(report.results.map((x: { dtype: string }) => x.dtype)).toEqual(DTYPES);
-    for (const row of report.results) checkRow(row, 'browser-wasm', 8);
+    checkReport(report, dir, 'browser-wasm', { promptTokens: 16, newTokens: 8 });
     // The browser's memory is its whole process tree: well above a few MB for any precision.
     for (const row of report.results) expect(row.peak_memory_bytes).toBeGreaterThan(50 * 2 ** 20);
     const c = report.concurrency['browser-wasm'];
-    expect(c.columns).toEqual(DTYPES.slice(0, 4));
-    expect(c.runs).toBe(1);
     // The playground's threads: a column alone gets one per core (at most 4), four share the cores.
     expect([c.threads_alone, c.threads_together]).toEqual([Math.min(4, CORES), Math.max(1, Math.floor(CORES / 4))]);
-    for (const k of ['single_tokens_per_s', 'aggregate_tokens_per_s', 'ratio']) expect(c[k], k).toBeGreaterThan(0);
-    expect(c.ratio).toBeCloseTo(c.aggregate_tokens_per_s / c.single_tokens_per_s, 12);
-    for (const p of c.per_column) {
-      expect(p.alone_tokens_per_s).toBeGreaterThan(0);
-      expect(p.concurrent_tokens_per_s).toBeGreaterThan(0);
-    }
   });
 
   it("the floor worker decodes the column worker's greedy ids from the same file", async () => {

@@ -13,6 +13,7 @@ import { expandRequests, quantizeVariants } from '../../src/lib/quantize/quantiz
 import { Runner } from '../../src/lib/runner/runner';
 import { configureNodeTransformers } from '../../src/node/transformers-env';
 import { CHECKPOINT, TOKENIZER } from '../helpers/aidreams';
+import { parseCsv } from '../helpers/csv';
 import { aidreamsSource, cleanupTempDirs, writeModel } from '../helpers/model-dirs';
 import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
 import { column, gotoReady, openFiles } from './columns';
@@ -38,36 +39,6 @@ const COMPARED = [
   'rms_dp',
   'same_top_pct',
 ] as const;
-
-/** RFC 4180 records (quoted fields may hold commas, quotes and line breaks). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  if (field !== '' || row.length) rows.push([...row, field]);
-  return rows;
-}
 
 async function labError(page: Page): Promise<string> {
   await page.locator('#lab-error').waitFor();

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { GenerateParams } from '../../src/lib/runner/types';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
 import { column, outputOf, waitDone, gotoReady, openFiles } from './columns';
@@ -16,18 +17,7 @@ const QUANTIZED_DTYPES = ['q8', 'q4', 'bnb4'];
 /** The files those dtypes are written to (transformers.js names), in the order the page lists them. */
 const QUANTIZED_STEMS = ['model_quantized', 'model_bnb4', 'model_q4'];
 /** Generates in a separate column worker (not the page's UI): an independent reading of what a run must give. */
-async function directGenerate(
-  page: Page,
-  params: {
-    prompt: string;
-    maxNewTokens: number;
-    temperature: number;
-    topK: number;
-    topP: number;
-    repetitionPenalty: number;
-    seed: number;
-  },
-): Promise<string> {
+async function directGenerate(page: Page, params: GenerateParams): Promise<string> {
   return page.evaluate(
     async ({ params, id }) => {
       const col = window.quantlab!.startColumnWorker();

@@ -1,6 +1,21 @@
-// Checks a result row of a `quantlab bench --json` report: every field present, finite and
-// positive, ratio = decode / floor decode, and the floor's greedy ids equal to the runner's.
+// The bench tests' shared pieces: aidreams260K quantized to every precision they time, and the
+// checks of a `quantlab bench --json` report (every field of a row present, finite and positive,
+// ratio = decode / floor decode, the floor's greedy ids equal to the runner's; the concurrency
+// summary), the same whichever runtime produced it.
 import { expect } from 'vitest';
+import { runCli } from './cli';
+import { aidreamsSource, writeModel } from './model-dirs';
+
+/** The precisions the bench tests time, in report order; the concurrency summary runs the first four. */
+export const BENCH_DTYPES = ['fp32', 'fp16', 'q8', 'q4', 'bnb4'];
+
+/** aidreams260K in a temporary folder (removed by cleanupTempDirs), quantized to every BENCH_DTYPES precision. */
+export async function quantizedAidreams(): Promise<string> {
+  const dir = await writeModel(aidreamsSource(), 'aidreams260K');
+  const q = await runCli(['quantize', dir, '--dtype', BENCH_DTYPES.slice(1).join(','), '--quiet']);
+  expect(q.code, q.err).toBe(0);
+  return dir;
+}
 
 const NUMBERS = [
   'runs',
@@ -37,4 +52,37 @@ export function checkRow(row: Record<string, unknown>, runtime: string, newToken
   expect(n.peak_memory_with_floor_bytes, where).toBeGreaterThanOrEqual(n.peak_memory_bytes);
   expect(n.generated_tokens, where).toBe(newTokens);
   expect(row.same_ids, `${where}: the floor's greedy ids differ from the runner's`).toBe(true);
+}
+
+/**
+ * Checks the report of `quantlab bench <dir> --dtypes BENCH_DTYPES --runs 1 --concurrency --json`
+ * with one runtime: its header, every row (checkRow) and the concurrency summary.
+ */
+export function checkReport(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked field by field
+  report: any,
+  dir: string,
+  runtime: string,
+  sizes: { promptTokens: number; newTokens: number },
+): void {
+  expect(report).toMatchObject({
+    model: dir,
+    runs: 1,
+    min_time_s: 0,
+    prompt_tokens: sizes.promptTokens,
+    new_tokens: sizes.newTokens,
+  });
+  expect(report.results.map((x: { dtype: string }) => x.dtype)).toEqual(BENCH_DTYPES);
+  for (const row of report.results) checkRow(row, runtime, sizes.newTokens);
+  const c = report.concurrency[runtime];
+  expect(c.runtime).toBe(runtime);
+  expect(c.columns).toEqual(BENCH_DTYPES.slice(0, 4));
+  expect(c.runs).toBe(1);
+  for (const k of ['single_tokens_per_s', 'aggregate_tokens_per_s', 'ratio']) expect(c[k], k).toBeGreaterThan(0);
+  expect(c.ratio).toBeCloseTo(c.aggregate_tokens_per_s / c.single_tokens_per_s, 12);
+  expect(c.per_column.map((p: { dtype: string }) => p.dtype)).toEqual(BENCH_DTYPES.slice(0, 4));
+  for (const p of c.per_column) {
+    expect(p.alone_tokens_per_s).toBeGreaterThan(0);
+    expect(p.concurrent_tokens_per_s).toBeGreaterThan(0);
+  }
 }

@@ -5,16 +5,13 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli';
-import { checkRow } from '../helpers/bench';
-import { aidreamsSource, cleanupTempDirs, tempDir, writeModel } from '../helpers/model-dirs';
+import { BENCH_DTYPES, checkReport, quantizedAidreams } from '../helpers/bench';
+import { cleanupTempDirs, tempDir } from '../helpers/model-dirs';
 
-const DTYPES = ['fp32', 'fp16', 'q8', 'q4', 'bnb4'];
 describe('quantlab bench (node)', () => {
   let dir: string;
   beforeAll(async () => {
-    dir = await writeModel(aidreamsSource(), 'aidreams260K');
-    const q = await runCli(['quantize', dir, '--dtype', 'fp16,q8,q4,bnb4', '--quiet']);
-    expect(q.code, q.err).toBe(0);
+    dir = await quantizedAidreams();
   }, 120_000);
   afterAll(cleanupTempDirs);
 
@@ -24,7 +21,7 @@ describe('quantlab bench (node)', () => {
       'bench',
       dir,
       '--dtypes',
-      DTYPES.join(','),
+      BENCH_DTYPES.join(','),
       '--runtimes',
       'node',
       '--runs',
@@ -42,20 +39,7 @@ describe('quantlab bench (node)', () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
-    expect(report).toMatchObject({ model: dir, runs: 1, min_time_s: 0, prompt_tokens: 16, new_tokens: 8 });
-    expect(report.results.map((x: { dtype: string }) => x.dtype)).toEqual(DTYPES);
-    for (const row of report.results) checkRow(row, 'node', 8);
-    const c = report.concurrency.node;
-    expect(c.runtime).toBe('node');
-    expect(c.columns).toEqual(DTYPES.slice(0, 4));
-    expect(c.runs).toBe(1);
-    for (const k of ['single_tokens_per_s', 'aggregate_tokens_per_s', 'ratio']) expect(c[k], k).toBeGreaterThan(0);
-    expect(c.ratio).toBeCloseTo(c.aggregate_tokens_per_s / c.single_tokens_per_s, 12);
-    expect(c.per_column.map((p: { dtype: string }) => p.dtype)).toEqual(DTYPES.slice(0, 4));
-    for (const p of c.per_column) {
-      expect(p.alone_tokens_per_s).toBeGreaterThan(0);
-      expect(p.concurrent_tokens_per_s).toBeGreaterThan(0);
-    }
+    checkReport(report, dir, 'node', { promptTokens: 16, newTokens: 8 });
   }, 300_000);
 
   it('prints a table with a line per precision, measuring past --runs for --min-time', async () => {

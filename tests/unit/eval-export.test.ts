@@ -1,46 +1,10 @@
 // CSV and JSON export: RFC 4180 quoting checked byte for byte and by a round trip through an
-// independent parser written here, numbers with '.' decimals, spreadsheet formula guard.
+// independent parser (tests/helpers/csv.ts), numbers with '.' decimals, spreadsheet formula guard.
 import { describe, expect, it } from 'vitest';
 import { csvField, toCsv, toJson } from '../../src/lib/eval/export';
 import { SWEEP_ROW_COLUMNS, sweepRowsCsv } from '../../src/lib/eval/tables';
 import type { SweepRow } from '../../src/lib/eval/sweep';
-
-/** RFC 4180 parser (quoted fields with "" escapes, CRLF records), written for this test. */
-function parseCsv(s: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let i = 0;
-  let quoted = false;
-  while (i < s.length) {
-    const c = s[i];
-    if (quoted) {
-      if (c === '"' && s[i + 1] === '"') {
-        field += '"';
-        i += 2;
-        continue;
-      }
-      if (c === '"') quoted = false;
-      else field += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && field === '') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && s[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-    i++;
-  }
-  if (field !== '' || row.length) throw new Error('CSV does not end with CRLF');
-  return rows;
-}
+import { parseCsv } from '../helpers/csv';
 
 describe('CSV', () => {
   it('quotes exactly the fields that need it, with doubled quotes, and ends records with CRLF', () => {

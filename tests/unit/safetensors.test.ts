@@ -20,7 +20,10 @@ function refHalf(h: number): number {
   return e === 0 ? s * (m / 1024) * Math.pow(2, -14) : s * (1 + m / 1024) * Math.pow(2, e - 15);
 }
 
-/** Reference bfloat16 decoding in float64 (8-bit exponent, 7-bit mantissa). */
+/**
+ * Reference bfloat16 decoding in float64 (8-bit exponent, 7-bit mantissa); spelled out apart from
+ * refHalf, not parametrised, so each reads as its format's definition.
+ */
 function refBf16(h: number): number {
   const s = h >> 15 ? -1 : 1;
   const e = (h >> 7) & 255;

@@ -9,20 +9,9 @@ import { Column } from '../../src/state/column.svelte.ts';
 import type { GenerateParams } from '../../src/lib/runner/types';
 import type { PlatformInfo } from '../../src/lib/page/platform';
 import type { VariantInfo } from '../../src/lib/variants/table';
-import { FakeRun, fakeWorkers, type FakeColumnWorker } from './state-fakes';
+import { FakeRun, fakeVariant, fakeWorkers, type FakeColumnWorker } from './state-fakes';
 
 const REF = { kind: 'served', id: 'quantlab-tiny' } as const;
-const variant = (stem: string, more: Partial<VariantInfo> = {}): VariantInfo => ({
-  stem,
-  label: stem,
-  format: 'test',
-  bitsMeasured: false,
-  needsShaderF16: false,
-  integerMatMul: false,
-  rank: 0,
-  bytes: 1000,
-  ...more,
-});
 const PARAMS: GenerateParams = {
   prompt: 'Once',
   maxNewTokens: 8,
@@ -42,7 +31,7 @@ function column(
 ) {
   const fw = fakeWorkers(setup);
   const onDone = vi.fn();
-  const c = new Column(REF, variant(stem, more), {
+  const c = new Column(REF, fakeVariant(stem, more), {
     startWorker: fw.start,
     platform: () => ISOLATED,
     devicePreference: () => 'auto',

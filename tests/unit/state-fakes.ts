@@ -19,6 +19,22 @@ import type {
   Outcome,
   TokenEvent,
 } from '../../src/lib/runner/types';
+import type { VariantInfo } from '../../src/lib/variants/table';
+
+/** A variant with test defaults: labelled by its stem, rank 0, 1000 bytes, no special needs. */
+export function fakeVariant(stem: string, more: Partial<VariantInfo> = {}): VariantInfo {
+  return {
+    stem,
+    label: stem,
+    format: 'test',
+    bitsMeasured: false,
+    needsShaderF16: false,
+    integerMatMul: false,
+    rank: 0,
+    bytes: 1000,
+    ...more,
+  };
+}
 
 const cancelled: ErrorInfo = { code: 'cancelled', message: 'Cancelled' };
 

@@ -11,20 +11,13 @@ import { Lab } from '../../src/state/lab.svelte.ts';
 import { loadLab } from '../../src/state/lab-storage';
 import { Library } from '../../src/state/library.svelte.ts';
 import { Playground } from '../../src/state/playground.svelte.ts';
-import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes';
+import { fakeBuilder, fakeVariant, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes';
 
 const LAB_KEY = 'quantlab:lab:v1';
 const VOCAB = 4;
-const SERVED: VariantInfo[] = ['model', 'model_q4'].map((stem, rank) => ({
-  stem,
-  label: stem === 'model' ? 'fp32' : 'q4',
-  format: 'test',
-  bitsMeasured: false,
-  needsShaderF16: false,
-  integerMatMul: false,
-  rank,
-  bytes: 4000 / (rank + 1),
-}));
+const SERVED: VariantInfo[] = ['model', 'model_q4'].map((stem, rank) =>
+  fakeVariant(stem, { label: stem === 'model' ? 'fp32' : 'q4', rank, bytes: 4000 / (rank + 1) }),
+);
 
 /** fp32 predicts uniformly; q4 puts most of its mass on token 0, so only q4 diverges from fp32. */
 function labWorker(w: FakeColumnWorker): void {

@@ -12,19 +12,10 @@ import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings';
 import type { VariantInfo } from '../../src/lib/variants/table';
 import { Library } from '../../src/state/library.svelte.ts';
 import { LIVE_DEBOUNCE_MS, Playground } from '../../src/state/playground.svelte.ts';
-import { fakeBuilder, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes';
+import { fakeBuilder, fakeVariant, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes';
 
 const STEMS = ['model', 'model_q4', 'model_int8'];
-const SERVED: VariantInfo[] = STEMS.map((stem, rank) => ({
-  stem,
-  label: stem,
-  format: 'test',
-  bitsMeasured: false,
-  needsShaderF16: false,
-  integerMatMul: false,
-  rank,
-  bytes: 1000 * (3 - rank),
-}));
+const SERVED: VariantInfo[] = STEMS.map((stem, rank) => fakeVariant(stem, { rank, bytes: 1000 * (3 - rank) }));
 const PLAYGROUND_KEY = 'quantlab:playground:v1';
 
 let storage: Storage;

@@ -3,7 +3,7 @@
 // so whatever else loads the machine slows both alike. The caller supplies the two sides.
 
 import { QuantlabError } from '../errors';
-import type { GenerateParams } from '../runner/types';
+import type { GenerateParams, GenerateResult } from '../runner/types';
 import type { FloorResult } from './floor';
 
 /** What to benchmark: one model folder, its precisions (and their file stems), the sizes. */
@@ -45,6 +45,18 @@ export interface RunnerRun {
   ttftMs: number;
   prefillTokensPerS: number;
   decodeTokensPerS: number;
+}
+
+/** The RunnerRun a generation's result reports (the runner's own timings). */
+export function runnerRunOf(g: Pick<GenerateResult, 'promptIds' | 'ids' | 'timings'>): RunnerRun {
+  const t = g.timings;
+  return {
+    promptIds: g.promptIds,
+    ids: g.ids,
+    ttftMs: t.ttftMs,
+    prefillTokensPerS: t.prefillTokensPerS,
+    decodeTokensPerS: t.decodeTokensPerS,
+  };
 }
 
 export interface BenchSides {

@@ -2,6 +2,7 @@
 // orchestration drives a Runner in Node and a Runner behind comlink in a browser worker
 // (where every method returns a promise).
 
+import { QuantlabError } from '../errors';
 import type { Runner } from '../runner/runner';
 import type { GenerateParams } from '../runner/types';
 
@@ -38,6 +39,24 @@ export interface EvalModel {
 export interface LabeledModel {
   label: string;
   model: EvalModel;
+}
+
+/**
+ * Rejects a model list that is empty (`none` names the problem), labels one model twice, or lacks
+ * the baseline.
+ */
+export function checkLabels(models: readonly LabeledModel[], baseline: string, none: string): void {
+  const bad = (msg: string, detail?: string) => new QuantlabError('bad-argument', msg, detail);
+  const labels = models.map((m) => m.label);
+  if (labels.length === 0) throw bad(none);
+  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (dup !== undefined) throw bad(`"${dup}" is listed twice`);
+  if (!labels.includes(baseline)) {
+    throw bad(
+      `Baseline "${baseline}" is not among the loaded precisions (${labels.join(', ')})`,
+      'Load it too, or pick one of those as the baseline.',
+    );
+  }
 }
 
 /** Adapts an in-process Runner (Node CLI, tests, or inside a worker) to EvalModel. */

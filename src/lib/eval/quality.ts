@@ -5,7 +5,7 @@
 import { QuantlabError, toErrorInfo, type ErrorInfo } from '../errors';
 import { QualityAccumulator, argmax64, compareLogProbs, logSoftmax64, type QualityStats } from '../metrics/divergence';
 import { planWindows, scoredBytes, type Window } from '../metrics/windows';
-import type { EvalModel, LabeledModel, Logits } from './model';
+import { checkLabels, type EvalModel, type LabeledModel, type Logits } from './model';
 
 /** One precision's report: llama.cpp's statistics plus bits per byte. */
 export interface PrecisionQuality extends QualityStats {
@@ -68,16 +68,7 @@ export function checkText(text: string): void {
 /** Rejects bad options with a message naming the problem. */
 export function checkQualityOptions(o: QualityOptions): void {
   checkText(o.text);
-  if (o.models.length === 0) throw bad('No model to score');
-  const labels = o.models.map((m) => m.label);
-  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (dup !== undefined) throw bad(`"${dup}" is listed twice`);
-  if (!labels.includes(o.baseline)) {
-    throw bad(
-      `Baseline "${o.baseline}" is not among the loaded precisions (${labels.join(', ')})`,
-      'Load it too, or pick one of those as the baseline.',
-    );
-  }
+  checkLabels(o.models, o.baseline, 'No model to score');
   if (!Number.isInteger(o.ctx) || o.ctx < 3)
     throw bad(
       `Context length must be a whole number >= 3 (got ${o.ctx})`,

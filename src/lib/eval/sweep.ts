@@ -4,7 +4,7 @@
 
 import { QuantlabError, toErrorInfo, type ErrorInfo } from '../errors';
 import { agreement, distinctN, repetitionRate, scoreContinuation } from '../metrics/generation';
-import type { Generation, LabeledModel } from './model';
+import { checkLabels, type Generation, type LabeledModel } from './model';
 
 export interface SweepGrid {
   prompt: string;
@@ -109,16 +109,7 @@ export function checkSweepGrid(g: SweepGrid): void {
 /** checkSweepGrid(), then an unknown baseline or duplicate labels. */
 export function checkSweepOptions(o: SweepOptions): void {
   checkSweepGrid(o.grid);
-  const labels = o.models.map((m) => m.label);
-  if (labels.length === 0) throw bad('No model to sweep');
-  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (dup !== undefined) throw bad(`"${dup}" is listed twice`);
-  if (!labels.includes(o.baseline)) {
-    throw bad(
-      `Baseline "${o.baseline}" is not among the loaded precisions (${labels.join(', ')})`,
-      'Load it too, or pick one of those as the baseline.',
-    );
-  }
+  checkLabels(o.models, o.baseline, 'No model to sweep');
 }
 
 /** The grid's cells in a fixed order: temperature, then top-k, top-p, max new tokens. */

@@ -73,23 +73,27 @@ export class GraphBuilder {
 
   /** A shared int64 constant initializer (deduplicated by value). */
   int64(values: number[], dims: number[] = [values.length]): string {
-    const key = `i64:${dims.join('x')}:${values.join(',')}`;
-    let name = this.#constCache.get(key);
-    if (!name) {
-      name = `const_i64_${this.#constCache.size}`;
-      this.initializer(name, DataType.INT64, dims, BigInt64Array.from(values.map((v) => BigInt(v))));
-      this.#constCache.set(key, name);
-    }
-    return name;
+    return this.#constant('i64', DataType.INT64, values, dims, () => BigInt64Array.from(values.map((v) => BigInt(v))));
   }
 
   /** A shared float32 constant initializer (deduplicated by value). */
   float(values: number[], dims: number[] = [values.length]): string {
-    const key = `f32:${dims.join('x')}:${values.join(',')}`;
+    return this.#constant('f32', DataType.FLOAT, values, dims, () => Float32Array.from(values));
+  }
+
+  /** The initializer named const_<tag>_<n> holding these values, added the first time they are asked for. */
+  #constant(
+    tag: string,
+    dataType: DataType,
+    values: number[],
+    dims: number[],
+    data: () => Float32Array | BigInt64Array,
+  ): string {
+    const key = `${tag}:${dims.join('x')}:${values.join(',')}`;
     let name = this.#constCache.get(key);
     if (!name) {
-      name = `const_f32_${this.#constCache.size}`;
-      this.initializer(name, DataType.FLOAT, dims, Float32Array.from(values));
+      name = `const_${tag}_${this.#constCache.size}`;
+      this.initializer(name, dataType, dims, data());
       this.#constCache.set(key, name);
     }
     return name;

@@ -66,6 +66,7 @@ export function quantizeInt8(w: Float32Array, K: number, N: number, kind: Int8Ki
   const hi = kind === 'uint8' ? 255 : INT8_WEIGHT_RANGE;
   const data = kind === 'uint8' ? new Uint8Array(K * N) : new Int8Array(K * N);
   const error = new ErrorStats();
+  // Error sums in locals, handed to ErrorStats.addBatch once (as nbits.ts does): no call per weight in the hot loop.
   let sumSq = 0;
   let maxErr = 0;
   for (let k = 0; k < K; k++) {

@@ -44,6 +44,8 @@ export function argmax(x: ArrayLike<number>): number {
   return best;
 }
 
+// argmaxF32 and argmaxF64 repeat argmax's loop on purpose: one loop per typed-array kind keeps
+// each monomorphic.
 function argmaxF32(x: Float32Array): number {
   let best = 0;
   let bestV = x[0];
@@ -238,6 +240,7 @@ function topCandidates(
   return { ids: sortedIds, w: sortedW };
 }
 
+/** sampleToken's weight loop for Float32Array logits, kept apart so the loop stays monomorphic. */
 function weightsF32(logits: Float32Array, maxLogit: number, invT: number, w: Float64Array): number {
   let total = 0;
   for (let i = 0; i < logits.length; i++) {
