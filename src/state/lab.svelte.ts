@@ -15,7 +15,7 @@ import { SAMPLE_TEXT } from '../lib/eval/sample';
 import { checkReportPlan, count, describeReport, describeSweep, LIMITS, planReport, planSweep } from '../lib/eval/plan';
 import { runSweep, type SweepRow } from '../lib/eval/sweep';
 import { toCsv, toJson, type Cell } from '../lib/eval/export';
-import { aggregateSweep, qualityCsv, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables';
+import { qualityCsv, SweepAggregator, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables';
 import { refKey } from '../lib/model/ref';
 import type { TokenEvent } from '../lib/runner/types';
 import { FP32_STEM } from '../lib/variants/table';
@@ -72,7 +72,7 @@ export class Lab {
   });
   running = $state<'quality' | 'sweep' | null>(null);
   /** `plan`: the run's size and estimate, as checked before it started. */
-  progress = $state<{ done: number; total: number; what: string; plan?: string; tokens?: number } | null>(null);
+  progress = $state.raw<{ done: number; total: number; what: string; plan?: string; tokens?: number } | null>(null);
   error = $state<ErrorInfo | null>(null);
   report = $state.raw<LabReport | null>(null);
   sweep = $state.raw<LabSweep | null>(null);
@@ -84,13 +84,15 @@ export class Lab {
   readonly loaded: Column[] = $derived.by(() =>
     this.pg.columns.filter(isLoaded).sort((a, b) => a.variant.rank - b.variant.rank),
   );
-  readonly aggregates: SweepAggregate[] = $derived(this.sweep ? aggregateSweep(this.sweep.rows) : []);
+  readonly aggregates: SweepAggregate[] = $derived(this.sweep ? this.#aggregate(this.sweep) : []);
   /** Decode tokens/s each loaded column measured in its last generation (undefined where none yet). */
   readonly speeds: (number | undefined)[] = $derived(this.loaded.map((c) => c.timings?.decodeTokensPerS));
   /** The form as typed: a message per bad field, and the sweep's size when it is usable. */
   readonly form: FormCheck = $derived(checkForm(this.fields, this.ctx, Math.max(1, this.loaded.length), this.speeds));
 
   #workers = new Map<string, LabModel>();
+  /** The aggregator of the sweep shown, and how many of its rows it has (a running sweep only grows). */
+  #agg: { grid: LabSweep['grid']; rows: number; agg: SweepAggregator } | undefined;
   #ctrl: AbortController | undefined;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -107,6 +109,14 @@ export class Lab {
     this.report = r.report ?? this.report;
     this.sweep = r.sweep ?? this.sweep;
     this.points = r.points ?? this.points;
+  }
+
+  #aggregate(s: LabSweep): SweepAggregate[] {
+    if (this.#agg?.grid !== s.grid || s.rows.length < this.#agg.rows)
+      this.#agg = { grid: s.grid, rows: 0, agg: new SweepAggregator() };
+    this.#agg.agg.add(s.rows.slice(this.#agg.rows));
+    this.#agg.rows = s.rows.length;
+    return this.#agg.agg.aggregates();
   }
 
   /** The baseline the next run will use, or why there is none. */
