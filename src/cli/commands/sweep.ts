@@ -30,7 +30,7 @@ const HELP = `quantlab sweep <dir> [options]
   --summary-csv FILE       write the aggregates (mean, std, min, max over seeds) as CSV
 Values keep to the page's ranges (${range(SWEEP_RANGES.temperature)}, ${range(SWEEP_RANGES.topK)}, ${range(SWEEP_RANGES.topP)},
 ${range(SWEEP_RANGES.maxNewTokens)}; at most ${LIMITS.listValues} values a list), and a sweep to at most ${count(LIMITS.rows)} rows
-(runs x precisions) and ${count(LIMITS.tokens)} new tokens; its size is printed before it starts.
+(runs x precisions) and ${count(LIMITS.tokens)} new tokens; its size is shown (on a terminal) before it starts.
 Ctrl-C stops between cells and prints what has finished.`;
 
 const FLAGS = {
@@ -76,7 +76,7 @@ async function runSweepCommand({ values: v, positionals }: ParsedArgs<typeof FLA
     repetitionPenalty: v['repetition-penalty'],
     chatTemplate: v.chat,
   };
-  console.error(`quantlab sweep: ${describeSweep(planSweep(shape, v.dtypes.length))}`);
+  if (process.stderr.isTTY) process.stderr.write(`${describeSweep(planSweep(shape, v.dtypes.length))}\n`);
   const loaded = await loadPrecisions(positionals[0], v.dtypes, v.baseline);
   const ctrl = new AbortController();
   const onSigint = () => ctrl.abort();
