@@ -26,16 +26,25 @@ async function roundTrip(page: Page, limit = 5000): Promise<number> {
   return answered ? performance.now() - t0 : Infinity;
 }
 
-/** Round trips every `every` ms for `ms` ms (or until `until` holds); returns each one's ms. */
+/** Round trips every `every` ms for `ms` ms (until `until` holds, or one goes unanswered); returns each one's ms. */
 async function watch(page: Page, ms: number, until?: () => Promise<boolean>, every = 50): Promise<number[]> {
   const trips: number[] = [];
   const end = performance.now() + ms;
   while (performance.now() < end) {
     trips.push(await roundTrip(page));
-    if (until && (await until())) break;
+    // A page that did not answer will not answer `until` either: stop and let the caller fail.
+    if (trips.at(-1) === Infinity || (until && (await until()))) break;
     await new Promise((r) => setTimeout(r, every));
   }
   return trips;
+}
+
+/** `p`, or a failure naming `what` after `ms` ms (page.evaluate itself waits forever on a frozen page). */
+function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)),
+  ]);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -216,21 +225,24 @@ describe('bounded, interruptible lab work', () => {
       const text = fuzzText(rand, f.list);
       // Typed as a user would (an input event per change), read back in the same round trip.
       const t1 = performance.now();
-      const r = await page.evaluate(
-        ({ id, text }) => {
-          const el = document.querySelector(id) as HTMLInputElement;
-          el.value = text;
-          el.dispatchEvent(new Event('input', { bubbles: true }));
-          return new Promise<{ invalid: boolean; message: string }>((resolve) =>
-            requestAnimationFrame(() =>
-              resolve({
-                invalid: el.getAttribute('aria-invalid') === 'true',
-                message: document.querySelector(`${id}-message`)?.textContent ?? '',
-              }),
-            ),
-          );
-        },
-        { id: f.id, text },
+      const r = await within(
+        page.evaluate(
+          ({ id, text }) => {
+            const el = document.querySelector(id) as HTMLInputElement;
+            el.value = text;
+            el.dispatchEvent(new Event('input', { bubbles: true }));
+            return new Promise<{ invalid: boolean; message: string }>((resolve) =>
+              requestAnimationFrame(() =>
+                resolve({
+                  invalid: el.getAttribute('aria-invalid') === 'true',
+                  message: document.querySelector(`${id}-message`)?.textContent ?? '',
+                }),
+              ),
+            );
+          },
+          { id: f.id, text },
+        ),
+        f.id,
       );
       trips.push(performance.now() - t1);
       const ok = r.invalid ? r.message.trim().length > 0 : labAccepts(f.id, text);
@@ -252,21 +264,24 @@ describe('bounded, interruptible lab work', () => {
       const text = fuzzText(rand, false);
       const spec = NUMBER_SPECS[f.key];
       const t1 = performance.now();
-      const r = await page.evaluate(
-        ({ selector, text, key }) => {
-          const el = document.querySelector(selector) as HTMLInputElement;
-          el.value = text;
-          el.dispatchEvent(new Event('change', { bubbles: true }));
-          return new Promise<{ value: number; message: string }>((resolve) =>
-            requestAnimationFrame(() =>
-              resolve({
-                value: window.quantlab!.playground.settings[key as keyof SamplingSettings] as number,
-                message: document.querySelector('.sampling .message')?.textContent ?? '',
-              }),
-            ),
-          );
-        },
-        { selector: f.selector, text, key: f.key },
+      const r = await within(
+        page.evaluate(
+          ({ selector, text, key }) => {
+            const el = document.querySelector(selector) as HTMLInputElement;
+            el.value = text;
+            el.dispatchEvent(new Event('change', { bubbles: true }));
+            return new Promise<{ value: number; message: string }>((resolve) =>
+              requestAnimationFrame(() =>
+                resolve({
+                  value: window.quantlab!.playground.settings[key as keyof SamplingSettings] as number,
+                  message: document.querySelector('.sampling .message')?.textContent ?? '',
+                }),
+              ),
+            );
+          },
+          { selector: f.selector, text, key: f.key },
+        ),
+        f.selector,
       );
       const inRange =
         Number.isFinite(r.value) &&
