@@ -142,6 +142,15 @@ describe('runSweep', () => {
     expect([r.done, r.total, r.cancelled, r.rows.length]).toEqual([5, 12, true, 5]);
   });
 
+  it('takes a cancel at once even when a model does not answer its own (the call is left behind)', async () => {
+    const ctrl = new AbortController();
+    const stuck: EvalModel = { ...fake(baseScript), generate: () => new Promise<Generation>(() => {}) };
+    const run = runSweep({ grid, models: [{ label: 'fp32', model: stuck }], baseline: 'fp32', signal: ctrl.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    ctrl.abort();
+    expect(await run).toMatchObject({ done: 0, cancelled: true, rows: [] });
+  });
+
   it('rejects bad grids and an unknown baseline by name', async () => {
     const m = [{ label: 'fp32', model: fake(baseScript) }];
     const withGrid = (g: Partial<SweepGrid>) => runSweep({ grid: { ...grid, ...g }, models: m, baseline: 'fp32' });

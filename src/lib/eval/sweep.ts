@@ -157,6 +157,29 @@ function greedyKey(c: SweepCell): string | undefined {
   return c.temperature === 0 || c.top_k === 1 ? `greedy/${c.max_new_tokens}` : undefined;
 }
 
+/**
+ * `p`'s value, or undefined as soon as `signal` aborts: Cancel takes effect at once, whatever the
+ * model does with its own cancel (the call is left to finish; its result or error is dropped).
+ */
+function unlessAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T | undefined> {
+  if (!signal) return p;
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 type Outcome = { ok: true; gen: Generation } | { ok: false; error: ErrorInfo };
 
 /** Runs the sweep; per-precision failures become rows with `error`, cancellation returns the rows so far. */
@@ -205,7 +228,11 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
             o.onProgress?.({ status: 'token', done, total, tokens });
           };
           try {
-            const gen = await m.model.generate(params, o.signal, onToken);
+            const gen = await unlessAborted(m.model.generate(params, o.signal, onToken), o.signal);
+            if (!gen) {
+              cancelled = true;
+              break outer;
+            }
             tokens = before + gen.ids.length;
             outs.push({ ok: true, gen });
           } catch (err) {
@@ -219,7 +246,12 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         try {
           // Without the baseline's continuation (or its scoring) no row of this unit means anything.
           if (!outs[0].ok) throw outs[0].error;
-          unit = await scoreUnit(ordered, outs, base, cell, seed);
+          const scored = await unlessAborted(scoreUnit(ordered, outs, base, cell, seed), o.signal);
+          if (!scored) {
+            cancelled = true;
+            break outer;
+          }
+          unit = scored;
         } catch (err) {
           error = toErrorInfo(err);
           break outer;
