@@ -10,7 +10,8 @@ export interface EvalWorker {
   encode(text: string): Promise<number[]>;
   decode(ids: number[]): Promise<string>;
   bosId(): Promise<number | undefined>;
-  generate(params: GenerateParams): Promise<GenerateResult>;
+  /** `onToken`: new tokens so far, as the worker streams them. */
+  generate(params: GenerateParams, onToken?: (tokens: number) => void): Promise<GenerateResult>;
   cancel(): Promise<void> | void;
 }
 
@@ -21,12 +22,12 @@ export function workerEvalModel(api: EvalWorker): EvalModel {
     encode: (text) => api.encode(text),
     decode: (ids) => api.decode(ids),
     bosId: () => api.bosId(),
-    async generate(params, signal): Promise<Generation> {
+    async generate(params, signal, onToken): Promise<Generation> {
       if (signal?.aborted) return { promptIds: [], ids: [], text: '', cancelled: true };
       const onAbort = () => void api.cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        const g = await api.generate(params);
+        const g = await api.generate(params, onToken);
         return { promptIds: g.promptIds, ids: g.ids, text: g.text, cancelled: g.cancelled };
       } finally {
         signal?.removeEventListener('abort', onAbort);

@@ -3,18 +3,21 @@
 // of its own (so a report never waits for, or interrupts, the playground's generation), and keeps
 // the report, the sweep rows as they arrive, and size-vs-quality points.
 
+import { proxy } from 'comlink';
 import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
 import { workerEvalModel, type EvalWorker } from '../browser/worker-model';
 import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
 import { mergePoints, textTag, type SizeQualityPoint } from '../lib/eval/lab-charts';
-import { gridFromFields, parseWhole, type GridFields } from '../lib/eval/lab-inputs';
+import { checkForm, gridFromFields, parseCtx, type FormCheck, type GridFields } from '../lib/eval/lab-inputs';
 import type { EvalModel, LabeledModel } from '../lib/eval/model';
 import { checkText, evaluateQuality } from '../lib/eval/quality';
 import { SAMPLE_TEXT } from '../lib/eval/sample';
-import { runSweep } from '../lib/eval/sweep';
+import { checkReportPlan, count, describeReport, describeSweep, LIMITS, planReport, planSweep } from '../lib/eval/plan';
+import { runSweep, type SweepRow } from '../lib/eval/sweep';
 import { toCsv, toJson, type Cell } from '../lib/eval/export';
-import { aggregateSweep, qualityCsv, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables';
+import { qualityCsv, SweepAggregator, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../lib/eval/tables';
 import { refKey } from '../lib/model/ref';
+import type { TokenEvent } from '../lib/runner/types';
 import { FP32_STEM } from '../lib/variants/table';
 import type { Column } from './column.svelte.ts';
 import { loadLab, saveLab, type LabReport, type LabSweep } from './lab-storage';
@@ -22,6 +25,10 @@ import type { Playground } from './playground.svelte.ts';
 
 /** How long the lab waits after a change before it saves. */
 const SAVE_DEBOUNCE_MS = 500;
+/** How often a running sweep shows its new rows (its progress counter moves at every run). */
+const PUBLISH_MS = 250;
+/** A sweep with more rows is not kept across reloads: writing it would stall the page (export it instead). */
+const SAVE_ROWS = 5000;
 
 interface LabModel {
   client: ColumnClient;
@@ -35,7 +42,8 @@ function evalWorker(client: ColumnClient): EvalWorker {
     encode: (text) => client.call((api) => api.encode(text)),
     decode: (ids) => client.call((api) => api.decode(ids)),
     bosId: () => client.call((api) => api.bosId()),
-    generate: (params) => client.call((api) => api.generate(params)),
+    generate: (params, onToken) =>
+      client.call((api) => api.generate(params, onToken && proxy((e: TokenEvent) => onToken(e.ids.length)))),
     cancel: () => client.cancel(),
   };
 }
@@ -63,7 +71,8 @@ export class Lab {
     seeds: '3',
   });
   running = $state<'quality' | 'sweep' | null>(null);
-  progress = $state<{ done: number; total: number; what: string } | null>(null);
+  /** `plan`: the run's size and estimate, as checked before it started. */
+  progress = $state.raw<{ done: number; total: number; what: string; plan?: string; tokens?: number } | null>(null);
   error = $state<ErrorInfo | null>(null);
   report = $state.raw<LabReport | null>(null);
   sweep = $state.raw<LabSweep | null>(null);
@@ -75,9 +84,15 @@ export class Lab {
   readonly loaded: Column[] = $derived.by(() =>
     this.pg.columns.filter(isLoaded).sort((a, b) => a.variant.rank - b.variant.rank),
   );
-  readonly aggregates: SweepAggregate[] = $derived(this.sweep ? aggregateSweep(this.sweep.rows) : []);
+  readonly aggregates: SweepAggregate[] = $derived(this.sweep ? this.#aggregate(this.sweep) : []);
+  /** Decode tokens/s each loaded column measured in its last generation (undefined where none yet). */
+  readonly speeds: (number | undefined)[] = $derived(this.loaded.map((c) => c.timings?.decodeTokensPerS));
+  /** The form as typed: a message per bad field, and the sweep's size when it is usable. */
+  readonly form: FormCheck = $derived(checkForm(this.fields, this.ctx, Math.max(1, this.loaded.length), this.speeds));
 
   #workers = new Map<string, LabModel>();
+  /** The aggregator of the sweep shown, and how many of its rows it has (a running sweep only grows). */
+  #agg: { grid: LabSweep['grid']; rows: number; agg: SweepAggregator } | undefined;
   #ctrl: AbortController | undefined;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -94,6 +109,14 @@ export class Lab {
     this.report = r.report ?? this.report;
     this.sweep = r.sweep ?? this.sweep;
     this.points = r.points ?? this.points;
+  }
+
+  #aggregate(s: LabSweep): SweepAggregate[] {
+    if (this.#agg?.grid !== s.grid || s.rows.length < this.#agg.rows)
+      this.#agg = { grid: s.grid, rows: 0, agg: new SweepAggregator() };
+    this.#agg.agg.add(s.rows.slice(this.#agg.rows));
+    this.#agg.rows = s.rows.length;
+    return this.#agg.agg.aggregates();
   }
 
   /** The baseline the next run will use, or why there is none. */
@@ -189,8 +212,13 @@ export class Lab {
     return this.#run('quality', async (signal) => {
       const text = this.scoredText;
       checkText(text);
-      const ctxField = this.ctx.trim();
-      const ctxAsked = ctxField === '' ? undefined : parseWhole(ctxField, 'Window (tokens)', 3);
+      if (text.length > LIMITS.textChars)
+        throw bad(
+          `The text is ${count(text.length)} characters, over the limit of ${count(LIMITS.textChars)}`,
+          'Score a shorter part of it.',
+        );
+      const ctxAsked = parseCtx(this.ctx);
+      const speeds = this.speeds;
       const m = await this.#models();
       const ctx = ctxAsked ?? Math.min(512, m.maxPositions ?? 512);
       if (m.maxPositions !== undefined && ctx > m.maxPositions) {
@@ -205,7 +233,12 @@ export class Lab {
         baseline: m.baseline,
         ctx,
         signal,
-        onProgress: (p) => (this.progress = { done: p.done, total: p.total, what: 'windows' }),
+        onPlan: (windows) => {
+          const plan = planReport(windows, ctx, m.models.length, speeds);
+          checkReportPlan(plan);
+          this.progress = { done: 0, total: windows, what: 'windows', plan: describeReport(plan) };
+        },
+        onProgress: (p) => (this.progress = { ...this.progress, done: p.done, total: p.total, what: 'windows' }),
       });
       const model = this.pg.model;
       const tag = this.source === 'sample' ? 'built-in sample' : textTag(text);
@@ -236,7 +269,8 @@ export class Lab {
   /** The sampling sweep over the grid in the form; rows appear as each (cell, seed) finishes. */
   runSweep(): Promise<void> {
     return this.#run('sweep', async (signal) => {
-      const grid = gridFromFields($state.snapshot(this.fields));
+      const speeds = this.speeds;
+      const grid = gridFromFields($state.snapshot(this.fields), Math.max(1, this.loaded.length), speeds);
       const m = await this.#models();
       if (m.maxPositions !== undefined) {
         const base = m.models.find((x) => x.label === m.baseline)!;
@@ -249,22 +283,36 @@ export class Lab {
           );
         }
       }
+      const plan = describeSweep(planSweep({ ...grid, seeds: grid.seeds.length }, m.models.length, speeds));
       const model = this.pg.model;
       const head = { model: model?.name ?? '', modelKey: model?.key ?? '', baseline: m.baseline, grid };
       this.sweep = { ...head, rows: [], done: 0, total: 0, cancelled: false };
+      // Rows gather here and reach the page (tables, charts, storage) at most every PUBLISH_MS.
+      const rows: SweepRow[] = [];
+      let last = { done: 0, total: 0 };
+      let shown = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const publish = () => {
+        timer = undefined;
+        shown = performance.now();
+        if (this.running !== 'sweep') return;
+        this.sweep = { ...head, rows: rows.slice(), ...last, cancelled: false };
+        this.#saveSoon();
+      };
       const result = await runSweep({
         grid,
         models: m.models,
         baseline: m.baseline,
         signal,
         onProgress: (p) => {
-          this.progress = { done: p.done, total: p.total, what: 'cell x seed runs' };
-          if (p.status === 'cell' && this.sweep) {
-            this.sweep = { ...this.sweep, rows: [...this.sweep.rows, ...p.rows], done: p.done, total: p.total };
-            this.#saveSoon();
-          }
+          this.progress = { done: p.done, total: p.total, what: 'cell x seed runs', plan, tokens: p.tokens };
+          if (p.status !== 'cell') return;
+          rows.push(...p.rows);
+          last = { done: p.done, total: p.total };
+          timer ??= setTimeout(publish, Math.max(0, shown + PUBLISH_MS - performance.now()));
         },
       });
+      clearTimeout(timer);
       this.sweep = {
         ...head,
         rows: result.rows,
@@ -324,17 +372,19 @@ export class Lab {
 
   saveNow(): void {
     clearTimeout(this.#saveTimer);
-    this.saved = saveLab({
-      version: 1,
-      source: this.source,
-      text: this.text,
-      ctx: this.ctx,
-      baselineChoice: this.baselineChoice,
-      fields: $state.snapshot(this.fields),
-      report: this.report,
-      sweep: this.sweep,
-      points: this.points,
-    });
+    const keepSweep = !this.sweep || this.sweep.rows.length <= SAVE_ROWS;
+    this.saved =
+      saveLab({
+        version: 1,
+        source: this.source,
+        text: this.text,
+        ctx: this.ctx,
+        baselineChoice: this.baselineChoice,
+        fields: $state.snapshot(this.fields),
+        report: this.report,
+        sweep: keepSweep ? this.sweep : null,
+        points: this.points,
+      }) && keepSweep;
   }
 
   dispose(): void {

@@ -178,7 +178,7 @@ describe('the quality lab', () => {
       await page.locator(field).fill(old);
     };
     await sweepError('#lab-temperatures', '0, hot', 'temperatures: "hot" is not a number');
-    await sweepError('#lab-temperatures', '-0.5', 'temperatures: -0.5 is not a number >= 0');
+    await sweepError('#lab-temperatures', '-0.5', 'temperatures: -0.5 is not a number from 0 to 2');
     await sweepError('#lab-topps', 'NaN', 'top-p: "NaN" is not a number');
     await sweepError('#lab-seeds', '-1', 'Seeds per cell must be a whole number >= 1 (got "-1")');
     await sweepError('#lab-max-new', '500', "plus 500 new tokens exceeds the model's 128 positions");

@@ -215,12 +215,12 @@ describe('quality report and sweeps on aidreams260K', () => {
       [
         'sweep negative temperature',
         () => ['sweep', dir, '--temperatures=-0.5'],
-        /temperatures: -0.5 is not a number >= 0/,
+        /temperatures: -0.5 is not a number from 0 to 2/,
       ],
       [
         'sweep top-p out of range',
         () => ['sweep', dir, '--top-p', '2', '--max-new-tokens', '4'],
-        /top-p: 2 is not in \(0, 1\]/,
+        /top-p: 2 is not a number from 0.05 to 1/,
       ],
       ['sweep zero seeds', () => ['sweep', dir, '--seeds', '0'], /--seeds must be a whole number >= 1/],
       [

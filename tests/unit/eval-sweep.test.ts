@@ -76,7 +76,8 @@ describe('runSweep', () => {
     // Progress: monotone, one event per cell x seed, ends with done.
     const dones = progress.filter((p) => p.status === 'cell').map((p) => p.done);
     expect(dones).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
-    expect(progress.at(-1)).toEqual({ status: 'done', done: 12, total: 12, cancelled: false });
+    // 7 generations (one greedy, 6 sampled) x 2 precisions x 4 tokens.
+    expect(progress.at(-1)).toEqual({ status: 'done', done: 12, total: 12, tokens: 56, cancelled: false });
   });
 
   it('runs a greedy cell once per precision and copies it to every seed', async () => {
@@ -141,17 +142,34 @@ describe('runSweep', () => {
     expect([r.done, r.total, r.cancelled, r.rows.length]).toEqual([5, 12, true, 5]);
   });
 
+  it('takes a cancel at once even when a model does not answer its own (the call is left behind)', async () => {
+    const ctrl = new AbortController();
+    const stuck: EvalModel = { ...fake(baseScript), generate: () => new Promise<Generation>(() => {}) };
+    const run = runSweep({ grid, models: [{ label: 'fp32', model: stuck }], baseline: 'fp32', signal: ctrl.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    ctrl.abort();
+    expect(await run).toMatchObject({ done: 0, cancelled: true, rows: [] });
+  });
+
   it('rejects bad grids and an unknown baseline by name', async () => {
     const m = [{ label: 'fp32', model: fake(baseScript) }];
     const withGrid = (g: Partial<SweepGrid>) => runSweep({ grid: { ...grid, ...g }, models: m, baseline: 'fp32' });
-    await expect(withGrid({ temperatures: [0.5, NaN] })).rejects.toThrow('temperatures: NaN is not a number >= 0');
+    await expect(withGrid({ temperatures: [0.5, NaN] })).rejects.toThrow(
+      'temperatures: NaN is not a number from 0 to 2',
+    );
     await expect(withGrid({ temperatures: [-1] })).rejects.toThrow(/temperatures: -1/);
     await expect(withGrid({ topKs: [2.5] })).rejects.toThrow(/top-k: 2.5 is not a whole number/);
-    await expect(withGrid({ topPs: [0] })).rejects.toThrow(/top-p: 0 is not in \(0, 1\]/);
+    await expect(withGrid({ topPs: [0] })).rejects.toThrow(/top-p: 0 is not a number from 0.05 to 1/);
     await expect(withGrid({ maxNewTokens: [0] })).rejects.toThrow(/max new tokens: 0/);
     await expect(withGrid({ seeds: [] })).rejects.toThrow(/seeds: give at least one value/);
     await expect(withGrid({ seeds: [-1] })).rejects.toThrow(/seeds: -1/);
     await expect(withGrid({ repetitionPenalty: 0 })).rejects.toThrow(/repetition penalty must be > 0/);
+    await expect(withGrid({ temperatures: [99] })).rejects.toThrow('temperatures: 99 is not a number from 0 to 2');
+    await expect(withGrid({ topKs: [1e9] })).rejects.toThrow('top-k: 1000000000 is not a whole number from 0 to 200');
+    await expect(withGrid({ topKs: [5, 5] })).rejects.toThrow('top-k: 5 is listed twice');
+    await expect(withGrid({ seeds: Array.from({ length: 6000 }, (_, i) => i) })).rejects.toThrow(
+      /This sweep is too large: 24,000 runs .* over the limit of 20,000 rows/,
+    );
     await expect(runSweep({ grid, models: m, baseline: 'fp16' })).rejects.toThrow(
       'Baseline "fp16" is not among the loaded precisions (fp32)',
     );

@@ -11,7 +11,7 @@ import {
   textTag,
   type SizeQualityPoint,
 } from '../../src/lib/eval/lab-charts';
-import { gridFromFields, parseNumberList } from '../../src/lib/eval/lab-inputs';
+import { checkForm, FieldError, gridFromFields, parseCtx } from '../../src/lib/eval/lab-inputs';
 import type { QualityReport } from '../../src/lib/eval/quality';
 import type { SweepRow } from '../../src/lib/eval/sweep';
 import { aggregateSweep } from '../../src/lib/eval/tables';
@@ -58,18 +58,61 @@ describe('lab form fields', () => {
   it.each([
     [{ temperatures: '0, hot' }, 'temperatures: "hot" is not a number'],
     [{ temperatures: ' , ' }, 'temperatures: give at least one value'],
-    [{ temperatures: '-1' }, 'temperatures: -1 is not a number >= 0'],
-    [{ topKs: '2.5' }, 'top-k: 2.5 is not a whole number >= 0'],
+    [{ temperatures: '-1' }, 'temperatures: -1 is not a number from 0 to 2'],
+    [{ temperatures: '99' }, 'temperatures: 99 is not a number from 0 to 2'],
+    [{ topKs: '2.5' }, 'top-k: 2.5 is not a whole number from 0 to 200'],
+    [{ topKs: '1e9' }, 'top-k: 1e9 is not a whole number from 0 to 200'],
     [{ topPs: 'NaN' }, 'top-p: "NaN" is not a number'],
-    [{ topPs: '1.5' }, 'top-p: 1.5 is not in (0, 1]'],
+    [{ topPs: '1.5' }, 'top-p: 1.5 is not a number from 0.05 to 1'],
+    [{ topPs: '0.5, 0.5' }, 'top-p: 0.5 is listed twice'],
     [{ seeds: '0' }, 'Seeds per cell must be a whole number >= 1 (got "0")'],
-    [{ maxNewTokens: '0' }, 'max new tokens: 0 is not a whole number >= 1'],
+    [{ maxNewTokens: '0' }, 'max new tokens: 0 is not a whole number from 1 to 1,024'],
+    [{ maxNewTokens: Array.from({ length: 40 }, (_, i) => i + 1).join(',') }, 'max new tokens: 40 values is too many'],
+    [{ temperatures: '1'.repeat(2000) }, 'temperatures: 2,000 characters is too long'],
+    [{ seeds: '1000000' }, 'This sweep is too large: 4,000,000 runs (4 cells x 1,000,000 seeds)'],
   ])('rejects %o', (patch, message) => {
     expect(() => gridFromFields({ ...FIELDS, ...patch })).toThrow(message);
   });
   it('"off" is a number only for top-k', () => {
-    expect(parseNumberList('off, 3', 'top-k', '')).toEqual([0, 3]);
-    expect(() => parseNumberList('off', 'temperatures', '')).toThrow('"off" is not a number');
+    expect(gridFromFields({ ...FIELDS, topKs: 'off, 3' }).topKs).toEqual([0, 3]);
+    expect(() => gridFromFields({ ...FIELDS, temperatures: 'off' })).toThrow('"off" is not a number');
+  });
+  it('names the field of each message, and the seeds that would fit', () => {
+    const err = (patch: Partial<typeof FIELDS>, precisions = 1) => {
+      try {
+        gridFromFields({ ...FIELDS, ...patch }, precisions);
+      } catch (e) {
+        return e as FieldError;
+      }
+      throw new Error('accepted');
+    };
+    expect(err({ topPs: '2' }).field).toBe('topPs');
+    // 1 temperature x 1 top-k x ... = 1 cell, 2 precisions: 20,000 rows allow 10,000 seeds.
+    const big = err({ temperatures: '0', topKs: '0', seeds: '1000000' }, 2);
+    expect(big.field).toBe('seeds');
+    expect(big.message).toBe(
+      'This sweep is too large: 1,000,000 runs (1 cell x 1,000,000 seeds) x 2 precisions = 2,000,000 rows, ' +
+        'at most 16 new tokens, over the limit of 20,000 rows.',
+    );
+    expect(big.detail).toContain('Use at most 10,000 Seeds per cell');
+    expect(gridFromFields({ ...FIELDS, temperatures: '0', topKs: '0', seeds: '10000' }, 2).seeds).toHaveLength(10_000);
+  });
+  it('checks the whole form at once without throwing, with the plan when it is usable', () => {
+    const ok = checkForm(FIELDS, '', 2);
+    expect(ok.messages).toEqual({});
+    expect(ok.plan).toMatchObject({ cells: 4, runs: 12, rows: 24 });
+    const bad = checkForm({ ...FIELDS, temperatures: '99', seeds: 'x' }, '-4', 2);
+    expect(Object.keys(bad.messages).sort()).toEqual(['ctx', 'seeds', 'temperatures']);
+    expect(bad.plan).toBeUndefined();
+    expect(checkForm({ ...FIELDS, seeds: '1000000' }, '', 2).messages.seeds).toBe(
+      'At most 2,500 seeds per cell with this grid and 2 precisions.',
+    );
+  });
+  it('reads the window field: empty is automatic, else 3 .. 2048', () => {
+    expect(parseCtx('')).toBeUndefined();
+    expect(parseCtx(' 128 ')).toBe(128);
+    expect(() => parseCtx('-4')).toThrow('Window (tokens) must be a whole number >= 3 (got "-4")');
+    expect(() => parseCtx('100000')).toThrow('Window (tokens) must be at most 2,048 (got 100,000)');
   });
 });
 

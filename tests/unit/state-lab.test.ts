@@ -210,7 +210,7 @@ describe('Lab', () => {
     const run = lab.runSweep();
     await vi.waitFor(() => expect(labWorkers[0]?.runs.length).toBe(3));
     expect(lab.running).toBe('sweep');
-    expect(lab.sweep?.rows.length).toBe(4); // two units x two precisions
+    await vi.waitFor(() => expect(lab.sweep?.rows.length).toBe(4)); // two units x two precisions
     lab.cancel();
     await run;
     expect(labWorkers[0].runs[2].cancelled).toBe(true);
@@ -225,5 +225,20 @@ describe('Lab', () => {
     const saved = JSON.parse(storage.getItem(LAB_KEY)!);
     expect(saved.sweep.cancelled).toBe(true);
     expect(saved.sweep.rows).toHaveLength(4);
+  });
+
+  it('refuses a sweep over the limits with its estimate, marks the field, and starts no worker', async () => {
+    const { lab, labWorkers } = await setup();
+    lab.fields = { ...lab.fields, temperatures: '0', topKs: '0', topPs: '1', maxNewTokens: '8', seeds: '1000000' };
+    // Two loaded precisions: 20,000 rows allow 10,000 seeds of one cell.
+    expect(lab.form.messages).toEqual({ seeds: 'At most 10,000 seeds per cell with this grid and 2 precisions.' });
+    await lab.runSweep();
+    expect(lab.error?.message).toContain('1,000,000 runs (1 cell x 1,000,000 seeds) x 2 precisions = 2,000,000 rows');
+    expect(lab.error?.detail).toContain('Use at most 10,000 Seeds per cell');
+    expect(labWorkers).toHaveLength(0);
+    lab.fields = { ...lab.fields, seeds: '10000', temperatures: '99' };
+    expect(lab.form.messages.temperatures).toContain('temperatures: 99 is not a number from 0 to 2');
+    lab.fields = { ...lab.fields, temperatures: '0' };
+    expect(lab.form).toMatchObject({ messages: {}, plan: { runs: 10_000, rows: 20_000, generations: 2, tokens: 16 } });
   });
 });

@@ -4,12 +4,15 @@
 import { writeFileSync } from 'node:fs';
 import { QuantlabError } from '../../lib/errors';
 import { toJson } from '../../lib/eval/export';
+import { checkSweepPlan, count, describeSweep, LIMITS, planSweep, SWEEP_RANGES } from '../../lib/eval/plan';
 import { checkSweepGrid, runSweep, type SweepResult } from '../../lib/eval/sweep';
 import { aggregateSweep, sweepAggregatesCsv, sweepRowsCsv, type SweepAggregate } from '../../lib/eval/tables';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
 import { fixed, formatTable, progressLine } from '../format';
 import { loadPrecisions } from '../model-folder';
+
+const range = (r: { label: string; min: number; max: number }) => `${r.label.toLowerCase()} ${r.min}-${r.max}`;
 
 const HELP = `quantlab sweep <dir> [options]
   --dtypes LIST            precisions, e.g. fp32,fp16,q8,q4,bnb4 (default fp32)
@@ -25,6 +28,9 @@ const HELP = `quantlab sweep <dir> [options]
   --json                   print one JSON object: grid, rows (one per dtype x cell x seed), aggregates
   --csv FILE               write the per-seed rows as CSV
   --summary-csv FILE       write the aggregates (mean, std, min, max over seeds) as CSV
+Values keep to the page's ranges (${range(SWEEP_RANGES.temperature)}, ${range(SWEEP_RANGES.topK)}, ${range(SWEEP_RANGES.topP)},
+${range(SWEEP_RANGES.maxNewTokens)}; at most ${LIMITS.listValues} values a list), and a sweep to at most ${count(LIMITS.rows)} rows
+(runs x precisions) and ${count(LIMITS.tokens)} new tokens; its size is shown (on a terminal) before it starts.
 Ctrl-C stops between cells and prints what has finished.`;
 
 const FLAGS = {
@@ -53,17 +59,24 @@ export const sweepCommand = defineCommand({
 
 async function runSweepCommand({ values: v, positionals }: ParsedArgs<typeof FLAGS>): Promise<number> {
   if (positionals.length !== 1) throw new QuantlabError('bad-argument', 'sweep needs exactly one model folder', HELP);
-  const grid = {
-    prompt: v.prompt,
+  const shape = {
     temperatures: v.temperatures,
     topKs: v['top-k'],
     topPs: v['top-p'],
     maxNewTokens: v['max-new-tokens'],
+    seeds: v.seeds,
+  };
+  // The page's limits, checked before a seed list is built or a model is loaded.
+  checkSweepGrid({ ...shape, prompt: v.prompt, seeds: [0], repetitionPenalty: v['repetition-penalty'] });
+  checkSweepPlan(shape, v.dtypes.length);
+  const grid = {
+    ...shape,
+    prompt: v.prompt,
     seeds: Array.from({ length: v.seeds }, (_, i) => i),
     repetitionPenalty: v['repetition-penalty'],
     chatTemplate: v.chat,
   };
-  checkSweepGrid(grid);
+  if (process.stderr.isTTY) process.stderr.write(`${describeSweep(planSweep(shape, v.dtypes.length))}\n`);
   const loaded = await loadPrecisions(positionals[0], v.dtypes, v.baseline);
   const ctrl = new AbortController();
   const onSigint = () => ctrl.abort();

@@ -32,7 +32,8 @@ export interface EvalModel {
   decode(ids: number[]): Awaitable<string>;
   /** The tokenizer's BOS id, or undefined when it has none. */
   bosId(): Awaitable<number | undefined>;
-  generate(params: GenerateParams, signal?: AbortSignal): Promise<Generation>;
+  /** `onToken` hears the count of new tokens so far, as they come (for progress; it may skip counts). */
+  generate(params: GenerateParams, signal?: AbortSignal, onToken?: (tokens: number) => void): Promise<Generation>;
 }
 
 /** A model with the name it is reported under (a dtype such as "q4", or any label). */
@@ -69,6 +70,6 @@ export function runnerEvalModel(runner: Runner): EvalModel {
       const id = (runner.tokenizer as { bos_token_id?: number | null }).bos_token_id;
       return typeof id === 'number' ? id : undefined;
     },
-    generate: (params, signal) => runner.generate(params, undefined, signal),
+    generate: (params, signal, onToken) => runner.generate(params, onToken && ((e) => onToken(e.ids.length)), signal),
   };
 }

@@ -6,6 +6,7 @@ import { QuantlabError, toErrorInfo, type ErrorInfo } from '../errors';
 import { QualityAccumulator, argmax64, compareLogProbs, logSoftmax64, type QualityStats } from '../metrics/divergence';
 import { planWindows, scoredBytes, type Window } from '../metrics/windows';
 import { checkLabels, type EvalModel, type LabeledModel, type Logits } from './model';
+import { pacer } from './pace';
 
 /** One precision's report: llama.cpp's statistics plus bits per byte. */
 export interface PrecisionQuality extends QualityStats {
@@ -50,6 +51,8 @@ export interface QualityOptions {
   ctx: number;
   /** Use at most this many windows (llama.cpp's --chunks). */
   maxWindows?: number;
+  /** Called with the number of windows once the text is tokenized, before any is scored; throw to refuse. */
+  onPlan?: (windows: number) => void;
   signal?: AbortSignal;
   onProgress?: (p: QualityProgress) => void;
 }
@@ -122,6 +125,8 @@ export async function evaluateQuality(o: QualityOptions): Promise<QualityReport>
       tokens.length >= 3 ? `Use a longer text or a context of at most ${tokens.length} tokens.` : 'Use a longer text.',
     );
   }
+  o.onPlan?.(windows.length);
+  const pace = pacer();
   // Models that read the text as the baseline does are compared with it position by position;
   // any other (another model, another tokenizer) only gets its own perplexity.
   const same: Track[] = [];
@@ -142,6 +147,7 @@ export async function evaluateQuality(o: QualityOptions): Promise<QualityReport>
     const bl = await windowLogits(base.model, w, base.label);
     const lps = [];
     for (let j = w.firstRow; j < w.firstRow + w.scored; j++) {
+      await pace();
       const lp = logSoftmax64(rowOf(bl, j));
       if (!healthy(lp)) throw nonFinite(base.label, w.start + j);
       lps.push(lp);
@@ -153,6 +159,7 @@ export async function evaluateQuality(o: QualityOptions): Promise<QualityReport>
         const ql = t.model === base.model ? bl : await windowLogits(t.model, w, t.label);
         if (ql.vocab !== bl.vocab) throw bad(`${t.label} has ${ql.vocab} logits per token, the baseline ${bl.vocab}`);
         for (let r = 0; r < lps.length; r++) {
+          await pace();
           const j = w.firstRow + r;
           const lq = t.model === base.model ? lps[r] : logSoftmax64(rowOf(ql, j));
           if (!healthy(lq)) throw nonFinite(t.label, w.start + j);
@@ -198,7 +205,9 @@ async function scoreAlone(t: Track, o: QualityOptions): Promise<boolean> {
     for (const w of windows) {
       if (o.signal?.aborted) return false;
       const l = await windowLogits(t.model, w, t.label);
+      const pace = pacer();
       for (let j = w.firstRow; j < w.firstRow + w.scored; j++) {
+        await pace();
         const lq = logSoftmax64(rowOf(l, j));
         if (!healthy(lq)) throw nonFinite(t.label, w.start + j);
         t.acc.add(compareLogProbs(lq, lq, w.ids[j + 1]));

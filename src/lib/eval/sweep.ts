@@ -1,10 +1,13 @@
 // Sensitivity sweeps: every precision generates over a grid of sampling settings with shared
 // seeds (coupled sampling), and each continuation is scored against the baseline's one; cancel
-// between cells keeps the rows done so far.
+// between cells keeps the rows done so far. Greedy cells run once and are copied to every seed,
+// yielding to the event loop as it goes (pace.ts), so a page running this stays interruptible.
 
 import { QuantlabError, toErrorInfo, type ErrorInfo } from '../errors';
 import { agreement, distinctN, repetitionRate, scoreContinuation } from '../metrics/generation';
 import { checkLabels, type Generation, type LabeledModel } from './model';
+import { pacer } from './pace';
+import { checkSweepPlan, LIMITS, SWEEP_RANGES } from './plan';
 
 export interface SweepGrid {
   prompt: string;
@@ -60,10 +63,14 @@ export const ROW_METRICS = [
 ] as const;
 export type RowMetric = (typeof ROW_METRICS)[number];
 
-/** On 'cell', rows are what that (cell, seed) unit added, so a page can show partial results. */
+/**
+ * On 'cell', rows are what that (cell, seed) unit added, so a page can show partial results; 'token'
+ * comes as generations stream. `tokens`: new tokens generated so far, all precisions.
+ */
 export type SweepProgress =
-  | { status: 'cell'; done: number; total: number; cell: SweepCell; seed: number; rows: SweepRow[] }
-  | { status: 'done'; done: number; total: number; cancelled: boolean };
+  | { status: 'cell'; done: number; total: number; tokens: number; cell: SweepCell; seed: number; rows: SweepRow[] }
+  | { status: 'token'; done: number; total: number; tokens: number }
+  | { status: 'done'; done: number; total: number; tokens: number; cancelled: boolean };
 
 export interface SweepOptions {
   grid: SweepGrid;
@@ -90,26 +97,41 @@ const bad = (msg: string, detail?: string) => new QuantlabError('bad-argument', 
 
 function checkList(name: string, xs: number[], ok: (x: number) => boolean, rule: string): void {
   if (!Array.isArray(xs) || xs.length === 0) throw bad(`${name}: give at least one value`);
+  if (xs.length > LIMITS.listValues)
+    throw bad(`${name}: ${xs.length} values is too many (at most ${LIMITS.listValues})`);
   const b = xs.find((x) => !ok(x));
   if (b !== undefined) throw bad(`${name}: ${b} is not ${rule}`);
+  const dup = xs.find((x, i) => xs.indexOf(x) !== i);
+  if (dup !== undefined) throw bad(`${name}: ${dup} is listed twice`);
 }
 
-/** Rejects an empty or out-of-range grid, naming the list and the value. */
+type Range = { min: number; max: number; integer: boolean };
+const inRange = (r: Range) => (x: number) =>
+  Number.isFinite(x) && x >= r.min && x <= r.max && (!r.integer || Number.isInteger(x));
+const ruleOf = (r: Range) => `${r.integer ? 'a whole number' : 'a number'} from ${r.min} to ${r.max}`;
+
+/** Rejects an empty or out-of-range grid (the playground's ranges, plan.ts), naming the list and the value. */
 export function checkSweepGrid(g: SweepGrid): void {
-  checkList('temperatures', g.temperatures, (x) => Number.isFinite(x) && x >= 0, 'a number >= 0');
-  checkList('top-k', g.topKs, (x) => Number.isInteger(x) && x >= 0, 'a whole number >= 0 (0 = off)');
-  checkList('top-p', g.topPs, (x) => Number.isFinite(x) && x > 0 && x <= 1, 'in (0, 1] (1 = off)');
-  checkList('max new tokens', g.maxNewTokens, (x) => Number.isInteger(x) && x >= 1, 'a whole number >= 1');
-  checkList('seeds', g.seeds, (x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff, 'a whole number >= 0');
+  const R = SWEEP_RANGES;
+  checkList('temperatures', g.temperatures, inRange(R.temperature), ruleOf(R.temperature));
+  checkList('top-k', g.topKs, inRange(R.topK), `${ruleOf(R.topK)} (0 = off)`);
+  checkList('top-p', g.topPs, inRange(R.topP), `${ruleOf(R.topP)} (1 = off)`);
+  checkList('max new tokens', g.maxNewTokens, inRange(R.maxNewTokens), ruleOf(R.maxNewTokens));
+  if (!Array.isArray(g.seeds) || g.seeds.length === 0) throw bad('seeds: give at least one value');
+  const seed = g.seeds.find((x) => !(Number.isInteger(x) && x >= 0 && x <= 0xffffffff));
+  if (seed !== undefined) throw bad(`seeds: ${seed} is not a whole number >= 0`);
   const rp = g.repetitionPenalty ?? 1;
-  if (!Number.isFinite(rp) || rp <= 0) throw bad(`repetition penalty must be > 0 (got ${rp})`);
+  if (!Number.isFinite(rp) || rp <= 0 || rp > R.repetitionPenalty.max)
+    throw bad(`repetition penalty must be > 0 and at most ${R.repetitionPenalty.max} (got ${rp})`);
   if (typeof g.prompt !== 'string') throw bad('The prompt must be text');
 }
 
-/** checkSweepGrid(), then an unknown baseline or duplicate labels. */
+/** checkSweepGrid(), then an unknown baseline or duplicate labels, then a plan over LIMITS. */
 export function checkSweepOptions(o: SweepOptions): void {
   checkSweepGrid(o.grid);
   checkLabels(o.models, o.baseline, 'No model to sweep');
+  const labels = o.models.map((m) => m.label);
+  checkSweepPlan({ ...o.grid, seeds: o.grid.seeds.length }, labels.length);
 }
 
 /** The grid's cells in a fixed order: temperature, then top-k, top-p, max new tokens. */
@@ -127,6 +149,29 @@ function greedyKey(c: SweepCell): string | undefined {
   return c.temperature === 0 || c.top_k === 1 ? `greedy/${c.max_new_tokens}` : undefined;
 }
 
+/**
+ * `p`'s value, or undefined as soon as `signal` aborts: Cancel takes effect at once, whatever the
+ * model does with its own cancel (the call is left to finish; its result or error is dropped).
+ */
+function unlessAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T | undefined> {
+  if (!signal) return p;
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 type Outcome = { ok: true; gen: Generation } | { ok: false; error: ErrorInfo };
 
 /** Runs the sweep; per-precision failures become rows with `error`, cancellation returns the rows so far. */
@@ -142,8 +187,11 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   let done = 0;
   let cancelled = false;
   let error: ErrorInfo | undefined;
+  const pace = pacer();
+  let tokens = 0;
   outer: for (const cell of cells) {
     for (const seed of g.seeds) {
+      await pace();
       if (o.signal?.aborted) {
         cancelled = true;
         break outer;
@@ -166,8 +214,19 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         };
         const outs: Outcome[] = [];
         for (const m of ordered) {
+          const before = tokens;
+          const onToken = (n: number) => {
+            tokens = before + n;
+            o.onProgress?.({ status: 'token', done, total, tokens });
+          };
           try {
-            outs.push({ ok: true, gen: await m.model.generate(params, o.signal) });
+            const gen = await unlessAborted(m.model.generate(params, o.signal, onToken), o.signal);
+            if (!gen) {
+              cancelled = true;
+              break outer;
+            }
+            tokens = before + gen.ids.length;
+            outs.push({ ok: true, gen });
           } catch (err) {
             outs.push({ ok: false, error: toErrorInfo(err) });
           }
@@ -179,7 +238,12 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         try {
           // Without the baseline's continuation (or its scoring) no row of this unit means anything.
           if (!outs[0].ok) throw outs[0].error;
-          unit = await scoreUnit(ordered, outs, base, cell, seed);
+          const scored = await unlessAborted(scoreUnit(ordered, outs, base, cell, seed), o.signal);
+          if (!scored) {
+            cancelled = true;
+            break outer;
+          }
+          unit = scored;
         } catch (err) {
           error = toErrorInfo(err);
           break outer;
@@ -188,10 +252,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       }
       rows.push(...unit);
       done++;
-      o.onProgress?.({ status: 'cell', done, total, cell, seed, rows: unit });
+      o.onProgress?.({ status: 'cell', done, total, tokens, cell, seed, rows: unit });
     }
   }
-  o.onProgress?.({ status: 'done', done, total, cancelled });
+  o.onProgress?.({ status: 'done', done, total, tokens, cancelled });
   return { baseline: o.baseline, prompt: g.prompt, rows, done, total, cancelled, ...(error ? { error } : {}) };
 }
 

@@ -15,40 +15,62 @@ export type SweepAggregate = SweepCell & {
   errors: number;
 } & { [K in `${RowMetric}_${'mean' | 'std' | 'min' | 'max'}`]: number };
 
-const cellKey = (r: SweepRow) => JSON.stringify([r.dtype, r.temperature, r.top_k, r.top_p, r.max_new_tokens]);
+const cellKey = (r: SweepRow) => `${r.dtype}\u0000${r.temperature}/${r.top_k}/${r.top_p}/${r.max_new_tokens}`;
+
+function aggregateGroup(g: readonly SweepRow[]): SweepAggregate {
+  const ok = g.filter((r) => !r.error);
+  const { dtype, temperature, top_k, top_p, max_new_tokens } = g[0];
+  const a: Record<string, number | string> = {
+    dtype,
+    temperature,
+    top_k,
+    top_p,
+    max_new_tokens,
+    seeds: ok.length,
+    errors: g.length - ok.length,
+  };
+  for (const m of ROW_METRICS) {
+    const s = spread(ok.map((r) => r[m]));
+    a[`${m}_mean`] = s.mean;
+    a[`${m}_std`] = s.std;
+    a[`${m}_min`] = s.min;
+    a[`${m}_max`] = s.max;
+  }
+  return a as unknown as SweepAggregate;
+}
+
+/**
+ * Folds rows over seeds as they arrive: add() files rows by precision x cell, and aggregates()
+ * recomputes only the groups that got rows since, so a running sweep's page costs grow with the
+ * new rows, not with all of them.
+ */
+export class SweepAggregator {
+  #groups = new Map<string, SweepRow[]>();
+  #aggs = new Map<string, SweepAggregate>();
+  #dirty = new Set<string>();
+
+  add(rows: readonly SweepRow[]): this {
+    for (const r of rows) {
+      const k = cellKey(r);
+      const g = this.#groups.get(k);
+      if (g) g.push(r);
+      else this.#groups.set(k, [r]);
+      this.#dirty.add(k);
+    }
+    return this;
+  }
+
+  /** In the order in which precision x cell first appeared. */
+  aggregates(): SweepAggregate[] {
+    for (const k of this.#dirty) this.#aggs.set(k, aggregateGroup(this.#groups.get(k)!));
+    this.#dirty.clear();
+    return [...this.#groups.keys()].map((k) => this.#aggs.get(k)!);
+  }
+}
 
 /** Folds rows over seeds, keeping the order in which precision x cell first appear. NaN values are left out. */
 export function aggregateSweep(rows: readonly SweepRow[]): SweepAggregate[] {
-  const groups = new Map<string, SweepRow[]>();
-  for (const r of rows) {
-    const k = cellKey(r);
-    const g = groups.get(k);
-    if (g) g.push(r);
-    else groups.set(k, [r]);
-  }
-  const out: SweepAggregate[] = [];
-  for (const g of groups.values()) {
-    const ok = g.filter((r) => !r.error);
-    const { dtype, temperature, top_k, top_p, max_new_tokens } = g[0];
-    const a: Record<string, number | string> = {
-      dtype,
-      temperature,
-      top_k,
-      top_p,
-      max_new_tokens,
-      seeds: ok.length,
-      errors: g.length - ok.length,
-    };
-    for (const m of ROW_METRICS) {
-      const s = spread(ok.map((r) => r[m]));
-      a[`${m}_mean`] = s.mean;
-      a[`${m}_std`] = s.std;
-      a[`${m}_min`] = s.min;
-      a[`${m}_max`] = s.max;
-    }
-    out.push(a as unknown as SweepAggregate);
-  }
-  return out;
+  return new SweepAggregator().add(rows).aggregates();
 }
 
 const CELL_COLUMNS = ['dtype', 'temperature', 'top_k', 'top_p', 'max_new_tokens'] as const;
