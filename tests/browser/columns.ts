@@ -50,3 +50,19 @@ export async function openFiles(page: Page, files: string[]): Promise<void> {
     .filter({ hasText: /Imported|Error/ })
     .waitFor({ timeout: 120_000 });
 }
+
+/** Presses Load and waits until every column in `stems` is loaded (status 'ready'). */
+export async function loadColumns(page: Page, stems: readonly string[], timeout = 120_000): Promise<void> {
+  for (const stem of stems) await column(page, stem).waitFor();
+  await page.locator('#load').click();
+  for (const stem of stems) await waitReady(page, stem, timeout);
+}
+
+/** Waits until one column is loaded (status 'ready'). */
+export async function waitReady(page: Page, stem: string, timeout = 120_000): Promise<void> {
+  await page.waitForFunction(
+    (s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready',
+    stem,
+    { timeout },
+  );
+}

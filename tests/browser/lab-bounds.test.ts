@@ -7,8 +7,9 @@ import type { CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NUMBER_SPECS, type SamplingSettings } from '../../src/lib/page/settings';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
-import { column, gotoReady } from './columns';
+import { gotoReady, loadColumns } from './columns';
 import { lastTrace, mainThreadTasks } from './trace';
+import { mulberry32 } from '../helpers/prng';
 
 const STEMS = ['model', 'model_quantized'];
 /** The issue's bounds. */
@@ -67,18 +68,6 @@ async function sweepForm(page: Page, f: Record<string, string>): Promise<void> {
   for (const [id, value] of Object.entries(f)) await page.locator(id).fill(value);
 }
 
-/** Mulberry32: a seeded PRNG, so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A random field text: numbers in and out of range, empty, huge, negative, NaN, unicode, long lists. */
 function fuzzText(rand: () => number, list: boolean): string {
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
@@ -135,14 +124,7 @@ describe('bounded, interruptible lab work', () => {
       live: '0',
     });
     await gotoReady(page, `${server.url}?${q}`);
-    for (const stem of STEMS) await column(page, stem).waitFor();
-    await page.locator('#load').click();
-    for (const stem of STEMS)
-      await page.waitForFunction(
-        (s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready',
-        stem,
-        { timeout: 120_000 },
-      );
+    await loadColumns(page, STEMS);
   });
 
   afterAll(async () => {
@@ -216,7 +198,7 @@ describe('bounded, interruptible lab work', () => {
   });
 
   it('answers a few hundred random strings in every numeric field with a message or an in-range value', async () => {
-    const rand = prng(16);
+    const rand = mulberry32(16);
     const t0 = performance.now();
     let cases = 0;
     const trips: number[] = [];

@@ -16,7 +16,7 @@ import { CHECKPOINT, TOKENIZER } from '../helpers/aidreams';
 import { parseCsv } from '../helpers/csv';
 import { aidreamsSource, cleanupTempDirs, writeModel } from '../helpers/model-dirs';
 import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
-import { column, gotoReady, openFiles } from './columns';
+import { column, gotoReady, loadColumns, openFiles } from './columns';
 
 const STEMS = ['model', 'model_quantized', 'model_bnb4', 'model_q4'];
 const LABELS = ['fp32', 'q8', 'bnb4', 'q4'];
@@ -102,13 +102,7 @@ describe('the quality lab', () => {
     await page.locator('#lab-run-quality').click();
     await expect.poll(() => page.locator('#lab-error').textContent()).toContain('The baseline fp32 is not loaded');
 
-    await page.locator('#load').click();
-    for (const stem of STEMS)
-      await page.waitForFunction(
-        (s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready',
-        stem,
-        { timeout: 120_000 },
-      );
+    await loadColumns(page, STEMS);
   });
 
   it('gives the same quality report as the CLI engine in Node, with mean KLD q8 < q4', async () => {

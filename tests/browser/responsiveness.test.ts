@@ -12,7 +12,7 @@ import type { CDPSession, Page } from 'playwright-core';
 import { lastTrace, mainThreadTasks } from './trace';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
-import { column, gotoReady, waitDone } from './columns';
+import { column, gotoReady, loadColumns, waitDone } from './columns';
 
 const STEMS = ['model', 'model_fp16', 'model_quantized', 'model_q4'];
 const NEW_TOKENS = 300;
@@ -46,16 +46,8 @@ describe('main-thread responsiveness', () => {
       prompt: 'Once upon a time',
     });
     await gotoReady(page, `${server.url}?${q}`);
-    for (const stem of STEMS) await column(page, stem).waitFor();
     // Load first: its one-off work (worker start, model parse) is not what this measures.
-    await page.locator('#load').click();
-    for (const stem of STEMS) {
-      await page.waitForFunction(
-        (s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready',
-        stem,
-        { timeout: 120_000 },
-      );
-    }
+    await loadColumns(page, STEMS);
   });
 
   afterAll(async () => {

@@ -10,6 +10,7 @@ import { column, gotoReady, waitSettled } from './columns';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
 
 const TINY = 'served:quantlab-tiny';
+// The built-in model's variants, spelled out (not read from the variant table) as the page must show them.
 const STEMS = [
   'model',
   'model_fp16',

@@ -6,7 +6,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
-import { column, gotoReady } from './columns';
+import { column, gotoReady, waitReady } from './columns';
 
 const STEM = 'model';
 const MAX_NEW_TOKENS = 1024;
@@ -185,12 +185,7 @@ describe('Stop and the watchdogs', () => {
 
     await page.evaluate(() => (window.quantlabTest = undefined));
     await error.locator('button', { hasText: 'Retry' }).click();
-    await page.waitForFunction(
-      (stem) =>
-        document.querySelector(`article.column[data-variant="${stem}"]`)?.getAttribute('data-status') === 'ready',
-      STEM,
-      { timeout: 60_000 },
-    );
+    await waitReady(page, STEM, 60_000);
     expect(await error.count()).toBe(0);
   });
 

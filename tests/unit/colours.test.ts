@@ -9,6 +9,7 @@ import {
   variantColours,
 } from '../../src/lib/page/colours';
 
+// Spelled out, not read from the variant table, so the inputs do not come from the code under test.
 const NAMED = [
   'model',
   'model_fp16',

@@ -11,6 +11,7 @@ import { QuantlabError } from '../../src/lib/errors';
 import { llama2cTokenizerFiles, parseLlama2cTokenizer } from '../../src/lib/import/llama2c-tokenizer';
 import { greedyReferences, readCheckpoint, readTokenizer } from '../helpers/aidreams';
 import { loadRefTokenizer, refDecode, refEncode } from '../helpers/llama2c-encode';
+import { mulberry32 } from '../helpers/prng';
 
 const OPTS = { bosTokenId: 1, eosTokenId: 2, unkTokenId: 0, maxLength: 128 };
 const BIN = readTokenizer();
@@ -48,15 +49,6 @@ const HEAD = [
 function synthetic(extra: Record<string, number>): { bin: Uint8Array; n: number; pieces: string[] } {
   const pieces = [...HEAD, ...Object.keys(extra)];
   return { bin: writeBin(pieces, [...HEAD.map(() => 0), ...Object.values(extra)]), n: pieces.length, pieces };
-}
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function expectBad(fn: () => unknown, message: RegExp): void {

@@ -8,6 +8,7 @@ import { checkDecoderModel } from '../../src/lib/onnx/check';
 import { DataType, encodeModel, makeGraph, makeModel, makeNode, valueInfo } from '../../src/lib/onnx/proto';
 import { quantizeVariants, expandRequests } from '../../src/lib/quantize/quantize-variants';
 
+// A small decoder's shape (the same as llama-graph.test.ts's), spelled out so the file shows its fixture.
 const config = tinyConfig({
   layers: 2,
   dim: 32,

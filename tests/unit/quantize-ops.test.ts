@@ -7,20 +7,11 @@ import { DataType, attr, type ModelProto, type NodeProto, type TensorProto } fro
 import { quantizeModel } from '../../src/lib/quantize/quantize-model';
 import type { QuantizeOptions } from '../../src/lib/variants/options';
 import { runModelBytes, type Feed } from '../helpers/ort-node';
+import { mulberry32 as rng } from '../helpers/prng';
 
 const M = 5;
 const N = 48;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function normals(n: number, seed: number, sd: number): Float32Array {
   const r = rng(seed);
   const out = new Float32Array(n);

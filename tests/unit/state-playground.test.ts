@@ -76,6 +76,17 @@ async function allRunning(
   return Object.fromEntries(pg.columns.map((c) => [c.variant.stem, workerOf(pg, workers, c.variant.stem)]));
 }
 
+/** Opens the page and finishes one generation of the two default columns (fp32 writes 1 2, q4 writes 1 3). */
+async function openWithResults(): Promise<Awaited<ReturnType<typeof open>>> {
+  const first = await open();
+  first.pg.generate();
+  const w = await allRunning(first.pg, first.workers);
+  w.model.run.finish([1, 2]);
+  w.model_q4.run.finish([1, 3]);
+  await vi.waitFor(() => expect(first.pg.busy).toBe(false));
+  return first;
+}
+
 describe('Playground', () => {
   it('opens the model and precisions the URL names, without starting any worker', async () => {
     const { pg, workers } = await open({ variants: ['model_q4', 'model_int8'] });
@@ -284,17 +295,12 @@ describe('Playground', () => {
     const HUB = HUB_MODELS[0];
 
     it('a reload during a generation shows no output of an earlier prompt, and says the run was interrupted', async () => {
-      const first = await open();
-      first.pg.generate();
-      const w = await allRunning(first.pg, first.workers);
-      w.model.run.finish([1, 2]);
-      w.model_q4.run.finish([1, 3]);
-      await vi.waitFor(() => expect(first.pg.busy).toBe(false));
+      const first = await openWithResults();
       await vi.advanceTimersByTimeAsync(250);
       // A new prompt, Generate, and the page goes away while the columns stream.
       first.pg.setPrompt('Once upon a time');
       first.pg.generate();
-      await allRunning(first.pg, first.workers, 2);
+      const w = await allRunning(first.pg, first.workers, 2);
       w.model.run.emit([7]);
       first.pg.dispose();
 
@@ -325,12 +331,7 @@ describe('Playground', () => {
     });
 
     it('clears kept outputs, with a note, when the prompt or settings changed after they were made', async () => {
-      const first = await open();
-      first.pg.generate();
-      const w = await allRunning(first.pg, first.workers);
-      w.model.run.finish([1, 2]);
-      w.model_q4.run.finish([1, 3]);
-      await vi.waitFor(() => expect(first.pg.busy).toBe(false));
+      const first = await openWithResults();
       first.pg.update({ seed: 99 });
       await vi.advanceTimersByTimeAsync(250);
       first.pg.dispose();
@@ -341,12 +342,7 @@ describe('Playground', () => {
     });
 
     it('a share link with other settings opens without the kept outputs, and without a note', async () => {
-      const first = await open();
-      first.pg.generate();
-      const w = await allRunning(first.pg, first.workers);
-      w.model.run.finish([1, 2]);
-      w.model_q4.run.finish([1, 3]);
-      await vi.waitFor(() => expect(first.pg.busy).toBe(false));
+      const first = await openWithResults();
       await vi.advanceTimersByTimeAsync(250);
       first.pg.dispose();
       const again = await open({ search: '?seed=5' });
