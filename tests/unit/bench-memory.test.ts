@@ -22,9 +22,12 @@ describe('memory readings', () => {
   });
 
   it('finds a child process and sums its memory into the tree', async () => {
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
+    // The child says when its runtime is up: at 'spawn' it may not yet hold a Node runtime's memory.
+    const child = spawn(process.execPath, ['-e', "process.stdout.write('up'); setTimeout(() => {}, 20000)"], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     try {
-      await new Promise((r) => child.once('spawn', r));
+      await new Promise((r) => child.stdout!.once('data', r));
       expect(descendants(process.pid)).toContain(child.pid);
       const own = processMemory(child.pid!);
       expect(own).toBeGreaterThan(1 << 20); // a Node process holds more than 1 MiB
