@@ -5,6 +5,7 @@ import { QuantlabError } from '../../src/lib/errors';
 import { buildDecoderGraph } from '../../src/lib/model/llama-graph';
 import { tinyConfig, tinyWeights } from '../../src/lib/model/tiny';
 import { checkDecoderModel } from '../../src/lib/onnx/check';
+import { checkDecoderSession } from '../../src/lib/onnx/session';
 import { DataType, encodeModel, makeGraph, makeModel, makeNode, valueInfo } from '../../src/lib/onnx/proto';
 import { quantizeVariants, expandRequests } from '../../src/lib/quantize/quantize-variants';
 
@@ -135,5 +136,46 @@ describe('checkDecoderModel', () => {
         'x',
       ),
     ).toEqual({ numLayers: 1, numKvHeads: 2, headDim: 8, hasPositionIds: false });
+  });
+});
+
+describe('checkDecoderSession', () => {
+  // What a loaded session of the decoder above reports, written out from the graph's I/O.
+  const inputMetadata = [0, 1].map((l) => ({
+    name: `past_key_values.${l}.key`,
+    type: 'float32',
+    shape: ['batch', 2, 'past', 8],
+  }));
+  const good = {
+    inputNames: [
+      'input_ids',
+      'attention_mask',
+      'position_ids',
+      ...[0, 1].flatMap((l) => [`past_key_values.${l}.key`, `past_key_values.${l}.value`]),
+    ],
+    outputNames: ['logits', ...[0, 1].flatMap((l) => [`present.${l}.key`, `present.${l}.value`])],
+    inputMetadata,
+  };
+
+  it('accepts a decoder session and returns its KV cache layout', () => {
+    expect(checkDecoderSession(good, 'onnx/model.onnx')).toEqual({
+      numLayers: 2,
+      numKvHeads: 2,
+      headDim: 8,
+      kvType: 'float32',
+    });
+  });
+
+  it('refuses a session without logits, without input_ids, or without a KV cache, naming the file', () => {
+    const noLogits = { ...good, outputNames: good.outputNames.filter((n) => n !== 'logits') };
+    expect(() => checkDecoderSession(noLogits, 'onnx/model_q4.onnx')).toThrow(
+      /onnx\/model_q4\.onnx is not a decoder model QuantLab can run: its graph has no logits output/,
+    );
+    const noIds = { ...good, inputNames: good.inputNames.filter((n) => n !== 'input_ids') };
+    expect(() => checkDecoderSession(noIds, 'onnx/model.onnx')).toThrow(/has no input_ids input/);
+    const noCache = { inputNames: ['input_ids', 'attention_mask'], outputNames: ['logits'], inputMetadata: [] };
+    expect(() => checkDecoderSession(noCache, 'onnx/model.onnx')).toThrow(/it has no past_key_values/);
+    const fewerPresents = { ...good, outputNames: good.outputNames.slice(0, 3) };
+    expect(() => checkDecoderSession(fewerPresents, 'onnx/model.onnx')).toThrow(/KV cache of 2 layers but returns 1/);
   });
 });

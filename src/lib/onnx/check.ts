@@ -2,8 +2,8 @@
 // graph must have the decoder I/O the runner feeds (see kvCacheLayout in session.ts and the graph
 // llama-graph.ts builds). Messages name the file and say what is wrong in words.
 
-import { QuantlabError } from '../errors';
 import { decodeModel, valueInfoShape, type ModelProto, type ValueInfoProto } from './proto';
+import { listNames, notADecoder } from './session';
 
 /** What the check learnt about a decoder graph. */
 export interface DecoderModelInfo {
@@ -11,18 +11,6 @@ export interface DecoderModelInfo {
   numKvHeads: number;
   headDim: number;
   hasPositionIds: boolean;
-}
-
-const WHAT_TO_DO =
-  'Open a transformers.js decoder folder (config.json, tokenizer.json and onnx/model.onnx exported with its KV cache, as quantlab import writes), or export the model again.';
-
-function bad(fileName: string, problem: string): QuantlabError {
-  return new QuantlabError('bad-onnx', `${fileName} is not a decoder model QuantLab can run: ${problem}.`, WHAT_TO_DO);
-}
-
-function list(names: string[], max = 4): string {
-  if (names.length === 0) return 'none';
-  return names.slice(0, max).join(', ') + (names.length > max ? `, and ${names.length - max} more` : '');
 }
 
 /** Checks past_key_values.<i>.key|value (inputs) or present.<i>.key|value (outputs): layers 0..L-1, both halves. */
@@ -39,13 +27,14 @@ function kvLayers(values: ValueInfoProto[], prefix: string, fileName: string, wh
     if (m[2] === 'key') keys[layer] = v;
   }
   if (byLayer.size === 0) {
-    throw bad(fileName, `its graph has no ${prefix}<layer>.key / .value ${where} (a KV cache)`);
+    throw notADecoder(fileName, `its graph has no ${prefix}<layer>.key / .value ${where} (a KV cache)`);
   }
   for (let l = 0; l < byLayer.size; l++) {
     const halves = byLayer.get(l);
-    if (!halves) throw bad(fileName, `its ${where} skip ${prefix}${l}.key / .value (layers must be numbered from 0)`);
+    if (!halves)
+      throw notADecoder(fileName, `its ${where} skip ${prefix}${l}.key / .value (layers must be numbered from 0)`);
     for (const half of ['key', 'value'])
-      if (!halves.has(half)) throw bad(fileName, `its ${where} have no ${prefix}${l}.${half}`);
+      if (!halves.has(half)) throw notADecoder(fileName, `its ${where} have no ${prefix}${l}.${half}`);
   }
   return keys;
 }
@@ -53,21 +42,21 @@ function kvLayers(values: ValueInfoProto[], prefix: string, fileName: string, wh
 /** The checks on a parsed model; `checkDecoderModel` parses first. */
 export function checkDecoderGraph(model: ModelProto, fileName: string): DecoderModelInfo {
   const graph = model.graph;
-  if (!graph) throw bad(fileName, 'it has no graph');
+  if (!graph) throw notADecoder(fileName, 'it has no graph');
   const inputs = graph.input;
   const outputs = graph.output;
   const inputNames = inputs.map((v) => v.name);
   const outputNames = outputs.map((v) => v.name);
   for (const name of ['input_ids', 'attention_mask']) {
     if (!inputNames.includes(name))
-      throw bad(fileName, `its graph has no ${name} input (its inputs are: ${list(inputNames)})`);
+      throw notADecoder(fileName, `its graph has no ${name} input (its inputs are: ${listNames(inputNames)})`);
   }
   if (!outputNames.includes('logits'))
-    throw bad(fileName, `its graph has no logits output (its outputs are: ${list(outputNames)})`);
+    throw notADecoder(fileName, `its graph has no logits output (its outputs are: ${listNames(outputNames)})`);
   const pastKeys = kvLayers(inputs, 'past_key_values.', fileName, 'inputs');
   const presentKeys = kvLayers(outputs, 'present.', fileName, 'outputs');
   if (pastKeys.length !== presentKeys.length) {
-    throw bad(
+    throw notADecoder(
       fileName,
       `it takes a KV cache of ${pastKeys.length} layers but returns one of ${presentKeys.length} (past_key_values.* and present.* must match)`,
     );
@@ -75,7 +64,7 @@ export function checkDecoderGraph(model: ModelProto, fileName: string): DecoderM
   const shape = valueInfoShape(pastKeys[0]);
   const [, heads, , headDim] = shape?.dims ?? [];
   if (!shape || shape.dims.length !== 4 || typeof heads !== 'number' || typeof headDim !== 'number') {
-    throw bad(
+    throw notADecoder(
       fileName,
       `past_key_values.0.key must be [batch, kv_heads, past, head_dim] with fixed kv_heads and head_dim (it is [${(shape?.dims ?? []).join(', ')}])`,
     );
@@ -94,6 +83,6 @@ export function checkDecoderGraph(model: ModelProto, fileName: string): DecoderM
  * out. Throws a 'bad-onnx' QuantlabError that names `fileName` and the problem.
  */
 export function checkDecoderModel(bytes: Uint8Array, fileName: string): DecoderModelInfo {
-  if (bytes.byteLength === 0) throw bad(fileName, 'the file is empty');
+  if (bytes.byteLength === 0) throw notADecoder(fileName, 'the file is empty');
   return checkDecoderGraph(decodeModel(bytes, fileName), fileName);
 }

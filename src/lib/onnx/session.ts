@@ -24,6 +24,7 @@ export interface OrtInputMeta {
 
 export interface OrtSession {
   readonly inputNames: readonly string[];
+  readonly outputNames?: readonly string[];
   readonly inputMetadata?: readonly OrtInputMeta[];
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
 }
@@ -100,4 +101,48 @@ export function lastRow(logits: OrtTensor): Float32Array {
   if (data instanceof Uint16Array && logits.type === 'float16') float16ArrayToFloat32(data.subarray(off), out);
   else for (let i = 0; i < V; i++) out[i] = data[off + i];
   return out;
+}
+
+const WHAT_TO_DO =
+  'Open a transformers.js decoder folder (config.json, tokenizer.json and onnx/model.onnx exported with its KV cache, as quantlab import writes), or export the model again.';
+
+/** The error for a file whose graph is not a decoder QuantLab can run (check.ts and checkDecoderSession). */
+export function notADecoder(fileName: string, problem: string): QuantlabError {
+  return new QuantlabError('bad-onnx', `${fileName} is not a decoder model QuantLab can run: ${problem}.`, WHAT_TO_DO);
+}
+
+/** Up to `max` names, then how many more. */
+export function listNames(names: readonly string[], max = 4): string {
+  if (names.length === 0) return 'none';
+  return names.slice(0, max).join(', ') + (names.length > max ? `, and ${names.length - max} more` : '');
+}
+
+/**
+ * The same check on a loaded ONNX Runtime session, for files that never passed the door (Hub
+ * downloads, the site's own models): the runner calls it before a column is ready.
+ */
+export function checkDecoderSession(
+  session: Pick<OrtSession, 'inputNames' | 'outputNames' | 'inputMetadata'>,
+  fileName: string,
+): KvCacheLayout {
+  const inputs = [...session.inputNames];
+  const outputs = [...(session.outputNames ?? [])];
+  for (const name of ['input_ids', 'attention_mask']) {
+    if (!inputs.includes(name))
+      throw notADecoder(fileName, `its graph has no ${name} input (its inputs are: ${listNames(inputs)})`);
+  }
+  if (!outputs.includes('logits')) {
+    throw notADecoder(fileName, `its graph has no logits output (its outputs are: ${listNames(outputs)})`);
+  }
+  let layout: KvCacheLayout;
+  try {
+    layout = kvCacheLayout(session);
+  } catch (err) {
+    throw notADecoder(fileName, (err as Error).message.replace(/^The model has/, 'it has'));
+  }
+  const presents = outputs.filter((n) => /^present\.\d+\.(key|value)$/.test(n)).length;
+  if (presents !== 2 * layout.numLayers) {
+    throw notADecoder(fileName, `it takes a KV cache of ${layout.numLayers} layers but returns ${presents / 2}`);
+  }
+  return layout;
 }

@@ -12,7 +12,14 @@ import {
 } from '@huggingface/transformers';
 import { QuantlabError } from '../errors';
 import { checkSamplingParams, sampleToken } from '../sampling/sampler';
-import { kvCacheLayout, type KvCacheLayout, type MakeTensor, type OrtSession, type TensorCtor } from '../onnx/session';
+import {
+  checkDecoderSession,
+  kvCacheLayout,
+  type KvCacheLayout,
+  type MakeTensor,
+  type OrtSession,
+  type TensorCtor,
+} from '../onnx/session';
 import { applyRepetitionPenalty, decodeLoop } from './decode-loop';
 import { StreamText } from './stream-text';
 import { createRng } from '../sampling/rng';
@@ -84,8 +91,11 @@ export class Runner {
         device: req.device,
         progress_callback,
       } as Parameters<typeof AutoModelForCausalLM.from_pretrained>[1])) as PreTrainedModel;
+      checkDecoderSession(decoderSession(this.#model), `onnx/${req.variant}.onnx`);
     } catch (err) {
       this.#tokenizer = undefined;
+      await this.#model?.dispose();
+      this.#model = undefined;
       throw describeLoadError(err, req);
     }
     this.#request = req;
