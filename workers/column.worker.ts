@@ -14,7 +14,7 @@ import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
 import { Runner } from '../src/lib/runner/runner';
 import { variantNeedsFloat16 } from '../src/lib/variants/table';
 import { batchTokens } from '../src/lib/runner/token-batch';
-import { nextTask } from '../src/lib/runner/next-task';
+import { atMostEvery, nextTask } from '../src/lib/runner/next-task';
 import type { Device, GenerateParams, LoadProgress, TokenEvent } from '../src/lib/runner/types';
 import type { ColumnApi, ColumnHang } from './protocol';
 
@@ -35,7 +35,8 @@ async function checkDevice(variant: string, device: Device): Promise<void> {
 
 configureBrowserTransformers();
 // Between tokens the loop waits for the next task, so cancel() is read within one token.
-const runner = new Runner({ betweenTokens: nextTask });
+// The page's Stop is read between tokens, at most 8 ms apart (next-task.ts).
+const runner = new Runner({ betweenTokens: atMostEvery(8, nextTask) });
 const evalModel = runnerEvalModel(runner);
 let current: AbortController | undefined;
 /** A floor measurement in flight, settling when it ends: a generation waits for it (one session, one run at a time). */

@@ -21,3 +21,22 @@ export function nextTask(): Promise<void> {
     port.postMessage(0);
   });
 }
+
+/**
+ * `wait` at most once per `ms` (a resolved promise otherwise): a fast model's tokens take about a
+ * millisecond, and a task hop per token costs a visible share of its decode speed, while a Stop
+ * read within `ms` plus one token is as prompt as a person can tell.
+ */
+export function atMostEvery(
+  ms: number,
+  wait: () => Promise<void>,
+  now: () => number = () => performance.now(),
+): () => Promise<void> {
+  let last = now();
+  return () => {
+    const t = now();
+    if (t - last < ms) return Promise.resolve();
+    last = t;
+    return wait();
+  };
+}
