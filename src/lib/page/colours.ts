@@ -26,15 +26,16 @@ export const OTHER_COLOURS: readonly string[] = [
   '#74b816',
 ];
 
-// The precisions with a name get a fixed colour each (no two the same).
+// The precisions with a name get a fixed colour each (no two the same; the 4-bit ones, compared most,
+// far apart in hue).
 const FIXED: Record<string, number> = {
   model_fp16: 0,
   model_q4: 1,
   model_quantized: 2,
-  model_q4f16: 3,
+  model_q4f16: 11,
   model_int8: 4,
   model_uint8: 5,
-  model_bnb4: 6,
+  model_bnb4: 3,
   model_bf16: 7,
   model_q8nbits: 8,
   model_q8f16nbits: 9,
