@@ -5,7 +5,8 @@
 // Node and in headless Chromium, with the concurrency measurement, printing the tables and
 // writing each report to .cache/bench/results-<model>.json.
 // Run: npm run bench [-- --models aidreams260K,smollm2-135m --runtimes node,browser-wasm --runs 5 --min-time 30
-//      --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --rebuild]
+//      --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --rebuild
+//      --threads N --no-stream (browser-wasm levers, see quantlab bench --help)]
 import { existsSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     'prompt-tokens': { type: 'string', default: '128' },
     'new-tokens': { type: 'string', default: '64' },
     'no-concurrency': { type: 'boolean' },
+    threads: { type: 'string' },
+    'no-stream': { type: 'boolean' },
     rebuild: { type: 'boolean' },
   },
 });
@@ -106,6 +109,8 @@ for (const name of models) {
     '--new-tokens',
     values['new-tokens']!,
     ...(values['no-concurrency'] ? [] : ['--concurrency']),
+    ...(values.threads ? ['--threads', values.threads] : []),
+    ...(values['no-stream'] ? ['--no-stream'] : []),
     '--site',
     site,
     '--out',

@@ -14,10 +14,10 @@ let session: ort.InferenceSession | undefined;
 let shape: KvCacheLayout | undefined;
 
 const api = {
-  async load(url: string, given?: KvCacheLayout) {
+  async load(url: string, given?: KvCacheLayout, threads?: number) {
     await api.dispose();
     ort.env.wasm.wasmPaths = ortWasmPaths();
-    ort.env.wasm.numThreads = wasmThreads();
+    ort.env.wasm.numThreads = threads !== undefined && threads >= 1 ? threads : wasmThreads();
     const t0 = performance.now();
     try {
       session = await ort.InferenceSession.create(url, { executionProviders: ['wasm'], logSeverityLevel: 3 });
@@ -28,7 +28,12 @@ const api = {
       );
     }
     shape = given ?? kvCacheLayout(session);
-    return { loadMs: performance.now() - t0, shape, threads: wasmThreads() };
+    return {
+      loadMs: performance.now() - t0,
+      shape,
+      threads: ort.env.wasm.numThreads ?? 1,
+      ortVersion: ort.env.versions.web ?? '',
+    };
   },
 
   async run(promptIds: number[], newTokens: number) {

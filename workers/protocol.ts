@@ -94,10 +94,15 @@ export interface BuilderApi {
 /** The benchmark's floor (workers/floor.worker.ts): a raw onnxruntime-web decode loop on the file a column loads. */
 export interface FloorApi {
   /**
-   * Creates a WASM session on `url` with the app's wasm paths and thread count. The KV cache
+   * Creates a WASM session on `url` with the app's wasm paths and thread count (or `threads`: read
+   * when the worker creates its first session, as ONNX Runtime sizes its pool once). The KV cache
    * layout comes from `shape` or, when left out, from the session's own input metadata.
    */
-  load(url: string, shape?: KvCacheLayout): Promise<{ loadMs: number; shape: KvCacheLayout; threads: number }>;
+  load(
+    url: string,
+    shape?: KvCacheLayout,
+    threads?: number,
+  ): Promise<{ loadMs: number; shape: KvCacheLayout; threads: number; ortVersion: string }>;
   /** Greedy decode of `newTokens` ids after `promptIds` (prefill, then one token per step). */
   run(promptIds: number[], newTokens: number): Promise<FloorResult>;
   dispose(): Promise<void>;

@@ -41,19 +41,28 @@ function column(i: number): WorkerHandle<ColumnApi> {
   return c;
 }
 
-async function generate(i: number, params: GenerateParams): Promise<PageRun> {
+/** How the page asks for a generation: with a token stream, as the playground does (default), or without. */
+export interface GenerateOptions {
+  stream?: boolean;
+}
+
+async function generate(i: number, params: GenerateParams, o: GenerateOptions = {}): Promise<PageRun> {
+  const stream = o.stream ?? true;
   let events = 0;
   let streamed = 0;
-  const onToken = proxy((e: TokenEvent) => {
-    events++;
-    streamed = Math.max(streamed, e.ids.length);
-  });
+  const onToken = stream
+    ? proxy((e: TokenEvent) => {
+        events++;
+        streamed = Math.max(streamed, e.ids.length);
+      })
+    : undefined;
   const startMs = performance.now();
   const c = column(i);
   const r = await guard(c, c.api.generate(params, onToken), stopped('column'));
   const endMs = performance.now();
   // Token events travel on their own channel and may trail the result: let them arrive (untimed).
-  for (let wait = 0; streamed < r.ids.length && wait < 200; wait++) await new Promise((done) => setTimeout(done, 10));
+  for (let wait = 0; stream && streamed < r.ids.length && wait < 200; wait++)
+    await new Promise((done) => setTimeout(done, 10));
   return {
     ...runnerRunOf(r),
     startMs,
@@ -76,6 +85,7 @@ const bench = {
     crossOriginIsolated: self.crossOriginIsolated,
     threads: wasmThreads(),
     cores: navigator.hardwareConcurrency,
+    userAgent: navigator.userAgent,
   }),
 
   /**
@@ -104,15 +114,15 @@ const bench = {
       return buildPrompt({ encode: (t) => api.encode(t), decode: (ids) => api.decode(ids) }, n);
     }),
 
-  generate: (i: number, params: GenerateParams) => outcome(() => generate(i, params)),
+  generate: (i: number, params: GenerateParams, o?: GenerateOptions) => outcome(() => generate(i, params, o)),
 
   /** Every column starts the same generation at once. */
   generateAll: (params: GenerateParams) => outcome(() => Promise.all(columns.map((_, i) => generate(i, params)))),
 
-  loadFloor: (url: string, shape?: KvCacheLayout) =>
+  loadFloor: (url: string, shape?: KvCacheLayout, threads?: number) =>
     outcome(async () => {
       floor ??= startFloorWorker();
-      return guard(floor, floor.api.load(url, shape), stopped('floor'));
+      return guard(floor, floor.api.load(url, shape, threads), stopped('floor'));
     }),
 
   runFloor: (promptIds: number[], newTokens: number) =>

@@ -14,7 +14,13 @@ import {
   type BenchCase,
   type ConcurrencyCase,
 } from '../lib/bench/measure';
-import { benchRow, concurrencyResult, type BenchRow, type ConcurrencyResult } from '../lib/bench/report';
+import {
+  benchRow,
+  concurrencyResult,
+  type BenchMachine,
+  type BenchRow,
+  type ConcurrencyResult,
+} from '../lib/bench/report';
 import type { GenerateParams, Outcome } from '../lib/runner/types';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './browser';
 import { PeakSampler, treeMemorySampler } from './memory';
@@ -23,9 +29,16 @@ import { wasmThreadCount } from '../lib/page/device';
 /** The served-model id the model folder is mounted under (site URL models/<id>/). */
 export const BENCH_MODEL_ID = 'quantlab-bench';
 
+interface PageInfo {
+  crossOriginIsolated: boolean;
+  threads: number;
+  cores: number;
+  userAgent: string;
+}
+
 type Unwrapped<F> = F extends (...a: infer A) => Promise<Outcome<infer T>> ? (...a: A) => Promise<T> : never;
 export type BenchPage = { [K in Exclude<keyof BenchPageApi, 'info'>]: Unwrapped<BenchPageApi[K]> } & {
-  info(): Promise<{ crossOriginIsolated: boolean; threads: number; cores: number }>;
+  info(): Promise<PageInfo>;
 };
 
 export interface BenchBrowser {
@@ -51,7 +64,7 @@ export async function openBenchPage(siteDir: string, modelDir: string): Promise<
         ([n, a]) =>
           (window.quantlabBench![n as keyof BenchPageApi] as (...x: unknown[]) => unknown)(...(a as unknown[])),
         [name, args] as const,
-      )) as Outcome<unknown> | { crossOriginIsolated: boolean; threads: number; cores: number };
+      )) as Outcome<unknown> | PageInfo;
       if (name === 'info') return r;
       const o = r as Outcome<unknown>;
       if (!o.ok)
@@ -90,6 +103,10 @@ export async function openBenchPage(siteDir: string, modelDir: string): Promise<
 
 export interface BrowserBenchOptions {
   siteDir: string;
+  /** WASM threads of the column and of the floor (default: the app's, wasmThreads()). */
+  threads?: number;
+  /** Whether the column streams its tokens to the page as the playground does (default true). */
+  stream?: boolean;
   /** Called with progress lines (stderr). */
   log?: (line: string) => void;
 }
@@ -98,30 +115,36 @@ export interface BrowserBenchOptions {
  * One row per precision, each in a freshly launched Chromium (so the memory figure of one
  * precision carries nothing over from the one before).
  */
-export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promise<BenchRow[]> {
+export async function browserBench(
+  c: BenchCase,
+  o: BrowserBenchOptions,
+): Promise<{ rows: BenchRow[]; machine?: NonNullable<BenchMachine['browser']> }> {
   const sampler = new PeakSampler(treeMemorySampler(process.pid), 100);
   const rows: BenchRow[] = [];
+  let machine: NonNullable<BenchMachine['browser']> | undefined;
   try {
     for (const [k, dtype] of c.dtypes.entries()) {
       const stem = c.stems[k];
       const b = await openBenchPage(o.siteDir, c.dir);
       try {
+        const info = await b.page.info();
+        const threads = o.threads ?? info.threads;
         if (k === 0)
           o.log?.(
-            `browser-wasm: ${basename(c.dir)} in headless Chromium, ${(await b.page.info()).threads} WASM threads`,
+            `browser-wasm: ${basename(c.dir)} in headless Chromium, ${threads} WASM thread(s) per worker${o.stream === false ? ', tokens not streamed' : ''}`,
           );
         let params: GenerateParams | undefined;
         let runnerPeak = 0;
         sampler.start().reset();
         const m = await measureInterleaved(
           {
-            loadRunner: async () => (await b.page.loadColumns(BENCH_MODEL_ID, [stem]))[0],
+            loadRunner: async () => (await b.page.loadColumns(BENCH_MODEL_ID, [stem], { threads }))[0],
             runRunner: async () => {
               if (!params) {
                 const p = await b.page.buildPrompt(c.promptTokens);
                 params = greedyParams(p.prompt, c.newTokens);
               }
-              const r: PageRun = await b.page.generate(0, params);
+              const r: PageRun = await b.page.generate(0, params, { stream: o.stream ?? true });
               if (r.promptIds.length !== c.promptTokens)
                 throw new QuantlabError(
                   'internal',
@@ -130,7 +153,20 @@ export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promis
               return r;
             },
             onRunnerWarm: () => (runnerPeak = sampler.peak),
-            loadFloor: async () => (await b.page.loadFloor(b.modelFileUrl(stem))).loadMs,
+            loadFloor: async () => {
+              const f = await b.page.loadFloor(b.modelFileUrl(stem), undefined, threads);
+              machine = {
+                hardware_concurrency: info.cores,
+                user_agent: info.userAgent,
+                onnxruntime_web_version: f.ortVersion,
+                cross_origin_isolated: info.crossOriginIsolated,
+                threads: f.threads,
+                // ONNX Runtime Web sizes one global thread pool per worker at init (OrtInit(threads, log
+                // level)) with its default spin-wait; a session's allow_spinning entry does not reach it.
+                spinning: true,
+              };
+              return f.loadMs;
+            },
             runFloor: (ids, n) => b.page.runFloor(ids, n) as Promise<FloorResult>,
           },
           c.runs,
@@ -150,7 +186,7 @@ export async function browserBench(c: BenchCase, o: BrowserBenchOptions): Promis
   } finally {
     sampler.stop();
   }
-  return rows;
+  return { rows, machine };
 }
 
 /**

@@ -43,6 +43,7 @@ interface OrtNode {
     ): Promise<OrtSession & { inputMetadata: readonly OrtInputMeta[]; release(): Promise<void> }>;
   };
   Tensor: unknown;
+  env?: { versions?: { node?: string } };
 }
 
 /** onnxruntime-node, imported only when the node runtime is benchmarked (it is a devDependency). */

@@ -57,7 +57,12 @@ describe('quantlab bench (browser-wasm)', () => {
   it("the floor worker decodes the column worker's greedy ids from the same file", async () => {
     const b = await openBenchPage(inject('siteDir'), dir);
     try {
-      expect(await b.page.info()).toEqual({ crossOriginIsolated: true, threads: Math.min(4, CORES), cores: CORES });
+      expect(await b.page.info()).toEqual({
+        crossOriginIsolated: true,
+        threads: Math.min(4, CORES),
+        cores: CORES,
+        userAgent: expect.stringMatching(/HeadlessChrome\//),
+      });
       const ref = greedyReferences()[0];
       const n = 24;
       for (const [i, stem] of STEMS.entries()) {

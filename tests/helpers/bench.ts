@@ -2,6 +2,7 @@
 // checks of a `quantlab bench --json` report (every field of a row present, finite and positive,
 // ratio = decode / floor decode, the floor's greedy ids equal to the runner's; the concurrency
 // summary), the same whichever runtime produced it.
+import { availableParallelism } from 'node:os';
 import { expect } from 'vitest';
 import { runCli } from './cli';
 import { aidreamsSource, writeModel } from './model-dirs';
@@ -52,6 +53,9 @@ export function checkRow(row: Record<string, unknown>, runtime: string, newToken
   expect(n.peak_memory_with_floor_bytes, where).toBeGreaterThanOrEqual(n.peak_memory_bytes);
   expect(n.generated_tokens, where).toBe(newTokens);
   expect(row.same_ids, `${where}: the floor's greedy ids differ from the runner's`).toBe(true);
+  // Quartiles of the decode speeds, and (one run, under the five an interval needs) no ratio interval.
+  for (const k of ['decode_iqr', 'floor_decode_iqr']) expect(n[k], `${where} ${k}`).toBeGreaterThanOrEqual(0);
+  expect([row.ratio_ci_low, row.ratio_ci_high], where).toEqual([null, null]);
 }
 
 /**
@@ -74,6 +78,23 @@ export function checkReport(
   });
   expect(report.results.map((x: { dtype: string }) => x.dtype)).toEqual(BENCH_DTYPES);
   for (const row of report.results) checkRow(row, runtime, sizes.newTokens);
+  // One run each: every row says it is too few for an interval.
+  expect(report.warnings.filter((w: string) => /too few for a confidence interval/.test(w))).toHaveLength(
+    BENCH_DTYPES.length,
+  );
+  // The machine: Node's view always, the page's for browser-wasm.
+  expect(report.machine.cores).toBe(availableParallelism());
+  expect(report.machine.node_version).toBe(process.version);
+  if (runtime === 'node') expect(report.machine.onnxruntime_node_version).toMatch(/^\d+\.\d+\.\d+/);
+  else
+    expect(report.machine.browser).toMatchObject({
+      hardware_concurrency: availableParallelism(),
+      cross_origin_isolated: true,
+      threads: Math.min(4, availableParallelism()),
+      spinning: true,
+      user_agent: expect.stringMatching(/Chrome\//),
+      onnxruntime_web_version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
   const c = report.concurrency[runtime];
   expect(c.runtime).toBe(runtime);
   expect(c.columns).toEqual(BENCH_DTYPES.slice(0, 4));

@@ -16,9 +16,12 @@ import {
   benchRow,
   concurrencyResult,
   formatBenchTable,
+  ratioHalfWidth,
+  ratioWarnings,
   type BenchReport,
 } from '../../src/lib/bench/report';
-import { median, minMax } from '../../src/lib/bench/stats';
+import { bootstrapRatioOfMedians, median, minMax, quantile, quartiles, runsFor } from '../../src/lib/bench/stats';
+import { createRng } from '../../src/lib/sampling/rng';
 import { QuantlabError } from '../../src/lib/errors';
 
 describe('median and minMax', () => {
@@ -106,8 +109,57 @@ const floorRun = (ids: number[], decode: number, ttft = 5): FloorResult => ({
   decodeTokensPerS: decode,
 });
 
+describe('quartiles and the bootstrap interval of a ratio', () => {
+  it('interpolates quantiles between sorted values (numpy linear)', () => {
+    // Sorted 1 2 3 4: q1 at position 0.75 -> 1.75, q3 at 2.25 -> 3.25.
+    expect(quantile([4, 1, 3, 2], 0.25)).toBeCloseTo(1.75, 12);
+    expect(quartiles([4, 1, 3, 2])).toEqual({ q1: 1.75, q3: 3.25, iqr: 1.5 });
+    expect(quantile([5], 0.9)).toBe(5);
+    expect(quantile([1, 9], 0.5)).toBe(5);
+    expect(() => quantile([], 0.5)).toThrow();
+  });
+
+  it('resamples whole pairs: two pairs give exactly three possible ratios', () => {
+    // Pairs (100, 100) and (120, 100). A resample holds pair 1 twice (ratio 1.0, p = 1/4), pair 2
+    // twice (1.2, p = 1/4) or one of each (median 110 / 100 = 1.1): the central 95 % of 2,000 draws
+    // runs from 1.0 to 1.2, and the ratio as measured is 110 / 100.
+    const ci = bootstrapRatioOfMedians([100, 120], [100, 100], createRng(1), 2000);
+    expect(ci.ratio).toBeCloseTo(1.1, 12);
+    expect(ci.low).toBeCloseTo(1.0, 12);
+    expect(ci.high).toBeCloseTo(1.2, 12);
+  });
+
+  it('gives a zero-width interval when every pair has the same ratio, however noisy the runs', () => {
+    const b = [50, 400, 90, 700, 120, 60];
+    const ci = bootstrapRatioOfMedians(
+      b.map((x) => 0.9 * x),
+      b,
+      createRng(3),
+      500,
+    );
+    expect(ci.low).toBeCloseTo(0.9, 12);
+    expect(ci.high).toBeCloseTo(0.9, 12);
+    // Unpaired drift (the same values, pairs shuffled) widens it.
+    const shuffled = bootstrapRatioOfMedians([90 * 0.9, 45, 630, 108, 360, 54], b, createRng(3), 500);
+    expect(shuffled.high - shuffled.low).toBeGreaterThan(0.1);
+    expect(() => bootstrapRatioOfMedians([1], [1, 2], createRng(1))).toThrow(/pairs/);
+  });
+
+  it('is repeatable for a seed', () => {
+    const a = [10, 12, 9, 14, 11, 13];
+    const b = [11, 11, 10, 12, 12, 14];
+    expect(bootstrapRatioOfMedians(a, b, createRng(7))).toEqual(bootstrapRatioOfMedians(a, b, createRng(7)));
+  });
+
+  it('estimates the runs that narrow an interval as 1 / sqrt(runs)', () => {
+    expect(runsFor(0.1, 20, 0.05)).toBe(80); // half the width: four times the runs
+    expect(runsFor(0.075, 10, 0.05)).toBe(23); // 10 * 2.25 = 22.5 -> 23
+    expect(runsFor(0.04, 20, 0.05)).toBe(20);
+  });
+});
+
 describe('measureInterleaved', () => {
-  it('loads and warms up the runner, then the floor, then alternates runner and floor runs', async () => {
+  it('loads and warms up the runner, then the floor, then runs runner and floor in ABBA order', async () => {
     const calls: string[] = [];
     let n = 0;
     const m = await measureInterleaved(
@@ -127,7 +179,8 @@ describe('measureInterleaved', () => {
       },
       3,
     );
-    // Warm-up runner run 1 (3 ids), then runs 2 (2 ids), 3 and 4; each floor run gets the ids and count of the runner run before it.
+    // Warm-up runner run 1 (3 ids), then runs 2 (2 ids), 3 and 4 in ABBA order: runner first in
+    // even rounds, floor first in odd ones; each floor run gets the ids and count of the latest runner run.
     expect(calls).toEqual([
       'loadRunner',
       'runner',
@@ -136,8 +189,8 @@ describe('measureInterleaved', () => {
       'floor(1,1;3)',
       'runner',
       'floor(2,2;2)',
+      'floor(2,2;2)',
       'runner',
-      'floor(3,3;3)',
       'runner',
       'floor(4,4;3)',
     ]);
@@ -216,7 +269,11 @@ describe('benchRow', () => {
       floor_decode_min: 100,
       floor_decode_max: 125,
       floor_load_ms: 80,
+      decode_iqr: 15, // sorted 90 100 120: q1 95, q3 110
+      floor_decode_iqr: 12.5, // sorted 100 110 125: q1 105, q3 117.5
       ratio: 100 / 110,
+      ratio_ci_low: null, // 3 runs: under RATIO_CI_MIN_RUNS
+      ratio_ci_high: null,
       peak_memory_bytes: 1000,
       peak_memory_with_floor_bytes: 1500,
       generated_tokens: 2,
@@ -229,6 +286,43 @@ describe('benchRow', () => {
       { runnerBytes: 1, allBytes: 1 },
     );
     expect(differs.same_ids).toBe(false);
+  });
+});
+
+describe('the ratio interval in a row and its warnings', () => {
+  it('bootstraps the interval from five runs on, around the ratio of the medians', () => {
+    // Every runner run 0.9 of the floor run it was paired with: the interval is 0.9 exactly.
+    const decode = [100, 300, 150, 250, 200];
+    const m = {
+      loadMs: 1,
+      floorLoadMs: 1,
+      runner: decode.map((d) => runnerRun([1, 2], 0.9 * d)),
+      floor: decode.map((d) => floorRun([1, 2], d)),
+    };
+    const row = benchRow('fp32', 'browser-wasm', m, { runnerBytes: 1, allBytes: 1 });
+    expect(row.ratio).toBeCloseTo(0.9, 12);
+    expect(row.ratio_ci_low).toBeCloseTo(0.9, 12);
+    expect(row.ratio_ci_high).toBeCloseTo(0.9, 12);
+    expect(ratioWarnings([row])).toEqual([]);
+  });
+
+  it('warns when the interval is wider than ±5 % (with the runs that would narrow it) or missing', () => {
+    const base = benchRow(
+      'q8',
+      'browser-wasm',
+      { loadMs: 1, floorLoadMs: 1, runner: [runnerRun([1, 2], 1)], floor: [floorRun([1, 2], 1)] },
+      { runnerBytes: 1, allBytes: 1 },
+    );
+    const wide = { ...base, runs: 20, ratio: 1, ratio_ci_low: 0.92, ratio_ci_high: 1.1 };
+    const narrow = { ...base, runs: 20, ratio: 1, ratio_ci_low: 0.97, ratio_ci_high: 1.04 };
+    expect(ratioHalfWidth(wide)).toBeCloseTo(0.1, 12);
+    const [w, few] = ratioWarnings([wide, narrow, base]);
+    // ±10 % after 20 runs: (0.10 / 0.05)^2 * 20 = 80 runs.
+    expect(w).toMatch(
+      /^q8 browser-wasm: the ratio's 95 % interval 0\.920-1\.100 is ±10\.0 %, wider than ±5 %; about 80 runs \(now 20\)/,
+    );
+    expect(few).toMatch(/^q8 browser-wasm: 1 run\(s\), too few for a confidence interval/);
+    expect(ratioWarnings([wide, narrow, base])).toHaveLength(2);
   });
 });
 
@@ -338,7 +432,7 @@ describe('the table', () => {
     const t = formatBenchTable(report);
     const line = t.split('\n').find((l) => l.startsWith('fp32'))!;
     expect(t.split('\n')[0]).toBe(
-      'm: 3-token prompt, 4 new tokens (greedy), median of 1 run(s) after a warm-up; runner and floor interleaved',
+      'm: 3-token prompt, 4 new tokens (greedy), median of 1 run(s) after a warm-up; runner and floor interleaved (ABBA)',
     );
     expect(formatBenchTable({ ...report, runs: 5, min_time_s: 20 }).split('\n')[0]).toContain(
       'median of at least 5 run(s) and 20 s per precision',
@@ -352,9 +446,11 @@ describe('the table', () => {
       '243',
       '95.0',
       '95.0-95.0',
+      '0.0', // IQR of one run
       '100.0',
       '5.0',
       '0.950',
+      '-', // no interval from one run
       '3',
       'yes',
     ]);

@@ -5,12 +5,15 @@
 // precisions generating at once scale. A table, or one JSON object.
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { QuantlabError } from '../../lib/errors';
 import { MAX_ROUNDS, type BenchCase } from '../../lib/bench/measure';
 import {
   BENCH_RUNTIMES,
   formatBenchTable,
+  ratioWarnings,
+  type BenchMachine,
   type BenchReport,
   type BenchRow,
   type BenchRuntime,
@@ -35,15 +38,24 @@ const HELP = `quantlab bench <dir> [options]
   --new-tokens N      greedy new tokens per run, at least 2 (default 64)
   --concurrency       also time 4 columns (the first 4 dtypes, repeated if fewer) generating at
                       once against one column at a time
+  --threads N         browser-wasm: WASM threads of the column and of the floor (default: the app's,
+                      one per core up to 4)
+  --no-stream         browser-wasm: the column does not stream its tokens to the page (the
+                      playground does; this isolates what streaming costs)
   --site DIR          browser-wasm: the built site to serve (default .cache/bench/site, built with
                       vite when missing or older than the sources)
   --json              print one JSON object: {model, runs, prompt_tokens, new_tokens, results:
                       [{dtype, runtime, runs, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
                       decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
-                      peak_memory_bytes, ...}], concurrency?: {<runtime>: {...}}}
+                      peak_memory_bytes, decode_iqr, ratio_ci_low, ratio_ci_high, ...}],
+                      concurrency?: {<runtime>: {...}}, warnings?: [...], machine: {cores, cpu_model,
+                      ..., browser?: {hardware_concurrency, user_agent, onnxruntime_web_version,
+                      threads, spinning}}}
   --out FILE          also write that JSON object to FILE
-Speed figures depend on what else the machine runs: runner and floor runs alternate so both feel
-the same load. ratio = median runner decode tokens/s / median floor decode tokens/s.`;
+Speed figures depend on what else the machine runs: runner and floor runs alternate (ABBA) so both
+feel the same load. ratio = median runner decode tokens/s / median floor decode tokens/s, with a 95 %
+bootstrap interval over the paired runs; a warning says when it is wider than ±5 % and how many runs
+would narrow it.`;
 
 /** Columns of the concurrency measurement. */
 const CONCURRENT_COLUMNS = 4;
@@ -74,6 +86,8 @@ const FLAGS = {
   'prompt-tokens': { type: 'int', min: 1, max: MAX_TOKENS, default: 128 },
   'new-tokens': { type: 'int', min: 2, max: MAX_TOKENS, default: 64 },
   concurrency: { type: 'boolean' },
+  threads: { type: 'int', min: 1, max: 16 },
+  'no-stream': { type: 'boolean' },
   site: { type: 'string' },
   json: { type: 'boolean' },
   out: { type: 'string' },
@@ -139,10 +153,13 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
   if (warnings.length) report.warnings = warnings;
   // The table repeats them; JSON output gets them on stderr as well.
   if (v.json) for (const w of warnings) console.error(`quantlab bench: warning: ${w}`);
+  let browserMachine: BenchMachine['browser'];
+  let ortNodeVersion: string | undefined;
   for (const runtime of runtimes as BenchRuntime[]) {
     if (runtime === 'node') {
-      const { nodeBench, nodeConcurrency } = await import('../../node/bench-node');
+      const { nodeBench, nodeConcurrency, loadOrtNode } = await import('../../node/bench-node');
       results.push(...(await nodeBench(bench, log)));
+      ortNodeVersion = (await loadOrtNode()).env?.versions?.node;
       if (v.concurrency) (report.concurrency ??= {}).node = await nodeConcurrency(concurrent, log);
     } else {
       const { ensureSite } = await importBrowser();
@@ -156,11 +173,22 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
         );
       }
       if (typeof v.site !== 'string') ensureSite(siteDir, log);
-      results.push(...(await browserBench(bench, { siteDir, log })));
+      const b = await browserBench(bench, {
+        siteDir,
+        log,
+        ...(v.threads !== undefined ? { threads: v.threads } : {}),
+        stream: !v['no-stream'],
+      });
+      results.push(...b.rows);
+      browserMachine = b.machine;
       if (v.concurrency)
         (report.concurrency ??= {})['browser-wasm'] = await browserConcurrency(concurrent, { siteDir, log });
     }
   }
+  // In the report (table and JSON), not on stderr: they are about the figures, not the run.
+  const noisy = ratioWarnings(results);
+  if (noisy.length) report.warnings = [...(report.warnings ?? []), ...noisy];
+  report.machine = { ...nodeMachine(ortNodeVersion), ...(browserMachine ? { browser: browserMachine } : {}) };
   const json = JSON.stringify(report, null, 2);
   if (typeof v.out === 'string') {
     mkdirSync(dirname(resolve(v.out)), { recursive: true });
@@ -168,6 +196,18 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
   }
   console.log(v.json ? json : formatBenchTable(report));
   return 0;
+}
+
+/** The machine as Node sees it, and the onnxruntime-node the node runtime ran (when it did). */
+function nodeMachine(ortNodeVersion?: string): Omit<BenchMachine, 'browser'> {
+  const cpus = os.cpus();
+  return {
+    cores: cpus.length,
+    cpu_model: cpus[0]?.model.trim() ?? 'unknown',
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node_version: process.version,
+    ...(ortNodeVersion ? { onnxruntime_node_version: ortNodeVersion } : {}),
+  };
 }
 
 /** src/node/browser.ts needs playwright-core, a devDependency: a clear error when it is absent. */

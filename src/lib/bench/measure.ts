@@ -1,5 +1,5 @@
 // The benchmark's order of work, the same in Node and in the browser: the playground's runner and
-// the floor (a raw ONNX Runtime loop on the same file) take turns, runner, floor, runner, floor,
+// the floor (a raw ONNX Runtime loop on the same file) take turns, runner, floor, floor, runner,
 // so whatever else loads the machine slows both alike. The caller supplies the two sides.
 
 import { QuantlabError } from '../errors';
@@ -82,8 +82,9 @@ export interface Measurement {
 
 /**
  * Loads the runner and warms it up (one generation), then loads the floor and warms it up, then
- * rounds of one runner generation followed by one floor loop on the same prompt ids: `runs` of
- * them, more while they have taken less than `minMs` (at most MAX_ROUNDS).
+ * rounds of one runner generation and one floor loop on the same prompt ids, in alternating order
+ * (runner-floor, floor-runner, runner-floor, ...: ABBA, so a drift in the machine's speed weighs on
+ * both sides alike): `runs` rounds, more while they have taken less than `minMs` (at most MAX_ROUNDS).
  */
 export async function measureInterleaved(sides: BenchSides, runs: number, minMs = 0): Promise<Measurement> {
   if (!Number.isInteger(runs) || runs < 1)
@@ -106,10 +107,19 @@ export async function measureInterleaved(sides: BenchSides, runs: number, minMs 
   const runner: RunnerRun[] = [];
   const floor: FloorResult[] = [];
   const start = performance.now();
+  let last = warm;
   while (another(runner.length, runs, minMs, start)) {
-    const r = check(await sides.runRunner());
-    runner.push(r);
-    floor.push(await sides.runFloor(r.promptIds, r.ids.length));
+    if (runner.length % 2 === 0) {
+      const r = check(await sides.runRunner());
+      floor.push(await sides.runFloor(r.promptIds, r.ids.length));
+      runner.push((last = r));
+    } else {
+      // The floor first in odd rounds (ABBA), on the ids of the runner run before: greedy
+      // decoding writes the same ids each time, and same_ids checks it.
+      const f = await sides.runFloor(last.promptIds, last.ids.length);
+      runner.push((last = check(await sides.runRunner())));
+      floor.push(f);
+    }
   }
   return { loadMs, floorLoadMs, runner, floor };
 }

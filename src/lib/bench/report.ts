@@ -3,7 +3,8 @@
 // CLI prints. JSON field names are snake_case with the unit in the name (decode_tokens_per_s, load_ms, ...).
 
 import type { ConcurrencyRound, Measurement } from './measure';
-import { median, minMax } from './stats';
+import { createRng } from '../sampling/rng';
+import { bootstrapRatioOfMedians, median, minMax, quartiles, runsFor } from './stats';
 
 export type BenchRuntime = 'node' | 'browser-wasm';
 export const BENCH_RUNTIMES: readonly BenchRuntime[] = ['node', 'browser-wasm'];
@@ -28,8 +29,17 @@ export interface BenchRow {
   floor_decode_min: number;
   floor_decode_max: number;
   floor_load_ms: number;
+  /** Interquartile range of the runner's and the floor's decode tokens/s. */
+  decode_iqr: number;
+  floor_decode_iqr: number;
   /** Median runner decode tokens/s over median floor decode tokens/s. */
   ratio: number;
+  /**
+   * 95 % bootstrap confidence interval of the ratio (paired resampling of the rounds, seeded);
+   * null under RATIO_CI_MIN_RUNS runs, where resampling a handful of values says nothing.
+   */
+  ratio_ci_low: number | null;
+  ratio_ci_high: number | null;
   /** Peak memory while the runner alone was loaded and generated (before the floor's session existed). */
   peak_memory_bytes: number;
   /** Peak memory over the whole measurement, runner and floor sessions both loaded. */
@@ -38,6 +48,66 @@ export interface BenchRow {
   generated_tokens: number;
   /** Whether the floor's greedy ids equalled the runner's in every measured run. */
   same_ids: boolean;
+}
+
+/** The bootstrap behind ratio_ci_*: resamples and seed (fixed, so the same runs give the same interval). */
+export const RATIO_CI_RESAMPLES = 2000;
+const RATIO_CI_SEED = 17;
+/** Fewest runs a ratio interval is computed from. */
+export const RATIO_CI_MIN_RUNS = 5;
+/** An interval wider than this either side of the ratio gets a warning (relative half-width). */
+export const RATIO_CI_TARGET = 0.05;
+
+/**
+ * Relative half-width of a row's ratio interval: the larger distance of a bound from the ratio,
+ * over the ratio; null when the row has no interval.
+ */
+export function ratioHalfWidth(r: Pick<BenchRow, 'ratio' | 'ratio_ci_low' | 'ratio_ci_high'>): number | null {
+  if (r.ratio_ci_low === null || r.ratio_ci_high === null) return null;
+  return Math.max(r.ratio - r.ratio_ci_low, r.ratio_ci_high - r.ratio) / r.ratio;
+}
+
+/**
+ * A warning for each row whose ratio interval is wider than ±RATIO_CI_TARGET (with about how many
+ * runs would narrow it), or that has too few runs for one.
+ */
+export function ratioWarnings(rows: readonly BenchRow[]): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    const h = ratioHalfWidth(r);
+    if (h === null) {
+      out.push(
+        `${r.dtype} ${r.runtime}: ${r.runs} run(s), too few for a confidence interval of the ratio (${RATIO_CI_MIN_RUNS} or more: raise --runs or --min-time)`,
+      );
+    } else if (h > RATIO_CI_TARGET) {
+      out.push(
+        `${r.dtype} ${r.runtime}: the ratio's 95 % interval ${r.ratio_ci_low!.toFixed(3)}-${r.ratio_ci_high!.toFixed(3)} is ±${(100 * h).toFixed(1)} %, ` +
+          `wider than ±${100 * RATIO_CI_TARGET} %; about ${runsFor(h, r.runs, RATIO_CI_TARGET)} runs (now ${r.runs}) would narrow it (raise --min-time or --runs)`,
+      );
+    }
+  }
+  return out;
+}
+
+/** What the figures were measured on. */
+export interface BenchMachine {
+  /** Node's view: logical cores, CPU model, OS, Node and onnxruntime-node versions. */
+  cores: number;
+  cpu_model: string;
+  platform: string;
+  node_version: string;
+  onnxruntime_node_version?: string;
+  /** browser-wasm: the page's view. */
+  browser?: {
+    hardware_concurrency: number;
+    user_agent: string;
+    onnxruntime_web_version: string;
+    cross_origin_isolated: boolean;
+    /** WASM threads of a column (and of the floor) alone. */
+    threads: number;
+    /** ONNX Runtime's session.intra_op.allow_spinning as the columns and the floor ran. */
+    spinning: boolean;
+  };
 }
 
 export interface Peaks {
@@ -52,6 +122,10 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
   const floorDecode = m.floor.map((f) => f.decodeTokensPerS);
   const d = minMax(decode);
   const fd = minMax(floorDecode);
+  const ci =
+    decode.length >= RATIO_CI_MIN_RUNS
+      ? bootstrapRatioOfMedians(decode, floorDecode, createRng(RATIO_CI_SEED), RATIO_CI_RESAMPLES)
+      : null;
   return {
     dtype,
     runtime,
@@ -68,7 +142,11 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
     floor_decode_min: fd.min,
     floor_decode_max: fd.max,
     floor_load_ms: m.floorLoadMs,
+    decode_iqr: quartiles(decode).iqr,
+    floor_decode_iqr: quartiles(floorDecode).iqr,
     ratio: median(decode) / median(floorDecode),
+    ratio_ci_low: ci?.low ?? null,
+    ratio_ci_high: ci?.high ?? null,
     peak_memory_bytes: peaks.runnerBytes,
     peak_memory_with_floor_bytes: peaks.allBytes,
     generated_tokens: Math.min(...m.runner.map((r) => r.ids.length)),
@@ -132,6 +210,7 @@ export interface BenchReport {
   warnings?: string[];
   /** Keyed by runtime. */
   concurrency?: Partial<Record<BenchRuntime, ConcurrencyResult>>;
+  machine?: BenchMachine;
 }
 
 const num = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -163,9 +242,11 @@ export function formatBenchTable(r: BenchReport): string {
       'prefill tok/s',
       'decode tok/s',
       'min-max',
+      'IQR',
       'floor tok/s',
       'floor TTFT ms',
       'ratio',
+      '95% CI',
       'peak MiB',
       'same ids',
     ],
@@ -180,16 +261,20 @@ export function formatBenchTable(r: BenchReport): string {
       num(x.prefill_tokens_per_s, 0),
       num(x.decode_tokens_per_s, 1),
       `${num(x.decode_min, 1)}-${num(x.decode_max, 1)}`,
+      num(x.decode_iqr, 1),
       num(x.floor_decode_tokens_per_s, 1),
       num(x.floor_ttft_ms, 1),
       num(x.ratio, 3),
+      x.ratio_ci_low === null || x.ratio_ci_high === null
+        ? '-'
+        : `${num(x.ratio_ci_low, 3)}-${num(x.ratio_ci_high, 3)}`,
       mb(x.peak_memory_bytes),
       x.same_ids ? 'yes' : 'NO',
     ]);
   }
   const runs = r.min_time_s > 0 ? `at least ${r.runs} run(s) and ${r.min_time_s} s per precision` : `${r.runs} run(s)`;
   const lines = [
-    `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${runs} after a warm-up; runner and floor interleaved`,
+    `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${runs} after a warm-up; runner and floor interleaved (ABBA)`,
     alignTable(rows, 2),
   ];
   for (const w of r.warnings ?? []) lines.push(`warning: ${w}`);
@@ -210,7 +295,8 @@ export function formatBenchTable(r: BenchReport): string {
     );
   }
   lines.push(
-    'ratio = median runner decode tok/s / median floor decode tok/s (floor: raw ONNX Runtime greedy loop on the same file). ' +
+    'ratio = median runner decode tok/s / median floor decode tok/s (floor: raw ONNX Runtime greedy loop on the same file); ' +
+      '95% CI: bootstrap interval of the ratio over the paired rounds. ' +
       'peak = memory while the runner alone ran (node: process RSS; browser-wasm: RSS summed over the whole Chromium process tree, browser included).',
   );
   return lines.join('\n');

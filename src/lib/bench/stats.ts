@@ -14,3 +14,79 @@ export function minMax(xs: readonly number[]): { min: number; max: number } {
   if (xs.length === 0) throw new Error('minMax of no values');
   return { min: Math.min(...xs), max: Math.max(...xs) };
 }
+
+/**
+ * The `p`-quantile (0..1) by linear interpolation between the sorted values (R's type 7, numpy's
+ * default): position p * (n - 1). Throws on no values.
+ */
+export function quantile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) throw new Error('quantile of no values');
+  const s = [...xs].sort((a, b) => a - b);
+  const at = Math.min(1, Math.max(0, p)) * (s.length - 1);
+  const lo = Math.floor(at);
+  const hi = Math.min(s.length - 1, lo + 1);
+  return s[lo] + (s[hi] - s[lo]) * (at - lo);
+}
+
+/** First and third quartile and their distance (the interquartile range). */
+export function quartiles(xs: readonly number[]): { q1: number; q3: number; iqr: number } {
+  const q1 = quantile(xs, 0.25);
+  const q3 = quantile(xs, 0.75);
+  return { q1, q3, iqr: q3 - q1 };
+}
+
+export interface RatioInterval {
+  /** median(a) / median(b) of the runs as measured. */
+  ratio: number;
+  /** Bounds of the central `level` share of the bootstrap ratios. */
+  low: number;
+  high: number;
+  level: number;
+  resamples: number;
+}
+
+/**
+ * A percentile bootstrap confidence interval of median(a) / median(b) for paired runs: a[i] and
+ * b[i] ran back to back, so each resample draws whole pairs (with replacement) and whatever slowed
+ * both sides of a pair stays in it. Seeded (`rng` gives uniform [0, 1)), so a report is repeatable.
+ */
+export function bootstrapRatioOfMedians(
+  a: readonly number[],
+  b: readonly number[],
+  rng: () => number,
+  resamples = 2000,
+  level = 0.95,
+): RatioInterval {
+  if (a.length === 0 || a.length !== b.length) throw new Error('bootstrap needs pairs: two runs of the same length');
+  const n = a.length;
+  const ratios = new Float64Array(resamples);
+  const ra = new Float64Array(n);
+  const rb = new Float64Array(n);
+  for (let k = 0; k < resamples; k++) {
+    for (let i = 0; i < n; i++) {
+      const j = Math.min(n - 1, Math.floor(rng() * n));
+      ra[i] = a[j];
+      rb[i] = b[j];
+    }
+    ratios[k] = median(Array.from(ra)) / median(Array.from(rb));
+  }
+  const sorted = Array.from(ratios);
+  const tail = (1 - level) / 2;
+  return {
+    ratio: median(a) / median(b),
+    low: quantile(sorted, tail),
+    high: quantile(sorted, 1 - tail),
+    level,
+    resamples,
+  };
+}
+
+/**
+ * Runs needed for an interval now `halfWidth` wide (relative) after `runs` runs to narrow to
+ * `target`: a bootstrap interval of a median narrows about as 1 / sqrt(runs).
+ */
+export function runsFor(halfWidth: number, runs: number, target: number): number {
+  if (!(halfWidth > target)) return runs;
+  // Less a hair, so a rounding error in the widths (0.1 as 0.10000000000000009) adds no run.
+  return Math.ceil(runs * (halfWidth / target) ** 2 - 1e-9);
+}
