@@ -229,7 +229,63 @@ export async function startHubMirror(opts: { missingRepoStatus?: 401 | 404 } = {
     return file === repo.dir || file.startsWith(repo.dir + path.sep) ? file : undefined;
   }
 
-  async function tree(res: ServerResponse, entry: MirrorRequest, repo: Repo, folder: string, recursive: boolean) {
+  type BodyFault = Exclude<MirrorFault, { kind: 'status' }>;
+
+  /** Writes `length` body bytes read through `read`, as the fault (if any) says: throttled, cut, stalled. */
+  async function sendBody(
+    res: ServerResponse,
+    entry: MirrorRequest,
+    length: number,
+    read: (pos: number, n: number) => Promise<Buffer>,
+    fault: BodyFault | undefined,
+  ) {
+    const cutAt =
+      fault && fault.kind !== 'throttle'
+        ? Math.min(length, fault.afterBytes ?? (fault.kind === 'stall' ? 0 : Math.floor(length / 2)))
+        : length;
+    const rate = fault?.kind === 'throttle' ? fault.bytesPerSecond : Infinity;
+    // Throttled: a chunk every 50 ms; else 64 kB chunks as fast as the socket takes them.
+    const chunk = Number.isFinite(rate) ? Math.max(1, Math.floor(rate / 20)) : 65536;
+    let sent = 0;
+    while (sent < cutAt) {
+      if (res.destroyed) {
+        entry.outcome = 'aborted';
+        return;
+      }
+      const n = Math.min(chunk, cutAt - sent);
+      const flushed = res.write(await read(sent, n));
+      sent += n;
+      entry.bytes = sent;
+      if (!flushed) await new Promise<void>((r) => res.once('drain', r).once('close', r));
+      if (Number.isFinite(rate)) await sleep((n / rate) * 1000);
+    }
+    if (!fault || fault.kind === 'throttle') {
+      res.end();
+      return;
+    }
+    if (fault.kind === 'drop') {
+      entry.outcome = 'dropped';
+      // A reset also discards what the client has received but not read yet: let it read first.
+      await new Promise<void>((r) => res.write('', () => r()));
+      await sleep(100);
+      res.socket?.resetAndDestroy();
+    } else if (fault.kind === 'truncate') {
+      entry.outcome = 'truncated';
+      // Let the bytes written so far reach the client, then close without the rest.
+      res.socket?.end();
+    } else {
+      entry.outcome = 'stalled';
+    }
+  }
+
+  async function tree(
+    res: ServerResponse,
+    entry: MirrorRequest,
+    repo: Repo,
+    folder: string,
+    recursive: boolean,
+    fault: BodyFault | undefined,
+  ) {
     const dir = inside(repo, folder);
     if (!dir || !existsSync(dir) || !statSync(dir).isDirectory()) {
       sendError(res, entry, 404, 'EntryNotFound', `${folder} does not exist on "${repo.revision}"`);
@@ -257,28 +313,26 @@ export async function startHubMirror(opts: { missingRepoStatus?: 401 | 404 } = {
       }
     };
     await walk(dir);
-    const body = JSON.stringify(out);
-    send(res, entry, 200, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-    });
-    res.end(body);
-    entry.bytes = Buffer.byteLength(body);
+    const body = Buffer.from(JSON.stringify(out));
+    send(res, entry, 200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
+    if (entry.method === 'HEAD') res.end();
+    else await sendBody(res, entry, body.length, async (pos, n) => body.subarray(pos, pos + n), fault);
   }
 
-  async function file(res: ServerResponse, req: IncomingMessage, entry: MirrorRequest, repo: Repo, rel: string) {
+  async function file(
+    res: ServerResponse,
+    req: IncomingMessage,
+    entry: MirrorRequest,
+    repo: Repo,
+    rel: string,
+    fault: BodyFault | undefined,
+  ) {
     const abs = inside(repo, rel);
     if (!abs || !existsSync(abs) || !statSync(abs).isFile()) {
       sendError(res, entry, 404, 'EntryNotFound', 'Entry not found');
       return;
     }
     const h = await fileHashes(abs);
-    const fault = takeFault(entry.path.split('?')[0]);
-    if (fault?.kind === 'status') {
-      const code = fault.errorCode ?? (fault.status === 404 ? 'EntryNotFound' : undefined);
-      sendError(res, entry, fault.status, code, fault.status === 404 ? 'Entry not found' : 'Internal Error');
-      return;
-    }
     let start = 0;
     let end = h.size - 1;
     let status = 200;
@@ -315,46 +369,21 @@ export async function startHubMirror(opts: { missingRepoStatus?: 401 | 404 } = {
       res.end();
       return;
     }
-    const cutAt =
-      fault && fault.kind !== 'throttle'
-        ? Math.min(length, fault.afterBytes ?? (fault.kind === 'stall' ? 0 : Math.floor(length / 2)))
-        : length;
-    const rate = fault?.kind === 'throttle' ? fault.bytesPerSecond : Infinity;
-    // Throttled: a chunk every 50 ms; else 64 kB chunks as fast as the socket takes them.
-    const chunk = Number.isFinite(rate) ? Math.max(1, Math.floor(rate / 20)) : 65536;
     const fh = await open(abs, 'r');
     try {
-      let sent = 0;
-      while (sent < cutAt) {
-        if (res.destroyed) {
-          entry.outcome = 'aborted';
-          return;
-        }
-        const n = Math.min(chunk, cutAt - sent);
-        const buf = Buffer.alloc(n);
-        await fh.read(buf, 0, n, start + sent);
-        const flushed = res.write(buf);
-        sent += n;
-        entry.bytes = sent;
-        if (!flushed) await new Promise<void>((r) => res.once('drain', r).once('close', r));
-        if (Number.isFinite(rate)) await sleep((n / rate) * 1000);
-      }
+      await sendBody(
+        res,
+        entry,
+        length,
+        async (pos, n) => {
+          const buf = Buffer.alloc(n);
+          await fh.read(buf, 0, n, start + pos);
+          return buf;
+        },
+        fault,
+      );
     } finally {
       await fh.close();
-    }
-    if (!fault || fault.kind === 'throttle') {
-      res.end();
-      return;
-    }
-    if (fault.kind === 'drop') {
-      entry.outcome = 'dropped';
-      res.socket?.resetAndDestroy();
-    } else if (fault.kind === 'truncate') {
-      entry.outcome = 'truncated';
-      // Let the bytes written so far reach the client, then close without the rest.
-      res.socket?.end();
-    } else {
-      entry.outcome = 'stalled';
     }
   }
 
@@ -386,6 +415,13 @@ export async function startHubMirror(opts: { missingRepoStatus?: 401 | 404 } = {
       sendError(res, entry, 405, undefined, `Method ${req.method} not allowed`);
       return;
     }
+    // Faults match the path whatever it names (a listing, a file, an unknown repository).
+    const fault = takeFault(url.pathname);
+    if (fault?.kind === 'status') {
+      const code = fault.errorCode ?? (fault.status === 404 ? 'EntryNotFound' : undefined);
+      sendError(res, entry, fault.status, code, fault.status === 404 ? 'Entry not found' : 'Internal Error');
+      return;
+    }
     let parts: string[];
     try {
       parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
@@ -396,13 +432,14 @@ export async function startHubMirror(opts: { missingRepoStatus?: 401 | 404 } = {
     // /api/models/{owner}/{name}/tree/{revision}/{folder...}
     if (parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'tree' && parts.length >= 6) {
       const repo = repoFor(res, entry, `${parts[2]}/${parts[3]}`, parts[5]);
-      if (repo) await tree(res, entry, repo, parts.slice(6).join('/'), url.searchParams.get('recursive') === 'true');
+      const recursive = url.searchParams.get('recursive') === 'true';
+      if (repo) await tree(res, entry, repo, parts.slice(6).join('/'), recursive, fault);
       return;
     }
     // /{owner}/{name}/resolve/{revision}/{path...}
     if (parts[2] === 'resolve' && parts.length >= 5) {
       const repo = repoFor(res, entry, `${parts[0]}/${parts[1]}`, parts[3]);
-      if (repo) await file(res, req, entry, repo, parts.slice(4).join('/'));
+      if (repo) await file(res, req, entry, repo, parts.slice(4).join('/'), fault);
       return;
     }
     sendError(res, entry, 404, undefined, 'Not found');

@@ -178,6 +178,7 @@ describe('hub mirror', () => {
     expect(dropped.error).toBeDefined();
     expect(dropped.body.length).toBeLessThan(40_000);
     expect(dropped.body.equals(big.subarray(0, dropped.body.length))).toBe(true);
+    expect(mirror.log.slice(-1)[0]).toMatchObject({ status: 200, outcome: 'dropped', bytes: 1000 });
 
     const removeTrunc = mirror.addFault({ path: '*/model.onnx', kind: 'truncate' });
     const truncated = await rawGet(fileUrl('onnx/model.onnx'));
