@@ -45,6 +45,8 @@ export class HubRepos {
   /** Repositories opened by id, most recent first. */
   opened = $state.raw<CatalogModel[]>([]);
   status = $state.raw<HubStatus>({ state: 'idle' });
+  /** open() calls so far: tells one answer from the next when both read the same. */
+  attempts = $state(0);
 
   constructor(
     private readonly list: (host: string, id: string) => Promise<HubListingResult> = listHubRepo,
@@ -56,6 +58,7 @@ export class HubRepos {
    * repository becomes a model entry and is returned. Failures are shown in `status`.
    */
   async open(text: string, host: string): Promise<CatalogModel | null> {
+    this.attempts++;
     const parsed = parseRepoId(text);
     if ('problem' in parsed) {
       this.status = {
