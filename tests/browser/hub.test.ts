@@ -189,6 +189,15 @@ describe('Hub models by id through a Model host', () => {
       expect(saved.state).toBe('ok');
       expect(saved.text).toContain(`Could not reach ${mirror.url} to list ${AIDREAMS_REPO}`);
       expect(saved.text).toContain('from the listing saved');
+      // A column whose files are not cached says which host it could not reach.
+      await page.locator('input[data-stem="model_q4"]').check();
+      await column(page, 'model_q4').waitFor();
+      await page.locator('#load').click();
+      const error = column(page, 'model_q4').locator('.column-error');
+      await error.waitFor({ timeout: 60_000 });
+      expect(await error.textContent()).toContain(
+        `Could not reach the Model host ${mirror.url} to load ${AIDREAMS_REPO}`,
+      );
     } finally {
       await mirror.restart();
     }

@@ -9,7 +9,8 @@ import { listHubRepo } from '../../src/browser/hub-repo';
 import { checkArchitecture } from '../../src/lib/hub/architectures';
 import { checkHost, DEFAULT_HUB_HOST, hubFileUrl, hubTreeUrl, transformersRemoteHost } from '../../src/lib/hub/host';
 import { defaultHubVariants, parseTree, variantsFromTree, type TreeEntry } from '../../src/lib/hub/listing';
-import { classifyAnswer, describeAnswer } from '../../src/lib/hub/problems';
+import { QuantlabError } from '../../src/lib/errors';
+import { atModelHost, classifyAnswer, describeAnswer } from '../../src/lib/hub/problems';
 import { parseRepoId } from '../../src/lib/hub/repo-id';
 import { AIDREAMS_REPO, aidreamsHubFolder } from '../helpers/hub-fixture';
 import { startHubMirror, type HubMirror } from '../helpers/hub-mirror';
@@ -272,5 +273,18 @@ describe('listing a repository through the mirror (src/browser/hub-repo.ts in No
     } finally {
       mirror.missingRepoStatus = 401;
     }
+  });
+});
+
+describe("a column's load error at a mirror", () => {
+  it('names the Model host instead of the Hub when the files come from a mirror', async () => {
+    const offline = new QuantlabError('offline', 'Could not reach the Hugging Face Hub to load o/n', 'offline');
+    expect(atModelHost(offline, 'o/n', undefined)).toBe(offline);
+    expect(atModelHost(offline, 'o/n', DEFAULT_HUB_HOST)).toBe(offline);
+    const other = new QuantlabError('bad-onnx', 'corrupt');
+    expect(atModelHost(other, 'o/n', 'http://m:1')).toBe(other);
+    const named = atModelHost(offline, 'o/n', 'http://m:1') as QuantlabError;
+    expect([named.code, named.message]).toEqual(['offline', 'Could not reach the Model host http://m:1 to load o/n']);
+    expect(named.detail).toContain('set Model host to another mirror');
   });
 });

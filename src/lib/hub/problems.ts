@@ -4,6 +4,9 @@
 // EntryNotFound, RevisionNotFound), then the status; an anonymous client (the page never signs
 // in) gets 401 for missing and private repositories alike, a signed-in one 404.
 
+import { DEFAULT_HUB_HOST } from './host';
+import { QuantlabError } from '../errors';
+
 /** What went wrong, as tests and the page's data-kind attribute name it. */
 export type HubProblemKind =
   | 'malformed-id'
@@ -127,4 +130,17 @@ export function unsupportedArchitecture(id: string, why: string, supported: read
     message: `${id} cannot run here: ${why}`,
     detail: `QuantLab runs decoder-only text models with a standard KV cache: ${supported.join(', ')}. Pick a repository of one of those.`,
   };
+}
+
+/**
+ * A column's load error, worded for its Model host: the runner's 'offline' error speaks of the
+ * Hugging Face Hub, which is wrong when the files come from a mirror. Other errors pass as they are.
+ */
+export function atModelHost(err: unknown, id: string, host: string | undefined): unknown {
+  if (!(err instanceof QuantlabError) || err.code !== 'offline' || !host || host === DEFAULT_HUB_HOST) return err;
+  return new QuantlabError(
+    'offline',
+    `Could not reach the Model host ${host} to load ${id}`,
+    `Check that the mirror is up and that this network reaches it, or set Model host to another mirror (${DEFAULT_HUB_HOST} is the Hub itself). Files already in this browser's cache still load.`,
+  );
 }
