@@ -11,6 +11,8 @@ import type { HubProblem } from '../lib/hub/problems';
 import { refKey, type ModelRef } from '../lib/model/ref';
 
 const KEY = 'quantlab:hub-listings:v1';
+/** Listings kept for an unreachable host: the most recently listed repositories. */
+const SAVED_MAX = 20;
 
 export type HubStatus =
   | { state: 'idle' }
@@ -118,9 +120,11 @@ export class HubRepos {
 
   #save(l: HubListing): void {
     try {
-      const all = this.#saved();
-      all[`${l.host} ${l.id}`] = { ...l, listedAt: new Date().toISOString() };
-      this.storage()?.setItem(KEY, JSON.stringify(all));
+      const key = `${l.host} ${l.id}`;
+      const others = Object.entries(this.#saved()).filter(([k]) => k !== key);
+      // The newest SAVED_MAX listings are kept (objects keep insertion order).
+      const kept = [...others.slice(-(SAVED_MAX - 1)), [key, { ...l, listedAt: new Date().toISOString() }]];
+      this.storage()?.setItem(KEY, JSON.stringify(Object.fromEntries(kept)));
     } catch {
       // full or blocked storage: the listing is only not remembered
     }

@@ -178,7 +178,8 @@ export class Playground {
 
   /**
    * Sets the Model host (checked: an http(s) URL); returns the problem, or null once set. Hub
-   * columns start over, since their files now come from the new host.
+   * columns start over, since their files now come from the new host; a repository opened by id
+   * is listed again there.
    */
   setHost(text: string): string | null {
     const c = checkHost(text);
@@ -186,7 +187,11 @@ export class Playground {
     if (c.host === this.settings.host) return null;
     this.settings.host = c.host;
     this.#persistSoon();
-    if (this.model?.ref.kind === 'hub') this.#syncColumns(true);
+    const model = this.model;
+    if (model?.ref.kind !== 'hub') return null;
+    this.#syncColumns(true);
+    // A repository opened by id is listed again on the new host (it may hold other files there).
+    if (this.hub.opened.some((m) => m.key === model.key)) void this.openHubModel(model.ref.id);
     return null;
   }
 

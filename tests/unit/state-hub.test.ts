@@ -112,7 +112,7 @@ describe('Hub models by id', () => {
 
 describe('the Model host setting', () => {
   it('is checked, persisted, shared only when not the Hub, and restarts Hub columns on the new host', async () => {
-    const { pg, workers } = await open(`?model=hub:${REPO}`, listed);
+    const { pg, workers, asked } = await open(`?model=hub:${REPO}`, listed);
     expect(pg.settings.host).toBe('https://huggingface.co');
     expect(pg.shareUrl).not.toContain('host=');
     expect(pg.setHost('not a host')).toContain('is not a URL');
@@ -125,6 +125,12 @@ describe('the Model host setting', () => {
     pg.persistNow();
     expect(pg.shareUrl).toContain(`host=${encodeURIComponent(MIRROR)}`);
     expect(JSON.parse(storage.getItem('quantlab:playground:v1')!).settings.host).toBe(MIRROR);
+    // The repository opened by id was listed again on the new host.
+    await vi.waitFor(() => expect(asked.at(-1)).toEqual([MIRROR, REPO]));
+    expect(asked).toEqual([
+      ['https://huggingface.co', REPO],
+      [MIRROR, REPO],
+    ]);
     // A reload without host= in the URL keeps the stored host.
     const again = await open('', listed);
     expect(again.pg.settings.host).toBe(MIRROR);
