@@ -8,6 +8,7 @@ import { floorDecode } from '../src/lib/bench/floor';
 import { greedyParams, measureInterleaved, runnerRunOf } from '../src/lib/bench/measure';
 import { median } from '../src/lib/bench/stats';
 import { QuantlabError, throwIfAborted } from '../src/lib/errors';
+import { atModelHost } from '../src/lib/hub/problems';
 import { runnerEvalModel } from '../src/lib/eval/model';
 import type { FloorMeasurement } from '../src/lib/page/latency';
 import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
@@ -59,7 +60,9 @@ const api = {
       await never();
     }
     const modelId = transformersModelId(ref);
-    const loadMs = await runner.load({ modelId, variant, device }, onProgress);
+    const loadMs = await runner.load({ modelId, variant, device }, onProgress).catch((err: unknown) => {
+      throw ref.kind === 'hub' ? atModelHost(err, ref.id, ref.host) : err;
+    });
     const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown })
       .max_position_embeddings;
     return {

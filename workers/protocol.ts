@@ -18,7 +18,8 @@ export interface ColumnApi {
   /**
    * Loads one variant (onnx/<variant>.onnx) of a model on a device, with `threads` WASM threads
    * when given (a worker's first WASM session fixes them); also says how many positions the model
-   * has (config.json's max_position_embeddings), which the quality lab's windows need.
+   * has (config.json's max_position_embeddings), which the quality lab's windows need. A Hub
+   * ref's `host` (the page's Model host setting) is where every file of it is fetched from.
    */
   load(
     ref: ModelRef,

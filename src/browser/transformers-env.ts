@@ -2,6 +2,7 @@
 // server, user models served from OPFS through a custom cache, Hub files cached in Cache Storage.
 
 import { env } from '@huggingface/transformers';
+import { transformersRemoteHost } from '../lib/hub/host';
 import { appRootUrl, ortWasmPaths } from '../lib/page/ort-assets';
 import { LOCAL_PREFIX, type ModelRef } from '../lib/model/ref';
 import { readModelFile } from './opfs-store';
@@ -46,7 +47,11 @@ export function configureBrowserTransformers(): void {
   wasm.numThreads = wasmThreads();
 }
 
-/** Only Hub models may reach the network; local and served ones must never fall back to it. */
+/**
+ * Only Hub models may reach the network, and only their Model host (ref.host; the Hub when
+ * absent); local and served ones must never fall back to it.
+ */
 export function allowNetworkFor(ref: ModelRef): void {
   env.allowRemoteModels = ref.kind === 'hub';
+  env.remoteHost = transformersRemoteHost(ref.kind === 'hub' ? ref.host : undefined);
 }

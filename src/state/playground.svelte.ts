@@ -9,9 +9,13 @@ import { DEFAULT_MODEL_KEY, HUB_MODELS, TINY_MODEL, type CatalogModel } from '..
 import { firstDivergence } from '../lib/page/token-divergence';
 import { detectPlatform, type PlatformInfo } from '../lib/page/platform';
 import type { GenerateParams } from '../lib/runner/types';
-import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, type Settings } from '../lib/page/settings';
+import { describeError } from '../lib/errors';
+import { checkHost } from '../lib/hub/host';
+import type { ModelRef } from '../lib/model/ref';
+import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, parseRefKey, type Settings } from '../lib/page/settings';
 import { FP32_STEM, type VariantInfo } from '../lib/variants/table';
 import { Column, type ColumnResult } from './column.svelte.ts';
+import { HubRepos } from './hub.svelte.ts';
 import { Latency } from './latency.svelte.ts';
 import type { Library } from './library.svelte.ts';
 import type { PickedFile } from '../../workers/protocol';
@@ -41,10 +45,12 @@ export class Playground {
     busy: () => this.busy,
   });
 
-  /** Hub models, the built-in model, then the user's own. */
+  /** Hub models (opened by id, then the catalog's suggestions), the built-in model, then the user's own. */
   get models(): CatalogModel[] {
+    const opened = this.hub.opened;
     return [
-      ...HUB_MODELS,
+      ...opened,
+      ...HUB_MODELS.filter((m) => !opened.some((o) => o.key === m.key)),
       this.served.variants ? { ...TINY_MODEL, variants: this.served.variants } : TINY_MODEL,
       ...this.library.entries,
     ];
@@ -72,6 +78,8 @@ export class Playground {
     readonly library: Library,
     private readonly startWorker: StartColumnWorker,
     private readonly servedModels: () => Promise<ServedModels> = () => fetchServedModels(document.baseURI),
+    /** Hub repositories opened by id (listed through the Model host's tree API). */
+    readonly hub: HubRepos = new HubRepos(),
   ) {}
 
   /** Reads storage and the URL (the URL wins), then finds the platform and the models. */
@@ -83,7 +91,13 @@ export class Playground {
     const notices = [...merged.messages];
     const key = merged.model ?? DEFAULT_MODEL_KEY;
     this.#choices = choices;
-    await Promise.all([detectPlatform().then((p) => (this.platform = p)), this.library.refresh()]);
+    // A Hub repository outside the catalog (a share link's model=hub:owner/name) is listed first.
+    const ref = parseRefKey(key);
+    const listing =
+      ref?.kind === 'hub' && !HUB_MODELS.some((m) => m.key === key)
+        ? this.hub.open(ref.id, this.settings.host)
+        : Promise.resolve(null);
+    await Promise.all([detectPlatform().then((p) => (this.platform = p)), this.library.refresh(), listing]);
     // The kept results belong to the stored model, prompt and settings: shown only under those.
     this.modelKey = key;
     const kept = resultsModel === key && Object.keys(results).length > 0;
@@ -120,16 +134,23 @@ export class Playground {
   }
 
   /** Switches model; `variants` (e.g. from a share link) picks the columns, else the model's defaults. */
-  async selectModel(key: string, variants?: string[], opts: { keepChat?: boolean } = {}): Promise<void> {
+  async selectModel(
+    key: string,
+    variants?: string[],
+    opts: { keepChat?: boolean; relisted?: boolean } = {},
+  ): Promise<void> {
     if (key === TINY_MODEL.key) await this.#loadServedIndex();
     const known = this.models.find((m) => m.key === key);
     const model = known ?? this.models.find((m) => m.key === DEFAULT_MODEL_KEY)!;
+    const hubStatus = this.hub.status;
     if (!known)
       this.notices = [
         ...this.notices,
-        `Model ${key} is not available here (a model opened on another browser?); showing ${model.name}.`,
+        key.startsWith('hub:') && hubStatus.state === 'error'
+          ? `${describeError(hubStatus.problem)} Showing ${model.name} instead.`
+          : `Model ${key} is not available here (a model opened on another browser?); showing ${model.name}.`,
       ];
-    const changed = model.key !== this.modelKey;
+    const changed = model.key !== this.modelKey || opts.relisted === true;
     if (changed) this.#results = {};
     this.modelKey = model.key;
     if (!opts.keepChat) this.settings.chatTemplate = model.instruct;
@@ -141,6 +162,37 @@ export class Playground {
     this.#syncColumns(changed || this.columns.length === 0);
     this.#persistSoon();
     if (changed && this.settings.live && this.#armed) this.#scheduleLive();
+  }
+
+  /**
+   * Opens a Hub repository by id (owner/name) from the Model host: on success it becomes the
+   * current model, with the precisions its host lists; failures are shown in `hub.status`.
+   */
+  async openHubModel(text: string): Promise<CatalogModel | null> {
+    const entry = await this.hub.open(text, this.settings.host);
+    if (!entry) return null;
+    // Listed again (e.g. from another host): its columns start over with the new listing.
+    await this.selectModel(entry.key, undefined, { relisted: true });
+    return entry;
+  }
+
+  /**
+   * Sets the Model host (checked: an http(s) URL); returns the problem, or null once set. Hub
+   * columns start over, since their files now come from the new host; a repository opened by id
+   * is listed again there.
+   */
+  setHost(text: string): string | null {
+    const c = checkHost(text);
+    if ('problem' in c) return c.problem;
+    if (c.host === this.settings.host) return null;
+    this.settings.host = c.host;
+    this.#persistSoon();
+    const model = this.model;
+    if (model?.ref.kind !== 'hub') return null;
+    this.#syncColumns(true);
+    // A repository opened by id is listed again on the new host (it may hold other files there).
+    if (this.hub.opened.some((m) => m.key === model.key)) void this.openHubModel(model.ref.id);
+    return null;
   }
 
   /** Opens files from disk; a model that passes every check becomes the current one, a refused one never does. */
@@ -174,7 +226,7 @@ export class Playground {
           const have = byStem.get(stem);
           if (have) return have;
           const c = new Column(
-            model.ref,
+            this.#refOf(model),
             this.variants.find((v) => v.stem === stem)!,
             {
               startWorker: this.startWorker,
@@ -188,6 +240,11 @@ export class Playground {
           if (r) c.restore(r);
           return c;
         });
+  }
+
+  /** The model's ref as columns load it: a Hub model with the Model host it comes from. */
+  #refOf(model: CatalogModel): ModelRef {
+    return model.ref.kind === 'hub' ? { ...model.ref, host: this.settings.host } : model.ref;
   }
 
   /** Changes settings; in live mode, regenerates every active column after a quiet moment. */

@@ -81,11 +81,31 @@ describe('URL query', () => {
     };
     const q = settingsToQuery(s, { prompt: 'Hi & bye?', model: 'local:aidreams260K', variants: ['model', 'model_q4'] });
     const back = settingsFromQuery(q);
-    expect(back.settings).toEqual(s);
+    // The default Model host stays out of share links (the reader's own host applies).
+    const { host, ...shared } = s;
+    expect(host).toBe('https://huggingface.co');
+    expect(q).not.toContain('host=');
+    expect(back.settings).toEqual(shared);
     expect(back.prompt).toBe('Hi & bye?');
     expect(back.model).toBe('local:aidreams260K');
     expect(back.variants).toEqual(['model', 'model_q4']);
     expect(back.messages).toEqual([]);
+  });
+
+  it('carries a Model host other than the Hub in the link, and checks one read back', () => {
+    const q = settingsToQuery({ ...DEFAULT_SETTINGS, host: 'http://127.0.0.1:8080' });
+    expect(new URLSearchParams(q).get('host')).toBe('http://127.0.0.1:8080');
+    expect(settingsFromQuery(q).settings.host).toBe('http://127.0.0.1:8080');
+    expect(settingsFromQuery('host=https://mirror.example.org/hf/').settings.host).toBe(
+      'https://mirror.example.org/hf',
+    );
+    const bad = settingsFromQuery('host=mirror.example.org');
+    expect(bad.settings).not.toHaveProperty('host');
+    expect(bad.messages).toEqual([
+      'Model host "mirror.example.org" is not a URL: write it with http:// or https://, like https://huggingface.co or http://127.0.0.1:8080. Keeping the Model host you had.',
+    ]);
+    const stored = settingsFromStored({ settings: { host: 'http://10.0.0.2:9000/' } });
+    expect(mergeSettings(stored, settingsFromQuery('seed=3')).settings.host).toBe('http://10.0.0.2:9000');
   });
 
   it('drops variant names that are not file stems', () => {

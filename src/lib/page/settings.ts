@@ -2,6 +2,7 @@
 // outside forms (the URL query of a share link, the localStorage record). Everything read from
 // outside is validated here: out-of-range values are clamped with a message that says so.
 
+import { checkHost, DEFAULT_HUB_HOST } from '../hub/host';
 import type { ModelRef } from '../model/ref';
 
 export type DevicePreference = 'auto' | 'wasm' | 'webgpu';
@@ -21,6 +22,8 @@ export interface Settings extends SamplingSettings {
   /** Regenerate every column (debounced) whenever a control changes. */
   live: boolean;
   device: DevicePreference;
+  /** Model host: where Hub models are fetched from (the Hub or a mirror of it); src/lib/hub/host.ts. */
+  host: string;
 }
 
 export interface NumberSpec {
@@ -99,6 +102,7 @@ export const DEFAULT_SETTINGS: Settings = {
   chatTemplate: false,
   live: true,
   device: 'auto',
+  host: DEFAULT_HUB_HOST,
 };
 
 export const DEFAULT_PROMPT = 'I dreamed';
@@ -197,6 +201,12 @@ function readRecord(get: (settingsKey: string, queryKey: string) => unknown): Se
     note(c);
     out.settings.device = c.value;
   }
+  const host = get('host', 'host');
+  if (host !== undefined && host !== null) {
+    const c = checkHost(host);
+    if ('host' in c) out.settings.host = c.host;
+    else out.messages.push(`${c.problem} Keeping the Model host you had.`);
+  }
   const prompt = get('prompt', 'prompt');
   if (typeof prompt === 'string') {
     out.prompt = prompt.slice(0, MAX_PROMPT);
@@ -235,6 +245,8 @@ export function settingsToQuery(
   q.set('chat', s.chatTemplate ? '1' : '0');
   q.set('live', s.live ? '1' : '0');
   q.set('device', s.device);
+  // Only a mirror travels in a share link: without it the reader's own Model host applies.
+  if (s.host !== DEFAULT_HUB_HOST) q.set('host', s.host);
   if (extra.prompt !== undefined) q.set('prompt', extra.prompt.slice(0, MAX_PROMPT));
   return q.toString();
 }
