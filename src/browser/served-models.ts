@@ -1,26 +1,30 @@
-// The built-in model's variants as this site serves them: models/index.json (written by
-// `npm run models`) lists its files, and its quantlab manifest labels them. A missing or broken
-// index is an explanation to show, never a thrown error.
+// A built-in model's variants as this site serves them: models/index.json (written by
+// `npm run models`) lists each served model's files, and its quantlab manifest labels them. A
+// missing or broken index is an explanation to show, never a thrown error.
 
-import { SERVED_INDEX_PATH, TINY_MODEL, type ServedIndex } from '../lib/catalog';
+import { SERVED_INDEX_PATH, type ServedIndex } from '../lib/catalog';
 import { variantsFromFiles } from '../lib/variants/info';
 import { MANIFEST_PATH } from '../lib/variants/manifest';
 import type { VariantInfo } from '../lib/variants/table';
 
-/** The served variants, or why they are unknown. */
+/** One served model's variants, or why they are unknown. */
 export interface ServedModels {
   variants?: VariantInfo[];
   error?: string;
 }
 
-/** Reads the index and the manifest under `base` (the page's document.baseURI). */
-export async function fetchServedModels(base: string, fetchFn: typeof fetch = fetch): Promise<ServedModels> {
+/** Reads the index and the manifest of served model `id` under `base` (the page's document.baseURI). */
+export async function fetchServedModels(
+  base: string,
+  id: string,
+  fetchFn: typeof fetch = fetch,
+): Promise<ServedModels> {
   try {
     const res = await fetchFn(new URL(SERVED_INDEX_PATH, base));
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const index = (await res.json()) as ServedIndex;
-    const entry = index.models.find((m) => m.id === TINY_MODEL.ref.id);
-    if (!entry) throw new Error(`${TINY_MODEL.ref.id} is not listed`);
+    const entry = index.models.find((m) => m.id === id);
+    if (!entry) throw new Error(`${id} is not listed`);
     let manifest: unknown;
     if (entry.files.some((f) => f.path === MANIFEST_PATH)) {
       manifest = await fetchFn(new URL(`models/${entry.id}/${MANIFEST_PATH}`, base)).then(
@@ -31,7 +35,7 @@ export async function fetchServedModels(base: string, fetchFn: typeof fetch = fe
     return { variants: variantsFromFiles(entry.files, manifest) };
   } catch (err) {
     return {
-      error: `The built-in model is missing from this site (${(err as Error).message}). Build it with \`npm run models\` (npm run dev and npm run build do it).`,
+      error: `The built-in model ${id} is missing from this site (${(err as Error).message}). Build it with \`npm run models\` (npm run dev and npm run build do it).`,
     };
   }
 }

@@ -1,6 +1,7 @@
 // The one list of models the playground offers: Hub models (loaded by transformers.js from the
-// Hugging Face Hub, with the ONNX files each repository really ships), the built-in tiny model
-// served by the app itself, and the user's own models kept in browser storage.
+// Hugging Face Hub, with the ONNX files each repository really ships), the built-in models served
+// by the app itself (the trained default and a random-weight test fixture), and the user's own
+// models kept in browser storage.
 
 import { refKey, type ModelRef } from './model/ref';
 import { variantsFromFiles } from './variants/info';
@@ -101,24 +102,44 @@ export const HUB_MODELS: readonly CatalogModel[] = [
   ),
 ];
 
-/** The built-in model's folder under the app's models/ (made by `npm run models`, never committed). */
-export const TINY_MODEL_ID = 'quantlab-tiny';
-
 /** Listing of the served models' files, written by `npm run models` beside them. */
 export const SERVED_INDEX_PATH = 'models/index.json';
+
+/**
+ * The trained built-in model: models/aidreams260K (a llama2.c checkpoint vendored in the
+ * repository, see its SOURCE.md), converted into the app's models/ folder with every precision by
+ * `npm run models`.
+ */
+export const BUILTIN_MODEL_ID = 'aidreams260K';
+
+export const BUILTIN_MODEL: CatalogModel = {
+  key: refKey({ kind: 'served', id: BUILTIN_MODEL_ID }),
+  ref: { kind: 'served', id: BUILTIN_MODEL_ID },
+  name: 'aidreams260K (built-in, trained)',
+  description:
+    'A 0.23M-parameter Llama trained on about 2,000 machine-written dream texts (MIT licence, from ai-dreamer-esp32-s3_matrix), served by this site so it works offline. It writes short dream-like English ("I dreamed, as I sense the nodes, a gentle hum of probability."), so you can read where each precision drifts. 128 positions: the prompt and the new tokens share them.',
+  instruct: false,
+  defaultVariants: ['model', 'model_quantized', 'model_q4'],
+};
+
+/** The random-weight fixture (made by `quantlab tiny`): for shape and speed tests, not for reading. */
+export const TINY_MODEL_ID = 'quantlab-tiny';
 
 export const TINY_MODEL: CatalogModel = {
   key: refKey({ kind: 'served', id: TINY_MODEL_ID }),
   ref: { kind: 'served', id: TINY_MODEL_ID },
-  name: 'QuantLab tiny (built in)',
+  name: 'QuantLab tiny (random weights: shape and speed tests only)',
   description:
-    'A 0.9M-parameter Llama with random weights, served by this site: works offline; it writes gibberish, but its precisions differ visibly.',
+    'A 0.9M-parameter Llama with random weights, served by this site for shape and speed tests: it writes unreadable bytes, not text. For readable output use aidreams260K.',
   instruct: false,
   defaultVariants: ['model'],
 };
 
-/** The model the page starts with on a first visit: the smallest Hub model. */
-export const DEFAULT_MODEL_KEY = HUB_MODELS[0].key;
+/** The models this site serves itself (offline), the trained one first. */
+export const SERVED_MODELS: readonly CatalogModel[] = [BUILTIN_MODEL, TINY_MODEL];
+
+/** The model the page starts with on a first visit: the trained built-in model, which works offline. */
+export const DEFAULT_MODEL_KEY = BUILTIN_MODEL.key;
 
 /** A model the user opened from disk, kept in browser storage. */
 export function userModelEntry(

@@ -380,6 +380,7 @@ export class Column {
     this.tokenMs = v.timings.tokenMs;
     this.stopped = v.cancelled;
     this.stoppedAt = v.cancelled ? v.ids.length : null;
+    this.notice = v.limitNote ?? null;
     this.status = 'done';
     // Nothing left to retry: a later failed load is retried as a load.
     this.#request = undefined;

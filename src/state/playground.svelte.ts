@@ -5,7 +5,7 @@
 
 import type { StartColumnWorker } from '../browser/column-client';
 import { fetchServedModels, type ServedModels } from '../browser/served-models';
-import { DEFAULT_MODEL_KEY, HUB_MODELS, TINY_MODEL, type CatalogModel } from '../lib/catalog';
+import { DEFAULT_MODEL_KEY, HUB_MODELS, SERVED_MODELS, type CatalogModel } from '../lib/catalog';
 import { firstDivergence } from '../lib/page/token-divergence';
 import { detectPlatform, type PlatformInfo } from '../lib/page/platform';
 import type { GenerateParams } from '../lib/runner/types';
@@ -34,8 +34,8 @@ export class Playground {
   /** Messages about values read from the URL or storage that had to be changed. */
   notices = $state.raw<string[]>([]);
   platform = $state.raw<PlatformInfo | null>(null);
-  /** Served models' variants (from models/index.json), or why they are unknown. */
-  served = $state.raw<ServedModels>({});
+  /** Each served model's variants (from models/index.json), or why they are unknown, by model id. */
+  #served = $state.raw<Record<string, ServedModels>>({});
   shareUrl = $state('');
   /** The latency panel: bandwidth and the floor measurement over these columns. */
   readonly latency = new Latency({
@@ -45,15 +45,23 @@ export class Playground {
     busy: () => this.busy,
   });
 
-  /** Hub models (opened by id, then the catalog's suggestions), the built-in model, then the user's own. */
+  /** Hub models (opened by id, then the catalog's suggestions), the built-in models, then the user's own. */
   get models(): CatalogModel[] {
     const opened = this.hub.opened;
     return [
       ...opened,
       ...HUB_MODELS.filter((m) => !opened.some((o) => o.key === m.key)),
-      this.served.variants ? { ...TINY_MODEL, variants: this.served.variants } : TINY_MODEL,
+      ...SERVED_MODELS.map((m) => {
+        const variants = this.#served[m.ref.id]?.variants;
+        return variants ? { ...m, variants } : m;
+      }),
       ...this.library.entries,
     ];
+  }
+  /** The current model's served index entry, or why it is missing (empty for a model that is not served). */
+  get served(): ServedModels {
+    const ref = this.model?.ref;
+    return ref?.kind === 'served' ? (this.#served[ref.id] ?? {}) : {};
   }
   readonly model: CatalogModel | undefined = $derived.by(() => this.models.find((m) => m.key === this.modelKey));
   readonly variants: VariantInfo[] = $derived(this.model?.variants ?? []);
@@ -73,11 +81,12 @@ export class Playground {
   /** Generate was pressed in this page session: from then on live mode follows every change, a model switch too. */
   #armed = false;
 
-  /** `servedModels` reads the built-in model's variants (the site's models/index.json by default). */
+  /** `servedModels` reads a built-in model's variants (the site's models/index.json by default). */
   constructor(
     readonly library: Library,
     private readonly startWorker: StartColumnWorker,
-    private readonly servedModels: () => Promise<ServedModels> = () => fetchServedModels(document.baseURI),
+    private readonly servedModels: (id: string) => Promise<ServedModels> = (id) =>
+      fetchServedModels(document.baseURI, id),
     /** Hub repositories opened by id (listed through the Model host's tree API). */
     readonly hub: HubRepos = new HubRepos(),
   ) {}
@@ -128,9 +137,10 @@ export class Playground {
     return paramsOf(this.settings, this.prompt);
   }
 
-  async #loadServedIndex(): Promise<void> {
-    if (this.served.variants) return;
-    this.served = await this.servedModels();
+  async #loadServedIndex(id: string): Promise<void> {
+    if (this.#served[id]?.variants) return;
+    const entry = await this.servedModels(id);
+    this.#served = { ...this.#served, [id]: entry };
   }
 
   /** Switches model; `variants` (e.g. from a share link) picks the columns, else the model's defaults. */
@@ -139,9 +149,10 @@ export class Playground {
     variants?: string[],
     opts: { keepChat?: boolean; relisted?: boolean } = {},
   ): Promise<void> {
-    if (key === TINY_MODEL.key) await this.#loadServedIndex();
     const known = this.models.find((m) => m.key === key);
-    const model = known ?? this.models.find((m) => m.key === DEFAULT_MODEL_KEY)!;
+    const fallback = known ?? this.models.find((m) => m.key === DEFAULT_MODEL_KEY)!;
+    if (fallback.ref.kind === 'served') await this.#loadServedIndex(fallback.ref.id);
+    const model = this.models.find((m) => m.key === fallback.key)!;
     const hubStatus = this.hub.status;
     if (!known)
       this.notices = [

@@ -17,7 +17,9 @@ export async function waitSettled(page: Page, stem: string, after: number, timeo
       );
     },
     { stem, after },
-    { timeout },
+    // Polled on a timer, not on animation frames: a page whose columns' threads take every core
+    // draws few frames, and a frame-driven wait could miss a column that is long done.
+    { timeout, polling: 100 },
   );
   return (await column(page, stem).getAttribute('data-status')) ?? '';
 }
@@ -63,6 +65,6 @@ export async function waitReady(page: Page, stem: string, timeout = 120_000): Pr
   await page.waitForFunction(
     (s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready',
     stem,
-    { timeout },
+    { timeout, polling: 100 },
   );
 }

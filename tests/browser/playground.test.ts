@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BUILTIN_MODEL } from '../../src/lib/catalog';
 import type { GenerateParams } from '../../src/lib/runner/types';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
@@ -263,12 +264,13 @@ describe('the playground page', () => {
     expect(await error.textContent()).toContain('Open a local model instead');
     await error.getByRole('button', { name: 'Retry' }).waitFor();
     await error.getByRole('button', { name: 'Use the built-in model' }).click();
-    await expect.poll(() => page.locator('#model').inputValue()).toBe('served:quantlab-tiny');
+    await expect.poll(() => page.locator('#model').inputValue()).toBe(BUILTIN_MODEL.key);
     await column(page, 'model').waitFor();
     // The built-in model (built by `npm run models`, served from the app's models/ folder) writes offline.
     const before = Number((await column(page, 'model').getAttribute('data-generation')) ?? 0);
     await page.locator('#generate').click();
-    await waitDone(page, 'model', before);
+    // Its three default columns load and write at once: give them the time a loaded machine needs.
+    await waitDone(page, 'model', before, 120_000);
     expect(await column(page, 'model').getAttribute('data-status')).toBe('done');
     expect(Number(await column(page, 'model').getAttribute('data-tokens'))).toBeGreaterThan(0);
     expect((await outputOf(page, 'model')).length).toBeGreaterThan(0);

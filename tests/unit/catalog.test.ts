@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL_KEY, HUB_MODELS, TINY_MODEL, userModelEntry } from '../../src/lib/catalog';
+import { BUILTIN_MODEL, DEFAULT_MODEL_KEY, HUB_MODELS, SERVED_MODELS, userModelEntry } from '../../src/lib/catalog';
 import { refKey } from '../../src/lib/model/ref';
 import { variantLoadOptions } from '../../src/lib/variants/table';
 import { summaryRows, medianMs } from '../../src/lib/page/summary';
 
 describe('catalog', () => {
   it("has unique keys that match the refs, and defaults among each model's variants", () => {
-    const all = [...HUB_MODELS, TINY_MODEL];
+    const all = [...HUB_MODELS, ...SERVED_MODELS];
     expect(new Set(all.map((m) => m.key)).size).toBe(all.length);
     for (const m of all) expect(m.key).toBe(refKey(m.ref));
     for (const m of HUB_MODELS) {
@@ -14,7 +14,9 @@ describe('catalog', () => {
       for (const d of m.defaultVariants) expect(stems).toContain(d);
       expect(m.variants![0].stem).toBe('model');
     }
-    expect(HUB_MODELS.map((m) => m.key)).toContain(DEFAULT_MODEL_KEY);
+    // The first visit opens the trained built-in model: served by the site, so it works offline.
+    expect(DEFAULT_MODEL_KEY).toBe(BUILTIN_MODEL.key);
+    expect(BUILTIN_MODEL.ref).toEqual({ kind: 'served', id: 'aidreams260K' });
   });
 
   it('lists only files transformers.js loads by dtype name', () => {

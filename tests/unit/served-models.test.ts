@@ -1,9 +1,9 @@
-// fetchServedModels (src/browser/served-models.ts) against a fake fetch: the built-in model's
+// fetchServedModels (src/browser/served-models.ts) against a fake fetch: a built-in model's
 // variants from the site's index (and its manifest when listed), and an explanation otherwise.
 
 import { describe, expect, it } from 'vitest';
 import { fetchServedModels } from '../../src/browser/served-models';
-import { TINY_MODEL } from '../../src/lib/catalog';
+import { BUILTIN_MODEL, TINY_MODEL } from '../../src/lib/catalog';
 
 const BASE = 'http://host/app/index.html';
 
@@ -18,7 +18,7 @@ function site(files: Record<string, unknown>) {
   return { fetchFn, asked };
 }
 
-const id = TINY_MODEL.ref.id;
+const id = BUILTIN_MODEL.ref.id;
 const files = [
   { path: 'config.json', bytes: 10 },
   { path: 'onnx/model_q4.onnx', bytes: 300 },
@@ -28,7 +28,7 @@ const files = [
 describe('fetchServedModels', () => {
   it("lists the built-in model's ONNX files as variants, read from the index beside the page", async () => {
     const { fetchFn, asked } = site({ 'http://host/app/models/index.json': { models: [{ id, files }] } });
-    const r = await fetchServedModels(BASE, fetchFn);
+    const r = await fetchServedModels(BASE, id, fetchFn);
     expect(r.error).toBeUndefined();
     expect(r.variants!.map((v) => [v.stem, v.bytes])).toEqual([
       ['model', 1200],
@@ -37,10 +37,26 @@ describe('fetchServedModels', () => {
     expect(asked).toEqual(['http://host/app/models/index.json']); // no manifest listed, none fetched
   });
 
+  it('takes the asked model among several served ones', async () => {
+    const tinyFiles = [{ path: 'onnx/model_bnb4.onnx', bytes: 7 }];
+    const { fetchFn } = site({
+      'http://host/app/models/index.json': {
+        models: [
+          { id: TINY_MODEL.ref.id, files: tinyFiles },
+          { id, files },
+        ],
+      },
+    });
+    expect((await fetchServedModels(BASE, id, fetchFn)).variants!.map((v) => v.stem)).toEqual(['model', 'model_q4']);
+    expect((await fetchServedModels(BASE, TINY_MODEL.ref.id, fetchFn)).variants!.map((v) => v.stem)).toEqual([
+      'model_bnb4',
+    ]);
+  });
+
   it('reads the manifest when the index lists one', async () => {
     const withManifest = [...files, { path: 'onnx/quantlab-manifest.json', bytes: 5 }];
     const { fetchFn, asked } = site({ 'http://host/app/models/index.json': { models: [{ id, files: withManifest }] } });
-    const r = await fetchServedModels(BASE, fetchFn);
+    const r = await fetchServedModels(BASE, id, fetchFn);
     expect(asked).toEqual([
       'http://host/app/models/index.json',
       `http://host/app/models/${id}/onnx/quantlab-manifest.json`,
@@ -49,12 +65,13 @@ describe('fetchServedModels', () => {
   });
 
   it('explains a missing index or a missing model, and how to build it', async () => {
-    const missing = await fetchServedModels(BASE, site({}).fetchFn);
+    const missing = await fetchServedModels(BASE, id, site({}).fetchFn);
     expect(missing.variants).toBeUndefined();
     expect(missing.error).toContain('HTTP 404');
     expect(missing.error).toContain('npm run models');
     const other = await fetchServedModels(
       BASE,
+      id,
       site({ 'http://host/app/models/index.json': { models: [{ id: 'other', files }] } }).fetchFn,
     );
     expect(other.error).toContain(`${id} is not listed`);

@@ -90,6 +90,22 @@ describe('Column', () => {
     expect(onDone).toHaveBeenCalledOnce();
   });
 
+  it("shows the runner's note when max new tokens was cut to the model's positions, until the next run", async () => {
+    const { c, workers } = column();
+    const note =
+      "At most 3 new tokens, not 8: the prompt's 126 tokens and the new ones share the model's 128 positions.";
+    const done = c.generate(PARAMS, 1);
+    (await running(workers)).run.finish([5, 6, 7], { limitNote: note });
+    await done;
+    expect(c.status).toBe('done');
+    expect(c.notice).toBe(note);
+    const again = c.generate(PARAMS, 2);
+    expect(c.notice).toBeNull();
+    (await running(workers, 0, 2)).run.finish([5]);
+    await again;
+    expect(c.notice).toBeNull();
+  });
+
   it('stop() cancels the run in flight and keeps what it wrote', async () => {
     const { c, workers, onDone } = column();
     const done = c.generate(PARAMS, 1);

@@ -82,7 +82,7 @@ export class FakeRun {
   }
 
   /** Ends the run with what it streamed (or `ids`). */
-  finish(ids = this.emitted, opts: { cancelled?: boolean } = {}): void {
+  finish(ids = this.emitted, opts: { cancelled?: boolean; limitNote?: string } = {}): void {
     const e = FakeRun.event(ids);
     this.#settle({
       ok: true,
@@ -91,6 +91,7 @@ export class FakeRun {
         ids: [...e.ids],
         text: e.text,
         cancelled: opts.cancelled ?? this.cancelled,
+        ...(opts.limitNote ? { limitNote: opts.limitNote } : {}),
         timings: { loadMs: 5, ttftMs: 2, prefillTokensPerS: 100, decodeTokensPerS: 50, tokenMs: [...e.tokenMs] },
       },
     });

@@ -5,7 +5,7 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ServedModels } from '../../src/browser/served-models';
-import { HUB_MODELS, TINY_MODEL } from '../../src/lib/catalog';
+import { BUILTIN_MODEL, HUB_MODELS, TINY_MODEL } from '../../src/lib/catalog';
 import { QuantlabError } from '../../src/lib/errors';
 import { DEFAULT_BANDWIDTH_GBS } from '../../src/lib/page/latency';
 import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings';
@@ -95,6 +95,29 @@ describe('Playground', () => {
     expect(pg.columns.map((c) => c.variant.stem)).toEqual(['model_q4', 'model_int8']);
     expect(workers).toHaveLength(0);
     expect(pg.notices).toEqual([]);
+  });
+
+  it('opens the trained built-in model on a first visit, with fp32, q8 and q4 columns and the chat template off', async () => {
+    const stems = ['model', 'model_bf16', 'model_quantized', 'model_q4', 'model_bnb4'];
+    const asked: string[] = [];
+    const fw = fakeWorkers();
+    const pg = new Playground(new Library(fakeBuilder()), fw.start, async (id) => {
+      asked.push(id);
+      return { variants: stems.map((stem, rank) => fakeVariant(stem, { rank })) };
+    });
+    await pg.init('');
+    expect(pg.modelKey).toBe(BUILTIN_MODEL.key);
+    expect(asked).toEqual([BUILTIN_MODEL.ref.id]);
+    expect(pg.columns.map((c) => c.variant.stem)).toEqual(['model', 'model_quantized', 'model_q4']);
+    expect(pg.settings.chatTemplate).toBe(false);
+    expect(fw.workers).toHaveLength(0);
+  });
+
+  it('falls back to the built-in model, with a note, for a model it does not have', async () => {
+    const { pg } = await open({ search: '?model=local:gone' });
+    expect(pg.modelKey).toBe(BUILTIN_MODEL.key);
+    expect(pg.notices.join(' ')).toContain(`Model local:gone is not available here`);
+    expect(pg.notices.join(' ')).toContain(`showing ${BUILTIN_MODEL.name}`);
   });
 
   it('explains a missing served index and shows no columns for it', async () => {

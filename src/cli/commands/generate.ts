@@ -91,6 +91,7 @@ async function runGenerate({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
   if (!v.json) process.stdout.write(params.prompt);
   const r = await runner.generate(params, onToken);
   await runner.dispose();
+  if (r.limitNote) process.stderr.write(`${r.limitNote}\n`);
   if (v.json) {
     const t = r.timings;
     console.log(

@@ -42,6 +42,32 @@ export function checkGenerateParams(p: GenerateParams): void {
   if (bad) throw new QuantlabError('bad-argument', bad);
 }
 
+/**
+ * How many new tokens fit: the prompt and the new tokens share the model's positions, and the last
+ * new token is never fed back, so `promptLength + newTokens - 1 <= maxPositions` (llama2.c's run.c
+ * writes 122 tokens after a 7-token prompt in 128 positions). Fewer than asked comes with a note to
+ * show; a prompt longer than every position is a bad argument.
+ */
+export function fitNewTokens(
+  promptLength: number,
+  maxNewTokens: number,
+  maxPositions: number | undefined,
+): { maxNewTokens: number; note?: string } {
+  if (maxPositions === undefined) return { maxNewTokens };
+  if (promptLength > maxPositions)
+    throw new QuantlabError(
+      'bad-argument',
+      `The prompt is ${promptLength} tokens, more than the model's ${maxPositions} positions`,
+      'Shorten the prompt.',
+    );
+  const room = maxPositions - promptLength + 1;
+  if (maxNewTokens <= room) return { maxNewTokens };
+  return {
+    maxNewTokens: room,
+    note: `At most ${room} new tokens, not ${maxNewTokens}: the prompt's ${promptLength} tokens and the new ones share the model's ${maxPositions} positions.`,
+  };
+}
+
 export interface RunnerOptions {
   /**
    * Awaited between tokens (LoopOptions.between): a worker passes nextTask (next-task.ts) so that
@@ -104,6 +130,12 @@ export class Runner {
     return this.#loadMs;
   }
 
+  /** The model's positions (config.json's max_position_embeddings), when it says. */
+  get maxPositions(): number | undefined {
+    const max = (this.#model?.config as { max_position_embeddings?: unknown } | undefined)?.max_position_embeddings;
+    return typeof max === 'number' && max > 0 ? max : undefined;
+  }
+
   /** Whether the loaded tokenizer has a chat template (tokenizer_config.json's chat_template). */
   get hasChatTemplate(): boolean {
     return Boolean((this.tokenizer as unknown as { chat_template?: unknown }).chat_template);
@@ -149,6 +181,7 @@ export class Runner {
     if (!model) throw new QuantlabError('internal', 'No model loaded');
     const promptIds = this.encode(params.prompt, params.chatTemplate);
     const n = promptIds.length;
+    const fit = fitNewTokens(n, params.maxNewTokens, this.maxPositions);
     const rng = createRng(params.seed);
     const times: number[] = [];
     // The stream's state, handed to onToken as it grows (see TokenEvent).
@@ -164,7 +197,7 @@ export class Runner {
     try {
       ({ ids, kvLocation } = await decodeLoop(session, ortTensor(), {
         promptIds,
-        maxNewTokens: params.maxNewTokens,
+        maxNewTokens: fit.maxNewTokens,
         stopIds: this.#stopIds(),
         signal,
         between: this.options.betweenTokens,
@@ -193,6 +226,7 @@ export class Runner {
       ids,
       text: this.continuation(promptIds, ids),
       cancelled: signal?.aborted === true,
+      ...(fit.note ? { limitNote: fit.note } : {}),
       timings: {
         loadMs: this.#loadMs,
         ttftMs,

@@ -46,6 +46,8 @@ export interface GenerateResult {
   text: string;
   /** True when generation stopped because it was cancelled. */
   cancelled: boolean;
+  /** Set when max new tokens was cut to what fits in the model's positions: says so, to show beside the text. */
+  limitNote?: string;
   timings: Timings;
 }
 
