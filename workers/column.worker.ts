@@ -48,7 +48,14 @@ let hang: ColumnHang | null = null;
 const never = () => new Promise<never>(() => {});
 
 const api = {
-  async load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void, threads?: number) {
+  async load(
+    ref: ModelRef,
+    variant: string,
+    device: Device,
+    onProgress?: (p: LoadProgress) => void,
+    threads?: number,
+    externalData?: number,
+  ) {
     allowNetworkFor(ref);
     // Read by ONNX Runtime when this worker creates its first WASM session (later ones keep it).
     const wasm = env.backends.onnx.wasm!;
@@ -59,7 +66,7 @@ const api = {
       await never();
     }
     const modelId = transformersModelId(ref);
-    const loadMs = await runner.load({ modelId, variant, device }, onProgress);
+    const loadMs = await runner.load({ modelId, variant, device, externalData }, onProgress);
     const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown })
       .max_position_embeddings;
     return {

@@ -17,8 +17,10 @@ export type ColumnHang = 'load' | 'generate';
 export interface ColumnApi {
   /**
    * Loads one variant (onnx/<variant>.onnx) of a model on a device, with `threads` WASM threads
-   * when given (a worker's first WASM session fixes them); also says how many positions the model
-   * has (config.json's max_position_embeddings), which the quality lab's windows need.
+   * when given (a worker's first WASM session fixes them), and its weights from `externalData`
+   * .onnx_data files when it keeps them there (VariantInfo.externalData); also says how many
+   * positions the model has (config.json's max_position_embeddings), which the quality lab's
+   * windows need.
    */
   load(
     ref: ModelRef,
@@ -26,6 +28,7 @@ export interface ColumnApi {
     device: Device,
     onProgress?: (p: LoadProgress) => void,
     threads?: number,
+    externalData?: number,
   ): Promise<{ loadMs: number; threads: number; maxPositions?: number }>;
   /**
    * Generates; a call to cancel() (or a newer generate()) stops it after the current token (the

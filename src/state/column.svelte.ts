@@ -187,17 +187,6 @@ export class Column {
   async #load(): Promise<boolean> {
     this.error = null;
     this.notice = null;
-    if (this.variant.externalData) {
-      this.#fail(
-        {
-          code: 'unsupported-model',
-          message: `${this.variant.stem}.onnx keeps its weights in a separate .onnx_data file`,
-          detail: 'This app loads single-file ONNX variants only; pick another precision.',
-        },
-        'load',
-      );
-      return false;
-    }
     const columns = this.deps.columns?.() ?? 1;
     const choice: DeviceChoice = this.#forceWasm
       ? {
@@ -231,7 +220,14 @@ export class Column {
     });
     try {
       const r = await this.#client.call((api) =>
-        api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads),
+        api.load(
+          $state.snapshot(this.ref) as ModelRef,
+          this.variant.stem,
+          choice.device,
+          onProgress,
+          choice.threads,
+          this.variant.externalData,
+        ),
       );
       this.#loadedOn = choice.device;
       this.threads = r.threads;

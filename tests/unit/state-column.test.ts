@@ -286,11 +286,11 @@ describe('Column', () => {
     await vi.waitFor(() => expect(c.status).toBe('done'));
   });
 
-  it('refuses a variant with external data without starting a worker', async () => {
-    const { c, workers } = column('model', {}, { externalData: true });
-    expect(await c.load()).toBe(false);
-    expect(workers).toHaveLength(0);
-    expect(c.error).toMatchObject({ code: 'unsupported-model', during: 'load' });
+  it('loads a variant with external data, telling the worker how many .onnx_data files it has', async () => {
+    const { c, workers } = column('model', {}, { externalData: 3 });
+    expect(await c.load()).toBe(true);
+    expect(workers[0].loads[0]).toMatchObject({ variant: 'model', externalData: 3 });
+    expect(c.status).toBe('ready');
   });
 
   it('hardCancel() during a load leaves the column idle and stopped, and the load fails as cancelled', async () => {

@@ -132,6 +132,7 @@ export interface FakeLoad {
   variant: string;
   device: Device;
   threads?: number;
+  externalData?: number;
 }
 
 export class FakeColumnWorker {
@@ -170,8 +171,9 @@ export class FakeColumnWorker {
       device: Device,
       onProgress?: (p: LoadProgress) => void,
       threads?: number,
+      externalData?: number,
     ) => {
-      const l = { ref: cloned(ref), variant, device, threads };
+      const l = { ref: cloned(ref), variant, device, threads, externalData };
       this.loads.push(l);
       onProgress?.({ status: 'init', message: 'loading' });
       if (this.hung === 'load') await new Promise(() => {});

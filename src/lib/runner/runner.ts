@@ -87,7 +87,7 @@ export class Runner {
       this.#tokenizer = await AutoTokenizer.from_pretrained(req.modelId, { progress_callback });
       onProgress?.({ status: 'init', message: `Reading the files of ${req.variant} (${req.device})` });
       this.#model = (await AutoModelForCausalLM.from_pretrained(req.modelId, {
-        ...variantLoadOptions(req.variant),
+        ...variantLoadOptions(req.variant, req.externalData),
         device: req.device,
         progress_callback,
       } as Parameters<typeof AutoModelForCausalLM.from_pretrained>[1])) as PreTrainedModel;

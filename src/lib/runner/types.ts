@@ -11,6 +11,11 @@ export interface LoadRequest {
   /** File stem under onnx/: 'model' (fp32), 'model_q4', 'model_q4_b128', ... */
   variant: string;
   device: Device;
+  /**
+   * How many .onnx_data files hold the variant's weights (onnx/<variant>.onnx_data, _1, ...). The
+   * browser needs it to fetch them; Node's ONNX Runtime reads them beside the .onnx by itself.
+   */
+  externalData?: number;
 }
 
 export interface GenerateParams {

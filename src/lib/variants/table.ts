@@ -157,10 +157,18 @@ export function transformersDtype(fileName: string): Dtype | undefined {
   return kind?.dtype as Dtype | undefined;
 }
 
-/** transformers.js from_pretrained options selecting onnx/<stem>.onnx: its own dtype name where one exists, else fp32 with an explicit file name. */
-export function variantLoadOptions(stem: string): { dtype: string; model_file_name?: string } {
+/**
+ * transformers.js from_pretrained options selecting onnx/<stem>.onnx: its own dtype name where one
+ * exists, else fp32 with an explicit file name; with `externalData` chunks, it also fetches
+ * <stem>.onnx_data (and _1, _2, ...) and hands them to ONNX Runtime.
+ */
+export function variantLoadOptions(
+  stem: string,
+  externalData?: number,
+): { dtype: string; model_file_name?: string; use_external_data_format?: number } {
   const kind = KINDS.find((k) => k.base === stem && k.transformers);
-  return kind?.dtype ? { dtype: kind.dtype } : { dtype: 'fp32', model_file_name: stem };
+  const file = kind?.dtype ? { dtype: kind.dtype } : { dtype: 'fp32', model_file_name: stem };
+  return externalData ? { ...file, use_external_data_format: externalData } : file;
 }
 
 /** Whether a variant computes in float16 (needs WebGPU's shader-f16): fp16 and q4f16 files and their descendants. */
@@ -227,8 +235,8 @@ export interface VariantInfo {
   needsShaderF16: boolean;
   /** q8 / int8 / uint8 (DynamicQuantizeLinear + MatMulInteger). */
   integerMatMul: boolean;
-  /** Weights in a separate .onnx_data file, which this app does not load. */
-  externalData?: boolean;
+  /** How many .onnx_data files hold its weights (<stem>.onnx_data, <stem>.onnx_data_1, ...); absent: none. */
+  externalData?: number;
   /** Sort key: lower = higher precision (fp32 first). */
   rank: number;
 }
