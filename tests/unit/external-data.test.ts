@@ -2,7 +2,7 @@
 // model.onnx_data (one file, or chunks model.onnx_data_1, ...) give llama2.c's greedy ids and the
 // single-file twin's logits through transformers.js in Node; the quantizer reads them into the same
 // variants as from the single file, and writes external data itself past a (forced) size limit.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuantlabError } from '../../src/lib/errors';
@@ -135,6 +135,26 @@ describe('external data on aidreams260K', () => {
       }
     }, 60_000);
   }
+
+  it('names the data file a load misses or finds cut short', async () => {
+    for (const damage of ['missing', 'cut'] as const) {
+      const dir = join(tempDir(), damage);
+      cpSync(chunked, dir, { recursive: true });
+      const file = join(dir, 'onnx/model.onnx_data_2');
+      if (damage === 'missing') rmSync(file);
+      else truncateSync(file, 1000);
+      const r = new Runner();
+      const err = await r.load({ modelId: dir, variant: 'model', device: 'cpu', externalData: 4 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, damage).toBeInstanceOf(QuantlabError);
+      if (damage === 'missing')
+        expect((err as Error).message).toMatch(/its weights file model\.onnx_data_2 is missing or cut short/);
+      else expect((err as Error).message).toMatch(/its weights file .*is missing or cut short/);
+      expect((err as QuantlabError).detail).toMatch(/beside it in onnx\//);
+    }
+  });
 
   it('quantizes an external-data fp32 model into the same files as the single-file one', async () => {
     const requests = expandRequests(['all'], {});

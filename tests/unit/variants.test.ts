@@ -171,12 +171,23 @@ describe('the table both ways', () => {
     expect(variantLoadOptions('model_q4_b128')).toEqual({ dtype: 'fp32', model_file_name: 'model_q4_b128' });
   });
 
-  it('asks transformers.js for the .onnx_data chunks of a variant that has them', () => {
-    expect(variantLoadOptions(FP32_STEM, 1)).toEqual({ dtype: 'fp32', use_external_data_format: 1 });
+  it('hands transformers.js the .onnx_data chunks of a variant that has them, by the names its tensors give', () => {
+    expect(variantLoadOptions(FP32_STEM, 1)).toEqual({
+      dtype: 'fp32',
+      use_external_data_format: false,
+      session_options: { externalData: [{ path: 'model.onnx_data', data: 'onnx/model.onnx_data' }] },
+    });
     expect(variantLoadOptions('model_ext', 3)).toEqual({
       dtype: 'fp32',
       model_file_name: 'model_ext',
-      use_external_data_format: 3,
+      use_external_data_format: false,
+      session_options: {
+        externalData: [
+          { path: 'model_ext.onnx_data', data: 'onnx/model_ext.onnx_data' },
+          { path: 'model_ext.onnx_data_1', data: 'onnx/model_ext.onnx_data_1' },
+          { path: 'model_ext.onnx_data_2', data: 'onnx/model_ext.onnx_data_2' },
+        ],
+      },
     });
     expect(variantLoadOptions('model_q4', 0)).toEqual({ dtype: 'q4' });
   });
