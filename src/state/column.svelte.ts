@@ -211,10 +211,15 @@ export class Column {
     });
     // Progress may trail the load's result (its own channel): none is shown once the load has ended.
     let ended = false;
+    // The weights' bytes: the .onnx file and its .onnx_data files, if any.
+    const weightFiles = new Map<string, number>();
     const onProgress = proxy((p: LoadProgress) => {
       if (ended) return;
       dog.kick();
-      if (p.status === 'download' && p.file.endsWith('.onnx') && p.total > 0) this.bytes = p.total;
+      if (p.status === 'download' && /\.onnx(_data(_\d+)?)?$/.test(p.file) && p.total > 0) {
+        weightFiles.set(p.file, p.total);
+        this.bytes = [...weightFiles.values()].reduce((a, b) => a + b, 0);
+      }
       const stage = loadStage(p);
       if (stage) this.progress = stage;
     });

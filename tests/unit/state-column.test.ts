@@ -293,6 +293,21 @@ describe('Column', () => {
     expect(c.status).toBe('ready');
   });
 
+  it("counts a variant's .onnx_data files in its size, as they download", async () => {
+    const download = (file: string, total: number) => ({ status: 'download' as const, file, loaded: total, total });
+    const { c } = column('model', {}, { externalData: 2, bytes: undefined }, (w) => {
+      w.loadProgress = [
+        download('tokenizer.json', 5_000),
+        download('onnx/model.onnx', 40_000),
+        download('onnx/model.onnx_data', 600_000),
+        download('onnx/model.onnx_data_1', 300_000),
+        download('onnx/model.onnx_data', 600_000),
+      ];
+    });
+    expect(await c.load()).toBe(true);
+    expect(c.bytes).toBe(940_000);
+  });
+
   it('hardCancel() during a load leaves the column idle and stopped, and the load fails as cancelled', async () => {
     let release = () => {};
     const { c, workers } = column('model', {}, {}, (w) => {

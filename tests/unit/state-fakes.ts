@@ -152,6 +152,8 @@ export class FakeColumnWorker {
     ok: true,
     value: { loadMs: 5, threads: l.device === 'wasm' ? (l.threads ?? 1) : 0, maxPositions: 64 },
   });
+  /** Progress events load() reports after its 'init' one (downloads, for example). */
+  loadProgress: LoadProgress[] = [];
   /** When set, generate() answers at once with these ids (undefined: the test finishes the run). */
   generateIds: ((p: GenerateParams) => number[] | undefined) | undefined;
   /** Whether cancel() ends the run in flight (a real worker does, after its current token). */
@@ -176,6 +178,7 @@ export class FakeColumnWorker {
       const l = { ref: cloned(ref), variant, device, threads, externalData };
       this.loads.push(l);
       onProgress?.({ status: 'init', message: 'loading' });
+      for (const p of this.loadProgress) onProgress?.(p);
       if (this.hung === 'load') await new Promise(() => {});
       return answer(await this.loadOutcome(l));
     },
