@@ -1,7 +1,8 @@
 // External-data variants on the built page, with aidreams260K: served as the built-in model folder
 // (one .onnx_data file, and four chunks) and opened from disk into browser storage (a folder whose
 // fp32 weights are four chunks), each column writes llama2.c's greedy text as the single-file twin
-// does; q4 quantized in the page from the chunked fp32 writes what q4 from the single file writes.
+// does (on WASM, and on WebGPU through a column worker); q4 quantized in the page from the chunked
+// fp32 writes what q4 from the single file writes; a lost chunk fails the load at once, by name.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -114,6 +115,35 @@ describe('external-data variants in the page', () => {
     servedQ4 = texts[3];
     expect(servedQ4.length).toBeGreaterThan(0);
     expect(browser.externalRequests).toEqual([]);
+  });
+
+  it("served: four chunks load on WebGPU too, with llama2.c's greedy ids", async () => {
+    await gotoReady(page, `${server.url}?device=wasm`);
+    const r = await page.evaluate(
+      async ({ id, ref }) => {
+        const col = window.quantlab!.startColumnWorker();
+        try {
+          await col.api.load({ kind: 'served', id }, 'model_chunks', 'webgpu', undefined, undefined, 4);
+          const g = await col.api.generate({
+            prompt: ref.prompt,
+            maxNewTokens: ref.greedy_ids.length,
+            temperature: 0,
+            topK: 0,
+            topP: 1,
+            repetitionPenalty: 1,
+            seed: 0,
+          });
+          return { ids: g.ids };
+        } catch (e) {
+          return { error: (e as Error).message };
+        } finally {
+          col.terminate();
+        }
+      },
+      { id: TINY_MODEL.ref.id, ref },
+    );
+    expect(r.error).toBeUndefined();
+    expect(r.ids).toEqual(ref.greedy_ids);
   });
 
   it('served: a chunk the server no longer has ends the load at once with its name, not at the watchdog', async () => {
