@@ -156,7 +156,8 @@ async function quantize(
     onProgress: (p) => onProgress({ step: 'convert', message: `${p.file}: ${p.tensor}`, fraction: 0.9 * p.fraction }),
   });
   throwIfAborted(signal);
-  onProgress({ step: 'save', message: `Saving ${result.files.size - 1} variants`, fraction: 0.92 });
+  const variants = [...result.files.keys()].filter((p) => p.endsWith('.onnx')).length;
+  onProgress({ step: 'save', message: `Saving ${variants} variant${variants === 1 ? '' : 's'}`, fraction: 0.92 });
   const stored = (await listModels()).find((m) => m.id === id)?.files.map((f) => f.path) ?? [];
   const info = await addModelFiles(id, result.files, staleDataFiles(stored, result.files.keys()));
   onProgress({ step: 'done', message: `Quantized ${id}`, fraction: 1 });
