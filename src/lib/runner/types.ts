@@ -13,7 +13,9 @@ export interface LoadRequest {
   device: Device;
   /**
    * How many .onnx_data files hold the variant's weights (onnx/<variant>.onnx_data, _1, ...). The
-   * browser needs it to fetch them; Node's ONNX Runtime reads them beside the .onnx by itself.
+   * browser needs it to fetch them. Node leaves it out: its ONNX Runtime reads them beside the
+   * .onnx by itself, and given, transformers.js would read them into memory as well (a 540 MB
+   * model loaded in 7-16 s with it against 4-5 s without, 2 GB resident against 1).
    */
   externalData?: number;
 }
