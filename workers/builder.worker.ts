@@ -4,7 +4,7 @@ import { QuantlabError, throwIfAborted } from '../src/lib/errors';
 import { classifyFiles } from '../src/lib/import/classify';
 import { checkDecoderModel } from '../src/lib/onnx/check';
 import { hfSource, llama2cSource } from '../src/lib/import/sources';
-import { buildModelFolder, yieldToEventLoop, type ModelFiles } from '../src/lib/model/folder';
+import { buildModelFolder, yieldToEventLoop } from '../src/lib/model/folder';
 import { slugify } from '../src/lib/model/ref';
 import { serve } from '../src/browser/rpc';
 import {
@@ -13,8 +13,10 @@ import {
   listModels,
   readModelFile,
   saveModel,
+  type FileData,
   type StoredModelInfo,
 } from '../src/browser/opfs-store';
+import { staleDataFiles } from '../src/lib/onnx/external-data';
 import { expandRequests, quantizeVariants } from '../src/lib/quantize/quantize-variants';
 import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest';
 import type { QuantizeOptions } from '../src/lib/variants/options';
@@ -49,13 +51,25 @@ async function importFiles(
   let id = slugify(plan.name);
   for (let i = 2; taken.has(id); i++) id = `${slugify(plan.name)}-${i}`;
   const report = (step: BuildStep, message: string, fraction: number) => onProgress({ step, message, fraction });
-  let files: ModelFiles;
+  let files: Map<string, FileData>;
   let source: string;
   if (plan.kind === 'onnx') {
     files = new Map();
+    // The files beside each .onnx (name -> bytes): its .onnx_data files must be among them.
+    const besideOf = (path: string) => {
+      const dir = path.slice(0, path.lastIndexOf('/') + 1);
+      const names = [...plan.files].filter(([p]) => p.startsWith(dir) && !p.slice(dir.length).includes('/'));
+      return new Map(names.map(([p, f]) => [p.slice(dir.length), f.size]));
+    };
     let i = 0;
     for (const [path, f] of plan.files) {
       throwIfAborted(signal);
+      if (/\.onnx_data(_\d+)?$/.test(path)) {
+        // Weights: stored as they are, streamed from the file (they may be gigabytes), never held whole.
+        files.set(path, f.file);
+        i++;
+        continue;
+      }
       report('read', `Reading ${path}`, (0.8 * i++) / plan.files.size);
       const bytes = await bytesOf(f.file);
       // Checked at the door: a file the runner cannot use is refused here, naming the file,
@@ -63,7 +77,7 @@ async function importFiles(
       if (path.endsWith('.onnx')) {
         report('read', `Checking ${path}`, (0.8 * i) / plan.files.size);
         await yieldToEventLoop();
-        checkDecoderModel(bytes, path);
+        checkDecoderModel(bytes, path, besideOf(path));
       } else if (/^(config|generation_config|tokenizer|tokenizer_config)\.json$/.test(path)) {
         checkJson(bytes, path);
       }
@@ -134,11 +148,18 @@ async function quantize(
   const previous = parseManifest(await readModelFile(id, MANIFEST_PATH).then((f) => (f ? bytesOf(f) : undefined)));
   const result = await quantizeVariants(await bytesOf(source), requests, previous, {
     signal,
+    // The source's .onnx_data files, beside it in onnx/ (a name with a path never matches one).
+    readData: async (name) => {
+      const f = name.includes('/') ? undefined : await readModelFile(id, `onnx/${name}`);
+      return f ? bytesOf(f) : undefined;
+    },
     onProgress: (p) => onProgress({ step: 'convert', message: `${p.file}: ${p.tensor}`, fraction: 0.9 * p.fraction }),
   });
   throwIfAborted(signal);
-  onProgress({ step: 'save', message: `Saving ${result.files.size - 1} variants`, fraction: 0.92 });
-  const info = await addModelFiles(id, result.files);
+  const variants = [...result.files.keys()].filter((p) => p.endsWith('.onnx')).length;
+  onProgress({ step: 'save', message: `Saving ${variants} variant${variants === 1 ? '' : 's'}`, fraction: 0.92 });
+  const stored = (await listModels()).find((m) => m.id === id)?.files.map((f) => f.path) ?? [];
+  const info = await addModelFiles(id, result.files, staleDataFiles(stored, result.files.keys()));
   onProgress({ step: 'done', message: `Quantized ${id}`, fraction: 1 });
   return info;
 }

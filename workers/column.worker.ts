@@ -49,7 +49,14 @@ let hang: ColumnHang | null = null;
 const never = () => new Promise<never>(() => {});
 
 const api = {
-  async load(ref: ModelRef, variant: string, device: Device, onProgress?: (p: LoadProgress) => void, threads?: number) {
+  async load(
+    ref: ModelRef,
+    variant: string,
+    device: Device,
+    onProgress?: (p: LoadProgress) => void,
+    threads?: number,
+    externalData?: number,
+  ) {
     allowNetworkFor(ref);
     // Read by ONNX Runtime when this worker creates its first WASM session (later ones keep it).
     const wasm = env.backends.onnx.wasm!;
@@ -60,7 +67,7 @@ const api = {
       await never();
     }
     const modelId = transformersModelId(ref);
-    const loadMs = await runner.load({ modelId, variant, device }, onProgress).catch((err: unknown) => {
+    const loadMs = await runner.load({ modelId, variant, device, externalData }, onProgress).catch((err: unknown) => {
       throw ref.kind === 'hub' ? atModelHost(err, ref.id, ref.host) : err;
     });
     const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown })

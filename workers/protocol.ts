@@ -17,9 +17,11 @@ export type ColumnHang = 'load' | 'generate';
 export interface ColumnApi {
   /**
    * Loads one variant (onnx/<variant>.onnx) of a model on a device, with `threads` WASM threads
-   * when given (a worker's first WASM session fixes them); also says how many positions the model
-   * has (config.json's max_position_embeddings), which the quality lab's windows need. A Hub
-   * ref's `host` (the page's Model host setting) is where every file of it is fetched from.
+   * when given (a worker's first WASM session fixes them), and its weights from `externalData`
+   * .onnx_data files when it keeps them there (VariantInfo.externalData); also says how many
+   * positions the model has (config.json's max_position_embeddings), which the quality lab's
+   * windows need. A Hub ref's `host` (the page's Model host setting) is where every file of it is
+   * fetched from.
    */
   load(
     ref: ModelRef,
@@ -27,6 +29,7 @@ export interface ColumnApi {
     device: Device,
     onProgress?: (p: LoadProgress) => void,
     threads?: number,
+    externalData?: number,
   ): Promise<{ loadMs: number; threads: number; maxPositions?: number }>;
   /**
    * Generates; a call to cancel() (or a newer generate()) stops it after the current token (the

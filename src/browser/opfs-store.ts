@@ -37,15 +37,20 @@ async function dirAt(
   return d;
 }
 
+/** A file's content: bytes, text, or a Blob (a File the user opened) streamed to disk without a copy in memory. */
+export type FileData = Uint8Array | string | Blob;
+
+const sizeOf = (d: FileData) => (d instanceof Blob ? d.size : typeof d === 'string' ? d.length : d.byteLength);
+
 /** Writes a file at a relative path inside a model folder. */
-export async function writeModelFile(id: string, path: string, data: Uint8Array | string): Promise<void> {
+export async function writeModelFile(id: string, path: string, data: FileData): Promise<void> {
   const parts = [id, ...path.split('/')];
   const name = parts.pop()!;
   const dir = await dirAt(await modelsDir(), parts, true);
   const handle = await dir.getFileHandle(name, { create: true });
   const w = await handle.createWritable();
   try {
-    await w.write(typeof data === 'string' ? data : new Uint8Array(data));
+    await w.write(typeof data === 'string' || data instanceof Blob ? data : new Uint8Array(data));
     await w.close();
   } catch (err) {
     await w.abort().catch(() => {});
@@ -75,7 +80,7 @@ export async function readModelFile(id: string, path: string): Promise<File | un
 /** Saves a whole model: every file, then the manifest that makes it visible. */
 export async function saveModel(
   info: Omit<StoredModelInfo, 'files' | 'createdAt'>,
-  files: Map<string, Uint8Array>,
+  files: Map<string, FileData>,
   signal?: AbortSignal,
 ): Promise<StoredModelInfo> {
   await deleteModel(info.id);
@@ -87,7 +92,7 @@ export async function saveModel(
     const full: StoredModelInfo = {
       ...info,
       createdAt: new Date().toISOString(),
-      files: [...files].map(([path, d]) => ({ path, bytes: d.byteLength })),
+      files: [...files].map(([path, d]) => ({ path, bytes: sizeOf(d) })),
     };
     await writeModelFile(info.id, MANIFEST, JSON.stringify(full, null, 2));
     return full;
@@ -97,15 +102,30 @@ export async function saveModel(
   }
 }
 
-/** Adds files to an existing model (e.g. quantized variants) and updates its manifest. */
-export async function addModelFiles(id: string, files: Map<string, Uint8Array>): Promise<StoredModelInfo> {
+/** Adds files to an existing model (e.g. quantized variants), deletes `remove`, and updates its manifest. */
+export async function addModelFiles(
+  id: string,
+  files: Map<string, Uint8Array>,
+  remove: readonly string[] = [],
+): Promise<StoredModelInfo> {
   const info = await readManifest(id);
   if (!info) throw new QuantlabError('load-failed', `Model ${id} is not in browser storage`);
   for (const [path, data] of files) await writeModelFile(id, path, data);
-  const rest = info.files.filter((f) => !files.has(f.path));
+  for (const path of remove) await removeModelFile(id, path);
+  const rest = info.files.filter((f) => !files.has(f.path) && !remove.includes(f.path));
   info.files = [...rest, ...[...files].map(([path, d]) => ({ path, bytes: d.byteLength }))];
   await writeModelFile(id, MANIFEST, JSON.stringify(info, null, 2));
   return info;
+}
+
+async function removeModelFile(id: string, path: string): Promise<void> {
+  const parts = [id, ...path.split('/')];
+  const name = parts.pop()!;
+  try {
+    await (await dirAt(await modelsDir(), parts, false)).removeEntry(name);
+  } catch {
+    // Already gone.
+  }
 }
 
 async function readManifest(id: string): Promise<StoredModelInfo | undefined> {

@@ -6,11 +6,34 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QuantlabError } from '../lib/errors';
 import { buildModelFolder, type DecoderSource } from '../lib/model/folder';
+import type { ExternalDataOptions } from '../lib/onnx/external-data';
+import type { FlagSpecs } from './args';
 import { runnerEvalModel, type LabeledModel } from '../lib/eval/model';
 import { Runner } from '../lib/runner/runner';
 import { FP32_STEM, stemOfArg } from '../lib/variants/table';
 import { writeFolderAtomic } from '../node/files';
 import { configureNodeTransformers } from '../node/transformers-env';
+
+/** The flags of the commands that write ONNX files (import, tiny, quantize): where the weights go. */
+export const EXTERNAL_DATA_FLAGS = {
+  'external-data': { type: 'boolean' },
+  'data-chunk-bytes': { type: 'int', min: 1 },
+} as const satisfies FlagSpecs;
+
+export const EXTERNAL_DATA_HELP = `  --external-data       keep the weights in <file>.onnx_data beside each .onnx (default: only
+                        for a file past protobuf's 2 GB limit)
+  --data-chunk-bytes N  start a new data file (<file>.onnx_data_1, _2, ...) past N bytes
+                        (implies --external-data)`;
+
+/** What the external-data flags ask of the ONNX writer. */
+export function externalDataOptions(v: {
+  'external-data'?: boolean;
+  'data-chunk-bytes'?: number;
+}): ExternalDataOptions | undefined {
+  const chunk = v['data-chunk-bytes'];
+  if (!v['external-data'] && chunk === undefined) return undefined;
+  return { maxModelBytes: 0, ...(chunk !== undefined ? { maxChunkBytes: chunk } : {}) };
+}
 
 /** Builds and writes a model folder atomically; returns the files' total bytes. */
 export async function writeSource(
@@ -18,9 +41,10 @@ export async function writeSource(
   out: string,
   overwrite: boolean,
   log: (s: string) => void,
+  write?: ExternalDataOptions,
 ): Promise<number> {
   for (const w of src.warnings ?? []) console.error(`warning: ${w}`);
-  const files = await buildModelFolder(src, { onProgress: (p) => 'message' in p && log(p.message) });
+  const files = await buildModelFolder(src, { onProgress: (p) => 'message' in p && log(p.message), write });
   await writeFolderAtomic(resolve(out), files, { overwrite });
   return [...files.values()].reduce((a, f) => a + f.byteLength, 0);
 }

@@ -24,7 +24,7 @@ export interface CatalogModel {
 const MB = 1e6;
 const GB = 1e9;
 
-/** A Hub model: `files` maps each onnx/ stem it ships to its approximate size in bytes. */
+/** A Hub model: `files` maps each onnx/ stem it ships to its approximate size in bytes; `external` lists those with one .onnx_data file. */
 function hub(
   id: string,
   name: string,
@@ -37,7 +37,7 @@ function hub(
   const variants = Object.entries(files)
     .map(([stem, bytes]) => ({
       ...variantFromStem(stem, bytes),
-      ...(external.includes(stem) ? { externalData: true } : {}),
+      ...(external.includes(stem) ? { externalData: 1 } : {}),
     }))
     .sort((a, b) => a.rank - b.rank);
   return { key: refKey(ref), ref, name, description, instruct: true, variants, defaultVariants: defaults };
@@ -86,7 +86,7 @@ export const HUB_MODELS: readonly CatalogModel[] = [
   hub(
     'onnx-community/Llama-3.2-1B-Instruct',
     'Llama 3.2 1B Instruct',
-    '1.2B-parameter Llama; its fp32 and fp16 weights are external data (not loadable here).',
+    '1.2B-parameter Llama; its fp32 and fp16 keep their weights in .onnx_data files.',
     {
       model: 4.94 * GB,
       model_fp16: 2.47 * GB,

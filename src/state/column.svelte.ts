@@ -187,17 +187,6 @@ export class Column {
   async #load(): Promise<boolean> {
     this.error = null;
     this.notice = null;
-    if (this.variant.externalData) {
-      this.#fail(
-        {
-          code: 'unsupported-model',
-          message: `${this.variant.stem}.onnx keeps its weights in a separate .onnx_data file`,
-          detail: 'This app loads single-file ONNX variants only; pick another precision.',
-        },
-        'load',
-      );
-      return false;
-    }
     const columns = this.deps.columns?.() ?? 1;
     const choice: DeviceChoice = this.#forceWasm
       ? {
@@ -222,16 +211,28 @@ export class Column {
     });
     // Progress may trail the load's result (its own channel): none is shown once the load has ended.
     let ended = false;
+    // The weights' bytes: the .onnx file and its .onnx_data files, if any.
+    const weightFiles = new Map<string, number>();
     const onProgress = proxy((p: LoadProgress) => {
       if (ended) return;
       dog.kick();
-      if (p.status === 'download' && p.file.endsWith('.onnx') && p.total > 0) this.bytes = p.total;
+      if (p.status === 'download' && /\.onnx(_data(_\d+)?)?$/.test(p.file) && p.total > 0) {
+        weightFiles.set(p.file, p.total);
+        this.bytes = [...weightFiles.values()].reduce((a, b) => a + b, 0);
+      }
       const stage = loadStage(p);
       if (stage) this.progress = stage;
     });
     try {
       const r = await this.#client.call((api) =>
-        api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads),
+        api.load(
+          $state.snapshot(this.ref) as ModelRef,
+          this.variant.stem,
+          choice.device,
+          onProgress,
+          choice.threads,
+          this.variant.externalData,
+        ),
       );
       this.#loadedOn = choice.device;
       this.threads = r.threads;

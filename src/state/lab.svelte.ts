@@ -174,7 +174,9 @@ export class Lab {
     });
     const device = c.device?.device ?? 'wasm';
     const ready = client
-      .call((api) => api.load($state.snapshot(c.ref), c.variant.stem, device))
+      .call((api) =>
+        api.load($state.snapshot(c.ref), c.variant.stem, device, undefined, undefined, c.variant.externalData),
+      )
       .then(
         (r) => ({ model: workerEvalModel(evalWorker(client)), maxPositions: r.maxPositions }),
         (err: unknown) => {

@@ -96,10 +96,11 @@ describe('listings to precisions', () => {
       { type: 'directory', path: 'onnx/extra', size: 0 },
     ]);
     if (!('variants' in r)) throw new Error(r.problem);
-    expect(r.variants.map((v) => [v.stem, v.label, v.bytes, v.externalData === true])).toEqual([
-      ['model', 'fp32', 6_001_000, true],
-      ['model_fp16', 'fp16', 3_000_300, true],
-      ['model_q4', 'q4', 900_000, false],
+    // externalData: how many .onnx_data chunks transformers.js must fetch for the variant.
+    expect(r.variants.map((v) => [v.stem, v.label, v.bytes, v.externalData ?? 0])).toEqual([
+      ['model', 'fp32', 6_001_000, 2],
+      ['model_fp16', 'fp16', 3_000_300, 1],
+      ['model_q4', 'q4', 900_000, 0],
     ]);
     expect(r.hasManifest).toBe(false);
   });

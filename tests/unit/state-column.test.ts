@@ -302,11 +302,26 @@ describe('Column', () => {
     await vi.waitFor(() => expect(c.status).toBe('done'));
   });
 
-  it('refuses a variant with external data without starting a worker', async () => {
-    const { c, workers } = column('model', {}, { externalData: true });
-    expect(await c.load()).toBe(false);
-    expect(workers).toHaveLength(0);
-    expect(c.error).toMatchObject({ code: 'unsupported-model', during: 'load' });
+  it('loads a variant with external data, telling the worker how many .onnx_data files it has', async () => {
+    const { c, workers } = column('model', {}, { externalData: 3 });
+    expect(await c.load()).toBe(true);
+    expect(workers[0].loads[0]).toMatchObject({ variant: 'model', externalData: 3 });
+    expect(c.status).toBe('ready');
+  });
+
+  it("counts a variant's .onnx_data files in its size, as they download", async () => {
+    const download = (file: string, total: number) => ({ status: 'download' as const, file, loaded: total, total });
+    const { c } = column('model', {}, { externalData: 2, bytes: undefined }, (w) => {
+      w.loadProgress = [
+        download('tokenizer.json', 5_000),
+        download('onnx/model.onnx', 40_000),
+        download('onnx/model.onnx_data', 600_000),
+        download('onnx/model.onnx_data_1', 300_000),
+        download('onnx/model.onnx_data', 600_000),
+      ];
+    });
+    expect(await c.load()).toBe(true);
+    expect(c.bytes).toBe(940_000);
   });
 
   it('hardCancel() during a load leaves the column idle and stopped, and the load fails as cancelled', async () => {

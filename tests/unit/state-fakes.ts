@@ -133,6 +133,7 @@ export interface FakeLoad {
   variant: string;
   device: Device;
   threads?: number;
+  externalData?: number;
 }
 
 export class FakeColumnWorker {
@@ -152,6 +153,8 @@ export class FakeColumnWorker {
     ok: true,
     value: { loadMs: 5, threads: l.device === 'wasm' ? (l.threads ?? 1) : 0, maxPositions: 64 },
   });
+  /** Progress events load() reports after its 'init' one (downloads, for example). */
+  loadProgress: LoadProgress[] = [];
   /** When set, generate() answers at once with these ids (undefined: the test finishes the run). */
   generateIds: ((p: GenerateParams) => number[] | undefined) | undefined;
   /** Whether cancel() ends the run in flight (a real worker does, after its current token). */
@@ -171,10 +174,12 @@ export class FakeColumnWorker {
       device: Device,
       onProgress?: (p: LoadProgress) => void,
       threads?: number,
+      externalData?: number,
     ) => {
-      const l = { ref: cloned(ref), variant, device, threads };
+      const l = { ref: cloned(ref), variant, device, threads, externalData };
       this.loads.push(l);
       onProgress?.({ status: 'init', message: 'loading' });
+      for (const p of this.loadProgress) onProgress?.(p);
       if (this.hung === 'load') await new Promise(() => {});
       return answer(await this.loadOutcome(l));
     },

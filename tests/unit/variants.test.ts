@@ -117,13 +117,23 @@ describe('manifest', () => {
     expect(describeBits(withQuantized[0])).toBe('4.50 bit/weight, 10.55 overall');
   });
 
-  it('flags variants whose weights live in .onnx_data', () => {
+  it('flags variants whose weights live in .onnx_data, counting the chunks and their bytes', () => {
     const v = variantsFromFiles([
       { path: 'onnx/model.onnx', bytes: 524e3 },
       { path: 'onnx/model.onnx_data', bytes: 4.94e9 },
+      { path: 'onnx/model_q4.onnx', bytes: 1000 },
+      { path: 'onnx/model_q4.onnx_data', bytes: 2000 },
+      { path: 'onnx/model_q4.onnx_data_1', bytes: 300 },
+      { path: 'onnx/model_q4.onnx_data_2', bytes: 40 },
+      // Not a chunk transformers.js would fetch: _3 is missing, so _4 is not counted.
+      { path: 'onnx/model_q4.onnx_data_4', bytes: 5 },
+      { path: 'onnx/model_bnb4.onnx', bytes: 700 },
     ]);
-    expect(v).toHaveLength(1);
-    expect(v[0].externalData).toBe(true);
+    expect(v.map((x) => [x.stem, x.externalData, x.bytes])).toEqual([
+      ['model', 1, 524e3 + 4.94e9],
+      ['model_bnb4', undefined, 700],
+      ['model_q4', 3, 3340],
+    ]);
   });
 });
 
@@ -159,6 +169,27 @@ describe('the table both ways', () => {
     expect(variantLoadOptions('model_quantized')).toEqual({ dtype: 'q8' });
     expect(variantLoadOptions('model_bf16')).toEqual({ dtype: 'fp32', model_file_name: 'model_bf16' });
     expect(variantLoadOptions('model_q4_b128')).toEqual({ dtype: 'fp32', model_file_name: 'model_q4_b128' });
+  });
+
+  it('hands transformers.js the .onnx_data chunks of a variant that has them, by the names its tensors give', () => {
+    expect(variantLoadOptions(FP32_STEM, 1)).toEqual({
+      dtype: 'fp32',
+      use_external_data_format: false,
+      session_options: { externalData: [{ path: 'model.onnx_data', data: 'onnx/model.onnx_data' }] },
+    });
+    expect(variantLoadOptions('model_ext', 3)).toEqual({
+      dtype: 'fp32',
+      model_file_name: 'model_ext',
+      use_external_data_format: false,
+      session_options: {
+        externalData: [
+          { path: 'model_ext.onnx_data', data: 'onnx/model_ext.onnx_data' },
+          { path: 'model_ext.onnx_data_1', data: 'onnx/model_ext.onnx_data_1' },
+          { path: 'model_ext.onnx_data_2', data: 'onnx/model_ext.onnx_data_2' },
+        ],
+      },
+    });
+    expect(variantLoadOptions('model_q4', 0)).toEqual({ dtype: 'q4' });
   });
 
   it('marks float16-computing files and their descendants, whatever their name parts', () => {

@@ -9,13 +9,14 @@ import { hfSource, llama2cSource } from '../../lib/import/sources';
 import { nodeReader } from '../../node/files';
 import { defineCommand } from '../command';
 import { logger } from '../format';
-import { writeSource } from '../model-folder';
+import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions, writeSource } from '../model-folder';
 
 const HELP = `quantlab import <checkpoint.bin | hf-folder> [--tokenizer tok.bin] --out <dir> [--overwrite]
   A .bin file is read as a llama2.c checkpoint (version-0 layout) and needs --tokenizer.
   A folder is read as a Hugging Face model (config.json, model.safetensors or a sharded index,
   tokenizer.json) of model_type llama or qwen2, with fp32, fp16 or bf16 weights.
-  --quiet     no progress lines on stderr`;
+${EXTERNAL_DATA_HELP}
+  --quiet               no progress lines on stderr`;
 
 function readFile(path: string, what: string): Uint8Array {
   if (!existsSync(path)) throw new QuantlabError('bad-argument', `${what} ${path} does not exist`);
@@ -32,6 +33,7 @@ safetensors folder into a transformers.js model folder with onnx/model.onnx (fp3
     out: { type: 'string' },
     overwrite: { type: 'boolean' },
     quiet: { type: 'boolean' },
+    ...EXTERNAL_DATA_FLAGS,
   },
   async run({ values: v, positionals }) {
     if (positionals.length !== 1 || !v.out)
@@ -58,7 +60,7 @@ safetensors folder into a transformers.js model folder with onnx/model.onnx (fp3
         tokenizer: basename(tokPath),
       });
     }
-    const bytes = await writeSource(src, v.out, v.overwrite, log);
+    const bytes = await writeSource(src, v.out, v.overwrite, log, externalDataOptions(v));
     log(`Wrote ${v.out} (${(bytes / 1e6).toFixed(2)} MB) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     return 0;
   },

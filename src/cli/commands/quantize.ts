@@ -1,8 +1,9 @@
 // `quantlab quantize`: writes quantized variants next to onnx/model.onnx, plus the manifest.
 
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { QuantlabError } from '../../lib/errors';
+import { staleDataFiles } from '../../lib/onnx/external-data';
 import { expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
 import { MANIFEST_PATH, parseManifest } from '../../lib/variants/manifest';
 import { DTYPES, type QuantizeOptions } from '../../lib/variants/options';
@@ -10,6 +11,7 @@ import { FP32_PATH } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
 import { logger } from '../format';
+import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions } from '../model-folder';
 
 const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   dtypes: ${DTYPES.join(', ')} (all = every one with default options)
@@ -21,6 +23,7 @@ const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   --per-channel         q8/int8/uint8: one scale per output column
   --quantize-lm-head    also quantize the lm_head (kept in full precision by default)
   --keep a,b            more node or weight names to keep in full precision
+${EXTERNAL_DATA_HELP}
   --json                print the reports as JSON
   --quiet               no progress lines, no table`;
 
@@ -36,6 +39,7 @@ const FLAGS = {
   keep: { type: 'list' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
+  ...EXTERNAL_DATA_FLAGS,
 } as const satisfies FlagSpecs;
 
 export const quantizeCommand = defineCommand({
@@ -74,7 +78,14 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
   const previous = parseManifest(existsSync(manifestPath) ? new Uint8Array(readFileSync(manifestPath)) : undefined);
   const log = logger(v.quiet || v.json);
   let shown = -1;
+  const onnxDir = join(dir, 'onnx');
   const result = await quantizeVariants(new Uint8Array(readFileSync(source)), requests, previous, {
+    // The source's .onnx_data files, by the plain names its tensors give (nothing outside onnx/).
+    readData: async (name) => {
+      const path = join(onnxDir, name);
+      return basename(name) === name && existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
+    },
+    write: externalDataOptions(v),
     onProgress: (p) => {
       if (p.variant !== shown) log(`[${p.variant + 1}/${p.variants}] ${p.file}`);
       shown = p.variant;
@@ -92,6 +103,9 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
       throw new QuantlabError('bad-argument', `Could not write ${target}: ${(err as Error).message}`);
     }
   }
+  // A rewritten variant's old .onnx_data files would be fetched with it: they go.
+  const existing = readdirSync(onnxDir).map((f) => `onnx/${f}`);
+  for (const rel of staleDataFiles(existing, result.files.keys())) rmSync(join(dir, rel), { force: true });
   if (v.json) {
     console.log(JSON.stringify({ model: positionals[0], variants: result.reports }));
   } else if (!v.quiet) {

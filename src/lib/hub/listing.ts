@@ -37,11 +37,6 @@ export type ListingResult = { variants: VariantInfo[]; hasManifest: boolean } | 
 /** Maps an onnx/ listing to variants, highest precision first; `manifest` (quantlab-manifest.json) labels them when given. */
 export function variantsFromTree(id: string, entries: readonly TreeEntry[], manifest?: unknown): ListingResult {
   const files = entries.filter((e) => e.type === 'file');
-  const dataBytes = new Map<string, number>();
-  for (const f of files) {
-    const m = DATA_FILE.exec(f.path);
-    if (m) dataBytes.set(m[1], (dataBytes.get(m[1]) ?? 0) + f.size);
-  }
   const models = files.filter((f) => MODEL_FILE.test(f.path));
   if (models.length === 0) {
     const other = files.filter((f) => f.path.endsWith('.onnx')).map((f) => f.path.slice('onnx/'.length));
@@ -51,13 +46,13 @@ export function variantsFromTree(id: string, entries: readonly TreeEntry[], mani
         'QuantLab runs transformers.js decoder exports named onnx/model.onnx, model_q4.onnx and so on. Look for a transformers.js copy of this model (often under onnx-community/), or open its safetensors folder with "Open folder…" to convert it here.',
     };
   }
-  // variantsFromFiles marks a variant external when its `<file>_data` is listed; the size shown is the whole download.
-  const listed = [
-    ...models.map((f) => ({ path: f.path, bytes: f.size + (dataBytes.get(f.path) ?? 0) })),
-    ...[...dataBytes.keys()].map((p) => ({ path: `${p}_data`, bytes: 0 })),
-  ];
+  // variantsFromFiles counts each variant's .onnx_data chunks and adds their bytes: the size shown is the whole download.
+  const listed = files.filter((f) => MODEL_FILE.test(f.path) || DATA_FILE.test(f.path));
   return {
-    variants: variantsFromFiles(listed, manifest),
+    variants: variantsFromFiles(
+      listed.map((f) => ({ path: f.path, bytes: f.size })),
+      manifest,
+    ),
     hasManifest: files.some((f) => f.path === MANIFEST_PATH),
   };
 }

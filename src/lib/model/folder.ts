@@ -1,11 +1,11 @@
 // Assembles the files of a transformers.js model folder (configs, tokenizer, onnx/model.onnx)
 // from a decoder's config, weights and tokenizer, as an in-memory map any writer can persist.
 
-import { encodeModel } from '../onnx/proto';
+import { encodeModelFiles, type ExternalDataOptions } from '../onnx/external-data';
 import { throwIfAborted } from '../errors';
 import { toGenerationConfig, toHfConfig, type DecoderConfig, type WeightMap } from './config';
 import { buildDecoderGraph } from './llama-graph';
-import { FP32_PATH } from '../variants/table';
+import { FP32_PATH, FP32_STEM } from '../variants/table';
 
 /** Relative path -> file bytes. */
 export type ModelFiles = Map<string, Uint8Array>;
@@ -25,10 +25,13 @@ export type BuildProgress =
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
 
-/** Builds the fp32 ONNX graph and every file transformers.js reads for it. */
+/**
+ * Builds the fp32 ONNX graph and every file transformers.js reads for it; `write` says when its
+ * weights go to onnx/model.onnx_data (default: only past protobuf's 2 GB limit).
+ */
 export async function buildModelFolder(
   src: DecoderSource,
-  hooks: { onProgress?: (p: BuildProgress) => void; signal?: AbortSignal } = {},
+  hooks: { onProgress?: (p: BuildProgress) => void; signal?: AbortSignal; write?: ExternalDataOptions } = {},
 ): Promise<ModelFiles> {
   const { onProgress, signal } = hooks;
   throwIfAborted(signal);
@@ -38,7 +41,7 @@ export async function buildModelFolder(
   throwIfAborted(signal);
   onProgress?.({ status: 'encode', message: `Writing ${FP32_PATH}` });
   await yieldToEventLoop();
-  const onnx = encodeModel(model);
+  const onnx = encodeModelFiles(model, FP32_STEM, hooks.write);
   throwIfAborted(signal);
   const files: ModelFiles = new Map();
   files.set('config.json', json(toHfConfig(src.config)));
@@ -48,7 +51,7 @@ export async function buildModelFolder(
   );
   files.set('tokenizer.json', json(src.tokenizerJson));
   if (src.tokenizerConfig) files.set('tokenizer_config.json', json(src.tokenizerConfig));
-  files.set(FP32_PATH, onnx);
+  for (const [name, bytes] of onnx) files.set(`onnx/${name}`, bytes);
   onProgress?.({ status: 'done', bytes: [...files.values()].reduce((a, f) => a + f.byteLength, 0) });
   return files;
 }

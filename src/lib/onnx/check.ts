@@ -2,8 +2,10 @@
 // graph must have the decoder I/O the runner feeds (see kvCacheLayout in session.ts and the graph
 // llama-graph.ts builds). Messages name the file and say what is wrong in words.
 
+import { checkExternalData, dataFileName, externalDataFiles } from './external-data';
 import { decodeModel, valueInfoShape, type ModelProto, type ValueInfoProto } from './proto';
 import { listNames, notADecoder } from './session';
+import { QuantlabError } from '../errors';
 
 /** What the check learnt about a decoder graph. */
 export interface DecoderModelInfo {
@@ -78,11 +80,40 @@ export function checkDecoderGraph(model: ModelProto, fileName: string): DecoderM
 }
 
 /**
+ * A model with external data must name the files transformers.js fetches beside it
+ * (<name>.onnx_data, then _1, _2, ...), and they must be among `beside` (file name -> bytes) and
+ * long enough for the tensors read from them.
+ */
+export function checkDataFiles(model: ModelProto, fileName: string, beside: ReadonlyMap<string, number>): void {
+  const names = externalDataFiles(model, fileName);
+  if (names.length === 0) return;
+  const base = fileName.split('/').pop()!;
+  const expected = names.map((_, i) => dataFileName(base, i));
+  const odd = names.find((n) => !expected.includes(n));
+  if (odd) {
+    throw new QuantlabError(
+      'bad-onnx',
+      `${fileName} keeps weights in ${odd}, a file transformers.js does not load: it fetches only ${expected.join(', ')} beside ${base}.`,
+      `Save the model again with its external data in ${expected[0]}${names.length > 1 ? ' (and numbered chunks)' : ''}.`,
+    );
+  }
+  checkExternalData(model, beside, fileName);
+}
+
+/**
  * Parses an ONNX file and checks it is a decoder with the I/O the runner feeds: input_ids,
  * attention_mask, (position_ids), past_key_values.<i>.key|value in; logits, present.<i>.key|value
- * out. Throws a 'bad-onnx' QuantlabError that names `fileName` and the problem.
+ * out; and, when its weights are external, that its data files are in `beside` (checkDataFiles).
+ * Throws a 'bad-onnx' QuantlabError that names `fileName` and the problem.
  */
-export function checkDecoderModel(bytes: Uint8Array, fileName: string): DecoderModelInfo {
+export function checkDecoderModel(
+  bytes: Uint8Array,
+  fileName: string,
+  beside: ReadonlyMap<string, number> = new Map(),
+): DecoderModelInfo {
   if (bytes.byteLength === 0) throw notADecoder(fileName, 'the file is empty');
-  return checkDecoderGraph(decodeModel(bytes, fileName), fileName);
+  const model = decodeModel(bytes, fileName);
+  const info = checkDecoderGraph(model, fileName);
+  checkDataFiles(model, fileName, beside);
+  return info;
 }

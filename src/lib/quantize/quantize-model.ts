@@ -4,9 +4,9 @@
 import { create } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema } from 'onnx-buf';
 import { QuantlabError, throwIfAborted } from '../errors';
+import { encodeModelFiles, type ExternalDataOptions } from '../onnx/external-data';
 import {
   DataType,
-  encodeModel,
   tensorSize,
   tensorToFloat32,
   type ModelProto,
@@ -67,13 +67,16 @@ export interface VariantReport {
   file: string;
   format: string;
   options: ResolvedOptions;
+  /** Bytes of the .onnx file and its .onnx_data files together. */
   fileBytes: number;
+  /** The .onnx_data files holding its weights, when it is too large for one file (or was asked to). */
+  externalData?: string[];
   /** Float parameters of the source model (initializers with more than one element). */
   weightCount: number;
   quantizedWeightCount: number;
   /** Storage bits per weight of the rewritten tensors, scales and zero points included. */
   bitsPerWeightQuantized: number;
-  /** 8 * file bytes / weightCount. */
+  /** 8 * file bytes (data files included) / weightCount. */
   bitsPerWeightOverall: number;
   tensors: TensorReport[];
   /** Weights left in full precision (lm_head, user keep-list). */
@@ -85,6 +88,8 @@ export interface VariantReport {
 export interface QuantizeHooks {
   onProgress?: (p: QuantizeProgress) => void;
   signal?: AbortSignal;
+  /** When the output keeps its weights in .onnx_data files (default: only past protobuf's 2 GB limit). */
+  write?: ExternalDataOptions;
 }
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -143,14 +148,15 @@ function quantizeTarget(
 
 /**
  * Rewrites an fp32 decoder into the variant `options` describes. The input model is not
- * modified. Throws QuantlabError ('bad-argument', 'already-quantized', 'no-weights',
+ * modified. `bytes` is the .onnx file; `files` maps it and any .onnx_data files (hooks.write) to
+ * their bytes by name. Throws QuantlabError ('bad-argument', 'already-quantized', 'no-weights',
  * 'cancelled') before producing anything.
  */
 export async function quantizeModel(
   model: ModelProto,
   options: QuantizeOptions,
   hooks: QuantizeHooks = {},
-): Promise<{ model: ModelProto; bytes: Uint8Array; report: VariantReport }> {
+): Promise<{ model: ModelProto; bytes: Uint8Array; files: Map<string, Uint8Array>; report: VariantReport }> {
   const started = performance.now();
   const o = resolveOptions(options);
   const file = variantFileName(o);
@@ -278,7 +284,11 @@ export async function quantizeModel(
     create(StringStringEntryProtoSchema, { key: 'quantlab.quantization', value: JSON.stringify(o) }),
   ];
   const out = create(ModelProtoSchema, { ...model, graph: newGraph, opsetImport, metadataProps });
-  const bytes = encodeModel(out);
+  // The .onnx first, then its data files if it needs any.
+  const files = encodeModelFiles(out, file.slice(0, -'.onnx'.length), hooks.write);
+  const bytes = files.get(file)!;
+  const fileBytes = [...files.values()].reduce((a, b) => a + b.byteLength, 0);
+  const externalData = [...files.keys()].filter((f) => f !== file);
   const finalTotal = converting ? Math.max(1, converted.length) : total;
   progress('', finalTotal, finalTotal);
 
@@ -287,16 +297,18 @@ export async function quantizeModel(
   return {
     model: out,
     bytes,
+    files,
     report: {
       dtype: o.dtype,
       file,
       format: describeFormat(o),
       options: o,
-      fileBytes: bytes.byteLength,
+      fileBytes,
+      ...(externalData.length ? { externalData } : {}),
       weightCount,
       quantizedWeightCount,
       bitsPerWeightQuantized: quantizedWeightCount ? (8 * quantizedBytes) / quantizedWeightCount : 0,
-      bitsPerWeightOverall: weightCount ? (8 * bytes.byteLength) / weightCount : 0,
+      bitsPerWeightOverall: weightCount ? (8 * fileBytes) / weightCount : 0,
       tensors: report,
       kept: kept.map((t) => t.weight.name),
       warnings,

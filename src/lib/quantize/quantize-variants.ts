@@ -4,6 +4,7 @@
 
 import { QuantlabError, throwIfAborted } from '../errors';
 import { decodeModel } from '../onnx/proto';
+import { externalDataFiles, loadExternalData, type ExternalDataOptions } from '../onnx/external-data';
 import { quantizeModel, type QuantizeProgress, type VariantReport } from './quantize-model';
 import { MANIFEST_PATH, encodeManifest, upsertManifest, type QuantlabManifest } from '../variants/manifest';
 import { DTYPES, describeFormat, resolveOptions, type QuantizeOptions } from '../variants/options';
@@ -37,15 +38,37 @@ export interface VariantsResult {
   reports: VariantReport[];
 }
 
-/** Quantizes `modelBytes` (onnx/model.onnx) into every requested variant. */
+export interface VariantsHooks {
+  onProgress?: (p: VariantsProgress) => void;
+  signal?: AbortSignal;
+  /**
+   * Reads a file beside onnx/model.onnx by the name its external tensors give (model.onnx_data,
+   * ...); undefined when there is no such file. Needed when the source keeps weights in .onnx_data.
+   */
+  readData?: (name: string) => Promise<Uint8Array | undefined>;
+  /** When the variants keep their weights in .onnx_data files (default: only past protobuf's 2 GB limit). */
+  write?: ExternalDataOptions;
+}
+
+/** Quantizes `modelBytes` (onnx/model.onnx, its .onnx_data files read through hooks.readData) into every requested variant. */
 export async function quantizeVariants(
   modelBytes: Uint8Array,
   requests: QuantizeOptions[],
   previous: QuantlabManifest | undefined,
-  hooks: { onProgress?: (p: VariantsProgress) => void; signal?: AbortSignal } = {},
+  hooks: VariantsHooks = {},
 ): Promise<VariantsResult> {
   requests.forEach((r) => resolveOptions(r));
   const model = decodeModel(modelBytes, FP32_PATH);
+  const dataNames = externalDataFiles(model, FP32_PATH);
+  if (dataNames.length > 0) {
+    const data = new Map<string, Uint8Array>();
+    for (const name of dataNames) {
+      throwIfAborted(hooks.signal);
+      const bytes = await hooks.readData?.(name);
+      if (bytes) data.set(name, bytes);
+    }
+    loadExternalData(model, data, FP32_PATH);
+  }
   const files = new Map<string, Uint8Array>();
   const reports: VariantReport[] = [];
   let manifest = previous;
@@ -61,8 +84,9 @@ export async function quantizeVariants(
         tensor: p.tensor,
         fraction: (i + p.done / Math.max(1, p.total)) / requests.length,
       });
-    const { bytes, report } = await quantizeModel(model, req, { onProgress, signal: hooks.signal });
-    files.set(`onnx/${file}`, bytes);
+    const out = await quantizeModel(model, req, { onProgress, signal: hooks.signal, write: hooks.write });
+    const report = out.report;
+    for (const [name, bytes] of out.files) files.set(`onnx/${name}`, bytes);
     reports.push(report);
     const o = resolveOptions(req);
     manifest = upsertManifest(manifest, {
@@ -70,7 +94,8 @@ export async function quantizeVariants(
       transformersDtype: transformersDtype(file),
       format: describeFormat(o),
       options: o,
-      bytes: bytes.byteLength,
+      bytes: report.fileBytes,
+      ...(report.externalData ? { externalData: report.externalData } : {}),
       bitsPerWeight: report.bitsPerWeightOverall,
       bitsPerWeightQuantized: report.bitsPerWeightQuantized,
     });

@@ -113,7 +113,7 @@ export class Runner {
       this.#tokenizer = await AutoTokenizer.from_pretrained(req.modelId, { progress_callback });
       onProgress?.({ status: 'init', message: `Reading the files of ${req.variant} (${req.device})` });
       this.#model = (await AutoModelForCausalLM.from_pretrained(req.modelId, {
-        ...variantLoadOptions(req.variant),
+        ...variantLoadOptions(req.variant, req.externalData),
         device: req.device,
         progress_callback,
       } as Parameters<typeof AutoModelForCausalLM.from_pretrained>[1])) as PreTrainedModel;
@@ -311,6 +311,17 @@ function describeLoadError(err: unknown, req: LoadRequest): QuantlabError {
       'offline',
       `Could not reach the Hugging Face Hub to load ${req.modelId}`,
       'You seem to be offline. Open a local model instead (the built-in tiny model, or a model folder or llama2.c checkpoint from your disk).',
+    );
+  }
+  if (/external data|external initializer|\.onnx_data/i.test(msg)) {
+    // The words differ (transformers.js: 'file was not found locally at ".../x.onnx_data_1"'; ONNX
+    // Runtime in Node: "External data path does not exist", on the web: 'Failed to load external
+    // data file "x.onnx_data"'); the file name is what counts.
+    const file = /[\w.-]+\.onnx_data(?:_\d+)?/.exec(msg)?.[0];
+    return new QuantlabError(
+      'load-failed',
+      `Could not load ${req.variant} of ${req.modelId}: its weights file ${file ?? `${req.variant}.onnx_data`} is missing or cut short`,
+      `Put every .onnx_data file of ${req.variant}.onnx beside it in onnx/ (${req.variant}.onnx_data, ${req.variant}.onnx_data_1, ...), downloaded or copied whole.`,
     );
   }
   if (/protobuf parsing failed|invalid protobuf|failed to load model/i.test(msg)) {

@@ -2,6 +2,7 @@
 // quantizer's manifest (format, measured bits per weight) when it has an entry, else from the
 // file name (table.ts), and the words the page shows for its size.
 
+import { countDataFiles, dataFileName } from '../onnx/external-data';
 import { parseManifest, type ManifestEntry } from './manifest';
 import { dtypeNeeds, variantFromStem, type VariantInfo } from './table';
 
@@ -45,19 +46,26 @@ export function variantInfo(stem: string, bytes?: number, entry?: ManifestInfo):
   };
 }
 
-/** Every onnx/*.onnx of a folder listing, labelled, highest precision first. */
+/**
+ * Every onnx/*.onnx of a folder listing, labelled, highest precision first; one with .onnx_data
+ * files says how many (transformers.js fetches them by name) and counts their bytes in its size.
+ */
 export function variantsFromFiles(
   files: readonly { path: string; bytes: number }[],
   manifest?: unknown,
 ): VariantInfo[] {
   const entries = new Map((parseManifest(manifest)?.variants ?? []).map((e) => [baseName(e.file), entryInfo(e)]));
   const paths = new Set(files.map((f) => f.path));
+  const bytesOf = new Map(files.map((f) => [f.path, f.bytes]));
   return files
     .filter((f) => /^onnx\/[^/]+\.onnx$/.test(f.path))
     .map((f) => {
       const name = baseName(f.path);
-      const v = variantInfo(name.slice(0, -'.onnx'.length), f.bytes, entries.get(name));
-      return paths.has(`${f.path}_data`) ? { ...v, externalData: true } : v;
+      const chunks = countDataFiles(f.path, paths);
+      let bytes = f.bytes;
+      for (let i = 0; i < chunks; i++) bytes += bytesOf.get(dataFileName(f.path, i)) ?? 0;
+      const v = variantInfo(name.slice(0, -'.onnx'.length), bytes, entries.get(name));
+      return chunks > 0 ? { ...v, externalData: chunks } : v;
     })
     .sort((a, b) => a.rank - b.rank || a.stem.localeCompare(b.stem));
 }

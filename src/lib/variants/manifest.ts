@@ -16,7 +16,10 @@ export interface ManifestEntry {
   transformersDtype?: Dtype;
   format: string;
   options: ResolvedOptions;
+  /** The .onnx file and its data files together. */
   bytes: number;
+  /** The .onnx_data files (beside it in onnx/) holding its weights, when it has any. */
+  externalData?: string[];
   bitsPerWeight: number;
   bitsPerWeightQuantized: number;
 }

@@ -2,6 +2,7 @@
 // (transformers.js's name where it has one), label, nominal bits and device needs. Both directions
 // go through it: options -> file name (the quantizer) and file name -> variant (runner, page, CLI).
 
+import { dataFileName } from '../onnx/external-data';
 import { resolveOptions, type Dtype, type QuantizeOptions } from './options';
 
 /** The full-precision file every other variant is quantized from: onnx/model.onnx. */
@@ -157,10 +158,32 @@ export function transformersDtype(fileName: string): Dtype | undefined {
   return kind?.dtype as Dtype | undefined;
 }
 
-/** transformers.js from_pretrained options selecting onnx/<stem>.onnx: its own dtype name where one exists, else fp32 with an explicit file name. */
-export function variantLoadOptions(stem: string): { dtype: string; model_file_name?: string } {
+/** What transformers.js's from_pretrained takes to load one variant. */
+export interface VariantLoadOptions {
+  dtype: string;
+  model_file_name?: string;
+  use_external_data_format?: false;
+  session_options?: { externalData: { path: string; data: string }[] };
+}
+
+/**
+ * transformers.js from_pretrained options selecting onnx/<stem>.onnx: its own dtype name where one
+ * exists, else fp32 with an explicit file name. With `externalData` chunks it also fetches
+ * onnx/<stem>.onnx_data (and _1, _2, ...) and hands them to ONNX Runtime under the names the
+ * model's tensors give. They are listed as session externalData rather than counted with
+ * use_external_data_format: transformers.js 4.3.1 fetches counted chunks inside
+ * `new Promise(async ...)`, so a missing or failed chunk never settles the load (seen in Node).
+ */
+export function variantLoadOptions(stem: string, externalData?: number): VariantLoadOptions {
   const kind = KINDS.find((k) => k.base === stem && k.transformers);
-  return kind?.dtype ? { dtype: kind.dtype } : { dtype: 'fp32', model_file_name: stem };
+  const file = kind?.dtype ? { dtype: kind.dtype } : { dtype: 'fp32', model_file_name: stem };
+  if (!externalData) return file;
+  const chunks = Array.from({ length: externalData }, (_, i) => dataFileName(`${stem}.onnx`, i));
+  return {
+    ...file,
+    use_external_data_format: false,
+    session_options: { externalData: chunks.map((path) => ({ path, data: `onnx/${path}` })) },
+  };
 }
 
 /** Whether a variant computes in float16 (needs WebGPU's shader-f16): fp16 and q4f16 files and their descendants. */
@@ -227,8 +250,8 @@ export interface VariantInfo {
   needsShaderF16: boolean;
   /** q8 / int8 / uint8 (DynamicQuantizeLinear + MatMulInteger). */
   integerMatMul: boolean;
-  /** Weights in a separate .onnx_data file, which this app does not load. */
-  externalData?: boolean;
+  /** How many .onnx_data files hold its weights (<stem>.onnx_data, <stem>.onnx_data_1, ...); absent: none. */
+  externalData?: number;
   /** Sort key: lower = higher precision (fp32 first). */
   rank: number;
 }
