@@ -3,12 +3,13 @@
 // CLI in the Hub layout. The page lists its precisions with their sizes, loads fp32 and q8 from the
 // mirror and writes llama2.c's greedy reference text in the fp32 column; each way of failing to
 // open a repository gets its named message; the Model host persists and is shared only when it is
-// not the Hub. WASM columns throughout.
+// not the Hub; a variant whose weights are in .onnx_data chunks loads from the host. WASM columns throughout.
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { greedyReferences } from '../helpers/aidreams';
+import { CHECKPOINT, greedyReferences, TOKENIZER } from '../helpers/aidreams';
+import { runCli } from '../helpers/cli';
 import { AIDREAMS_REPO, aidreamsHubFolder } from '../helpers/hub-fixture';
 import { startHubMirror, type HubMirror } from '../helpers/hub-mirror';
 import { cleanupTempDirs, tempDir } from '../helpers/model-dirs';
@@ -132,6 +133,54 @@ describe('Hub models by id through a Model host', () => {
     console.log(
       `[hub] listing ${listedMs.toFixed(0)} ms; fp32 + q8 downloaded (${(bytes / 1e6).toFixed(2)} MB from the mirror) and loaded in ${loadMs.toFixed(0)} ms`,
     );
+  });
+
+  it('loads a variant whose weights are in .onnx_data chunks from the host, writing the same text as its single-file twin', async () => {
+    // The same checkpoint, converted with its fp32 weights in several .onnx_data files.
+    const ext = join(tempDir('quantlab-hub-ext-'), 'aidreams260K-ext');
+    const imp = await runCli([
+      'import',
+      CHECKPOINT,
+      '--tokenizer',
+      TOKENIZER,
+      '--out',
+      ext,
+      '--data-chunk-bytes',
+      '300000',
+      '--quiet',
+    ]);
+    expect(imp.code, imp.err).toBe(0);
+    const chunks = readdirSync(join(ext, 'onnx'))
+      .filter((f) => f.startsWith('model.onnx_data'))
+      .sort();
+    expect(chunks.length).toBeGreaterThan(1);
+    const repo = 'quantlab-test/aidreams260K-ext';
+    mirror.addRepo(repo, ext);
+    await gotoReady(page, `${server.url}?device=wasm&host=${encodeURIComponent(mirror.url)}&model=hub:${repo}`);
+    await expect.poll(() => page.locator('#model').inputValue()).toBe(`hub:${repo}`);
+    // Offered, flagged, and sized as the whole download (the .onnx and every chunk).
+    const label = page.locator('label:has(input[data-stem="model"])');
+    const total = ['model.onnx', ...chunks].reduce((n, f) => n + statSync(join(ext, 'onnx', f)).size, 0);
+    expect(await label.textContent()).toContain(sizeWords(total));
+    expect(await label.textContent()).toContain('external data');
+    for (const stem of (await offered(page)) as string[]) {
+      const box = page.locator(`input[data-stem="${stem}"]`);
+      if (stem === 'model') await box.check();
+      else await box.uncheck();
+    }
+    await expect.poll(() => page.locator('article.column').count()).toBe(1);
+    mirror.clearLog();
+    await page.locator('#load').click();
+    await waitReady(page, 'model');
+    await page.locator('#prompt').fill(ref.prompt);
+    await page.locator('#temperature').fill('0');
+    await page.locator('#max-new-tokens').fill(String(ref.greedy_ids.length));
+    await page.locator('#generate').click();
+    await waitDone(page, 'model', 0);
+    expect(ref.prompt + (await outputOf(page, 'model'))).toBe(ref.text);
+    const got = mirror.log.filter((e) => e.method === 'GET' && e.status === 200).map((e) => e.path);
+    for (const f of chunks) expect(got, f).toContain(`/${repo}/resolve/main/onnx/${f}`);
+    expect(browser.externalRequests).toEqual([]);
   });
 
   it('opens the same repository typed into the Hub model field', async () => {
