@@ -1,6 +1,6 @@
 // `npm run bench`: the whole speed benchmark from a fresh clone, in one command (not a test; it
 // prints figures). It builds what it needs under .cache/bench/ - the aidreams260K model imported
-// from ../shared/models, the SmolLM2-135M-shaped random model (quantlab tiny --smollm2-135m, seed
+// from models/aidreams260K (64-token prompt: it has 128 positions), the SmolLM2-135M-shaped random model (quantlab tiny --smollm2-135m, seed
 // 0), their fp16/q8/q4/bnb4 variants and the site - then runs `quantlab bench` on both models in
 // Node and in headless Chromium, with the concurrency measurement, printing the tables and
 // writing each report to .cache/bench/results-<model>.json.
@@ -21,7 +21,8 @@ const { values } = parseArgs({
     dtypes: { type: 'string', default: 'fp32,fp16,q8,q4,bnb4' },
     runs: { type: 'string', default: '5' },
     'min-time': { type: 'string', default: '30' },
-    'prompt-tokens': { type: 'string', default: '128' },
+    // Default: 128, or what fits with --new-tokens in a model's positions (aidreams260K has 128).
+    'prompt-tokens': { type: 'string' },
     'new-tokens': { type: 'string', default: '64' },
     'no-concurrency': { type: 'boolean' },
     threads: { type: 'string' },
@@ -32,7 +33,10 @@ const { values } = parseArgs({
 
 const REPO = resolve(import.meta.dirname, '..');
 const CACHE = join(REPO, '.cache/bench');
-const AIDREAMS = resolve(REPO, '../shared/models/aidreams260K');
+const AIDREAMS = resolve(REPO, 'models/aidreams260K'); // vendored (MIT; models/aidreams260K/SOURCE.md)
+
+/** Positions of each fixture (max_position_embeddings), where fewer than 128 + new tokens. */
+const POSITIONS: Record<string, number> = { aidreams260K: 128 };
 
 /** How each fixture is made, with the quantlab CLI itself. */
 const FIXTURES: Record<string, (out: string) => string[][]> = {
@@ -105,7 +109,7 @@ for (const name of models) {
     '--min-time',
     values['min-time']!,
     '--prompt-tokens',
-    values['prompt-tokens']!,
+    values['prompt-tokens'] ?? String(Math.min(128, (POSITIONS[name] ?? Infinity) + 1 - Number(values['new-tokens']))),
     '--new-tokens',
     values['new-tokens']!,
     ...(values['no-concurrency'] ? [] : ['--concurrency']),

@@ -86,6 +86,12 @@ describe('quantlab bench (node)', () => {
     await bad([dir, '--prompt-tokens', 'x'], /--prompt-tokens must be a whole number >= 1/);
     await bad([dir, '--runtimes', 'node,gpu'], /Unknown runtime "gpu"/, /node and\/or browser-wasm/);
     await bad([dir, '--speed'], /Unknown option '--speed'/);
+    // aidreams260K has 128 positions: 100 + 30 tokens (129 fed) do not fit, 99 + 30 would.
+    await bad(
+      [dir, '--prompt-tokens', '100', '--new-tokens', '30'],
+      /--prompt-tokens 100 and --new-tokens 30 do not fit in the model's 128 positions/,
+      /--prompt-tokens 99 --new-tokens 30/,
+    );
     await bad([], /exactly one model folder/);
     // A folder with only the fp32 file: q4 and bnb4 are named, file and command.
     const only = join(tempDir(), 'only-fp32');

@@ -122,12 +122,14 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
       );
   }
   requireVariants(dirArg, dtypes, stems);
-  // Past its trained length a model still computes (rotary positions have no table to run off),
-  // so the timings hold; the text it writes there means nothing, which a speed test does not mind.
+  // The runner never writes past the model's positions (fitNewTokens): a run that would is refused
+  // here rather than timed short. The last new token is never fed back, so it needs no position.
   const warnings: string[] = [];
-  if (typeof maxPos === 'number' && promptTokens + newTokens > maxPos) {
-    warnings.push(
-      `${promptTokens} prompt + ${newTokens} new tokens run past the model's ${maxPos} positions (max_position_embeddings): the timings hold, the text there is meaningless`,
+  if (typeof maxPos === 'number' && promptTokens + newTokens - 1 > maxPos) {
+    throw new QuantlabError(
+      'bad-argument',
+      `--prompt-tokens ${promptTokens} and --new-tokens ${newTokens} do not fit in the model's ${maxPos} positions (max_position_embeddings)`,
+      `Ask for at most ${maxPos + 1} tokens in all, e.g. --prompt-tokens ${Math.max(1, maxPos + 1 - newTokens)} --new-tokens ${newTokens}.`,
     );
   }
 

@@ -206,7 +206,7 @@ export interface BenchReport {
   prompt_tokens: number;
   new_tokens: number;
   results: BenchRow[];
-  /** Things a reader of the figures should know (e.g. a run past the model's trained length). */
+  /** Things a reader of the figures should know (e.g. a ratio interval wider than ±5 %). */
   warnings?: string[];
   /** Keyed by runtime. */
   concurrency?: Partial<Record<BenchRuntime, ConcurrencyResult>>;
