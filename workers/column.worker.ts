@@ -10,6 +10,7 @@ import { median } from '../src/lib/bench/stats';
 import { QuantlabError, throwIfAborted } from '../src/lib/errors';
 import { runnerEvalModel } from '../src/lib/eval/model';
 import type { FloorMeasurement } from '../src/lib/page/latency';
+import { readModelShape } from '../src/lib/page/memory-budget';
 import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
 import { Runner } from '../src/lib/runner/runner';
 import { variantNeedsFloat16 } from '../src/lib/variants/table';
@@ -67,6 +68,11 @@ const api = {
       threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0,
       maxPositions: typeof max === 'number' && max > 0 ? max : undefined,
     };
+  },
+
+  async modelShape(ref: ModelRef) {
+    allowNetworkFor(ref);
+    return readModelShape(await AutoConfig.from_pretrained(transformersModelId(ref)));
   },
 
   async generate(params: GenerateParams, onToken?: (e: TokenEvent) => void) {
