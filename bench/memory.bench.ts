@@ -13,7 +13,18 @@
 //
 // Run: npx tsx bench/memory.bench.ts [--models quantlab-tiny,aidreams260K,smollm2-135m]
 //        [--dtypes fp32,fp16,q8,q4,bnb4,q4f16] [--prompt-tokens 64 --new-tokens 64]
-//      npx tsx bench/memory.bench.ts --columns 6 --models smollm2-135m [--timeout 300]
+//      npx tsx bench/memory.bench.ts --columns 6 --models smollm2-135m [--timeout 300 --budget-mb 100000]
+//      npx tsx bench/memory.bench.ts --stack 4 --models quantlab-tiny --dtypes fp32,q4
+//      npx tsx bench/memory.bench.ts --sequential model_q4f16,model,model_fp16,model_quantized,model_q4,model_bnb4
+//        --models smollm2-135m --timeout 480
+// Figures from 2026-12-02 (Chromium 156, 2 cores, 24 GiB; issue 12's closing note has the tables):
+// - one column each: see WEIGHT_FACTORS and COLUMN_OVERHEAD_BYTES in src/lib/page/memory-budget.ts;
+// - six 135M columns in the playground, all loading at once: the renderer reached 6.2 GB, loads took
+//   70-194 s and two made no progress for 120 s (the watchdog ended them); one at a time (the load
+//   gate) five loaded in 30-48 s each and the sixth made no progress for 120 s;
+// - --sequential in the bench page (no watchdog): five loaded, then the sixth hung for 320 s with the
+//   renderer flat at 5.2 GB; eight q4f16 columns hung at the fifth with the renderer at 3.7 GB. Eight
+//   aidreams260K columns load in 43 s: the hang follows the memory held, not the number of workers.
 // The fixtures are built as bench/run.ts builds them (.cache/bench/<model>), quantlab-tiny is the
 // served model in public/models (npm run models).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -39,6 +50,7 @@ const { values } = parseArgs({
     stack: { type: 'string' },
     timeout: { type: 'string', default: '300' },
     'budget-mb': { type: 'string', default: '0' },
+    sequential: { type: 'string' },
   },
 });
 
@@ -121,7 +133,29 @@ const models = values.models!.split(',').filter(Boolean);
 const site = join(CACHE, 'site');
 ensureSite(site, (l) => console.error(`[memory] ${l}`));
 
-if (values.stack) {
+if (values.sequential) {
+  // The bench page (no budget, no watchdog) loading the given variants one after another: how the
+  // six-column hang shows there. Prints the renderer's memory every 10 s until all have loaded or
+  // --timeout passes.
+  const dir = await fixture(models[0], dtypes);
+  const stems = values.sequential.split(',');
+  const b = await openBenchPage(site, dir);
+  const t0 = Date.now();
+  let done = false;
+  const loads = b.page.loadColumns(BENCH_MODEL_ID, stems).then(
+    (ms) => console.log(`[memory] all loaded at ${Date.now() - t0} ms: ${ms.map((m) => Math.round(m)).join(', ')} ms`),
+    (e) => console.log(`[memory] failed at ${Date.now() - t0} ms: ${e}`),
+  );
+  void loads.finally(() => (done = true));
+  while (!done && Date.now() - t0 < Number(values.timeout) * 1000) {
+    await settle(10_000);
+    const big = Math.max(...descendants(process.pid).map(processMemory));
+    console.log(`[memory] ${Math.round((Date.now() - t0) / 1000)} s: renderer ${mb(big)} MB`);
+  }
+  if (!done) console.log(`[memory] not loaded after ${values.timeout} s`);
+  await b.close();
+  process.exit(0);
+} else if (values.stack) {
   // The fixed cost of one more column: k columns of the same precision against one.
   const k = Number(values.stack);
   console.log(`| model | dtype | 1 column MB | ${k} columns MB | each further column MB |`);
@@ -189,8 +223,14 @@ async function sixColumns(n: number, name: string, dtypes: string[], timeoutMs: 
     );
     const url = `${server.url}?model=served:quantlab-tiny&variants=${[...new Set(stems)].join(',')}&live=0&max_new_tokens=16&temperature=0&device=wasm&memory_budget=${values['budget-mb']}`;
     await page.goto(url);
-    await page.waitForSelector('#generate');
+    await page
+      .locator('article.column')
+      .nth(n - 1)
+      .waitFor();
     const count = await page.locator('article.column').count();
+    console.log(
+      `[memory] navigator.deviceMemory ${await page.evaluate(() => (navigator as { deviceMemory?: number }).deviceMemory)} GB, budget ${await page.locator('#memory-budget-hint').textContent()}`,
+    );
     console.log(`[memory] ${count} columns of ${name}: ${stems.join(', ')}; pressing Generate`);
     await page.click('#generate');
     const t0 = Date.now();
@@ -205,8 +245,7 @@ async function sixColumns(n: number, name: string, dtypes: string[], timeoutMs: 
       );
       const procs = descendants(process.pid)
         .map((pid) => {
-          const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-          const type = cmd.find((a) => a.startsWith('--type='))?.slice(7) ?? 'browser';
+          const type = /--type=([\w-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1] ?? 'browser';
           return { pid, type, rss: processMemory(pid) };
         })
         .filter((p) => p.rss > 50 * MB);

@@ -375,7 +375,7 @@ export class Column {
         message,
         detail:
           columns > 1
-            ? `The file stopped arriving, or the browser was too busy to read it with ${columns} columns: check the connection (or that the server is up), remove some columns, then press Retry.`
+            ? `All ${columns} columns share one browser process, which may have no room for another model: unload a column (or lower the memory budget in the controls), or check that the file still arrives, then press Retry.`
             : 'The file stopped arriving: check the connection (or that the server is up), then press Retry.',
       };
     return {
@@ -383,7 +383,7 @@ export class Column {
       message,
       detail:
         columns > 1
-          ? `Building a session takes memory and CPU, and ${columns} columns share them: remove some columns (or lower the memory budget in the controls so fewer load at once) or close other tabs, then press Retry.`
+          ? `Building a session takes memory and CPU, and all ${columns} columns share one browser process: unload a column (or lower the memory budget in the controls) or close other tabs, then press Retry.`
           : 'Building a session takes memory and CPU: close other tabs, then press Retry.',
     };
   }

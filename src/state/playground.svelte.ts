@@ -56,7 +56,7 @@ export class Playground {
   readonly reference: Column | undefined = $derived(this.columns.find((c) => c.variant.stem === FP32_STEM));
   readonly busy: boolean = $derived(this.columns.some((c) => c.status === 'generating' || c.status === 'loading'));
 
-  /** navigator.deviceMemory (GB, rounded down to a power of two, at most 8) where the browser gives it. */
+  /** navigator.deviceMemory (GB, rounded down to a power of two and capped) where the browser gives it. */
   readonly deviceMemoryGb: number | undefined = (globalThis.navigator as { deviceMemory?: number } | undefined)
     ?.deviceMemory;
   /** The memory budget in bytes: the setting, else the default for this device. */

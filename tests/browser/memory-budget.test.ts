@@ -137,7 +137,9 @@ describe('memory budget and load watchdog', () => {
     expect(text).toMatch(
       /Loading fp32 made no progress for 1.5 s \(at: Creating wasm session for model\), so it was stopped/,
     );
-    expect(text).toMatch(/Building a session takes memory and CPU, and 3 columns share them: remove some columns/);
+    expect(text).toMatch(
+      /Building a session takes memory and CPU, and all 3 columns share one browser process: unload a column/,
+    );
     await page.evaluate(() => (window.quantlabTest = undefined));
     await error.locator('button', { hasText: 'Retry' }).click();
     await expect.poll(() => first.getAttribute('data-status'), { timeout: 60_000 }).toBe('ready');

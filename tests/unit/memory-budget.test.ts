@@ -137,9 +137,11 @@ describe('plannedTokens', () => {
 });
 
 describe('budget', () => {
-  it('defaults to half of navigator.deviceMemory, else 2 GiB', () => {
-    expect(defaultBudget(8)).toBe(4 * GiB);
+  it('defaults to half of navigator.deviceMemory, else 2 GiB, and never above 3 GiB (one renderer holds every column)', () => {
+    expect(defaultBudget(4)).toBe(2 * GiB);
     expect(defaultBudget(0.5)).toBe(256 * MiB);
+    expect(defaultBudget(8)).toBe(3 * GiB);
+    expect(defaultBudget(16)).toBe(3 * GiB);
     expect(defaultBudget(undefined)).toBe(2 * GiB);
     expect(defaultBudget(NaN)).toBe(2 * GiB);
   });

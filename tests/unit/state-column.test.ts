@@ -334,7 +334,7 @@ describe('Column', () => {
         // The fake worker's last progress line was "loading".
         message: 'Loading model made no progress for 1 s (at: loading), so it was stopped.',
         detail:
-          'Building a session takes memory and CPU, and 2 columns share them: remove some columns (or lower the memory budget in the controls so fewer load at once) or close other tabs, then press Retry.',
+          'Building a session takes memory and CPU, and all 2 columns share one browser process: unload a column (or lower the memory budget in the controls) or close other tabs, then press Retry.',
       });
       c.retry();
       await vi.waitFor(() => expect(c.status).toBe('ready'));
@@ -364,7 +364,7 @@ describe('Column', () => {
           "Loading model made no progress for 1 s (at: Reading the model's config for the memory estimate), so it was stopped.",
         // columns() is 2 in these tests.
         detail:
-          'The file stopped arriving, or the browser was too busy to read it with 2 columns: check the connection (or that the server is up), remove some columns, then press Retry.',
+          'All 2 columns share one browser process, which may have no room for another model: unload a column (or lower the memory budget in the controls), or check that the file still arrives, then press Retry.',
       });
       c.retry();
       await vi.waitFor(() => expect(c.status).toBe('ready'));

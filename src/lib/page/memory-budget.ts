@@ -138,16 +138,27 @@ export const FALLBACK_BUDGET_BYTES = 2 * GB;
 
 /**
  * The share of navigator.deviceMemory the columns may use: half. The browser, the page, the OS and
- * other tabs need the rest, and deviceMemory is rounded down to a power of two and capped at 8, so
- * half of it is at most 4 GiB: one WASM worker's whole 32-bit address space.
+ * other tabs need the rest. deviceMemory is rounded down to a power of two and capped (at 8 by the
+ * specification's suggestion; Chromium 156 reports 16 on this 24 GiB machine).
  */
 export const DEVICE_MEMORY_SHARE = 0.5;
 
-/** The default budget: a share of navigator.deviceMemory (GB) when the browser gives it, else the fallback. */
+/**
+ * The default budget's ceiling, whatever the device: 3 GiB. Every column is a worker in the page's
+ * one renderer process, and in Chromium 156 here a SmolLM2-135M load never finished (no error, no
+ * progress, memory flat for minutes) once that process held 3.7 to 5.2 GB, even loading one column
+ * at a time on an idle machine with 24 GiB (bench/memory.bench.ts; issue 12's six-column hang). The
+ * estimates run 0 to 30 % above the measured figures, so 3 GiB of estimate stays under that.
+ */
+export const DEFAULT_BUDGET_CAP_BYTES = 3 * GB;
+
+/** The default budget: a share of navigator.deviceMemory (GB) when the browser gives it, else the fallback; at most the cap. */
 export function defaultBudget(deviceMemoryGb: number | undefined): number {
-  return typeof deviceMemoryGb === 'number' && Number.isFinite(deviceMemoryGb) && deviceMemoryGb > 0
-    ? deviceMemoryGb * GB * DEVICE_MEMORY_SHARE
-    : FALLBACK_BUDGET_BYTES;
+  const share =
+    typeof deviceMemoryGb === 'number' && Number.isFinite(deviceMemoryGb) && deviceMemoryGb > 0
+      ? deviceMemoryGb * GB * DEVICE_MEMORY_SHARE
+      : FALLBACK_BUDGET_BYTES;
+  return Math.min(share, DEFAULT_BUDGET_CAP_BYTES);
 }
 
 /** A column holding memory (loaded, or loading with its share reserved). */
