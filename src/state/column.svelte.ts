@@ -340,13 +340,18 @@ export class Column {
    * Estimates what this column will hold and asks the budget; false after showing a refusal, whose
    * figures the column keeps (its worker, started to read the model's config, is ended). The check
    * and the reservation (`memory`, with status 'loading') happen in one task, with no await between.
-   * Throws when the config cannot be read.
    */
   async #admit(device: 'wasm' | 'webgpu'): Promise<boolean> {
     const budget = this.deps.budget!;
-    const shape = await budget.modelShape(() =>
-      this.#client.call((api) => api.modelShape($state.snapshot(this.ref) as ModelRef)),
-    );
+    // A config that cannot be read leaves the KV cache out of the estimate; the load that follows
+    // reads it again and explains the failure (offline Hub, missing file) as loads do. Only a
+    // cancellation (Kill, the watchdog) ends the load here.
+    const shape = await budget
+      .modelShape(() => this.#client.call((api) => api.modelShape($state.snapshot(this.ref) as ModelRef)))
+      .catch((err: unknown) => {
+        if (toErrorInfo(err).code === 'cancelled') throw err;
+        return undefined;
+      });
     const need = estimateColumnMemory({
       fileBytes: this.bytes ?? this.variant.bytes ?? 0,
       format: weightFormat(this.variant),

@@ -11,6 +11,7 @@ import type { PlatformInfo } from '../../src/lib/page/platform';
 import type { VariantInfo } from '../../src/lib/variants/table';
 import type { ColumnMemory, ModelShape, Refusal } from '../../src/lib/page/memory-budget';
 import { LoadGate } from '../../src/lib/page/load-gate';
+import { QuantlabError } from '../../src/lib/errors';
 import { FakeRun, fakeVariant, fakeWorkers, type FakeColumnWorker } from './state-fakes';
 
 const REF = { kind: 'served', id: 'quantlab-tiny' } as const;
@@ -573,5 +574,22 @@ describe('Column', () => {
       expect(gate.waiting).toBe(0);
       expect(second.workers).toHaveLength(0);
     });
+  });
+
+  it('a config read that fails leaves the KV cache out of the estimate and lets the load explain the failure', async () => {
+    const needs: ColumnMemory[] = [];
+    const budget = {
+      modelShape: (read: () => Promise<ModelShape | undefined>) => read(),
+      tokens: () => 10,
+      admit: (_c: Column, need: ColumnMemory) => (needs.push(need), null),
+    };
+    const { c } = column('model', { budget }, {}, (w) => {
+      w.api.modelShape = () => Promise.reject(new QuantlabError('offline', 'no network'));
+      w.loadOutcome = () => ({ ok: false, error: { code: 'offline', message: 'Could not reach the Hub' } });
+    });
+    expect(await c.load()).toBe(false);
+    expect(needs).toHaveLength(1);
+    expect(needs[0].kvCache).toBe(0);
+    expect(c.error).toMatchObject({ code: 'offline', message: 'Could not reach the Hub' });
   });
 });
