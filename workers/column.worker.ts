@@ -11,6 +11,7 @@ import { QuantlabError, throwIfAborted } from '../src/lib/errors';
 import { atModelHost } from '../src/lib/hub/problems';
 import { runnerEvalModel } from '../src/lib/eval/model';
 import type { FloorMeasurement } from '../src/lib/page/latency';
+import { readModelShape } from '../src/lib/page/memory-budget';
 import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
 import { Runner } from '../src/lib/runner/runner';
 import { variantNeedsFloat16 } from '../src/lib/variants/table';
@@ -77,6 +78,11 @@ const api = {
       threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0,
       maxPositions: typeof max === 'number' && max > 0 ? max : undefined,
     };
+  },
+
+  async modelShape(ref: ModelRef) {
+    allowNetworkFor(ref);
+    return readModelShape(await AutoConfig.from_pretrained(transformersModelId(ref)));
   },
 
   async generate(params: GenerateParams, onToken?: (e: TokenEvent) => void) {

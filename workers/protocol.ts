@@ -6,6 +6,7 @@ import type { StoredModelInfo } from '../src/browser/opfs-store';
 import type { FloorResult } from '../src/lib/bench/floor';
 import type { KvCacheLayout } from '../src/lib/onnx/session';
 import type { FloorMeasurement } from '../src/lib/page/latency';
+import type { ModelShape } from '../src/lib/page/memory-budget';
 import type { ModelRef } from '../src/lib/model/ref';
 import type { QuantizeOptions } from '../src/lib/variants/options';
 import type { Device, GenerateParams, GenerateResult, LoadProgress, TokenEvent } from '../src/lib/runner/types';
@@ -31,6 +32,11 @@ export interface ColumnApi {
     threads?: number,
     externalData?: number,
   ): Promise<{ loadMs: number; threads: number; maxPositions?: number }>;
+  /**
+   * The shape of a model's config.json that the memory estimate needs (layers, KV heads, head size,
+   * vocabulary), read as load() reads it; undefined when the config lacks one of them.
+   */
+  modelShape(ref: ModelRef): Promise<ModelShape | undefined>;
   /**
    * Generates; a call to cancel() (or a newer generate()) stops it after the current token (the
    * result says `cancelled`): the worker reads messages between tokens. A newer generate() starts

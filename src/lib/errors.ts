@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'no-weights'
   | 'unsupported-device'
   | 'load-failed'
+  | 'over-budget'
   | 'generate-failed'
   | 'offline'
   | 'cancelled'
@@ -67,6 +68,7 @@ const CODES = new Set<string>([
   'no-weights',
   'unsupported-device',
   'load-failed',
+  'over-budget',
   'generate-failed',
   'offline',
   'cancelled',

@@ -9,6 +9,14 @@ import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
 import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device';
 import { hookMs, testHooks } from '../browser/test-hooks';
 import { loadStage } from '../lib/page/load-progress';
+import type { GateSlot, LoadGate } from '../lib/page/load-gate';
+import {
+  estimateColumnMemory,
+  weightFormat,
+  type ColumnMemory,
+  type ModelShape,
+  type Refusal,
+} from '../lib/page/memory-budget';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors';
 import type { ModelRef } from '../lib/model/ref';
 import type { PlatformInfo } from '../lib/page/platform';
@@ -18,7 +26,8 @@ import type { FloorMeasurement } from '../lib/page/latency';
 import type { VariantInfo } from '../lib/variants/table';
 import { ColumnFloor } from './latency.svelte.ts';
 
-export type ColumnStatus = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'error';
+/** 'over-budget': the load was refused before it started, because the columns would pass the memory budget. */
+export type ColumnStatus = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'error' | 'over-budget';
 
 export interface ColumnDeps {
   startWorker: StartColumnWorker;
@@ -30,6 +39,19 @@ export interface ColumnDeps {
   onDone?(column: Column): void;
   /** Watchdog and Stop times (defaults WATCHDOG_MS and STOP_MS; the browser tests' hooks override those). */
   timeouts?: Partial<ColumnTimeouts>;
+  /**
+   * The memory budget. Before a load starts, the column reads its model's shape (`modelShape`,
+   * which may share one read among the columns of a model), estimates what it will hold, and asks
+   * `admit` whether that fits beside what the other columns hold; a refusal stops the load.
+   */
+  budget?: {
+    modelShape(read: () => Promise<ModelShape | undefined>): Promise<ModelShape | undefined>;
+    /** The longest sequence a generation may hold (prompt bound plus max new tokens). */
+    tokens(): number;
+    admit(column: Column, need: ColumnMemory): Refusal | null;
+  };
+  /** Limits how many columns build their sessions at once; a column waits its turn (its watchdog paused). */
+  loadGate?: LoadGate;
 }
 
 export interface ColumnTimeouts {
@@ -68,6 +90,9 @@ export const WATCHDOG_MS = { load: 120_000, generate: 60_000 } as const;
 /** How long Stop may take before the worker is terminated (a worker answers within one token). */
 export const STOP_MS = 3000;
 
+/** The load's first stage when a memory budget is in force. */
+const READING_CONFIG = "Reading the model's config for the memory estimate";
+
 /** "1.5 s", "120 s". */
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
 
@@ -97,6 +122,10 @@ export class Column {
   tokenMs = $state.raw<number[]>([]);
   bytes = $state<number | undefined>(undefined);
   error = $state<(ErrorInfo & { during: 'load' | 'generate' }) | null>(null);
+  /** What this column holds (or will hold once loaded), by the memory estimate; null before its first load. */
+  memory = $state.raw<ColumnMemory | null>(null);
+  /** Why the last load was refused (status 'over-budget'). */
+  refusal = $state.raw<Refusal | null>(null);
   /** Shown text comes from a previous page session. */
   restored = $state(false);
   /** The last run stopped early (Stop, or a newer setting). */
@@ -122,6 +151,8 @@ export class Column {
   /** The generation asked for, until it is done (Retry repeats it if it failed). */
   #request: { params: GenerateParams; gen: number } | undefined;
   #forceWasm = false;
+  /** The load gate's place this column holds or waits for. */
+  #slot: GateSlot | undefined;
   /** Stop was pressed while generation `#stoppedGen` was still loading: it must not start. */
   #stoppedGen = -1;
 
@@ -139,6 +170,11 @@ export class Column {
 
   get loaded(): boolean {
     return this.#loadedOn !== null;
+  }
+
+  /** Loaded, or loading with its estimate reserved: counted against the memory budget. */
+  get holdsMemory(): boolean {
+    return this.memory !== null && (this.#loadedOn !== null || this.status === 'loading');
   }
 
   /** The last floor measurement, if any. */
@@ -161,12 +197,19 @@ export class Column {
     };
   }
 
-  /** Terminates the worker (its memory goes back); calls in flight fail as cancelled. */
+  /** Terminates the worker (its memory goes back); calls in flight fail as cancelled, a wait for the load gate ends. */
   #discardWorker(): void {
+    this.#slot?.release();
     this.#client.terminate();
   }
 
   #fail(e: ErrorInfo, during: 'load' | 'generate'): void {
+    if (e.code === 'over-budget') {
+      this.error = { ...e, during };
+      this.status = 'over-budget';
+      this.progress = null;
+      return;
+    }
     if (e.code === 'cancelled') {
       this.status = this.#loadedOn ? 'ready' : 'idle';
       this.progress = null;
@@ -187,6 +230,7 @@ export class Column {
   async #load(): Promise<boolean> {
     this.error = null;
     this.notice = null;
+    this.refusal = null;
     const columns = this.deps.columns?.() ?? 1;
     const choice: DeviceChoice = this.#forceWasm
       ? {
@@ -199,14 +243,15 @@ export class Column {
     if (choice.device === 'wasm' && this.#workerThreads !== undefined && this.#workerThreads !== choice.threads)
       this.#discardWorker();
     this.device = choice;
+    this.memory = null;
     this.status = 'loading';
-    this.progress = { message: `Starting a ${choice.device.toUpperCase()} session`, fraction: null };
     // A load that stops reporting progress is ended: its worker is terminated (the call fails as
-    // cancelled) and the column says why.
+    // cancelled) and the column says why, naming the stage it was in. The watchdog covers the
+    // memory check's config read too.
     const waitMs = this.#timeouts().loadMs;
-    let stalled = false;
+    let stalledAt: string | undefined;
     const dog = watchdog(waitMs, () => {
-      stalled = true;
+      stalledAt = this.progress?.message ?? 'starting';
       this.#discardWorker();
     });
     // Progress may trail the load's result (its own channel): none is shown once the load has ended.
@@ -224,6 +269,16 @@ export class Column {
       if (stage) this.progress = stage;
     });
     try {
+      if (this.deps.budget) {
+        this.progress = { message: READING_CONFIG, fraction: null };
+        if (!(await this.#admit(choice.device))) return false;
+        dog.kick();
+      }
+      if (this.deps.loadGate && !(await this.#waitTurn(this.deps.loadGate, dog))) {
+        this.#fail({ code: 'cancelled', message: 'Cancelled' }, 'load');
+        return false;
+      }
+      this.progress = { message: `Starting a ${choice.device.toUpperCase()} session`, fraction: null };
       const r = await this.#client.call((api) =>
         api.load(
           $state.snapshot(this.ref) as ModelRef,
@@ -242,8 +297,8 @@ export class Column {
       this.progress = null;
       return true;
     } catch (err) {
-      if (stalled) {
-        this.#fail(this.#loadStalled(waitMs), 'load');
+      if (stalledAt !== undefined) {
+        this.#fail(this.#loadStalled(waitMs, stalledAt), 'load');
         return false;
       }
       const e = toErrorInfo(err);
@@ -255,18 +310,87 @@ export class Column {
     } finally {
       ended = true;
       dog.stop();
+      this.#slot?.release();
+      this.#slot = undefined;
     }
   }
 
-  #loadStalled(ms: number): ErrorInfo {
+  /**
+   * Waits for a place in the load gate, saying how many loads are ahead; the watchdog sleeps
+   * meanwhile (waiting is not stalling). False if the column was stopped while it waited.
+   */
+  async #waitTurn(gate: LoadGate, dog: { kick(): void; stop(): void }): Promise<boolean> {
+    const slot = gate.acquire();
+    this.#slot = slot;
+    let granted = false;
+    void slot.ready.then((ok) => (granted = ok));
+    await Promise.resolve();
+    if (!granted) {
+      dog.stop();
+      this.progress = {
+        message: `Waiting its turn to load (${gate.active} loading, ${gate.waiting} waiting): loads take turns so each gets the cores`,
+        fraction: null,
+      };
+    }
+    const ok = await slot.ready;
+    dog.kick();
+    return ok;
+  }
+
+  /**
+   * Estimates what this column will hold and asks the budget; false after showing a refusal, whose
+   * figures the column keeps (its worker, started to read the model's config, is ended). The check
+   * and the reservation (`memory`, with status 'loading') happen in one task, with no await between.
+   */
+  async #admit(device: 'wasm' | 'webgpu'): Promise<boolean> {
+    const budget = this.deps.budget!;
+    // A config that cannot be read leaves the KV cache out of the estimate; the load that follows
+    // reads it again and explains the failure (offline Hub, missing file) as loads do. Only a
+    // cancellation (Kill, the watchdog) ends the load here.
+    const shape = await budget
+      .modelShape(() => this.#client.call((api) => api.modelShape($state.snapshot(this.ref) as ModelRef)))
+      .catch((err: unknown) => {
+        if (toErrorInfo(err).code === 'cancelled') throw err;
+        return undefined;
+      });
+    const need = estimateColumnMemory({
+      fileBytes: this.bytes ?? this.variant.bytes ?? 0,
+      format: weightFormat(this.variant),
+      float16: this.variant.needsShaderF16,
+      device,
+      shape,
+      tokens: budget.tokens(),
+    });
+    const refusal = budget.admit(this, need);
+    if (refusal) {
+      this.#discardWorker();
+      this.refusal = refusal;
+      this.#fail({ code: 'over-budget', message: refusal.message, detail: refusal.detail }, 'load');
+      return false;
+    }
+    this.memory = need;
+    return true;
+  }
+
+  #loadStalled(ms: number, stage: string): ErrorInfo {
     const columns = this.deps.columns?.() ?? 1;
+    const message = `Loading ${this.variant.label} made no progress for ${seconds(ms)} (at: ${stage}), so it was stopped.`;
+    if (stage === READING_CONFIG || stage.startsWith('Reading'))
+      return {
+        code: 'load-failed',
+        message,
+        detail:
+          columns > 1
+            ? `All ${columns} columns share one browser process, which may have no room for another model: unload a column (or lower the memory budget in the controls), or check that the file still arrives, then press Retry.`
+            : 'The file stopped arriving: check the connection (or that the server is up), then press Retry.',
+      };
     return {
       code: 'load-failed',
-      message: `Loading ${this.variant.label} made no progress for ${seconds(ms)}, so it was stopped.`,
+      message,
       detail:
         columns > 1
-          ? `The browser may be short of memory with ${columns} columns loaded at once: remove some columns or close other tabs, then press Retry.`
-          : 'The browser may be short of memory: close other tabs, then press Retry.',
+          ? `Building a session takes memory and CPU, and all ${columns} columns share one browser process: unload a column (or lower the memory budget in the controls) or close other tabs, then press Retry.`
+          : 'Building a session takes memory and CPU: close other tabs, then press Retry.',
     };
   }
 

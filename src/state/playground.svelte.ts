@@ -14,6 +14,8 @@ import { checkHost } from '../lib/hub/host';
 import type { ModelRef } from '../lib/model/ref';
 import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, parseRefKey, type Settings } from '../lib/page/settings';
 import { FP32_STEM, type VariantInfo } from '../lib/variants/table';
+import { LoadGate, parallelLoads } from '../lib/page/load-gate';
+import { checkBudget, defaultBudget, plannedTokens, type ModelShape } from '../lib/page/memory-budget';
 import { Column, type ColumnResult } from './column.svelte.ts';
 import { HubRepos } from './hub.svelte.ts';
 import { Latency } from './latency.svelte.ts';
@@ -67,6 +69,18 @@ export class Playground {
   readonly variants: VariantInfo[] = $derived(this.model?.variants ?? []);
   readonly reference: Column | undefined = $derived(this.columns.find((c) => c.variant.stem === FP32_STEM));
   readonly busy: boolean = $derived(this.columns.some((c) => c.status === 'generating' || c.status === 'loading'));
+
+  /** navigator.deviceMemory (GB, rounded down to a power of two and capped) where the browser gives it. */
+  readonly deviceMemoryGb: number | undefined = (globalThis.navigator as { deviceMemory?: number } | undefined)
+    ?.deviceMemory;
+  /** The memory budget in bytes: the setting, else the default for this device. */
+  readonly budgetBytes: number = $derived(
+    this.settings.memoryBudgetMb > 0 ? this.settings.memoryBudgetMb * 1024 * 1024 : defaultBudget(this.deviceMemoryGb),
+  );
+  /** Columns build their sessions a few at a time (load-gate.ts). */
+  readonly loadGate = new LoadGate(() => parallelLoads(this.platform?.hardwareConcurrency ?? 1));
+  /** Each model's config shape, read once by the first column that loads it. */
+  #shapes = new Map<string, Promise<ModelShape | undefined>>();
 
   #gen = 0;
   #liveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -245,6 +259,20 @@ export class Playground {
               devicePreference: () => this.settings.device,
               columns: () => this.columns.length,
               onDone: () => this.#remember(),
+              loadGate: this.loadGate,
+              budget: {
+                modelShape: (read) => this.#modelShape(model.key, read),
+                tokens: () => plannedTokens(this.prompt, this.settings.maxNewTokens, this.settings.chatTemplate),
+                admit: (column, need) =>
+                  checkBudget(
+                    column.variant.label,
+                    need.total,
+                    this.budgetBytes,
+                    this.columns
+                      .filter((c) => c !== column && c.holdsMemory)
+                      .map((c) => ({ label: c.variant.label, bytes: c.memory!.total })),
+                  ),
+              },
             },
           );
           const r = this.#results[stem];
@@ -258,6 +286,20 @@ export class Playground {
     return model.ref.kind === 'hub' ? { ...model.ref, host: this.settings.host } : model.ref;
   }
 
+  /**
+   * One read of a model's shape shared by its columns: they all wait for the same promise, so they
+   * are admitted in column order. A failed read is forgotten (Retry reads again).
+   */
+  #modelShape(key: string, read: () => Promise<ModelShape | undefined>): Promise<ModelShape | undefined> {
+    let p = this.#shapes.get(key);
+    if (!p) {
+      p = read();
+      this.#shapes.set(key, p);
+      p.catch(() => this.#shapes.delete(key));
+    }
+    return p;
+  }
+
   /** Changes settings; in live mode, regenerates every active column after a quiet moment. */
   update(patch: Partial<Settings>): void {
     const deviceChanged = patch.device !== undefined && patch.device !== this.settings.device;
@@ -269,7 +311,7 @@ export class Playground {
       if (active && this.settings.live) this.#scheduleLive();
       return;
     }
-    const sampling = Object.keys(patch).some((k) => k !== 'live');
+    const sampling = Object.keys(patch).some((k) => k !== 'live' && k !== 'memoryBudgetMb');
     if (sampling && this.settings.live && this.#active()) this.#scheduleLive();
   }
 

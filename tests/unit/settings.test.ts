@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkMemoryBudget,
   checkNumber,
   DEFAULT_SETTINGS,
   mergeSettings,
@@ -81,10 +82,12 @@ describe('URL query', () => {
     };
     const q = settingsToQuery(s, { prompt: 'Hi & bye?', model: 'local:aidreams260K', variants: ['model', 'model_q4'] });
     const back = settingsFromQuery(q);
-    // The default Model host stays out of share links (the reader's own host applies).
-    const { host, ...shared } = s;
+    // The default Model host stays out of share links (the reader's own host applies); the memory
+    // budget belongs to the device, not to the link (see the memory budget tests below).
+    const { host, memoryBudgetMb, ...shared } = s;
     expect(host).toBe('https://huggingface.co');
     expect(q).not.toContain('host=');
+    expect(memoryBudgetMb).toBe(0);
     expect(back.settings).toEqual(shared);
     expect(back.prompt).toBe('Hi & bye?');
     expect(back.model).toBe('local:aidreams260K');
@@ -145,5 +148,26 @@ describe('stored record and merging', () => {
     expect(parseRefKey('local:x')).toEqual({ kind: 'local', id: 'x' });
     expect(parseRefKey('ftp:x')).toBeUndefined();
     expect(parseRefKey('hub:')).toBeUndefined();
+  });
+});
+
+describe('memory budget setting', () => {
+  it('is kept in storage, read from a URL, and never written into a share link', () => {
+    expect(DEFAULT_SETTINGS.memoryBudgetMb).toBe(0);
+    expect(settingsFromStored({ settings: { memoryBudgetMb: 1536 } }).settings.memoryBudgetMb).toBe(1536);
+    expect(settingsFromQuery('memory_budget=300').settings.memoryBudgetMb).toBe(300);
+    const q = settingsToQuery({ ...DEFAULT_SETTINGS, memoryBudgetMb: 700 });
+    expect(new URLSearchParams(q).has('memory_budget')).toBe(false);
+    expect(q).not.toContain('700');
+  });
+
+  it('rounds to whole MB and falls back to automatic on garbage, saying so', () => {
+    expect(checkMemoryBudget('512')).toEqual({ value: 512 });
+    expect(checkMemoryBudget(0)).toEqual({ value: 0 });
+    expect(checkMemoryBudget(100.6)).toEqual({ value: 101, message: 'Memory budget: using 101 MB (got 100.6).' });
+    const bad = checkMemoryBudget('lots');
+    expect(bad.value).toBe(0);
+    expect(bad.message).toMatch(/"lots" is not a number of MB; using automatic/);
+    expect(checkMemoryBudget(-5).value).toBe(0);
   });
 });

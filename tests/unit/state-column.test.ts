@@ -9,6 +9,9 @@ import { Column } from '../../src/state/column.svelte.ts';
 import type { GenerateParams } from '../../src/lib/runner/types';
 import type { PlatformInfo } from '../../src/lib/page/platform';
 import type { VariantInfo } from '../../src/lib/variants/table';
+import type { ColumnMemory, ModelShape, Refusal } from '../../src/lib/page/memory-budget';
+import { LoadGate } from '../../src/lib/page/load-gate';
+import { QuantlabError } from '../../src/lib/errors';
 import { FakeRun, fakeVariant, fakeWorkers, type FakeColumnWorker } from './state-fakes';
 
 const REF = { kind: 'served', id: 'quantlab-tiny' } as const;
@@ -360,15 +363,43 @@ describe('Column', () => {
       expect(c.error).toEqual({
         code: 'load-failed',
         during: 'load',
-        message: 'Loading model made no progress for 1 s, so it was stopped.',
+        // The fake worker's last progress line was "loading".
+        message: 'Loading model made no progress for 1 s (at: loading), so it was stopped.',
         detail:
-          'The browser may be short of memory with 2 columns loaded at once: remove some columns or close other tabs, then press Retry.',
+          'Building a session takes memory and CPU, and all 2 columns share one browser process: unload a column (or lower the memory budget in the controls) or close other tabs, then press Retry.',
       });
       c.retry();
       await vi.waitFor(() => expect(c.status).toBe('ready'));
       expect(workers).toHaveLength(2);
       expect(workers[1].runs).toHaveLength(0); // a failed load is retried as a load
       expect(c.error).toBeNull();
+    });
+
+    it("covers the memory check's config read: a read that never answers ends with the stage named", async () => {
+      const budget = {
+        modelShape: (read: () => Promise<ModelShape | undefined>) => read(),
+        tokens: () => 10,
+        admit: () => null,
+      };
+      const { c, workers } = column('model', { timeouts, budget }, {}, (w, i) => {
+        if (i === 0) w.api.modelShape = () => new Promise(() => {});
+      });
+      const loaded = c.load();
+      await vi.advanceTimersByTimeAsync(1010);
+      expect(await loaded).toBe(false);
+      expect(workers[0].terminated).toBe(true);
+      expect(workers[0].loads).toHaveLength(0);
+      expect(c.error).toEqual({
+        code: 'load-failed',
+        during: 'load',
+        message:
+          "Loading model made no progress for 1 s (at: Reading the model's config for the memory estimate), so it was stopped.",
+        // columns() is 2 in these tests.
+        detail:
+          'All 2 columns share one browser process, which may have no room for another model: unload a column (or lower the memory budget in the controls), or check that the file still arrives, then press Retry.',
+      });
+      c.retry();
+      await vi.waitFor(() => expect(c.status).toBe('ready'));
     });
 
     it('ends a generation with no new token for generateMs; each token resets the time; Retry generates', async () => {
@@ -406,7 +437,7 @@ describe('Column', () => {
         await vi.advanceTimersByTimeAsync(310);
         expect(await loaded).toBe(false);
         expect(workers[0].hung).toBe('load');
-        expect(c.error?.message).toBe('Loading model made no progress for 0.3 s, so it was stopped.');
+        expect(c.error?.message).toBe('Loading model made no progress for 0.3 s (at: loading), so it was stopped.');
         g.quantlabTest = undefined;
         c.retry();
         await vi.waitFor(() => expect(c.status).toBe('ready'));
@@ -474,5 +505,122 @@ describe('Column', () => {
     expect(again.tokenMs).toEqual(c.timings!.tokenMs);
     expect(again.device).toEqual(c.device);
     expect(again.status).toBe('idle');
+  });
+
+  describe('memory budget', () => {
+    const shape: ModelShape = { layers: 2, kvHeads: 2, headDim: 16, vocab: 4, maxPositions: 64 };
+
+    it('asks the budget with its estimate before loading, and holds it once admitted', async () => {
+      const asked: ColumnMemory[] = [];
+      const budget = {
+        modelShape: (read: () => Promise<ModelShape | undefined>) => read(),
+        tokens: () => 10,
+        admit: (_c: Column, need: ColumnMemory) => (asked.push(need), null),
+      };
+      const { c, workers } = column('model', { budget }, { bytes: 4000 }, (w) => (w.shape = shape));
+      expect(c.holdsMemory).toBe(false);
+      expect(await c.load()).toBe(true);
+      // KV: 2 layers x 2 x 2 heads x 16 x 10 tokens x 4 bytes = 5120
+      expect(asked).toHaveLength(1);
+      expect(asked[0].kvCache).toBe(5120);
+      expect(c.memory).toEqual(asked[0]);
+      expect(c.holdsMemory).toBe(true);
+      expect(workers[0].loads).toHaveLength(1);
+      c.unload();
+      expect(c.holdsMemory).toBe(false);
+    });
+
+    it('does not load when refused: status over-budget with the figures, its worker ended; Retry asks again', async () => {
+      const refusal: Refusal = {
+        need: 5,
+        budget: 4,
+        held: [],
+        message: 'model needs about 5 MB',
+        detail: 'Remove a column',
+      };
+      let answer: Refusal | null = refusal;
+      const budget = {
+        modelShape: (read: () => Promise<ModelShape | undefined>) => read(),
+        tokens: () => 10,
+        admit: () => answer,
+      };
+      const { c, workers } = column('model', { budget });
+      expect(await c.load()).toBe(false);
+      expect(c.status).toBe('over-budget');
+      expect(c.refusal).toEqual(refusal);
+      expect(c.error).toEqual({
+        code: 'over-budget',
+        during: 'load',
+        message: 'model needs about 5 MB',
+        detail: 'Remove a column',
+      });
+      expect(c.holdsMemory).toBe(false);
+      expect(workers[0].loads).toHaveLength(0);
+      expect(workers[0].terminated).toBe(true);
+      answer = null;
+      c.retry();
+      await vi.waitFor(() => expect(c.status).toBe('ready'));
+      expect(c.refusal).toBeNull();
+      expect(c.error).toBeNull();
+    });
+  });
+
+  describe('load gate', () => {
+    it('a column waits its turn with its watchdog asleep, then loads once the one ahead has loaded', async () => {
+      const gate = new LoadGate(() => 1);
+      let release!: () => void;
+      // The first load takes 4.5 s (under its default 120 s watchdog); the second's watchdog is 1 s.
+      const first = column('model', { loadGate: gate }, {}, (w) => {
+        w.loadOutcome = (l) =>
+          new Promise((r) => (release = () => r({ ok: true, value: { loadMs: 5, threads: l.threads ?? 1 } })));
+      });
+      const second = column('model_q4', { loadGate: gate, timeouts: { loadMs: 1000 } });
+      const a = first.c.load();
+      const b = second.c.load();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(second.c.status).toBe('loading');
+      expect(second.c.progress?.message).toMatch(/^Waiting its turn to load \(1 loading, 1 waiting\)/);
+      expect(second.workers).toHaveLength(0);
+      // Waiting 4.5 s is not stalling: the second's 1 s watchdog does not stop it.
+      await vi.advanceTimersByTimeAsync(4500);
+      expect(second.c.error).toBeNull();
+      expect(second.c.status).toBe('loading');
+      release();
+      expect(await a).toBe(true);
+      expect(await b).toBe(true);
+      expect(second.workers[0].loads).toHaveLength(1);
+      expect(gate.active).toBe(0);
+    });
+
+    it('a column stopped while it waits leaves the queue', async () => {
+      const gate = new LoadGate(() => 1);
+      const first = column('model', { loadGate: gate }, {}, (w) => (w.loadOutcome = () => new Promise(() => {})));
+      const second = column('model_q4', { loadGate: gate });
+      void first.c.load();
+      const b = second.c.load();
+      await vi.advanceTimersByTimeAsync(1);
+      second.c.hardCancel();
+      expect(await b).toBe(false);
+      expect(second.c.status).toBe('idle');
+      expect(gate.waiting).toBe(0);
+      expect(second.workers).toHaveLength(0);
+    });
+  });
+
+  it('a config read that fails leaves the KV cache out of the estimate and lets the load explain the failure', async () => {
+    const needs: ColumnMemory[] = [];
+    const budget = {
+      modelShape: (read: () => Promise<ModelShape | undefined>) => read(),
+      tokens: () => 10,
+      admit: (_c: Column, need: ColumnMemory) => (needs.push(need), null),
+    };
+    const { c } = column('model', { budget }, {}, (w) => {
+      w.api.modelShape = () => Promise.reject(new QuantlabError('offline', 'no network'));
+      w.loadOutcome = () => ({ ok: false, error: { code: 'offline', message: 'Could not reach the Hub' } });
+    });
+    expect(await c.load()).toBe(false);
+    expect(needs).toHaveLength(1);
+    expect(needs[0].kvCache).toBe(0);
+    expect(c.error).toMatchObject({ code: 'offline', message: 'Could not reach the Hub' });
   });
 });

@@ -10,6 +10,7 @@ import type { StartColumnWorker } from '../../src/browser/column-client';
 import type { WorkerHandle } from '../../src/browser/workers';
 import { QuantlabError, type ErrorInfo } from '../../src/lib/errors';
 import type { FloorMeasurement } from '../../src/lib/page/latency';
+import type { ModelShape } from '../../src/lib/page/memory-budget';
 import type { ModelRef } from '../../src/lib/model/ref';
 import type {
   Device,
@@ -164,6 +165,8 @@ export class FakeColumnWorker {
     ids,
   ) => ({ data: new Float32Array(ids.length * 4), vocab: 4 });
   encode: (text: string) => number[] = (text) => [...text].map((c) => c.charCodeAt(0) % 4);
+  /** What modelShape() answers (the memory estimate's config shape). */
+  shape: ModelShape | undefined = { layers: 2, kvHeads: 2, headDim: 16, vocab: 4, maxPositions: 64 };
   #crashListeners = new Set<(message: string) => void>();
   #current: FakeRun | FakeFloor | undefined;
 
@@ -183,6 +186,7 @@ export class FakeColumnWorker {
       if (this.hung === 'load') await new Promise(() => {});
       return answer(await this.loadOutcome(l));
     },
+    modelShape: async () => this.shape,
     generate: (params: GenerateParams, onToken?: (e: TokenEvent) => void) => {
       this.#stopCurrent();
       const run = new FakeRun(cloned(params), onToken);

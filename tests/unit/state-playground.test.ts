@@ -436,3 +436,33 @@ describe('Playground', () => {
     });
   });
 });
+
+describe('Playground memory budget', () => {
+  it('admits columns in column order until the budget is full, refuses the next with the figures, and a removed column frees its share', async () => {
+    const { pg, workers } = await open({ variants: STEMS });
+    // Each fake column: weights 3.6 x bytes (float32's factor); 71 planned tokens ("Hello" 5 + 2 + 64 new) capped at the fake
+    // model's 64 positions, so KV 2 layers x 2 x 2 heads x 16 x 64 x 4 = 32_768 and logits 64 x 4 x 4 = 1_024;
+    // plus the 192 MiB fixed overhead: about 192.04 MiB each. A 400 MiB budget holds two, not three.
+    pg.update({ memoryBudgetMb: 400 });
+    expect(pg.budgetBytes).toBe(400 * 1024 * 1024);
+    pg.generate();
+    await vi.waitFor(() =>
+      expect(pg.columns.map((c) => c.status)).toEqual(['generating', 'generating', 'over-budget']),
+    );
+    const [fp32, q4, int8] = pg.columns;
+    expect(fp32.memory!.total).toBe(10_800 + 32_768 + 1_024 + 192 * 1024 * 1024);
+    expect(int8.refusal!.need).toBe(3_600 + 32_768 + 1_024 + 192 * 1024 * 1024);
+    expect(int8.error!.message).toBe(
+      'model_int8 needs about 192 MB; the memory budget is 400 MB, and 384 MB of it is held by model (192 MB), model_q4 (192 MB).',
+    );
+    expect(int8.error!.detail).toMatch(/^Remove a column \(model frees the most\)/);
+    // The config was read once, by the first column's worker, for all three.
+    expect(workers.filter((w) => w.loads.length > 0)).toHaveLength(2);
+    expect(q4.holdsMemory).toBe(true);
+
+    pg.toggleVariant('model', false);
+    int8.retry();
+    await vi.waitFor(() => expect(int8.status).toBe('generating'));
+    expect(int8.holdsMemory).toBe(true);
+  });
+});

@@ -24,6 +24,8 @@ export interface Settings extends SamplingSettings {
   device: DevicePreference;
   /** Model host: where Hub models are fetched from (the Hub or a mirror of it); src/lib/hub/host.ts. */
   host: string;
+  /** The memory budget for all columns, in MiB; 0: automatic (memory-budget.ts defaultBudget). Not in share links: it belongs to the device. */
+  memoryBudgetMb: number;
 }
 
 export interface NumberSpec {
@@ -103,7 +105,21 @@ export const DEFAULT_SETTINGS: Settings = {
   live: true,
   device: 'auto',
   host: DEFAULT_HUB_HOST,
+  memoryBudgetMb: 0,
 };
+
+/** The largest memory budget accepted, in MiB (1 TiB: anything above is a typo). */
+export const MAX_MEMORY_BUDGET_MB = 1024 * 1024;
+
+/** Validates the memory budget (MiB, a whole number, 0 = automatic). */
+export function checkMemoryBudget(raw: unknown): Checked<number> {
+  const text = typeof raw === 'string' ? raw.trim() : raw;
+  const n = typeof text === 'number' ? text : typeof text === 'string' && text !== '' ? Number(text) : NaN;
+  if (!Number.isFinite(n) || n < 0)
+    return { value: 0, message: `Memory budget: "${String(raw)}" is not a number of MB; using automatic (0).` };
+  const v = Math.min(Math.round(n), MAX_MEMORY_BUDGET_MB);
+  return v === n ? { value: v } : { value: v, message: `Memory budget: using ${v} MB (got ${fmt(n)}).` };
+}
 
 export const DEFAULT_PROMPT = 'I dreamed';
 
@@ -206,6 +222,12 @@ function readRecord(get: (settingsKey: string, queryKey: string) => unknown): Se
     const c = checkHost(host);
     if ('host' in c) out.settings.host = c.host;
     else out.messages.push(`${c.problem} Keeping the Model host you had.`);
+  }
+  const budget = get('memoryBudgetMb', 'memory_budget');
+  if (budget !== undefined && budget !== null) {
+    const c = checkMemoryBudget(budget);
+    note(c);
+    out.settings.memoryBudgetMb = c.value;
   }
   const prompt = get('prompt', 'prompt');
   if (typeof prompt === 'string') {
