@@ -4,6 +4,7 @@
 // the error across as { code, message, detail } and the caller's await throws a QuantlabError.
 import type { StoredModelInfo } from '../src/browser/opfs-store';
 import type { FloorResult } from '../src/lib/bench/floor';
+import type { DownloadSnapshot } from '../src/lib/download/progress';
 import type { KvCacheLayout } from '../src/lib/onnx/session';
 import type { FloorMeasurement } from '../src/lib/page/latency';
 import type { ModelRef } from '../src/lib/model/ref';
@@ -26,7 +27,13 @@ export interface ColumnApi {
     device: Device,
     onProgress?: (p: LoadProgress) => void,
     threads?: number,
-  ): Promise<{ loadMs: number; threads: number; maxPositions?: number }>;
+  ): Promise<{
+    loadMs: number;
+    threads: number;
+    maxPositions?: number;
+    /** A Hub model's files as this load read them (network or browser cache), once it has ended. */
+    downloads?: DownloadSnapshot;
+  }>;
   /**
    * Generates; a call to cancel() (or a newer generate()) stops it after the current token (the
    * result says `cancelled`): the worker reads messages between tokens. A newer generate() starts
@@ -34,7 +41,7 @@ export interface ColumnApi {
    * (src/lib/runner/token-batch.ts), and once more at the end.
    */
   generate(params: GenerateParams, onToken?: (e: TokenEvent) => void): Promise<GenerateResult>;
-  /** Stops the generation or floor measurement in flight. */
+  /** Stops the generation or floor measurement in flight, and cancels a load's Hub downloads (the load fails as 'cancelled'). */
   cancel(): void;
   /**
    * Test hook (src/browser/test-hooks.ts): from now on every load() or generate() of this worker

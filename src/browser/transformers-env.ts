@@ -1,13 +1,14 @@
 // transformers.js settings for a column or builder worker: ONNX Runtime's wasm from our own
-// server, user models served from OPFS through a custom cache, Hub files cached in Cache Storage.
+// server, user models served from OPFS through a custom cache, Hub files cached in Cache Storage
+// and downloaded through a counting fetch (progress, faults, cancel: hub-downloads.ts).
 
 import { env } from '@huggingface/transformers';
 import { appRootUrl, ortWasmPaths } from '../lib/page/ort-assets';
 import { LOCAL_PREFIX, type ModelRef } from '../lib/model/ref';
+import { HUB_CACHE } from './hub-cache';
+import { hubCacheHit, hubFetch } from './hub-downloads';
 import { readModelFile } from './opfs-store';
 import { wasmThreads } from './wasm-threads';
-
-const HUB_CACHE = 'quantlab-hub-v1';
 
 /** Answers transformers.js's cache look-ups: OPFS for user models, Cache Storage for the Hub. */
 class QuantlabCache {
@@ -26,7 +27,9 @@ class QuantlabCache {
       return res.ok ? res : undefined;
     }
     if (!/^https?:/.test(url) || typeof caches === 'undefined') return undefined;
-    return (await caches.open(HUB_CACHE)).match(url);
+    const hit = await (await caches.open(HUB_CACHE)).match(url);
+    if (hit) hubCacheHit(url, hit);
+    return hit;
   }
   async put(key: string | Request, response: Response): Promise<void> {
     const url = typeof key === 'string' ? key : key.url;
@@ -41,6 +44,7 @@ export function configureBrowserTransformers(): void {
   env.useBrowserCache = false;
   env.useCustomCache = true;
   env.customCache = new QuantlabCache() as unknown as typeof env.customCache;
+  env.fetch = hubFetch;
   const wasm = env.backends.onnx.wasm!;
   wasm.wasmPaths = ortWasmPaths();
   wasm.numThreads = wasmThreads();
@@ -49,4 +53,5 @@ export function configureBrowserTransformers(): void {
 /** Only Hub models may reach the network; local and served ones must never fall back to it. */
 export function allowNetworkFor(ref: ModelRef): void {
   env.allowRemoteModels = ref.kind === 'hub';
+  env.remoteHost = ref.kind === 'hub' && ref.host ? `${ref.host}/` : 'https://huggingface.co/';
 }

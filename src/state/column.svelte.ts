@@ -8,6 +8,7 @@ import { proxy } from 'comlink';
 import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
 import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device';
 import { hookMs, testHooks } from '../browser/test-hooks';
+import { formatPart, type DownloadSnapshot } from '../lib/download/progress';
 import { loadStage } from '../lib/page/load-progress';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors';
 import type { ModelRef } from '../lib/model/ref';
@@ -71,6 +72,16 @@ export const STOP_MS = 3000;
 /** "1.5 s", "120 s". */
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
 
+/** What a column says after Cancel: what was cut short and what was kept. */
+function downloadCancelledNotice(d: DownloadSnapshot | null): string {
+  const cut = d?.files.filter((f) => f.source === 'network' && f.state !== 'done') ?? [];
+  const kept = d?.files.filter((f) => f.state === 'done').length ?? 0;
+  const what = cut.length
+    ? `${cut.map((f) => `${f.file} (${formatPart(f.loaded, f.total)})`).join(', ')} not kept`
+    : 'nothing was downloading';
+  return `Download cancelled: ${what}; ${kept} file${kept === 1 ? '' : 's'} read in full stay in the browser cache. Generate loads it again.`;
+}
+
 /** A timer that calls `onStall` once it has not been kicked for `ms`. */
 function watchdog(ms: number, onStall: () => void): { kick(): void; stop(): void } {
   let timer = setTimeout(onStall, ms);
@@ -103,6 +114,8 @@ export class Column {
   stopped = $state(false);
   /** How many tokens the last run had written when it stopped (null: it did not stop early). */
   stoppedAt = $state<number | null>(null);
+  /** A Hub model's files in the current or last load: each one's bytes, rate and source (network or browser cache). */
+  downloads = $state.raw<DownloadSnapshot | null>(null);
   /** What happened to the column that is not an error (e.g. its worker had to be terminated). */
   notice = $state<string | null>(null);
   /** Loads that succeeded in this column (the next Generate after a Stop must not add one). */
@@ -124,6 +137,8 @@ export class Column {
   #forceWasm = false;
   /** Stop was pressed while generation `#stoppedGen` was still loading: it must not start. */
   #stoppedGen = -1;
+  /** Cancel was pressed during the load in flight. */
+  #downloadCancelled = false;
 
   constructor(
     readonly ref: ModelRef,
@@ -211,6 +226,8 @@ export class Column {
       this.#discardWorker();
     this.device = choice;
     this.status = 'loading';
+    this.downloads = null;
+    this.#downloadCancelled = false;
     this.progress = { message: `Starting a ${choice.device.toUpperCase()} session`, fraction: null };
     // A load that stops reporting progress is ended: its worker is terminated (the call fails as
     // cancelled) and the column says why.
@@ -225,6 +242,7 @@ export class Column {
     const onProgress = proxy((p: LoadProgress) => {
       if (ended) return;
       dog.kick();
+      if (p.status === 'files') this.downloads = p.downloads;
       if (p.status === 'download' && p.file.endsWith('.onnx') && p.total > 0) this.bytes = p.total;
       const stage = loadStage(p);
       if (stage) this.progress = stage;
@@ -234,6 +252,7 @@ export class Column {
         api.load($state.snapshot(this.ref) as ModelRef, this.variant.stem, choice.device, onProgress, choice.threads),
       );
       this.#loadedOn = choice.device;
+      if (r.downloads) this.downloads = r.downloads;
       this.threads = r.threads;
       if (choice.device === 'wasm') this.#workerThreads = r.threads;
       this.loads++;
@@ -250,6 +269,7 @@ export class Column {
       // (a crash or a hard cancel has ended the worker already).
       if (e.code !== 'cancelled') this.#discardWorker();
       this.#fail(e, 'load');
+      if (e.code === 'cancelled' && this.#downloadCancelled) this.notice = downloadCancelledNotice(this.downloads);
       return false;
     } finally {
       ended = true;
@@ -417,6 +437,16 @@ export class Column {
   stop(): void {
     if (this.status === 'generating') void this.#settle('the next Generate loads it again.');
     else if (this.status === 'loading' && this.#request?.gen === this.#gen) this.#stoppedGen = this.#gen;
+  }
+
+  /**
+   * Cancels the load's downloads (the worker stays; its fetches are aborted): the column goes back
+   * to 'idle' and says what was kept. Files read in full stay in the browser cache.
+   */
+  cancelDownload(): void {
+    if (this.status !== 'loading') return;
+    this.#downloadCancelled = true;
+    this.#client.cancel();
   }
 
   /** Terminates the worker now; the next load or generate starts a new one. */

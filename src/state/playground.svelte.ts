@@ -5,6 +5,7 @@
 
 import type { StartColumnWorker } from '../browser/column-client';
 import { fetchServedModels, type ServedModels } from '../browser/served-models';
+import { testHubModels } from '../browser/test-hooks';
 import { DEFAULT_MODEL_KEY, HUB_MODELS, TINY_MODEL, type CatalogModel } from '../lib/catalog';
 import { firstDivergence } from '../lib/page/token-divergence';
 import { detectPlatform, type PlatformInfo } from '../lib/page/platform';
@@ -47,6 +48,7 @@ export class Playground {
       ...HUB_MODELS,
       this.served.variants ? { ...TINY_MODEL, variants: this.served.variants } : TINY_MODEL,
       ...this.library.entries,
+      ...testHubModels(),
     ];
   }
   readonly model: CatalogModel | undefined = $derived.by(() => this.models.find((m) => m.key === this.modelKey));

@@ -1,7 +1,12 @@
 // Where a model comes from, as one serialisable value every worker, the catalog and the URL share.
 
-/** hub: Hugging Face Hub id. served: a folder under the app's models/ (built-in). local: imported by the user, kept in the browser (OPFS). */
-export type ModelRef = { kind: 'hub'; id: string } | { kind: 'served'; id: string } | { kind: 'local'; id: string };
+/**
+ * hub: Hugging Face Hub id, with the Model host to fetch it from (absent: the Hub itself; not part
+ * of refKey). served: a folder under the app's models/ (built-in). local: imported by the user,
+ * kept in the browser (OPFS).
+ */
+export type ModelRef =
+  { kind: 'hub'; id: string; host?: string } | { kind: 'served'; id: string } | { kind: 'local'; id: string };
 
 /** Prefix of the transformers.js model id of user models, served from OPFS by our cache. */
 export const LOCAL_PREFIX = 'quantlab-local';
