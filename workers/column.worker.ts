@@ -70,12 +70,14 @@ const api = {
     let loadMs: number;
     let max: unknown;
     let files: DownloadSnapshot | undefined;
+    let failed = true;
     try {
       loadMs = await runner.load({ modelId, variant, device }, onProgress);
       max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown })
         .max_position_embeddings;
+      failed = false;
     } finally {
-      files = tracked?.end();
+      files = await tracked?.finish(failed);
       if (downloads === tracked) downloads = undefined;
     }
     return {

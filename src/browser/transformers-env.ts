@@ -3,10 +3,11 @@
 // and downloaded through a counting fetch (progress, faults, cancel: hub-downloads.ts).
 
 import { env } from '@huggingface/transformers';
+import { parseHubUrl } from '../lib/download/hub-file';
 import { appRootUrl, ortWasmPaths } from '../lib/page/ort-assets';
 import { LOCAL_PREFIX, type ModelRef } from '../lib/model/ref';
 import { HUB_CACHE } from './hub-cache';
-import { hubCacheHit, hubFetch } from './hub-downloads';
+import { hubCacheHit, hubCacheStored, hubFetch } from './hub-downloads';
 import { readModelFile } from './opfs-store';
 import { wasmThreads } from './wasm-threads';
 
@@ -26,16 +27,27 @@ class QuantlabCache {
       const res = await fetch(url);
       return res.ok ? res : undefined;
     }
-    if (!/^https?:/.test(url) || typeof caches === 'undefined') return undefined;
+    if (!isHubFile(url)) return undefined;
     const hit = await (await caches.open(HUB_CACHE)).match(url);
     if (hit) hubCacheHit(url, hit);
     return hit;
   }
   async put(key: string | Request, response: Response): Promise<void> {
     const url = typeof key === 'string' ? key : key.url;
-    if (url.includes(`${LOCAL_PREFIX}/`) || !/^https?:/.test(url) || typeof caches === 'undefined') return;
+    if (!isHubFile(url)) return;
     await (await caches.open(HUB_CACHE)).put(url, response);
+    hubCacheStored(url);
   }
+}
+
+/**
+ * Only Hub files (`…/resolve/…`) are kept: transformers.js also offers this cache ONNX Runtime's
+ * wasm, which comes from our own server and must follow its updates.
+ */
+function isHubFile(url: string): boolean {
+  return (
+    /^https?:/.test(url) && !url.includes(`${LOCAL_PREFIX}/`) && typeof caches !== 'undefined' && !!parseHubUrl(url)
+  );
 }
 
 export function configureBrowserTransformers(): void {

@@ -65,6 +65,14 @@ describe('trackedFetch', () => {
     expect(events).toEqual([`start ${SIZE}`, `end true ${SIZE}`]);
   });
 
+  it("leaves transformers.js's one-byte range requests (file sizes) uncounted", async () => {
+    const { obs, events } = recorder();
+    const res = await trackedFetch(fetch, obs)(file(), { headers: { Range: 'bytes=0-0' } });
+    expect(res.status).toBe(206);
+    expect((await res.arrayBuffer()).byteLength).toBe(1);
+    expect(events).toEqual([]);
+  });
+
   it('fails a 5xx with the status and host, and hands a 404 back to transformers.js', async () => {
     const off = mirror.addFault({ path: '*/model.onnx', kind: 'status', status: 503 });
     const err = await trackedFetch(fetch)(file()).catch((e: unknown) => e);
@@ -132,7 +140,7 @@ describe('trackedFetch', () => {
     await mirror.restart();
     expect((err as QuantlabError).code).toBe('offline');
     expect((err as QuantlabError).message).toMatch(
-      new RegExp(`^Could not reach ${mirror.url.slice(7).replace(/\./g, '\\.')} to download onnx/model\\.onnx of o/r`),
+      new RegExp(`^No answer from ${mirror.url.slice(7).replace(/\./g, '\\.')} for onnx/model\\.onnx of o/r`),
     );
   });
 });

@@ -168,7 +168,7 @@ describe('download faults', () => {
     const gone = describeFault({ kind: 'unreachable', url: u, reason: 'Failed to fetch' });
     expect(gone.code).toBe('offline');
     expect(gone.message).toBe(
-      'Could not reach 127.0.0.1:4321 to download onnx/model_q4.onnx of owner/model (Failed to fetch)',
+      'No answer from 127.0.0.1:4321 for onnx/model_q4.onnx of owner/model (Failed to fetch)',
     );
     const dropped = describeFault({ kind: 'dropped', url: u, received: 1_000_000, expected: 3_000_000 });
     expect(dropped.message).toMatch(/broke off after 1\.0 \/ 3\.0 MB/);

@@ -11,7 +11,10 @@ import { formatPart } from './progress';
 export type DownloadFault =
   /** The host answered with an error status. */
   | { kind: 'status'; url: string; status: number }
-  /** No answer at all: the host is unreachable (offline, wrong Model host, refused connection). */
+  /**
+   * fetch() itself failed: no answer (offline, a wrong Model host, a refused connection), or, as
+   * Chromium reports it, a connection that broke before the response reached the page.
+   */
   | { kind: 'unreachable'; url: string; reason?: string }
   /** The body broke off with an error after `received` bytes (a dropped connection; Chromium also reports a body shorter than its content-length this way). */
   | { kind: 'dropped'; url: string; received: number; expected: number }
@@ -70,8 +73,8 @@ export function describeFault(f: DownloadFault): ErrorInfo {
     case 'unreachable':
       return {
         code: 'offline',
-        message: `Could not reach ${host} to download ${file}${of}${f.reason ? ` (${f.reason})` : ''}`,
-        detail: `You may be offline, or the Model host may be wrong or down. Check the connection, then press Retry. ${KEPT}`,
+        message: `No answer from ${host} for ${file}${of}${f.reason ? ` (${f.reason})` : ''}`,
+        detail: `You may be offline, the Model host may be wrong or down, or the connection broke. Check them, then press Retry. ${KEPT}`,
       };
     case 'dropped':
       return {

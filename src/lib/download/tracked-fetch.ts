@@ -33,6 +33,11 @@ function cancelled(url: string): QuantlabError {
   return new QuantlabError('cancelled', `Cancelled the download of ${file}`);
 }
 
+/** A plain GET of a whole file (what transformers.js sends to download one). */
+export function isDownload(init: RequestInit = {}): boolean {
+  return (init.method ?? 'GET').toUpperCase() === 'GET' && !new Headers(init.headers).has('range');
+}
+
 /** Wraps `base` (the browser's fetch) as described above. */
 export function trackedFetch(base: FetchLike, obs: FetchObserver = {}): FetchLike {
   return async (input, init = {}) => {
@@ -46,13 +51,14 @@ export function trackedFetch(base: FetchLike, obs: FetchObserver = {}): FetchLik
       if (signal?.aborted) throw cancelled(url);
       throw faultError({ kind: 'unreachable', url, reason: err instanceof Error ? err.message : String(err) });
     }
-    const method = (init.method ?? 'GET').toUpperCase();
     if (!res.ok) {
       if (MISSING.has(res.status)) return res;
       void res.body?.cancel().catch(() => {});
       throw faultError({ kind: 'status', url, status: res.status });
     }
-    if (method !== 'GET' || !res.body) return res;
+    // Only whole files are downloads: not HEAD, not the one-byte range requests transformers.js
+    // sends to learn a file's size.
+    if (!isDownload(init) || res.status !== 200 || !res.body) return res;
     const expected = Number(res.headers.get('content-length') ?? 0) || 0;
     obs.start?.(url, expected);
     const reader = res.body.getReader();
