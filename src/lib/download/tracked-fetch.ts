@@ -2,7 +2,7 @@
 // is read, so progress and rate come from the bytes off the network; a body that breaks off or
 // ends short of its content-length fails the read (transformers.js then caches nothing of it);
 // an error status other than "missing" fails with the column's message; an abort signal cancels.
-// Statuses 401/403/404 go back to transformers.js, which knows which files are optional.
+// Statuses 401/403/404 (and 416) go back to transformers.js, which knows which files are optional.
 
 import { QuantlabError } from '../errors';
 import { checkBody, describeFault, type DownloadFault } from './faults';
@@ -20,8 +20,11 @@ export interface FetchObserver {
 
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
-/** Statuses transformers.js turns into "file not found" itself (and skips for optional files). */
-const MISSING = new Set([401, 403, 404]);
+/**
+ * Statuses transformers.js handles itself: "file not found" (skipped for optional files), and 416,
+ * what a zero-length file answers to its one-byte range probe.
+ */
+const MISSING = new Set([401, 403, 404, 416]);
 
 function faultError(f: DownloadFault): QuantlabError {
   const e = describeFault(f);
