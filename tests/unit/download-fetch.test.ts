@@ -140,7 +140,9 @@ describe('trackedFetch', () => {
     await mirror.restart();
     expect((err as QuantlabError).code).toBe('offline');
     expect((err as QuantlabError).message).toMatch(
-      new RegExp(`^No answer from ${mirror.url.slice(7).replace(/\./g, '\\.')} for onnx/model\\.onnx of o/r`),
+      new RegExp(
+        `^Could not reach ${mirror.url.slice(7).replace(/\./g, '\\.')} to load o/r \\(no answer for onnx/model\\.onnx`,
+      ),
     );
   });
 });

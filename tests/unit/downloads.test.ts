@@ -167,7 +167,13 @@ describe('download faults', () => {
     expect(describeFault({ kind: 'status', url: u, status: 401 }).message).toMatch(/private, gated or does not exist/);
     const gone = describeFault({ kind: 'unreachable', url: u, reason: 'Failed to fetch' });
     expect(gone.code).toBe('offline');
-    expect(gone.message).toBe('No answer from 127.0.0.1:4321 for onnx/model_q4.onnx of owner/model (Failed to fetch)');
+    expect(gone.detail).toMatch(/Open a local model instead/);
+    expect(
+      describeFault({ kind: 'unreachable', url: 'https://huggingface.co/a/b/resolve/main/config.json' }).message,
+    ).toBe('Could not reach the Hugging Face Hub to load a/b (no answer for config.json)');
+    expect(gone.message).toBe(
+      'Could not reach 127.0.0.1:4321 to load owner/model (no answer for onnx/model_q4.onnx: Failed to fetch)',
+    );
     const dropped = describeFault({ kind: 'dropped', url: u, received: 1_000_000, expected: 3_000_000 });
     expect(dropped.message).toMatch(/broke off after 1\.0 \/ 3\.0 MB/);
     expect(dropped.detail).toMatch(/^Nothing of this file was kept/);

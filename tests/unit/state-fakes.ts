@@ -39,6 +39,8 @@ export function fakeVariant(stem: string, more: Partial<VariantInfo> = {}): Vari
 const cancelled: ErrorInfo = { code: 'cancelled', message: 'Cancelled' };
 
 /** What the page sees of a worker's answer: its value, or its error thrown as a QuantlabError (src/browser/rpc.ts). */
+type LoadResult = Awaited<ReturnType<ColumnApi['load']>>;
+
 function answer<T>(o: Outcome<T>): T {
   if (!o.ok) throw new QuantlabError(o.error.code, o.error.message, o.error.detail);
   return o.value;
@@ -143,11 +145,7 @@ export class FakeColumnWorker {
   /** Set by the test hook (ColumnApi.hang): that call never answers. */
   hung: ColumnHang | null = null;
   /** What load() answers; a test may replace it (an error, a promise that waits). */
-  loadOutcome: (
-    l: FakeLoad,
-  ) =>
-    | Outcome<{ loadMs: number; threads: number; maxPositions?: number }>
-    | Promise<Outcome<{ loadMs: number; threads: number; maxPositions?: number }>> = (l) => ({
+  loadOutcome: (l: FakeLoad) => Outcome<LoadResult> | Promise<Outcome<LoadResult>> = (l) => ({
     ok: true,
     value: { loadMs: 5, threads: l.device === 'wasm' ? (l.threads ?? 1) : 0, maxPositions: 64 },
   });

@@ -73,8 +73,8 @@ export function describeFault(f: DownloadFault): ErrorInfo {
     case 'unreachable':
       return {
         code: 'offline',
-        message: `No answer from ${host} for ${file}${of}${f.reason ? ` (${f.reason})` : ''}`,
-        detail: `You may be offline, the Model host may be wrong or down, or the connection broke. Check them, then press Retry. ${KEPT}`,
+        message: `Could not reach ${host === 'huggingface.co' ? 'the Hugging Face Hub' : host} to load ${hub ? hub.repo : file} (no answer for ${file}${f.reason ? `: ${f.reason}` : ''})`,
+        detail: `You seem to be offline, or the Model host is wrong or down. Check the connection, then press Retry (files downloaded in full are kept). Open a local model instead (the built-in tiny model, or a model folder or llama2.c checkpoint from your disk).`,
       };
     case 'dropped':
       return {
