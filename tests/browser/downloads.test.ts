@@ -78,6 +78,8 @@ describe('downloads from a model host', () => {
       url: fileUrl(f),
     });
   const clearCache = () => page.evaluate((name) => caches.delete(name), HUB_CACHE);
+  /** The column's load time (ms), as its figures show it. */
+  const loadMs = () => page.evaluate(() => window.quantlab!.playground.columns[0].timings?.loadMs ?? NaN);
   /** Shown text plus prompt is llama2.c's greedy text, token for token. */
   async function expectReference() {
     const ids = await page.evaluate(() => window.quantlab!.playground.columns[0].ids);
@@ -196,7 +198,11 @@ describe('downloads from a model host', () => {
   it('loads again from the browser cache with no request, also with the host stopped', async () => {
     await unload();
     mirror.clearLog();
+    let t0 = performance.now();
     expect(await generate()).toBe('done');
+    console.log(
+      `[downloads] from the cache: load ${(await loadMs()).toFixed(0)} ms, Generate to done ${(performance.now() - t0).toFixed(0)} ms`,
+    );
     await expectReference();
     expect(mirror.log).toEqual([]);
     const summary = column(page, STEM).locator('.files-summary');
@@ -207,9 +213,15 @@ describe('downloads from a model host', () => {
     await mirror.stop();
     try {
       const before = browser.requests.length;
+      t0 = performance.now();
       await gotoReady(page, pageUrl);
       await column(page, STEM).waitFor();
+      console.log(`[downloads] reload with the host stopped: page ready in ${(performance.now() - t0).toFixed(0)} ms`);
+      t0 = performance.now();
       expect(await generate()).toBe('done');
+      console.log(
+        `[downloads] host stopped, from the cache: load ${(await loadMs()).toFixed(0)} ms, Generate to done ${(performance.now() - t0).toFixed(0)} ms`,
+      );
       await expectReference();
       expect(browser.requests.slice(before).filter((u) => u.startsWith(mirror.url))).toEqual([]);
       expect(await summary.getAttribute('data-source')).toBe('cache');
@@ -280,7 +292,13 @@ describe('downloads from a model host', () => {
 
       mirror.clearLog();
       await error.locator('button', { hasText: 'Retry' }).click();
-      await waitStatus(/^done$/);
+      await waitStatus(/^(done|error|idle)$/);
+      const after = await status();
+      if (after !== 'done')
+        console.log(
+          `[downloads] ${f.name}: Retry ended ${after}: ${await column(page, STEM).textContent()} ${JSON.stringify(mirror.log)}`,
+        );
+      expect(after).toBe('done');
       await expectReference();
       const log = fetched();
       const again = log.map((r) => r.file);
@@ -361,7 +379,11 @@ describe('downloads from a model host', () => {
 
     await unload();
     mirror.clearLog();
+    const t0 = performance.now();
     expect(await generate()).toBe('done');
+    console.log(
+      `[downloads] after Delete, from the mirror (unthrottled): load ${(await loadMs()).toFixed(0)} ms, Generate to done ${(performance.now() - t0).toFixed(0)} ms`,
+    );
     await expectReference();
     expect(completed().sort()).toEqual([...FILES].sort());
     expect(await column(page, STEM).locator('.files-summary').getAttribute('data-source')).toBe('network');

@@ -65,6 +65,17 @@ describe('trackedFetch', () => {
     expect(events).toEqual([`start ${SIZE}`, `end true ${SIZE}`]);
   });
 
+  it("asks for whole files past the browser's HTTP cache (the Hub cache keeps them), probes as they are", async () => {
+    const seen: (RequestCache | undefined)[] = [];
+    const spy = (input: string | URL, init?: RequestInit) => {
+      seen.push(init?.cache);
+      return fetch(input, init);
+    };
+    await (await trackedFetch(spy)(file())).arrayBuffer();
+    await (await trackedFetch(spy)(file(), { headers: { Range: 'bytes=0-0' } })).arrayBuffer();
+    expect(seen).toEqual(['no-store', undefined]);
+  });
+
   it("leaves transformers.js's one-byte range requests (file sizes) uncounted", async () => {
     const { obs, events } = recorder();
     const res = await trackedFetch(fetch, obs)(file(), { headers: { Range: 'bytes=0-0' } });

@@ -1,7 +1,8 @@
 // The fetch transformers.js downloads Hub files with (its env.fetch): every body is counted as it
 // is read, so progress and rate come from the bytes off the network; a body that breaks off or
 // ends short of its content-length fails the read (transformers.js then caches nothing of it);
-// an error status other than "missing" fails with the column's message; an abort signal cancels.
+// an error status other than "missing" fails with the column's message; an abort signal cancels;
+// whole files skip the HTTP cache (the Hub cache keeps them, once).
 // Statuses 401/403/404 (and 416) go back to transformers.js, which knows which files are optional.
 
 import { QuantlabError } from '../errors';
@@ -47,9 +48,15 @@ export function trackedFetch(base: FetchLike, obs: FetchObserver = {}): FetchLik
     const url = String(input);
     const signal = obs.signal?.();
     if (signal?.aborted) throw cancelled(url);
+    // Whole files bypass the browser's HTTP cache: they are kept once, in the Hub cache.
+    const opts: RequestInit = {
+      ...init,
+      ...(signal ? { signal } : {}),
+      ...(isDownload(init) ? { cache: 'no-store' } : {}),
+    };
     let res: Response;
     try {
-      res = await base(input, signal ? { ...init, signal } : init);
+      res = await base(input, opts);
     } catch (err) {
       if (signal?.aborted) throw cancelled(url);
       throw faultError({ kind: 'unreachable', url, reason: err instanceof Error ? err.message : String(err) });
