@@ -117,6 +117,9 @@ const api = {
 
   cancel(): void {
     current?.abort();
+  },
+
+  cancelLoad(): void {
     downloads?.cancel();
   },
 

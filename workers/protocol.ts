@@ -41,8 +41,10 @@ export interface ColumnApi {
    * (src/lib/runner/token-batch.ts), and once more at the end.
    */
   generate(params: GenerateParams, onToken?: (e: TokenEvent) => void): Promise<GenerateResult>;
-  /** Stops the generation or floor measurement in flight, and cancels a load's Hub downloads (the load fails as 'cancelled'). */
+  /** Stops the generation or floor measurement in flight. */
   cancel(): void;
+  /** Cancels the Hub downloads of the load in flight (the load fails as 'cancelled'); the worker stays. */
+  cancelLoad(): void;
   /**
    * Test hook (src/browser/test-hooks.ts): from now on every load() or generate() of this worker
    * never answers and ignores cancel(), as a stuck session would; null turns it off.

@@ -446,7 +446,7 @@ export class Column {
   cancelDownload(): void {
     if (this.status !== 'loading') return;
     this.#downloadCancelled = true;
-    this.#client.cancel();
+    this.#client.cancelLoad();
   }
 
   /** Terminates the worker now; the next load or generate starts a new one. */

@@ -142,6 +142,8 @@ export class FakeColumnWorker {
   runs: FakeRun[] = [];
   floors: FakeFloor[] = [];
   cancels = 0;
+  /** cancelLoad() calls. */
+  loadCancels = 0;
   /** Set by the test hook (ColumnApi.hang): that call never answers. */
   hung: ColumnHang | null = null;
   /** What load() answers; a test may replace it (an error, a promise that waits). */
@@ -188,6 +190,9 @@ export class FakeColumnWorker {
     cancel: async () => {
       this.cancels++;
       if (this.honoursCancel) this.#stopCurrent();
+    },
+    cancelLoad: async () => {
+      this.loadCancels++;
     },
     hang: async (what: ColumnHang | null) => {
       this.hung = what;
