@@ -96,7 +96,16 @@ describe('downloads from a model host', () => {
   async function generate(): Promise<string> {
     const gen = await generation();
     await page.locator('#generate').click();
-    return waitSettled(page, STEM, gen);
+    return settled(gen);
+  }
+  /** waitSettled, saying what the column shows when it does not settle. */
+  async function settled(gen: number): Promise<string> {
+    try {
+      return await waitSettled(page, STEM, gen);
+    } catch (err) {
+      const shown = (await column(page, STEM).textContent())?.replace(/\s+/g, ' ');
+      throw new Error(`${String(err)}; status ${await status()}: ${shown}; mirror log ${JSON.stringify(mirror.log)}`);
+    }
   }
   /** Runs `fn` with a mirror fault on, removed however `fn` ends. */
   async function withFault<T>(fault: MirrorFault, fn: () => Promise<T>): Promise<T> {
@@ -167,7 +176,7 @@ describe('downloads from a model host', () => {
         )
         .toBeGreaterThanOrEqual(3);
       line = (await column(page, STEM).locator('.downloads .dl-total').textContent())?.trim() ?? '';
-      return waitSettled(page, STEM, gen);
+      return settled(gen);
     });
     console.log(`[downloads] progress seen: ${JSON.stringify(seen)}; ${line}`);
     for (const s of seen) {
