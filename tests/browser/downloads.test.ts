@@ -104,7 +104,9 @@ describe('downloads from a model host', () => {
       return await waitSettled(page, STEM, gen);
     } catch (err) {
       const shown = (await column(page, STEM).textContent())?.replace(/\s+/g, ' ');
-      throw new Error(`${String(err)}; status ${await status()}: ${shown}; mirror log ${JSON.stringify(mirror.log)}`);
+      throw new Error(`${String(err)}; status ${await status()}: ${shown}; mirror log ${JSON.stringify(mirror.log)}`, {
+        cause: err,
+      });
     }
   }
   /** Runs `fn` with a mirror fault on, removed however `fn` ends. */
@@ -162,7 +164,7 @@ describe('downloads from a model host', () => {
     mirror.clearLog();
     const seen: { loaded: number; total: number; text: string }[] = [];
     let line = '';
-    const settled = await withFault({ path: `*/${ONNX}`, kind: 'throttle', bytesPerSecond }, async () => {
+    const outcome = await withFault({ path: `*/${ONNX}`, kind: 'throttle', bytesPerSecond }, async () => {
       const gen = await generation();
       await page.locator('#generate').click();
       await expect
@@ -193,7 +195,7 @@ describe('downloads from a model host', () => {
     expect(shown).toBeLessThan(bytesPerSecond * 2);
     expect(line).toMatch(new RegExp(`^Downloading [\\d.]+ / [\\d.]+ (kB|MB) from ${hostText()}, [\\d.]+ (kB|MB)/s`));
 
-    expect(settled).toBe('done');
+    expect(outcome).toBe('done');
     await expectReference();
     const summary = column(page, STEM).locator('.files-summary');
     expect(await summary.getAttribute('data-source')).toBe('network');
