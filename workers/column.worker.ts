@@ -3,6 +3,7 @@
 import { transfer } from 'comlink';
 import { AutoConfig, env } from '@huggingface/transformers';
 import { serve } from '../src/browser/rpc';
+import { trackDownloads } from '../src/browser/hub-downloads';
 import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env';
 import { floorDecode } from '../src/lib/bench/floor';
 import { greedyParams, measureInterleaved, runnerRunOf } from '../src/lib/bench/measure';
@@ -17,6 +18,7 @@ import { Runner } from '../src/lib/runner/runner';
 import { variantNeedsFloat16 } from '../src/lib/variants/table';
 import { batchTokens } from '../src/lib/runner/token-batch';
 import { atMostEvery, nextTask } from '../src/lib/runner/next-task';
+import type { DownloadSnapshot } from '../src/lib/download/progress';
 import type { Device, GenerateParams, LoadProgress, TokenEvent } from '../src/lib/runner/types';
 import type { ColumnApi, ColumnHang } from './protocol';
 
@@ -41,6 +43,8 @@ configureBrowserTransformers();
 const runner = new Runner({ betweenTokens: atMostEvery(8, nextTask) });
 const evalModel = runnerEvalModel(runner);
 let current: AbortController | undefined;
+/** The Hub downloads of the load in flight (cancel() aborts them). */
+let downloads: { cancel(): void } | undefined;
 /** A floor measurement in flight, settling when it ends: a generation waits for it (one session, one run at a time). */
 let floorRun: Promise<unknown> | undefined;
 /** The generation in flight, settling when it ends: the next one starts after it (it has been aborted by then). */
@@ -68,13 +72,28 @@ const api = {
       await never();
     }
     const modelId = transformersModelId(ref);
-    const loadMs = await runner.load({ modelId, variant, device, externalData }, onProgress).catch((err: unknown) => {
-      throw ref.kind === 'hub' ? atModelHost(err, ref.id, ref.host) : err;
-    });
-    const max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown })
-      .max_position_embeddings;
+    // Hub files: each one's bytes, rate and source (network or browser cache) reach the column.
+    const tracked =
+      ref.kind === 'hub' ? trackDownloads((s) => onProgress?.({ status: 'files', downloads: s })) : undefined;
+    downloads = tracked;
+    let loadMs: number;
+    let max: unknown;
+    let files: DownloadSnapshot | undefined;
+    let failed = true;
+    try {
+      loadMs = await runner.load({ modelId, variant, device, externalData }, onProgress).catch((err: unknown) => {
+        throw ref.kind === 'hub' ? atModelHost(err, ref.id, ref.host) : err;
+      });
+      max = ((await AutoConfig.from_pretrained(modelId)) as { max_position_embeddings?: unknown })
+        .max_position_embeddings;
+      failed = false;
+    } finally {
+      files = await tracked?.finish(failed);
+      if (downloads === tracked) downloads = undefined;
+    }
     return {
       loadMs,
+      downloads: files,
       threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0,
       maxPositions: typeof max === 'number' && max > 0 ? max : undefined,
     };
@@ -114,6 +133,10 @@ const api = {
 
   cancel(): void {
     current?.abort();
+  },
+
+  cancelLoad(): void {
+    downloads?.cancel();
   },
 
   hang(what: ColumnHang | null): void {

@@ -4,6 +4,7 @@
 // the error across as { code, message, detail } and the caller's await throws a QuantlabError.
 import type { StoredModelInfo } from '../src/browser/opfs-store';
 import type { FloorResult } from '../src/lib/bench/floor';
+import type { DownloadSnapshot } from '../src/lib/download/progress';
 import type { KvCacheLayout } from '../src/lib/onnx/session';
 import type { FloorMeasurement } from '../src/lib/page/latency';
 import type { ModelShape } from '../src/lib/page/memory-budget';
@@ -31,7 +32,13 @@ export interface ColumnApi {
     onProgress?: (p: LoadProgress) => void,
     threads?: number,
     externalData?: number,
-  ): Promise<{ loadMs: number; threads: number; maxPositions?: number }>;
+  ): Promise<{
+    loadMs: number;
+    threads: number;
+    maxPositions?: number;
+    /** A Hub model's files as this load read them (network or browser cache), once it has ended. */
+    downloads?: DownloadSnapshot;
+  }>;
   /**
    * The shape of a model's config.json that the memory estimate needs (layers, KV heads, head size,
    * vocabulary), read as load() reads it; undefined when the config lacks one of them.
@@ -46,6 +53,8 @@ export interface ColumnApi {
   generate(params: GenerateParams, onToken?: (e: TokenEvent) => void): Promise<GenerateResult>;
   /** Stops the generation or floor measurement in flight. */
   cancel(): void;
+  /** Cancels the Hub downloads of the load in flight (the load fails as 'cancelled'); the worker stays. */
+  cancelLoad(): void;
   /**
    * Test hook (src/browser/test-hooks.ts): from now on every load() or generate() of this worker
    * never answers and ignores cancel(), as a stuck session would; null turns it off.

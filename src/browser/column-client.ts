@@ -80,6 +80,11 @@ export class ColumnClient {
     if (this.#handle) void this.#handle.api.cancel();
   }
 
+  /** Asks the running worker to cancel its load's downloads; no worker is started for it. */
+  cancelLoad(): void {
+    if (this.#handle) void this.#handle.api.cancelLoad();
+  }
+
   /** Terminates the worker (its memory goes back); calls in flight fail as cancelled. */
   terminate(): void {
     this.#handle?.terminate();

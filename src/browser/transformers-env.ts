@@ -1,14 +1,16 @@
 // transformers.js settings for a column or builder worker: ONNX Runtime's wasm from our own
-// server, user models served from OPFS through a custom cache, Hub files cached in Cache Storage.
+// server, user models served from OPFS through a custom cache, Hub files cached in Cache Storage
+// and downloaded through a counting fetch (progress, faults, cancel: hub-downloads.ts).
 
 import { env } from '@huggingface/transformers';
 import { transformersRemoteHost } from '../lib/hub/host';
+import { parseHubUrl } from '../lib/download/hub-file';
 import { appRootUrl, ortWasmPaths } from '../lib/page/ort-assets';
 import { LOCAL_PREFIX, type ModelRef } from '../lib/model/ref';
+import { HUB_CACHE } from './hub-cache';
+import { hubCacheHit, hubCacheStored, hubFetch } from './hub-downloads';
 import { readModelFile } from './opfs-store';
 import { wasmThreads } from './wasm-threads';
-
-const HUB_CACHE = 'quantlab-hub-v1';
 
 /** Answers transformers.js's cache look-ups: OPFS for user models, Cache Storage for the Hub. */
 class QuantlabCache {
@@ -26,14 +28,27 @@ class QuantlabCache {
       const res = await fetch(url);
       return res.ok ? res : undefined;
     }
-    if (!/^https?:/.test(url) || typeof caches === 'undefined') return undefined;
-    return (await caches.open(HUB_CACHE)).match(url);
+    if (!isHubFile(url)) return undefined;
+    const hit = await (await caches.open(HUB_CACHE)).match(url);
+    if (hit) hubCacheHit(url, hit);
+    return hit;
   }
   async put(key: string | Request, response: Response): Promise<void> {
     const url = typeof key === 'string' ? key : key.url;
-    if (url.includes(`${LOCAL_PREFIX}/`) || !/^https?:/.test(url) || typeof caches === 'undefined') return;
+    if (!isHubFile(url)) return;
     await (await caches.open(HUB_CACHE)).put(url, response);
+    hubCacheStored(url);
   }
+}
+
+/**
+ * Only Hub files (`…/resolve/…`) are kept: transformers.js also offers this cache ONNX Runtime's
+ * wasm, which comes from our own server and must follow its updates.
+ */
+function isHubFile(url: string): boolean {
+  return (
+    /^https?:/.test(url) && !url.includes(`${LOCAL_PREFIX}/`) && typeof caches !== 'undefined' && !!parseHubUrl(url)
+  );
 }
 
 export function configureBrowserTransformers(): void {
@@ -42,6 +57,7 @@ export function configureBrowserTransformers(): void {
   env.useBrowserCache = false;
   env.useCustomCache = true;
   env.customCache = new QuantlabCache() as unknown as typeof env.customCache;
+  env.fetch = hubFetch;
   const wasm = env.backends.onnx.wasm!;
   wasm.wasmPaths = ortWasmPaths();
   wasm.numThreads = wasmThreads();

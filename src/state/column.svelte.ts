@@ -8,6 +8,7 @@ import { proxy } from 'comlink';
 import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
 import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device';
 import { hookMs, testHooks } from '../browser/test-hooks';
+import { formatPart, type DownloadSnapshot } from '../lib/download/progress';
 import { loadStage } from '../lib/page/load-progress';
 import type { GateSlot, LoadGate } from '../lib/page/load-gate';
 import {
@@ -96,6 +97,16 @@ const READING_CONFIG = "Reading the model's config for the memory estimate";
 /** "1.5 s", "120 s". */
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
 
+/** What a column says after Cancel: what was cut short and what was kept. */
+function downloadCancelledNotice(d: DownloadSnapshot | null): string {
+  const cut = d?.files.filter((f) => f.source === 'network' && f.state !== 'done') ?? [];
+  const kept = d?.files.filter((f) => f.state === 'done').length ?? 0;
+  const what = cut.length
+    ? `${cut.map((f) => `${f.file} (${formatPart(f.loaded, f.total)})`).join(', ')} not kept`
+    : 'nothing was downloading';
+  return `Download cancelled: ${what}; ${kept} file${kept === 1 ? '' : 's'} read in full stay in the browser cache. Generate loads it again.`;
+}
+
 /** A timer that calls `onStall` once it has not been kicked for `ms`. */
 function watchdog(ms: number, onStall: () => void): { kick(): void; stop(): void } {
   let timer = setTimeout(onStall, ms);
@@ -132,6 +143,8 @@ export class Column {
   stopped = $state(false);
   /** How many tokens the last run had written when it stopped (null: it did not stop early). */
   stoppedAt = $state<number | null>(null);
+  /** A Hub model's files in the current or last load: each one's bytes, rate and source (network or browser cache). */
+  downloads = $state.raw<DownloadSnapshot | null>(null);
   /** What happened to the column that is not an error (e.g. its worker had to be terminated). */
   notice = $state<string | null>(null);
   /** Loads that succeeded in this column (the next Generate after a Stop must not add one). */
@@ -155,6 +168,8 @@ export class Column {
   #slot: GateSlot | undefined;
   /** Stop was pressed while generation `#stoppedGen` was still loading: it must not start. */
   #stoppedGen = -1;
+  /** Cancel was pressed during the load in flight. */
+  #downloadCancelled = false;
 
   constructor(
     readonly ref: ModelRef,
@@ -245,6 +260,8 @@ export class Column {
     this.device = choice;
     this.memory = null;
     this.status = 'loading';
+    this.downloads = null;
+    this.#downloadCancelled = false;
     // A load that stops reporting progress is ended: its worker is terminated (the call fails as
     // cancelled) and the column says why, naming the stage it was in. The watchdog covers the
     // memory check's config read too.
@@ -261,6 +278,7 @@ export class Column {
     const onProgress = proxy((p: LoadProgress) => {
       if (ended) return;
       dog.kick();
+      if (p.status === 'files') this.downloads = p.downloads;
       if (p.status === 'download' && /\.onnx(_data(_\d+)?)?$/.test(p.file) && p.total > 0) {
         weightFiles.set(p.file, p.total);
         this.bytes = [...weightFiles.values()].reduce((a, b) => a + b, 0);
@@ -290,6 +308,7 @@ export class Column {
         ),
       );
       this.#loadedOn = choice.device;
+      if (r.downloads) this.downloads = r.downloads;
       this.threads = r.threads;
       if (choice.device === 'wasm') this.#workerThreads = r.threads;
       this.loads++;
@@ -306,6 +325,7 @@ export class Column {
       // (a crash or a hard cancel has ended the worker already).
       if (e.code !== 'cancelled') this.#discardWorker();
       this.#fail(e, 'load');
+      if (e.code === 'cancelled' && this.#downloadCancelled) this.notice = downloadCancelledNotice(this.downloads);
       return false;
     } finally {
       ended = true;
@@ -543,6 +563,16 @@ export class Column {
   stop(): void {
     if (this.status === 'generating') void this.#settle('the next Generate loads it again.');
     else if (this.status === 'loading' && this.#request?.gen === this.#gen) this.#stoppedGen = this.#gen;
+  }
+
+  /**
+   * Cancels the load's downloads (the worker stays; its fetches are aborted): the column goes back
+   * to 'idle' and says what was kept. Files read in full stay in the browser cache.
+   */
+  cancelDownload(): void {
+    if (this.status !== 'loading') return;
+    this.#downloadCancelled = true;
+    this.#client.cancelLoad();
   }
 
   /** Terminates the worker now; the next load or generate starts a new one. */

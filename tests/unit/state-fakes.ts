@@ -40,6 +40,8 @@ export function fakeVariant(stem: string, more: Partial<VariantInfo> = {}): Vari
 const cancelled: ErrorInfo = { code: 'cancelled', message: 'Cancelled' };
 
 /** What the page sees of a worker's answer: its value, or its error thrown as a QuantlabError (src/browser/rpc.ts). */
+type LoadResult = Awaited<ReturnType<ColumnApi['load']>>;
+
 function answer<T>(o: Outcome<T>): T {
   if (!o.ok) throw new QuantlabError(o.error.code, o.error.message, o.error.detail);
   return o.value;
@@ -143,14 +145,12 @@ export class FakeColumnWorker {
   runs: FakeRun[] = [];
   floors: FakeFloor[] = [];
   cancels = 0;
+  /** cancelLoad() calls. */
+  loadCancels = 0;
   /** Set by the test hook (ColumnApi.hang): that call never answers. */
   hung: ColumnHang | null = null;
   /** What load() answers; a test may replace it (an error, a promise that waits). */
-  loadOutcome: (
-    l: FakeLoad,
-  ) =>
-    | Outcome<{ loadMs: number; threads: number; maxPositions?: number }>
-    | Promise<Outcome<{ loadMs: number; threads: number; maxPositions?: number }>> = (l) => ({
+  loadOutcome: (l: FakeLoad) => Outcome<LoadResult> | Promise<Outcome<LoadResult>> = (l) => ({
     ok: true,
     value: { loadMs: 5, threads: l.device === 'wasm' ? (l.threads ?? 1) : 0, maxPositions: 64 },
   });
@@ -200,6 +200,9 @@ export class FakeColumnWorker {
     cancel: async () => {
       this.cancels++;
       if (this.honoursCancel) this.#stopCurrent();
+    },
+    cancelLoad: async () => {
+      this.loadCancels++;
     },
     hang: async (what: ColumnHang | null) => {
       this.hung = what;

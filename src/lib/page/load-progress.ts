@@ -13,7 +13,10 @@ export interface LoadStage {
 /** The session is built from the .onnx file (and its .onnx_data weights) once they are read. */
 const SESSION_FILE = /\.onnx(_data)?$/;
 
-/** The progress line for one event, or null when the event ends the load (nothing left to show). */
+/**
+ * The progress line for one event, or null when the event ends the load (nothing left to show) or
+ * leaves the line as it is (the per-file download list is shown apart, from 'files' events).
+ */
 export function loadStage(p: LoadProgress): LoadStage | null {
   switch (p.status) {
     case 'download': {
@@ -24,6 +27,7 @@ export function loadStage(p: LoadProgress): LoadStage | null {
     }
     case 'init':
       return { message: p.message, fraction: null };
+    case 'files':
     case 'ready':
       return null;
   }

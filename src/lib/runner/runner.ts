@@ -10,6 +10,7 @@ import {
   type PreTrainedModel,
   type PreTrainedTokenizer,
 } from '@huggingface/transformers';
+import { describeFault, faultOfHubError } from '../download/faults';
 import { QuantlabError } from '../errors';
 import { checkSamplingParams, sampleToken } from '../sampling/sampler';
 import {
@@ -305,6 +306,12 @@ function ortTensor(): MakeTensor {
 
 function describeLoadError(err: unknown, req: LoadRequest): QuantlabError {
   if (err instanceof QuantlabError) return err;
+  // A Hub file the host answered 401/403/404 for: which file, which host.
+  const fault = faultOfHubError(err);
+  if (fault) {
+    const e = describeFault(fault);
+    return new QuantlabError(e.code, e.message, e.detail);
+  }
   const msg = err instanceof Error ? err.message : String(err);
   if (/fetch failed|Failed to fetch|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|NetworkError|network/i.test(msg)) {
     return new QuantlabError(

@@ -1,6 +1,7 @@
 // Shapes shared by the runner, its worker wrapper, the CLI and the UI: what a load and a
 // generation ask for and what they report back.
 
+import type { DownloadSnapshot } from '../download/progress';
 import type { ErrorInfo } from '../errors';
 
 export type Device = 'cpu' | 'wasm' | 'webgpu';
@@ -75,6 +76,8 @@ export interface TokenEvent {
 
 export type LoadProgress =
   | { status: 'download'; file: string; loaded: number; total: number }
+  /** Every file of a Hub load so far, network or browser cache (the column worker's download tracking). */
+  | { status: 'files'; downloads: DownloadSnapshot }
   | { status: 'init'; message: string }
   | { status: 'ready'; loadMs: number };
 
