@@ -32,6 +32,9 @@ export async function mainThreadTasks(
   // Tracing.start may answer before every process traces: give the renderer time to start.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await body();
+  // Let the task that just ended write its end event before tracing stops (a long task seen as a
+  // begin without its end once lost the control test its 2 s task).
+  await new Promise((resolve) => setTimeout(resolve, 300));
   const complete = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
   await cdp.send('Tracing.end');
   await complete;
@@ -55,6 +58,17 @@ export async function mainThreadTasks(
         tasks.push({ cpuMs: (e.tts - begin.tts) / 1000, wallMs: (e.ts - begin.ts) / 1000 });
     }
   }
+  // A begin still without its end when the trace stopped: counted up to the thread's last clock
+  // reading in the trace (at least that much CPU, possibly more).
+  const lastTts = new Map<string, number>();
+  for (const e of events) {
+    const thread = `${e.pid}:${e.tid}`;
+    const t = e.tts === undefined ? undefined : e.tts + (e.tdur ?? 0);
+    if (mains.has(thread) && t !== undefined) lastTts.set(thread, Math.max(lastTts.get(thread) ?? 0, t));
+  }
+  for (const [thread, begins] of open)
+    for (const b of begins)
+      if (b.tts !== undefined) tasks.push({ cpuMs: ((lastTts.get(thread) ?? b.tts) - b.tts) / 1000, wallMs: NaN });
   const names = new Map<string, number>();
   for (const e of events)
     if (mains.has(`${e.pid}:${e.tid}`)) names.set(`${e.name}/${e.ph}`, (names.get(`${e.name}/${e.ph}`) ?? 0) + 1);
