@@ -112,28 +112,28 @@ export const SERVED_INDEX_PATH = 'models/index.json';
  */
 export const BUILTIN_MODEL_ID = 'aidreams260K';
 
-export const BUILTIN_MODEL: CatalogModel = {
-  key: refKey({ kind: 'served', id: BUILTIN_MODEL_ID }),
-  ref: { kind: 'served', id: BUILTIN_MODEL_ID },
-  name: 'aidreams260K (built-in, trained)',
-  description:
-    'A 0.23M-parameter Llama trained on about 2,000 machine-written dream texts (MIT licence, from ai-dreamer-esp32-s3_matrix), served by this site so it works offline. It writes short dream-like English ("I dreamed, as I sense the nodes, a gentle hum of probability."), so you can read where each precision drifts. 128 positions: the prompt and the new tokens share them.',
-  instruct: false,
-  defaultVariants: ['model', 'model_quantized', 'model_q4'],
-};
+/** A model this site serves from its models/ folder; its variants are read from the served index at run time. */
+function served(id: string, name: string, description: string, defaults: string[]): CatalogModel {
+  const ref: ModelRef = { kind: 'served', id };
+  return { key: refKey(ref), ref, name, description, instruct: false, defaultVariants: defaults };
+}
+
+export const BUILTIN_MODEL: CatalogModel = served(
+  BUILTIN_MODEL_ID,
+  'aidreams260K (built-in, trained)',
+  'A 0.23M-parameter Llama trained on about 2,000 machine-written dream texts (MIT licence, from ai-dreamer-esp32-s3_matrix), served by this site so it works offline. It writes short dream-like English ("I dreamed, as I sense the nodes, a gentle hum of probability."), so you can read where each precision drifts. 128 positions: the prompt and the new tokens share them.',
+  ['model', 'model_quantized', 'model_q4'],
+);
 
 /** The random-weight fixture (made by `quantlab tiny`): for shape and speed tests, not for reading. */
 export const TINY_MODEL_ID = 'quantlab-tiny';
 
-export const TINY_MODEL: CatalogModel = {
-  key: refKey({ kind: 'served', id: TINY_MODEL_ID }),
-  ref: { kind: 'served', id: TINY_MODEL_ID },
-  name: 'QuantLab tiny (random weights: shape and speed tests only)',
-  description:
-    'A 0.9M-parameter Llama with random weights, served by this site for shape and speed tests: it writes unreadable bytes, not text. For readable output use aidreams260K.',
-  instruct: false,
-  defaultVariants: ['model'],
-};
+export const TINY_MODEL: CatalogModel = served(
+  TINY_MODEL_ID,
+  'QuantLab tiny (random weights: shape and speed tests only)',
+  'A 0.9M-parameter Llama with random weights, served by this site for shape and speed tests: it writes unreadable bytes, not text. For readable output use aidreams260K.',
+  ['model'],
+);
 
 /** The models this site serves itself (offline), the trained one first. */
 export const SERVED_MODELS: readonly CatalogModel[] = [BUILTIN_MODEL, TINY_MODEL];
