@@ -115,6 +115,9 @@ describe('the smaller items of issue 16', () => {
 
   it('reads a corrupt checkpoint error as two sentences', async () => {
     await gotoReady(page, `${server.url}?device=wasm&model=${TINY}&variants=model`);
+    // The page is on the asked model before the import starts: an import's message belongs to the
+    // model on screen, and one that ended before the start-up selection would be cleared by it.
+    await expect.poll(() => page.locator('#model').inputValue()).toBe(TINY);
     const header = Buffer.alloc(1000, 0);
     header.writeInt32LE(-845788986, 0);
     await page.locator('#open-files:not([disabled])').waitFor();
