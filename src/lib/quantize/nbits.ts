@@ -1,7 +1,7 @@
 // Block-wise linear quantization into the layout of com.microsoft MatMulNBits: per output row,
 // blocks of block_size weights along K, each with one scale (and optionally a zero point).
 
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../numeric/half';
+import { rtnGrid, storeScale, type Grid } from './grid';
 import { ErrorStats } from './weight-error';
 
 export interface NBitsOptions {
@@ -31,96 +31,55 @@ export interface NBitsTensor {
   error: ErrorStats;
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
 /**
- * The stored scale: s rounded to the storage type, moved one step away from zero if rounding
- * shrank it, so the grid still covers the block and round-to-nearest error stays <= |scale|/2.
+ * Packs a grid into MatMulNBits storage of `storageBits` per weight (>= the grid's bits: 3-bit
+ * levels go into 4-bit storage). A symmetric grid keeps the op's implicit zero point
+ * 2^(storageBits-1) by shifting its levels; an asymmetric one stores its zero points. Weights past
+ * K in the last block are stored as the zero point, as ONNX Runtime's quantizer pads with zeros.
+ * `rows` (the original weights) gives the error report.
  */
-function storeScale(s: number, type: 'float32' | 'float16'): { value: number; bits: number } {
-  if (type === 'float16') {
-    let h = float32ToFloat16Bits(s);
-    if (Math.abs(float16BitsToFloat32(h)) < Math.abs(s)) h++; // sign-magnitude: +1 grows |value|
-    return { value: float16BitsToFloat32(h), bits: h };
-  }
-  f32[0] = s;
-  if (Math.abs(f32[0]) < Math.abs(s)) u32[0]++;
-  return { value: f32[0], bits: 0 };
-}
-
-/**
- * Quantizes a weight given as rows [N, K] (row n = the K inputs of output n). Symmetric blocks
- * use the signed grid [-2^(b-1), 2^(b-1)-1]·scale with the smallest |scale| that covers the
- * block without clipping (the scale may be negative so that the larger side gets the extra
- * level); asymmetric blocks span [min(0,min), max(0,max)] with a rounded zero point. Weights
- * past K in the last block (K not a multiple of block_size) are stored as the zero point, as
- * ONNX Runtime's quantizer pads with zeros.
- */
-export function quantizeNBits(rows: Float32Array, N: number, K: number, o: NBitsOptions): NBitsTensor {
-  const { bits, blockSize } = o;
-  const kBlocks = Math.ceil(K / blockSize);
-  const blobSize = (blockSize * bits) / 8;
-  const levels = (1 << bits) - 1;
-  const mid = 1 << (bits - 1);
+export function packNBits(g: Grid, storageBits: 2 | 4 | 8, rows: Float32Array): NBitsTensor {
+  const { N, K, kBlocks, spec } = g;
+  if (storageBits < spec.bits) throw new Error(`${spec.bits}-bit levels do not fit ${storageBits}-bit storage`);
+  const { blockSize } = spec;
+  const perByte = 8 / storageBits;
+  const blobSize = blockSize / perByte;
+  const shift = spec.symmetric ? (1 << (storageBits - 1)) - (1 << (spec.bits - 1)) : 0;
   const packed = new Uint8Array(N * kBlocks * blobSize);
-  const scales = new Float32Array(N * kBlocks);
-  const scalesF16 = o.scaleType === 'float16' ? new Uint16Array(N * kBlocks) : undefined;
-  const zpRow = Math.ceil((kBlocks * bits) / 8);
-  const zeroPoints = o.symmetric ? undefined : new Uint8Array(N * zpRow);
-  const q = new Uint8Array(blockSize);
+  const scalesF16 = spec.scaleType === 'float16' ? new Uint16Array(N * kBlocks) : undefined;
+  const zpRow = Math.ceil(kBlocks / perByte);
+  const zeroPoints = spec.symmetric ? undefined : new Uint8Array(N * zpRow);
   const error = new ErrorStats();
   let sumSq = 0;
   let maxErr = 0;
-
   for (let n = 0; n < N; n++) {
-    const rowBase = n * K;
     for (let b = 0; b < kBlocks; b++) {
-      const k0 = b * blockSize;
-      const len = Math.min(blockSize, K - k0);
-      let mn = 0;
-      let mx = 0;
-      for (let j = 0; j < len; j++) {
-        const v = rows[rowBase + k0 + j];
-        if (v < mn) mn = v;
-        if (v > mx) mx = v;
-      }
-      let s: number;
-      let zp = mid;
-      if (o.symmetric) {
-        const pos = Math.max(mx / (mid - 1), -mn / mid); // positive scale: max side gets mid-1 levels
-        const neg = Math.max(mx / mid, -mn / (mid - 1)); // negative scale: max side gets mid levels
-        s = pos <= neg ? pos : -neg;
-      } else {
-        s = (mx - mn) / levels;
-      }
-      const stored = s === 0 ? { value: 0, bits: 0 } : storeScale(s, o.scaleType);
-      s = stored.value;
-      if (!o.symmetric) zp = s === 0 ? 0 : Math.min(levels, Math.max(0, Math.round(-mn / s)));
-      const inv = s === 0 ? 0 : 1 / s;
-      for (let j = 0; j < len; j++) {
-        const v = rows[rowBase + k0 + j];
-        let qi = Math.round(v * inv) + zp;
-        if (qi < 0) qi = 0;
-        else if (qi > levels) qi = levels;
-        q[j] = qi;
-        const d = (qi - zp) * s - v;
-        sumSq += d * d;
-        if (d > maxErr) maxErr = d;
-        else if (-d > maxErr) maxErr = -d;
-      }
-      q.fill(zp, len);
-      const blob = (n * kBlocks + b) * blobSize;
-      if (bits === 8) packed.set(q, blob);
-      else for (let j = 0; j < blobSize; j++) packed[blob + j] = q[2 * j] | (q[2 * j + 1] << 4);
-      scales[n * kBlocks + b] = s;
-      if (scalesF16) scalesF16[n * kBlocks + b] = stored.bits;
-      if (zeroPoints) {
-        if (bits === 8) zeroPoints[n * zpRow + b] = zp;
-        else zeroPoints[n * zpRow + (b >> 1)] |= zp << ((b & 1) * 4);
+      const i = n * kBlocks + b;
+      const s = g.scales[i];
+      const zp = g.zeros[i];
+      if (scalesF16) scalesF16[i] = storeScale(s, 'float16').bits;
+      if (zeroPoints) zeroPoints[n * zpRow + Math.floor(b / perByte)] |= zp << ((b % perByte) * storageBits);
+      const blob = i * blobSize;
+      for (let j = 0; j < blockSize; j++) {
+        const k = b * blockSize + j;
+        let qi = zp + shift;
+        if (k < K) {
+          const level = g.q[n * K + k];
+          qi = level + shift;
+          const d = (level - zp) * s - rows[n * K + k];
+          sumSq += d * d;
+          if (d > maxErr) maxErr = d;
+          else if (-d > maxErr) maxErr = -d;
+        }
+        packed[blob + Math.floor(j / perByte)] |= qi << ((j % perByte) * storageBits);
       }
     }
   }
   error.addBatch(N * K, sumSq, maxErr);
-  return { K, N, kBlocks, blobSize, packed, scales, scalesF16, zeroPoints, error };
+  return { K, N, kBlocks, blobSize, packed, scales: g.scales, scalesF16, zeroPoints, error };
+}
+
+/** Round-to-nearest quantization of weight rows [N, K] into MatMulNBits storage of the same width. */
+export function quantizeNBits(rows: Float32Array, N: number, K: number, o: NBitsOptions): NBitsTensor {
+  return packNBits(rtnGrid(rows, N, K, o), o.bits, rows);
 }

@@ -29,7 +29,9 @@ import {
 } from './emit';
 import { convertGraphToFloat16, type ConvertedTensor } from './float16';
 import { quantizeInt8 } from './int8';
-import { quantizeNBits } from './nbits';
+import { packNBits } from './nbits';
+import { dequantizeGrid, type WeightContext } from './grid';
+import { WEIGHT_METHODS, storageBitsFor, type WeightCalibrator } from './methods';
 import { transpose } from '../numeric/transpose';
 import type { ErrorStats } from './weight-error';
 import { findQuantizedSign, findWeightTargets, type WeightTarget } from './targets';
@@ -90,6 +92,8 @@ export interface QuantizeHooks {
   signal?: AbortSignal;
   /** When the output keeps its weights in .onnx_data files (default: only past protobuf's 2 GB limit). */
   write?: ExternalDataOptions;
+  /** Inputs of each weight, for methods that need a calibration text (GPTQ, AWQ). */
+  calibrator?: WeightCalibrator;
 }
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -114,20 +118,32 @@ function quantizeTarget(
   t: WeightTarget,
   o: ResolvedOptions,
   dql: Map<string, string[]>,
-): { emitted: Emitted; error: ErrorStats; format: string; dq?: DqEntry } {
+  ctx?: WeightContext,
+  wantDequantized = false,
+): { emitted: Emitted; error: ErrorStats; format: string; dq?: DqEntry; dequantized?: Float32Array } {
   const x = t.node.input[0];
   const name = t.weight.name;
   switch (o.dtype) {
     case 'q4':
     case 'q4f16': {
-      const scaleType = o.dtype === 'q4f16' ? 'float16' : 'float32';
-      const q = quantizeNBits(weightAs(t, 'NK'), t.N, t.K, {
+      const method = WEIGHT_METHODS[o.method];
+      if (!method) throw new QuantlabError('bad-argument', `Method "${o.method}" is not available in this build`);
+      const rows = weightAs(t, 'NK');
+      const spec = {
         bits: o.bits,
         blockSize: o.blockSize,
         symmetric: o.symmetric,
-        scaleType,
-      });
-      return { emitted: emitNBits(t.node, x, name, q, o.bits, o.blockSize), error: q.error, format: 'MatMulNBits' };
+        scaleType: o.dtype === 'q4f16' ? ('float16' as const) : ('float32' as const),
+      };
+      const grid = method(rows, t.N, t.K, spec, ctx);
+      const storage = storageBitsFor(o.bits);
+      const q = packNBits(grid, storage, rows);
+      return {
+        emitted: emitNBits(t.node, x, name, q, storage, o.blockSize),
+        error: q.error,
+        format: 'MatMulNBits',
+        dequantized: wantDequantized ? dequantizeGrid(grid) : undefined,
+      };
     }
     case 'bnb4': {
       const q = quantizeBnb4(weightAs(t, 'NK'), t.N, t.K, o.quantType, o.blockSize, o.doubleQuant);
@@ -220,7 +236,16 @@ export async function quantizeModel(
     for (let i = 0; i < selected.length; i++) {
       const t = selected[i];
       await step(t.weight.name, i, total);
-      const { emitted, error, format, dq } = quantizeTarget(t, o, dql);
+      const ctx = await hooks.calibrator?.contextFor(t);
+      throwIfAborted(hooks.signal);
+      const { emitted, error, format, dq, dequantized } = quantizeTarget(
+        t,
+        o,
+        dql,
+        ctx,
+        hooks.calibrator !== undefined,
+      );
+      if (dequantized) hooks.calibrator?.quantized(t, dequantized);
       const fresh = emitted.initializers.filter((x) => !addedNames.has(x.name));
       fresh.forEach((x) => addedNames.add(x.name));
       added.push(...fresh);

@@ -3,15 +3,26 @@
 // name is derived from these in table.ts.
 
 import { QuantlabError } from '../errors';
+import type { GridBits } from '../quantize/grid';
 
 /** Every precision the quantizer produces. */
 export const DTYPES = ['fp16', 'bf16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const;
 export type Dtype = (typeof DTYPES)[number];
 
+/** How MatMulNBits weights (q4, q4f16) choose their levels and scales. */
+export const METHODS = ['rtn', 'hqq', 'gptq', 'awq'] as const;
+export type Method = (typeof METHODS)[number];
+/** Methods this build implements (the rest are named, and refused with a message). */
+export const IMPLEMENTED_METHODS: readonly Method[] = ['rtn'];
+/** Methods that need a calibration text. */
+export const CALIBRATED_METHODS: readonly Method[] = ['gptq', 'awq'];
+
 export interface QuantizeOptions {
   dtype: Dtype;
   /** MatMulNBits bits for q4 / q4f16 (4 by default; 8 = weight-only 8-bit). */
-  bits?: 4 | 8;
+  bits?: GridBits;
+  /** q4 / q4f16: how levels and scales are chosen (default 'rtn', round-to-nearest). */
+  method?: Method;
   /** Weights per block: q4/q4f16 default 32, bnb4 default 64; a power of two in 16..256. */
   blockSize?: number;
   /** q4/q4f16: implicit zero point (default) or a stored zero point per block. */
@@ -65,9 +76,32 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
       'Valid quant types: nf4, fp4.',
     );
   }
+  const method = o.method ?? 'rtn';
+  if (!METHODS.includes(method)) {
+    throw new QuantlabError(
+      'bad-argument',
+      `Unknown method "${String(method)}"`,
+      `Valid methods: ${METHODS.join(', ')}.`,
+    );
+  }
+  if (!IMPLEMENTED_METHODS.includes(method)) {
+    throw new QuantlabError(
+      'bad-argument',
+      `Method "${method}" is not available in this build`,
+      `Available: ${IMPLEMENTED_METHODS.join(', ')}.`,
+    );
+  }
+  if (method !== 'rtn' && o.dtype !== 'q4' && o.dtype !== 'q4f16') {
+    throw new QuantlabError(
+      'bad-argument',
+      `Method "${method}" applies to MatMulNBits variants (q4, q4f16), not ${o.dtype}`,
+      'Use --dtype q4 or q4f16 with --method, or --method rtn.',
+    );
+  }
   return {
     dtype: o.dtype,
     bits,
+    method,
     blockSize,
     symmetric: o.symmetric ?? true,
     quantType,

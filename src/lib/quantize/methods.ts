@@ -1,0 +1,25 @@
+// The weight-only methods behind MatMulNBits variants, by name, and the storage width each bit
+// width is packed into. A method turns weight rows into a grid (grid.ts); packing is shared.
+
+import type { Method } from '../variants/options';
+import { rtnGrid, type GridBits, type WeightContext, type WeightQuantizer } from './grid';
+import type { WeightTarget } from './targets';
+
+/** The methods this build implements. */
+export const WEIGHT_METHODS: Partial<Record<Method, WeightQuantizer>> = { rtn: rtnGrid };
+
+/** The MatMulNBits `bits` a grid of `bits` levels is stored in (3-bit levels have no kernel: 4-bit storage). */
+export function storageBitsFor(bits: GridBits): 2 | 4 | 8 {
+  return bits === 3 ? 4 : bits;
+}
+
+/**
+ * Calibration for methods that need the inputs of each weight (GPTQ, AWQ): the quantizer asks for
+ * a weight's context in graph order and reports each weight as quantized, so the inputs of later
+ * weights are those of the partly quantized model.
+ */
+export interface WeightCalibrator {
+  contextFor(t: WeightTarget): Promise<WeightContext | undefined>;
+  /** The weight as quantized: rows [N, K] dequantized. */
+  quantized(t: WeightTarget, dequantized: Float32Array): void;
+}
