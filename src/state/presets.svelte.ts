@@ -142,6 +142,8 @@ export class Presets {
             'load-failed',
             bad.map((c) => `${c.variant.label}: ${c.error?.message ?? 'did not load'}`).join('; '),
           );
+        // A Cancel between the loads and the lab's start would otherwise reach no one.
+        if (ctrl.signal.aborted) throw cancelled();
         this.lab.baselineChoice = s.baseline;
         this.stage = plan.kind === 'sweep' ? 'Sweep' : 'Report';
         if (plan.kind === 'sweep') {
