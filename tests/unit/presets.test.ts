@@ -299,6 +299,28 @@ describe('report summaries', () => {
       report({ bnb4: { kld_mean: 0.06, kld_se: 0, count: 8 }, 'bnb4 fp4': { kld_mean: 0.07, kld_se: 0, count: 8 } }),
     );
     expect(tooFew.verdict).toBe('inconclusive');
+    // With fp4 dq too: fp4 differs from nf4 while fp4 dq equals fp4; one difference contradicts "about equal".
+    const dqPlan: PresetPlan = {
+      ...nf4Plan,
+      steps: [
+        step({
+          variants: [...nf4Plan.steps[0].variants, 'model_bnb4_fp4_dq'],
+          labels: { ...nf4Plan.steps[0].labels, model_bnb4_fp4_dq: 'bnb4 fp4 dq' },
+          roles: { ...nf4Plan.steps[0].roles, model_bnb4_fp4_dq: 'fp4 dq' },
+        }),
+      ],
+    };
+    const mixed = summariseNf4Fp4(
+      dqPlan,
+      report({
+        bnb4: { kld_mean: 0.06, kld_se: 0.004, count: 200 },
+        'bnb4 fp4': { kld_mean: 0.12, kld_se: 0.006, count: 200 },
+        'bnb4 fp4 dq': { kld_mean: 0.121, kld_se: 0.006, count: 200 },
+      }),
+    );
+    expect(mixed.verdict).toBe('disagrees');
+    expect(mixed.measured).toContain('fp4 dq minus fp4: +0.001');
+    expect(mixed.measured).toContain('no difference detected');
   });
 
   it('methods: each against round-to-nearest, and a failed variant is named', () => {

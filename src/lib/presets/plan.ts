@@ -183,7 +183,7 @@ function pickMethods(m: PresetModel): Pick {
   if (g.byMethod.size < 2) {
     const [method, v] = [...g.byMethod][0];
     return {
-      missing: `${m.name}'s ${g.key} variants were all made with one method (${method.toUpperCase()}: ${v.label})`,
+      missing: `${m.name}: its ${g.key} variants were all made with one method (${method.toUpperCase()}: ${v.label})`,
     };
   }
   const chosen = [fp32, ...g.byMethod.values()];

@@ -268,9 +268,11 @@ export function summariseNf4Fp4(plan: PresetPlan, r: QualityReport): PresetOutco
     quant.map((v) => s.labels[v]),
   );
   if (fail) parts.push(fail);
+  // "About equal" holds only if no pair differs: one detected difference contradicts it.
+  const verdict: Verdict = verdicts.includes('disagrees') ? 'disagrees' : combine(verdicts);
   return outcome(plan, {
     measured: parts.join(' '),
-    verdict: combine(verdicts),
+    verdict,
     conditions: reportConditions([s], [r], plan),
     chart: barChart(`Mean KL divergence from ${base} (nats per token)`, 'mean KLD', bars),
     stats,
