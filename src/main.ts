@@ -6,6 +6,8 @@ import { startBuilderWorker, startColumnWorker } from './browser/workers';
 import { Lab } from './state/lab.svelte.ts';
 import { Library } from './state/library.svelte.ts';
 import { Playground } from './state/playground.svelte.ts';
+import { Presets } from './state/presets.svelte.ts';
+import { presetFromQuery } from './lib/page/preset-url';
 
 declare global {
   interface Window {
@@ -15,6 +17,7 @@ declare global {
       startColumnWorker: typeof startColumnWorker;
       playground: Playground;
       lab: Lab;
+      presets: Presets;
     };
   }
 }
@@ -22,12 +25,16 @@ declare global {
 const builder = startBuilderWorker();
 const pg = new Playground(new Library(builder), startColumnWorker);
 const lab = new Lab(pg, startColumnWorker);
-window.quantlab = { builder, startColumnWorker, playground: pg, lab };
+const presets = new Presets(pg, lab);
+window.quantlab = { builder, startColumnWorker, playground: pg, lab, presets };
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
-mount(App, { target, props: { pg, lab } });
-void pg.init(location.search);
+mount(App, { target, props: { pg, lab, presets } });
+// A preset link (?preset=...) is read before init mirrors the settings into the address bar.
+const presetLink = presetFromQuery(location.search);
+void presets.loadModels();
+void pg.init(location.search).then(() => presets.openWith(presetLink));
 addEventListener('pagehide', () => {
   pg.persistNow();
   lab.saveNow();

@@ -13,6 +13,8 @@ export interface ManifestInfo {
   bitsQuantized?: number;
   bytes?: number;
   dtype?: string;
+  /** The entry's options as written (dtype, bits, quantType, method, ...). */
+  options?: Readonly<Record<string, unknown>>;
 }
 
 function entryInfo(entry: ManifestEntry): ManifestInfo {
@@ -25,6 +27,7 @@ function entryInfo(entry: ManifestEntry): ManifestInfo {
     bitsQuantized: num(e.bitsPerWeightQuantized),
     bytes: num(e.bytes),
     dtype: typeof opts.dtype === 'string' ? opts.dtype : undefined,
+    options: opts,
   };
 }
 
@@ -43,6 +46,7 @@ export function variantInfo(stem: string, bytes?: number, entry?: ManifestInfo):
     bitsQuantized: entry.bitsQuantized,
     bytes: bytes ?? entry.bytes,
     ...(dtype ? dtypeNeeds(dtype) : {}),
+    ...(entry.options ? { options: entry.options } : {}),
   };
 }
 

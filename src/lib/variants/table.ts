@@ -252,6 +252,8 @@ export interface VariantInfo {
   integerMatMul: boolean;
   /** How many .onnx_data files hold its weights (<stem>.onnx_data, <stem>.onnx_data_1, ...); absent: none. */
   externalData?: number;
+  /** The quantizer's options for this file (its manifest entry's `options`, e.g. dtype, bits, method), when listed. */
+  options?: Readonly<Record<string, unknown>>;
   /** Sort key: lower = higher precision (fp32 first). */
   rank: number;
 }
