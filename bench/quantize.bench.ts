@@ -2,6 +2,7 @@
 // fixture with quantizeModel (encode included), on this machine, and the process's peak resident
 // memory so far. Targets: every RTN variant < 15 s, q4 < 8 s, HQQ < 20 s, peak < 2 GB.
 // Run: npx tsx bench/quantize.bench.ts [--runs 1] [--only q4,bnb4 | --only hqq]
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildDecoderGraph } from '../src/lib/model/llama-graph';
 import { SMOLLM2_135M_SHAPE, tinyConfig, tinyWeights } from '../src/lib/model/tiny';
@@ -39,17 +40,29 @@ const VARIANTS: QuantizeOptions[] = [
 let t = performance.now();
 const config = tinyConfig(SMOLLM2_135M_SHAPE);
 const model = buildDecoderGraph(config, tinyWeights(config, 0));
+console.log(
+  `load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} on ${availableParallelism()} cores`,
+);
 console.log(`fixture built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 for (const v of VARIANTS) {
   if (only.size > 0 && !only.has(v.dtype) && !only.has(v.method ?? 'rtn')) continue;
   const times: number[] = [];
+  const cpu: number[] = [];
   let line = '';
   for (let r = 0; r < runs; r++) {
     t = performance.now();
+    const c0 = process.cpuUsage();
     const { report } = await quantizeModel(model, v);
     times.push((performance.now() - t) / 1000);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e6);
     line = `${report.file.padEnd(30)} ${(report.fileBytes / 2 ** 20).toFixed(1).padStart(6)} MiB  ${report.bitsPerWeightQuantized.toFixed(2)} b/w`;
   }
   const peak = process.resourceUsage().maxRSS / 2 ** 20; // kB -> GiB
-  console.log(`${line}  ${median(times).toFixed(2)} s  (peak RSS ${peak.toFixed(2)} GiB)`);
+  // CPU seconds too: on a shared machine they stay near what an idle machine would take.
+  console.log(
+    `${line}  ${median(times).toFixed(2)} s  (${median(cpu).toFixed(2)} s CPU, peak RSS ${peak.toFixed(2)} GiB)`,
+  );
 }

@@ -9,7 +9,10 @@ import { emptyGrid, gridLevels, rtnBlockParams, type Grid, type GridSpec, type W
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../numeric/half';
 
 export interface HqqParams {
-  /** p of the lp objective and shrinkage (HQQ's default 0.7). */
+  /**
+   * p of the lp objective and shrinkage (< 1). HQQ publishes 0.7; the default here is 0.75, which is
+   * two square roots rather than Math.pow (3x faster overall) and measured the same on aidreams260K.
+   */
   lpNorm: number;
   /** Initial weight of the quadratic coupling term (HQQ: 10), grown by kappa each iteration. */
   beta: number;
@@ -18,7 +21,7 @@ export interface HqqParams {
   iters: number;
 }
 
-export const HQQ_DEFAULTS: Readonly<HqqParams> = { lpNorm: 0.7, beta: 10, kappa: 1.01, iters: 20 };
+export const HQQ_DEFAULTS: Readonly<HqqParams> = { lpNorm: 0.75, beta: 10, kappa: 1.01, iters: 20 };
 
 /** The nearest value the storage type holds (float32 or float16). */
 function roundScale(s: number, type: GridSpec['scaleType']): number {
@@ -29,12 +32,14 @@ function roundScale(s: number, type: GridSpec['scaleType']): number {
 function assign(w: Float64Array, m: number, s: number, z: number, levels: number, p: number, q: Uint8Array): number {
   let f = 0;
   const inv = 1 / s;
+  // p = 0.75 is two square roots, several times cheaper than Math.pow (most of HQQ's time).
+  const fast = p === 0.75;
   for (let i = 0; i < m; i++) {
     let qi = Math.round(w[i] * inv) + z;
     qi = qi < 0 ? 0 : qi > levels ? levels : qi;
     q[i] = qi;
     const r = Math.abs(w[i] - (qi - z) * s);
-    f += r === 0 ? 0 : Math.pow(r, p);
+    f += fast ? Math.sqrt(r * Math.sqrt(r)) : r === 0 ? 0 : Math.pow(r, p);
   }
   return f;
 }
@@ -134,5 +139,5 @@ export function hqqQuantizer(params: HqqParams = HQQ_DEFAULTS): WeightQuantizer 
   };
 }
 
-/** HQQ with its published defaults (p 0.7, β 10, κ 1.01, at most 20 iterations). */
+/** HQQ with its defaults (p 0.75, β 10, κ 1.01, at most 20 iterations). */
 export const hqqGrid: WeightQuantizer = hqqQuantizer();
