@@ -64,6 +64,20 @@ describe('every quantized variant runs in the browser', () => {
     expect(await page.locator('label:has(input[data-stem="model_q3nbits_hqq_asym"])').textContent()).toMatch(
       /q3 hqq asym \(3-bit levels, 4-bit storage\)/,
     );
+    // Bad input is refused by name in the dialog, and nothing is written to OPFS.
+    const filesNow = () =>
+      page.evaluate(async () => (await window.quantlab!.builder.api.list()).flatMap((m) => m.files.map((f) => f.path)));
+    const stored = await filesNow();
+    await page.locator('#quantize').click();
+    for (const box of await dialog.locator('fieldset input[type="checkbox"]').all())
+      await box.setChecked((await box.getAttribute('value')) === 'q4');
+    await dialog.locator('#quantize-name').fill('model');
+    await dialog.locator('button[type="submit"]').click();
+    await dialog.locator('.error[role="alert"]').waitFor();
+    expect(await dialog.locator('.error[role="alert"]').textContent()).toMatch(/"model" is the fp32 source/);
+    expect(await filesNow()).toEqual(stored);
+    await dialog.locator('button', { hasText: 'Close' }).click();
+    await dialog.waitFor({ state: 'detached' });
     const info = await page.evaluate(async (extra) => {
       const b = window.quantlab!.builder.api;
       let last = await b.quantize('aidreams260K', ['all'], {});

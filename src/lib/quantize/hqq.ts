@@ -54,7 +54,7 @@ export function hqqBlock(
   spec: GridSpec,
   params: HqqParams,
   q: Uint8Array,
-  scratch: { q: Uint8Array; t: Float64Array },
+  scratch: { q: Uint8Array },
 ): { scale: number; zero: number; objective: number } {
   const levels = gridLevels(spec.bits);
   const p = params.lpNorm;
@@ -71,38 +71,38 @@ export function hqqBlock(
   }
   let f = assign(w, m, s, z, levels, p, q);
   let beta = params.beta;
-  const { t } = scratch;
   for (let it = 0; it < params.iters; it++) {
-    // Half-quadratic split: the residual is shrunk (lp proximal operator); t is what the grid should fit.
-    // |r| - |r|^(p-1)/β > 0 only where |r| > β^(-1/(2-p)): below that the shrunk residual is 0.
+    // Half-quadratic split: the residual is shrunk (lp proximal operator); t = w - e is what the
+    // grid should fit. |r| - |r|^(p-1)/β > 0 only where |r| > β^(-1/(2-p)): below that e is 0.
+    // One pass gathers the sums both closed-form updates need.
     const thr = Math.pow(beta, -1 / (2 - p));
+    let sumT = 0;
+    let sumQ = 0;
+    let sumTQ = 0;
+    let sumQQ = 0;
     for (let i = 0; i < m; i++) {
-      const r = w[i] - (q[i] - z) * s;
+      const qi = q[i];
+      const r = w[i] - (qi - z) * s;
       const a = Math.abs(r);
-      let e = 0;
+      let ti = w[i];
       if (a > thr) {
-        e = a - Math.pow(a, p - 1) / beta;
-        if (e < 0) e = 0;
-        else if (r < 0) e = -e;
+        const e = a - Math.pow(a, p - 1) / beta;
+        if (e > 0) ti -= r < 0 ? -e : e;
       }
-      t[i] = w[i] - e;
+      sumT += ti;
+      sumQ += qi;
+      sumTQ += ti * qi;
+      sumQQ += qi * qi;
     }
     let z2 = z;
     if (!spec.symmetric) {
       // HQQ's closed-form zero point: mean(q - t / s), rounded to the integer MatMulNBits stores.
-      let acc = 0;
-      for (let i = 0; i < m; i++) acc += q[i] - t[i] / s;
-      z2 = Math.round(acc / m);
+      z2 = Math.round((sumQ - sumT / s) / m);
       z2 = z2 < 0 ? 0 : z2 > levels ? levels : z2;
     }
-    // The scale that fits t best on the current levels (least squares).
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < m; i++) {
-      const d = q[i] - z2;
-      num += t[i] * d;
-      den += d * d;
-    }
+    // The scale that fits t best on the current levels (least squares): Σt(q-z) / Σ(q-z)².
+    const num = sumTQ - z2 * sumT;
+    const den = sumQQ - 2 * z2 * sumQ + m * z2 * z2;
     const s2 = den > 0 ? roundScale(num / den, spec.scaleType) : s;
     beta *= params.kappa;
     if (s2 === 0 || !Number.isFinite(s2)) break;
@@ -123,7 +123,7 @@ export function hqqQuantizer(params: HqqParams = HQQ_DEFAULTS): WeightQuantizer 
     const bs = spec.blockSize;
     const w = new Float64Array(bs);
     const q = new Uint8Array(bs);
-    const scratch = { q: new Uint8Array(bs), t: new Float64Array(bs) };
+    const scratch = { q: new Uint8Array(bs) };
     for (let n = 0; n < N; n++) {
       for (let b = 0; b < g.kBlocks; b++) {
         const k0 = b * bs;
