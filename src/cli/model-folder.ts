@@ -83,6 +83,14 @@ export function requireVariants(dirArg: string, dtypes: string[], stems: string[
   );
 }
 
+/**
+ * The file stem a precision argument names in a folder: a precision name (q4 -> model_q4), a stem
+ * starting with 'model', a stem written with --name (onnx/<arg>.onnx exists), else model_<arg>.
+ */
+export function variantStem(dir: string, arg: string): string {
+  return stemOfArg(arg) ?? (existsSync(join(resolve(dir), 'onnx', `${arg}.onnx`)) ? arg : `${FP32_STEM}_${arg}`);
+}
+
 export interface LoadedModels {
   models: LabeledModel[];
   runners: Runner[];
@@ -99,7 +107,7 @@ export async function loadPrecisions(
 ): Promise<LoadedModels> {
   const { dir, maxPositions } = readModelFolder(dirArg);
   // A precision name or a file stem; any other name is looked for as model_<name> (and reported missing).
-  const stems = dtypes.map((d) => stemOfArg(d) ?? `${FP32_STEM}_${d}`);
+  const stems = dtypes.map((d) => variantStem(dir, d));
   requireVariants(dirArg, dtypes, stems);
   const baseline = baselineArg === undefined ? (dtypes.includes('fp32') ? 'fp32' : dtypes[0]) : baselineArg;
   if (!dtypes.includes(baseline)) {

@@ -113,7 +113,14 @@ describe('quantlab quantize / eval', () => {
       ['unknown dtype', ['--dtype', 'int3'], /Unknown dtype "int3"/],
       ['block size not a power of two', ['--dtype', 'q4', '--block-size', '48'], /Block size 48 is not a power of two/],
       ['block size out of range', ['--dtype', 'q4', '--block-size', '512'], /Block size 512/],
-      ['bad bits', ['--dtype', 'q4', '--bits', '3'], /Unsupported bits 3/],
+      ['bits out of range', ['--dtype', 'q4', '--bits', '5'], /Unsupported bits 5.*\n.*--bits 2, 3, 4, 8/],
+      ['bits 1', ['--dtype', 'q4', '--bits', '1', '--method', 'hqq'], /Unsupported bits 1/],
+      ['block size out of range with hqq', ['--dtype', 'q4', '--method', 'hqq', '--block-size', '8'], /Block size 8/],
+      ['unknown method', ['--dtype', 'q4', '--method', 'k-means'], /Unknown method "k-means"/],
+      ['a method on a non-MatMulNBits dtype', ['--dtype', 'bnb4', '--method', 'hqq'], /applies to MatMulNBits/],
+      ['--name for several dtypes', ['--dtype', 'q4,q8', '--name', 'mine'], /names one file, but 2 dtypes/],
+      ['--name that is a path', ['--dtype', 'q4', '--name', '../x'], /not a plain file stem/],
+      ['--name of the fp32 source', ['--dtype', 'q4', '--name', 'model'], /is the fp32 source/],
     ];
     for (const [name, args, msg] of cases) {
       it(name, async () => {

@@ -6,7 +6,7 @@ import { DataType, attr, encodeModel, type ModelProto } from '../../src/lib/onnx
 import { quantizeModel, type QuantizeProgress } from '../../src/lib/quantize/quantize-model';
 import { upsertManifest } from '../../src/lib/variants/manifest';
 import type { QuantizeOptions } from '../../src/lib/variants/options';
-import { transformersDtype, variantFileName } from '../../src/lib/variants/table';
+import { transformersDtype, variantFileName, variantFromStem } from '../../src/lib/variants/table';
 import { QuantlabError } from '../../src/lib/errors';
 import { runModelBytes } from '../helpers/ort-node';
 
@@ -151,7 +151,8 @@ describe('quantizeModel', () => {
       );
       expect(b.detail).toContain('16, 32, 64, 128, 256');
     }
-    await expectError(quantizeModel(smallNet(), { dtype: 'q4', bits: 3 as 4 }), 'bad-argument', /bits 3/);
+    for (const bits of [1, 5, 6, 16, 3.5])
+      await expectError(quantizeModel(smallNet(), { dtype: 'q4', bits: bits as 4 }), 'bad-argument', /bits/);
     await expectError(
       quantizeModel(smallNet(), { dtype: 'bnb4', quantType: 'int4' as 'nf4' }),
       'bad-argument',
@@ -242,6 +243,16 @@ describe('variant names and manifest', () => {
     expect(name({ dtype: 'bnb4', quantType: 'fp4', doubleQuant: true })).toBe('model_bnb4_fp4_dq.onnx');
     expect(name({ dtype: 'bnb4', doubleQuant: true })).toBe('model_bnb4_nf4_dq.onnx');
     expect(name({ dtype: 'int8', perChannel: true })).toBe('model_int8_pc.onnx');
+    expect(name({ dtype: 'q4', bits: 3 })).toBe('model_q3nbits.onnx');
+    expect(name({ dtype: 'q4f16', bits: 2, method: 'hqq', blockSize: 64, symmetric: false })).toBe(
+      'model_q2f16nbits_hqq_b64_asym.onnx',
+    );
+    expect(name({ dtype: 'q4', method: 'hqq' })).toBe('model_q4_hqq.onnx');
+    expect(name({ dtype: 'q4', bits: 8, method: 'hqq' })).toBe('model_q8nbits_hqq.onnx');
+    expect(name({ dtype: 'q4', method: 'hqq', bits: 3, name: 'my.q3-hqq' })).toBe('my.q3-hqq.onnx');
+    // Each file name reads back as the bits it was written with.
+    for (const bits of [2, 3, 4, 8] as const)
+      expect(variantFromStem(name({ dtype: 'q4', bits, method: 'hqq' }).slice(0, -5)).bitsPerWeight).toBe(bits);
     expect(transformersDtype('model_quantized.onnx')).toBe('q8');
     expect(transformersDtype('model_q4_b128.onnx')).toBeUndefined();
   });

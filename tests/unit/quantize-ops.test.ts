@@ -177,6 +177,59 @@ describe('MatMulNBits (q4, q4f16, 8-bit)', () => {
   }
 });
 
+describe('MatMulNBits below 4 bits (2-bit storage, 3-bit levels in 4-bit storage), rtn and hqq', () => {
+  // Decoded per the spec from the node's own `bits` (2: four weights a byte; 4: two), low bits first.
+  const cases: [2 | 3, boolean, 'rtn' | 'hqq', number][] = [
+    [2, true, 'rtn', 32],
+    [2, false, 'hqq', 16],
+    [2, true, 'hqq', 64],
+    [3, true, 'hqq', 32],
+    [3, false, 'rtn', 128],
+    [3, false, 'hqq', 32],
+  ];
+  for (const [bits, symmetric, method, bs] of cases) {
+    it(`${bits}-bit levels ${symmetric ? 'sym' : 'asym'} ${method} block ${bs}, K=172`, async () => {
+      const K = 172;
+      const r = await quantizeAndRun(K, 'KN', { dtype: 'q4', bits, method, blockSize: bs, symmetric }, 3 * K + bits);
+      const n0 = node(r.model, 'MatMulNBits');
+      const storage = bits === 3 ? 4 : 2;
+      expect([intAttr(n0, 'bits'), intAttr(n0, 'block_size')]).toEqual([storage, bs]);
+      const kBlocks = Math.ceil(K / bs);
+      const perByte = 8 / storage;
+      const blob = bs / perByte;
+      const B = init(r.model, n0.input[1]);
+      expect(B.dims.map(Number)).toEqual([N, kBlocks, blob]);
+      const scales = f32(init(r.model, n0.input[2]));
+      const zpBytes = symmetric ? undefined : init(r.model, n0.input[3]).rawData;
+      const zpRow = Math.ceil(kBlocks / perByte);
+      const mask = (1 << storage) - 1;
+      const deq = new Float64Array(K * N);
+      let sq = 0;
+      let ref = 0;
+      for (let n = 0; n < N; n++)
+        for (let k = 0; k < K; k++) {
+          const b = Math.floor(k / bs);
+          const j = k % bs;
+          const byte = B.rawData[(n * kBlocks + b) * blob + Math.floor(j / perByte)];
+          const qv = (byte >> ((j % perByte) * storage)) & mask;
+          const zp = zpBytes
+            ? (zpBytes[n * zpRow + Math.floor(b / perByte)] >> ((b % perByte) * storage)) & mask
+            : 1 << (storage - 1);
+          // The stored levels stay within the 2^bits levels asked for (3-bit: 8 of the 16).
+          const level = qv - zp + (symmetric ? 1 << (bits - 1) : zp);
+          expect(level).toBeGreaterThanOrEqual(0);
+          expect(level).toBeLessThan(1 << bits);
+          deq[k * N + n] = (qv - zp) * scales[n * kBlocks + b];
+          sq += (deq[k * N + n] - r.original[k * N + n]) ** 2;
+          ref += r.original[k * N + n] ** 2;
+        }
+      // The op computes x @ dequantized W; and the weights are a fair copy (relative RMS error).
+      expectClose(r.y, refProduct(r.x, K, deq), 1e-4);
+      expect(Math.sqrt(sq / ref)).toBeLessThan(bits === 2 ? 0.75 : 0.4);
+    });
+  }
+});
+
 const NF4 = [
   // bitsandbytes get_4bit_type('nf4')
   -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,

@@ -49,6 +49,20 @@ describe('variantFromStem', () => {
     expect(variantFromStem('model_q8f16nbits').needsShaderF16).toBe(true);
     expect(variantFromStem('decoder_model_merged').label).toBe('decoder_model_merged');
   });
+
+  it('names the bit width, the method and the storage of low-bit MatMulNBits files', () => {
+    const q3 = variantFromStem('model_q3nbits_hqq');
+    expect(q3.label).toBe('q3 hqq (3-bit levels, 4-bit storage)');
+    expect(q3.format).toBe('MatMulNBits 3-bit levels in 4-bit storage, float32 scales, HQQ');
+    expect(q3.bitsPerWeight).toBe(3);
+    const q2 = variantFromStem('model_q2f16nbits_b64_asym');
+    expect([q2.label, q2.bitsPerWeight, q2.needsShaderF16]).toEqual(['q2f16 b64 asym', 2, true]);
+    expect(q2.format).toBe('MatMulNBits 2-bit, float16 scales and activations, block 64');
+    expect(variantFromStem('model_q4_hqq_b128').label).toBe('q4 hqq b128');
+    // Fewer bits sort after more (the playground lists the highest precision first).
+    expect(variantFromStem('model_q2nbits').rank).toBeGreaterThan(variantFromStem('model_q3nbits').rank);
+    expect(variantFromStem('model_q3nbits').rank).toBeGreaterThan(variantFromStem('model_q4').rank);
+  });
 });
 
 describe('manifest', () => {

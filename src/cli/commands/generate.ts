@@ -6,13 +6,15 @@ import { QuantlabError } from '../../lib/errors';
 import { Runner } from '../../lib/runner/runner';
 import { DTYPES } from '../../lib/variants/options';
 import { stemOf } from '../../lib/variants/table';
+import { variantStem } from '../model-folder';
 import type { GenerateParams } from '../../lib/runner/types';
 import { configureNodeTransformers } from '../../node/transformers-env';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
 
 const HELP = `quantlab generate <dir | hub-id> [options]
-  --dtype D               fp32 (default), ${DTYPES.join(', ')}
+  --dtype D               fp32 (default), ${DTYPES.join(', ')}, or a stem written by
+                          'quantlab quantize --name STEM'
   --variant STEM          any onnx/<STEM>.onnx in the folder (e.g. model_q4_b128); overrides --dtype
   --prompt TEXT           the prompt (default: empty)
   --max-new-tokens N      default 64
@@ -62,7 +64,7 @@ async function runGenerate({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
   const local = existsSync(positionals[0]);
   const modelId = local ? resolve(positionals[0]) : positionals[0];
   const dtype = v.dtype ?? 'fp32';
-  const variant = v.variant ?? stemOf(dtype);
+  const variant = v.variant ?? (local ? variantStem(modelId, dtype) : stemOf(dtype));
   if (!variant)
     throw new QuantlabError(
       'bad-argument',
@@ -73,7 +75,9 @@ async function runGenerate({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
     throw new QuantlabError(
       'bad-argument',
       `${positionals[0]} has no onnx/${variant}.onnx`,
-      `Create it with 'quantlab quantize ${positionals[0]} --dtype ${dtype}' or pick another --dtype.`,
+      stemOf(dtype)
+        ? `Create it with 'quantlab quantize ${positionals[0]} --dtype ${dtype}' or pick another --dtype.`
+        : `Pick a precision name (fp32, ${DTYPES.join(', ')}) or the stem of a file in ${positionals[0]}/onnx.`,
     );
   }
   configureNodeTransformers({ allowRemote: !local });

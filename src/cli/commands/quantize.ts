@@ -6,7 +6,8 @@ import { QuantlabError } from '../../lib/errors';
 import { staleDataFiles } from '../../lib/onnx/external-data';
 import { expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
 import { MANIFEST_PATH, parseManifest } from '../../lib/variants/manifest';
-import { DTYPES, type QuantizeOptions } from '../../lib/variants/options';
+import type { GridBits } from '../../lib/quantize/grid';
+import { DTYPES, IMPLEMENTED_METHODS, type Method, type QuantizeOptions } from '../../lib/variants/options';
 import { FP32_PATH } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
@@ -15,9 +16,13 @@ import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions } from '..
 
 const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   dtypes: ${DTYPES.join(', ')} (all = every one with default options)
-  --bits 4|8            MatMulNBits bits for q4/q4f16 (8 = weight-only 8-bit)
+  --method M            q4/q4f16: how levels and scales are chosen: ${IMPLEMENTED_METHODS.join(', ')} (default rtn,
+                        round-to-nearest; hqq = half-quadratic, calibration-free)
+  --bits 2|3|4|8        q4/q4f16 levels per weight (default 4; 3-bit levels are stored in 4-bit
+                        MatMulNBits, as no runtime has a 3-bit kernel; 8 = weight-only 8-bit)
   --block-size N        16..256, power of two (q4 default 32, bnb4 default 64)
   --asym                q4/q4f16 with a zero point per block
+  --name STEM           write onnx/STEM.onnx (one dtype only); eval --dtypes and generate --dtype take STEM
   --quant-type nf4|fp4  bnb4 code (default nf4)
   --double-quant        bnb4: quantize the absmax scales again
   --per-channel         q8/int8/uint8: one scale per output column
@@ -29,6 +34,7 @@ ${EXTERNAL_DATA_HELP}
 
 const FLAGS = {
   dtype: { type: 'list' },
+  method: { type: 'string' },
   bits: { type: 'number' },
   'block-size': { type: 'number' },
   asym: { type: 'boolean' },
@@ -37,6 +43,7 @@ const FLAGS = {
   'per-channel': { type: 'boolean' },
   'quantize-lm-head': { type: 'boolean' },
   keep: { type: 'list' },
+  name: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   ...EXTERNAL_DATA_FLAGS,
@@ -63,7 +70,8 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
     );
   }
   const common: Omit<QuantizeOptions, 'dtype'> = {
-    bits: v.bits as 4 | 8 | undefined,
+    bits: v.bits as GridBits | undefined,
+    method: v.method as Method | undefined,
     blockSize: v['block-size'],
     symmetric: v.asym ? false : undefined,
     quantType: v['quant-type'] as 'nf4' | 'fp4' | undefined,
@@ -71,6 +79,7 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
     perChannel: v['per-channel'] ? true : undefined,
     keepLmHead: v['quantize-lm-head'] ? false : undefined,
     keep: v.keep,
+    name: v.name,
   };
   for (const k of Object.keys(common) as (keyof typeof common)[]) if (common[k] === undefined) delete common[k];
   const requests = expandRequests(v.dtype, common);

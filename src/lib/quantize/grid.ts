@@ -43,6 +43,15 @@ export interface WeightContext {
 /** A method: weight rows [N, K] in, a grid out. */
 export type WeightQuantizer = (rows: Float32Array, N: number, K: number, spec: GridSpec, ctx?: WeightContext) => Grid;
 
+/**
+ * The MatMulNBits `bits` a grid of `bits` levels is stored in. ONNX Runtime's MatMulNBits takes
+ * bits 2, 4 and 8 (checked on onnxruntime-node CPU by the unit test quantize-ops, and on WASM and
+ * WebGPU in Chromium by the browser test quantize-variants); 3 bits has no kernel: 4-bit storage.
+ */
+export function storageBitsFor(bits: GridBits): 2 | 4 | 8 {
+  return bits === 3 ? 4 : bits;
+}
+
 export const gridLevels = (bits: GridBits) => (1 << bits) - 1;
 export const gridMid = (bits: GridBits) => 1 << (bits - 1);
 

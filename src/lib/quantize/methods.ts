@@ -2,16 +2,15 @@
 // width is packed into. A method turns weight rows into a grid (grid.ts); packing is shared.
 
 import type { Method } from '../variants/options';
-import { rtnGrid, type GridBits, type WeightContext, type WeightQuantizer } from './grid';
+import { rtnGrid, type WeightContext, type WeightQuantizer } from './grid';
+import { hqqGrid } from './hqq';
 import type { WeightTarget } from './targets';
 
 /** The methods this build implements. */
-export const WEIGHT_METHODS: Partial<Record<Method, WeightQuantizer>> = { rtn: rtnGrid };
+export const WEIGHT_METHODS: Partial<Record<Method, WeightQuantizer>> = { rtn: rtnGrid, hqq: hqqGrid };
 
-/** The MatMulNBits `bits` a grid of `bits` levels is stored in (3-bit levels have no kernel: 4-bit storage). */
-export function storageBitsFor(bits: GridBits): 2 | 4 | 8 {
-  return bits === 3 ? 4 : bits;
-}
+/** The MatMulNBits `bits` a grid is stored in (grid.ts: 3-bit levels in 4-bit storage). */
+export { storageBitsFor } from './grid';
 
 /**
  * Calibration for methods that need the inputs of each weight (GPTQ, AWQ): the quantizer asks for

@@ -26,6 +26,13 @@ export function expandRequests(dtypes: string[], common: Omit<QuantizeOptions, '
   const list = dtypes.flatMap((d) => (d === 'all' ? [...DTYPES] : [d]));
   if (list.length === 0)
     throw new QuantlabError('bad-argument', 'No dtype given', `Valid dtypes: ${DTYPES.join(', ')}, or all.`);
+  if (common.name !== undefined && list.length > 1) {
+    throw new QuantlabError(
+      'bad-argument',
+      `A variant name ("${common.name}") names one file, but ${list.length} dtypes were asked for`,
+      'Give one dtype with --name, or leave --name out.',
+    );
+  }
   const requests = list.map((dtype) => ({ ...common, dtype }) as QuantizeOptions);
   requests.forEach((r) => resolveOptions(r));
   return requests;

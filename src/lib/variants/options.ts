@@ -3,7 +3,7 @@
 // name is derived from these in table.ts.
 
 import { QuantlabError } from '../errors';
-import type { GridBits } from '../quantize/grid';
+import { storageBitsFor, type GridBits } from '../quantize/grid';
 
 /** Every precision the quantizer produces. */
 export const DTYPES = ['fp16', 'bf16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const;
@@ -13,13 +13,13 @@ export type Dtype = (typeof DTYPES)[number];
 export const METHODS = ['rtn', 'hqq', 'gptq', 'awq'] as const;
 export type Method = (typeof METHODS)[number];
 /** Methods this build implements (the rest are named, and refused with a message). */
-export const IMPLEMENTED_METHODS: readonly Method[] = ['rtn'];
+export const IMPLEMENTED_METHODS: readonly Method[] = ['rtn', 'hqq'];
 /** Methods that need a calibration text. */
 export const CALIBRATED_METHODS: readonly Method[] = ['gptq', 'awq'];
 
 export interface QuantizeOptions {
   dtype: Dtype;
-  /** MatMulNBits bits for q4 / q4f16 (4 by default; 8 = weight-only 8-bit). */
+  /** MatMulNBits levels for q4 / q4f16: 2, 3, 4 (default) or 8 (3-bit levels are stored in 4 bits). */
   bits?: GridBits;
   /** q4 / q4f16: how levels and scales are chosen (default 'rtn', round-to-nearest). */
   method?: Method;
@@ -37,9 +37,15 @@ export interface QuantizeOptions {
   keepLmHead?: boolean;
   /** More node or initializer names to keep in full precision. */
   keep?: string[];
+  /** The output file stem (onnx/<name>.onnx) instead of the one derived from the options. */
+  name?: string;
 }
 
-export type ResolvedOptions = Required<QuantizeOptions>;
+/** Every option filled in; `name` stays optional (absent: the derived file name). */
+export type ResolvedOptions = Required<Omit<QuantizeOptions, 'name'>> & { name?: string };
+
+/** MatMulNBits level widths (q4, q4f16 --bits). */
+export const NBITS_BITS: readonly GridBits[] = [2, 3, 4, 8];
 
 export const BLOCK_SIZES = [16, 32, 64, 128, 256];
 
@@ -53,11 +59,11 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
     );
   }
   const bits = o.bits ?? 4;
-  if (bits !== 4 && bits !== 8) {
+  if (!NBITS_BITS.includes(bits)) {
     throw new QuantlabError(
       'bad-argument',
       `Unsupported bits ${String(bits)}`,
-      'MatMulNBits variants take --bits 4 or 8.',
+      `MatMulNBits variants take --bits ${NBITS_BITS.join(', ')} (3-bit levels are stored in 4-bit MatMulNBits).`,
     );
   }
   const blockSize = o.blockSize ?? (o.dtype === 'bnb4' ? 64 : 32);
@@ -98,6 +104,7 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
       'Use --dtype q4 or q4f16 with --method, or --method rtn.',
     );
   }
+  if (o.name !== undefined) checkVariantName(o.name);
   return {
     dtype: o.dtype,
     bits,
@@ -109,7 +116,31 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
     perChannel: o.perChannel ?? false,
     keepLmHead: o.keepLmHead ?? true,
     keep: [...(o.keep ?? [])].sort(),
+    ...(o.name !== undefined ? { name: o.name } : {}),
   };
+}
+
+/** Refuses a --name that is not a plain file stem, or that would overwrite the fp32 source (onnx/model.onnx). */
+export function checkVariantName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(name) || name.endsWith('.onnx') || /\.onnx_data/.test(name)) {
+    throw new QuantlabError(
+      'bad-argument',
+      `Variant name "${name}" is not a plain file stem`,
+      'Use letters, digits, "_", "-" and "." (at most 100, no ".onnx" suffix): the file becomes onnx/<name>.onnx.',
+    );
+  }
+  if (name === 'model') {
+    throw new QuantlabError(
+      'bad-argument',
+      'Variant name "model" is the fp32 source (onnx/model.onnx)',
+      'Pick another name: quantizing never overwrites the source.',
+    );
+  }
+}
+
+/** "4-bit" or "3-bit levels in 4-bit storage": what a MatMulNBits variant's weights take. */
+export function describeNBits(bits: GridBits, storageBits: number): string {
+  return bits === storageBits ? `${bits}-bit` : `${bits}-bit levels in ${storageBits}-bit storage`;
 }
 
 /** One line describing a variant's storage format. */
@@ -126,7 +157,7 @@ export function describeFormat(o: ResolvedOptions): string {
       return `DynamicQuantizeLinear + MatMulInteger, int8 weights in [-64, 64] ${o.perChannel ? 'per column' : 'per tensor'}`;
     case 'q4':
     case 'q4f16':
-      return `MatMulNBits ${o.bits}-bit, block ${o.blockSize}, ${o.symmetric ? 'symmetric' : 'asymmetric'}, ${o.dtype === 'q4f16' ? 'float16 scales and activations' : 'float32 scales'}`;
+      return `MatMulNBits ${describeNBits(o.bits, storageBitsFor(o.bits))}, block ${o.blockSize}, ${o.symmetric ? 'symmetric' : 'asymmetric'}, ${o.dtype === 'q4f16' ? 'float16 scales and activations' : 'float32 scales'}${o.method === 'rtn' ? '' : `, ${o.method.toUpperCase()}`}`;
     case 'bnb4':
       return `MatMulBnb4 ${o.quantType}, block ${o.blockSize}${o.doubleQuant ? ', double-quantized absmax (8-bit dynamic code, blocks of 256)' : ''}`;
   }

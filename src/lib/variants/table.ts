@@ -3,7 +3,7 @@
 // go through it: options -> file name (the quantizer) and file name -> variant (runner, page, CLI).
 
 import { dataFileName } from '../onnx/external-data';
-import { resolveOptions, type Dtype, type QuantizeOptions } from './options';
+import { METHODS, resolveOptions, type Dtype, type Method, type QuantizeOptions } from './options';
 
 /** The full-precision file every other variant is quantized from: onnx/model.onnx. */
 export const FP32_STEM = 'model';
@@ -24,10 +24,27 @@ interface VariantKind {
   f16: boolean;
   /** DynamicQuantizeLinear + MatMulInteger. */
   integer: boolean;
+  /** Said after the label: how the levels are stored when the runtime has no kernel for their width. */
+  note?: string;
 }
+
+/** MatMulNBits kinds below 4 bits: 3-bit levels go into 4-bit storage (no 3-bit kernel), 2-bit ones run as they are. */
+const LOW_BIT_KINDS: readonly VariantKind[] = [3, 2].flatMap((bits) =>
+  [true, false].map((f16) => ({
+    base: `model_q${bits}${f16 ? 'f16' : ''}nbits`,
+    transformers: false,
+    label: `q${bits}${f16 ? 'f16' : ''}`,
+    format: `MatMulNBits ${bits === 3 ? '3-bit levels in 4-bit storage' : '2-bit'}, ${f16 ? 'float16 scales and activations' : 'float32 scales'}`,
+    bits,
+    f16,
+    integer: false,
+    ...(bits === 3 ? { note: '(3-bit levels, 4-bit storage)' } : {}),
+  })),
+);
 
 // Longest first, so model_q4f16 is not read as model_q4 + "f16".
 const KINDS: readonly VariantKind[] = [
+  ...LOW_BIT_KINDS,
   {
     base: 'model_q8f16nbits',
     transformers: false,
@@ -203,15 +220,20 @@ function shortHash(s: string): string {
   return (h >>> 0).toString(36);
 }
 
-/** File name (no directory) of a variant: transformers.js's name for default options, else descriptive. */
+/**
+ * File name (no directory) of a variant: the options' `name` when given, else transformers.js's
+ * name for default options, else descriptive (model_q3nbits_hqq_b64_asym: bits, method, block, zero points).
+ */
 export function variantFileName(opts: QuantizeOptions): string {
   const o = resolveOptions(opts);
+  if (o.name) return `${o.name}.onnx`;
   let name = stemOf(o.dtype)!;
   const parts: string[] = [];
   switch (o.dtype) {
     case 'q4':
     case 'q4f16':
-      if (o.bits === 8) name = `model_q8${o.dtype === 'q4f16' ? 'f16' : ''}nbits`;
+      if (o.bits !== 4) name = `model_q${o.bits}${o.dtype === 'q4f16' ? 'f16' : ''}nbits`;
+      if (o.method !== 'rtn') parts.push(o.method);
       if (o.blockSize !== 32) parts.push(`b${o.blockSize}`);
       if (!o.symmetric) parts.push('asym');
       break;
@@ -259,6 +281,9 @@ export interface VariantInfo {
 }
 
 const PART_WORDS: Record<string, string> = {
+  hqq: 'hqq',
+  gptq: 'gptq',
+  awq: 'awq',
   asym: 'asym',
   dq: 'dq',
   fp4: 'fp4',
@@ -295,9 +320,11 @@ export function variantFromStem(stem: string, bytes?: number): VariantInfo {
     format = `MatMulBnb4 ${parts.includes('fp4') ? 'FP4' : 'NF4'}${parts.includes('dq') ? ', double-quantized scales' : ''}`;
   const block = parts.find((p) => /^b\d+$/.test(p));
   if (block) format += `, block ${block.slice(1)}`;
+  const method = parts.find((p) => METHODS.includes(p as Method));
+  if (method) format += `, ${method.toUpperCase()}`;
   return {
     stem,
-    label: [kind.label, ...words].join(' '),
+    label: [kind.label, ...words, ...(kind.note ? [kind.note] : [])].join(' '),
     format,
     bitsPerWeight: kind.bits,
     bitsMeasured: false,
