@@ -113,7 +113,7 @@ describe('quantlab quantize / eval', () => {
       ['unknown dtype', ['--dtype', 'int3'], /Unknown dtype "int3"/],
       ['block size not a power of two', ['--dtype', 'q4', '--block-size', '48'], /Block size 48 is not a power of two/],
       ['block size out of range', ['--dtype', 'q4', '--block-size', '512'], /Block size 512/],
-      ['bad bits', ['--dtype', 'q4', '--bits', '3'], /Unsupported bits 3/],
+      ['bad bits', ['--dtype', 'q4', '--bits', '5'], /Unsupported bits 5/],
     ];
     for (const [name, args, msg] of cases) {
       it(name, async () => {

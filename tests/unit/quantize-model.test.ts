@@ -151,7 +151,7 @@ describe('quantizeModel', () => {
       );
       expect(b.detail).toContain('16, 32, 64, 128, 256');
     }
-    await expectError(quantizeModel(smallNet(), { dtype: 'q4', bits: 3 as 4 }), 'bad-argument', /bits 3/);
+    await expectError(quantizeModel(smallNet(), { dtype: 'q4', bits: 5 as 4 }), 'bad-argument', /bits 5/);
     await expectError(
       quantizeModel(smallNet(), { dtype: 'bnb4', quantType: 'int4' as 'nf4' }),
       'bad-argument',

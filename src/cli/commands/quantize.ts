@@ -4,9 +4,11 @@ import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSyn
 import { basename, join, resolve } from 'node:path';
 import { QuantlabError } from '../../lib/errors';
 import { staleDataFiles } from '../../lib/onnx/external-data';
-import { expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
+import { checkCalibration, expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
 import { MANIFEST_PATH, parseManifest } from '../../lib/variants/manifest';
-import { DTYPES, type QuantizeOptions } from '../../lib/variants/options';
+import { DTYPES, type Method, type QuantizeOptions } from '../../lib/variants/options';
+import type { GridBits } from '../../lib/quantize/grid';
+import { BUILTIN_CALIBRATION, nodeCalibRuntime, nodeCalibrationWindows } from '../../node/calibration';
 import { FP32_PATH } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
@@ -21,6 +23,11 @@ const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   --quant-type nf4|fp4  bnb4 code (default nf4)
   --double-quant        bnb4: quantize the absmax scales again
   --per-channel         q8/int8/uint8: one scale per output column
+  --method M            q4/q4f16: rtn (default), gptq (needs --calib)
+  --calib FILE|builtin  calibration text file, or builtin (QuantLab's calibration sample, not the lab's
+                        evaluation text); evaluate on a different text from the one you calibrate on
+  --calib-tokens N      tokens of the calibration text to use (default 512)
+  --calib-window N      tokens per calibration window (default 128, at most the model's positions)
   --quantize-lm-head    also quantize the lm_head (kept in full precision by default)
   --keep a,b            more node or weight names to keep in full precision
 ${EXTERNAL_DATA_HELP}
@@ -35,6 +42,10 @@ const FLAGS = {
   'quant-type': { type: 'string' },
   'double-quant': { type: 'boolean' },
   'per-channel': { type: 'boolean' },
+  method: { type: 'string' },
+  calib: { type: 'string' },
+  'calib-tokens': { type: 'number' },
+  'calib-window': { type: 'number' },
   'quantize-lm-head': { type: 'boolean' },
   keep: { type: 'list' },
   json: { type: 'boolean' },
@@ -63,7 +74,8 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
     );
   }
   const common: Omit<QuantizeOptions, 'dtype'> = {
-    bits: v.bits as 4 | 8 | undefined,
+    bits: v.bits as GridBits | undefined,
+    method: v.method as Method | undefined,
     blockSize: v['block-size'],
     symmetric: v.asym ? false : undefined,
     quantType: v['quant-type'] as 'nf4' | 'fp4' | undefined,
@@ -74,6 +86,16 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
   };
   for (const k of Object.keys(common) as (keyof typeof common)[]) if (common[k] === undefined) delete common[k];
   const requests = expandRequests(v.dtype, common);
+  const calibration = v.calib
+    ? {
+        windows: await nodeCalibrationWindows(dir, v.calib === BUILTIN_CALIBRATION ? v.calib : resolve(v.calib), {
+          tokens: v['calib-tokens'],
+          window: v['calib-window'],
+        }),
+        runtime: nodeCalibRuntime,
+      }
+    : undefined;
+  checkCalibration(requests, calibration);
   const manifestPath = join(dir, MANIFEST_PATH);
   const previous = parseManifest(existsSync(manifestPath) ? new Uint8Array(readFileSync(manifestPath)) : undefined);
   const log = logger(v.quiet || v.json);
@@ -86,6 +108,7 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
       return basename(name) === name && existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
     },
     write: externalDataOptions(v),
+    calibration,
     onProgress: (p) => {
       if (p.variant !== shown) log(`[${p.variant + 1}/${p.variants}] ${p.file}`);
       shown = p.variant;

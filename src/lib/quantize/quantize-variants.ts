@@ -6,8 +6,9 @@ import { QuantlabError, throwIfAborted } from '../errors';
 import { decodeModel } from '../onnx/proto';
 import { externalDataFiles, loadExternalData, type ExternalDataOptions } from '../onnx/external-data';
 import { quantizeModel, type QuantizeProgress, type VariantReport } from './quantize-model';
+import { hessianCalibrator, type CalibRuntime } from './calibration';
 import { MANIFEST_PATH, encodeManifest, upsertManifest, type QuantlabManifest } from '../variants/manifest';
-import { DTYPES, describeFormat, resolveOptions, type QuantizeOptions } from '../variants/options';
+import { CALIBRATED_METHODS, DTYPES, describeFormat, resolveOptions, type QuantizeOptions } from '../variants/options';
 import { FP32_PATH, transformersDtype, variantFileName } from '../variants/table';
 
 export interface VariantsProgress {
@@ -48,6 +49,20 @@ export interface VariantsHooks {
   readData?: (name: string) => Promise<Uint8Array | undefined>;
   /** When the variants keep their weights in .onnx_data files (default: only past protobuf's 2 GB limit). */
   write?: ExternalDataOptions;
+  /** The calibration text's windows and the runtime to run them in, for gptq and awq. */
+  calibration?: { windows: number[][]; runtime: CalibRuntime };
+}
+
+/** Refuses calibrated methods (gptq, awq) without a calibration text, before anything runs. */
+export function checkCalibration(requests: QuantizeOptions[], calibration: VariantsHooks['calibration']): void {
+  const needs = requests.map((r) => resolveOptions(r).method).find((m) => CALIBRATED_METHODS.includes(m));
+  if (needs && (!calibration || calibration.windows.length === 0)) {
+    throw new QuantlabError(
+      'bad-argument',
+      `Method "${needs}" needs a calibration text`,
+      'Give one (quantlab quantize --calib FILE, or a calibration source in the Quantize dialog).',
+    );
+  }
 }
 
 /** Quantizes `modelBytes` (onnx/model.onnx, its .onnx_data files read through hooks.readData) into every requested variant. */
@@ -58,6 +73,7 @@ export async function quantizeVariants(
   hooks: VariantsHooks = {},
 ): Promise<VariantsResult> {
   requests.forEach((r) => resolveOptions(r));
+  checkCalibration(requests, hooks.calibration);
   const model = decodeModel(modelBytes, FP32_PATH);
   const dataNames = externalDataFiles(model, FP32_PATH);
   if (dataNames.length > 0) {
@@ -84,7 +100,12 @@ export async function quantizeVariants(
         tensor: p.tensor,
         fraction: (i + p.done / Math.max(1, p.total)) / requests.length,
       });
-    const out = await quantizeModel(model, req, { onProgress, signal: hooks.signal, write: hooks.write });
+    const method = resolveOptions(req).method;
+    const calibrator =
+      method === 'gptq' && hooks.calibration
+        ? hessianCalibrator(model, hooks.calibration.runtime, hooks.calibration.windows)
+        : undefined;
+    const out = await quantizeModel(model, req, { onProgress, signal: hooks.signal, write: hooks.write, calibrator });
     const report = out.report;
     for (const [name, bytes] of out.files) files.set(`onnx/${name}`, bytes);
     reports.push(report);

@@ -13,7 +13,7 @@ export type Dtype = (typeof DTYPES)[number];
 export const METHODS = ['rtn', 'hqq', 'gptq', 'awq'] as const;
 export type Method = (typeof METHODS)[number];
 /** Methods this build implements (the rest are named, and refused with a message). */
-export const IMPLEMENTED_METHODS: readonly Method[] = ['rtn'];
+export const IMPLEMENTED_METHODS: readonly Method[] = ['rtn', 'gptq'];
 /** Methods that need a calibration text. */
 export const CALIBRATED_METHODS: readonly Method[] = ['gptq', 'awq'];
 
@@ -53,11 +53,11 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
     );
   }
   const bits = o.bits ?? 4;
-  if (bits !== 4 && bits !== 8) {
+  if (bits !== 2 && bits !== 3 && bits !== 4 && bits !== 8) {
     throw new QuantlabError(
       'bad-argument',
       `Unsupported bits ${String(bits)}`,
-      'MatMulNBits variants take --bits 4 or 8.',
+      'MatMulNBits variants take --bits 2, 3, 4 or 8.',
     );
   }
   const blockSize = o.blockSize ?? (o.dtype === 'bnb4' ? 64 : 32);

@@ -212,6 +212,8 @@ export function variantFileName(opts: QuantizeOptions): string {
     case 'q4':
     case 'q4f16':
       if (o.bits === 8) name = `model_q8${o.dtype === 'q4f16' ? 'f16' : ''}nbits`;
+      if (o.bits === 2 || o.bits === 3) parts.push(`${o.bits}bit`);
+      if (o.method !== 'rtn') parts.push(o.method);
       if (o.blockSize !== 32) parts.push(`b${o.blockSize}`);
       if (!o.symmetric) parts.push('asym');
       break;
