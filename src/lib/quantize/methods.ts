@@ -2,12 +2,13 @@
 // width is packed into. A method turns weight rows into a grid (grid.ts); packing is shared.
 
 import type { Method } from '../variants/options';
+import { awqGrid } from './awq';
 import { gptqGrid } from './gptq';
 import { rtnGrid, type GridBits, type WeightContext, type WeightQuantizer } from './grid';
 import type { WeightTarget } from './targets';
 
 /** The methods this build implements. */
-export const WEIGHT_METHODS: Partial<Record<Method, WeightQuantizer>> = { rtn: rtnGrid, gptq: gptqGrid };
+export const WEIGHT_METHODS: Partial<Record<Method, WeightQuantizer>> = { rtn: rtnGrid, gptq: gptqGrid, awq: awqGrid };
 
 /** The MatMulNBits `bits` a grid of `bits` levels is stored in (3-bit levels have no kernel: 4-bit storage). */
 export function storageBitsFor(bits: GridBits): 2 | 4 | 8 {
