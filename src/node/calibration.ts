@@ -3,7 +3,7 @@
 // the pieces of graph that capture each linear layer's inputs.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { AutoTokenizer } from '@huggingface/transformers';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { QuantlabError } from '../lib/errors';
 import type { OrtTensor } from '../lib/onnx/session';
@@ -14,7 +14,7 @@ import {
   type CalibrationText,
 } from '../lib/quantize/calibration';
 import { CALIBRATION_TEXT } from '../lib/quantize/calibration-sample';
-import { configureNodeTransformers } from './transformers-env';
+import { encodeCalibrationText } from '../lib/quantize/calibration-tokenizer';
 
 /** onnxruntime-node sessions from model bytes, all graph optimisations on. */
 export const nodeCalibRuntime: CalibRuntime = {
@@ -37,17 +37,20 @@ export async function nodeCalibrationWindows(
   path: string,
   settings: CalibrationSettings,
 ): Promise<number[][]> {
-  if (path === BUILTIN_CALIBRATION) return calibrationWindows(await tokenize(dir, CALIBRATION_TEXT), settings);
+  if (path === BUILTIN_CALIBRATION) return calibrationWindows(tokenize(dir, CALIBRATION_TEXT), settings);
   if (!existsSync(path)) {
     throw new QuantlabError('bad-argument', `Calibration file ${path} does not exist`, 'Give a plain text file.');
   }
-  return calibrationWindows(await tokenize(dir, readFileSync(path, 'utf8')), settings);
+  return calibrationWindows(tokenize(dir, readFileSync(path, 'utf8')), settings);
 }
 
-async function tokenize(dir: string, text: string): Promise<CalibrationText> {
-  configureNodeTransformers({ allowRemote: false });
-  const tok = await AutoTokenizer.from_pretrained(dir);
-  const tokens = text.trim() === '' ? [] : Array.from(tok.encode(text) as number[]);
-  const bos = (tok as unknown as { bos_token_id?: number | null }).bos_token_id;
-  return { tokens, bos: typeof bos === 'number' ? bos : undefined };
+/** The text tokenized with the folder's tokenizer.json and tokenizer_config.json. */
+function tokenize(dir: string, text: string): CalibrationText {
+  const read = (name: string) => {
+    const path = join(dir, name);
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as object) : undefined;
+  };
+  const json = read('tokenizer.json');
+  if (!json) throw new QuantlabError('bad-tokenizer', `${dir} has no tokenizer.json to read the calibration text with`);
+  return encodeCalibrationText(json, read('tokenizer_config.json') ?? {}, text);
 }

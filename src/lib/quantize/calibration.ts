@@ -92,6 +92,18 @@ export function calibrationWindows(text: CalibrationText, s: CalibrationSettings
   return windows;
 }
 
+/** Seconds left at `fraction` done of a task started at `startedMs` (performance.now()); undefined before 2 % is done. */
+export function timeLeft(startedMs: number, fraction: number, nowMs = performance.now()): number | undefined {
+  if (!(fraction >= 0.02)) return undefined;
+  return ((nowMs - startedMs) / 1000) * ((1 - Math.min(1, fraction)) / fraction);
+}
+
+/** Whether two texts are the same once whitespace runs are collapsed (calibrating on the evaluation text). */
+export function sameText(a: string, b: string): boolean {
+  const norm = (t: string) => t.replace(/\s+/g, ' ').trim();
+  return norm(a) !== '' && norm(a) === norm(b);
+}
+
 const ELEM_TYPES: Record<string, DataType> = {
   float32: DataType.FLOAT,
   float16: DataType.FLOAT16,
