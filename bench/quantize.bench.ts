@@ -1,15 +1,23 @@
 // Benchmark (not a test): seconds to produce each quantized variant of the SmolLM2-135M-shaped
 // fixture with quantizeModel (encode included), on this machine. Targets: every variant < 15 s,
-// q4 < 8 s. Run: npx tsx bench/quantize.bench.ts [--runs 1] [--only q4,bnb4]
+// q4 < 8 s. Then the calibrated methods (targets: GPTQ 4-bit < 60 s, AWQ < 60 s, peak memory < 2 GB)
+// on 512 calibration tokens (random ids: the weights are random too, so only the time means anything).
+// Run: npx tsx bench/quantize.bench.ts [--runs 1] [--only q4,bnb4] [--methods gptq,awq] [--method-bits 4,3,2]
 import { parseArgs } from 'node:util';
 import { buildDecoderGraph } from '../src/lib/model/llama-graph';
 import { SMOLLM2_135M_SHAPE, tinyConfig, tinyWeights } from '../src/lib/model/tiny';
 import { quantizeModel } from '../src/lib/quantize/quantize-model';
 import type { QuantizeOptions } from '../src/lib/variants/options';
 import { median } from '../src/lib/bench/stats';
+import { benchCalibrated } from './calibrated';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '1' }, only: { type: 'string', default: '' } },
+  options: {
+    runs: { type: 'string', default: '1' },
+    only: { type: 'string', default: '' },
+    methods: { type: 'string', default: 'gptq,awq' },
+    'method-bits': { type: 'string', default: '4' },
+  },
 });
 const runs = Number(values.runs);
 const only = new Set(values.only ? values.only.split(',') : []);
@@ -45,3 +53,10 @@ for (const v of VARIANTS) {
   }
   console.log(`${line}  ${median(times).toFixed(2)} s`);
 }
+
+await benchCalibrated(
+  model,
+  config.vocabSize,
+  values.methods ? values.methods.split(',') : [],
+  values['method-bits'].split(',').map(Number) as (2 | 3 | 4)[],
+);
