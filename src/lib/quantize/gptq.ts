@@ -59,6 +59,8 @@ export function inverseCholeskyUpper(H: Float64Array, K: number): Float64Array {
   return U;
 }
 
+const factorCache = new WeakMap<Float64Array, Map<string, Float64Array>>();
+
 /**
  * GPTQ on weight rows [N, K] with the Hessian H [K, K] of the layer's inputs. Follows the
  * published algorithm (dead inputs zeroed, dampening, the upper Cholesky factor of H⁻¹, lazy
@@ -111,7 +113,15 @@ export function gptqQuantize(
   }
   const damp = (dampFrac * diagSum) / K;
   for (let i = 0; i < K; i++) H[i * K + i] += damp;
-  const U = inverseCholeskyUpper(H, K);
+  // Linears that share an input (q/k/v, gate/up) share H: its factor is computed once.
+  const key = `${dampFrac} ${opts.actOrder ? 1 : 0}`;
+  let U = factorCache.get(hessian)?.get(key);
+  if (!U) {
+    U = inverseCholeskyUpper(H, K);
+    const m = factorCache.get(hessian) ?? new Map<string, Float64Array>();
+    m.set(key, U);
+    factorCache.set(hessian, m);
+  }
 
   const setGroup = (n: number, b: number, mn: number, mx: number) => {
     const { scale, zero } = rtnBlockParams(mn, mx, spec);
