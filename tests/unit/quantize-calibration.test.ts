@@ -4,9 +4,11 @@
 // weight changed through setWeight after an earlier capture, as GPTQ changes them.
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildDecoderGraph } from '../../src/lib/model/llama-graph';
-import { calibrationWindows, GraphCapture } from '../../src/lib/quantize/calibration';
+import { calibrationWindows, GraphCapture, timeLeft } from '../../src/lib/quantize/calibration';
+import { quantizeVariants } from '../../src/lib/quantize/quantize-variants';
+import { encodeModel } from '../../src/lib/onnx/proto';
 import { findWeightTargets } from '../../src/lib/quantize/targets';
-import { QuantlabError } from '../../src/lib/errors';
+import { QuantlabError, toErrorInfo } from '../../src/lib/errors';
 import { nodeCalibRuntime } from '../../src/node/calibration';
 import { referenceForward } from '../helpers/llama-ref';
 import { aidreamsSource, cleanupTempDirs } from '../helpers/model-dirs';
@@ -67,6 +69,35 @@ describe('calibration capture', () => {
     for (let k = 0; k < D; k++) diff += h.inputs![(S - 1) * D + k] * E[5 * D + k];
     expect(Math.abs(diff - plain[S - 1][5])).toBeGreaterThan(1e-3 * maxRef);
   });
+
+  it('gptq and awq report monotone progress through quantizeVariants, and stop with "cancelled" when aborted', async () => {
+    const src = aidreamsSource();
+    const bytes = encodeModel(buildDecoderGraph(src.config, src.weights));
+    const rand = mulberry32(2);
+    const windows = [0, 1].map(() => [1, ...Array.from({ length: 31 }, () => 3 + Math.floor(rand() * 500))]);
+    const calibration = { windows, runtime: nodeCalibRuntime };
+    for (const method of ['gptq', 'awq'] as const) {
+      const fractions: number[] = [];
+      const r = await quantizeVariants(bytes, [{ dtype: 'q4', method }], undefined, {
+        calibration,
+        onProgress: (p) => fractions.push(p.fraction),
+      });
+      expect(r.reports[0].file).toBe(`model_q4_${method}.onnx`);
+      expect(fractions.length).toBeGreaterThan(10);
+      expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1])).toBe(true);
+      expect(fractions.at(-1)).toBe(1);
+      const ctrl = new AbortController();
+      const err = await quantizeVariants(bytes, [{ dtype: 'q4', method }], undefined, {
+        calibration,
+        signal: ctrl.signal,
+        onProgress: (p) => p.fraction > 0.3 && ctrl.abort(),
+      }).catch((e: unknown) => e);
+      expect(toErrorInfo(err).code).toBe('cancelled');
+    }
+    // The time left: elapsed × (1 - f) / f, none before 2 % is done.
+    expect(timeLeft(0, 0.25, 10_000)).toBeCloseTo(30, 9);
+    expect(timeLeft(0, 0.01, 10_000)).toBeUndefined();
+  }, 120_000);
 
   it('refuses an empty or too short calibration text by name', () => {
     const expectBad = (f: () => unknown, msg: RegExp) => {
