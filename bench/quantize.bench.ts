@@ -1,7 +1,9 @@
 // Benchmark (not a test): seconds to produce each quantized variant of the SmolLM2-135M-shaped
 // fixture with quantizeModel (encode included), on this machine, and the process's peak resident
-// memory so far. Targets: every RTN variant < 15 s, q4 < 8 s, HQQ < 20 s, peak < 2 GB.
-// Run: npx tsx bench/quantize.bench.ts [--runs 1] [--only q4,bnb4 | --only hqq]
+// memory so far. Targets: every RTN variant < 15 s, q4 < 8 s, HQQ < 20 s, peak < 2 GB. Then the
+// calibrated methods (targets: GPTQ 4-bit < 60 s, AWQ < 60 s) on 512 calibration tokens (random
+// ids: the weights are random too, so only the time means anything).
+// Run: npx tsx bench/quantize.bench.ts [--runs 1] [--only q4,bnb4 | --only hqq] [--methods gptq,awq] [--method-bits 4,3,2]
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildDecoderGraph } from '../src/lib/model/llama-graph';
@@ -9,9 +11,15 @@ import { SMOLLM2_135M_SHAPE, tinyConfig, tinyWeights } from '../src/lib/model/ti
 import { quantizeModel } from '../src/lib/quantize/quantize-model';
 import type { QuantizeOptions } from '../src/lib/variants/options';
 import { median } from '../src/lib/bench/stats';
+import { benchCalibrated } from './calibrated';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '1' }, only: { type: 'string', default: '' } },
+  options: {
+    runs: { type: 'string', default: '1' },
+    only: { type: 'string', default: '' },
+    methods: { type: 'string', default: 'gptq,awq' },
+    'method-bits': { type: 'string', default: '4' },
+  },
 });
 const runs = Number(values.runs);
 const only = new Set(values.only ? values.only.split(',') : []);
@@ -66,3 +74,10 @@ for (const v of VARIANTS) {
     `${line}  ${median(times).toFixed(2)} s  (${median(cpu).toFixed(2)} s CPU, peak RSS ${peak.toFixed(2)} GiB)`,
   );
 }
+
+await benchCalibrated(
+  model,
+  config.vocabSize,
+  values.methods ? values.methods.split(',') : [],
+  values['method-bits'].split(',').map(Number) as (2 | 3 | 4)[],
+);

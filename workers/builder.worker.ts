@@ -17,11 +17,17 @@ import {
   type StoredModelInfo,
 } from '../src/browser/opfs-store';
 import { staleDataFiles } from '../src/lib/onnx/external-data';
-import { expandRequests, quantizeVariants } from '../src/lib/quantize/quantize-variants';
+import { checkCalibration, expandRequests, quantizeVariants } from '../src/lib/quantize/quantize-variants';
+import { calibrationWindows, timeLeft, type CalibRuntime } from '../src/lib/quantize/calibration';
+import { encodeCalibrationText } from '../src/lib/quantize/calibration-tokenizer';
+import type { OrtTensor } from '../src/lib/onnx/session';
+import { ortWasmPaths } from '../src/lib/page/ort-assets';
+import { wasmThreads } from '../src/browser/wasm-threads';
+import * as ort from 'onnxruntime-web/webgpu';
 import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest';
 import type { QuantizeOptions } from '../src/lib/variants/options';
 import { FP32_PATH } from '../src/lib/variants/table';
-import type { BuilderApi, BuilderProgress, BuildStep, PickedFile } from './protocol';
+import type { BuilderApi, BuilderProgress, BuildStep, CalibrationRequest, PickedFile } from './protocol';
 
 let current: AbortController | undefined;
 
@@ -134,17 +140,50 @@ async function task<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   }
 }
 
+/** onnxruntime-web sessions for the calibration pieces, on WASM with the app's files and threads. */
+const webCalibRuntime: CalibRuntime = {
+  async createSession(bytes) {
+    ort.env.wasm.wasmPaths = ortWasmPaths();
+    ort.env.wasm.numThreads = wasmThreads();
+    const s = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], logSeverityLevel: 3 });
+    return {
+      run: (feeds) => s.run(feeds as Record<string, ort.Tensor>) as Promise<Record<string, OrtTensor>>,
+      release: () => s.release(),
+    };
+  },
+  tensor: (type, data, dims) => new ort.Tensor(type as 'float32', data as Float32Array, dims) as unknown as OrtTensor,
+};
+
+/** The calibration text cut into windows with the stored model's tokenizer. */
+async function calibrationOf(id: string, c: CalibrationRequest): Promise<number[][]> {
+  const json = async (path: string) => {
+    const f = await readModelFile(id, path);
+    return f ? (JSON.parse(await f.text()) as object) : undefined;
+  };
+  const tokenizer = await json('tokenizer.json');
+  if (!tokenizer)
+    throw new QuantlabError('bad-tokenizer', `Model ${id} has no tokenizer.json to read the calibration text with`);
+  const text = encodeCalibrationText(tokenizer, (await json('tokenizer_config.json')) ?? {}, c.text);
+  return calibrationWindows(text, { tokens: c.tokens, window: c.window });
+}
+
 async function quantize(
   id: string,
   dtypes: string[],
   options: Omit<QuantizeOptions, 'dtype'>,
   onProgress: (p: BuilderProgress) => void,
   signal: AbortSignal,
+  calibrationRequest?: CalibrationRequest,
 ): Promise<StoredModelInfo> {
   const requests = expandRequests(dtypes, options);
+  const calibration = calibrationRequest
+    ? { windows: await calibrationOf(id, calibrationRequest), runtime: webCalibRuntime }
+    : undefined;
+  checkCalibration(requests, calibration);
   const source = await readModelFile(id, FP32_PATH);
   if (!source) throw new QuantlabError('bad-argument', `Model ${id} has no onnx/model.onnx to quantize`);
   onProgress({ step: 'read', message: 'Reading onnx/model.onnx', fraction: 0 });
+  const started = performance.now();
   const previous = parseManifest(await readModelFile(id, MANIFEST_PATH).then((f) => (f ? bytesOf(f) : undefined)));
   const result = await quantizeVariants(await bytesOf(source), requests, previous, {
     signal,
@@ -153,7 +192,14 @@ async function quantize(
       const f = name.includes('/') ? undefined : await readModelFile(id, `onnx/${name}`);
       return f ? bytesOf(f) : undefined;
     },
-    onProgress: (p) => onProgress({ step: 'convert', message: `${p.file}: ${p.tensor}`, fraction: 0.9 * p.fraction }),
+    calibration,
+    onProgress: (p) =>
+      onProgress({
+        step: 'convert',
+        message: `${p.file}: ${p.tensor}`,
+        fraction: 0.9 * p.fraction,
+        ...(calibration ? { secondsLeft: timeLeft(started, p.fraction) } : {}),
+      }),
   });
   throwIfAborted(signal);
   const variants = [...result.files.keys()].filter((p) => p.endsWith('.onnx')).length;
@@ -173,8 +219,9 @@ const api = {
     dtypes: string[],
     options: Omit<QuantizeOptions, 'dtype'>,
     onProgress: (p: BuilderProgress) => void = () => {},
+    calibration?: CalibrationRequest,
   ) {
-    return task((signal) => quantize(id, dtypes, options, onProgress, signal));
+    return task((signal) => quantize(id, dtypes, options, onProgress, signal, calibration));
   },
   cancel(): void {
     current?.abort();

@@ -82,6 +82,17 @@ export interface BuilderProgress {
   message: string;
   /** 0..1 over the whole task. */
   fraction: number;
+  /** Estimated seconds left (calibrated quantization: elapsed time over the fraction done). */
+  secondsLeft?: number;
+}
+
+/** The calibration text for gptq and awq, and how much of it to use. */
+export interface CalibrationRequest {
+  text: string;
+  /** Tokens to use at most (default 512). */
+  tokens?: number;
+  /** Tokens per window (default 128). */
+  window?: number;
 }
 
 /** A file the user opened, with its path inside the picked folder (or its name). */
@@ -96,13 +107,15 @@ export interface BuilderApi {
   importFiles(picked: PickedFile[], onProgress?: (p: BuilderProgress) => void): Promise<StoredModelInfo>;
   /**
    * Quantizes a stored model's onnx/model.onnx into each requested variant (dtype names or
-   * 'all', with shared options) and stores the files and the updated manifest.
+   * 'all', with shared options) and stores the files and the updated manifest. gptq and awq need
+   * `calibration`, read with the model's own tokenizer.
    */
   quantize(
     id: string,
     dtypes: string[],
     options: Omit<QuantizeOptions, 'dtype'>,
     onProgress?: (p: BuilderProgress) => void,
+    calibration?: CalibrationRequest,
   ): Promise<StoredModelInfo>;
   /** Stops the import or quantization in flight (it fails as 'cancelled'). */
   cancel(): void;

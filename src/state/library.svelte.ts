@@ -2,7 +2,7 @@
 // builder worker (progress, cancel), and quantizing a stored model into more variants.
 
 import { proxy } from 'comlink';
-import type { BuilderApi, BuilderProgress, PickedFile } from '../../workers/protocol';
+import type { BuilderApi, BuilderProgress, CalibrationRequest, PickedFile } from '../../workers/protocol';
 import { readModelFile } from '../browser/opfs-store';
 import { guard } from '../browser/rpc';
 import type { WorkerHandle } from '../browser/workers';
@@ -19,6 +19,8 @@ export interface Task {
   kind: 'import' | 'quantize';
   message: string;
   fraction: number;
+  /** Estimated seconds left, when the builder gives one (calibrated quantization). */
+  secondsLeft?: number;
 }
 
 export class Library {
@@ -61,7 +63,7 @@ export class Library {
     let ended = false;
     const onProgress = proxy((p: BuilderProgress) => {
       if (ended) return;
-      this.task = { kind, message: p.message, fraction: p.fraction };
+      this.task = { kind, message: p.message, fraction: p.fraction, secondsLeft: p.secondsLeft };
       this.status = p.message;
     });
     try {
@@ -121,16 +123,22 @@ export class Library {
   }
 
   /** Writes more variants of a stored model (the builder quantizes and updates the manifest). */
-  async quantize(modelId: string, dtypes: string[], options: QuantizeRequestOptions): Promise<CatalogModel | null> {
+  async quantize(
+    modelId: string,
+    dtypes: string[],
+    options: QuantizeRequestOptions,
+    calibration?: CalibrationRequest,
+  ): Promise<CatalogModel | null> {
     // Reactive arrays are proxies, which cannot cross to a worker: send plain copies.
     const plainDtypes = $state.snapshot(dtypes);
     const plainOptions = $state.snapshot(options) as QuantizeRequestOptions;
+    const plainCalibration = calibration && ($state.snapshot(calibration) as CalibrationRequest);
     const label = plainDtypes.join(', ');
     const info = await this.#task(
       'quantize',
       `Quantizing ${modelId} to ${label}…`,
       refKey({ kind: 'local', id: modelId }),
-      (cb) => this.builder.api.quantize(modelId, plainDtypes, plainOptions, cb),
+      (cb) => this.builder.api.quantize(modelId, plainDtypes, plainOptions, cb, plainCalibration),
     );
     if (!info) return null;
     await this.refresh();

@@ -4,10 +4,11 @@ import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSyn
 import { basename, join, resolve } from 'node:path';
 import { QuantlabError } from '../../lib/errors';
 import { staleDataFiles } from '../../lib/onnx/external-data';
-import { expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
+import { checkCalibration, expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
 import { MANIFEST_PATH, parseManifest } from '../../lib/variants/manifest';
 import type { GridBits } from '../../lib/quantize/grid';
 import { DTYPES, IMPLEMENTED_METHODS, type Method, type QuantizeOptions } from '../../lib/variants/options';
+import { BUILTIN_CALIBRATION, nodeCalibRuntime, nodeCalibrationWindows } from '../../node/calibration';
 import { FP32_PATH } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
@@ -17,7 +18,8 @@ import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions } from '..
 const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   dtypes: ${DTYPES.join(', ')} (all = every one with default options)
   --method M            q4/q4f16: how levels and scales are chosen: ${IMPLEMENTED_METHODS.join(', ')} (default rtn,
-                        round-to-nearest; hqq = half-quadratic, calibration-free)
+                        round-to-nearest; hqq = half-quadratic, calibration-free; gptq and awq
+                        fit each layer to a calibration text: --calib)
   --bits 2|3|4|8        q4/q4f16 levels per weight (default 4; 3-bit levels are stored in 4-bit
                         MatMulNBits, as no runtime has a 3-bit kernel; 8 = weight-only 8-bit)
   --block-size N        16..256, power of two (q4 default 32, bnb4 default 64)
@@ -26,6 +28,10 @@ const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   --quant-type nf4|fp4  bnb4 code (default nf4)
   --double-quant        bnb4: quantize the absmax scales again
   --per-channel         q8/int8/uint8: one scale per output column
+  --calib FILE|builtin  calibration text file, or builtin (QuantLab's calibration sample, not the lab's
+                        evaluation text); evaluate on a different text from the one you calibrate on
+  --calib-tokens N      tokens of the calibration text to use (default 512)
+  --calib-window N      tokens per calibration window (default 128, at most the model's positions)
   --quantize-lm-head    also quantize the lm_head (kept in full precision by default)
   --keep a,b            more node or weight names to keep in full precision
 ${EXTERNAL_DATA_HELP}
@@ -41,6 +47,9 @@ const FLAGS = {
   'quant-type': { type: 'string' },
   'double-quant': { type: 'boolean' },
   'per-channel': { type: 'boolean' },
+  calib: { type: 'string' },
+  'calib-tokens': { type: 'number' },
+  'calib-window': { type: 'number' },
   'quantize-lm-head': { type: 'boolean' },
   keep: { type: 'list' },
   name: { type: 'string' },
@@ -83,6 +92,16 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
   };
   for (const k of Object.keys(common) as (keyof typeof common)[]) if (common[k] === undefined) delete common[k];
   const requests = expandRequests(v.dtype, common);
+  const calibration = v.calib
+    ? {
+        windows: await nodeCalibrationWindows(dir, v.calib === BUILTIN_CALIBRATION ? v.calib : resolve(v.calib), {
+          tokens: v['calib-tokens'],
+          window: v['calib-window'],
+        }),
+        runtime: nodeCalibRuntime,
+      }
+    : undefined;
+  checkCalibration(requests, calibration);
   const manifestPath = join(dir, MANIFEST_PATH);
   const previous = parseManifest(existsSync(manifestPath) ? new Uint8Array(readFileSync(manifestPath)) : undefined);
   const log = logger(v.quiet || v.json);
@@ -95,6 +114,7 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
       return basename(name) === name && existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
     },
     write: externalDataOptions(v),
+    calibration,
     onProgress: (p) => {
       if (p.variant !== shown) log(`[${p.variant + 1}/${p.variants}] ${p.file}`);
       shown = p.variant;

@@ -2,12 +2,19 @@
 // width is packed into. A method turns weight rows into a grid (grid.ts); packing is shared.
 
 import type { Method } from '../variants/options';
+import { awqGrid } from './awq';
+import { gptqGrid } from './gptq';
 import { rtnGrid, type WeightContext, type WeightQuantizer } from './grid';
 import { hqqGrid } from './hqq';
 import type { WeightTarget } from './targets';
 
 /** The methods this build implements. */
-export const WEIGHT_METHODS: Partial<Record<Method, WeightQuantizer>> = { rtn: rtnGrid, hqq: hqqGrid };
+export const WEIGHT_METHODS: Partial<Record<Method, WeightQuantizer>> = {
+  rtn: rtnGrid,
+  hqq: hqqGrid,
+  gptq: gptqGrid,
+  awq: awqGrid,
+};
 
 /** The MatMulNBits `bits` a grid is stored in (grid.ts: 3-bit levels in 4-bit storage). */
 export { storageBitsFor } from './grid';

@@ -6,8 +6,19 @@ import { QuantlabError, throwIfAborted } from '../errors';
 import { decodeModel } from '../onnx/proto';
 import { externalDataFiles, loadExternalData, type ExternalDataOptions } from '../onnx/external-data';
 import { quantizeModel, type QuantizeProgress, type VariantReport } from './quantize-model';
+import { hessianCalibrator, type CalibRuntime } from './calibration';
+import { awqPrepare } from './awq-model';
+import type { GridSpec } from './grid';
+import type { WeightCalibrator } from './methods';
 import { MANIFEST_PATH, encodeManifest, upsertManifest, type QuantlabManifest } from '../variants/manifest';
-import { DTYPES, describeFormat, resolveOptions, type QuantizeOptions } from '../variants/options';
+import {
+  CALIBRATED_METHODS,
+  DTYPES,
+  describeFormat,
+  resolveOptions,
+  type QuantizeOptions,
+  type ResolvedOptions,
+} from '../variants/options';
 import { FP32_PATH, transformersDtype, variantFileName } from '../variants/table';
 
 export interface VariantsProgress {
@@ -55,6 +66,29 @@ export interface VariantsHooks {
   readData?: (name: string) => Promise<Uint8Array | undefined>;
   /** When the variants keep their weights in .onnx_data files (default: only past protobuf's 2 GB limit). */
   write?: ExternalDataOptions;
+  /** The calibration text's windows and the runtime to run them in, for gptq and awq. */
+  calibration?: { windows: number[][]; runtime: CalibRuntime };
+}
+
+function gridSpecOf(o: ResolvedOptions): GridSpec {
+  return {
+    bits: o.bits,
+    blockSize: o.blockSize,
+    symmetric: o.symmetric,
+    scaleType: o.dtype === 'q4f16' ? 'float16' : 'float32',
+  };
+}
+
+/** Refuses calibrated methods (gptq, awq) without a calibration text, before anything runs. */
+export function checkCalibration(requests: QuantizeOptions[], calibration: VariantsHooks['calibration']): void {
+  const needs = requests.map((r) => resolveOptions(r).method).find((m) => CALIBRATED_METHODS.includes(m));
+  if (needs && (!calibration || calibration.windows.length === 0)) {
+    throw new QuantlabError(
+      'bad-argument',
+      `Method "${needs}" needs a calibration text`,
+      'Give one (quantlab quantize --calib FILE, or a calibration source in the Quantize dialog).',
+    );
+  }
 }
 
 /** Quantizes `modelBytes` (onnx/model.onnx, its .onnx_data files read through hooks.readData) into every requested variant. */
@@ -65,6 +99,7 @@ export async function quantizeVariants(
   hooks: VariantsHooks = {},
 ): Promise<VariantsResult> {
   requests.forEach((r) => resolveOptions(r));
+  checkCalibration(requests, hooks.calibration);
   const model = decodeModel(modelBytes, FP32_PATH);
   const dataNames = externalDataFiles(model, FP32_PATH);
   if (dataNames.length > 0) {
@@ -82,6 +117,32 @@ export async function quantizeVariants(
   for (const [i, req] of requests.entries()) {
     throwIfAborted(hooks.signal);
     const file = variantFileName(req);
+    const o = resolveOptions(req);
+    let source = model;
+    let calibrator: WeightCalibrator | undefined;
+    if (o.method === 'gptq' && hooks.calibration) {
+      calibrator = hessianCalibrator(model, hooks.calibration.runtime, hooks.calibration.windows);
+    } else if (o.method === 'awq' && hooks.calibration) {
+      const spec = gridSpecOf(o);
+      const prepared = await awqPrepare(model, hooks.calibration.runtime, hooks.calibration.windows, spec, {
+        signal: hooks.signal,
+        kept: (t) =>
+          (t.role === 'lm_head' && o.keepLmHead) || o.keep.includes(t.node.name) || o.keep.includes(t.weight.name),
+        onProgress: (done, total, input) =>
+          hooks.onProgress?.({
+            status: 'quantize',
+            variant: i,
+            variants: requests.length,
+            file,
+            tensor: `AWQ scales: ${input}`,
+            fraction: (i + (0.5 * done) / Math.max(1, total)) / requests.length,
+          }),
+      });
+      source = prepared.model;
+      calibrator = prepared.calibrator;
+    }
+    // AWQ's second half (clip search and rounding) fills the second half of its progress.
+    const share = o.method === 'awq' ? 0.5 : 0;
     const onProgress = (p: QuantizeProgress) =>
       hooks.onProgress?.({
         status: 'quantize',
@@ -89,13 +150,12 @@ export async function quantizeVariants(
         variants: requests.length,
         file,
         tensor: p.tensor,
-        fraction: (i + p.done / Math.max(1, p.total)) / requests.length,
+        fraction: (i + share + ((1 - share) * p.done) / Math.max(1, p.total)) / requests.length,
       });
-    const out = await quantizeModel(model, req, { onProgress, signal: hooks.signal, write: hooks.write });
+    const out = await quantizeModel(source, req, { onProgress, signal: hooks.signal, write: hooks.write, calibrator });
     const report = out.report;
     for (const [name, bytes] of out.files) files.set(`onnx/${name}`, bytes);
     reports.push(report);
-    const o = resolveOptions(req);
     manifest = upsertManifest(manifest, {
       file,
       transformersDtype: transformersDtype(file),

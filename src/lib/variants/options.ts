@@ -13,7 +13,7 @@ export type Dtype = (typeof DTYPES)[number];
 export const METHODS = ['rtn', 'hqq', 'gptq', 'awq'] as const;
 export type Method = (typeof METHODS)[number];
 /** Methods this build implements (the rest are named, and refused with a message). */
-export const IMPLEMENTED_METHODS: readonly Method[] = ['rtn', 'hqq'];
+export const IMPLEMENTED_METHODS: readonly Method[] = ['rtn', 'hqq', 'gptq', 'awq'];
 /** Methods that need a calibration text. */
 export const CALIBRATED_METHODS: readonly Method[] = ['gptq', 'awq'];
 

@@ -1,0 +1,52 @@
+// The calibrated methods' part of bench/quantize.bench.ts: GPTQ and AWQ on one fixture, with the
+// seconds spent capturing inputs in ONNX Runtime apart from the total, and the process's peak
+// resident memory so far (getrusage's maxrss, which includes building the fixture).
+
+import type { ModelProto } from '../src/lib/onnx/proto';
+import { awqPrepare } from '../src/lib/quantize/awq-model';
+import { hessianCalibrator } from '../src/lib/quantize/calibration';
+import { quantizeModel } from '../src/lib/quantize/quantize-model';
+import { nodeCalibRuntime } from '../src/node/calibration';
+
+/** 4 windows of 128 seeded pseudo-random token ids, each starting with id 1. */
+function windows(vocab: number): number[][] {
+  let s = 12345;
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
+  return Array.from({ length: 4 }, () => [1, ...Array.from({ length: 127 }, () => 2 + (next() % (vocab - 2)))]);
+}
+
+const peakMiB = () => (process.resourceUsage().maxRSS / 1024).toFixed(0);
+
+export async function benchCalibrated(
+  model: ModelProto,
+  vocab: number,
+  methods: string[],
+  bitWidths: (2 | 3 | 4)[],
+): Promise<void> {
+  const w = windows(vocab);
+  for (const method of methods) {
+    for (const bits of bitWidths) {
+      const t = performance.now();
+      if (method === 'gptq') {
+        const calibrator = hessianCalibrator(model, nodeCalibRuntime, w);
+        const { report } = await quantizeModel(model, { dtype: 'q4', method: 'gptq', bits }, { calibrator });
+        const captureS = calibrator.capture.seconds;
+        console.log(
+          `${report.file.padEnd(26)} gptq ${bits}-bit: ${((performance.now() - t) / 1000).toFixed(1)} s (capture ${captureS.toFixed(1)} s), peak RSS ${peakMiB()} MiB`,
+        );
+      } else if (method === 'awq') {
+        const spec = { bits, blockSize: 32, symmetric: true, scaleType: 'float32' as const };
+        const prepared = await awqPrepare(model, nodeCalibRuntime, w, spec, { kept: (x) => x.role === 'lm_head' });
+        const search = (performance.now() - t) / 1000;
+        const { report } = await quantizeModel(
+          prepared.model,
+          { dtype: 'q4', method: 'awq', bits },
+          { calibrator: prepared.calibrator },
+        );
+        console.log(
+          `${report.file.padEnd(26)} awq ${bits}-bit: ${((performance.now() - t) / 1000).toFixed(1)} s (scale search ${search.toFixed(1)} s), peak RSS ${peakMiB()} MiB`,
+        );
+      }
+    }
+  }
+}

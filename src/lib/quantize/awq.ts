@@ -1,0 +1,168 @@
+// AWQ (Lin et al., 2023): activation-aware weight quantization. Per group of linears sharing an
+// input, a per-input-channel scale s = mean|x|^α (α on a grid) is chosen to minimise the
+// quantized layers' output error on calibration inputs; the weights are multiplied by s and the
+// input divided by s (folded into the preceding RMSNorm weight or linear), then each block's
+// clipping range is searched, then the weights are rounded to nearest.
+
+import { QuantlabError } from '../errors';
+import {
+  emptyGrid,
+  gridLevels,
+  quantizeValue,
+  rtnBlockParams,
+  rtnGrid,
+  dequantizeGrid,
+  type GridSpec,
+  type WeightQuantizer,
+} from './grid';
+
+/** α values searched: 0, 1/n, ..., (n-1)/n (AutoAWQ: n = 20). */
+export const AWQ_ALPHA_GRID = 20;
+/** Clip ratios searched per block: 1, 0.95, ..., 0.55 (AutoAWQ: n_grid 20, max_shrink 0.5). */
+export const AWQ_CLIP_RATIOS = Array.from({ length: 10 }, (_, i) => 1 - i / 20);
+
+/** One weight of a group, as rows [N, K]. */
+export interface AwqWeight {
+  rows: Float32Array;
+  N: number;
+}
+
+export interface AwqScaleResult {
+  alpha: number;
+  /** Per input channel, normalised so that sqrt(max · min) = 1. */
+  scales: Float64Array;
+  /** Output error (mean squared, over tokens and outputs of the group) for each α of the grid. */
+  errors: number[];
+}
+
+/** s = meanAbs^α, floored at 1e-4, divided by sqrt(max(s) · min(s)) (as AutoAWQ does). */
+export function awqScales(meanAbs: Float64Array, alpha: number): Float64Array {
+  const s = meanAbs.map((m) => Math.max(Math.pow(Math.max(m, 1e-4), alpha), 1e-4));
+  let mx = 0;
+  let mn = Infinity;
+  for (const v of s) {
+    if (v > mx) mx = v;
+    if (v < mn) mn = v;
+  }
+  const norm = Math.sqrt(mx * mn);
+  return s.map((v) => v / norm);
+}
+
+/**
+ * The output error of weights quantized with input scales s: for each weight, RTN of W·diag(s)
+ * dequantized and divided by s again, compared with W on the inputs X [T, K]: mean over tokens and
+ * outputs of (X (W - Ŵ)ᵀ)².
+ */
+export function awqOutputError(
+  weights: AwqWeight[],
+  K: number,
+  X: Float32Array,
+  T: number,
+  s: Float64Array,
+  spec: GridSpec,
+): number {
+  let sum = 0;
+  let count = 0;
+  const delta = new Float64Array(K);
+  for (const w of weights) {
+    const scaled = new Float32Array(w.N * K);
+    for (let n = 0; n < w.N; n++) for (let k = 0; k < K; k++) scaled[n * K + k] = w.rows[n * K + k] * s[k];
+    const deq = dequantizeGrid(rtnGrid(scaled, w.N, K, spec));
+    for (let n = 0; n < w.N; n++) {
+      for (let k = 0; k < K; k++) delta[k] = w.rows[n * K + k] - deq[n * K + k] / s[k];
+      for (let t = 0; t < T; t++) {
+        let d = 0;
+        const xr = t * K;
+        for (let k = 0; k < K; k++) d += X[xr + k] * delta[k];
+        sum += d * d;
+      }
+    }
+    count += w.N * T;
+  }
+  return sum / count;
+}
+
+/** The α of the grid with the least output error for a group of weights sharing inputs X [T, K]. */
+export function awqSearchScale(
+  weights: AwqWeight[],
+  K: number,
+  X: Float32Array,
+  T: number,
+  meanAbs: Float64Array,
+  spec: GridSpec,
+  grid = AWQ_ALPHA_GRID,
+): AwqScaleResult {
+  let best = { alpha: 0, scales: awqScales(meanAbs, 0), error: Infinity };
+  const errors: number[] = [];
+  for (let i = 0; i < grid; i++) {
+    const alpha = i / grid;
+    const s = awqScales(meanAbs, alpha);
+    const e = awqOutputError(weights, K, X, T, s, spec);
+    errors.push(e);
+    if (e < best.error) best = { alpha, scales: s, error: e };
+  }
+  return { alpha: best.alpha, scales: best.scales, errors };
+}
+
+/**
+ * AWQ's last step as a registry method: rows (already multiplied by the chosen scales) rounded
+ * to nearest, each block's range clipped to the ratio of AWQ_CLIP_RATIOS whose output error on the
+ * inputs (through ctx.hessian of the scaled inputs: Δᵀ H Δ over the block) is least.
+ */
+export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
+  const H = ctx?.hessian;
+  if (!H) {
+    throw new QuantlabError(
+      'bad-argument',
+      'AWQ needs a calibration text',
+      'Give a calibration text (quantlab quantize --calib FILE, or the Quantize dialog’s calibration source).',
+    );
+  }
+  const g = emptyGrid(N, K, spec);
+  const levels = gridLevels(spec.bits);
+  const bs = spec.blockSize;
+  const delta = new Float64Array(bs);
+  const best = new Uint8Array(bs);
+  const cand = new Uint8Array(bs);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < g.kBlocks; b++) {
+      const k0 = b * bs;
+      const len = Math.min(K, k0 + bs) - k0;
+      let mn = 0;
+      let mx = 0;
+      for (let j = 0; j < len; j++) {
+        const v = rows[n * K + k0 + j];
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      const amax = Math.max(mx, -mn);
+      let bestErr = Infinity;
+      let bestParams = { scale: 0, zero: 0 };
+      for (const r of AWQ_CLIP_RATIOS) {
+        const m = amax * r;
+        const p = rtnBlockParams(Math.max(mn, -m), Math.min(mx, m), spec);
+        for (let j = 0; j < len; j++) {
+          const v = rows[n * K + k0 + j];
+          cand[j] = quantizeValue(Math.min(m, Math.max(-m, v)), p.scale, p.zero, levels);
+          delta[j] = v - (cand[j] - p.zero) * p.scale;
+        }
+        let err = 0;
+        for (let i = 0; i < len; i++) {
+          const hr = (k0 + i) * K + k0;
+          let s = 0;
+          for (let j = 0; j < len; j++) s += H[hr + j] * delta[j];
+          err += delta[i] * s;
+        }
+        if (err < bestErr) {
+          bestErr = err;
+          bestParams = p;
+          best.set(cand.subarray(0, len));
+        }
+      }
+      g.scales[n * g.kBlocks + b] = bestParams.scale;
+      g.zeros[n * g.kBlocks + b] = bestParams.zero;
+      g.q.set(best.subarray(0, len), n * K + k0);
+    }
+  }
+  return g;
+};
