@@ -3,15 +3,21 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QuantlabError } from '../../lib/errors';
-import { staleDataFiles } from '../../lib/onnx/external-data';
+import { externalDataFiles, loadExternalData, staleDataFiles } from '../../lib/onnx/external-data';
+import { decodeModel } from '../../lib/onnx/proto';
+import type { GridBits } from '../../lib/quantize/grid';
+import { checkBudget, planMixed } from '../../lib/quantize/mixed';
 import { expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
+import { measureSensitivity, measuredTargets, resolveSensitivitySpec } from '../../lib/quantize/sensitivity';
 import { MANIFEST_PATH, parseManifest } from '../../lib/variants/manifest';
-import { DTYPES, type QuantizeOptions } from '../../lib/variants/options';
+import { DTYPES, type Method, type QuantizeOptions } from '../../lib/variants/options';
 import { FP32_PATH } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
-import { logger } from '../format';
-import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions } from '../model-folder';
+import { logger, progressLine } from '../format';
+import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions, readModelFolder } from '../model-folder';
+import { CALIBRATION_FLAGS, CALIBRATION_HELP, readCalibration } from '../calibration';
+import { nodeOrtRuntime } from '../../node/ort-runtime';
 
 const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   dtypes: ${DTYPES.join(', ')} (all = every one with default options)
@@ -23,6 +29,13 @@ const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   --per-channel         q8/int8/uint8: one scale per output column
   --quantize-lm-head    also quantize the lm_head (kept in full precision by default)
   --keep a,b            more node or weight names to keep in full precision
+  --method M            q4/q4f16: how levels and scales are chosen (default rtn)
+  --budget B            q4/q4f16 mixed precision: measure each weight's sensitivity on --calib,
+                        then give each weight a width so the quantized weights take at most B
+                        bits per weight (scales and zero points included); one file, its
+                        manifest lists each weight's bits and method
+  --widths 2,4,8        the widths --budget chooses from (2, 3, 4, 8; default 2,4,8)
+${CALIBRATION_HELP}
 ${EXTERNAL_DATA_HELP}
   --json                print the reports as JSON
   --quiet               no progress lines, no table`;
@@ -37,6 +50,10 @@ const FLAGS = {
   'per-channel': { type: 'boolean' },
   'quantize-lm-head': { type: 'boolean' },
   keep: { type: 'list' },
+  method: { type: 'string' },
+  budget: { type: 'number', min: 0 },
+  widths: { type: 'numbers' },
+  ...CALIBRATION_FLAGS,
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   ...EXTERNAL_DATA_FLAGS,
@@ -71,12 +88,14 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
     perChannel: v['per-channel'] ? true : undefined,
     keepLmHead: v['quantize-lm-head'] ? false : undefined,
     keep: v.keep,
+    method: v.method as Method | undefined,
   };
   for (const k of Object.keys(common) as (keyof typeof common)[]) if (common[k] === undefined) delete common[k];
-  const requests = expandRequests(v.dtype, common);
+  let requests = expandRequests(v.dtype, common);
+  const log = logger(v.quiet || v.json);
+  if (v.budget !== undefined) requests = [await mixedRequest(dir, requests, v, log)];
   const manifestPath = join(dir, MANIFEST_PATH);
   const previous = parseManifest(existsSync(manifestPath) ? new Uint8Array(readFileSync(manifestPath)) : undefined);
-  const log = logger(v.quiet || v.json);
   let shown = -1;
   const onnxDir = join(dir, 'onnx');
   const result = await quantizeVariants(new Uint8Array(readFileSync(source)), requests, previous, {
@@ -119,4 +138,52 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
     }
   }
   return 0;
+}
+
+/** The one q4/q4f16 request of --budget with its per-weight plan, from a sensitivity measurement on --calib. */
+async function mixedRequest(
+  dir: string,
+  requests: QuantizeOptions[],
+  v: ParsedArgs<typeof FLAGS>['values'],
+  log: (line: string) => void,
+): Promise<QuantizeOptions> {
+  const [req] = requests;
+  if (requests.length !== 1 || (req.dtype !== 'q4' && req.dtype !== 'q4f16')) {
+    throw new QuantlabError(
+      'bad-argument',
+      `--budget makes one mixed-precision q4 or q4f16 file, not ${v.dtype!.join(', ')}`,
+      'Use --dtype q4 (or q4f16) with --budget.',
+    );
+  }
+  const { maxPositions } = readModelFolder(dir);
+  const model = decodeModel(new Uint8Array(readFileSync(join(dir, FP32_PATH))), FP32_PATH);
+  const dataNames = externalDataFiles(model, FP32_PATH);
+  if (dataNames.length > 0) {
+    const data = new Map(dataNames.map((n) => [n, new Uint8Array(readFileSync(join(dir, 'onnx', basename(n))))]));
+    loadExternalData(model, data, FP32_PATH);
+  }
+  const spec = resolveSensitivitySpec({
+    bits: (v.widths ?? [2, 4, 8]) as GridBits[],
+    method: req.method,
+    blockSize: req.blockSize,
+    symmetric: req.symmetric,
+    scaleType: req.dtype === 'q4f16' ? 'float16' : 'float32',
+    keepLmHead: req.keepLmHead,
+  });
+  checkBudget(v.budget!, measuredTargets(model, spec.keepLmHead), spec.bits, spec);
+  const calib = await readCalibration(dir, v, maxPositions);
+  const report = await measureSensitivity({
+    model,
+    ...calib,
+    ...spec,
+    runtime: await nodeOrtRuntime(),
+    onProgress: (p) => !v.quiet && !v.json && progressLine(p.done, p.total, 'sensitivity run'),
+  });
+  const mixed = planMixed(report, v.budget!);
+  const counts = new Map<number, number>();
+  for (const c of mixed.plan) counts.set(c.bits, (counts.get(c.bits) ?? 0) + 1);
+  log(
+    `sensitivity: ${report.entries.length} runs in ${report.seconds.toFixed(1)} s; plan: ${[...counts].map(([b, n]) => `${n} weights at ${b} bits`).join(', ')}, ${mixed.bitsPerWeight.toFixed(3)} bits per weight (budget ${v.budget})`,
+  );
+  return { ...req, plan: mixed.plan };
 }

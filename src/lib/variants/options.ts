@@ -17,6 +17,14 @@ export const IMPLEMENTED_METHODS: readonly Method[] = ['rtn'];
 /** Methods that need a calibration text. */
 export const CALIBRATED_METHODS: readonly Method[] = ['gptq', 'awq'];
 
+/** One weight's width and method in a mixed-precision variant (QuantizeOptions.plan). */
+export interface WeightChoice {
+  /** The weight's initializer name. */
+  weight: string;
+  bits: GridBits;
+  method: Method;
+}
+
 export interface QuantizeOptions {
   dtype: Dtype;
   /** MatMulNBits bits for q4 / q4f16 (4 by default; 8 = weight-only 8-bit). */
@@ -37,9 +45,43 @@ export interface QuantizeOptions {
   keepLmHead?: boolean;
   /** More node or initializer names to keep in full precision. */
   keep?: string[];
+  /** q4 / q4f16 mixed precision: these weights get their own bits and method (the rest: bits, method). */
+  plan?: WeightChoice[];
 }
 
-export type ResolvedOptions = Required<QuantizeOptions>;
+export type ResolvedOptions = Required<Omit<QuantizeOptions, 'plan'>> & Pick<QuantizeOptions, 'plan'>;
+
+/** Bit widths a mixed-precision plan may give a weight. */
+export const PLAN_BITS: readonly number[] = [2, 3, 4, 8];
+
+/** Checks a plan's entries (q4/q4f16 only, known widths and available methods, each weight once). */
+function checkPlan(plan: WeightChoice[], dtype: Dtype): WeightChoice[] {
+  if (dtype !== 'q4' && dtype !== 'q4f16') {
+    throw new QuantlabError(
+      'bad-argument',
+      `A per-weight plan applies to MatMulNBits variants (q4, q4f16), not ${dtype}`,
+      'Use --dtype q4 or q4f16 for mixed precision.',
+    );
+  }
+  const seen = new Set<string>();
+  for (const c of plan) {
+    if (!PLAN_BITS.includes(c.bits))
+      throw new QuantlabError(
+        'bad-argument',
+        `Unsupported bits ${String(c.bits)} for ${c.weight}`,
+        'Use 2, 3, 4 or 8.',
+      );
+    if (!IMPLEMENTED_METHODS.includes(c.method))
+      throw new QuantlabError(
+        'bad-argument',
+        `Method "${String(c.method)}" for ${c.weight} is not available in this build`,
+        `Available: ${IMPLEMENTED_METHODS.join(', ')}.`,
+      );
+    if (seen.has(c.weight)) throw new QuantlabError('bad-argument', `The plan lists ${c.weight} twice`);
+    seen.add(c.weight);
+  }
+  return plan.map((c) => ({ weight: c.weight, bits: c.bits, method: c.method }));
+}
 
 export const BLOCK_SIZES = [16, 32, 64, 128, 256];
 
@@ -109,7 +151,18 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
     perChannel: o.perChannel ?? false,
     keepLmHead: o.keepLmHead ?? true,
     keep: [...(o.keep ?? [])].sort(),
+    ...(o.plan ? { plan: checkPlan(o.plan, o.dtype) } : {}),
   };
+}
+
+/** "12 at 2-bit, 16 at 4-bit" for a plan. */
+function planSummary(plan: WeightChoice[]): string {
+  const counts = new Map<number, number>();
+  for (const c of plan) counts.set(c.bits, (counts.get(c.bits) ?? 0) + 1);
+  return [...counts.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([b, n]) => `${n} at ${b}-bit${b === 3 ? ' (4-bit storage)' : ''}`)
+    .join(', ');
 }
 
 /** One line describing a variant's storage format. */
@@ -126,6 +179,8 @@ export function describeFormat(o: ResolvedOptions): string {
       return `DynamicQuantizeLinear + MatMulInteger, int8 weights in [-64, 64] ${o.perChannel ? 'per column' : 'per tensor'}`;
     case 'q4':
     case 'q4f16':
+      if (o.plan)
+        return `MatMulNBits mixed precision (${planSummary(o.plan)}), block ${o.blockSize}, ${o.symmetric ? 'symmetric' : 'asymmetric'}, ${o.dtype === 'q4f16' ? 'float16 scales and activations' : 'float32 scales'}`;
       return `MatMulNBits ${o.bits}-bit, block ${o.blockSize}, ${o.symmetric ? 'symmetric' : 'asymmetric'}, ${o.dtype === 'q4f16' ? 'float16 scales and activations' : 'float32 scales'}`;
     case 'bnb4':
       return `MatMulBnb4 ${o.quantType}, block ${o.blockSize}${o.doubleQuant ? ', double-quantized absmax (8-bit dynamic code, blocks of 256)' : ''}`;

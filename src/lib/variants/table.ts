@@ -214,6 +214,7 @@ export function variantFileName(opts: QuantizeOptions): string {
       if (o.bits === 8) name = `model_q8${o.dtype === 'q4f16' ? 'f16' : ''}nbits`;
       if (o.blockSize !== 32) parts.push(`b${o.blockSize}`);
       if (!o.symmetric) parts.push('asym');
+      if (o.plan) parts.push(`mix${shortHash(JSON.stringify(o.plan))}`);
       break;
     case 'bnb4':
       if (o.quantType !== 'nf4' || o.doubleQuant) parts.push(o.quantType);
@@ -287,7 +288,9 @@ export function variantFromStem(stem: string, bytes?: number): VariantInfo {
           .slice(kind.base.length + 1)
           .split('_')
           .filter(Boolean);
-  const words = parts.map((p) => (/^b\d+$/.test(p) ? p : (PART_WORDS[p] ?? (p.startsWith('keep') ? 'keep' : p))));
+  const words = parts.map((p) =>
+    /^b\d+$/.test(p) ? p : (PART_WORDS[p] ?? (p.startsWith('keep') ? 'keep' : p.startsWith('mix') ? 'mixed' : p)),
+  );
   let format = kind.format;
   if (kind.base === 'model_bnb4')
     format = `MatMulBnb4 ${parts.includes('fp4') ? 'FP4' : 'NF4'}${parts.includes('dq') ? ', double-quantized scales' : ''}`;
