@@ -51,6 +51,29 @@ describe('quantlab sensitivity / quantize --budget', () => {
     const lines = readFileSync(csv, 'utf8').trim().split('\r\n');
     expect(lines).toHaveLength(1 + 28 * 2);
     expect(lines[0].startsWith('weight,layer,module,K,N,method,bits')).toBe(true);
+
+    // quantize --budget plans from the saved report without measuring again (no --calib needed).
+    const saved = join(tempDir(), 's.json');
+    writeFileSync(saved, r.out);
+    const q = await runCli(['quantize', dir, '--dtype', 'q4', '--budget', '4', '--sensitivity', saved, '--json']);
+    expect(q.err).toBe('');
+    expect(q.code).toBe(0);
+    const [variant] = JSON.parse(q.out).variants;
+    expect(variant.bitsPerWeightQuantized).toBeLessThanOrEqual(4);
+    expect(new Set(variant.options.plan.map((c: { bits: number }) => c.bits))).toEqual(new Set([2, 4]));
+    const other = await runCli([
+      'quantize',
+      dir,
+      '--dtype',
+      'q4',
+      '--block-size',
+      '16',
+      '--budget',
+      '4',
+      '--sensitivity',
+      saved,
+    ]);
+    expect(other.err).toMatch(/was measured with blockSize 32, this variant uses 16/);
   }, 120_000);
 
   it('writes one mixed file at the size of uniform q4 block 16, with a lower mean KLD than it', async () => {

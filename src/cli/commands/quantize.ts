@@ -8,7 +8,14 @@ import { decodeModel } from '../../lib/onnx/proto';
 import type { GridBits } from '../../lib/quantize/grid';
 import { checkBudget, planMixed } from '../../lib/quantize/mixed';
 import { expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
-import { measureSensitivity, measuredTargets, resolveSensitivitySpec } from '../../lib/quantize/sensitivity';
+import {
+  measureSensitivity,
+  measuredTargets,
+  resolveSensitivitySpec,
+  type SensitivityReport,
+  type SensitivitySpec,
+} from '../../lib/quantize/sensitivity';
+import type { WeightTarget } from '../../lib/quantize/targets';
 import { MANIFEST_PATH, parseManifest } from '../../lib/variants/manifest';
 import { DTYPES, type Method, type QuantizeOptions } from '../../lib/variants/options';
 import { FP32_PATH } from '../../lib/variants/table';
@@ -35,6 +42,8 @@ const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
                         bits per weight (scales and zero points included); one file, its
                         manifest lists each weight's bits and method
   --widths 2,4,8        the widths --budget chooses from (2, 3, 4, 8; default 2,4,8)
+  --sensitivity FILE    plan from this report of 'quantlab sensitivity --json' (same method, block
+                        size, zero points and scale type) instead of measuring again
 ${CALIBRATION_HELP}
 ${EXTERNAL_DATA_HELP}
   --json                print the reports as JSON
@@ -53,6 +62,7 @@ const FLAGS = {
   method: { type: 'string' },
   budget: { type: 'number', min: 0 },
   widths: { type: 'numbers' },
+  sensitivity: { type: 'string' },
   ...CALIBRATION_FLAGS,
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -170,20 +180,61 @@ async function mixedRequest(
     scaleType: req.dtype === 'q4f16' ? 'float16' : 'float32',
     keepLmHead: req.keepLmHead,
   });
-  checkBudget(v.budget!, measuredTargets(model, spec.keepLmHead), spec.bits, spec);
-  const calib = await readCalibration(dir, v, maxPositions);
-  const report = await measureSensitivity({
-    model,
-    ...calib,
-    ...spec,
-    runtime: await nodeOrtRuntime(),
-    onProgress: (p) => !v.quiet && !v.json && progressLine(p.done, p.total, 'sensitivity run'),
-  });
+  const targets = measuredTargets(model, spec.keepLmHead);
+  let report: SensitivityReport;
+  if (typeof v.sensitivity === 'string') {
+    report = readSensitivity(v.sensitivity, spec, targets);
+  } else {
+    checkBudget(v.budget!, targets, spec.bits, spec);
+    const calib = await readCalibration(dir, v, maxPositions);
+    report = await measureSensitivity({
+      model,
+      ...calib,
+      ...spec,
+      runtime: await nodeOrtRuntime(),
+      onProgress: (p) => !v.quiet && !v.json && progressLine(p.done, p.total, 'sensitivity run'),
+    });
+  }
   const mixed = planMixed(report, v.budget!);
   const counts = new Map<number, number>();
   for (const c of mixed.plan) counts.set(c.bits, (counts.get(c.bits) ?? 0) + 1);
   log(
-    `sensitivity: ${report.entries.length} runs in ${report.seconds.toFixed(1)} s; plan: ${[...counts].map(([b, n]) => `${n} weights at ${b} bits`).join(', ')}, ${mixed.bitsPerWeight.toFixed(3)} bits per weight (budget ${v.budget})`,
+    `sensitivity: ${report.entries.length} runs${v.sensitivity ? ` read from ${v.sensitivity}` : ` in ${report.seconds.toFixed(1)} s`}; plan: ${[...counts].map(([b, n]) => `${n} weights at ${b} bits`).join(', ')}, ${mixed.bitsPerWeight.toFixed(3)} bits per weight (budget ${v.budget})`,
   );
   return { ...req, plan: mixed.plan };
+}
+
+/** A saved sensitivity report, refused by name unless it measured these weights with these settings. */
+function readSensitivity(file: string, spec: SensitivitySpec, targets: WeightTarget[]): SensitivityReport {
+  let r: SensitivityReport;
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8')) as SensitivityReport;
+  } catch (err) {
+    throw new QuantlabError('bad-argument', `Cannot read --sensitivity ${file}: ${(err as Error).message}`);
+  }
+  if (!r || !Array.isArray(r.entries) || !Array.isArray(r.bits)) {
+    throw new QuantlabError(
+      'bad-argument',
+      `${file} is not a sensitivity report`,
+      "Write one with 'quantlab sensitivity <dir> --calib FILE --json'.",
+    );
+  }
+  for (const k of ['method', 'blockSize', 'symmetric', 'scaleType'] as const) {
+    if (r[k] !== spec[k]) {
+      throw new QuantlabError(
+        'bad-argument',
+        `${file} was measured with ${k} ${String(r[k])}, this variant uses ${String(spec[k])}`,
+        "Measure again with the same settings, or quantize with the report's.",
+      );
+    }
+  }
+  const missing = targets.find((t) => !r.entries.some((e) => e.weight === t.weight.name));
+  if (missing) {
+    throw new QuantlabError(
+      'bad-argument',
+      `${file} has no measurement of ${missing.weight.name}`,
+      'Measure this model with quantlab sensitivity.',
+    );
+  }
+  return r;
 }
