@@ -35,8 +35,11 @@ const r = await measureSensitivity({
   method: values.method as Method,
   runtime: await nodeOrtRuntime(),
   onProgress: (p) => {
-    if (p.done - last >= 30 || p.done === p.total) {
-      console.error(`${p.done}/${p.total} runs, ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    if (p.done - last >= 10 || p.done === p.total) {
+      const c = process.cpuUsage(cpu);
+      console.error(
+        `${p.done}/${p.total} runs, ${((performance.now() - t) / 1000).toFixed(0)} s wall, ${((c.user + c.system) / 1e6).toFixed(0)} s CPU, RSS ${(processRss() / 2 ** 20).toFixed(0)} MiB`,
+      );
       last = p.done;
     }
   },
