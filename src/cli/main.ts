@@ -10,6 +10,7 @@ import { evalCommand } from './commands/eval';
 import { generateCommand } from './commands/generate';
 import { importCommand } from './commands/import';
 import { quantizeCommand } from './commands/quantize';
+import { sensitivityCommand } from './commands/sensitivity';
 import { sweepCommand } from './commands/sweep';
 import { tinyCommand } from './commands/tiny';
 
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   importCommand,
   tinyCommand,
   quantizeCommand,
+  sensitivityCommand,
   generateCommand,
   evalCommand,
   sweepCommand,

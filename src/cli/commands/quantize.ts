@@ -3,7 +3,17 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QuantlabError } from '../../lib/errors';
-import { staleDataFiles } from '../../lib/onnx/external-data';
+import { externalDataFiles, loadExternalData, staleDataFiles } from '../../lib/onnx/external-data';
+import { decodeModel } from '../../lib/onnx/proto';
+import { checkBudget, planMixed } from '../../lib/quantize/mixed';
+import {
+  measureSensitivity,
+  measuredTargets,
+  resolveSensitivitySpec,
+  type SensitivityReport,
+  type SensitivitySpec,
+} from '../../lib/quantize/sensitivity';
+import type { WeightTarget } from '../../lib/quantize/targets';
 import { checkCalibration, expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
 import { MANIFEST_PATH, parseManifest } from '../../lib/variants/manifest';
 import type { GridBits } from '../../lib/quantize/grid';
@@ -12,8 +22,10 @@ import { BUILTIN_CALIBRATION, nodeCalibRuntime, nodeCalibrationWindows } from '.
 import { FP32_PATH } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
-import { logger } from '../format';
-import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions } from '../model-folder';
+import { logger, progressLine } from '../format';
+import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions, readModelFolder } from '../model-folder';
+import { readCalibration } from '../calibration';
+import { nodeOrtRuntime } from '../../node/ort-runtime';
 
 const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   dtypes: ${DTYPES.join(', ')} (all = every one with default options)
@@ -34,6 +46,13 @@ const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   --calib-window N      tokens per calibration window (default 128, at most the model's positions)
   --quantize-lm-head    also quantize the lm_head (kept in full precision by default)
   --keep a,b            more node or weight names to keep in full precision
+  --budget B            q4/q4f16 mixed precision: measure each weight's sensitivity on --calib,
+                        then give each weight a width so the quantized weights take at most B
+                        bits per weight (scales and zero points included); one file, its
+                        manifest lists each weight's bits and method
+  --widths 2,4,8        the widths --budget chooses from (2, 3, 4, 8; default 2,4,8)
+  --sensitivity FILE    plan from this report of 'quantlab sensitivity --json' (same method, block
+                        size, zero points and scale type) instead of measuring again
 ${EXTERNAL_DATA_HELP}
   --json                print the reports as JSON
   --quiet               no progress lines, no table`;
@@ -53,6 +72,9 @@ const FLAGS = {
   'quantize-lm-head': { type: 'boolean' },
   keep: { type: 'list' },
   name: { type: 'string' },
+  budget: { type: 'number', min: 0 },
+  widths: { type: 'numbers' },
+  sensitivity: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   ...EXTERNAL_DATA_FLAGS,
@@ -91,7 +113,9 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
     name: v.name,
   };
   for (const k of Object.keys(common) as (keyof typeof common)[]) if (common[k] === undefined) delete common[k];
-  const requests = expandRequests(v.dtype, common);
+  let requests = expandRequests(v.dtype, common);
+  const log = logger(v.quiet || v.json);
+  if (v.budget !== undefined) requests = [await mixedRequest(dir, requests, v, log)];
   const calibration = v.calib
     ? {
         windows: await nodeCalibrationWindows(dir, v.calib === BUILTIN_CALIBRATION ? v.calib : resolve(v.calib), {
@@ -104,7 +128,6 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
   checkCalibration(requests, calibration);
   const manifestPath = join(dir, MANIFEST_PATH);
   const previous = parseManifest(existsSync(manifestPath) ? new Uint8Array(readFileSync(manifestPath)) : undefined);
-  const log = logger(v.quiet || v.json);
   let shown = -1;
   const onnxDir = join(dir, 'onnx');
   const result = await quantizeVariants(new Uint8Array(readFileSync(source)), requests, previous, {
@@ -148,4 +171,97 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
     }
   }
   return 0;
+}
+
+/** The one q4/q4f16 request of --budget with its per-weight plan, from a sensitivity measurement on --calib. */
+async function mixedRequest(
+  dir: string,
+  requests: QuantizeOptions[],
+  v: ParsedArgs<typeof FLAGS>['values'],
+  log: (line: string) => void,
+): Promise<QuantizeOptions> {
+  const [req] = requests;
+  if (requests.length !== 1 || (req.dtype !== 'q4' && req.dtype !== 'q4f16')) {
+    throw new QuantlabError(
+      'bad-argument',
+      `--budget makes one mixed-precision q4 or q4f16 file, not ${v.dtype!.join(', ')}`,
+      'Use --dtype q4 (or q4f16) with --budget.',
+    );
+  }
+  const { maxPositions } = readModelFolder(dir);
+  const model = decodeModel(new Uint8Array(readFileSync(join(dir, FP32_PATH))), FP32_PATH);
+  const dataNames = externalDataFiles(model, FP32_PATH);
+  if (dataNames.length > 0) {
+    const data = new Map(dataNames.map((n) => [n, new Uint8Array(readFileSync(join(dir, 'onnx', basename(n))))]));
+    loadExternalData(model, data, FP32_PATH);
+  }
+  const spec = resolveSensitivitySpec({
+    bits: (v.widths ?? [2, 4, 8]) as GridBits[],
+    method: req.method,
+    blockSize: req.blockSize,
+    symmetric: req.symmetric,
+    scaleType: req.dtype === 'q4f16' ? 'float16' : 'float32',
+    keepLmHead: req.keepLmHead,
+  });
+  const targets = measuredTargets(model, spec.keepLmHead);
+  let report: SensitivityReport;
+  if (typeof v.sensitivity === 'string') {
+    report = readSensitivity(v.sensitivity, spec, targets);
+  } else {
+    checkBudget(v.budget!, targets, spec.bits, spec);
+    const calib = await readCalibration(
+      dir,
+      { calib: v.calib, 'calib-tokens': v['calib-tokens'], ctx: v['calib-window'] },
+      maxPositions,
+    );
+    report = await measureSensitivity({
+      model,
+      ...calib,
+      ...spec,
+      runtime: await nodeOrtRuntime(),
+      onProgress: (p) => !v.quiet && !v.json && progressLine(p.done, p.total, 'sensitivity run'),
+    });
+  }
+  const mixed = planMixed(report, v.budget!);
+  const counts = new Map<number, number>();
+  for (const c of mixed.plan) counts.set(c.bits, (counts.get(c.bits) ?? 0) + 1);
+  log(
+    `sensitivity: ${report.entries.length} runs${v.sensitivity ? ` read from ${v.sensitivity}` : ` in ${report.seconds.toFixed(1)} s`}; plan: ${[...counts].map(([b, n]) => `${n} weights at ${b} bits`).join(', ')}, ${mixed.bitsPerWeight.toFixed(3)} bits per weight (budget ${v.budget})`,
+  );
+  return { ...req, plan: mixed.plan };
+}
+
+/** A saved sensitivity report, refused by name unless it measured these weights with these settings. */
+function readSensitivity(file: string, spec: SensitivitySpec, targets: WeightTarget[]): SensitivityReport {
+  let r: SensitivityReport;
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8')) as SensitivityReport;
+  } catch (err) {
+    throw new QuantlabError('bad-argument', `Cannot read --sensitivity ${file}: ${(err as Error).message}`);
+  }
+  if (!r || !Array.isArray(r.entries) || !Array.isArray(r.bits)) {
+    throw new QuantlabError(
+      'bad-argument',
+      `${file} is not a sensitivity report`,
+      "Write one with 'quantlab sensitivity <dir> --calib FILE --json'.",
+    );
+  }
+  for (const k of ['method', 'blockSize', 'symmetric', 'scaleType'] as const) {
+    if (r[k] !== spec[k]) {
+      throw new QuantlabError(
+        'bad-argument',
+        `${file} was measured with ${k} ${String(r[k])}, this variant uses ${String(spec[k])}`,
+        "Measure again with the same settings, or quantize with the report's.",
+      );
+    }
+  }
+  const missing = targets.find((t) => !r.entries.some((e) => e.weight === t.weight.name));
+  if (missing) {
+    throw new QuantlabError(
+      'bad-argument',
+      `${file} has no measurement of ${missing.weight.name}`,
+      'Measure this model with quantlab sensitivity.',
+    );
+  }
+  return r;
 }

@@ -126,17 +126,24 @@ function quantizeTarget(
   switch (o.dtype) {
     case 'q4':
     case 'q4f16': {
-      const method = WEIGHT_METHODS[o.method];
-      if (!method) throw new QuantlabError('bad-argument', `Method "${o.method}" is not available in this build`);
+      // A mixed-precision plan gives this weight its own width and method.
+      const choice = o.plan?.find((c) => c.weight === name);
+      const bits = choice?.bits ?? o.bits;
+      const method = WEIGHT_METHODS[choice?.method ?? o.method];
+      if (!method)
+        throw new QuantlabError(
+          'bad-argument',
+          `Method "${choice?.method ?? o.method}" is not available in this build`,
+        );
       const rows = weightAs(t, 'NK');
       const spec = {
-        bits: o.bits,
+        bits,
         blockSize: o.blockSize,
         symmetric: o.symmetric,
         scaleType: o.dtype === 'q4f16' ? ('float16' as const) : ('float32' as const),
       };
       const grid = method(rows, t.N, t.K, spec, ctx);
-      const storage = storageBitsFor(o.bits);
+      const storage = storageBitsFor(bits);
       const q = packNBits(grid, storage, rows);
       return {
         emitted: emitNBits(t.node, x, name, q, storage, o.blockSize),
@@ -201,6 +208,14 @@ export async function quantizeModel(
     (t.role === 'lm_head' && o.keepLmHead && !converting) || keep.has(t.node.name) || keep.has(t.weight.name);
   const kept = o.dtype === 'fp16' ? [] : targets.filter(isKept);
   const selected = converting ? [] : targets.filter((t) => !kept.includes(t));
+  const unknown = o.plan?.find((c) => !selected.some((t) => t.weight.name === c.weight));
+  if (unknown) {
+    throw new QuantlabError(
+      'no-weights',
+      `The plan names ${unknown.weight}, which is not a quantized linear weight of this model`,
+      'Measure this model again (quantlab sensitivity) and plan from its own weights.',
+    );
+  }
   if (!converting && selected.length === 0) {
     throw new QuantlabError(
       'no-weights',

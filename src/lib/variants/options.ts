@@ -17,6 +17,14 @@ export const IMPLEMENTED_METHODS: readonly Method[] = ['rtn', 'hqq', 'gptq', 'aw
 /** Methods that need a calibration text. */
 export const CALIBRATED_METHODS: readonly Method[] = ['gptq', 'awq'];
 
+/** One weight's width and method in a mixed-precision variant (QuantizeOptions.plan). */
+export interface WeightChoice {
+  /** The weight's initializer name. */
+  weight: string;
+  bits: GridBits;
+  method: Method;
+}
+
 export interface QuantizeOptions {
   dtype: Dtype;
   /** MatMulNBits levels for q4 / q4f16: 2, 3, 4 (default) or 8 (3-bit levels are stored in 4 bits). */
@@ -39,13 +47,46 @@ export interface QuantizeOptions {
   keep?: string[];
   /** The output file stem (onnx/<name>.onnx) instead of the one derived from the options. */
   name?: string;
+  /** q4 / q4f16 mixed precision: these weights get their own bits and method (the rest: bits, method). */
+  plan?: WeightChoice[];
 }
 
-/** Every option filled in; `name` stays optional (absent: the derived file name). */
-export type ResolvedOptions = Required<Omit<QuantizeOptions, 'name'>> & { name?: string };
+/** Every option filled in; `name` and `plan` stay optional (absent: the derived file name, one width). */
+export type ResolvedOptions = Required<Omit<QuantizeOptions, 'name' | 'plan'>> & Pick<QuantizeOptions, 'name' | 'plan'>;
 
 /** MatMulNBits level widths (q4, q4f16 --bits). */
 export const NBITS_BITS: readonly GridBits[] = [2, 3, 4, 8];
+/** Bit widths a mixed-precision plan may give a weight. */
+export const PLAN_BITS: readonly number[] = [2, 3, 4, 8];
+
+/** Checks a plan's entries (q4/q4f16 only, known widths and available methods, each weight once). */
+function checkPlan(plan: WeightChoice[], dtype: Dtype): WeightChoice[] {
+  if (dtype !== 'q4' && dtype !== 'q4f16') {
+    throw new QuantlabError(
+      'bad-argument',
+      `A per-weight plan applies to MatMulNBits variants (q4, q4f16), not ${dtype}`,
+      'Use --dtype q4 or q4f16 for mixed precision.',
+    );
+  }
+  const seen = new Set<string>();
+  for (const c of plan) {
+    if (!PLAN_BITS.includes(c.bits))
+      throw new QuantlabError(
+        'bad-argument',
+        `Unsupported bits ${String(c.bits)} for ${c.weight}`,
+        'Use 2, 3, 4 or 8.',
+      );
+    if (!IMPLEMENTED_METHODS.includes(c.method))
+      throw new QuantlabError(
+        'bad-argument',
+        `Method "${String(c.method)}" for ${c.weight} is not available in this build`,
+        `Available: ${IMPLEMENTED_METHODS.join(', ')}.`,
+      );
+    if (seen.has(c.weight)) throw new QuantlabError('bad-argument', `The plan lists ${c.weight} twice`);
+    seen.add(c.weight);
+  }
+  return plan.map((c) => ({ weight: c.weight, bits: c.bits, method: c.method }));
+}
 
 export const BLOCK_SIZES = [16, 32, 64, 128, 256];
 
@@ -117,6 +158,7 @@ export function resolveOptions(o: QuantizeOptions): ResolvedOptions {
     keepLmHead: o.keepLmHead ?? true,
     keep: [...(o.keep ?? [])].sort(),
     ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.plan ? { plan: checkPlan(o.plan, o.dtype) } : {}),
   };
 }
 
@@ -143,6 +185,16 @@ export function describeNBits(bits: GridBits, storageBits: number): string {
   return bits === storageBits ? `${bits}-bit` : `${bits}-bit levels in ${storageBits}-bit storage`;
 }
 
+/** "12 at 2-bit, 16 at 4-bit" for a plan. */
+function planSummary(plan: WeightChoice[]): string {
+  const counts = new Map<number, number>();
+  for (const c of plan) counts.set(c.bits, (counts.get(c.bits) ?? 0) + 1);
+  return [...counts.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([b, n]) => `${n} at ${b}-bit${b === 3 ? ' (4-bit storage)' : ''}`)
+    .join(', ');
+}
+
 /** One line describing a variant's storage format. */
 export function describeFormat(o: ResolvedOptions): string {
   switch (o.dtype) {
@@ -157,6 +209,8 @@ export function describeFormat(o: ResolvedOptions): string {
       return `DynamicQuantizeLinear + MatMulInteger, int8 weights in [-64, 64] ${o.perChannel ? 'per column' : 'per tensor'}`;
     case 'q4':
     case 'q4f16':
+      if (o.plan)
+        return `MatMulNBits mixed precision (${planSummary(o.plan)}), block ${o.blockSize}, ${o.symmetric ? 'symmetric' : 'asymmetric'}, ${o.dtype === 'q4f16' ? 'float16 scales and activations' : 'float32 scales'}`;
       return `MatMulNBits ${describeNBits(o.bits, storageBitsFor(o.bits))}, block ${o.blockSize}, ${o.symmetric ? 'symmetric' : 'asymmetric'}, ${o.dtype === 'q4f16' ? 'float16 scales and activations' : 'float32 scales'}${o.method === 'rtn' ? '' : `, ${o.method.toUpperCase()}`}`;
     case 'bnb4':
       return `MatMulBnb4 ${o.quantType}, block ${o.blockSize}${o.doubleQuant ? ', double-quantized absmax (8-bit dynamic code, blocks of 256)' : ''}`;

@@ -236,6 +236,7 @@ export function variantFileName(opts: QuantizeOptions): string {
       if (o.method !== 'rtn') parts.push(o.method);
       if (o.blockSize !== 32) parts.push(`b${o.blockSize}`);
       if (!o.symmetric) parts.push('asym');
+      if (o.plan) parts.push(`mix${shortHash(JSON.stringify(o.plan))}`);
       break;
     case 'bnb4':
       if (o.quantType !== 'nf4' || o.doubleQuant) parts.push(o.quantType);
@@ -314,7 +315,9 @@ export function variantFromStem(stem: string, bytes?: number): VariantInfo {
           .slice(kind.base.length + 1)
           .split('_')
           .filter(Boolean);
-  const words = parts.map((p) => (/^b\d+$/.test(p) ? p : (PART_WORDS[p] ?? (p.startsWith('keep') ? 'keep' : p))));
+  const words = parts.map((p) =>
+    /^b\d+$/.test(p) ? p : (PART_WORDS[p] ?? (p.startsWith('keep') ? 'keep' : p.startsWith('mix') ? 'mixed' : p)),
+  );
   let format = kind.format;
   if (kind.base === 'model_bnb4')
     format = `MatMulBnb4 ${parts.includes('fp4') ? 'FP4' : 'NF4'}${parts.includes('dq') ? ', double-quantized scales' : ''}`;
