@@ -1,6 +1,7 @@
 // Entry point: starts the builder worker and the playground state, mounts the Svelte app, and puts
 // the worker handles and the state on window.quantlab so the browser tests can drive the real page.
 import { mount } from 'svelte';
+import './styles/tokens.css';
 import App from './App.svelte';
 import { startBuilderWorker, startColumnWorker } from './browser/workers';
 import { Lab } from './state/lab.svelte.ts';

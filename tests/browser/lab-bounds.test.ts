@@ -256,7 +256,8 @@ describe('bounded, interruptible lab work', () => {
               requestAnimationFrame(() =>
                 resolve({
                   value: window.quantlab!.playground.settings[key as keyof SamplingSettings] as number,
-                  message: document.querySelector('.sampling .message')?.textContent ?? '',
+                  // The message beside the field itself (a row of the sampling controls).
+                  message: el.closest('.row')?.querySelector('.message')?.textContent ?? '',
                 }),
               ),
             );

@@ -7,6 +7,8 @@ import { pacer } from '../../src/lib/eval/pace';
 import {
   checkReportPlan,
   checkSweepPlan,
+  describeReportEstimate,
+  estimateReport,
   duration,
   LIMITS,
   planReport,
@@ -148,5 +150,23 @@ describe('quantlab sweep', () => {
     expect(r.err).toContain('Use at most 20,000 Seeds per cell');
     const hot = await runCli(['sweep', '/nonexistent', '--temperatures', '99']);
     expect(hot.err).toContain('temperatures: 99 is not a number from 0 to 2');
+  });
+});
+
+describe('estimateReport (before the text is tokenized)', () => {
+  it('bounds the tokens by the bytes of the text plus BOS, per precision', () => {
+    const e = estimateReport(1836, 3);
+    expect(e.tokens).toBe(1837 * 3);
+    expect(e.over).toBeUndefined();
+    expect(describeReportEstimate(e, 3)).toBe('at most 1,837 tokens x 3 precisions = 5,511 tokens');
+  });
+
+  it('says what is over the limits: 2,000,000 tokens, or two hours at the measured speed', () => {
+    expect(estimateReport(1_000_000, 2).over).toBe('over the limit of 2,000,000 tokens');
+    expect(estimateReport(999_999, 2).over).toBeUndefined();
+    // 10,001 tokens at 1 token/s on each of 1 precision: 10,001 s, over 7,200 s.
+    const slow = estimateReport(10_000, 1, [1]);
+    expect(slow.seconds).toBe(10_001);
+    expect(slow.over).toBe('longer than the limit of 2 h');
   });
 });

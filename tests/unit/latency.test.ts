@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ceilingTokensPerS, latencyRows, parseBandwidth } from '../../src/lib/page/latency';
+import { ceilingTokensPerS, latencyRows, parseBandwidth, sharedLatencyTop } from '../../src/lib/page/latency';
 import type { Timings } from '../../src/lib/runner/types';
 
 const timings = (decode: number): Timings => ({
@@ -58,5 +58,19 @@ describe('latency figures', () => {
     expect(rows[1]).toMatchObject({ floorTokensPerS: null, floorRatio: null, ceilingTokensPerS: 40 });
     expect(rows[1].ofCeiling).toBeCloseTo(1.25, 12);
     expect(rows[2]).toMatchObject({ ceilingTokensPerS: null, ofCeiling: null });
+  });
+});
+
+describe('sharedLatencyTop', () => {
+  it('rounds the largest ms/token of any column up to 1, 2, 2.5 or 5 times a power of ten', () => {
+    expect(sharedLatencyTop([[1.2, 3.4], [13.7]])).toBe(20);
+    expect(sharedLatencyTop([[4.2], [0.5]])).toBe(5);
+    expect(sharedLatencyTop([[2.1]])).toBe(2.5);
+    expect(sharedLatencyTop([[100]])).toBe(100);
+    expect(sharedLatencyTop([[0.031]])).toBe(0.05);
+  });
+  it('is undefined before any column has a token (each chart then fits itself)', () => {
+    expect(sharedLatencyTop([[], []])).toBeUndefined();
+    expect(sharedLatencyTop([])).toBeUndefined();
   });
 });

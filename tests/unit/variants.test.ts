@@ -131,6 +131,16 @@ describe('manifest', () => {
     expect(describeBits(withQuantized[0])).toBe('4.50 bit/weight, 10.55 overall');
   });
 
+  it('describes bf16 as bf16 values in fp32 storage, not as 32 bit/weight', () => {
+    const [bf16] = variantsFromFiles([{ path: 'onnx/model_bf16.onnx', bytes: 962992 }], {
+      version: 1,
+      variants: [{ file: 'model_bf16.onnx', bitsPerWeight: 33.352682436878744, bitsPerWeightQuantized: 32 }],
+    });
+    expect(describeBits(bf16)).toBe('bf16 values in fp32 storage (33.35 bit/weight overall)');
+    const [nominal] = variantsFromFiles([{ path: 'onnx/model_bf16.onnx', bytes: 962992 }]);
+    expect(describeBits(nominal)).toBe('bf16 values in fp32 storage');
+  });
+
   it('flags variants whose weights live in .onnx_data, counting the chunks and their bytes', () => {
     const v = variantsFromFiles([
       { path: 'onnx/model.onnx', bytes: 524e3 },

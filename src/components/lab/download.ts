@@ -1,6 +1,7 @@
 // Saving lab results as files: text (CSV, JSON) through a Blob URL and a chart's canvas as PNG,
 // both through a temporary <a download> so the browser's ordinary download flow runs.
 import type { ExportKind, Lab } from '../../state/lab.svelte.ts';
+import { token } from '../charts';
 
 function click(href: string, name: string): void {
   const a = document.createElement('a');
@@ -18,13 +19,13 @@ export function downloadText(text: string, name: string, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** Downloads a canvas as PNG, on a white background (charts draw on transparent). */
+/** Downloads a canvas as PNG, on the page's surface colour (charts draw on transparent, in the theme's text colour). */
 export function downloadPng(canvas: HTMLCanvasElement, name: string): void {
   const out = document.createElement('canvas');
   out.width = canvas.width;
   out.height = canvas.height;
   const g = out.getContext('2d')!;
-  g.fillStyle = '#fff';
+  g.fillStyle = token('--surface', '#fff');
   g.fillRect(0, 0, out.width, out.height);
   g.drawImage(canvas, 0, 0);
   click(out.toDataURL('image/png'), name);

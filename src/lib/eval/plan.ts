@@ -229,3 +229,36 @@ export function checkReportPlan(p: ReportPlan): void {
       : 'Use a smaller window or fewer precisions.',
   );
 }
+
+/** A report's size before its text is tokenized: an upper bound, since a token is at least one byte of text. */
+export interface ReportEstimate {
+  /** Tokens through the models at most: (bytes + 1 for BOS) x precisions. */
+  tokens: number;
+  seconds?: number;
+  /** Says what is over LIMITS when even the bound is; undefined when the bound fits. */
+  over?: string;
+}
+
+/** The estimate shown beside the report's Run button, from the text's UTF-8 length. */
+export function estimateReport(
+  bytes: number,
+  precisions: number,
+  speeds: readonly (number | undefined)[] = [],
+): ReportEstimate {
+  const each = bytes + 1;
+  const seconds = secondsAt(each, speeds.length === precisions ? speeds : []);
+  const tokens = each * precisions;
+  const over =
+    tokens > LIMITS.reportTokens
+      ? `over the limit of ${count(LIMITS.reportTokens)} tokens`
+      : seconds !== undefined && seconds > LIMITS.seconds
+        ? `longer than the limit of ${duration(LIMITS.seconds).replace('about ', '')}`
+        : undefined;
+  return { tokens, ...(seconds !== undefined ? { seconds } : {}), ...(over ? { over } : {}) };
+}
+
+/** "at most 1,837 tokens x 3 precisions = 5,511 tokens, at most under a minute at the columns' measured speed". */
+export function describeReportEstimate(e: ReportEstimate, precisions: number): string {
+  const time = e.seconds === undefined ? '' : `, at most ${duration(e.seconds)} at the columns' measured speed`;
+  return `at most ${count(e.tokens / precisions)} tokens x ${precisions} ${precisions === 1 ? 'precision' : 'precisions'} = ${count(e.tokens)} tokens${time}`;
+}

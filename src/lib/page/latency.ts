@@ -82,3 +82,16 @@ export function latencyRows(columns: readonly LatencyInput[], gbPerS: number): L
       };
     });
 }
+
+/**
+ * The y-axis top every column's per-token chart shares (so columns compare by eye): the largest
+ * ms/token of any column, rounded up to 1, 2, 2.5 or 5 times a power of ten; undefined with no tokens.
+ */
+export function sharedLatencyTop(lists: readonly (readonly number[])[]): number | undefined {
+  let max = 0;
+  for (const l of lists) for (const v of l) if (Number.isFinite(v) && v > max) max = v;
+  if (max <= 0) return undefined;
+  const p = 10 ** Math.floor(Math.log10(max));
+  const step = [1, 2, 2.5, 5, 10].find((m) => m * p >= max - 1e-12)!;
+  return Number((step * p).toPrecision(12));
+}

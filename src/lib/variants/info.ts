@@ -76,6 +76,12 @@ export function variantsFromFiles(
 
 /** "4.50 bit/weight, 10.55 overall" (measured: quantized tensors, whole file) or "≈4 bit" (nominal). */
 export function describeBits(v: VariantInfo): string {
+  // bf16 rounds each weight to bfloat16 but stores and computes it as fp32: its 32 bits are storage,
+  // not precision, so it says so rather than "32.00 bit/weight".
+  if (/^model_bf16(_|$)/.test(v.stem))
+    return v.bitsPerWeight !== undefined && v.bitsMeasured
+      ? `bf16 values in fp32 storage (${v.bitsPerWeight.toFixed(2)} bit/weight overall)`
+      : 'bf16 values in fp32 storage';
   if (v.bitsPerWeight === undefined) return '';
   if (!v.bitsMeasured) return `≈${v.bitsPerWeight} bit`;
   if (v.bitsQuantized === undefined) return `${v.bitsPerWeight.toFixed(2)} bit/weight`;

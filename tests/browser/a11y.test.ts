@@ -1,0 +1,277 @@
+// The page for people (issue 14, items 4 to 7) on the built site, in one page session: axe-core
+// finds no serious or critical violation on the first screen, with the lab's report shown, during a
+// generation and with the Quantize dialog open (light and dark); a keyboard-only walk-through
+// generates, changes the temperature and opens the lab; metric names explain themselves on focus
+// and hover; the lab's charts keep their titles clear and the top-k select filled; and layout
+// screenshots at 390, 1400 and 2560 px and in dark mode go to test-results/ with their layout checked.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CHECKPOINT, TOKENIZER } from '../helpers/aidreams';
+import { REPO } from '../helpers/paths';
+import { column, gotoReady, waitSettled } from './columns';
+import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const SHOTS = path.join(REPO, 'test-results');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core's serious and critical violations on the page as it is now (injected once per page load). */
+async function axeViolations(page: Page, state: string): Promise<AxeViolation[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: AXE });
+  const all = await page.evaluate(async () => {
+    const r = await (
+      window as unknown as { axe: { run: (c: Document, o: object) => Promise<{ violations: AxeViolation[] }> } }
+    ).axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target })),
+    }));
+  });
+  const bad = all.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  console.log(
+    `[axe] ${state}: ${all.length} violation(s), ${bad.length} serious or critical` +
+      (all.length ? ` (${all.map((v) => `${v.id}: ${v.impact}, ${v.nodes.length} node(s)`).join('; ')})` : ''),
+  );
+  return bad;
+}
+
+const describeBad = (v: AxeViolation[]) =>
+  v.map((x) => `${x.id} (${x.impact}): ${x.help} at ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`).join('\n');
+
+/** Presses `key` until the focused element matches `selector` (at most `max` presses); returns the presses. */
+async function pressUntil(page: Page, key: string, selector: string, max = 200): Promise<number> {
+  for (let i = 1; i <= max; i++) {
+    await page.keyboard.press(key);
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return i;
+  }
+  throw new Error(`${selector} not reached with ${max} presses of ${key}`);
+}
+
+/** Layout at the page's current width: no sideways page scroll, columns in one row, the report table inside the lab. */
+async function layout(page: Page) {
+  return page.evaluate(() => {
+    const cols = [...document.querySelectorAll('article.column')].map((c) => c.getBoundingClientRect());
+    const lab = document.querySelector('#lab')!.getBoundingClientRect();
+    const table = document.querySelector('#lab-quality')?.parentElement?.getBoundingClientRect();
+    // What sticks out of the page first (an element past the right edge whose parent is not), to name the culprit.
+    const scrolls = (e: Element | null): boolean =>
+      !!e &&
+      e !== document.body &&
+      (/(auto|scroll|hidden)/.test(getComputedStyle(e).overflowX) || scrolls(e.parentElement));
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > innerWidth + 1)
+      .filter((e) => e.parentElement!.getBoundingClientRect().right <= innerWidth + 1)
+      .filter((e) => !scrolls(e.parentElement))
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${[...e.classList].join('.')}`);
+    return {
+      overflow: document.documentElement.scrollWidth - innerWidth,
+      wide,
+      columnTops: [...new Set(cols.map((r) => Math.round(r.top)))],
+      columnWidths: cols.map((r) => Math.round(r.width)),
+      tableRight: table ? table.right : 0,
+      labRight: lab.right,
+    };
+  });
+}
+
+describe('accessible, themed and responsive page', () => {
+  let server: StaticServer;
+  let browser: BrowserSession;
+  let page: Page;
+  let stems: string[];
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    server = await serveStatic(inject('siteDir'));
+    browser = await launchChromium();
+    page = browser.page;
+    await page.setViewportSize({ width: 1400, height: 1000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('has no serious or critical axe violation on the first screen', async () => {
+    await gotoReady(page, `${server.url}?device=wasm`);
+    await page.locator('article.column').first().waitFor();
+    stems = await page.locator('article.column').evaluateAll((els) => els.map((e) => e.getAttribute('data-variant')!));
+    expect(stems.length).toBeGreaterThan(0);
+    expect(describeBad(await axeViolations(page, 'first screen'))).toBe('');
+  });
+
+  it('generates, changes the temperature and opens the lab with the keyboard alone', async () => {
+    const gens = await Promise.all(
+      stems.map(async (s) => Number(await column(page, s).getAttribute('data-generation'))),
+    );
+    // Wait for any generation the first screen started by itself, so Enter starts a new one.
+    for (const [i, s] of stems.entries())
+      if ((await column(page, s).getAttribute('data-status')) === 'generating') await waitSettled(page, s, gens[i] - 1);
+    const before = await Promise.all(
+      stems.map(async (s) => Number(await column(page, s).getAttribute('data-generation'))),
+    );
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const tabs = await pressUntil(page, 'Tab', '#generate');
+    // Focus is visible where it is: an outline from :focus-visible.
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe('none');
+    await page.keyboard.press('Enter');
+    for (const [i, s] of stems.entries()) expect(await waitSettled(page, s, before[i], 120_000)).toBe('done');
+
+    const t0 = await page.evaluate(() => window.quantlab!.playground.settings.temperature);
+    const settled = await Promise.all(
+      stems.map(async (s) => Number(await column(page, s).getAttribute('data-generation'))),
+    );
+    await pressUntil(page, 'Tab', '#temperature');
+    await page.keyboard.press('ArrowRight');
+    await expect
+      .poll(() => page.evaluate(() => window.quantlab!.playground.settings.temperature))
+      .toBeCloseTo(t0 + 0.05, 6);
+    // Live mode regenerates every column on the change.
+    for (const [i, s] of stems.entries()) expect(await waitSettled(page, s, settled[i], 120_000)).toBe('done');
+
+    await pressUntil(page, 'Shift+Tab', 'a[href="#lab"]');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.evaluate(() => location.hash)).toBe('#lab');
+    await pressUntil(page, 'Tab', '#lab-run-quality', 60);
+    await page.keyboard.press(' ');
+    // Space on Run report started the report (the next test waits for its table).
+    await expect
+      .poll(() => page.evaluate(() => window.quantlab!.lab.running ?? (window.quantlab!.lab.report ? 'shown' : null)))
+      .toMatch(/^(quality|shown)$/);
+    console.log(`[keyboard] ${tabs} Tab presses from the page's start to Generate`);
+  });
+
+  it('explains a metric on keyboard focus and on hover, in a tooltip the name is described by', async () => {
+    // The report the keyboard started: its workers load and score on a machine that may be busy.
+    await page.locator('#lab-quality').waitFor({ timeout: 540_000 });
+    const term = page.locator('#lab-quality button.term[data-metric="kld_mean"]');
+    await term.focus();
+    const tip = page.locator(`#${await term.getAttribute('aria-describedby')}`);
+    expect(await tip.getAttribute('role')).toBe('tooltip');
+    expect(await tip.isVisible()).toBe(true);
+    expect(await tip.textContent()).toMatch(/Kullback-Leibler.*Lower is better\. Typical: q8 about 0\.005/);
+    await page.keyboard.press('Escape');
+    expect(await tip.isVisible()).toBe(false);
+    const decode = page.locator(`article.column[data-variant="${stems[0]}"] button.term[data-metric="decode_tps"]`);
+    await decode.hover();
+    const decodeTip = page.locator(`#${await decode.getAttribute('aria-describedby')}`);
+    expect(await decodeTip.isVisible()).toBe(true);
+    expect(await decodeTip.textContent()).toMatch(/Higher is better/);
+    await page.mouse.move(0, 0);
+  });
+
+  it('has no serious or critical axe violation with the lab report shown', async () => {
+    expect(describeBad(await axeViolations(page, 'lab report'))).toBe('');
+  });
+
+  it('draws every column on one latency scale, sweep titles clear of their buttons, and names the top-k drawn', async () => {
+    const tops = await page
+      .locator('article.column .chart[data-y-max]')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-y-max'))));
+    expect(tops.length).toBe(stems.length);
+    expect(new Set(tops).size).toBe(1);
+    expect(tops[0]).toBeGreaterThan(0);
+
+    for (const [id, v] of [
+      ['#lab-temperatures', '0.5, 1'],
+      ['#lab-topks', '1, 5'],
+      ['#lab-topps', '1'],
+      ['#lab-max-new', '4'],
+      ['#lab-seeds', '1'],
+    ])
+      await page.fill(id, v);
+    await page.locator('#lab-run-sweep').click();
+    await page.waitForFunction(
+      () => {
+        const s = document.querySelector('#lab-sweep-status');
+        return (
+          s && s.getAttribute('data-total') !== '0' && s.getAttribute('data-done') === s.getAttribute('data-total')
+        );
+      },
+      undefined,
+      { timeout: 300_000, polling: 200 },
+    );
+    // The select names the top-k the charts draw (the first sampling one, 5), never blank.
+    expect(await page.locator('#lab-lines-topk').inputValue()).toBe('5');
+    // Each chart's PNG button sits above its canvas, not on the title.
+    const overlaps = await page
+      .locator('#lab-sweep-charts figure')
+      .evaluateAll((figs) =>
+        figs.map(
+          (f) =>
+            f.querySelector('.png')!.getBoundingClientRect().bottom -
+            f.querySelector('canvas')!.getBoundingClientRect().top,
+        ),
+      );
+    expect(overlaps.length).toBeGreaterThan(0);
+    for (const o of overlaps) expect(o).toBeLessThanOrEqual(0);
+    // And its data is one keypress away, as a table.
+    const first = page.locator('#lab-sweep-charts figure').first();
+    await first.locator('summary').focus();
+    await page.keyboard.press('Enter');
+    expect(await first.locator('table tbody tr').count()).toBe(2);
+  });
+
+  it('keeps its layout at 390, 1400 and 2560 px and in dark mode (screenshots in test-results/)', async () => {
+    for (const width of [390, 1400, 2560]) {
+      await page.setViewportSize({ width, height: 1000 });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const l = await layout(page);
+      console.log(`[layout] ${width} px: ${JSON.stringify(l)}`);
+      expect(l.overflow, `page scrolls sideways at ${width} px`).toBeLessThanOrEqual(0);
+      expect(l.columnTops, `columns side by side at ${width} px`).toHaveLength(1);
+      expect(l.tableRight, `report table inside the lab at ${width} px`).toBeLessThanOrEqual(l.labRight + 0.5);
+      for (const w of l.columnWidths) expect(w).toBeGreaterThanOrEqual(Math.min(280, width - 60));
+      await page.screenshot({ path: path.join(SHOTS, `a11y-layout-${width}.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(13, 17, 23)');
+    await page.screenshot({ path: path.join(SHOTS, 'a11y-layout-1400-dark.png'), fullPage: true });
+    expect(describeBad(await axeViolations(page, 'lab report, dark'))).toBe('');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('has no serious or critical axe violation during a generation', async () => {
+    // A generation that never answers holds the page in its generating state for as long as axe needs.
+    await page.evaluate(() => (window.quantlabTest = { hang: 'generate', stopMs: 500 }));
+    await page.locator('#generate').click();
+    for (const s of stems)
+      await expect.poll(() => column(page, s).getAttribute('data-status'), { timeout: 120_000 }).toBe('generating');
+    const bad = await axeViolations(page, 'generating');
+    await page.locator('#stop').click();
+    for (const s of stems)
+      await expect.poll(() => column(page, s).getAttribute('data-status'), { timeout: 10_000 }).toBe('idle');
+    await page.evaluate(() => (window.quantlabTest = undefined));
+    expect(describeBad(bad)).toBe('');
+  });
+
+  it('has no serious or critical axe violation with the Quantize dialog open', async () => {
+    await page.setInputFiles('#open-files', [CHECKPOINT, TOKENIZER]);
+    await page
+      .locator('#import-status')
+      .filter({ hasText: /Imported|Error/ })
+      .waitFor({ timeout: 120_000 });
+    expect(await page.locator('#import-status').textContent()).toMatch(/Imported/);
+    await page.locator('#quantize').click();
+    await page.locator('dialog[open]').waitFor();
+    expect(describeBad(await axeViolations(page, 'Quantize dialog'))).toBe('');
+    await page.screenshot({ path: path.join(SHOTS, 'a11y-dialog-1400.png') });
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('dialog[open]').count()).toBe(0);
+    expect(browser.errors).toEqual([]);
+  });
+});
