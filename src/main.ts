@@ -27,7 +27,8 @@ window.quantlab = { builder, startColumnWorker, playground: pg, lab };
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
 mount(App, { target, props: { pg, lab } });
-void pg.init(location.search);
+// The page-level ready flag (tests wait for it): set once init() has selected the start-up model.
+void pg.init(location.search).finally(() => document.documentElement.setAttribute('data-ready', 'true'));
 addEventListener('pagehide', () => {
   pg.persistNow();
   lab.saveNow();

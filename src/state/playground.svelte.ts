@@ -39,6 +39,8 @@ export class Playground {
   /** Each served model's variants (from models/index.json), or why they are unknown, by model id. */
   #served = $state.raw<Record<string, ServedModels>>({});
   shareUrl = $state('');
+  /** init() has ended: the start-up model is selected (and its first generation started, when it runs on opening). */
+  ready = $state(false);
   /** The latency panel: bandwidth and the floor measurement over these columns. */
   readonly latency = new Latency({
     columns: () => this.columns,
@@ -105,8 +107,33 @@ export class Playground {
     readonly hub: HubRepos = new HubRepos(),
   ) {}
 
-  /** Reads storage and the URL (the URL wins), then finds the platform and the models. */
+  /**
+   * Reads storage and the URL (the URL wins), then finds the platform and the models; on a built-in
+   * model with nothing kept from the last visit, it generates at once when the autorun setting is on.
+   */
   async init(search: string): Promise<void> {
+    try {
+      await this.#init(search);
+      if (this.#shouldAutorun()) this.generate();
+    } finally {
+      this.ready = true;
+    }
+  }
+
+  /**
+   * The first screen runs without a click, but only offline work: a built-in (served) model, whose
+   * files this site serves, never a Hub download nobody asked for; and not over restored results.
+   */
+  #shouldAutorun(): boolean {
+    return (
+      this.settings.autorun &&
+      this.model?.ref.kind === 'served' &&
+      this.columns.length > 0 &&
+      !this.columns.some((c) => c.restored)
+    );
+  }
+
+  async #init(search: string): Promise<void> {
     const { stored, url, results, resultsModel, resultsFor, running, choices } = readInputs(search);
     const merged = mergeSettings(stored, url);
     this.settings = merged.settings;
@@ -311,7 +338,7 @@ export class Playground {
       if (active && this.settings.live) this.#scheduleLive();
       return;
     }
-    const sampling = Object.keys(patch).some((k) => k !== 'live' && k !== 'memoryBudgetMb');
+    const sampling = Object.keys(patch).some((k) => k !== 'live' && k !== 'memoryBudgetMb' && k !== 'autorun');
     if (sampling && this.settings.live && this.#active()) this.#scheduleLive();
   }
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { QuantizeOptions } from '../../src/lib/variants/options';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
-import { openFiles } from './columns';
+import { noAutorun, openFiles } from './columns';
 
 const EXTRA: { dtypes: string[]; options: Omit<QuantizeOptions, 'dtype'> }[] = [
   { dtypes: ['bnb4'], options: { quantType: 'fp4' } },
@@ -43,7 +43,7 @@ describe('every quantized variant runs in the browser', () => {
     server = await serveStatic(inject('siteDir'));
     browser = await launchChromium();
     const page = browser.page;
-    await page.goto(server.url);
+    await page.goto(noAutorun(server.url));
     await openFiles(page, [CHECKPOINT, TOKENIZER]);
     const info = await page.evaluate(async (extra) => {
       const b = window.quantlab!.builder.api;
