@@ -145,6 +145,44 @@ describe('Playground', () => {
     expect(back.workers).toHaveLength(0);
   });
 
+  it('compares tokens with fp32 only once every column has finished, in the fp32 worker, one column at a time', async () => {
+    const { pg, workers } = await open();
+    pg.generate();
+    const w = await allRunning(pg, workers);
+    const [fp32, q4] = pg.columns;
+    expect(fp32.comparison.state).toBe('waiting');
+    w.model.run.finish([1, 2, 3]);
+    await vi.advanceTimersByTimeAsync(100);
+    // q4 is still decoding: no teacher-forced pass may compete with it.
+    expect(w.model.compares).toEqual([]);
+    expect(q4.comparison.state).toBe('waiting');
+    w.model_q4.run.finish([1, 3]);
+    await vi.waitFor(() => expect(q4.comparison.state).toBe('done'));
+    const prompt = w.model.encode('Hello');
+    // The baseline compares itself (no other logits) and then q4 on q4's own ids, both in fp32's worker.
+    expect(w.model.compares).toEqual([
+      { ids: [...prompt, 1, 2, 3], from: prompt.length - 1, other: false },
+      { ids: [...prompt, 1, 3], from: prompt.length - 1, other: true },
+    ]);
+    expect(w.model_q4.compares).toEqual([]);
+    expect(fp32.comparison.state === 'done' && fp32.comparison.stats.length).toBe(3);
+    expect(q4.comparison.state === 'done' && q4.comparison.stats.length).toBe(2);
+    // A new run drops the comparison until its own columns finish.
+    pg.generate();
+    expect(q4.comparison.state).toBe('waiting');
+  });
+
+  it('says why tokens are not compared when the fp32 column failed', async () => {
+    const { pg, workers } = await open();
+    pg.generate();
+    const w = await allRunning(pg, workers);
+    w.model.run.fail({ code: 'generate-failed', message: 'boom' });
+    w.model_q4.run.finish([1, 3]);
+    await vi.waitFor(() => expect(pg.columns[1].comparison.state).toBe('unavailable'));
+    const c = pg.columns[1].comparison;
+    expect(c.state === 'unavailable' && c.message).toContain('did not finish this run');
+  });
+
   it('falls back to the built-in model, with a note, for a model it does not have', async () => {
     const { pg } = await open({ search: '?model=local:gone' });
     expect(pg.modelKey).toBe(BUILTIN_MODEL.key);
