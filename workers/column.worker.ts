@@ -151,7 +151,11 @@ const api = {
     current?.abort();
     const ctrl = new AbortController();
     current = ctrl;
-    const run = measureFloor(prompt, newTokens, runs, ctrl.signal).finally(() => {
+    // One session, one run at a time: a token comparison in flight ends first.
+    const run = (async () => {
+      await comparing;
+      return measureFloor(prompt, newTokens, runs, ctrl.signal);
+    })().finally(() => {
       if (current === ctrl) current = undefined;
       if (floorRun === ended) floorRun = undefined;
     });

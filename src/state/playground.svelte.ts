@@ -47,7 +47,8 @@ export class Playground {
     columns: () => this.columns,
     prompt: () => this.prompt,
     maxNewTokens: () => this.settings.maxNewTokens,
-    busy: () => this.busy,
+    // The floor is not measured while tokens are being compared: those passes would slow it.
+    busy: () => this.busy || this.comparing,
   });
 
   /** Hub models (opened by id, then the catalog's suggestions), the built-in models, then the user's own. */
@@ -72,6 +73,10 @@ export class Playground {
   readonly variants: VariantInfo[] = $derived(this.model?.variants ?? []);
   readonly reference: Column | undefined = $derived(this.columns.find((c) => c.variant.stem === FP32_STEM));
   readonly busy: boolean = $derived(this.columns.some((c) => c.status === 'generating' || c.status === 'loading'));
+  /** A token comparison with fp32 is waiting for the run to end or being computed. */
+  readonly comparing: boolean = $derived(
+    this.columns.some((c) => c.comparison.state === 'waiting' || c.comparison.state === 'computing'),
+  );
 
   /** navigator.deviceMemory (GB, rounded down to a power of two and capped) where the browser gives it. */
   readonly deviceMemoryGb: number | undefined = (globalThis.navigator as { deviceMemory?: number } | undefined)
