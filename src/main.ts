@@ -35,7 +35,11 @@ mount(App, { target, props: { pg, lab, presets } });
 // A preset link (?preset=...) is read before init mirrors the settings into the address bar.
 const presetLink = presetFromQuery(location.search);
 void presets.loadModels();
-void pg.init(location.search).then(() => presets.openWith(presetLink));
+// The page-level ready flag (tests wait for it): set once init() has selected the start-up model.
+void pg
+  .init(location.search)
+  .finally(() => document.documentElement.setAttribute('data-ready', 'true'))
+  .then(() => presets.openWith(presetLink));
 addEventListener('pagehide', () => {
   pg.persistNow();
   lab.saveNow();

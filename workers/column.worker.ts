@@ -13,6 +13,7 @@ import { atModelHost } from '../src/lib/hub/problems';
 import { runnerEvalModel } from '../src/lib/eval/model';
 import type { FloorMeasurement } from '../src/lib/page/latency';
 import { readModelShape } from '../src/lib/page/memory-budget';
+import { compareTokens, type TokenComparison } from '../src/lib/page/token-compare';
 import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
 import { Runner } from '../src/lib/runner/runner';
 import { variantNeedsFloat16 } from '../src/lib/variants/table';
@@ -49,6 +50,8 @@ let downloads: { cancel(): void } | undefined;
 let floorRun: Promise<unknown> | undefined;
 /** The generation in flight, settling when it ends: the next one starts after it (it has been aborted by then). */
 let generation: Promise<unknown> | undefined;
+/** A token comparison in flight (compareTokens), settling when it ends: a generation waits for it. */
+let comparing: Promise<unknown> | undefined;
 /** Test hook (src/browser/test-hooks.ts): a call that never answers, as a stuck session would. */
 let hang: ColumnHang | null = null;
 const never = () => new Promise<never>(() => {});
@@ -112,6 +115,7 @@ const api = {
     const run = (async () => {
       await before;
       await floorRun;
+      await comparing;
       if (hang === 'generate') await never();
       if (!onToken) return await runner.generate(params, undefined, ctrl.signal);
       const batch = batchTokens(onToken);
@@ -147,7 +151,11 @@ const api = {
     current?.abort();
     const ctrl = new AbortController();
     current = ctrl;
-    const run = measureFloor(prompt, newTokens, runs, ctrl.signal).finally(() => {
+    // One session, one run at a time: a token comparison in flight ends first.
+    const run = (async () => {
+      await comparing;
+      return measureFloor(prompt, newTokens, runs, ctrl.signal);
+    })().finally(() => {
       if (current === ctrl) current = undefined;
       if (floorRun === ended) floorRun = undefined;
     });
@@ -155,6 +163,31 @@ const api = {
     const ended = run.catch(() => undefined);
     floorRun = ended;
     return run;
+  },
+
+  async compareTokens(ids: number[], from: number, other: { data: Float32Array; vocab: number } | null) {
+    const run = (async (): Promise<TokenComparison> => {
+      await generation;
+      await floorRun;
+      const base = await runner.logits(ids);
+      if (other && other.vocab !== base.vocab)
+        throw new QuantlabError(
+          'bad-argument',
+          `The columns' vocabularies differ (${other.vocab} and ${base.vocab} tokens)`,
+          'Only precisions of one model can be compared token by token.',
+        );
+      const stats = compareTokens(ids, from, base.vocab, base.data, other?.data ?? null);
+      const pieces: Record<number, string> = {};
+      for (const s of stats) for (const c of [...s.top, ...s.topBase]) pieces[c.id] ??= runner.decode([c.id]);
+      return { stats, pieces };
+    })();
+    const ended = run.catch(() => undefined);
+    comparing = ended;
+    try {
+      return await run;
+    } finally {
+      if (comparing === ended) comparing = undefined;
+    }
   },
 
   async logits(ids: number[]) {

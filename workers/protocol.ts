@@ -8,6 +8,7 @@ import type { DownloadSnapshot } from '../src/lib/download/progress';
 import type { KvCacheLayout } from '../src/lib/onnx/session';
 import type { FloorMeasurement } from '../src/lib/page/latency';
 import type { ModelShape } from '../src/lib/page/memory-budget';
+import type { TokenComparison } from '../src/lib/page/token-compare';
 import type { ModelRef } from '../src/lib/model/ref';
 import type { QuantizeOptions } from '../src/lib/variants/options';
 import type { Device, GenerateParams, GenerateResult, LoadProgress, TokenEvent } from '../src/lib/runner/types';
@@ -66,6 +67,17 @@ export interface ColumnApi {
    * tokens, taking turns `runs` times after a warm-up; medians. cancel() stops it between runs.
    */
   floor(prompt: string, newTokens: number, runs?: number): Promise<FloorMeasurement>;
+  /**
+   * The token-level comparison, with this column's model as the baseline: teacher-forces `ids`
+   * and compares, at each generated token ids[from + 1 ..], this model's next-token distribution
+   * with `other`'s (another column's teacher-forced logits of the same ids; null: with itself).
+   * Meant for after a run: a generate() asked for meanwhile starts once it has ended.
+   */
+  compareTokens(
+    ids: number[],
+    from: number,
+    other: { data: Float32Array; vocab: number } | null,
+  ): Promise<TokenComparison>;
   /** Teacher-forced logits [ids.length x vocab], transferred without a copy. */
   logits(ids: number[]): Promise<{ data: Float32Array; vocab: number }>;
   encode(prompt: string, chatTemplate?: boolean): Promise<number[]>;

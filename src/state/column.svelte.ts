@@ -4,7 +4,7 @@
 // Stop keeps the worker and its loaded session; termination is the last resort, after STOP_MS, and
 // watchdogs end a load or a generation that makes no progress for WATCHDOG_MS.
 
-import { proxy } from 'comlink';
+import { proxy, transfer } from 'comlink';
 import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
 import { chooseDevice, wasmThreadCount, type DeviceChoice } from '../lib/page/device';
 import { hookMs, testHooks } from '../browser/test-hooks';
@@ -25,6 +25,7 @@ import type { GenerateParams, GenerateResult, LoadProgress, Timings, TokenEvent 
 import type { DevicePreference } from '../lib/page/settings';
 import type { FloorMeasurement } from '../lib/page/latency';
 import type { VariantInfo } from '../lib/variants/table';
+import type { TokenComparison } from '../lib/page/token-compare';
 import { ColumnFloor } from './latency.svelte.ts';
 
 /** 'over-budget': the load was refused before it started, because the columns would pass the memory budget. */
@@ -63,6 +64,17 @@ export interface ColumnTimeouts {
   /** How long Stop waits for the worker to answer before terminating it. */
   stopMs: number;
 }
+
+/**
+ * A column's token-level comparison with the baseline: none (no baseline, or nothing to compare),
+ * waiting for every column to finish, computing, done, or unavailable (with why).
+ */
+export type ComparisonState =
+  | { state: 'none' }
+  | { state: 'waiting' }
+  | { state: 'computing' }
+  | ({ state: 'done' } & TokenComparison)
+  | { state: 'unavailable'; message: string };
 
 /** What a finished column keeps across a reload. */
 export interface ColumnResult {
@@ -151,6 +163,8 @@ export class Column {
   loads = $state(0);
   /** The playground generation whose tokens `text` holds. */
   generation = $state(0);
+  /** The token-level comparison with the baseline column (set by the Playground after each run). */
+  comparison = $state.raw<ComparisonState>({ state: 'none' });
   /** The speed floor measured on this column's session (greedy playground loop vs a raw loop). */
   readonly floorState = new ColumnFloor();
 
@@ -454,6 +468,7 @@ export class Column {
     this.stopped = false;
     this.stoppedAt = null;
     this.notice = null;
+    this.comparison = { state: 'none' };
     this.#stoppedGen = -1;
     await this.#settle('it is loading again.');
     if (gen !== this.#gen) return;
@@ -548,6 +563,30 @@ export class Column {
   measureFloor(prompt: string, newTokens: number): Promise<void> {
     if (!this.loaded || this.status === 'generating' || this.status === 'loading') return Promise.resolve();
     return this.floorState.measure(() => this.#client.call((api) => api.floor(prompt, newTokens)));
+  }
+
+  /** The prompt's ids as this column's generate() encodes them (the tokenizer is loaded with the model). */
+  encode(params: GenerateParams): Promise<number[]> {
+    return this.#client.call((api) => api.encode(params.prompt, params.chatTemplate));
+  }
+
+  /** Teacher-forced logits of `ids` [ids.length x vocab] on this column's session. */
+  teacherLogits(ids: number[]): Promise<{ data: Float32Array; vocab: number }> {
+    return this.#client.call((api) => api.logits(ids));
+  }
+
+  /**
+   * This column as the baseline of a token comparison (ColumnApi.compareTokens): `other`'s logits
+   * are moved to the worker, not copied.
+   */
+  compareAsBaseline(
+    ids: number[],
+    from: number,
+    other: { data: Float32Array; vocab: number } | null,
+  ): Promise<TokenComparison> {
+    return this.#client.call((api) =>
+      api.compareTokens(ids, from, other ? transfer(other, [other.data.buffer as ArrayBuffer]) : null),
+    );
   }
 
   /** Stops a floor measurement after its current run. */

@@ -7,9 +7,10 @@ import type { StartColumnWorker } from '../browser/column-client';
 import { fetchServedModels, type ServedModels } from '../browser/served-models';
 import { DEFAULT_MODEL_KEY, HUB_MODELS, SERVED_MODELS, type CatalogModel } from '../lib/catalog';
 import { firstDivergence } from '../lib/page/token-divergence';
+import { compareTooLarge } from '../lib/page/token-compare';
 import { detectPlatform, type PlatformInfo } from '../lib/page/platform';
 import type { GenerateParams } from '../lib/runner/types';
-import { describeError } from '../lib/errors';
+import { describeError, toErrorInfo } from '../lib/errors';
 import { checkHost } from '../lib/hub/host';
 import type { ModelRef } from '../lib/model/ref';
 import { DEFAULT_PROMPT, DEFAULT_SETTINGS, mergeSettings, parseRefKey, type Settings } from '../lib/page/settings';
@@ -39,12 +40,15 @@ export class Playground {
   /** Each served model's variants (from models/index.json), or why they are unknown, by model id. */
   #served = $state.raw<Record<string, ServedModels>>({});
   shareUrl = $state('');
+  /** init() has ended: the start-up model is selected (and its first generation started, when it runs on opening). */
+  ready = $state(false);
   /** The latency panel: bandwidth and the floor measurement over these columns. */
   readonly latency = new Latency({
     columns: () => this.columns,
     prompt: () => this.prompt,
     maxNewTokens: () => this.settings.maxNewTokens,
-    busy: () => this.busy,
+    // The floor is not measured while tokens are being compared: those passes would slow it.
+    busy: () => this.busy || this.comparing,
   });
 
   /** Hub models (opened by id, then the catalog's suggestions), the built-in models, then the user's own. */
@@ -69,6 +73,10 @@ export class Playground {
   readonly variants: VariantInfo[] = $derived(this.model?.variants ?? []);
   readonly reference: Column | undefined = $derived(this.columns.find((c) => c.variant.stem === FP32_STEM));
   readonly busy: boolean = $derived(this.columns.some((c) => c.status === 'generating' || c.status === 'loading'));
+  /** A token comparison with fp32 is waiting for the run to end or being computed. */
+  readonly comparing: boolean = $derived(
+    this.columns.some((c) => c.comparison.state === 'waiting' || c.comparison.state === 'computing'),
+  );
 
   /** navigator.deviceMemory (GB, rounded down to a power of two and capped) where the browser gives it. */
   readonly deviceMemoryGb: number | undefined = (globalThis.navigator as { deviceMemory?: number } | undefined)
@@ -105,8 +113,33 @@ export class Playground {
     readonly hub: HubRepos = new HubRepos(),
   ) {}
 
-  /** Reads storage and the URL (the URL wins), then finds the platform and the models. */
+  /**
+   * Reads storage and the URL (the URL wins), then finds the platform and the models; on a built-in
+   * model with nothing kept from the last visit, it generates at once when the autorun setting is on.
+   */
   async init(search: string): Promise<void> {
+    try {
+      await this.#init(search);
+      if (this.#shouldAutorun()) this.generate();
+    } finally {
+      this.ready = true;
+    }
+  }
+
+  /**
+   * The first screen runs without a click, but only offline work: a built-in (served) model, whose
+   * files this site serves, never a Hub download nobody asked for; and not over restored results.
+   */
+  #shouldAutorun(): boolean {
+    return (
+      this.settings.autorun &&
+      this.model?.ref.kind === 'served' &&
+      this.columns.length > 0 &&
+      !this.columns.some((c) => c.restored)
+    );
+  }
+
+  async #init(search: string): Promise<void> {
     const { stored, url, results, resultsModel, resultsFor, running, choices } = readInputs(search);
     const merged = mergeSettings(stored, url);
     this.settings = merged.settings;
@@ -311,7 +344,7 @@ export class Playground {
       if (active && this.settings.live) this.#scheduleLive();
       return;
     }
-    const sampling = Object.keys(patch).some((k) => k !== 'live' && k !== 'memoryBudgetMb');
+    const sampling = Object.keys(patch).some((k) => k !== 'live' && k !== 'memoryBudgetMb' && k !== 'autorun');
     if (sampling && this.settings.live && this.#active()) this.#scheduleLive();
   }
 
@@ -346,12 +379,74 @@ export class Playground {
     this.#resultsFor = params;
     this.#running = params;
     this.persistNow();
-    void Promise.all(this.columns.map((c) => c.generate(params, gen))).then(() => {
+    const columns = this.columns;
+    const runs = columns.map((c) => c.generate(params, gen));
+    // The token comparison waits for every column: the baseline's teacher-forced passes never
+    // compete with a column's decoding for the cores.
+    const base = this.reference;
+    for (const c of columns) c.comparison = base ? { state: 'waiting' } : { state: 'none' };
+    void Promise.all(runs).then(async () => {
       if (gen !== this.#gen) return;
       this.#running = undefined;
       this.#persistSoon();
+      await this.#compareTokens(gen, params, columns);
     });
     return gen;
+  }
+
+  /**
+   * Compares each finished column of generation `gen` with the fp32 column, token by token: the
+   * column's own teacher-forced logits on its ids, then the baseline's on the same ids, in the
+   * baseline's worker (ColumnApi.compareTokens). One column at a time; a newer run drops the rest.
+   */
+  async #compareTokens(gen: number, params: GenerateParams, columns: Column[]): Promise<void> {
+    const base = this.reference;
+    const stale = () => gen !== this.#gen;
+    const comparable = (c: Column) => c.generation === gen && c.status === 'done' && c.loaded && c.ids.length > 0;
+    if (!base || !columns.includes(base) || !comparable(base)) {
+      const why = base
+        ? `The ${base.variant.label} column did not finish this run, so tokens are not compared.`
+        : undefined;
+      for (const c of columns)
+        if (c.comparison.state === 'waiting')
+          c.comparison = why ? { state: 'unavailable', message: why } : { state: 'none' };
+      return;
+    }
+    let promptIds: number[];
+    try {
+      promptIds = await base.encode(params);
+    } catch (err) {
+      if (stale()) return;
+      for (const c of columns)
+        if (c.comparison.state === 'waiting')
+          c.comparison = { state: 'unavailable', message: describeError(toErrorInfo(err)) };
+      return;
+    }
+    const vocab = (await this.#shapes.get(this.modelKey)?.catch(() => undefined))?.vocab;
+    for (const c of [base, ...columns.filter((x) => x !== base)]) {
+      if (stale()) return;
+      if (!comparable(c)) {
+        if (c.comparison.state === 'waiting') c.comparison = { state: 'none' };
+        continue;
+      }
+      const ids = [...promptIds, ...c.ids];
+      const tooLarge = vocab ? compareTooLarge(ids.length, vocab) : null;
+      if (tooLarge) {
+        c.comparison = { state: 'unavailable', message: tooLarge };
+        continue;
+      }
+      c.comparison = { state: 'computing' };
+      try {
+        const other = c === base ? null : await c.teacherLogits(ids);
+        if (stale()) return;
+        const r = await base.compareAsBaseline(ids, promptIds.length - 1, other);
+        if (stale() || c.generation !== gen) return;
+        c.comparison = { state: 'done', ...r };
+      } catch (err) {
+        if (stale() || c.generation !== gen) return;
+        c.comparison = { state: 'unavailable', message: `Token comparison failed: ${describeError(toErrorInfo(err))}` };
+      }
+    }
   }
 
   stop(): void {

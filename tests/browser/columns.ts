@@ -38,10 +38,29 @@ export async function outputOf(page: Page, stem: string): Promise<string> {
   return (await column(page, stem).locator('.output').textContent()) ?? '';
 }
 
-/** Opens `url` and waits until the page has checked its environment (#env ready). */
+/**
+ * `url` with Generate on opening turned off (autorun=0) unless it says otherwise: these tests start
+ * every run themselves. (The setting is stored, so a reload keeps it.)
+ */
+export function noAutorun(url: string): string {
+  const u = new URL(url);
+  if (!u.searchParams.has('autorun')) u.searchParams.set('autorun', '0');
+  return u.href;
+}
+
+/** Opens `url` (without Generate on opening, unless it asks for it) and waits until the page has checked its environment (#env ready). */
 export async function gotoReady(page: Page, url: string): Promise<void> {
-  await page.goto(url);
+  await page.goto(noAutorun(url));
   await page.locator('#env[data-ready="true"]').waitFor();
+}
+
+/**
+ * Opens `url` as it is and waits for the page-level ready flag (html[data-ready]), which the page
+ * sets once its start-up model is selected (and its first run started, when it generates on opening).
+ */
+export async function gotoPageReady(page: Page, url: string, timeout = 60_000): Promise<void> {
+  await page.goto(url);
+  await page.locator('html[data-ready="true"]').waitFor({ state: 'attached', timeout });
 }
 
 /** Opens model files through the page's file input and waits until the import ends (either way). */

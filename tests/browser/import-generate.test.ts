@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
+import { noAutorun } from './columns';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
 
 describe('aidreams260K imported and generated in the browser', () => {
@@ -14,7 +15,7 @@ describe('aidreams260K imported and generated in the browser', () => {
   beforeAll(async () => {
     server = await serveStatic(inject('siteDir'));
     browser = await launchChromium();
-    await browser.page.goto(server.url);
+    await browser.page.goto(noAutorun(server.url));
     await browser.page.setInputFiles('#open-files', [CHECKPOINT, TOKENIZER]);
     const status = browser.page.locator('#import-status');
     await status.filter({ hasText: /Imported|Error/ }).waitFor({ timeout: 120_000 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { QuantizeOptions } from '../../src/lib/variants/options';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
-import { openFiles } from './columns';
+import { noAutorun, openFiles } from './columns';
 
 const EXTRA: { dtypes: string[]; options: Omit<QuantizeOptions, 'dtype'> }[] = [
   { dtypes: ['bnb4'], options: { quantType: 'fp4' } },
@@ -48,7 +48,7 @@ describe('every quantized variant runs in the browser', () => {
     server = await serveStatic(inject('siteDir'));
     browser = await launchChromium();
     const page = browser.page;
-    await page.goto(server.url);
+    await page.goto(noAutorun(server.url));
     await openFiles(page, [CHECKPOINT, TOKENIZER]);
     // The dialog: HQQ, 3 bits, a zero point per block, q4 only.
     await page.locator('#quantize').click();

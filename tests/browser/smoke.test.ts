@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TINY_MODEL_ID } from '../../src/lib/catalog';
+import { noAutorun } from './columns';
 import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
 
 const ORT_DIST = path.join(REPO_ROOT, 'node_modules/onnxruntime-web/dist');
@@ -84,7 +85,7 @@ describe('built site', () => {
   it('loads isolated, finds WebGPU, runs a column worker and ORT wasm from its own server', async () => {
     const start = performance.now();
     const page = browser.page;
-    await page.goto(server.url);
+    await page.goto(noAutorun(server.url));
     expect(await page.title()).toBe('QuantLab');
     expect(await page.locator('h1').textContent()).toBe('QuantLab');
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
@@ -155,7 +156,7 @@ describe('built site', () => {
 
   it('isolates itself through the service-worker shim on a host that sends no headers', async () => {
     const page = await browser.context.newPage();
-    await page.goto(headerless.url);
+    await page.goto(noAutorun(headerless.url));
     // First load: not isolated; the shim registers its service worker and reloads once.
     let isolated = false;
     for (let i = 0; i < 100 && !isolated; i++) {
@@ -178,7 +179,7 @@ describe('built site', () => {
   it('works from a sub-path: the worker finds ORT under <sub-path>/ort/', async () => {
     const page = await browser.context.newPage();
     const siteUrl = `${parent.url}${path.basename(inject('siteDir'))}/`;
-    await page.goto(siteUrl);
+    await page.goto(noAutorun(siteUrl));
     expect(await page.title()).toBe('QuantLab');
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     const before = browser.requests.length;

@@ -83,8 +83,10 @@ describe('URL query', () => {
     const q = settingsToQuery(s, { prompt: 'Hi & bye?', model: 'local:aidreams260K', variants: ['model', 'model_q4'] });
     const back = settingsFromQuery(q);
     // The default Model host stays out of share links (the reader's own host applies); the memory
-    // budget belongs to the device, not to the link (see the memory budget tests below).
-    const { host, memoryBudgetMb, ...shared } = s;
+    // budget and Generate on opening belong to the device, not to the link (see their tests below).
+    const { host, memoryBudgetMb, autorun, ...shared } = s;
+    expect(autorun).toBe(true);
+    expect(q).not.toContain('autorun');
     expect(host).toBe('https://huggingface.co');
     expect(q).not.toContain('host=');
     expect(memoryBudgetMb).toBe(0);
@@ -109,6 +111,19 @@ describe('URL query', () => {
     ]);
     const stored = settingsFromStored({ settings: { host: 'http://10.0.0.2:9000/' } });
     expect(mergeSettings(stored, settingsFromQuery('seed=3')).settings.host).toBe('http://10.0.0.2:9000');
+  });
+
+  it('reads Generate on opening (autorun) from the URL and storage, and keeps it out of share links', () => {
+    expect(DEFAULT_SETTINGS.autorun).toBe(true);
+    expect(settingsFromQuery('autorun=0').settings).toEqual({ autorun: false });
+    expect(settingsFromQuery('autorun=1').settings).toEqual({ autorun: true });
+    const bad = settingsFromQuery('autorun=later');
+    expect(bad.settings).toEqual({ autorun: true });
+    expect(bad.messages).toEqual(['Generate on opening: "later" is not on/off (1 or 0); using 1.']);
+    const stored = settingsFromStored({ settings: { autorun: false } });
+    expect(mergeSettings(stored).settings.autorun).toBe(false);
+    expect(mergeSettings(stored, settingsFromQuery('autorun=1')).settings.autorun).toBe(true);
+    expect(new URLSearchParams(settingsToQuery({ ...DEFAULT_SETTINGS, autorun: false })).has('autorun')).toBe(false);
   });
 
   it('drops variant names that are not file stems', () => {

@@ -11,6 +11,7 @@ import type { WorkerHandle } from '../../src/browser/workers';
 import { QuantlabError, type ErrorInfo } from '../../src/lib/errors';
 import type { FloorMeasurement } from '../../src/lib/page/latency';
 import type { ModelShape } from '../../src/lib/page/memory-budget';
+import { compareTokens } from '../../src/lib/page/token-compare';
 import type { ModelRef } from '../../src/lib/model/ref';
 import type {
   Device,
@@ -144,6 +145,8 @@ export class FakeColumnWorker {
   loads: FakeLoad[] = [];
   runs: FakeRun[] = [];
   floors: FakeFloor[] = [];
+  /** compareTokens() calls: the ids, where the generated ones start, and whether another column's logits came. */
+  compares: { ids: number[]; from: number; other: boolean }[] = [];
   cancels = 0;
   /** cancelLoad() calls. */
   loadCancels = 0;
@@ -215,6 +218,11 @@ export class FakeColumnWorker {
       return f.result.then(answer);
     },
     logits: async (ids: number[]) => this.logits(cloned(ids)),
+    compareTokens: async (ids: number[], from: number, other: { data: Float32Array; vocab: number } | null) => {
+      this.compares.push({ ids: cloned(ids), from, other: other !== null });
+      const base = await this.logits(cloned(ids));
+      return { stats: compareTokens(ids, from, base.vocab, base.data, other?.data ?? null), pieces: {} };
+    },
     encode: async (text: string) => this.encode(text),
     decode: async (ids: number[]) => ids.map((i) => String.fromCharCode(97 + i)).join(''),
     bosId: async () => undefined,

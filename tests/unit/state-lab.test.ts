@@ -48,7 +48,7 @@ async function setup(labSetup: (w: FakeColumnWorker, i: number) => void = labWor
   const labWorkers = fakeWorkers(labSetup);
   const pg = new Playground(new Library(fakeBuilder()), columns.start, async () => ({ variants: SERVED }));
   await pg.init(
-    `?${settingsToQuery(DEFAULT_SETTINGS, { model: TINY_MODEL.key, variants: ['model', 'model_q4'], prompt: 'Hi' })}`,
+    `?${settingsToQuery(DEFAULT_SETTINGS, { model: TINY_MODEL.key, variants: ['model', 'model_q4'], prompt: 'Hi' })}&autorun=0`,
   );
   pg.load();
   await vi.waitFor(() => expect(pg.columns.every((c) => c.status === 'ready')).toBe(true));

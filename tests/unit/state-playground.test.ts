@@ -8,7 +8,7 @@ import type { ServedModels } from '../../src/browser/served-models';
 import { BUILTIN_MODEL, HUB_MODELS, TINY_MODEL } from '../../src/lib/catalog';
 import { QuantlabError } from '../../src/lib/errors';
 import { DEFAULT_BANDWIDTH_GBS } from '../../src/lib/page/latency';
-import { DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings';
+import { DEFAULT_PROMPT, DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib/page/settings';
 import type { VariantInfo } from '../../src/lib/variants/table';
 import { Library } from '../../src/state/library.svelte.ts';
 import { LIVE_DEBOUNCE_MS, Playground } from '../../src/state/playground.svelte.ts';
@@ -52,7 +52,8 @@ async function open(
   const pg = new Playground(new Library(builder), fw.start, async () => opts.served ?? { variants: SERVED });
   const search =
     opts.search ??
-    `?${settingsToQuery({ ...DEFAULT_SETTINGS, live: opts.live ?? false }, { model: TINY_MODEL.key, variants: opts.variants ?? ['model', 'model_q4'], prompt: 'Hello' })}`;
+    // Generate on opening is off here (its own tests turn it on): these tests start each run themselves.
+    `?${settingsToQuery({ ...DEFAULT_SETTINGS, live: opts.live ?? false }, { model: TINY_MODEL.key, variants: opts.variants ?? ['model', 'model_q4'], prompt: 'Hello' })}&autorun=0`;
   await pg.init(search);
   return { pg, workers: fw.workers };
 }
@@ -97,7 +98,7 @@ describe('Playground', () => {
     expect(pg.notices).toEqual([]);
   });
 
-  it('opens the trained built-in model on a first visit, with fp32, q8 and q4 columns and the chat template off', async () => {
+  it('opens the trained built-in model on a first visit, with fp32, q8 and q4 columns and the chat template off, and generates at once', async () => {
     const stems = ['model', 'model_bf16', 'model_quantized', 'model_q4', 'model_bnb4'];
     const asked: string[] = [];
     const fw = fakeWorkers();
@@ -105,12 +106,81 @@ describe('Playground', () => {
       asked.push(id);
       return { variants: stems.map((stem, rank) => fakeVariant(stem, { rank })) };
     });
-    await pg.init('');
+    const init = pg.init('');
+    expect(pg.ready).toBe(false);
+    await init;
+    expect(pg.ready).toBe(true);
     expect(pg.modelKey).toBe(BUILTIN_MODEL.key);
     expect(asked).toEqual([BUILTIN_MODEL.ref.id]);
     expect(pg.columns.map((c) => c.variant.stem)).toEqual(['model', 'model_quantized', 'model_q4']);
     expect(pg.settings.chatTemplate).toBe(false);
-    expect(fw.workers).toHaveLength(0);
+    // The first screen runs without a click: every column loads and generates the default prompt.
+    await allRunning(pg, fw.workers);
+    expect(fw.workers.map((w) => w.runs[0].params.prompt)).toEqual([DEFAULT_PROMPT, DEFAULT_PROMPT, DEFAULT_PROMPT]);
+    expect(pg.columns.every((c) => c.generation === 1)).toBe(true);
+  });
+
+  it('does not generate on opening when autorun is off (URL or storage), for a Hub model, or over restored results', async () => {
+    const off = await open({ search: `?model=${TINY_MODEL.key}&variants=model&autorun=0` });
+    expect(off.pg.ready).toBe(true);
+    expect(off.pg.settings.autorun).toBe(false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(off.workers).toHaveLength(0);
+    // Stored: the record written above keeps autorun off for the next visit without the URL.
+    const again = await open({ search: `?model=${TINY_MODEL.key}&variants=model` });
+    expect(again.pg.settings.autorun).toBe(false);
+    expect(again.workers).toHaveLength(0);
+    storage.clear();
+    const hub = await open({ search: `?model=${HUB_MODELS[0].key}&autorun=1` });
+    expect(hub.pg.columns.length).toBeGreaterThan(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(hub.workers).toHaveLength(0);
+    // Results kept from the last visit are shown, not replaced by a new run.
+    storage.clear();
+    const first = await openWithResults();
+    first.pg.persistNow();
+    const back = await open({ search: '?autorun=1' });
+    expect(back.pg.columns.every((c) => c.restored)).toBe(true);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(back.workers).toHaveLength(0);
+  });
+
+  it('compares tokens with fp32 only once every column has finished, in the fp32 worker, one column at a time', async () => {
+    const { pg, workers } = await open();
+    pg.generate();
+    const w = await allRunning(pg, workers);
+    const [fp32, q4] = pg.columns;
+    expect(fp32.comparison.state).toBe('waiting');
+    w.model.run.finish([1, 2, 3]);
+    await vi.advanceTimersByTimeAsync(100);
+    // q4 is still decoding: no teacher-forced pass may compete with it.
+    expect(w.model.compares).toEqual([]);
+    expect(q4.comparison.state).toBe('waiting');
+    w.model_q4.run.finish([1, 3]);
+    await vi.waitFor(() => expect(q4.comparison.state).toBe('done'));
+    const prompt = w.model.encode('Hello');
+    // The baseline compares itself (no other logits) and then q4 on q4's own ids, both in fp32's worker.
+    expect(w.model.compares).toEqual([
+      { ids: [...prompt, 1, 2, 3], from: prompt.length - 1, other: false },
+      { ids: [...prompt, 1, 3], from: prompt.length - 1, other: true },
+    ]);
+    expect(w.model_q4.compares).toEqual([]);
+    expect(fp32.comparison.state === 'done' && fp32.comparison.stats.length).toBe(3);
+    expect(q4.comparison.state === 'done' && q4.comparison.stats.length).toBe(2);
+    // A new run drops the comparison until its own columns finish.
+    pg.generate();
+    expect(q4.comparison.state).toBe('waiting');
+  });
+
+  it('says why tokens are not compared when the fp32 column failed', async () => {
+    const { pg, workers } = await open();
+    pg.generate();
+    const w = await allRunning(pg, workers);
+    w.model.run.fail({ code: 'generate-failed', message: 'boom' });
+    w.model_q4.run.finish([1, 3]);
+    await vi.waitFor(() => expect(pg.columns[1].comparison.state).toBe('unavailable'));
+    const c = pg.columns[1].comparison;
+    expect(c.state === 'unavailable' && c.message).toContain('did not finish this run');
   });
 
   it('falls back to the built-in model, with a note, for a model it does not have', async () => {

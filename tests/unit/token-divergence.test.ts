@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstDivergence, splitAtToken } from '../../src/lib/page/token-divergence';
+import { firstDivergence, splitAtToken, tokenSpans } from '../../src/lib/page/token-divergence';
 
 describe('firstDivergence', () => {
   it('finds the first differing position', () => {
@@ -38,5 +38,23 @@ describe('splitAtToken', () => {
     const parts = splitAtToken(text, [2, 99, 1], 2);
     expect(parts.before + parts.token + parts.after).toBe(text);
     expect(parts.token).toBe('');
+  });
+});
+
+describe('tokenSpans', () => {
+  const text = ' a dream of sheep';
+  const cut = (spans: [number, number][]) => spans.map(([a, b]) => text.slice(a, b));
+
+  it('cuts the text at each token boundary and covers it exactly', () => {
+    expect(cut(tokenSpans(text, [2, 8, 11, 17], 4))).toEqual([' a', ' dream', ' of', ' sheep']);
+  });
+
+  it('gives a token with no recorded boundary no text (its text goes to the next), and the rest to the last', () => {
+    expect(cut(tokenSpans(text, [2, undefined, 11, 12], 4))).toEqual([' a', '', ' dream of', ' sheep']);
+    expect(cut(tokenSpans(text, [], 3))).toEqual(['', '', text]);
+    // Bad offsets (past the text, going back) are clamped: the spans still join into the text.
+    const spans = tokenSpans(text, [5, 3, 99, 4], 4);
+    expect(cut(spans).join('')).toBe(text);
+    expect(tokenSpans('', [], 0)).toEqual([]);
   });
 });

@@ -21,6 +21,8 @@ export interface Settings extends SamplingSettings {
   chatTemplate: boolean;
   /** Regenerate every column (debounced) whenever a control changes. */
   live: boolean;
+  /** Generate once the page opens on a built-in model (the first screen runs without a click). Not in share links. */
+  autorun: boolean;
   device: DevicePreference;
   /** Model host: where Hub models are fetched from (the Hub or a mirror of it); src/lib/hub/host.ts. */
   host: string;
@@ -103,6 +105,7 @@ export const DEFAULT_SETTINGS: Settings = {
   ...(Object.fromEntries(NUMBER_KEYS.map((k) => [k, NUMBER_SPECS[k].default])) as unknown as SamplingSettings),
   chatTemplate: false,
   live: true,
+  autorun: true,
   device: 'auto',
   host: DEFAULT_HUB_HOST,
   memoryBudgetMb: 0,
@@ -200,9 +203,10 @@ function readRecord(get: (settingsKey: string, queryKey: string) => unknown): Se
     note(c);
     out.settings[k] = c.value;
   }
-  const bools: [keyof Settings & ('chatTemplate' | 'live'), string, string][] = [
+  const bools: [keyof Settings & ('chatTemplate' | 'live' | 'autorun'), string, string][] = [
     ['chatTemplate', 'chat', 'Chat template'],
     ['live', 'live', 'Live mode'],
+    ['autorun', 'autorun', 'Generate on opening'],
   ];
   for (const [k, q, label] of bools) {
     const raw = get(k, q);

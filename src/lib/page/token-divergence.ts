@@ -48,3 +48,22 @@ export function splitAtToken(text: string, offsets: readonly (number | undefined
   if (end < start) end = start;
   return { before: text.slice(0, start), token: text.slice(start, end), after: text.slice(end) };
 }
+
+/**
+ * Each token's [start, end) in `text`, from `offsets[k]` = the text's length after token k (a
+ * missing or bad entry repeats the last boundary, so that token is empty and its text goes to the
+ * next). The spans cover the text exactly: the last token ends at the text's end, and text before
+ * the first token (none, normally) belongs to it.
+ */
+export function tokenSpans(text: string, offsets: readonly (number | undefined)[], tokens: number): [number, number][] {
+  const spans: [number, number][] = [];
+  let start = 0;
+  for (let k = 0; k < tokens; k++) {
+    const o = offsets[k];
+    let end = typeof o === 'number' && Number.isFinite(o) ? Math.max(start, Math.min(text.length, o)) : start;
+    if (k === tokens - 1) end = text.length;
+    spans.push([start, end]);
+    start = end;
+  }
+  return spans;
+}
