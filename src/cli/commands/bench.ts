@@ -23,13 +23,16 @@ import { stemOfArg } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
 import { readModelFolder, requireVariants } from '../model-folder';
+import { isSoftwareAdapter, softwareAdapterWarning } from '../../lib/bench/webgpu';
+import { addBandwidth } from '../../node/bench-bandwidth';
 
 const HELP = `quantlab bench <dir> [options]
   --dtypes LIST       precisions to time, e.g. fp32,fp16,q8,q4,bnb4 (default fp32); each needs its
                       file (onnx/model.onnx, model_fp16, model_quantized, model_q4, model_bnb4, ...)
-  --runtimes LIST     node (runner vs onnxruntime-node) and/or browser-wasm (the playground's column
-                      worker vs onnxruntime-web in headless Chromium, 2 WASM threads, isolated);
-                      default node
+  --runtimes LIST     node (runner vs onnxruntime-node), browser-wasm (the playground's column
+                      worker vs onnxruntime-web in headless Chromium, 2 WASM threads, isolated)
+                      and/or browser-webgpu (the same on WebGPU; rows carry the adapter, and on a
+                      software adapter such as SwiftShader they are correctness-only); default node
   --runs N            measured runs per precision after one warm-up (default 5)
   --min-time S        and more runs until they have taken S seconds per precision (default 0, at
                       most ${MAX_ROUNDS} runs): a tiny model's run lasts milliseconds, and five of
@@ -44,6 +47,9 @@ const HELP = `quantlab bench <dir> [options]
                       playground does; this isolates what streaming costs)
   --site DIR          browser-wasm: the built site to serve (default .cache/bench/site, built with
                       vite when missing or older than the sources)
+  --bandwidth GB/S    the machine's memory bandwidth: each row also gets bytes_per_token (weight
+                      bytes one decode step reads) and bandwidth_ceiling_ratio (decode tokens/s x
+                      bytes_per_token / bandwidth; 1 = the memory-bandwidth ceiling)
   --json              print one JSON object: {model, runs, prompt_tokens, new_tokens, results:
                       [{dtype, runtime, runs, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
                       decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
@@ -89,6 +95,7 @@ const FLAGS = {
   threads: { type: 'int', min: 1, max: 16 },
   'no-stream': { type: 'boolean' },
   site: { type: 'string' },
+  bandwidth: { type: 'number', min: 0.001, max: 100_000, unit: 'GB/s' },
   json: { type: 'boolean' },
   out: { type: 'string' },
 } as const satisfies FlagSpecs;
@@ -164,6 +171,7 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
       ortNodeVersion = (await loadOrtNode()).env?.versions?.node;
       if (v.concurrency) (report.concurrency ??= {}).node = await nodeConcurrency(concurrent, log);
     } else {
+      const device = runtime === 'browser-webgpu' ? 'webgpu' : 'wasm';
       const { ensureSite } = await importBrowser();
       const { browserBench, browserConcurrency } = await import('../../node/bench-browser');
       const siteDir = resolve(typeof v.site === 'string' ? v.site : DEFAULT_SITE_DIR);
@@ -180,13 +188,19 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
         log,
         ...(v.threads !== undefined ? { threads: v.threads } : {}),
         stream: !v['no-stream'],
+        device,
       });
       results.push(...b.rows);
       browserMachine = b.machine;
-      if (v.concurrency)
+      if (b.adapter) {
+        report.adapter = b.adapter;
+        if (isSoftwareAdapter(b.adapter)) (report.warnings ??= []).push(softwareAdapterWarning(b.adapter));
+      }
+      if (v.concurrency && device === 'wasm')
         (report.concurrency ??= {})['browser-wasm'] = await browserConcurrency(concurrent, { siteDir, log });
     }
   }
+  if (v.bandwidth !== undefined) addBandwidth(results, dir, stems, dtypes, v.bandwidth * 1e9);
   // In the report (table and JSON), not on stderr: they are about the figures, not the run.
   const noisy = ratioWarnings(results);
   if (noisy.length) report.warnings = [...(report.warnings ?? []), ...noisy];
