@@ -5,6 +5,7 @@
 import type { ConcurrencyRound, Measurement } from './measure';
 import { createRng } from '../sampling/rng';
 import type { GpuAdapterInfo } from './webgpu';
+import type { FormsReport } from './forms';
 import { bootstrapRatioOfMedians, median, minMax, quartiles, runsFor } from './stats';
 
 export type BenchRuntime = 'node' | 'browser-wasm' | 'browser-webgpu';
@@ -217,6 +218,8 @@ export interface BenchReport {
   results: BenchRow[];
   /** Things a reader of the figures should know (e.g. a ratio interval wider than ±5 %). */
   warnings?: string[];
+  /** --forms: the 4-bit forms table (then `results` is empty). */
+  forms?: FormsReport;
   /** browser-webgpu: the adapter the rows ran on. */
   adapter?: GpuAdapterInfo;
   /** Keyed by runtime. */
