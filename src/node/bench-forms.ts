@@ -30,6 +30,7 @@ import { decodeModel, encodeModel } from '../lib/onnx/proto';
 import { FP32_STEM } from '../lib/variants/table';
 import { loadOrtNode } from './bench-node';
 import { openBenchPage, requireAdapter } from './bench-browser';
+import { isSoftwareAdapter } from '../lib/bench/webgpu';
 import { configureNodeTransformers } from './transformers-env';
 
 export interface FormsOptions {
@@ -131,6 +132,7 @@ async function formsOn(
   sizes: Map<string, { fileBytes: number; bytesPerToken: number }>,
   o: FormsOptions,
 ): Promise<FormRow[]> {
+  let correctnessOnly = false;
   const { timer, close } = await openTimer(runtime, scratch, o);
   try {
     const once = async (stem: string) => {
@@ -153,6 +155,7 @@ async function formsOn(
         // A level-0 form not in the list: its ids from one run of the weights' own file.
         if (!level0.has(w)) level0.set(w, await once(w));
         rows.push(formRow(f, runtime, { ...sizes.get(formStem(f))!, loadMs: t.loadMs }, runs, level0.get(w)!, fp32Ids));
+        if (correctnessOnly) rows[rows.length - 1].correctness_only = true;
         const r = rows.at(-1)!;
         o.log?.(
           `${runtime} ${f.name}: decode ${r.decode_tokens_per_s.toFixed(1)} tok/s, prefill ${r.prefill_tokens_per_s.toFixed(0)} tok/s${r.token_exact ? '' : ', NOT token-exact'}`,
@@ -194,7 +197,7 @@ async function formsOn(
     if (!opts.siteDir) throw new QuantlabError('internal', `${rt} forms need the built site`);
     const b = await openBenchPage(opts.siteDir, folder);
     const device = rt === 'browser-webgpu' ? 'webgpu' : 'wasm';
-    if (device === 'webgpu') await requireAdapter(b.page);
+    if (device === 'webgpu') correctnessOnly = isSoftwareAdapter(await requireAdapter(b.page));
     return {
       timer: async (stem) => {
         const f = await b.page.loadFloor(b.modelFileUrl(stem), undefined, opts.threads, device);

@@ -106,6 +106,18 @@ describe('chooseDefaults', () => {
   });
 });
 
+describe('chooseDefaults on a software adapter', () => {
+  it('keeps level 0: correctness-only speeds choose nothing', () => {
+    const rows = [row('q4 b32 sym acc0', 1, true, 'browser-webgpu'), row('q4 b32 sym acc1', 3, true, 'browser-webgpu')];
+    for (const r of rows) r.correctness_only = true;
+    const [d] = chooseDefaults(rows);
+    expect(d).toMatchObject({ q4_form: 'q4 b32 sym acc0', correctness_only: true, speedup_over_level0: 1 });
+    expect(formatFormsTable({ rows, defaults: [d], load_average: { before: 0, after: 0 } })).toMatch(
+      /software adapter: correctness-only, no default chosen by speed/,
+    );
+  });
+});
+
 describe('bytesReadPerToken and the bandwidth ratio', () => {
   it('counts every initializer a non-Gather node reads once, and one row of a Gather-only table', () => {
     const f = (n: number) => new Float32Array(n);

@@ -98,6 +98,8 @@ export interface FormRow {
   token_exact: boolean;
   /** Greedy ids equal to the fp32 graph's on the same runtime (null when fp32 was not run). */
   same_ids_as_fp32: boolean | null;
+  /** browser-webgpu on a software adapter: the speeds are not GPU figures (src/lib/bench/webgpu.ts). */
+  correctness_only?: boolean;
 }
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -158,6 +160,8 @@ export interface FormDefault {
   q4_over_q8: number | null;
   /** 8-bit weights in MatMulNBits (level 0) over MatMulInteger q8: whether the slowness follows the op or the bits. */
   nbits8_over_q8: number | null;
+  /** Software adapter: no speed to choose by, so level 0 stays the default. */
+  correctness_only?: boolean;
 }
 
 /**
@@ -175,13 +179,15 @@ export function chooseDefaults(rows: readonly FormRow[], margin = 0.05): FormDef
     const sameWeights = mine.filter(
       (r) => (r.stem === level0.stem || r.stem.startsWith(`${level0.stem}_acc`)) && r.token_exact,
     );
+    const correctnessOnly = mine.some((r) => r.correctness_only);
     let best = level0;
-    for (const r of sameWeights)
-      if (
-        r.decode_tokens_per_s > best.decode_tokens_per_s &&
-        r.decode_tokens_per_s > level0.decode_tokens_per_s * (1 + margin)
-      )
-        best = r;
+    if (!correctnessOnly)
+      for (const r of sameWeights)
+        if (
+          r.decode_tokens_per_s > best.decode_tokens_per_s &&
+          r.decode_tokens_per_s > level0.decode_tokens_per_s * (1 + margin)
+        )
+          best = r;
     const q4s = mine.filter((r) => r.bits === 4 && r.token_exact);
     const fastest = q4s.reduce((a, b) => (b.decode_tokens_per_s > a.decode_tokens_per_s ? b : a), level0);
     const q8 = find(Q8_FORM);
@@ -198,6 +204,7 @@ export function chooseDefaults(rows: readonly FormRow[], margin = 0.05): FormDef
       q8_decode_tokens_per_s: q8?.decode_tokens_per_s ?? null,
       q4_over_q8: q8 ? best.decode_tokens_per_s / q8.decode_tokens_per_s : null,
       nbits8_over_q8: q8 && nbits8 ? nbits8.decode_tokens_per_s / q8.decode_tokens_per_s : null,
+      ...(correctnessOnly ? { correctness_only: true } : {}),
     });
   }
   return out;
@@ -259,7 +266,11 @@ export function formatFormsTable(r: FormsReport): string {
       `${d.runtime}: default q4 form ${d.q4_form} (${num(d.q4_decode_tokens_per_s, 1)} tok/s, ${num(d.speedup_over_level0, 2)}x level 0); ` +
         `fastest 4-bit ${d.fastest_q4_form} ${num(d.fastest_q4_decode_tokens_per_s, 1)} tok/s; ` +
         `q8 MatMulInteger ${num(d.q8_decode_tokens_per_s, 1)} tok/s, q4/q8 ${num(d.q4_over_q8, 2)}, 8-bit MatMulNBits/q8 ${num(d.nbits8_over_q8, 2)}` +
-        (d.q4_over_q8 !== null && d.q4_over_q8 < 1 ? ' (4-bit slower than 8-bit here)' : ''),
+        (d.correctness_only
+          ? ' (software adapter: correctness-only, no default chosen by speed)'
+          : d.q4_over_q8 !== null && d.q4_over_q8 < 1
+            ? ' (4-bit slower than 8-bit here)'
+            : ''),
     );
   }
   lines.push(
