@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { main } from '../src/cli/main';
 import { FP32_PATH, FP32_STEM, stemOf } from '../src/lib/variants/table';
 import { ensureSite } from '../src/node/browser';
+import { formsStep, fusedStep } from './backend-forms';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +29,10 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     'no-stream': { type: 'boolean' },
     rebuild: { type: 'boolean' },
+    // Issue 15's backend steps (bench/backend-forms.ts): the 4-bit forms table, fused vs unfused, WebGPU rows.
+    'no-forms': { type: 'boolean' },
+    'no-fused': { type: 'boolean' },
+    'webgpu-models': { type: 'string', default: 'aidreams260K' },
   },
 });
 
@@ -121,4 +126,30 @@ for (const name of models) {
     out,
   ]);
   console.log(`[bench] wrote ${out}\n`);
+}
+
+// Issue 15: the forms table, fused vs unfused, and WebGPU rows (correctness-only on a software adapter).
+const sizes = (name: string) => [
+  '--runs',
+  values.runs!,
+  '--prompt-tokens',
+  values['prompt-tokens'] ?? String(Math.min(128, (POSITIONS[name] ?? Infinity) + 1 - Number(values['new-tokens']))),
+  '--new-tokens',
+  values['new-tokens']!,
+  '--site',
+  site,
+];
+const webgpu = values['webgpu-models']!.split(',').filter(Boolean);
+if (webgpu.length) ensureSite(site, (line) => console.error(`[bench] ${line}`));
+for (const name of models) {
+  const dir = join(CACHE, name);
+  const both = webgpu.includes(name) ? `${runtimes},browser-webgpu` : runtimes;
+  if (!values['no-forms']) {
+    await formsStep(cli, dir, both, sizes(name), join(CACHE, `forms-${name}.json`));
+    console.log(`[bench] wrote ${join(CACHE, `forms-${name}.json`)}\n`);
+  }
+  if (!values['no-fused']) {
+    const make = (out: string, fused: boolean) => FIXTURES[name](out).map((a) => (fused ? [...a, '--fused'] : a));
+    await fusedStep(cli, make, dir, both, sizes(name), join(CACHE, `fused-${name}`));
+  }
 }

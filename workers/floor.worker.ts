@@ -14,13 +14,13 @@ let session: ort.InferenceSession | undefined;
 let shape: KvCacheLayout | undefined;
 
 const api = {
-  async load(url: string, given?: KvCacheLayout, threads?: number) {
+  async load(url: string, given?: KvCacheLayout, threads?: number, device: 'wasm' | 'webgpu' = 'wasm') {
     await api.dispose();
     ort.env.wasm.wasmPaths = ortWasmPaths();
     ort.env.wasm.numThreads = threads !== undefined && threads >= 1 ? threads : wasmThreads();
     const t0 = performance.now();
     try {
-      session = await ort.InferenceSession.create(url, { executionProviders: ['wasm'], logSeverityLevel: 3 });
+      session = await ort.InferenceSession.create(url, { executionProviders: [device], logSeverityLevel: 3 });
     } catch (err) {
       throw new QuantlabError(
         'load-failed',

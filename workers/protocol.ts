@@ -140,12 +140,15 @@ export interface FloorApi {
   /**
    * Creates a WASM session on `url` with the app's wasm paths and thread count (or `threads`: read
    * when the worker creates its first session, as ONNX Runtime sizes its pool once). The KV cache
-   * layout comes from `shape` or, when left out, from the session's own input metadata.
+   * layout comes from `shape` or, when left out, from the session's own input metadata. `device`
+   * 'webgpu' creates the session on ONNX Runtime's WebGPU execution provider instead (the
+   * benchmark's browser-webgpu floor).
    */
   load(
     url: string,
     shape?: KvCacheLayout,
     threads?: number,
+    device?: 'wasm' | 'webgpu',
   ): Promise<{ loadMs: number; shape: KvCacheLayout; threads: number; ortVersion: string }>;
   /** Greedy decode of `newTokens` ids after `promptIds` (prefill, then one token per step). */
   run(promptIds: number[], newTokens: number): Promise<FloorResult>;

@@ -9,6 +9,7 @@ import { runnerRunOf, type RunnerRun } from '../lib/bench/measure';
 import { buildPrompt } from '../lib/bench/prompt';
 import type { KvCacheLayout } from '../lib/onnx/session';
 import { QuantlabError } from '../lib/errors';
+import type { GpuAdapterInfo } from '../lib/bench/webgpu';
 import type { GenerateParams, TokenEvent } from '../lib/runner/types';
 import { guard, outcome } from './rpc';
 import { wasmThreads } from './wasm-threads';
@@ -72,6 +73,24 @@ async function generate(i: number, params: GenerateParams, o: GenerateOptions = 
   };
 }
 
+async function gpuAdapter(): Promise<GpuAdapterInfo | null> {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  const adapter = await gpu?.requestAdapter();
+  if (!adapter) return null;
+  const info = adapter.info;
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    // isFallbackAdapter moved from the adapter to its info in newer Chromium.
+    is_fallback:
+      Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter) ||
+      Boolean((adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    shader_f16: adapter.features.has('shader-f16'),
+  };
+}
+
 async function disposeColumns(): Promise<void> {
   for (const c of columns) {
     await c.api.dispose().catch(() => undefined);
@@ -88,11 +107,14 @@ const bench = {
     userAgent: navigator.userAgent,
   }),
 
+  /** The page's WebGPU adapter as `quantlab bench` reports it, or null when the browser offers none. */
+  adapter: () => outcome(gpuAdapter),
+
   /**
    * Replaces the columns by one per variant of the served model `id`, loaded one after another on
-   * WASM with `threads` each (default: the app's thread count).
+   * `device` (default WASM) with `threads` WASM threads each (default: the app's thread count).
    */
-  loadColumns: (id: string, variants: string[], o: { threads?: number } = {}) =>
+  loadColumns: (id: string, variants: string[], o: { threads?: number; device?: 'wasm' | 'webgpu' } = {}) =>
     outcome(async () => {
       await disposeColumns();
       const loadMs: number[] = [];
@@ -100,8 +122,13 @@ const bench = {
         const c = startColumnWorker();
         columns.push(c);
         loadMs.push(
-          (await guard(c, c.api.load({ kind: 'served', id }, variant, 'wasm', undefined, o.threads), stopped('column')))
-            .loadMs,
+          (
+            await guard(
+              c,
+              c.api.load({ kind: 'served', id }, variant, o.device ?? 'wasm', undefined, o.threads),
+              stopped('column'),
+            )
+          ).loadMs,
         );
       }
       return loadMs;
@@ -119,10 +146,10 @@ const bench = {
   /** Every column starts the same generation at once. */
   generateAll: (params: GenerateParams) => outcome(() => Promise.all(columns.map((_, i) => generate(i, params)))),
 
-  loadFloor: (url: string, shape?: KvCacheLayout, threads?: number) =>
+  loadFloor: (url: string, shape?: KvCacheLayout, threads?: number, device?: 'wasm' | 'webgpu') =>
     outcome(async () => {
       floor ??= startFloorWorker();
-      return guard(floor, floor.api.load(url, shape, threads), stopped('floor'));
+      return guard(floor, floor.api.load(url, shape, threads, device), stopped('floor'));
     }),
 
   runFloor: (promptIds: number[], newTokens: number) =>

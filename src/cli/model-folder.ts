@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QuantlabError } from '../lib/errors';
 import { buildModelFolder, type DecoderSource } from '../lib/model/folder';
+import type { GraphForm } from '../lib/model/fused-ops';
 import type { ExternalDataOptions } from '../lib/onnx/external-data';
 import type { FlagSpecs } from './args';
 import { runnerEvalModel, type LabeledModel } from '../lib/eval/model';
@@ -25,6 +26,12 @@ export const EXTERNAL_DATA_HELP = `  --external-data       keep the weights in <
   --data-chunk-bytes N  start a new data file (<file>.onnx_data_1, _2, ...) past N bytes
                         (implies --external-data)`;
 
+/** import and tiny: which decoder graph to write (src/lib/model/fused-ops.ts). */
+export const GRAPH_FLAGS = { fused: { type: 'boolean' } } as const satisfies FlagSpecs;
+export const GRAPH_HELP = `  --fused               write the graph with ONNX Runtime's fused contrib ops (GroupQueryAttention,
+                        RotaryEmbedding, SimplifiedLayerNormalization and its Skip form) instead of
+                        standard ops: same weights and I/O`;
+
 /** What the external-data flags ask of the ONNX writer. */
 export function externalDataOptions(v: {
   'external-data'?: boolean;
@@ -42,9 +49,10 @@ export async function writeSource(
   overwrite: boolean,
   log: (s: string) => void,
   write?: ExternalDataOptions,
+  form: GraphForm = 'unfused',
 ): Promise<number> {
   for (const w of src.warnings ?? []) console.error(`warning: ${w}`);
-  const files = await buildModelFolder(src, { onProgress: (p) => 'message' in p && log(p.message), write });
+  const files = await buildModelFolder(src, { onProgress: (p) => 'message' in p && log(p.message), write, form });
   await writeFolderAtomic(resolve(out), files, { overwrite });
   return [...files.values()].reduce((a, f) => a + f.byteLength, 0);
 }

@@ -25,6 +25,7 @@ import type { GenerateParams, Outcome } from '../lib/runner/types';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './browser';
 import { PeakSampler, treeMemorySampler } from './memory';
 import { wasmThreadCount } from '../lib/page/device';
+import { describeAdapter, isSoftwareAdapter, type GpuAdapterInfo } from '../lib/bench/webgpu';
 
 /** The served-model id the model folder is mounted under (site URL models/<id>/). */
 export const BENCH_MODEL_ID = 'quantlab-bench';
@@ -109,6 +110,8 @@ export interface BrowserBenchOptions {
   stream?: boolean;
   /** Called with progress lines (stderr). */
   log?: (line: string) => void;
+  /** Where the column and the floor run: 'wasm' (browser-wasm, default) or 'webgpu' (browser-webgpu). */
+  device?: 'wasm' | 'webgpu';
 }
 
 /**
@@ -118,7 +121,10 @@ export interface BrowserBenchOptions {
 export async function browserBench(
   c: BenchCase,
   o: BrowserBenchOptions,
-): Promise<{ rows: BenchRow[]; machine?: NonNullable<BenchMachine['browser']> }> {
+): Promise<{ rows: BenchRow[]; machine?: NonNullable<BenchMachine['browser']>; adapter?: GpuAdapterInfo }> {
+  const device = o.device ?? 'wasm';
+  const runtime = device === 'webgpu' ? 'browser-webgpu' : 'browser-wasm';
+  let adapter: GpuAdapterInfo | undefined;
   const sampler = new PeakSampler(treeMemorySampler(process.pid), 100);
   const rows: BenchRow[] = [];
   let machine: NonNullable<BenchMachine['browser']> | undefined;
@@ -129,16 +135,17 @@ export async function browserBench(
       try {
         const info = await b.page.info();
         const threads = o.threads ?? info.threads;
+        if (device === 'webgpu') adapter = await requireAdapter(b.page);
         if (k === 0)
           o.log?.(
-            `browser-wasm: ${basename(c.dir)} in headless Chromium, ${threads} WASM thread(s) per worker${o.stream === false ? ', tokens not streamed' : ''}`,
+            `${runtime}: ${basename(c.dir)} in headless Chromium, ${threads} WASM thread(s) per worker${adapter ? `, adapter ${describeAdapter(adapter)}` : ''}${o.stream === false ? ', tokens not streamed' : ''}`,
           );
         let params: GenerateParams | undefined;
         let runnerPeak = 0;
         sampler.start().reset();
         const m = await measureInterleaved(
           {
-            loadRunner: async () => (await b.page.loadColumns(BENCH_MODEL_ID, [stem], { threads }))[0],
+            loadRunner: async () => (await b.page.loadColumns(BENCH_MODEL_ID, [stem], { threads, device }))[0],
             runRunner: async () => {
               if (!params) {
                 const p = await b.page.buildPrompt(c.promptTokens);
@@ -154,7 +161,7 @@ export async function browserBench(
             },
             onRunnerWarm: () => (runnerPeak = sampler.peak),
             loadFloor: async () => {
-              const f = await b.page.loadFloor(b.modelFileUrl(stem), undefined, threads);
+              const f = await b.page.loadFloor(b.modelFileUrl(stem), undefined, threads, device);
               machine = {
                 hardware_concurrency: info.cores,
                 user_agent: info.userAgent,
@@ -172,11 +179,13 @@ export async function browserBench(
           c.runs,
           c.minMs,
         );
-        rows.push(benchRow(dtype, 'browser-wasm', m, { runnerBytes: runnerPeak, allBytes: sampler.peak }));
+        const row0 = benchRow(dtype, runtime, m, { runnerBytes: runnerPeak, allBytes: sampler.peak });
+        if (adapter) Object.assign(row0, adapterFields(adapter));
+        rows.push(row0);
         sampler.stop();
         const row = rows[rows.length - 1];
         o.log?.(
-          `browser-wasm ${dtype}: decode ${row.decode_tokens_per_s.toFixed(1)} tok/s, floor ${row.floor_decode_tokens_per_s.toFixed(1)} tok/s`,
+          `${runtime} ${dtype}: decode ${row.decode_tokens_per_s.toFixed(1)} tok/s, floor ${row.floor_decode_tokens_per_s.toFixed(1)} tok/s`,
         );
         await b.page.disposeAll();
       } finally {
@@ -186,7 +195,24 @@ export async function browserBench(
   } finally {
     sampler.stop();
   }
-  return { rows, machine };
+  return { rows, machine, ...(adapter ? { adapter } : {}) };
+}
+
+/** The page's WebGPU adapter; a clear error when Chromium offers none. */
+export async function requireAdapter(page: BenchPage): Promise<GpuAdapterInfo> {
+  const a = await page.adapter();
+  if (!a)
+    throw new QuantlabError(
+      'unsupported-device',
+      'This Chromium offers no WebGPU adapter, so browser-webgpu cannot run',
+      'Run it where Chromium has WebGPU (launched with --enable-unsafe-webgpu, as quantlab does), or benchmark --runtimes browser-wasm.',
+    );
+  return a;
+}
+
+/** The fields a browser-webgpu row carries about its adapter. */
+export function adapterFields(a: GpuAdapterInfo): Pick<BenchRow, 'adapter' | 'correctness_only'> {
+  return { adapter: describeAdapter(a), correctness_only: isSoftwareAdapter(a) };
 }
 
 /**

@@ -23,13 +23,17 @@ import { stemOfArg } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
 import { readModelFolder, requireVariants } from '../model-folder';
+import { isSoftwareAdapter, softwareAdapterWarning } from '../../lib/bench/webgpu';
+import { addBandwidth } from '../../node/bench-bandwidth';
+import { FORMS, formatFormsTable } from '../../lib/bench/forms';
 
 const HELP = `quantlab bench <dir> [options]
   --dtypes LIST       precisions to time, e.g. fp32,fp16,q8,q4,bnb4 (default fp32); each needs its
                       file (onnx/model.onnx, model_fp16, model_quantized, model_q4, model_bnb4, ...)
-  --runtimes LIST     node (runner vs onnxruntime-node) and/or browser-wasm (the playground's column
-                      worker vs onnxruntime-web in headless Chromium, 2 WASM threads, isolated);
-                      default node
+  --runtimes LIST     node (runner vs onnxruntime-node), browser-wasm (the playground's column
+                      worker vs onnxruntime-web in headless Chromium, 2 WASM threads, isolated)
+                      and/or browser-webgpu (the same on WebGPU; rows carry the adapter, and on a
+                      software adapter such as SwiftShader they are correctness-only); default node
   --runs N            measured runs per precision after one warm-up (default 5)
   --min-time S        and more runs until they have taken S seconds per precision (default 0, at
                       most ${MAX_ROUNDS} runs): a tiny model's run lasts milliseconds, and five of
@@ -44,6 +48,17 @@ const HELP = `quantlab bench <dir> [options]
                       playground does; this isolates what streaming costs)
   --site DIR          browser-wasm: the built site to serve (default .cache/bench/site, built with
                       vite when missing or older than the sources)
+  --bandwidth GB/S    the machine's memory bandwidth: each row also gets bytes_per_token (weight
+                      bytes one decode step reads) and bandwidth_ceiling_ratio (decode tokens/s x
+                      bytes_per_token / bandwidth; 1 = the memory-bandwidth ceiling)
+  --forms             time the 4-bit forms instead of the precisions: MatMulNBits 4-bit at
+                      accuracy levels 0/1/4, blocks 32/64/128, with and without zero points, 8-bit
+                      MatMulNBits and MatMulInteger q8, each as a raw ONNX Runtime loop on every
+                      --runtimes backend; the JSON gets forms: {rows, defaults, load_average}, where
+                      defaults names each backend's fastest token-exact form of the q4 weights.
+                      Needs the weights' files (model_q4, model_q4_asym, model_q4_b64,
+                      model_q4_b128, model_q8nbits, model_quantized); the accuracy-level copies go
+                      to a scratch folder
   --json              print one JSON object: {model, runs, prompt_tokens, new_tokens, results:
                       [{dtype, runtime, runs, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
                       decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
@@ -89,6 +104,8 @@ const FLAGS = {
   threads: { type: 'int', min: 1, max: 16 },
   'no-stream': { type: 'boolean' },
   site: { type: 'string' },
+  forms: { type: 'boolean' },
+  bandwidth: { type: 'number', min: 0.001, max: 100_000, unit: 'GB/s' },
   json: { type: 'boolean' },
   out: { type: 'string' },
 } as const satisfies FlagSpecs;
@@ -121,7 +138,7 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
         `Use ${BENCH_RUNTIMES.join(' and/or ')}, e.g. --runtimes node,browser-wasm.`,
       );
   }
-  requireVariants(dirArg, dtypes, stems);
+  if (!v.forms) requireVariants(dirArg, dtypes, stems);
   // The runner never writes past the model's positions (fitNewTokens): a run that would is refused
   // here rather than timed short. The last new token is never fed back, so it needs no position.
   const warnings: string[] = [];
@@ -132,6 +149,7 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
       `Ask for at most ${maxPos + 1} tokens in all, e.g. --prompt-tokens ${Math.max(1, maxPos + 1 - newTokens)} --new-tokens ${newTokens}.`,
     );
   }
+  if (v.forms) return runForms(dir, dirArg, v, runtimes as BenchRuntime[]);
 
   const log = (line: string) => {
     if (!v.json) console.error(line);
@@ -164,6 +182,7 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
       ortNodeVersion = (await loadOrtNode()).env?.versions?.node;
       if (v.concurrency) (report.concurrency ??= {}).node = await nodeConcurrency(concurrent, log);
     } else {
+      const device = runtime === 'browser-webgpu' ? 'webgpu' : 'wasm';
       const { ensureSite } = await importBrowser();
       const { browserBench, browserConcurrency } = await import('../../node/bench-browser');
       const siteDir = resolve(typeof v.site === 'string' ? v.site : DEFAULT_SITE_DIR);
@@ -180,13 +199,19 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
         log,
         ...(v.threads !== undefined ? { threads: v.threads } : {}),
         stream: !v['no-stream'],
+        device,
       });
       results.push(...b.rows);
       browserMachine = b.machine;
-      if (v.concurrency)
+      if (b.adapter) {
+        report.adapter = b.adapter;
+        if (isSoftwareAdapter(b.adapter)) (report.warnings ??= []).push(softwareAdapterWarning(b.adapter));
+      }
+      if (v.concurrency && device === 'wasm')
         (report.concurrency ??= {})['browser-wasm'] = await browserConcurrency(concurrent, { siteDir, log });
     }
   }
+  if (v.bandwidth !== undefined) addBandwidth(results, dir, stems, dtypes, v.bandwidth * 1e9);
   // In the report (table and JSON), not on stderr: they are about the figures, not the run.
   const noisy = ratioWarnings(results);
   if (noisy.length) report.warnings = [...(report.warnings ?? []), ...noisy];
@@ -197,6 +222,53 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
     writeFileSync(v.out, `${json}\n`);
   }
   console.log(v.json ? json : formatBenchTable(report));
+  return 0;
+}
+
+/** `--forms`: the forms table on each runtime, instead of the precisions' rows. */
+async function runForms(
+  dir: string,
+  dirArg: string,
+  v: ParsedArgs<typeof FLAGS>['values'],
+  runtimes: BenchRuntime[],
+): Promise<number> {
+  const log = (line: string) => {
+    if (!v.json) console.error(line);
+  };
+  let siteDir: string | undefined;
+  if (runtimes.some((r) => r !== 'node')) {
+    const { ensureSite } = await importBrowser();
+    siteDir = resolve(typeof v.site === 'string' ? v.site : DEFAULT_SITE_DIR);
+    if (typeof v.site !== 'string') ensureSite(siteDir, log);
+  }
+  const { benchForms } = await import('../../node/bench-forms');
+  const forms = await benchForms(dir, {
+    runtimes,
+    forms: FORMS,
+    runs: v.runs,
+    minMs: v['min-time'] * 1000,
+    promptTokens: v['prompt-tokens'],
+    newTokens: v['new-tokens'],
+    ...(siteDir ? { siteDir } : {}),
+    ...(v.threads !== undefined ? { threads: v.threads } : {}),
+    log,
+  });
+  const report: BenchReport = {
+    model: dirArg,
+    runs: v.runs,
+    min_time_s: v['min-time'],
+    prompt_tokens: v['prompt-tokens'],
+    new_tokens: v['new-tokens'],
+    results: [],
+    forms,
+    machine: nodeMachine(),
+  };
+  const json = JSON.stringify(report, null, 2);
+  if (typeof v.out === 'string') {
+    mkdirSync(dirname(resolve(v.out)), { recursive: true });
+    writeFileSync(v.out, `${json}\n`);
+  }
+  console.log(v.json ? json : formatFormsTable(forms));
   return 0;
 }
 

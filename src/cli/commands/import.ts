@@ -9,13 +9,21 @@ import { hfSource, llama2cSource } from '../../lib/import/sources';
 import { nodeReader } from '../../node/files';
 import { defineCommand } from '../command';
 import { logger } from '../format';
-import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions, writeSource } from '../model-folder';
+import {
+  EXTERNAL_DATA_FLAGS,
+  EXTERNAL_DATA_HELP,
+  GRAPH_FLAGS,
+  GRAPH_HELP,
+  externalDataOptions,
+  writeSource,
+} from '../model-folder';
 
 const HELP = `quantlab import <checkpoint.bin | hf-folder> [--tokenizer tok.bin] --out <dir> [--overwrite]
   A .bin file is read as a llama2.c checkpoint (version-0 layout) and needs --tokenizer.
   A folder is read as a Hugging Face model (config.json, model.safetensors or a sharded index,
   tokenizer.json) of model_type llama or qwen2, with fp32, fp16 or bf16 weights.
 ${EXTERNAL_DATA_HELP}
+${GRAPH_HELP}
   --quiet               no progress lines on stderr`;
 
 function readFile(path: string, what: string): Uint8Array {
@@ -34,6 +42,7 @@ safetensors folder into a transformers.js model folder with onnx/model.onnx (fp3
     overwrite: { type: 'boolean' },
     quiet: { type: 'boolean' },
     ...EXTERNAL_DATA_FLAGS,
+    ...GRAPH_FLAGS,
   },
   async run({ values: v, positionals }) {
     if (positionals.length !== 1 || !v.out)
@@ -60,7 +69,14 @@ safetensors folder into a transformers.js model folder with onnx/model.onnx (fp3
         tokenizer: basename(tokPath),
       });
     }
-    const bytes = await writeSource(src, v.out, v.overwrite, log, externalDataOptions(v));
+    const bytes = await writeSource(
+      src,
+      v.out,
+      v.overwrite,
+      log,
+      externalDataOptions(v),
+      v.fused ? 'fused' : 'unfused',
+    );
     log(`Wrote ${v.out} (${(bytes / 1e6).toFixed(2)} MB) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     return 0;
   },

@@ -6,7 +6,14 @@ import { DEFAULT_TINY_SHAPE, SMOLLM2_135M_SHAPE, type TinyShape } from '../../li
 import { tinySource } from '../../lib/import/sources';
 import { defineCommand } from '../command';
 import { logger } from '../format';
-import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions, writeSource } from '../model-folder';
+import {
+  EXTERNAL_DATA_FLAGS,
+  EXTERNAL_DATA_HELP,
+  GRAPH_FLAGS,
+  GRAPH_HELP,
+  externalDataOptions,
+  writeSource,
+} from '../model-folder';
 
 const HELP = `quantlab tiny --out <dir> [options]
   --layers N --dim N --heads N --kv-heads N --hidden N --vocab N --max-positions N
@@ -14,6 +21,7 @@ const HELP = `quantlab tiny --out <dir> [options]
   --smollm2-135m        the SmolLM2-135M shape (30 layers, dim 576, 9/3 heads, vocab 49152)
   --overwrite           replace an existing output folder
 ${EXTERNAL_DATA_HELP}
+${GRAPH_HELP}
   --quiet               no progress lines on stderr`;
 
 const size = { type: 'int', min: 1 } as const;
@@ -38,6 +46,7 @@ export const tinyCommand = defineCommand({
     overwrite: { type: 'boolean' },
     quiet: { type: 'boolean' },
     ...EXTERNAL_DATA_FLAGS,
+    ...GRAPH_FLAGS,
   },
   async run({ values: v }) {
     if (!v.out) throw new QuantlabError('bad-argument', 'tiny needs --out <dir>', HELP);
@@ -57,7 +66,14 @@ export const tinyCommand = defineCommand({
       throw new QuantlabError('bad-argument', `--dim ${shape.dim} is not a multiple of --heads ${shape.heads}`);
     const log = logger(v.quiet);
     const t0 = performance.now();
-    const bytes = await writeSource(tinySource(shape, v.seed), v.out, v.overwrite, log, externalDataOptions(v));
+    const bytes = await writeSource(
+      tinySource(shape, v.seed),
+      v.out,
+      v.overwrite,
+      log,
+      externalDataOptions(v),
+      v.fused ? 'fused' : 'unfused',
+    );
     log(`Wrote ${v.out} (${(bytes / 1e6).toFixed(2)} MB) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     return 0;
   },

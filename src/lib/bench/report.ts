@@ -4,10 +4,12 @@
 
 import type { ConcurrencyRound, Measurement } from './measure';
 import { createRng } from '../sampling/rng';
+import type { GpuAdapterInfo } from './webgpu';
+import type { FormsReport } from './forms';
 import { bootstrapRatioOfMedians, median, minMax, quartiles, runsFor } from './stats';
 
-export type BenchRuntime = 'node' | 'browser-wasm';
-export const BENCH_RUNTIMES: readonly BenchRuntime[] = ['node', 'browser-wasm'];
+export type BenchRuntime = 'node' | 'browser-wasm' | 'browser-webgpu';
+export const BENCH_RUNTIMES: readonly BenchRuntime[] = ['node', 'browser-wasm', 'browser-webgpu'];
 
 export interface BenchRow {
   dtype: string;
@@ -48,6 +50,14 @@ export interface BenchRow {
   generated_tokens: number;
   /** Whether the floor's greedy ids equalled the runner's in every measured run. */
   same_ids: boolean;
+  /** browser-webgpu: the adapter's description (src/lib/bench/webgpu.ts describeAdapter). */
+  adapter?: string;
+  /** browser-webgpu on a software adapter: the figures show that it runs and agrees, not GPU speed. */
+  correctness_only?: boolean;
+  /** With --bandwidth: weight bytes one decode step reads (src/lib/bench/bandwidth.ts). */
+  bytes_per_token?: number;
+  /** With --bandwidth: decode_tokens_per_s x bytes_per_token / bandwidth (1 = the memory-bandwidth ceiling). */
+  bandwidth_ceiling_ratio?: number;
 }
 
 /** The bootstrap behind ratio_ci_*: resamples and seed (fixed, so the same runs give the same interval). */
@@ -208,6 +218,10 @@ export interface BenchReport {
   results: BenchRow[];
   /** Things a reader of the figures should know (e.g. a ratio interval wider than ±5 %). */
   warnings?: string[];
+  /** --forms: the 4-bit forms table (then `results` is empty). */
+  forms?: FormsReport;
+  /** browser-webgpu: the adapter the rows ran on. */
+  adapter?: GpuAdapterInfo;
   /** Keyed by runtime. */
   concurrency?: Partial<Record<BenchRuntime, ConcurrencyResult>>;
   machine?: BenchMachine;
@@ -272,11 +286,13 @@ export function formatBenchTable(r: BenchReport): string {
       x.same_ids ? 'yes' : 'NO',
     ]);
   }
+  const extras = benchRowExtras(r.results);
   const runs = r.min_time_s > 0 ? `at least ${r.runs} run(s) and ${r.min_time_s} s per precision` : `${r.runs} run(s)`;
   const lines = [
     `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${runs} after a warm-up; runner and floor interleaved (ABBA)`,
     alignTable(rows, 2),
   ];
+  lines.push(...extras);
   for (const w of r.warnings ?? []) lines.push(`warning: ${w}`);
   const short = r.results.filter((x) => x.generated_tokens < r.new_tokens);
   for (const x of short)
@@ -300,4 +316,23 @@ export function formatBenchTable(r: BenchReport): string {
       'peak = memory while the runner alone ran (node: process RSS; browser-wasm: RSS summed over the whole Chromium process tree, browser included).',
   );
   return lines.join('\n');
+}
+
+/** Lines under the table for the rows' optional fields: adapters, correctness-only rows, bandwidth ratios. */
+export function benchRowExtras(rows: readonly BenchRow[]): string[] {
+  const out: string[] = [];
+  for (const a of new Set(rows.filter((x) => x.adapter).map((x) => x.adapter!)))
+    out.push(`browser-webgpu adapter: ${a}`);
+  const only = rows.filter((x) => x.correctness_only);
+  if (only.length)
+    out.push(
+      `correctness-only (software adapter, not GPU speed): ${only.map((x) => `${x.dtype} ${x.runtime}`).join(', ')}`,
+    );
+  for (const x of rows) {
+    if (x.bandwidth_ceiling_ratio === undefined || x.bytes_per_token === undefined) continue;
+    out.push(
+      `${x.dtype} ${x.runtime}: ${num(x.bytes_per_token / 2 ** 20, 1)} MiB read per token, decode at ${num(100 * x.bandwidth_ceiling_ratio, 2)} % of the memory-bandwidth ceiling`,
+    );
+  }
+  return out;
 }

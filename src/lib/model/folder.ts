@@ -5,6 +5,7 @@ import { encodeModelFiles, type ExternalDataOptions } from '../onnx/external-dat
 import { throwIfAborted } from '../errors';
 import { toGenerationConfig, toHfConfig, type DecoderConfig, type WeightMap } from './config';
 import { buildDecoderGraph } from './llama-graph';
+import type { GraphForm } from './fused-ops';
 import { FP32_PATH, FP32_STEM } from '../variants/table';
 
 /** Relative path -> file bytes. */
@@ -31,13 +32,19 @@ const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2)
  */
 export async function buildModelFolder(
   src: DecoderSource,
-  hooks: { onProgress?: (p: BuildProgress) => void; signal?: AbortSignal; write?: ExternalDataOptions } = {},
+  hooks: {
+    onProgress?: (p: BuildProgress) => void;
+    signal?: AbortSignal;
+    write?: ExternalDataOptions;
+    /** The unfused graph (standard ops, default) or the fused one (ONNX Runtime contrib ops). */
+    form?: GraphForm;
+  } = {},
 ): Promise<ModelFiles> {
   const { onProgress, signal } = hooks;
   throwIfAborted(signal);
   onProgress?.({ status: 'build', message: `Building the ONNX graph (${src.config.numLayers} layers)` });
   await yieldToEventLoop();
-  const model = buildDecoderGraph(src.config, src.weights);
+  const model = buildDecoderGraph(src.config, src.weights, hooks.form);
   throwIfAborted(signal);
   onProgress?.({ status: 'encode', message: `Writing ${FP32_PATH}` });
   await yieldToEventLoop();

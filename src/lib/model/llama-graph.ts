@@ -1,10 +1,15 @@
 // Builds the ONNX graph of a Llama-family decoder (Llama, SmolLM2, TinyLlama, Qwen2) with the
-// exact I/O transformers.js 4.x feeds a causal LM, from standard opset-17 ops only.
+// exact I/O transformers.js 4.x feeds a causal LM: from standard opset-17 ops, or (fused) with
+// ONNX Runtime's contrib ops for RMSNorm, rotary embedding and attention (fused-ops.ts).
 
 import { GraphBuilder } from '../onnx/builder';
 import { DataType, attr, type ModelProto } from '../onnx/proto';
 import { transpose } from '../numeric/transpose';
 import { checkWeights, validateConfig, type DecoderConfig, type WeightMap } from './config';
+import { fusedOps, type GraphForm } from './fused-ops';
+import { ropeInvFreq } from './rope';
+
+export { ropeInvFreq };
 
 /** Fill value for masked attention scores: the fp16 minimum, so fp16 variants stay finite. */
 export const MASK_VALUE = -65504;
@@ -14,20 +19,12 @@ const S = 'sequence_length';
 const P = 'past_sequence_length';
 const T = 'total_sequence_length';
 
-/** inv_freq[i] = theta^(-2i/d), computed as Hugging Face does (float32 exponent, float32 result). */
-export function ropeInvFreq(headDim: number, theta: number): Float32Array {
-  const half = headDim / 2;
-  const out = new Float32Array(half);
-  for (let i = 0; i < half; i++) out[i] = 1 / Math.pow(theta, Math.fround((2 * i) / headDim));
-  return out;
-}
-
 /**
  * Builds the fp32 decoder graph. Inputs: input_ids, attention_mask, position_ids,
  * past_key_values.{i}.key|value [batch, kv_heads, past, head_dim]. Outputs: logits,
  * present.{i}.key|value. Weights use Hugging Face names and the "halves" RoPE layout.
  */
-export function buildDecoderGraph(c: DecoderConfig, w: WeightMap): ModelProto {
+export function buildDecoderGraph(c: DecoderConfig, w: WeightMap, form: GraphForm = 'unfused'): ModelProto {
   validateConfig(c);
   checkWeights(c, w);
   const g = new GraphBuilder();
@@ -73,6 +70,22 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap): ModelProto {
     weight('model.embed_tokens.weight').data,
   );
   let x = g.op('Gather', [embed, inputIds], [attr.int('axis', 0)]);
+
+  if (form === 'fused') {
+    const f = fusedOps(g, c, { inputIds, attentionMask, positionIds, vector, linear });
+    g.output('logits', DataType.FLOAT, [B, S, c.vocabSize]);
+    for (let i = 0; i < c.numLayers; i++) {
+      g.output(`present.${i}.key`, DataType.FLOAT, [B, KVH, T, hd]);
+      g.output(`present.${i}.value`, DataType.FLOAT, [B, KVH, T, hd]);
+    }
+    const final = f.layers(x);
+    lmHead(final);
+    return g.build(
+      'quantlab_decoder',
+      { '': 17, [f.domain]: 1 },
+      { 'quantlab.model_type': c.modelType, 'quantlab.graph': 'fused' },
+    );
+  }
 
   // Shared per-call tensors: rotary cos/sin [batch, 1, seq, hd/2] and the boolean mask [batch, 1, seq, total].
   const { cos, sin } = g.scoped('rotary', () => {
@@ -151,25 +164,32 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap): ModelProto {
     });
   }
 
-  const final = rmsNorm(x, 'model.norm');
-  g.scoped('lm_head', () => {
-    if (c.tieWordEmbeddings) {
-      // Tied head: Gemm with transB reads the [vocab, dim] embedding directly (no transposed copy).
-      const flat = g.op('Reshape', [final, g.int64([-1, D])]);
-      const logits2d = g.op('Gemm', [flat, embed], [attr.int('transB', 1)]);
-      const outShape = g.op('Concat', [g.op('Shape', [inputIds]), g.int64([c.vocabSize])], [attr.int('axis', 0)]);
-      g.op('Reshape', [logits2d, outShape], [], { output: 'logits' });
-    } else {
-      const t = weight('lm_head.weight');
-      const wT = g.initializer('lm_head.weight_T', DataType.FLOAT, [D, c.vocabSize], transpose(t.data, c.vocabSize, D));
-      g.op('MatMul', [final, wT], [], { output: 'logits' });
-    }
-  });
-
+  lmHead(rmsNorm(x, 'model.norm'));
   g.output('logits', DataType.FLOAT, [B, S, c.vocabSize]);
   for (let i = 0; i < c.numLayers; i++) {
     g.output(`present.${i}.key`, DataType.FLOAT, [B, KVH, T, hd]);
     g.output(`present.${i}.value`, DataType.FLOAT, [B, KVH, T, hd]);
   }
   return g.build('quantlab_decoder', { '': 17 }, { 'quantlab.model_type': c.modelType });
+
+  function lmHead(final: string): void {
+    g.scoped('lm_head', () => {
+      if (c.tieWordEmbeddings) {
+        // Tied head: Gemm with transB reads the [vocab, dim] embedding directly (no transposed copy).
+        const flat = g.op('Reshape', [final, g.int64([-1, D])]);
+        const logits2d = g.op('Gemm', [flat, embed], [attr.int('transB', 1)]);
+        const outShape = g.op('Concat', [g.op('Shape', [inputIds]), g.int64([c.vocabSize])], [attr.int('axis', 0)]);
+        g.op('Reshape', [logits2d, outShape], [], { output: 'logits' });
+      } else {
+        const t = weight('lm_head.weight');
+        const wT = g.initializer(
+          'lm_head.weight_T',
+          DataType.FLOAT,
+          [D, c.vocabSize],
+          transpose(t.data, c.vocabSize, D),
+        );
+        g.op('MatMul', [final, wT], [], { output: 'logits' });
+      }
+    });
+  }
 }

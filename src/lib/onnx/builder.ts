@@ -52,10 +52,17 @@ export class GraphBuilder {
     return out;
   }
 
-  /** Appends a node with several outputs. */
-  opN(opType: string, inputs: string[], nOutputs: number, attributes: AttributeProto[] = [], domain = ''): string[] {
+  /** Appends a node with several outputs (named in `names` where given and not empty). */
+  opN(
+    opType: string,
+    inputs: string[],
+    nOutputs: number,
+    attributes: AttributeProto[] = [],
+    domain = '',
+    names: string[] = [],
+  ): string[] {
     const name = this.#name(opType);
-    const outs = Array.from({ length: nOutputs }, (_, i) => `${name}/out${i}`);
+    const outs = Array.from({ length: nOutputs }, (_, i) => names[i] || `${name}/out${i}`);
     this.nodes.push(makeNode(opType, inputs, outs, name, attributes, domain));
     return outs;
   }
