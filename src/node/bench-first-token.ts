@@ -49,17 +49,19 @@ function modelsMount(modelDir: string): { dir: string; cleanup(): void } {
 /**
  * Presses Generate from inside the page as soon as it is enabled (a Playwright click waits for
  * its own checks, seconds on a loaded machine), unless the page has started generating by itself.
- * Installed before the page's scripts on every navigation.
+ * Installed before the page's scripts on every navigation. A string, not a function: tsx's
+ * transform would wrap a function's inner names in helpers the page does not have.
  */
-function pressGenerateWhenReady(): void {
+const PRESS_GENERATE_WHEN_READY = `(() => {
+  if (!location.pathname.endsWith('index.html')) return;
   const tick = () => {
-    const b = document.querySelector<HTMLButtonElement>('#generate');
+    const b = document.querySelector('#generate');
     if (!b || b.disabled) return void setTimeout(tick, 5);
     const columns = [...document.querySelectorAll('article.column')];
     if (columns.every((e) => Number(e.getAttribute('data-generation')) === 0)) b.click();
   };
-  if (location.pathname.endsWith('index.html')) tick();
-}
+  tick();
+})();`;
 
 /**
  * One visit of the playground (Generate pressed by pressGenerateWhenReady): waits until the first
@@ -116,7 +118,7 @@ export async function browserFirstToken(o: FirstTokenOptions): Promise<FirstToke
   try {
     for (let i = 0; i < o.runs; i++) {
       const ps = await launchChromium();
-      await ps.page.addInitScript(pressGenerateWhenReady);
+      await ps.page.addInitScript(PRESS_GENERATE_WHEN_READY);
       let cold: FirstTokenTimeline, warm: FirstTokenTimeline;
       try {
         cold = await visitPage(ps.page, pageUrl, timeout);
