@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { BUILD_ASSETS_DIR, ORT_WASM_DIR, ORT_WASM_FILES } from './src/lib/page/ort-assets';
+import { BUILD_ASSETS_DIR, ORT_WASM_CPU_FILES, ORT_WASM_DIR, ORT_WASM_FILES } from './src/lib/page/ort-assets';
 
 /** COOP + COEP make the page crossOriginIsolated (SharedArrayBuffer, WASM threads); CORP lets it load our own files. */
 export const ISOLATION_HEADERS = {
@@ -16,7 +16,7 @@ export const ISOLATION_HEADERS = {
 } as const;
 
 const require = createRequire(import.meta.url);
-/** node_modules/onnxruntime-web/dist, found through the package's own export map. */
+/** node_modules/onnxruntime-web/dist, found through the package's own export map (both builds sit there). */
 const ortDist = path.dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm'));
 
 const ORT_DEFAULT_WASM_URL = `new URL("${ORT_WASM_FILES.wasm}",import.meta.url)`;
@@ -27,7 +27,7 @@ const ORT_DEFAULT_WASM_URL = `new URL("${ORT_WASM_FILES.wasm}",import.meta.url)`
  * chunk lives in assets/, which src/lib/page/ort-assets.ts relies on to find the app root from a worker.
  */
 function ortWasmAssets(): Plugin {
-  const files = Object.values(ORT_WASM_FILES);
+  const files = [...Object.values(ORT_WASM_FILES), ...Object.values(ORT_WASM_CPU_FILES)];
   let isWorker = false;
   return {
     name: 'quantlab:ort-wasm-assets',

@@ -2,10 +2,11 @@
 // prints figures). It builds what it needs under .cache/bench/ - the aidreams260K model imported
 // from models/aidreams260K (64-token prompt: it has 128 positions), the SmolLM2-135M-shaped random model (quantlab tiny --smollm2-135m, seed
 // 0), their fp16/q8/q4/bnb4 variants and the site - then runs `quantlab bench` on both models in
-// Node and in headless Chromium, with the concurrency measurement, printing the tables and
+// Node and in headless Chromium, with the concurrency measurement (and, for aidreams260K, the time
+// from opening the page to its first token: --first-token), printing the tables and
 // writing each report to .cache/bench/results-<model>.json.
 // Run: npm run bench [-- --models aidreams260K,smollm2-135m --runtimes node,browser-wasm --runs 5 --min-time 30
-//      --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --rebuild
+//      --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --no-first-token --rebuild
 //      --threads N --no-stream (browser-wasm levers, see quantlab bench --help)]
 import { existsSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     'prompt-tokens': { type: 'string' },
     'new-tokens': { type: 'string', default: '64' },
     'no-concurrency': { type: 'boolean' },
+    'no-first-token': { type: 'boolean' },
     threads: { type: 'string' },
     'no-stream': { type: 'boolean' },
     rebuild: { type: 'boolean' },
@@ -118,6 +120,10 @@ for (const name of models) {
     '--new-tokens',
     values['new-tokens']!,
     ...(values['no-concurrency'] ? [] : ['--concurrency']),
+    // The page opens on the built-in model: its first token is timed with that model only.
+    ...(name === 'aidreams260K' && runtimes.includes('browser-wasm') && !values['no-first-token']
+      ? ['--first-token']
+      : []),
     ...(values.threads ? ['--threads', values.threads] : []),
     ...(values['no-stream'] ? ['--no-stream'] : []),
     '--site',

@@ -3,7 +3,7 @@
 import { mount } from 'svelte';
 import './styles/tokens.css';
 import App from './App.svelte';
-import { startBuilderWorker, startColumnWorker } from './browser/workers';
+import { prestartColumnWorker, startBuilderWorker, startColumnWorker } from './browser/workers';
 import { Lab } from './state/lab.svelte.ts';
 import { Library } from './state/library.svelte.ts';
 import { Playground } from './state/playground.svelte.ts';
@@ -23,6 +23,8 @@ declare global {
   }
 }
 
+// The first column's worker loads its scripts while the page starts (time to first token).
+prestartColumnWorker();
 const builder = startBuilderWorker();
 const pg = new Playground(new Library(builder), startColumnWorker);
 const lab = new Lab(pg, startColumnWorker);

@@ -2,6 +2,7 @@
 // run in parallel and one failure (bad file, lost device, out of memory) stays in its column.
 import { transfer } from 'comlink';
 import { AutoConfig, env } from '@huggingface/transformers';
+import * as ort from 'onnxruntime-web/webgpu';
 import { serve } from '../src/browser/rpc';
 import { trackDownloads } from '../src/browser/hub-downloads';
 import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env';
@@ -12,6 +13,9 @@ import { QuantlabError, throwIfAborted } from '../src/lib/errors';
 import { atModelHost } from '../src/lib/hub/problems';
 import { runnerEvalModel } from '../src/lib/eval/model';
 import type { FloorMeasurement } from '../src/lib/page/latency';
+import { wallNow } from '../src/lib/page/first-token';
+import { identityModelBytes } from '../src/lib/onnx/identity-model';
+import { ortWasmPaths } from '../src/lib/page/ort-assets';
 import { readModelShape } from '../src/lib/page/memory-budget';
 import { compareTokens, type TokenComparison } from '../src/lib/page/token-compare';
 import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
@@ -20,7 +24,7 @@ import { variantNeedsFloat16 } from '../src/lib/variants/table';
 import { batchTokens } from '../src/lib/runner/token-batch';
 import { atMostEvery, nextTask } from '../src/lib/runner/next-task';
 import type { DownloadSnapshot } from '../src/lib/download/progress';
-import type { Device, GenerateParams, LoadProgress, TokenEvent } from '../src/lib/runner/types';
+import type { Device, GenerateParams, LoadProgress, Span, TokenEvent } from '../src/lib/runner/types';
 import type { ColumnApi, ColumnHang } from './protocol';
 
 /** Refuses float16 variants on an adapter without shader-f16 before ONNX Runtime can fail (or return zeros). */
@@ -38,7 +42,41 @@ async function checkDevice(variant: string, device: Device): Promise<void> {
   }
 }
 
+/** When this worker's script had run: its imports (transformers.js, ONNX Runtime's JS) evaluated. */
+const BOOT_AT = wallNow();
 configureBrowserTransformers();
+
+/** ONNX Runtime's WASM runtime started (once per worker): its build, and when, as a wall-clock span. */
+let wasmStarted: { device: Device; done: Promise<Span> } | undefined;
+
+/**
+ * Starts ONNX Runtime's WASM runtime: fetches and compiles the .wasm, starts its threads (with
+ * `threads`, fixed from then on for this worker) by creating a one-node session. transformers.js
+ * would do it inside its first session; done here, it can start before the model is known and
+ * its time is told apart from the session's. A worker for WASM sessions only starts the smaller
+ * WASM-only build (ort-assets.ts); a WebGPU one needs the full build, so a worker started for one
+ * device cannot load on the other.
+ */
+function startWasm(device: Device, threads?: number): Promise<Span> {
+  const build = device === 'webgpu' ? 'webgpu' : 'wasm';
+  if (wasmStarted && wasmStarted.device !== build)
+    throw new QuantlabError(
+      'internal',
+      `This worker's ONNX Runtime was started for ${wasmStarted.device}, not ${build}`,
+      'Start a new worker for it.',
+    );
+  if (!wasmStarted) {
+    const wasm = env.backends.onnx.wasm!;
+    if (threads !== undefined && threads >= 1) wasm.numThreads = threads;
+    wasm.wasmPaths = ortWasmPaths(build);
+    const start = wallNow();
+    const done = ort.InferenceSession.create(identityModelBytes(), { executionProviders: ['wasm'] })
+      .then((s) => s.release())
+      .then(() => ({ start, end: wallNow() }));
+    wasmStarted = { device: build, done };
+  }
+  return wasmStarted.done;
+}
 // Between tokens the loop waits for the next task, so cancel() is read within one token.
 // The page's Stop is read between tokens, at most 8 ms apart (next-task.ts).
 const runner = new Runner({ betweenTokens: atMostEvery(8, nextTask) });
@@ -57,6 +95,11 @@ let hang: ColumnHang | null = null;
 const never = () => new Promise<never>(() => {});
 
 const api = {
+  async warm(device: Device, threads?: number) {
+    const wasm = await startWasm(device, threads);
+    return { bootAt: BOOT_AT, wasm, threads: env.backends.onnx.wasm!.numThreads ?? 1 };
+  },
+
   async load(
     ref: ModelRef,
     variant: string,
@@ -66,9 +109,9 @@ const api = {
     externalData?: number,
   ) {
     allowNetworkFor(ref);
-    // Read by ONNX Runtime when this worker creates its first WASM session (later ones keep it).
+    // Read by ONNX Runtime when this worker starts its WASM runtime (later sessions keep it).
     const wasm = env.backends.onnx.wasm!;
-    if (threads !== undefined && threads >= 1) wasm.numThreads = threads;
+    const wasmSpan = await startWasm(device, threads);
     await checkDevice(variant, device);
     if (hang === 'load') {
       onProgress?.({ status: 'init', message: `Creating ${device} session for ${variant}` });
@@ -96,6 +139,7 @@ const api = {
     }
     return {
       loadMs,
+      marks: { bootAt: BOOT_AT, wasm: wasmSpan, ...runner.loadSpans! },
       downloads: files,
       threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0,
       maxPositions: typeof max === 'number' && max > 0 ? max : undefined,

@@ -16,7 +16,7 @@ let shape: KvCacheLayout | undefined;
 const api = {
   async load(url: string, given?: KvCacheLayout, threads?: number, device: 'wasm' | 'webgpu' = 'wasm') {
     await api.dispose();
-    ort.env.wasm.wasmPaths = ortWasmPaths();
+    ort.env.wasm.wasmPaths = ortWasmPaths('wasm');
     ort.env.wasm.numThreads = threads !== undefined && threads >= 1 ? threads : wasmThreads();
     const t0 = performance.now();
     try {

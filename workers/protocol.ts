@@ -7,17 +7,26 @@ import type { FloorResult } from '../src/lib/bench/floor';
 import type { DownloadSnapshot } from '../src/lib/download/progress';
 import type { KvCacheLayout } from '../src/lib/onnx/session';
 import type { FloorMeasurement } from '../src/lib/page/latency';
+import type { LoadMarks } from '../src/lib/page/first-token';
 import type { ModelShape } from '../src/lib/page/memory-budget';
 import type { TokenComparison } from '../src/lib/page/token-compare';
 import type { ModelRef } from '../src/lib/model/ref';
 import type { QuantizeOptions } from '../src/lib/variants/options';
-import type { Device, GenerateParams, GenerateResult, LoadProgress, TokenEvent } from '../src/lib/runner/types';
+import type { Device, GenerateParams, GenerateResult, LoadProgress, Span, TokenEvent } from '../src/lib/runner/types';
 
 /** Which call a column worker's test hook makes hang (ColumnApi.hang). */
 export type ColumnHang = 'load' | 'generate';
 
 /** One column of the playground (workers/column.worker.ts): one model variant in its own session. */
 export interface ColumnApi {
+  /**
+   * Starts ONNX Runtime's WASM runtime in this worker (fetch, compile, `threads` threads: fixed from
+   * then on) before any model is asked for, so a load that follows skips it. Its build suits
+   * `device` (the WASM-only build for 'wasm'): a later load on the other device fails, and needs a
+   * new worker. Says when the worker's script had run and when the runtime started (wall clock, ms
+   * since the epoch).
+   */
+  warm(device: Device, threads?: number): Promise<{ bootAt: number; wasm: Span; threads: number }>;
   /**
    * Loads one variant (onnx/<variant>.onnx) of a model on a device, with `threads` WASM threads
    * when given (a worker's first WASM session fixes them), and its weights from `externalData`
@@ -35,6 +44,8 @@ export interface ColumnApi {
     externalData?: number,
   ): Promise<{
     loadMs: number;
+    /** Wall-clock marks of this load's stages (time to first token, src/lib/page/first-token.ts). */
+    marks?: LoadMarks;
     threads: number;
     maxPositions?: number;
     /** A Hub model's files as this load read them (network or browser cache), once it has ended. */

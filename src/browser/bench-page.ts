@@ -179,5 +179,30 @@ declare global {
   }
 }
 
+/**
+ * The floor of `quantlab bench --first-token` (bench.html?floor-first-token=<.onnx URL>&ids=1,2,3):
+ * as soon as the page runs, one floor worker loads the file into one ONNX Runtime session and runs
+ * one step on the prompt ids; the token is written in #first-token, and its time (ms after
+ * navigation) in body[data-first-token-ms].
+ */
+async function floorFirstToken(url: string, ids: number[]): Promise<void> {
+  const f = startFloorWorker();
+  const out = document.createElement('output');
+  out.id = 'first-token';
+  try {
+    await guard(f, f.api.load(url), stopped('floor'));
+    const r = await guard(f, f.api.run(ids, 1), stopped('floor'));
+    out.textContent = String(r.ids[0]);
+    document.body.append(out);
+    document.body.dataset.firstTokenMs = String(performance.now());
+  } catch (err) {
+    document.body.dataset.firstTokenError = (err as Error).message;
+  }
+}
+
+const query = new URLSearchParams(location.search);
+const floorUrl = query.get('floor-first-token');
+if (floorUrl) void floorFirstToken(floorUrl, (query.get('ids') ?? '').split(',').filter(Boolean).map(Number));
+
 window.quantlabBench = bench;
 document.body.dataset.ready = 'true';

@@ -58,6 +58,10 @@ export function configureBrowserTransformers(): void {
   env.useCustomCache = true;
   env.customCache = new QuantlabCache() as unknown as typeof env.customCache;
   env.fetch = hubFetch;
+  // ONNX Runtime fetches its .wasm itself: compiled while it downloads (instantiateStreaming), and
+  // from the browser's code cache on later visits. transformers.js's own cache would hand it an
+  // ArrayBuffer instead, compiled from scratch on every visit and after the whole download.
+  env.useWasmCache = false;
   const wasm = env.backends.onnx.wasm!;
   wasm.wasmPaths = ortWasmPaths();
   wasm.numThreads = wasmThreads();

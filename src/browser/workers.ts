@@ -6,6 +6,8 @@ import { connect, type Crashable } from './rpc';
 
 export interface WorkerHandle<T> extends Crashable {
   api: Remote<T>;
+  /** When the worker was created (wall clock, ms since the epoch). */
+  startedAt?: number;
   terminate(): void;
   /**
    * Calls `listener` when the worker dies (an uncaught error or a message it cannot read): a
@@ -17,6 +19,7 @@ export interface WorkerHandle<T> extends Crashable {
 function handle<T>(w: Worker): WorkerHandle<T> {
   return {
     api: connect<T>(w),
+    startedAt: performance.timeOrigin + performance.now(),
     terminate: () => w.terminate(),
     onCrash(listener) {
       const onError = (e: ErrorEvent) => listener(e.message || 'the worker stopped with an uncaught error');
@@ -31,10 +34,24 @@ function handle<T>(w: Worker): WorkerHandle<T> {
   };
 }
 
+/** A column worker started ahead of need (prestartColumnWorker), handed to the next startColumnWorker(). */
+let spare: WorkerHandle<ColumnApi> | undefined;
+
 export function startColumnWorker(): WorkerHandle<ColumnApi> {
-  return handle(
-    new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' }),
+  const ready = spare;
+  spare = undefined;
+  return (
+    ready ??
+    handle(new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' }))
   );
+}
+
+/**
+ * Starts one column worker now, for the next startColumnWorker() to take: its script (transformers.js
+ * and ONNX Runtime's JS) loads while the page is still starting, before any column exists.
+ */
+export function prestartColumnWorker(): void {
+  spare ??= startColumnWorker();
 }
 
 export function startBuilderWorker(): WorkerHandle<BuilderApi> {

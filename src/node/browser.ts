@@ -134,11 +134,19 @@ export async function serveStatic(root: string, opts: ServeOptions = {}): Promis
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`not found: ${pathname}`);
       return;
     }
+    // Validators, as static hosts send them: a revisit revalidates (304) and keeps the browser's
+    // cached copy, and with it the compiled code it cached for scripts and WASM.
+    const st = statSync(file);
+    const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+    const headers = { ETag: etag, 'Cache-Control': 'no-cache', ...(isolation ? ISOLATION_HEADERS : {}) };
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers).end();
+      return;
+    }
     res.writeHead(200, {
       'Content-Type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
-      'Content-Length': statSync(file).size,
-      'Cache-Control': 'no-cache',
-      ...(isolation ? ISOLATION_HEADERS : {}),
+      'Content-Length': st.size,
+      ...headers,
     });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);

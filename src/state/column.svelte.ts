@@ -27,6 +27,7 @@ import type { FloorMeasurement } from '../lib/page/latency';
 import type { VariantInfo } from '../lib/variants/table';
 import type { TokenComparison } from '../lib/page/token-compare';
 import { ColumnFloor } from './latency.svelte.ts';
+import { firstTokenTimeline, wallNow, type FirstTokenTimeline, type LoadMarks } from '../lib/page/first-token';
 
 /** 'over-budget': the load was refused before it started, because the columns would pass the memory budget. */
 export type ColumnStatus = 'idle' | 'loading' | 'ready' | 'generating' | 'done' | 'error' | 'over-budget';
@@ -167,8 +168,19 @@ export class Column {
   comparison = $state.raw<ComparisonState>({ state: 'none' });
   /** The speed floor measured on this column's session (greedy playground loop vs a raw loop). */
   readonly floorState = new ColumnFloor();
+  /**
+   * Time to first token of the generation that loaded this column, from the page's navigation,
+   * split into stages (src/lib/page/first-token.ts); null until such a generation has shown a token.
+   */
+  firstToken = $state.raw<FirstTokenTimeline | null>(null);
 
   #client: ColumnClient;
+  /** When the page created the current worker (wall clock). */
+  #workerCreatedAt = 0;
+  /** The marks of the last load, until a generation's first token has used them. */
+  #loadMarks: LoadMarks | undefined;
+  /** ONNX Runtime's start in the current worker (its device and threads), asked for ahead of its load (warm()). */
+  #warming: { device: 'wasm' | 'webgpu'; threads: number; done: Promise<unknown> } | undefined;
   /** WASM threads of the current worker's ONNX Runtime, once it has loaded on WASM. */
   #workerThreads: number | undefined;
   #loadedOn = $state<'wasm' | 'webgpu' | null>(null);
@@ -191,9 +203,15 @@ export class Column {
     private readonly deps: ColumnDeps,
   ) {
     this.bytes = variant.bytes;
-    this.#client = new ColumnClient(deps.startWorker, () => {
+    const start = () => {
+      const h = deps.startWorker();
+      this.#workerCreatedAt = h.startedAt ?? wallNow();
+      return h;
+    };
+    this.#client = new ColumnClient(start, () => {
       this.#loadedOn = null;
       this.#workerThreads = undefined;
+      this.#warming = undefined;
     });
   }
 
@@ -249,6 +267,36 @@ export class Column {
     this.progress = null;
   }
 
+  /**
+   * Starts this column's worker and its ONNX Runtime (WASM compiled, threads started) ahead of a
+   * load, so the first Generate does not wait for them; the model itself is not read. Does nothing
+   * once the worker runs. A failure is left for the load to meet and report. Settles when done.
+   */
+  warm(): Promise<unknown> {
+    if (this.#client.started || this.#loadedOn) return this.#warming?.done ?? Promise.resolve();
+    const choice = this.#choice();
+    const threads = choice.device === 'wasm' ? choice.threads : undefined;
+    const done = this.#client
+      .call((api) => api.warm(choice.device, threads))
+      .then((w) => {
+        if (choice.device === 'wasm' && this.#warming?.done === done) this.#workerThreads = w.threads;
+      })
+      .catch(() => undefined);
+    this.#warming = { device: choice.device, threads: threads ?? 0, done };
+    return done;
+  }
+
+  #choice(): DeviceChoice {
+    const columns = this.deps.columns?.() ?? 1;
+    return this.#forceWasm
+      ? {
+          device: 'wasm',
+          reason: 'retrying after a WebGPU failure',
+          threads: wasmThreadCount(this.deps.platform(), columns),
+        }
+      : chooseDevice(this.variant, this.deps.platform(), this.deps.devicePreference(), columns);
+  }
+
   /** Loads the variant (once); resolves false after showing the error. */
   load(): Promise<boolean> {
     if (this.#loadedOn) return Promise.resolve(true);
@@ -260,16 +308,13 @@ export class Column {
     this.error = null;
     this.notice = null;
     this.refusal = null;
-    const columns = this.deps.columns?.() ?? 1;
-    const choice: DeviceChoice = this.#forceWasm
-      ? {
-          device: 'wasm',
-          reason: 'retrying after a WebGPU failure',
-          threads: wasmThreadCount(this.deps.platform(), columns),
-        }
-      : chooseDevice(this.variant, this.deps.platform(), this.deps.devicePreference(), columns);
-    // ONNX Runtime fixes a worker's thread count at its first session: another count needs a new worker.
-    if (choice.device === 'wasm' && this.#workerThreads !== undefined && this.#workerThreads !== choice.threads)
+    const choice = this.#choice();
+    // ONNX Runtime fixes a worker's build (device) and thread count when it starts: another needs a new worker.
+    const threads = this.#workerThreads ?? this.#warming?.threads;
+    if (
+      (this.#warming && this.#warming.device !== choice.device) ||
+      (choice.device === 'wasm' && threads !== undefined && threads !== choice.threads)
+    )
       this.#discardWorker();
     this.device = choice;
     this.memory = null;
@@ -322,6 +367,7 @@ export class Column {
         ),
       );
       this.#loadedOn = choice.device;
+      this.#loadMarks = r.marks;
       if (r.downloads) this.downloads = r.downloads;
       this.threads = r.threads;
       if (choice.device === 'wasm') this.#workerThreads = r.threads;
@@ -456,6 +502,7 @@ export class Column {
    * then on this run's tokens and result are dropped, so no stale token is ever shown.
    */
   async generate(params: GenerateParams, gen: number): Promise<void> {
+    const requestedAt = wallNow();
     this.#gen = gen;
     this.#request = { params, gen };
     this.generation = gen;
@@ -493,9 +540,14 @@ export class Column {
     // together at most every SHOW_EVERY_MS, so the page's work stays bounded.
     let latest: TokenEvent | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // The load this generation made (if it made one): its first token's stages are worth keeping.
+    const loadMarks = this.#loadMarks;
+    this.#loadMarks = undefined;
+    let shownAt: number | undefined;
     const show = () => {
       timer = undefined;
       if (gen !== this.#gen || finished || !latest) return;
+      if (shownAt === undefined && latest.ids.length > 0) shownAt = wallNow();
       this.ids = latest.ids as number[];
       this.text = latest.text;
       this.offsets = latest.offsets as number[];
@@ -512,7 +564,9 @@ export class Column {
       // ... or each other: the longest stream wins.
       if (latest && e.ids.length <= latest.ids.length) return;
       latest = e;
-      timer ??= setTimeout(show, SHOW_EVERY_MS);
+      // The first token is written at once; later ones at most every SHOW_EVERY_MS.
+      if (shownAt === undefined && timer === undefined) show();
+      else timer ??= setTimeout(show, SHOW_EVERY_MS);
     });
     const run = this.#client.call((api) => api.generate(params, onToken));
     this.#run = run.catch(() => undefined);
@@ -542,6 +596,16 @@ export class Column {
     this.stoppedAt = v.cancelled ? v.ids.length : null;
     this.notice = v.limitNote ?? null;
     this.status = 'done';
+    const t = v.timings;
+    if (loadMarks && shownAt !== undefined && t.startedAt !== undefined && t.firstTokenAt !== undefined)
+      this.firstToken = firstTokenTimeline({
+        navigationAt: performance.timeOrigin,
+        requestedAt,
+        workerCreatedAt: this.#workerCreatedAt,
+        load: loadMarks,
+        prefill: { start: t.startedAt, end: t.firstTokenAt },
+        shownAt,
+      });
     // Nothing left to retry: a later failed load is retried as a load.
     this.#request = undefined;
     this.deps.onDone?.(this);

@@ -153,7 +153,13 @@ export class Playground {
       ref?.kind === 'hub' && !HUB_MODELS.some((m) => m.key === key)
         ? this.hub.open(ref.id, this.settings.host)
         : Promise.resolve(null);
-    await Promise.all([detectPlatform().then((p) => (this.platform = p)), this.library.refresh(), listing]);
+    // The stored models' list waits on the builder worker: only a stored model's page waits for it.
+    const library = this.library.refresh();
+    await Promise.all([
+      detectPlatform().then((p) => (this.platform = p)),
+      ref?.kind === 'local' ? library : undefined,
+      listing,
+    ]);
     // The kept results belong to the stored model, prompt and settings: shown only under those.
     this.modelKey = key;
     const kept = resultsModel === key && Object.keys(results).length > 0;
@@ -312,6 +318,11 @@ export class Playground {
           if (r) c.restore(r);
           return c;
         });
+    // New columns' workers and ONNX Runtime start now (with their share of threads, so once the
+    // columns are counted), while the page settles: Generate then only loads the model. One after
+    // another, the first column first, so the first token does not share the cores with the rest.
+    const fresh = this.columns.filter((c) => !keep.includes(c));
+    void fresh.reduce((ready: Promise<unknown>, c) => ready.then(() => c.warm()), Promise.resolve());
   }
 
   /** The model's ref as columns load it: a Hub model with the Model host it comes from. */

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { greedyParams } from '../../src/lib/bench/measure';
+import { FIRST_TOKEN_STAGES } from '../../src/lib/page/first-token';
 import { BENCH_MODEL_ID, openBenchPage } from '../../src/node/bench-browser';
 import { greedyReferences } from '../helpers/aidreams';
 import { BENCH_DTYPES, checkReport, quantizedAidreams } from '../helpers/bench';
@@ -52,6 +53,45 @@ describe('quantlab bench (browser-wasm)', () => {
     const c = report.concurrency['browser-wasm'];
     // The playground's threads: a column alone gets one per core (at most 4), four share the cores.
     expect([c.threads_alone, c.threads_together]).toEqual([Math.min(4, CORES), Math.max(1, Math.floor(CORES / 4))]);
+  });
+
+  it('times navigation to the first token in stages, on a first and a second visit, against the floor page', async () => {
+    const r = await runCli([
+      'bench',
+      dir,
+      '--runtimes',
+      'none',
+      '--first-token',
+      '--site',
+      inject('siteDir'),
+      '--runs',
+      '1',
+      '--prompt-tokens',
+      '16',
+      '--new-tokens',
+      '8',
+      '--json',
+    ]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.results).toEqual([]);
+    const f = report.first_token;
+    expect(f).toMatchObject({ variant: 'model', runs: 1 });
+    for (const k of ['cold_ms', 'warm_ms', 'floor_cold_ms', 'floor_warm_ms', 'cold_ratio', 'warm_ratio'])
+      expect(f[k], k).toBeGreaterThan(0);
+    expect(f.cold_ratio).toBeCloseTo(f.cold_ms / f.floor_cold_ms, 12);
+    expect(f.cold_runs_ms).toEqual([f.cold_ms]);
+    expect(f.warm_runs_ms).toEqual([f.warm_ms]);
+    for (const key of ['stages', 'warm_stages']) {
+      expect(Object.keys(f[key]), key).toEqual([...FIRST_TOKEN_STAGES]);
+      for (const s of FIRST_TOKEN_STAGES) expect(f[key][s], `${key}.${s}`).toBeGreaterThanOrEqual(0);
+      // Every first token passes through a prefill of the prompt.
+      expect(f[key].prefill, key).toBeGreaterThan(0);
+    }
+    // The page counts from navigation: its stages end by the first token.
+    for (const s of FIRST_TOKEN_STAGES) expect(f.timeline[s].end_ms, s).toBeLessThanOrEqual(f.cold_ms + 1e-6);
+    expect(f.timeline.first_decode_step.end_ms).toBeCloseTo(f.cold_ms, 6);
   });
 
   it("the floor worker decodes the column worker's greedy ids from the same file", async () => {

@@ -11,7 +11,13 @@ import { noAutorun } from './columns';
 import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
 
 const ORT_DIST = path.join(REPO_ROOT, 'node_modules/onnxruntime-web/dist');
-const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+/** ONNX Runtime's full build (WebGPU and WASM), then its WASM-only build, which WASM columns start. */
+const ORT_FILES = [
+  'ort-wasm-simd-threaded.asyncify.mjs',
+  'ort-wasm-simd-threaded.asyncify.wasm',
+  'ort-wasm-simd-threaded.mjs',
+  'ort-wasm-simd-threaded.wasm',
+];
 const NEW_TOKENS = 4;
 
 /**
@@ -116,21 +122,21 @@ describe('built site', () => {
     expect(envText).toContain(`shader-f16 ${adapter!.f16 ? 'yes' : 'no'}`);
 
     // The wasm files are served by the site, whole, with the right MIME types.
-    for (const [i, file] of ORT_FILES.entries()) {
+    for (const file of ORT_FILES) {
       const res = await page.evaluate(async (url) => {
         const r = await fetch(url);
         return { status: r.status, type: r.headers.get('content-type'), size: (await r.arrayBuffer()).byteLength };
       }, `${server.url}ort/${file}`);
       expect(res.status).toBe(200);
-      expect(res.type).toBe(i === 0 ? 'application/javascript' : 'application/wasm');
+      expect(res.type).toBe(file.endsWith('.mjs') ? 'application/javascript' : 'application/wasm');
       expect(res.size).toBe(statSync(path.join(ORT_DIST, file)).size);
     }
 
-    // One copy of the 26 MB runtime in the build, under ort/ (Vite must not emit ORT's default one too).
+    // One copy of each runtime in the build, under ort/ (Vite must not emit ORT's default one too).
     const wasmFiles = readdirSync(inject('siteDir'), { recursive: true, encoding: 'utf8' }).filter((f) =>
       f.endsWith('.wasm'),
     );
-    expect(wasmFiles).toEqual([path.join('ort', ORT_FILES[1])]);
+    expect(wasmFiles.sort()).toEqual([path.join('ort', ORT_FILES[1]), path.join('ort', ORT_FILES[3])]);
 
     // A column worker runs the built-in model with ORT (through transformers.js, as the playground
     // does) on 2 threads, fetching ORT's wasm and the model from this server.
@@ -142,7 +148,9 @@ describe('built site', () => {
       requests.filter((u) => u.includes('/ort/')),
     );
     expectColumnWorker(run);
-    expect(requests).toContain(`${server.url}ort/${ORT_FILES[1]}`);
+    // A WASM column starts the WASM-only build, not the full one.
+    expect(requests).toContain(`${server.url}ort/${ORT_FILES[3]}`);
+    expect(requests).not.toContain(`${server.url}ort/${ORT_FILES[1]}`);
     expect(requests).toContain(`${server.url}models/${TINY_MODEL_ID}/onnx/model.onnx`);
 
     mkdirSync(path.join(REPO_ROOT, 'test-results'), { recursive: true });
@@ -185,8 +193,9 @@ describe('built site', () => {
     const before = browser.requests.length;
     expectColumnWorker(await runColumnWorker(page));
     const requests = browser.requests.slice(before);
-    expect(requests).toContain(`${siteUrl}ort/${ORT_FILES[0]}`);
-    expect(requests).toContain(`${siteUrl}ort/${ORT_FILES[1]}`);
+    // The WASM-only build, as a WASM column starts it.
+    expect(requests).toContain(`${siteUrl}ort/${ORT_FILES[2]}`);
+    expect(requests).toContain(`${siteUrl}ort/${ORT_FILES[3]}`);
     await page.close();
 
     expect(browser.externalRequests).toEqual([]);

@@ -101,6 +101,7 @@ export function checkReport(
   expect(c.runs).toBe(1);
   for (const k of ['single_tokens_per_s', 'aggregate_tokens_per_s', 'ratio']) expect(c[k], k).toBeGreaterThan(0);
   expect(c.ratio).toBeCloseTo(c.aggregate_tokens_per_s / c.single_tokens_per_s, 12);
+  expect(c.aggregate_ratio).toBe(c.ratio);
   expect(c.per_column.map((p: { dtype: string }) => p.dtype)).toEqual(BENCH_DTYPES.slice(0, 4));
   for (const p of c.per_column) {
     expect(p.alone_tokens_per_s).toBeGreaterThan(0);

@@ -385,6 +385,7 @@ describe('concurrency', () => {
     expect(r.single_tokens_per_s).toBeCloseTo(60, 9); // median of 60, 80, 40
     expect(r.aggregate_tokens_per_s).toBeCloseTo(80, 9); // median of 80, 100, 40
     expect(r.ratio).toBeCloseTo(80 / 60, 9);
+    expect(r.aggregate_ratio).toBe(r.ratio);
     // fp32 alone: 64 tokens in 1000, 800, 1600 ms -> 64, 80, 40 tok/s; together in 1200, 960, 2400 ms -> 53.33, 66.67, 26.67.
     expect(r.per_column[0].alone_tokens_per_s).toBeCloseTo(64, 9);
     expect(r.per_column[0].concurrent_tokens_per_s).toBeCloseTo(64000 / 1200, 9);

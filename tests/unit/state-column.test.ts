@@ -71,26 +71,72 @@ describe('Column', () => {
     expect(c.progress).toBeNull();
   });
 
-  it('shows the stream at most every 16 ms, then the final result, and reports it done', async () => {
+  it('shows the first token at once, then the stream at most every 16 ms, then the final result, and reports it done', async () => {
     const { c, workers, onDone } = column();
     const done = c.generate(PARAMS, 1);
     const w = await running(workers);
     expect(c.status).toBe('generating');
     w.run.emit([5]);
+    expect(c.ids).toEqual([5]); // the first token is written without waiting
     w.run.emit([5, 6]);
-    expect(c.ids).toEqual([]); // batched: nothing shown before the timer
+    w.run.emit([5, 6, 9]);
+    expect(c.ids).toEqual([5]); // batched: nothing more shown before the timer
     await vi.advanceTimersByTimeAsync(16);
-    expect(c.ids).toEqual([5, 6]);
-    expect(c.text).toBe('5 6 ');
-    w.run.emit([5, 6, 7]);
-    w.run.finish([5, 6, 7, 8]);
+    expect(c.ids).toEqual([5, 6, 9]);
+    expect(c.text).toBe('5 6 9 ');
+    w.run.emit([5, 6, 9, 7]);
+    w.run.finish([5, 6, 9, 7, 8]);
     await done;
     expect(c.status).toBe('done');
-    expect(c.ids).toEqual([5, 6, 7, 8]);
-    expect(c.text).toBe('5 6 7 8 ');
+    expect(c.ids).toEqual([5, 6, 9, 7, 8]);
+    expect(c.text).toBe('5 6 9 7 8 ');
     expect(c.timings?.decodeTokensPerS).toBe(50);
     expect(c.stopped).toBe(false);
     expect(onDone).toHaveBeenCalledOnce();
+  });
+
+  it('keeps the stages of the first token of the generation that loaded it, from the marks of load and run', async () => {
+    const { c, workers } = column();
+    const done = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.run.emit([5]);
+    w.run.finish([5, 6]);
+    await done;
+    // The fake's marks (state-fakes.ts): boot 1, WASM 1-2, tokenizer 2-3, session 3-4; run from 10, first token at 12.
+    const t = c.firstToken!;
+    expect(t.stages).toMatchObject({ wasm_compile: 1, tokenizer: 1, session_create: 1, prefill: 2 });
+    expect(t.spans.prefill.endMs - t.spans.prefill.startMs).toBe(2);
+    // Written after it was picked, and the whole time counts from navigation up to that moment.
+    expect(t.stages.first_decode_step).toBeGreaterThan(0);
+    expect(t.totalMs).toBe(t.spans.first_decode_step.endMs);
+    // A generation on the loaded session has no load to split: the first figures stay.
+    const again = c.generate(PARAMS, 2);
+    (await running(workers, 0, 2)).run.finish([7]);
+    await again;
+    expect(c.firstToken).toBe(t);
+  });
+
+  it('warms its worker once on WASM with its share of the threads, and loads in that worker', async () => {
+    const { c, workers } = column();
+    await c.warm();
+    await c.warm();
+    expect(workers).toHaveLength(1);
+    expect(workers[0].warms).toEqual([{ device: 'wasm', threads: 4 }]);
+    expect(workers[0].loads).toEqual([]);
+    expect(await c.load()).toBe(true);
+    expect(workers).toHaveLength(1);
+    expect(workers[0].loads).toEqual([{ ref: REF, variant: 'model', device: 'wasm', threads: 4 }]);
+  });
+
+  it('starts a new worker for the load when the threads it warmed with are no longer its share', async () => {
+    let columns = 2;
+    const { c, workers } = column('model', { columns: () => columns });
+    await c.warm();
+    columns = 4; // two more columns opened since: 8 cores / 4 = 2 threads each
+    expect(await c.load()).toBe(true);
+    expect(workers).toHaveLength(2);
+    expect(workers[0].terminated).toBe(true);
+    expect(workers[1].loads).toEqual([{ ref: REF, variant: 'model', device: 'wasm', threads: 2 }]);
   });
 
   it("shows the runner's note when max new tokens was cut to the model's positions, until the next run", async () => {

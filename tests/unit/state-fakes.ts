@@ -96,7 +96,15 @@ export class FakeRun {
         text: e.text,
         cancelled: opts.cancelled ?? this.cancelled,
         ...(opts.limitNote ? { limitNote: opts.limitNote } : {}),
-        timings: { loadMs: 5, ttftMs: 2, prefillTokensPerS: 100, decodeTokensPerS: 50, tokenMs: [...e.tokenMs] },
+        timings: {
+          loadMs: 5,
+          ttftMs: 2,
+          prefillTokensPerS: 100,
+          decodeTokensPerS: 50,
+          tokenMs: [...e.tokenMs],
+          startedAt: 10,
+          firstTokenAt: 12,
+        },
       },
     });
   }
@@ -155,8 +163,15 @@ export class FakeColumnWorker {
   /** What load() answers; a test may replace it (an error, a promise that waits). */
   loadOutcome: (l: FakeLoad) => Outcome<LoadResult> | Promise<Outcome<LoadResult>> = (l) => ({
     ok: true,
-    value: { loadMs: 5, threads: l.device === 'wasm' ? (l.threads ?? 1) : 0, maxPositions: 64 },
+    value: {
+      loadMs: 5,
+      marks: { bootAt: 1, wasm: { start: 1, end: 2 }, tokenizer: { start: 2, end: 3 }, session: { start: 3, end: 4 } },
+      threads: l.device === 'wasm' ? (l.threads ?? 1) : 0,
+      maxPositions: 64,
+    },
   });
+  /** warm() calls, with the device and threads each asked for. */
+  warms: { device: Device; threads?: number }[] = [];
   /** Progress events load() reports after its 'init' one (downloads, for example). */
   loadProgress: LoadProgress[] = [];
   /** When set, generate() answers at once with these ids (undefined: the test finishes the run). */
@@ -174,6 +189,10 @@ export class FakeColumnWorker {
   #current: FakeRun | FakeFloor | undefined;
 
   readonly api = {
+    warm: async (device: Device, threads?: number) => {
+      this.warms.push({ device, threads });
+      return { bootAt: 1, wasm: { start: 1, end: 2 }, threads: threads ?? 1 };
+    },
     load: async (
       ref: ModelRef,
       variant: string,

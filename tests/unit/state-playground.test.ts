@@ -12,7 +12,7 @@ import { DEFAULT_PROMPT, DEFAULT_SETTINGS, settingsToQuery } from '../../src/lib
 import type { VariantInfo } from '../../src/lib/variants/table';
 import { Library } from '../../src/state/library.svelte.ts';
 import { LIVE_DEBOUNCE_MS, Playground } from '../../src/state/playground.svelte.ts';
-import { fakeBuilder, fakeVariant, fakeWorkers, memoryStorage, type FakeColumnWorker } from './state-fakes';
+import { fakeBuilder, fakeVariant, fakeWorkers, memoryStorage, settle, type FakeColumnWorker } from './state-fakes';
 
 const STEMS = ['model', 'model_q4', 'model_int8'];
 const SERVED: VariantInfo[] = STEMS.map((stem, rank) => fakeVariant(stem, { rank, bytes: 1000 * (3 - rank) }));
@@ -89,12 +89,31 @@ async function openWithResults(): Promise<Awaited<ReturnType<typeof open>>> {
 }
 
 describe('Playground', () => {
-  it('opens the model and precisions the URL names, without starting any worker', async () => {
-    const { pg, workers } = await open({ variants: ['model_q4', 'model_int8'] });
+  it("opens the model and precisions the URL names, warming the columns' workers in turn without loading a model", async () => {
+    let release!: () => void;
+    const firstWarm = new Promise<void>((r) => (release = r));
+    const { pg, workers } = await open({
+      variants: ['model_q4', 'model_int8'],
+      // The first column's ONNX Runtime start takes a while: the second waits for it.
+      setup: (w, i) => {
+        if (i === 0) {
+          const warm = w.api.warm;
+          w.api.warm = async (...a) => firstWarm.then(() => warm(...a));
+        }
+      },
+    });
     expect(pg.modelKey).toBe(TINY_MODEL.key);
     expect(pg.prompt).toBe('Hello');
     expect(pg.columns.map((c) => c.variant.stem)).toEqual(['model_q4', 'model_int8']);
-    expect(workers).toHaveLength(0);
+    await settle();
+    expect(workers).toHaveLength(1);
+    release();
+    await vi.waitFor(() => expect(workers).toHaveLength(2));
+    // Node has no cross-origin isolation: one WASM thread each.
+    await vi.waitFor(() =>
+      expect(workers.map((w) => w.warms)).toEqual([[{ device: 'wasm', threads: 1 }], [{ device: 'wasm', threads: 1 }]]),
+    );
+    expect(workers.flatMap((w) => w.loads)).toEqual([]);
     expect(pg.notices).toEqual([]);
   });
 
@@ -286,7 +305,7 @@ describe('Playground', () => {
       ['model', true, '1 2 '],
       ['model_q4', true, '1 3 '],
     ]);
-    expect(again.workers).toHaveLength(0);
+    expect(again.workers.flatMap((w) => w.loads)).toEqual([]);
     expect(again.pg.divergence(again.pg.columns[1])).toBe(1);
   });
 

@@ -19,6 +19,7 @@ import {
   type BenchRuntime,
 } from '../../lib/bench/report';
 import { DTYPES } from '../../lib/variants/options';
+import { FIRST_TOKEN_STAGES } from '../../lib/page/first-token';
 import { stemOfArg } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
@@ -33,13 +34,20 @@ const HELP = `quantlab bench <dir> [options]
   --runtimes LIST     node (runner vs onnxruntime-node), browser-wasm (the playground's column
                       worker vs onnxruntime-web in headless Chromium, 2 WASM threads, isolated)
                       and/or browser-webgpu (the same on WebGPU; rows carry the adapter, and on a
-                      software adapter such as SwiftShader they are correctness-only); default node
+                      software adapter such as SwiftShader they are correctness-only); default node;
+                      none times no decode (e.g. only --first-token)
   --runs N            measured runs per precision after one warm-up (default 5)
   --min-time S        and more runs until they have taken S seconds per precision (default 0, at
                       most ${MAX_ROUNDS} runs): a tiny model's run lasts milliseconds, and five of
                       them are mostly noise
   --prompt-tokens N   prompt length in tokens, BOS included (default 128)
   --new-tokens N      greedy new tokens per run, at least 2 (default 64)
+  --first-token       also time the playground from navigation to the first token written in its
+                      first column, on a first visit (fresh profile: empty cache and storage) and a
+                      second one, with <dir> served as the built-in model, split into stages
+                      (${FIRST_TOKEN_STAGES.join(', ')}),
+                      against the floor page (one ONNX Runtime session on the same .onnx, one step);
+                      --runs rounds, each in fresh Chromium profiles
   --concurrency       also time 4 columns (the first 4 dtypes, repeated if fewer) generating at
                       once against one column at a time
   --threads N         browser-wasm: WASM threads of the column and of the floor (default: the app's,
@@ -63,7 +71,9 @@ const HELP = `quantlab bench <dir> [options]
                       [{dtype, runtime, runs, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
                       decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
                       peak_memory_bytes, decode_iqr, ratio_ci_low, ratio_ci_high, ...}],
-                      concurrency?: {<runtime>: {...}}, warnings?: [...], machine: {cores, cpu_model,
+                      concurrency?: {<runtime>: {..., aggregate_ratio}}, first_token?: {cold_ms,
+                      warm_ms, floor_cold_ms, floor_warm_ms, stages: {<stage>: ms}, ...},
+                      warnings?: [...], machine: {cores, cpu_model,
                       ..., browser?: {hardware_concurrency, user_agent, onnxruntime_web_version,
                       threads, spinning}}}
   --out FILE          also write that JSON object to FILE
@@ -101,6 +111,7 @@ const FLAGS = {
   'prompt-tokens': { type: 'int', min: 1, max: MAX_TOKENS, default: 128 },
   'new-tokens': { type: 'int', min: 2, max: MAX_TOKENS, default: 64 },
   concurrency: { type: 'boolean' },
+  'first-token': { type: 'boolean' },
   threads: { type: 'int', min: 1, max: 16 },
   'no-stream': { type: 'boolean' },
   site: { type: 'string' },
@@ -129,13 +140,14 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
   const newTokens = v['new-tokens'];
   const dtypes = v.dtypes;
   const stems = dtypes.map(benchStem);
-  const runtimes = v.runtimes;
+  // `--runtimes none`: no decode rows (e.g. only --first-token).
+  const runtimes = v.runtimes.length === 1 && v.runtimes[0] === 'none' ? [] : v.runtimes;
   for (const r of runtimes) {
     if (!(BENCH_RUNTIMES as readonly string[]).includes(r))
       throw new QuantlabError(
         'bad-argument',
         `Unknown runtime "${r}"`,
-        `Use ${BENCH_RUNTIMES.join(' and/or ')}, e.g. --runtimes node,browser-wasm.`,
+        `Use ${BENCH_RUNTIMES.join(' and/or ')}, e.g. --runtimes node,browser-wasm (or none, with --first-token).`,
       );
   }
   if (!v.forms) requireVariants(dirArg, dtypes, stems);
@@ -183,17 +195,8 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
       if (v.concurrency) (report.concurrency ??= {}).node = await nodeConcurrency(concurrent, log);
     } else {
       const device = runtime === 'browser-webgpu' ? 'webgpu' : 'wasm';
-      const { ensureSite } = await importBrowser();
       const { browserBench, browserConcurrency } = await import('../../node/bench-browser');
-      const siteDir = resolve(typeof v.site === 'string' ? v.site : DEFAULT_SITE_DIR);
-      if (typeof v.site === 'string' && !existsSync(join(siteDir, 'bench.html'))) {
-        throw new QuantlabError(
-          'bad-argument',
-          `--site ${v.site} has no bench.html`,
-          'Give a folder built by `vite build` from this version, or leave --site out to build one.',
-        );
-      }
-      if (typeof v.site !== 'string') ensureSite(siteDir, log);
+      const siteDir = await benchSite(v.site, log);
       const b = await browserBench(bench, {
         siteDir,
         log,
@@ -212,6 +215,11 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
     }
   }
   if (v.bandwidth !== undefined) addBandwidth(results, dir, stems, dtypes, v.bandwidth * 1e9);
+  if (v['first-token']) {
+    const { browserFirstToken } = await import('../../node/bench-first-token');
+    const siteDir = await benchSite(v.site, log);
+    report.first_token = await browserFirstToken({ siteDir, modelDir: dir, runs, log });
+  }
   // In the report (table and JSON), not on stderr: they are about the figures, not the run.
   const noisy = ratioWarnings(results);
   if (noisy.length) report.warnings = [...(report.warnings ?? []), ...noisy];
@@ -270,6 +278,21 @@ async function runForms(
   }
   console.log(v.json ? json : formatFormsTable(forms));
   return 0;
+}
+
+/** The built site to serve: --site as given (it must hold bench.html), else the default one, built when stale. */
+async function benchSite(site: unknown, log: (line: string) => void): Promise<string> {
+  const { ensureSite } = await importBrowser();
+  const siteDir = resolve(typeof site === 'string' ? site : DEFAULT_SITE_DIR);
+  if (typeof site === 'string' && !existsSync(join(siteDir, 'bench.html'))) {
+    throw new QuantlabError(
+      'bad-argument',
+      `--site ${site} has no bench.html`,
+      'Give a folder built by `vite build` from this version, or leave --site out to build one.',
+    );
+  }
+  if (typeof site !== 'string') ensureSite(siteDir, log);
+  return siteDir;
 }
 
 /** The machine as Node sees it, and the onnxruntime-node the node runtime ran (when it did). */

@@ -81,7 +81,7 @@ export interface FormRow {
   runtime: FormRuntime;
   stem: string;
   op: 'MatMulNBits' | 'MatMulInteger';
-  bits: 4 | 8;
+  bits: 2 | 3 | 4 | 8;
   block_size: number | null;
   zero_points: boolean;
   accuracy_level: number;

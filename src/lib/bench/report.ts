@@ -3,6 +3,8 @@
 // CLI prints. JSON field names are snake_case with the unit in the name (decode_tokens_per_s, load_ms, ...).
 
 import type { ConcurrencyRound, Measurement } from './measure';
+import type { FirstTokenResult } from './first-token';
+import { FIRST_TOKEN_STAGES } from '../page/first-token';
 import { createRng } from '../sampling/rng';
 import type { GpuAdapterInfo } from './webgpu';
 import type { FormsReport } from './forms';
@@ -175,6 +177,8 @@ export interface ConcurrencyResult {
   aggregate_tokens_per_s: number;
   /** aggregate / single: above 1 when running together uses the machine better. */
   ratio: number;
+  /** The same figure under the name the speed issue asks for (`concurrency.<runtime>.aggregate_ratio`). */
+  aggregate_ratio: number;
   per_column: { dtype: string; alone_tokens_per_s: number; concurrent_tokens_per_s: number }[];
   /** browser-wasm: WASM threads of a column alone, and of each column generating together (the playground's share). */
   threads_alone?: number;
@@ -197,6 +201,7 @@ export function concurrencyResult(runtime: BenchRuntime, rounds: ConcurrencyRoun
     single_tokens_per_s: median(single),
     aggregate_tokens_per_s: median(aggregate),
     ratio: median(aggregate) / median(single),
+    aggregate_ratio: median(aggregate) / median(single),
     per_column: columns.map((dtype, c) => ({
       dtype,
       alone_tokens_per_s: median(rounds.map((r) => (1000 * r.alone[c].tokens) / r.alone[c].ms)),
@@ -224,6 +229,8 @@ export interface BenchReport {
   adapter?: GpuAdapterInfo;
   /** Keyed by runtime. */
   concurrency?: Partial<Record<BenchRuntime, ConcurrencyResult>>;
+  /** --first-token: time from navigation to the page's first token, and its stages. */
+  first_token?: FirstTokenResult;
   machine?: BenchMachine;
 }
 
@@ -288,10 +295,12 @@ export function formatBenchTable(r: BenchReport): string {
   }
   const extras = benchRowExtras(r.results);
   const runs = r.min_time_s > 0 ? `at least ${r.runs} run(s) and ${r.min_time_s} s per precision` : `${r.runs} run(s)`;
-  const lines = [
-    `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${runs} after a warm-up; runner and floor interleaved (ABBA)`,
-    alignTable(rows, 2),
-  ];
+  const lines = r.results.length
+    ? [
+        `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${runs} after a warm-up; runner and floor interleaved (ABBA)`,
+        alignTable(rows, 2),
+      ]
+    : [`${r.model}:`];
   lines.push(...extras);
   for (const w of r.warnings ?? []) lines.push(`warning: ${w}`);
   const short = r.results.filter((x) => x.generated_tokens < r.new_tokens);
@@ -310,6 +319,7 @@ export function formatBenchTable(r: BenchReport): string {
         ')',
     );
   }
+  if (r.first_token) lines.push(formatFirstToken(r.first_token));
   lines.push(
     'ratio = median runner decode tok/s / median floor decode tok/s (floor: raw ONNX Runtime greedy loop on the same file); ' +
       '95% CI: bootstrap interval of the ratio over the paired rounds. ' +
@@ -335,4 +345,24 @@ export function benchRowExtras(rows: readonly BenchRow[]): string[] {
     );
   }
   return out;
+}
+
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
+
+/** The lines the CLI's table prints for it. */
+export function formatFirstToken(f: FirstTokenResult): string {
+  const rows = [['', 'first visit', 'second visit'], ...FIRST_TOKEN_STAGES.map((s) => [s, '', ''])];
+  for (const [i, s] of FIRST_TOKEN_STAGES.entries()) {
+    const c = f.timeline[s];
+    const w = f.warm_timeline[s];
+    rows[i + 1][1] = `${ms(f.stages[s])} (${ms(c.start_ms)}-${ms(c.end_ms)})`;
+    rows[i + 1][2] = `${ms(f.warm_stages[s])} (${ms(w.start_ms)}-${ms(w.end_ms)})`;
+  }
+  rows.push(['first token', ms(f.cold_ms), ms(f.warm_ms)]);
+  rows.push(['floor page', ms(f.floor_cold_ms), ms(f.floor_warm_ms)]);
+  rows.push(['page / floor', f.cold_ratio.toFixed(2), f.warm_ratio.toFixed(2)]);
+  return [
+    `time to first token from navigation, ${f.variant} in the first column (median of ${f.runs}; ms, stage duration (start-end after navigation); stages overlap):`,
+    alignTable(rows, 1),
+  ].join('\n');
 }

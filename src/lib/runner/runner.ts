@@ -24,10 +24,12 @@ import {
 import { applyRepetitionPenalty, decodeLoop } from './decode-loop';
 import { StreamText } from './stream-text';
 import { createRng } from '../sampling/rng';
-import type { GenerateParams, GenerateResult, LoadProgress, LoadRequest, TokenEvent } from './types';
+import type { GenerateParams, GenerateResult, LoadProgress, LoadRequest, LoadSpans, TokenEvent } from './types';
 import { variantLoadOptions } from '../variants/table';
 
 const now = () => performance.now();
+/** Wall clock (ms since the epoch), comparable across threads. */
+const wall = () => performance.timeOrigin + performance.now();
 
 /** Validates generation parameters, naming the first bad one. */
 export function checkGenerateParams(p: GenerateParams): void {
@@ -81,6 +83,7 @@ export class Runner {
   #model?: PreTrainedModel;
   #tokenizer?: PreTrainedTokenizer;
   #loadMs = 0;
+  #loadSpans?: LoadSpans;
   #request?: LoadRequest;
 
   constructor(private readonly options: RunnerOptions = {}) {}
@@ -110,14 +113,18 @@ export class Runner {
         });
       }
     };
+    const tok = { start: wall(), end: 0 };
+    const session = { start: 0, end: 0 };
     try {
       this.#tokenizer = await AutoTokenizer.from_pretrained(req.modelId, { progress_callback });
+      tok.end = session.start = wall();
       onProgress?.({ status: 'init', message: `Reading the files of ${req.variant} (${req.device})` });
       this.#model = (await AutoModelForCausalLM.from_pretrained(req.modelId, {
         ...variantLoadOptions(req.variant, req.externalData),
         device: req.device,
         progress_callback,
       } as Parameters<typeof AutoModelForCausalLM.from_pretrained>[1])) as PreTrainedModel;
+      session.end = wall();
       checkDecoderSession(decoderSession(this.#model), `onnx/${req.variant}.onnx`);
     } catch (err) {
       this.#tokenizer = undefined;
@@ -126,9 +133,15 @@ export class Runner {
       throw describeLoadError(err, req);
     }
     this.#request = req;
+    this.#loadSpans = { tokenizer: tok, session };
     this.#loadMs = now() - t0;
     onProgress?.({ status: 'ready', loadMs: this.#loadMs });
     return this.#loadMs;
+  }
+
+  /** When the last load read the tokenizer and built the session (wall clock). */
+  get loadSpans(): LoadSpans | undefined {
+    return this.#loadSpans;
   }
 
   /** The model's positions (config.json's max_position_embeddings), when it says. */
@@ -178,6 +191,7 @@ export class Runner {
     signal?: AbortSignal,
   ): Promise<GenerateResult> {
     checkGenerateParams(params);
+    const startedAt = wall();
     const model = this.#model;
     if (!model) throw new QuantlabError('internal', 'No model loaded');
     const promptIds = this.encode(params.prompt, params.chatTemplate);
@@ -195,6 +209,7 @@ export class Runner {
     const t0 = now();
     let ids: number[];
     let kvLocation: string;
+    let firstTokenAt: number | undefined;
     try {
       ({ ids, kvLocation } = await decodeLoop(session, ortTensor(), {
         promptIds,
@@ -208,6 +223,7 @@ export class Runner {
           return sampleToken(logits, params, rng()).id;
         },
         onToken: (id, at) => {
+          firstTokenAt ??= wall();
           if (times.length) tokenMs.push(at - times[times.length - 1]);
           times.push(at);
           if (!onToken || !stream) return;
@@ -235,6 +251,8 @@ export class Runner {
         decodeTokensPerS: decodeMs > 0 ? (ids.length - 1) / (decodeMs / 1000) : 0,
         tokenMs,
         kvLocation,
+        startedAt,
+        ...(firstTokenAt !== undefined ? { firstTokenAt } : {}),
       },
     };
   }

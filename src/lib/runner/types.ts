@@ -46,6 +46,25 @@ export interface Timings {
   tokenMs: number[];
   /** Where the KV cache stayed between decode steps: 'cpu', or 'gpu-buffer' (kept on the WebGPU device). */
   kvLocation?: string;
+  /**
+   * Wall-clock marks (ms since the epoch, comparable across threads): generate() called, and the
+   * first new token picked. The page's time-to-first-token stages read them.
+   */
+  startedAt?: number;
+  firstTokenAt?: number;
+}
+
+/** A wall-clock span, ms since the epoch (performance.timeOrigin + performance.now()). */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** How long a load's parts took, as wall-clock spans. */
+export interface LoadSpans {
+  tokenizer: Span;
+  /** The model's files read and its ONNX Runtime session built. */
+  session: Span;
 }
 
 export interface GenerateResult {

@@ -1,0 +1,148 @@
+// `quantlab bench --first-token`: opens the built site in headless Chromium with the model folder
+// served as the built-in model, and times navigation to the first token written in the first
+// column (the page's own stage marks, src/lib/page/first-token.ts), on a fresh profile (empty
+// cache and storage) and on a second visit; then the same for the floor page (bench.html with
+// ?floor-first-token: one ONNX Runtime session on the same .onnx, one step). Rounds alternate page
+// and floor so both feel the same machine load.
+
+import { mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { AutoTokenizer } from '@huggingface/transformers';
+import { BUILTIN_MODEL, BUILTIN_MODEL_ID } from '../lib/catalog';
+import { QuantlabError } from '../lib/errors';
+import { firstTokenResult, type FirstTokenResult, type FirstTokenRound } from '../lib/bench/first-token';
+import type { FirstTokenTimeline } from '../lib/page/first-token';
+import { DEFAULT_PROMPT } from '../lib/page/settings';
+import { launchChromium, serveStatic } from './browser';
+import { configureNodeTransformers } from './transformers-env';
+
+export interface FirstTokenOptions {
+  siteDir: string;
+  /** The model folder, served as the built-in model (models/<BUILTIN_MODEL_ID>/). */
+  modelDir: string;
+  runs: number;
+  log?: (line: string) => void;
+  /** How long one visit may take before the run fails (default 120 s). */
+  timeoutMs?: number;
+}
+
+/** A models/ folder for the server: the built-in model's id pointing at `modelDir`, and its index. */
+function modelsMount(modelDir: string): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'quantlab-first-token-'));
+  const files: { path: string; bytes: number }[] = [];
+  const walk = (sub: string) => {
+    for (const name of readdirSync(path.join(modelDir, sub)).sort()) {
+      const rel = sub ? `${sub}/${name}` : name;
+      const st = statSync(path.join(modelDir, rel));
+      if (st.isDirectory()) walk(rel);
+      else files.push({ path: rel, bytes: st.size });
+    }
+  };
+  walk('');
+  symlinkSync(path.resolve(modelDir), path.join(dir, BUILTIN_MODEL_ID), 'dir');
+  writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ models: [{ id: BUILTIN_MODEL_ID, files }] }));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Presses Generate from inside the page as soon as it is enabled (a Playwright click waits for
+ * its own checks, seconds on a loaded machine), unless the page has started generating by itself.
+ * Installed before the page's scripts on every navigation. A string, not a function: tsx's
+ * transform would wrap a function's inner names in helpers the page does not have.
+ */
+const PRESS_GENERATE_WHEN_READY = `(() => {
+  if (!location.pathname.endsWith('index.html')) return;
+  const tick = () => {
+    const b = document.querySelector('#generate');
+    if (!b || b.disabled) return void setTimeout(tick, 5);
+    const columns = [...document.querySelectorAll('article.column')];
+    if (columns.every((e) => Number(e.getAttribute('data-generation')) === 0)) b.click();
+  };
+  tick();
+})();`;
+
+/**
+ * One visit of the playground (Generate pressed by pressGenerateWhenReady): waits until the first
+ * column has written a token and reported its stages.
+ */
+async function visitPage(page: Page, url: string, timeout: number): Promise<FirstTokenTimeline> {
+  await page.goto(url);
+  const handle = await page.waitForFunction(
+    () => {
+      const first = window.quantlab?.playground.columns[0];
+      if (first?.status === 'error') return { error: first.error?.message ?? 'error' };
+      const t = first?.firstToken;
+      return t ? { timeline: JSON.parse(JSON.stringify(t)) as FirstTokenTimeline } : false;
+    },
+    undefined,
+    { timeout, polling: 50 },
+  );
+  const r = (await handle.jsonValue()) as { error?: string; timeline?: FirstTokenTimeline };
+  if (r.error) throw new QuantlabError('generate-failed', `The first column failed: ${r.error}`);
+  return r.timeline!;
+}
+
+/** One visit of the floor page; ms from navigation to its first token. */
+async function visitFloor(page: Page, url: string, timeout: number): Promise<number> {
+  await page.goto(url);
+  const handle = await page.waitForFunction(
+    () => document.body.dataset.firstTokenMs ?? (document.body.dataset.firstTokenError ? 'error' : false),
+    undefined,
+    { timeout, polling: 20 },
+  );
+  const v = (await handle.jsonValue()) as string;
+  if (v === 'error')
+    throw new QuantlabError(
+      'load-failed',
+      `The floor page failed: ${await page.evaluate(() => document.body.dataset.firstTokenError)}`,
+    );
+  return Number(v);
+}
+
+/** Rounds of (page first visit, page second visit, floor first visit, floor second visit). */
+export async function browserFirstToken(o: FirstTokenOptions): Promise<FirstTokenResult> {
+  const timeout = o.timeoutMs ?? 120_000;
+  const variant = BUILTIN_MODEL.defaultVariants[0];
+  configureNodeTransformers({ allowRemote: false });
+  const tokenizer = await AutoTokenizer.from_pretrained(path.resolve(o.modelDir));
+  const ids = Array.from(tokenizer.encode(DEFAULT_PROMPT));
+  const mount = modelsMount(o.modelDir);
+  const server = await serveStatic(o.siteDir, { mounts: { '/models/': mount.dir } });
+  const pageUrl = `${server.url}index.html`;
+  const floorUrl = `${server.url}bench.html?floor-first-token=${encodeURIComponent(
+    `${server.url}models/${BUILTIN_MODEL_ID}/onnx/${variant}.onnx`,
+  )}&ids=${ids.join(',')}`;
+  const rounds: FirstTokenRound[] = [];
+  try {
+    for (let i = 0; i < o.runs; i++) {
+      const ps = await launchChromium();
+      await ps.page.addInitScript(PRESS_GENERATE_WHEN_READY);
+      let cold: FirstTokenTimeline, warm: FirstTokenTimeline;
+      try {
+        cold = await visitPage(ps.page, pageUrl, timeout);
+        warm = await visitPage(ps.page, pageUrl, timeout);
+      } finally {
+        await ps.close();
+      }
+      const fs = await launchChromium();
+      let floorColdMs: number, floorWarmMs: number;
+      try {
+        floorColdMs = await visitFloor(fs.page, floorUrl, timeout);
+        floorWarmMs = await visitFloor(fs.page, floorUrl, timeout);
+      } finally {
+        await fs.close();
+      }
+      rounds.push({ cold, warm, floorColdMs, floorWarmMs });
+      o.log?.(
+        `first token ${i + 1}/${o.runs}: page ${cold.totalMs.toFixed(0)} ms first visit, ${warm.totalMs.toFixed(0)} ms second; ` +
+          `floor ${floorColdMs.toFixed(0)} / ${floorWarmMs.toFixed(0)} ms`,
+      );
+    }
+  } finally {
+    await server.close();
+    mount.cleanup();
+  }
+  return firstTokenResult(variant, rounds);
+}
