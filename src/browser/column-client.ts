@@ -18,10 +18,15 @@ export class ColumnClient {
   /** The test hook the current worker has (src/browser/test-hooks.ts). */
   #hang: ColumnHang | null = null;
 
-  /** `onDiscard` runs on every terminate(), a crash's included: what the worker had loaded is gone. */
+  /**
+   * `onDiscard` runs on every terminate(), a crash's included: what the worker had loaded is gone.
+   * `onCrash` runs when the worker died by itself, with the number of calls it failed (0: it died
+   * idle, so no call will report it).
+   */
   constructor(
     private readonly start: StartColumnWorker,
     private readonly onDiscard?: () => void,
+    private readonly onCrash?: (message: string, failedCalls: number) => void,
   ) {}
 
   /** Whether a worker is running now. */
@@ -61,12 +66,14 @@ export class ColumnClient {
     // A dead worker answers nothing: its calls fail with the reason, and the next call starts another.
     h.onCrash((message) => {
       if (this.#handle !== h) return;
+      const failedCalls = this.#pending.size;
       this.#failAll({
         code: 'internal',
         message: `This column's worker crashed: ${message}`,
         detail: 'Retry starts a new worker.',
       });
       this.terminate();
+      this.onCrash?.(message, failedCalls);
     });
     return h;
   }

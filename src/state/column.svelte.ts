@@ -208,11 +208,21 @@ export class Column {
       this.#workerCreatedAt = h.startedAt ?? wallNow();
       return h;
     };
-    this.#client = new ColumnClient(start, () => {
-      this.#loadedOn = null;
-      this.#workerThreads = undefined;
-      this.#warming = undefined;
-    });
+    this.#client = new ColumnClient(
+      start,
+      () => {
+        this.#loadedOn = null;
+        this.#workerThreads = undefined;
+        this.#warming = undefined;
+      },
+      (message, failedCalls) => {
+        // A call in flight reports the crash as its error; a worker that died idle would otherwise
+        // leave the column looking ready with nothing loaded.
+        if (failedCalls > 0) return;
+        this.notice = `This column's worker stopped (${message}), so the model was unloaded; the next Generate loads it again.`;
+        if (this.status === 'ready' || this.status === 'done') this.status = 'idle';
+      },
+    );
   }
 
   get loaded(): boolean {

@@ -332,6 +332,26 @@ describe('Column', () => {
     expect(a.c.error).toBeNull();
   });
 
+  it('says so when its worker dies while idle after a run: unloaded, idle, and the next Generate loads afresh', async () => {
+    const { c, workers } = column('model');
+    const run = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.run.finish([3, 4]);
+    await run;
+    expect(c.status).toBe('done');
+    expect(c.notice).toBeNull();
+    w.crash('RuntimeError: memory access out of bounds');
+    expect(w.terminated).toBe(true);
+    expect(c.loaded).toBe(false);
+    expect(c.status).toBe('idle');
+    expect(c.notice).toContain('memory access out of bounds');
+    expect(c.notice).toContain('next Generate loads it again');
+    expect(c.error).toBeNull();
+    void c.generate(PARAMS, 2);
+    const w2 = await running(workers, 1);
+    expect(w2.loads).toHaveLength(1);
+  });
+
   it('shows a failed load as its error and drops that worker; Retry on WASM loads there', async () => {
     const gpu = { vendor: 'x', architecture: 'y', isFallback: false, shaderF16: true };
     const { c, workers } = column('model', { platform: () => ({ ...ISOLATED, webgpu: gpu }) }, {}, (w, i) => {
