@@ -35,7 +35,7 @@ export const PRESETS: Record<PresetId, PresetDefinition> = {
     paper: 'Roy 2023 (arXiv 2309.05210)',
     finding:
       'nf4, fp4 and fp4 with double quantization were about equal in speed, memory and output quality (bitsandbytes 4-bit on Llama-2 and Falcon).',
-    tiny: "Here each 4-bit code is scored against fp32 on the same text (KL divergence per token, teacher-forced), and the files are weighed. A tiny model shows whether the codes differ in how far they move its next-token distribution; its weights are few and not shaped like a 7B model's, so which code fits them better may not carry over, and double quantization saves a share of the scales that is larger or smaller than in a big model.",
+    tiny: "Here each 4-bit code is scored against fp32 on the same text (KL divergence per token, teacher-forced), and the files are weighed. A tiny model shows whether the codes differ in how far they move its next-token distribution; its weights are few and not shaped like a 7B model's, so which code fits them better may not carry over, and double quantization saves a share of the scales that is larger or smaller than in a big model. Speed is not timed here: Measure floor in the latency panel times each loaded column.",
     kind: 'report',
   },
   'size-matched': {
