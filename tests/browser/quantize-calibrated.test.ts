@@ -1,0 +1,99 @@
+// GPTQ and AWQ in the real page: aidreams260K is opened through the file input, quantized with
+// gptq through the Quantize dialog (built-in calibration text; the warning shows only while the
+// lab's own evaluation text is chosen) and with awq through the builder's API, calibrated in the
+// builder worker's onnxruntime-web; both files then run in a column worker, close to fp32.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
+import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { gotoReady, openFiles } from './columns';
+
+describe('calibrated methods in the page', () => {
+  let server: StaticServer;
+  let browser: BrowserSession;
+
+  beforeAll(async () => {
+    server = await serveStatic(inject('siteDir'));
+    browser = await launchChromium();
+    await gotoReady(browser.page, `${server.url}?device=wasm`);
+    await openFiles(browser.page, [CHECKPOINT, TOKENIZER]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('quantizes with gptq from the dialog, warns only for the lab’s text, and awq through the builder; both run', async () => {
+    const page = browser.page;
+    expect(await page.locator('#import-status').textContent()).toMatch(/Imported/);
+    await expect.poll(() => page.locator('#model').inputValue(), { timeout: 60_000 }).toBe('local:aidreams260K');
+    await page.locator('#quantize').click({ timeout: 120_000 });
+    const dialog = page.locator('dialog[open]');
+    const checked = await dialog
+      .locator('input[type="checkbox"]:checked')
+      .evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+    for (const v of checked) await dialog.locator(`input[type="checkbox"][value="${v}"]`).uncheck();
+    await dialog.locator('input[type="checkbox"][value="q4"]').check();
+    await dialog.locator('#quantize-method').selectOption('gptq');
+    const source = dialog.locator('#calib-source');
+    expect(await source.inputValue()).toBe('builtin');
+    expect(await dialog.locator('#calib-warning').count()).toBe(0);
+    await source.selectOption('lab');
+    await dialog.locator('#calib-warning').waitFor();
+    expect(await dialog.locator('#calib-warning').textContent()).toMatch(/text the quality lab evaluates on/);
+    await source.selectOption('text');
+    await dialog.locator('#calib-text').fill('A dream.');
+    await dialog.locator('button[type="submit"]').click();
+    // Too short for one window: a named error in the dialog, nothing stored.
+    await dialog.locator('.error').waitFor({ timeout: 60_000 });
+    expect(await dialog.locator('.error').textContent()).toMatch(/calibration text is too short/);
+    await source.selectOption('builtin');
+    expect(await dialog.locator('#calib-warning').count()).toBe(0);
+    await dialog.locator('button[type="submit"]').click();
+    await dialog.waitFor({ state: 'detached', timeout: 300_000 });
+    expect(await page.locator('#import-status').textContent()).toBe('Quantized aidreams260K: q4');
+    await page.locator('input[data-stem="model_q4_gptq"]').waitFor();
+
+    const ids = (() => {
+      const r = greedyReferences()[0];
+      return [...r.prompt_ids, ...r.greedy_ids].slice(0, 128);
+    })();
+    const result = await page.evaluate(async (ids) => {
+      const b = window.quantlab!.builder.api;
+      // A pasted-style text: 256 tokens in windows of 64.
+      await b.quantize('aidreams260K', ['q4'], { method: 'awq', bits: 3 }, undefined, {
+        text: 'I dreamed of a town built on the back of a sleeping whale, and the baker sold bread for stories. '.repeat(
+          20,
+        ),
+        tokens: 256,
+        window: 64,
+      });
+      const logitsOf = async (variant: string) => {
+        const col = window.quantlab!.startColumnWorker();
+        try {
+          await col.api.load({ kind: 'local', id: 'aidreams260K' }, variant, 'wasm');
+          return (await col.api.logits(ids)).data;
+        } finally {
+          col.terminate();
+        }
+      };
+      const base = await logitsOf('model');
+      const rel = async (variant: string) => {
+        const d = await logitsOf(variant);
+        let num = 0;
+        let den = 0;
+        for (let i = 0; i < base.length; i++) {
+          num += (d[i] - base[i]) ** 2;
+          den += base[i] ** 2;
+        }
+        return Math.sqrt(num / den);
+      };
+      return { gptq: await rel('model_q4_gptq'), awq3: await rel('model_q4_3bit_awq') };
+    }, ids);
+    console.log(`[calibrated] relative RMS logit error vs fp32: ${JSON.stringify(result)}`);
+    expect(result.gptq).toBeGreaterThan(0);
+    expect(result.gptq).toBeLessThan(0.35);
+    expect(result.awq3).toBeGreaterThan(0);
+    expect(result.awq3).toBeLessThan(0.6);
+  });
+});
