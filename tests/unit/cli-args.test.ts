@@ -167,7 +167,7 @@ describe('parseArgs', () => {
 describe('the command table', () => {
   it('holds each command once, in the order of the usage text', () => {
     const names = COMMANDS.map((c) => c.name);
-    expect(names).toEqual(['import', 'tiny', 'quantize', 'generate', 'eval', 'sweep', 'bench']);
+    expect(names).toEqual(['import', 'tiny', 'quantize', 'sensitivity', 'generate', 'eval', 'sweep', 'bench']);
     const text = usage();
     let at = 0;
     for (const c of COMMANDS) {

@@ -96,7 +96,7 @@ describe('quantizeModel with a per-weight plan', () => {
     const inits = (m: typeof mixed) => m.model.graph!.initializer.map((t) => [t.name, [...t.rawData]]);
     expect(inits(mixed)).toEqual(inits(uniform));
     expect(mixed.report.bitsPerWeightQuantized).toBe(uniform.report.bitsPerWeightQuantized);
-  });
+  }, 60_000);
 
   it('gives each planned weight its width (3-bit levels in 4-bit storage) and names the file', async () => {
     const plan = linears.map((t, i) => ({
@@ -116,7 +116,7 @@ describe('quantizeModel with a per-weight plan', () => {
     );
     expect(r.options.plan).toEqual(plan);
     expect(variantFromStem(r.file.replace('.onnx', '')).label).toBe('q4 mixed');
-  });
+  }, 60_000);
 
   it('refuses a plan naming a weight the model does not quantize, or a width it cannot store', async () => {
     await expect(
@@ -128,5 +128,5 @@ describe('quantizeModel with a per-weight plan', () => {
     await expect(
       quantizeModel(fp32, { dtype: 'q8', plan: [{ weight: linears[0].weight.name, bits: 4, method: 'rtn' }] }),
     ).rejects.toThrow(/per-weight plan applies to MatMulNBits variants/);
-  });
+  }, 60_000);
 });
