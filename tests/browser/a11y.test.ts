@@ -229,6 +229,10 @@ describe('accessible, themed and responsive page', () => {
     for (const width of [390, 1400, 2560]) {
       await page.setViewportSize({ width, height: 1000 });
       await page.evaluate(() => window.scrollTo(0, 0));
+      // chart.js resizes its canvases on a ResizeObserver, a frame or more after the width changes: poll.
+      await expect
+        .poll(async () => (await layout(page)).overflow, { timeout: 60_000, message: `sideways scroll at ${width} px` })
+        .toBeLessThanOrEqual(0);
       const l = await layout(page);
       console.log(`[layout] ${width} px: ${JSON.stringify(l)}`);
       expect(l.overflow, `page scrolls sideways at ${width} px`).toBeLessThanOrEqual(0);
