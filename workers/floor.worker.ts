@@ -16,7 +16,9 @@ let shape: KvCacheLayout | undefined;
 const api = {
   async load(url: string, given?: KvCacheLayout, threads?: number, device: 'wasm' | 'webgpu' = 'wasm') {
     await api.dispose();
-    ort.env.wasm.wasmPaths = ortWasmPaths('wasm');
+    // ONNX Runtime starts its WASM module once per worker: WebGPU needs the full build, WASM takes
+    // the smaller WASM-only one (as the columns do).
+    ort.env.wasm.wasmPaths = ortWasmPaths(device);
     ort.env.wasm.numThreads = threads !== undefined && threads >= 1 ? threads : wasmThreads();
     const t0 = performance.now();
     try {

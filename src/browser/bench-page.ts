@@ -27,6 +27,8 @@ export interface PageRun extends RunnerRun {
 
 let columns: WorkerHandle<ColumnApi>[] = [];
 let floor: WorkerHandle<FloorApi> | undefined;
+/** The device the floor worker's ONNX Runtime was started for: its WASM build is chosen once per worker. */
+let floorDevice: 'wasm' | 'webgpu' | undefined;
 
 /** The error a call gets when its worker dies first. */
 const stopped = (what: string) => (message: string) =>
@@ -148,7 +150,14 @@ const bench = {
 
   loadFloor: (url: string, shape?: KvCacheLayout, threads?: number, device?: 'wasm' | 'webgpu') =>
     outcome(async () => {
+      const want = device ?? 'wasm';
+      if (floor && floorDevice !== want) {
+        await floor.api.dispose().catch(() => undefined);
+        floor.terminate();
+        floor = undefined;
+      }
       floor ??= startFloorWorker();
+      floorDevice = want;
       return guard(floor, floor.api.load(url, shape, threads, device), stopped('floor'));
     }),
 

@@ -75,9 +75,28 @@ async function layout(page: Page) {
       .filter((e) => !scrolls(e.parentElement))
       .slice(0, 5)
       .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${[...e.classList].join('.')}`);
+    // Elements reaching furthest right that are not clipped by a scrolling ancestor's box.
+    const clipped = (e: Element): boolean => {
+      for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+        if (
+          /(auto|scroll|hidden)/.test(getComputedStyle(p).overflowX) &&
+          p.getBoundingClientRect().right <= innerWidth + 1
+        )
+          return getComputedStyle(e).position !== 'fixed' && getComputedStyle(e).position !== 'absolute';
+      return false;
+    };
+    const furthest = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > innerWidth + 1 && !clipped(e))
+      .sort((a, b) => b.getBoundingClientRect().right - a.getBoundingClientRect().right)
+      .slice(0, 6)
+      .map(
+        (e) =>
+          `${e.tagName.toLowerCase()}#${e.id}.${[...e.classList].join('.')}@${Math.round(e.getBoundingClientRect().right)}/${getComputedStyle(e).position}`,
+      );
     return {
       overflow: document.documentElement.scrollWidth - innerWidth,
       wide,
+      furthest,
       columnTops: [...new Set(cols.map((r) => Math.round(r.top)))],
       columnWidths: cols.map((r) => Math.round(r.width)),
       tableRight: table ? table.right : 0,
@@ -230,9 +249,13 @@ describe('accessible, themed and responsive page', () => {
       await page.setViewportSize({ width, height: 1000 });
       await page.evaluate(() => window.scrollTo(0, 0));
       // chart.js resizes its canvases on a ResizeObserver, a frame or more after the width changes: poll.
-      await expect
-        .poll(async () => (await layout(page)).overflow, { timeout: 60_000, message: `sideways scroll at ${width} px` })
-        .toBeLessThanOrEqual(0);
+      let last: Awaited<ReturnType<typeof layout>> | undefined;
+      try {
+        await expect.poll(async () => (last = await layout(page)).overflow, { timeout: 60_000 }).toBeLessThanOrEqual(0);
+      } catch {
+        // Name what sticks out, so the failure says where to look.
+        throw new Error(`sideways scroll at ${width} px: ${JSON.stringify(last)}`);
+      }
       const l = await layout(page);
       console.log(`[layout] ${width} px: ${JSON.stringify(l)}`);
       expect(l.overflow, `page scrolls sideways at ${width} px`).toBeLessThanOrEqual(0);

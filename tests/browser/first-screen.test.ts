@@ -218,7 +218,8 @@ describe('the first screen', () => {
     let at = 0;
     for (let k = 1; k < ids.length; k++) if (kl(P[k], Q[k]) > kl(P[at], Q[at])) at = k;
     const c = column(page, stem);
-    const tip = c.locator('[role="tooltip"]');
+    // The token's tooltip (the figures' definitions are tooltips too).
+    const tip = c.locator('.output ~ [role="tooltip"]');
 
     const check = async (k: number) => {
       await expect.poll(() => tip.getAttribute('data-token-index')).toBe(String(k));

@@ -74,10 +74,7 @@ describe('the playground page', () => {
     const device = (await column(page, 'model').locator('.device').textContent()) ?? '';
     expect(device).toMatch(/^WASM chosen in settings; 2 threads/);
     // Timings are shown: decode tokens/s is a positive number.
-    const decode = await column(page, 'model')
-      .locator('.figures div', { hasText: 'decode' })
-      .locator('dd')
-      .textContent();
+    const decode = await column(page, 'model').locator('.figures dd[data-k="decode"]').textContent();
     expect(Number.parseFloat(decode ?? '')).toBeGreaterThan(0);
     console.log(
       `[playground] import + greedy fp32: ${((performance.now() - t0) / 1000).toFixed(1)} s; fp32 ${decode}, ${device}`,
@@ -129,7 +126,7 @@ describe('the playground page', () => {
       expect(Number(await c.getAttribute('data-divergence'))).toBe(d);
       expect(await c.locator('mark').count()).toBe(d >= 0 && d < mine.length ? 1 : 0);
       report.push(
-        `${stem}: ${d < 0 ? 'same as fp32' : `diverges at token ${d + 1}`}, ${await c.locator('.figures div', { hasText: 'decode' }).locator('dd').textContent()}`,
+        `${stem}: ${d < 0 ? 'same as fp32' : `diverges at token ${d + 1}`}, ${await c.locator('.figures dd[data-k="decode"]').textContent()}`,
       );
     }
     console.log(

@@ -12,7 +12,7 @@ import { aidreamsSource, cleanupTempDirs, tempDir, writeModel } from '../helpers
 
 const BITS = [4, 3, 2] as const;
 const stem = (bits: number, method: string) =>
-  ['model_q4', ...(bits === 4 ? [] : [`${bits}bit`]), ...(method === 'rtn' ? [] : [method])].join('_');
+  [bits === 4 ? 'model_q4' : `model_q${bits}nbits`, ...(method === 'rtn' ? [] : [method])].join('_');
 
 describe('gptq and awq on aidreams260K', () => {
   let dir: string;
