@@ -197,12 +197,17 @@ describe('accessible, themed and responsive page', () => {
   });
 
   it('draws every column on one latency scale, sweep titles clear of their buttons, and names the top-k drawn', async () => {
-    const tops = await page
-      .locator('article.column .chart[data-y-max]')
-      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-y-max'))));
-    expect(tops.length).toBe(stems.length);
-    expect(new Set(tops).size).toBe(1);
-    expect(tops[0]).toBeGreaterThan(0);
+    // A regeneration (live mode, after the keyboard test's temperature change) may still be writing:
+    // the shared top is read once every column has finished.
+    for (const s of stems)
+      await expect.poll(() => column(page, s).getAttribute('data-status'), { timeout: 120_000 }).toBe('done');
+    const readTops = () =>
+      page
+        .locator('article.column .chart[data-y-max]')
+        .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-y-max'))));
+    await expect.poll(async () => (await readTops()).length, { timeout: 10_000 }).toBe(stems.length);
+    await expect.poll(async () => new Set(await readTops()).size, { timeout: 10_000 }).toBe(1);
+    expect((await readTops())[0]).toBeGreaterThan(0);
 
     for (const [id, v] of [
       ['#lab-temperatures', '0.5, 1'],
@@ -241,7 +246,8 @@ describe('accessible, themed and responsive page', () => {
     const first = page.locator('#lab-sweep-charts figure').first();
     await first.locator('summary').focus();
     await page.keyboard.press('Enter');
-    expect(await first.locator('table tbody tr').count()).toBe(2);
+    // The table is drawn when the details open, a frame after the key.
+    await expect.poll(() => first.locator('table tbody tr').count(), { timeout: 10_000 }).toBe(2);
   });
 
   it('keeps its layout at 390, 1400 and 2560 px and in dark mode (screenshots in test-results/)', async () => {

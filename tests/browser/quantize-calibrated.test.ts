@@ -88,7 +88,7 @@ describe('calibrated methods in the page', () => {
         }
         return Math.sqrt(num / den);
       };
-      return { gptq: await rel('model_q4_gptq'), awq3: await rel('model_q4_3bit_awq') };
+      return { gptq: await rel('model_q4_gptq'), awq3: await rel('model_q3nbits_awq') };
     }, ids);
     console.log(`[calibrated] relative RMS logit error vs fp32: ${JSON.stringify(result)}`);
     expect(result.gptq).toBeGreaterThan(0);
