@@ -34,7 +34,7 @@ import { dequantizeGrid, type WeightContext } from './grid';
 import { WEIGHT_METHODS, storageBitsFor, type WeightCalibrator } from './methods';
 import { transpose } from '../numeric/transpose';
 import type { ErrorStats } from './weight-error';
-import { findQuantizedSign, findWeightTargets, type WeightTarget } from './targets';
+import { findWeightTargets, fp32Graph, type WeightTarget } from './targets';
 import {
   describeFormat,
   resolveOptions,
@@ -183,16 +183,7 @@ export async function quantizeModel(
   const started = performance.now();
   const o = resolveOptions(options);
   const file = variantFileName(o);
-  const graph = model.graph;
-  if (!graph) throw new QuantlabError('bad-onnx', 'The model has no graph');
-  const sign = findQuantizedSign(graph);
-  if (sign) {
-    throw new QuantlabError(
-      'already-quantized',
-      `The model is already quantized: ${sign}`,
-      'Quantize the fp32 model (onnx/model.onnx) instead.',
-    );
-  }
+  const graph = fp32Graph(model, 'Quantize');
   const targets = findWeightTargets(graph);
   if (targets.length === 0) {
     throw new QuantlabError(

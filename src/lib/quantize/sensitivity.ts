@@ -12,7 +12,7 @@ import { tensorToFloat32, type ModelProto } from '../onnx/proto';
 import { BLOCK_SIZES, CALIBRATED_METHODS, METHODS, type Method } from '../variants/options';
 import { dequantizeGrid, type GridBits, type GridSpec, type WeightContext } from './grid';
 import { WEIGHT_METHODS, storageBitsFor } from './methods';
-import { findQuantizedSign, findWeightTargets, type WeightTarget } from './targets';
+import { findWeightTargets, fp32Graph, type WeightTarget } from './targets';
 import { WeightSwap, type OrtRuntime } from './weight-swap';
 
 /** Bit widths a weight can be measured and stored at. */
@@ -143,16 +143,7 @@ export function resolveSensitivitySpec(o: Partial<SensitivitySpec>): Sensitivity
 
 /** The weights a variant with these settings quantizes, in graph order (named errors otherwise). */
 export function measuredTargets(model: ModelProto, keepLmHead: boolean): WeightTarget[] {
-  const graph = model.graph;
-  if (!graph) throw new QuantlabError('bad-onnx', 'The model has no graph');
-  const sign = findQuantizedSign(graph);
-  if (sign) {
-    throw new QuantlabError(
-      'already-quantized',
-      `The model is already quantized: ${sign}`,
-      'Measure the fp32 model (onnx/model.onnx) instead.',
-    );
-  }
+  const graph = fp32Graph(model, 'Measure');
   const targets = findWeightTargets(graph).filter((t) => !(keepLmHead && t.role === 'lm_head'));
   if (targets.length === 0) {
     throw new QuantlabError(

@@ -2,6 +2,7 @@
 // our own tensor names): MatMul(x, W[K,N]) and Gemm(x, B) with a float32 initializer, and tells
 // the lm_head and the embedding apart so they can be kept in full precision.
 
+import { QuantlabError } from '../errors';
 import { DataType, getIntAttr, tensorDims, type GraphProto, type NodeProto, type TensorProto } from '../onnx/proto';
 
 export interface WeightTarget {
@@ -52,6 +53,24 @@ export function findQuantizedSign(graph: GraphProto): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The graph of an fp32 model, or a named error: no graph ('bad-onnx'), or already quantized
+ * ('already-quantized', with what to `verb` instead).
+ */
+export function fp32Graph(model: { graph?: GraphProto }, verb: 'Quantize' | 'Measure'): GraphProto {
+  const graph = model.graph;
+  if (!graph) throw new QuantlabError('bad-onnx', 'The model has no graph');
+  const sign = findQuantizedSign(graph);
+  if (sign) {
+    throw new QuantlabError(
+      'already-quantized',
+      `The model is already quantized: ${sign}`,
+      `${verb} the fp32 model (onnx/model.onnx) instead.`,
+    );
+  }
+  return graph;
 }
 
 function reachesGraphOutput(name: string, outputs: Set<string>, consumers: Map<string, NodeProto[]>): boolean {
