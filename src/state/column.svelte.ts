@@ -352,7 +352,7 @@ export class Column {
         weightFiles.set(p.file, p.total);
         this.bytes = [...weightFiles.values()].reduce((a, b) => a + b, 0);
       }
-      const stage = loadStage(p);
+      const stage = loadStage(p, this.progress);
       if (stage) this.progress = stage;
     });
     try {

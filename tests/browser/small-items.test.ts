@@ -56,10 +56,10 @@ describe('the smaller items of issue 16', () => {
     console.log('[progress]', seen);
     const read = seen.findIndex((m) => m.startsWith('Reading onnx/model.onnx'));
     expect(read).toBeGreaterThanOrEqual(0);
-    // After the model file, the session line shows. (A small file such as generation_config.json can
-    // finish reading while the session is created and take the line back: seen once in CI; the label
-    // should keep the session line, a follow-up in load-progress.)
+    // After the model file, the session line shows and stays until ready (small files such as
+    // generation_config.json finishing meanwhile do not take it back).
     expect(seen.slice(read + 1).some((m) => /^Creating the ONNX Runtime session/.test(m))).toBe(true);
+    expect(seen.at(-1)).toMatch(/^Creating the ONNX Runtime session/);
   });
 
   it('says the model has no chat template, without a URL, when the toggle is on', async () => {
