@@ -1,7 +1,8 @@
 // Guided experiments on the built site: a preset link runs the temperature preset on open (tiny
 // size) to its chart, finding and exports, with the measured rise recomputed here from the
 // exported rows; nf4/fp4 runs from its button and its figures match the lab's report; a run can
-// be cancelled; the size-matched and methods presets say why they cannot run on the built-ins.
+// be cancelled; the methods preset compares the built-in's four q4 methods with the lab report's
+// figures; the size-matched preset says why it cannot run on the built-ins.
 // Most of the time goes to loading: three columns, then the lab's own three workers (on a shared
 // 2-core machine under heavy load the lab's loads took about 3 minutes; the sweep itself 30 s).
 import { readFileSync } from 'node:fs';
@@ -153,14 +154,40 @@ describe('guided experiments', () => {
     await result.locator('canvas').waitFor();
   });
 
-  it('the size-matched and methods presets say why they cannot run on the built-in models', async () => {
+  it('the size-matched preset says why it cannot run on the built-in models', async () => {
     await expect.poll(() => page.locator('#preset-size-matched').isDisabled()).toBe(true);
     const size = (await page.locator('#preset-size-matched-reason').textContent()) ?? '';
     expect(size).toContain('two trained models');
     expect(size).toContain('random weights');
-    expect(await page.locator('#preset-methods').isDisabled()).toBe(true);
-    const methods = (await page.locator('#preset-methods-reason').textContent()) ?? '';
-    expect(methods).toContain('one method (RTN');
+  });
+
+  it('methods at the same bits runs from its button: each bar is the lab report’s mean KLD of that method', async () => {
+    // The built-in model ships q4 by RTN, HQQ, GPTQ and AWQ (npm run models).
+    const plan = (await page.locator('#preset-methods-plan').textContent()) ?? '';
+    console.log('[methods plan]', plan);
+    for (const m of ['fp32, ', 'q4,', 'q4 hqq', 'q4 gptq', 'q4 awq']) expect(plan).toContain(m);
+    await page.locator('#preset-methods').click();
+    const result = page.locator('#preset-result-methods');
+    await result.waitFor({ timeout: 540_000 });
+    await idle(page);
+    const report = await page.evaluate(() => window.quantlab!.lab.report!);
+    const json = JSON.parse((await download(page, '#preset-json-methods')).text) as {
+      stats: Record<string, Estimate | number>;
+    };
+    const bars = ['RTN', 'HQQ', 'GPTQ', 'AWQ'].map((m) => (json.stats[`kld_${m}`] as Estimate).mean).sort();
+    const reported = Object.entries(report.results)
+      .filter(([label]) => label !== 'fp32')
+      .map(([, r]) => (r as { kld_mean: number }).kld_mean)
+      .sort();
+    expect(bars).toEqual(reported);
+    expect(bars.every((k) => k > 0)).toBe(true);
+    const gptqMinusRtn = json.stats['kld_GPTQ_minus_RTN'] as Estimate;
+    expect(gptqMinusRtn.mean).toBeCloseTo(
+      (json.stats.kld_GPTQ as Estimate).mean - (json.stats.kld_RTN as Estimate).mean,
+      12,
+    );
+    expect((await result.locator('.preset-measured').textContent()) ?? '').toContain('GPTQ minus RTN');
+    await result.locator('canvas').waitFor();
   });
 
   it('a run shows its progress and stops on Cancel', async () => {

@@ -57,10 +57,10 @@ describe('the served index', () => {
       for (const f of m.files) expect(statSync(join(SERVED_DIR, m.id, f.path)).size, `${m.id}/${f.path}`).toBe(f.bytes);
   });
 
-  it('lists every precision of aidreams260K (and the fp4 bnb4 pair of the nf4/fp4 preset), and its default columns are among them', () => {
+  it('lists every precision of aidreams260K (and the fp4 bnb4 pair of the nf4/fp4 preset, the q4 methods of the methods preset), and its default columns are among them', () => {
     const entry = readIndex().models.find((m) => m.id === BUILTIN_MODEL.ref.id)!;
     const onnx = entry.files.filter((f) => f.path.endsWith('.onnx')).map((f) => f.path);
-    const extra = ['model_bnb4_fp4', 'model_bnb4_fp4_dq'];
+    const extra = ['model_bnb4_fp4', 'model_bnb4_fp4_dq', 'model_q4_hqq', 'model_q4_gptq', 'model_q4_awq'];
     const expected = [FP32_STEM, ...DTYPES.map((d) => stemOf(d)!), ...extra].map((s) => `onnx/${s}.onnx`);
     expect(onnx.sort()).toEqual(expected.sort());
     for (const stem of BUILTIN_MODEL.defaultVariants) expect(onnx).toContain(`onnx/${stem}.onnx`);
