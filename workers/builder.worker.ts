@@ -164,7 +164,12 @@ async function calibrationOf(id: string, c: CalibrationRequest): Promise<number[
   if (!tokenizer)
     throw new QuantlabError('bad-tokenizer', `Model ${id} has no tokenizer.json to read the calibration text with`);
   const text = encodeCalibrationText(tokenizer, (await json('tokenizer_config.json')) ?? {}, c.text);
-  return calibrationWindows(text, { tokens: c.tokens, window: c.window });
+  const config = (await json('config.json')) as { max_position_embeddings?: number } | undefined;
+  return calibrationWindows(text, {
+    tokens: c.tokens,
+    window: c.window,
+    maxPositions: config?.max_position_embeddings,
+  });
 }
 
 async function quantize(

@@ -1,6 +1,7 @@
-// Calibration in Node: the calibration text read from a file and tokenized with the model
-// folder's own tokenizer, and onnxruntime-node (the runtime transformers.js uses in Node) to run
-// the pieces of graph that capture each linear layer's inputs.
+// Calibration in Node: the one reader of a calibration text (a file, or the built-in sample),
+// tokenized with the model folder's own tokenizer files as the builder worker does, and cut into
+// windows; and onnxruntime-node (the runtime transformers.js uses in Node) to run the pieces of
+// graph that capture each linear layer's inputs.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,8 +9,9 @@ import * as ort from 'onnxruntime-node';
 import { QuantlabError } from '../lib/errors';
 import type { OrtTensor } from '../lib/onnx/session';
 import {
-  calibrationWindows,
+  cutCalibration,
   type CalibRuntime,
+  type CalibrationCut,
   type CalibrationSettings,
   type CalibrationText,
 } from '../lib/quantize/calibration';
@@ -31,17 +33,34 @@ export const nodeCalibRuntime: CalibRuntime = {
 /** The --calib value that means the built-in calibration text (CALIBRATION_TEXT). */
 export const BUILTIN_CALIBRATION = 'builtin';
 
-/** Reads the text file `path` (or takes the built-in text for 'builtin') and cuts it into calibration windows with the tokenizer of model folder `dir`. */
-export async function nodeCalibrationWindows(
-  dir: string,
-  path: string,
-  settings: CalibrationSettings,
-): Promise<number[][]> {
-  if (path === BUILTIN_CALIBRATION) return calibrationWindows(tokenize(dir, CALIBRATION_TEXT), settings);
-  if (!existsSync(path)) {
-    throw new QuantlabError('bad-argument', `Calibration file ${path} does not exist`, 'Give a plain text file.');
+/** The text of `source`: the built-in sample for 'builtin', else the UTF-8 file (byte-order mark dropped). */
+export function readCalibrationText(source: string): string {
+  if (source === BUILTIN_CALIBRATION) return CALIBRATION_TEXT;
+  if (!existsSync(source)) {
+    throw new QuantlabError(
+      'bad-argument',
+      `Calibration file ${source} does not exist`,
+      `Give a UTF-8 text file, or --calib ${BUILTIN_CALIBRATION}.`,
+    );
   }
-  return calibrationWindows(tokenize(dir, readFileSync(path, 'utf8')), settings);
+  try {
+    return readFileSync(source, 'utf8').replace(/^\uFEFF/, '');
+  } catch (err) {
+    throw new QuantlabError(
+      'bad-argument',
+      `Cannot read calibration file ${source}: ${(err as Error).message}`,
+      'Give a readable UTF-8 text file.',
+    );
+  }
+}
+
+/**
+ * Reads the calibration text `source` (a file path, or 'builtin'), tokenizes it with the
+ * tokenizer of model folder `dir` and cuts it into windows (cutCalibration: named errors for an
+ * empty or too short text and a window or token count out of range).
+ */
+export function readCalibration(dir: string, source: string, settings: CalibrationSettings = {}): CalibrationCut {
+  return cutCalibration(tokenize(dir, readCalibrationText(source)), settings);
 }
 
 /** The text tokenized with the folder's tokenizer.json and tokenizer_config.json. */

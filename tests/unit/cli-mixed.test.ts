@@ -5,7 +5,6 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALIBRATION_TEXT } from '../../src/lib/eval/calibration-sample';
 import { SAMPLE_TEXT } from '../../src/lib/eval/sample';
 import { decodeModel, getIntAttr } from '../../src/lib/onnx/proto';
 import { runCli } from '../helpers/cli';
@@ -23,14 +22,12 @@ const manifest = (dir: string): Entry[] =>
 
 describe('quantlab sensitivity / quantize --budget', () => {
   let dir: string;
-  let calib: string;
+  // The built-in calibration text (src/lib/quantize/calibration-sample.ts), not the evaluation text.
+  const calib = 'builtin';
   let evalText: string;
   beforeAll(async () => {
     dir = await writeModel(aidreamsSource(), 'aidreams260K');
-    const texts = tempDir();
-    calib = join(texts, 'calib.txt');
-    evalText = join(texts, 'eval.txt');
-    writeFileSync(calib, CALIBRATION_TEXT);
+    evalText = join(tempDir(), 'eval.txt');
     writeFileSync(evalText, SAMPLE_TEXT);
     const r = await runCli(['quantize', dir, '--dtype', 'q4', '--quiet']);
     expect(r.code).toBe(0);
@@ -133,8 +130,11 @@ describe('quantlab sensitivity / quantize --budget', () => {
       [['--budget', '1', '--calib', calib], /budget of 1 bits per weight is below the smallest width/],
       [['--budget', '20', '--calib', calib], /budget of 20 bits per weight is above the largest width/],
       [['--budget', '5'], /No calibration text: --calib <file> is needed/],
-      [['--budget', '5', '--calib', empty], /calibration text .* is empty/],
-      [['--budget', '5', '--calib', short], /calibration text is too short: \d+ tokens, and one window needs 128/],
+      [['--budget', '5', '--calib', empty], /calibration text is empty/],
+      [['--budget', '5', '--calib', short], /calibration text is too short: \d+ tokens, one window needs 128/],
+      [['--budget', '5', '--calib', calib, '--calib-window', '256'], /longer than the model's 128 positions/],
+      [['--budget', '5', '--calib', calib, '--calib-tokens', '64'], /tokens 64 is less than one window of 128/],
+      [['--budget', '5', '--calib', calib, '--calib-window', '2'], /--calib-window must be a whole number >= 3/],
     ];
     for (const [flags, message] of cases) {
       const r = await runCli(['quantize', dir, '--dtype', 'q4', ...flags]);
@@ -145,6 +145,11 @@ describe('quantlab sensitivity / quantize --budget', () => {
     expect(q8.err).toMatch(/--budget makes one mixed-precision q4 or q4f16 file, not q8/);
     const noCalib = await runCli(['sensitivity', dir]);
     expect(noCalib.err).toMatch(/No calibration text/);
+    const missing = await runCli(['sensitivity', dir, '--calib', join(dir, 'missing.txt')]);
+    expect(missing.err).toMatch(/Calibration file .*missing.txt does not exist/);
+    // One flag set: --calib-window, no --ctx.
+    const ctx = await runCli(['sensitivity', dir, '--calib', calib, '--ctx', '64']);
+    expect(ctx.err).toMatch(/Unknown option '--ctx'/);
     expect(readdirSync(join(dir, 'onnx')).sort()).toEqual(before);
     expect(readFileSync(join(dir, 'onnx/quantlab-manifest.json'), 'utf8')).toBe(manifestBefore);
   }, 120_000);

@@ -1,17 +1,25 @@
 // Calibration capture: the inputs the piecewise ONNX Runtime runs hand to GPTQ and AWQ are the
 // real layer inputs. Checked on aidreams260K against the independent float64 forward pass
 // (tests/helpers/llama-ref.ts): the captured lm_head inputs times the head give its logits, with a
-// weight changed through setWeight after an earlier capture, as GPTQ changes them.
-import { afterAll, describe, expect, it } from 'vitest';
+// weight changed through setWeight after an earlier capture, as GPTQ changes them. And the one
+// reader of --calib: the folder's tokenizer as transformers.js's AutoTokenizer reads it, windows,
+// named errors; the built-in calibration text is not the lab's evaluation text.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AutoTokenizer } from '@huggingface/transformers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDecoderGraph } from '../../src/lib/model/llama-graph';
-import { calibrationWindows, GraphCapture, timeLeft } from '../../src/lib/quantize/calibration';
+import { calibrationWindows, GraphCapture, sameText, timeLeft } from '../../src/lib/quantize/calibration';
+import { CALIBRATION_TEXT } from '../../src/lib/quantize/calibration-sample';
+import { SAMPLE_TEXT } from '../../src/lib/eval/sample';
 import { quantizeVariants } from '../../src/lib/quantize/quantize-variants';
 import { encodeModel } from '../../src/lib/onnx/proto';
 import { findWeightTargets } from '../../src/lib/quantize/targets';
 import { QuantlabError, toErrorInfo } from '../../src/lib/errors';
-import { nodeCalibRuntime } from '../../src/node/calibration';
+import { nodeCalibRuntime, readCalibration } from '../../src/node/calibration';
+import { configureNodeTransformers } from '../../src/node/transformers-env';
 import { referenceForward } from '../helpers/llama-ref';
-import { aidreamsSource, cleanupTempDirs } from '../helpers/model-dirs';
+import { aidreamsSource, cleanupTempDirs, tempDir, writeModel } from '../helpers/model-dirs';
 import { mulberry32 } from '../helpers/prng';
 
 afterAll(cleanupTempDirs);
@@ -121,6 +129,16 @@ describe('calibration capture', () => {
       () => calibrationWindows({ tokens: Array(300).fill(7) }, { window: 64, tokens: 32 }),
       /less than one window/,
     );
+    expectBad(() => calibrationWindows({ tokens: Array(300).fill(7) }, { window: 2 }), /not a whole number >= 3/);
+    expectBad(() => calibrationWindows({ tokens: Array(300).fill(7) }, { window: 12.5 }), /not a whole number/);
+    expectBad(
+      () => calibrationWindows({ tokens: Array(300).fill(7) }, { window: 256, maxPositions: 128 }),
+      /window 256 is longer than the model's 128 positions/,
+    );
+    expectBad(() => calibrationWindows({ tokens: Array(300).fill(7) }, { tokens: 100.5, window: 64 }), /tokens 100.5/);
+    // The default window is 128, or the model's positions when fewer.
+    expect(calibrationWindows({ tokens: Array(300).fill(7) }, { maxPositions: 100 })[0]).toHaveLength(100);
+    expect(calibrationWindows({ tokens: Array(300).fill(7) }, { tokens: 300 })).toHaveLength(2);
     const w = calibrationWindows(
       { tokens: Array.from({ length: 300 }, (_, i) => i + 2), bos: 1 },
       { window: 64, tokens: 200 },
@@ -128,5 +146,79 @@ describe('calibration capture', () => {
     expect(w.length).toBe(3);
     expect(w.map((x) => x[0])).toEqual([1, 1, 1]);
     expect(w[1].slice(1, 3)).toEqual([67, 68]);
+  });
+});
+
+describe('the calibration reader (--calib FILE|builtin)', () => {
+  let dir: string;
+  let files: string;
+  let reference: (text: string) => number[];
+  beforeAll(async () => {
+    dir = await writeModel(aidreamsSource(), 'aidreams260K');
+    files = tempDir();
+    configureNodeTransformers({ allowRemote: false });
+    const tok = await AutoTokenizer.from_pretrained(dir);
+    reference = (text) => Array.from(tok.encode(text));
+  }, 60_000);
+
+  it("is not the lab's evaluation text", () => {
+    expect(sameText(CALIBRATION_TEXT, SAMPLE_TEXT)).toBe(false);
+    // Not one sentence in common either (both are dream stories in plain English).
+    const sentences = (t: string) =>
+      new Set(
+        t
+          .split(/(?<=[.!?])\s+/)
+          .map((x) => x.trim())
+          .filter((x) => x.length > 20),
+      );
+    const evalSentences = sentences(SAMPLE_TEXT);
+    expect([...sentences(CALIBRATION_TEXT)].filter((x) => evalSentences.has(x))).toEqual([]);
+  });
+
+  it("reads the built-in text or a file with the folder's own tokenizer, as transformers.js's AutoTokenizer does", () => {
+    const ids = reference(CALIBRATION_TEXT);
+    expect(ids.length).toBeGreaterThan(512);
+    const builtin = readCalibration(dir, 'builtin');
+    expect(builtin.ids).toEqual(ids.slice(0, 512));
+    expect(builtin.bos).toBe(1);
+    expect(builtin.window).toBe(128);
+    expect(builtin.windows).toEqual([0, 1, 2, 3].map((i) => [1, ...ids.slice(i * 128 + 1, (i + 1) * 128)]));
+
+    // A file with a byte-order mark reads as the same text; tokens and window as asked.
+    const text = join(files, 'bom.txt');
+    writeFileSync(text, `\uFEFF${SAMPLE_TEXT}`);
+    const cut = readCalibration(dir, text, { tokens: 300, window: 100, maxPositions: 128 });
+    expect(cut.ids).toEqual(reference(SAMPLE_TEXT).slice(0, 300));
+    expect(cut.windows.map((w) => w.length)).toEqual([100, 100, 100]);
+  });
+
+  it('refuses a missing, unreadable, empty or too short text and tokens or window out of range, by name', () => {
+    const write = (name: string, text: string) => {
+      const path = join(files, name);
+      writeFileSync(path, text);
+      return path;
+    };
+    const folder = join(files, 'a-folder.txt');
+    mkdirSync(folder, { recursive: true });
+    const cases: [() => unknown, RegExp][] = [
+      [() => readCalibration(dir, join(files, 'missing.txt')), /Calibration file .*missing.txt does not exist/],
+      [() => readCalibration(dir, folder), /Cannot read calibration file .*a-folder.txt/],
+      [() => readCalibration(dir, write('empty.txt', '\uFEFF \n\t')), /The calibration text is empty/],
+      [() => readCalibration(dir, write('short.txt', 'A dream.')), /too short: \d+ tokens, one window needs 128/],
+      [() => readCalibration(dir, 'builtin', { window: 256, maxPositions: 128 }), /longer than the model's 128/],
+      [() => readCalibration(dir, 'builtin', { tokens: 64 }), /tokens 64 is less than one window of 128/],
+      [() => readCalibration(dir, 'builtin', { window: 1 }), /window 1 is not a whole number >= 3/],
+    ];
+    for (const [f, message] of cases) {
+      let err: unknown;
+      try {
+        f();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, String(message)).toBeInstanceOf(QuantlabError);
+      expect((err as QuantlabError).code).toBe('bad-argument');
+      expect((err as QuantlabError).message).toMatch(message);
+    }
   });
 });

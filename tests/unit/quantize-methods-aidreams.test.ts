@@ -6,6 +6,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_TEXT } from '../../src/lib/eval/sample';
+import { sameText } from '../../src/lib/quantize/calibration';
 import { CALIBRATION_TEXT } from '../../src/lib/quantize/calibration-sample';
 import { runCli } from '../helpers/cli';
 import { aidreamsSource, cleanupTempDirs, tempDir, writeModel } from '../helpers/model-dirs';
@@ -19,7 +20,7 @@ describe('gptq and awq on aidreams260K', () => {
   let textFile: string;
   let results: Record<string, { kld_mean: number }>;
   beforeAll(async () => {
-    expect(CALIBRATION_TEXT.slice(0, 200)).not.toBe(SAMPLE_TEXT.slice(0, 200));
+    expect(sameText(CALIBRATION_TEXT, SAMPLE_TEXT)).toBe(false);
     dir = await writeModel(aidreamsSource(), 'aidreams260K');
     textFile = join(tempDir(), 'eval.txt');
     writeFileSync(textFile, SAMPLE_TEXT);
@@ -46,7 +47,7 @@ describe('gptq and awq on aidreams260K', () => {
     });
   }
 
-  it('refuses gptq/awq without a calibration text, or with an empty or too short one, writing nothing', async () => {
+  it('refuses gptq/awq without a calibration text, with an empty or too short one, or a window out of range, writing nothing', async () => {
     const before = readdirSync(join(dir, 'onnx')).sort();
     const empty = join(tempDir(), 'empty.txt');
     writeFileSync(empty, '  \n');
@@ -57,6 +58,8 @@ describe('gptq and awq on aidreams260K', () => {
       [['--method', 'awq', '--calib', empty], /calibration text is empty/],
       [['--method', 'gptq', '--calib', short], /calibration text is too short: \d+ tokens, one window needs 128/],
       [['--method', 'gptq', '--calib', join(dir, 'missing.txt')], /Calibration file .* does not exist/],
+      [['--method', 'awq', '--calib', 'builtin', '--calib-window', '256'], /longer than the model's 128 positions/],
+      [['--method', 'gptq', '--calib', 'builtin', '--calib-tokens', '100'], /tokens 100 is less than one window/],
     ];
     for (const [args, msg] of cases) {
       const r = await runCli(['quantize', dir, '--dtype', 'q4', '--bits', '3', ...args]);

@@ -17,14 +17,22 @@ import type { WeightTarget } from '../../lib/quantize/targets';
 import { checkCalibration, expandRequests, quantizeVariants } from '../../lib/quantize/quantize-variants';
 import { MANIFEST_PATH, parseManifest } from '../../lib/variants/manifest';
 import type { GridBits } from '../../lib/quantize/grid';
-import { DTYPES, IMPLEMENTED_METHODS, type Method, type QuantizeOptions } from '../../lib/variants/options';
-import { BUILTIN_CALIBRATION, nodeCalibRuntime, nodeCalibrationWindows } from '../../node/calibration';
+import { DEFAULT_CALIB_TOKENS, DEFAULT_SENSITIVITY_CALIB_TOKENS } from '../../lib/quantize/calibration';
+import {
+  CALIBRATED_METHODS,
+  DTYPES,
+  IMPLEMENTED_METHODS,
+  type Method,
+  resolveOptions,
+  type QuantizeOptions,
+} from '../../lib/variants/options';
+import { nodeCalibRuntime } from '../../node/calibration';
 import { FP32_PATH } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
 import { logger, progressLine } from '../format';
 import { EXTERNAL_DATA_FLAGS, EXTERNAL_DATA_HELP, externalDataOptions, readModelFolder } from '../model-folder';
-import { readCalibration } from '../calibration';
+import { CALIBRATION_FLAGS, calibrationFromFlags, calibrationHelp } from '../calibration';
 import { nodeOrtRuntime } from '../../node/ort-runtime';
 
 const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
@@ -40,10 +48,9 @@ const HELP = `quantlab quantize <dir> --dtype <dtype[,dtype...] | all> [options]
   --quant-type nf4|fp4  bnb4 code (default nf4)
   --double-quant        bnb4: quantize the absmax scales again
   --per-channel         q8/int8/uint8: one scale per output column
-  --calib FILE|builtin  calibration text file, or builtin (QuantLab's calibration sample, not the lab's
-                        evaluation text); evaluate on a different text from the one you calibrate on
-  --calib-tokens N      tokens of the calibration text to use (default 512)
-  --calib-window N      tokens per calibration window (default 128, at most the model's positions)
+${calibrationHelp(`default ${DEFAULT_CALIB_TOKENS} for gptq and
+                        awq; ${DEFAULT_SENSITIVITY_CALIB_TOKENS} for the sensitivity measurement of --budget, whose time
+                        grows with them`)}
   --quantize-lm-head    also quantize the lm_head (kept in full precision by default)
   --keep a,b            more node or weight names to keep in full precision
   --budget B            q4/q4f16 mixed precision: measure each weight's sensitivity on --calib,
@@ -66,9 +73,7 @@ const FLAGS = {
   'quant-type': { type: 'string' },
   'double-quant': { type: 'boolean' },
   'per-channel': { type: 'boolean' },
-  calib: { type: 'string' },
-  'calib-tokens': { type: 'number' },
-  'calib-window': { type: 'number' },
+  ...CALIBRATION_FLAGS,
   'quantize-lm-head': { type: 'boolean' },
   keep: { type: 'list' },
   name: { type: 'string' },
@@ -116,15 +121,18 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
   let requests = expandRequests(v.dtype, common);
   const log = logger(v.quiet || v.json);
   if (v.budget !== undefined) requests = [await mixedRequest(dir, requests, v, log)];
-  const calibration = v.calib
-    ? {
-        windows: await nodeCalibrationWindows(dir, v.calib === BUILTIN_CALIBRATION ? v.calib : resolve(v.calib), {
-          tokens: v['calib-tokens'],
-          window: v['calib-window'],
-        }),
-        runtime: nodeCalibRuntime,
-      }
-    : undefined;
+  // The text is read only for a method fitted to it (--budget read it for its measurement above).
+  const calibrated = requests.some((r) => CALIBRATED_METHODS.includes(resolveOptions(r).method));
+  const calibration =
+    calibrated && v.calib !== undefined
+      ? {
+          windows: calibrationFromFlags(dir, v, {
+            tokens: DEFAULT_CALIB_TOKENS,
+            maxPositions: readModelFolder(dir).maxPositions,
+          }).windows,
+          runtime: nodeCalibRuntime,
+        }
+      : undefined;
   checkCalibration(requests, calibration);
   const manifestPath = join(dir, MANIFEST_PATH);
   const previous = parseManifest(existsSync(manifestPath) ? new Uint8Array(readFileSync(manifestPath)) : undefined);
@@ -209,14 +217,12 @@ async function mixedRequest(
     report = readSensitivity(v.sensitivity, spec, targets);
   } else {
     checkBudget(v.budget!, targets, spec.bits, spec);
-    const calib = await readCalibration(
-      dir,
-      { calib: v.calib, 'calib-tokens': v['calib-tokens'], ctx: v['calib-window'] },
-      maxPositions,
-    );
+    const calib = calibrationFromFlags(dir, v, { tokens: DEFAULT_SENSITIVITY_CALIB_TOKENS, maxPositions });
     report = await measureSensitivity({
       model,
-      ...calib,
+      ids: calib.ids,
+      bos: calib.bos,
+      ctx: calib.window,
       ...spec,
       runtime: await nodeOrtRuntime(),
       onProgress: (p) => !v.quiet && !v.json && progressLine(p.done, p.total, 'sensitivity run'),

@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { QuantlabError } from '../../lib/errors';
 import { toJson } from '../../lib/eval/export';
 import { decodeModel } from '../../lib/onnx/proto';
+import { DEFAULT_SENSITIVITY_CALIB_TOKENS } from '../../lib/quantize/calibration';
 import type { GridBits } from '../../lib/quantize/grid';
 import { measureSensitivity, sensitivityCsv, sortedBySensitivity } from '../../lib/quantize/sensitivity';
 import type { Method } from '../../lib/variants/options';
 import { FP32_PATH } from '../../lib/variants/table';
 import { nodeOrtRuntime } from '../../node/ort-runtime';
 import type { FlagSpecs, ParsedArgs } from '../args';
-import { CALIBRATION_FLAGS, CALIBRATION_HELP, readCalibration } from '../calibration';
+import { CALIBRATION_FLAGS, calibrationFromFlags, calibrationHelp } from '../calibration';
 import { defineCommand } from '../command';
 import { fixed, formatTable, progressLine } from '../format';
 import { readModelFolder } from '../model-folder';
@@ -23,7 +24,7 @@ const HELP = `quantlab sensitivity <dir> --calib FILE [options]
   --method M            rtn (default), or another method this build has
   --block-size N        16..256, power of two (default 32)
   --asym                a zero point per block
-${CALIBRATION_HELP}
+${calibrationHelp(`default ${DEFAULT_SENSITIVITY_CALIB_TOKENS}; the time grows with them`)}
   --quantize-lm-head    measure the lm_head too (variants keep it in full precision by default)
   --json                print the report as JSON
   --csv FILE            also write one CSV row per weight and width`;
@@ -50,11 +51,13 @@ export const sensitivityCommand = defineCommand({
 async function runSensitivity({ values: v, positionals }: ParsedArgs<typeof FLAGS>): Promise<number> {
   if (positionals.length !== 1) throw new QuantlabError('bad-argument', 'sensitivity needs one model folder', HELP);
   const { dir, maxPositions } = readModelFolder(positionals[0]);
-  const calib = await readCalibration(dir, v, maxPositions);
+  const calib = calibrationFromFlags(dir, v, { tokens: DEFAULT_SENSITIVITY_CALIB_TOKENS, maxPositions });
   const model = decodeModel(new Uint8Array(readFileSync(join(dir, FP32_PATH))), FP32_PATH);
   const report = await measureSensitivity({
     model,
-    ...calib,
+    ids: calib.ids,
+    bos: calib.bos,
+    ctx: calib.window,
     bits: v.bits as GridBits[] | undefined,
     method: v.method as Method | undefined,
     blockSize: v['block-size'],

@@ -47,30 +47,62 @@ export interface CalibrationText {
 }
 
 export interface CalibrationSettings {
-  /** Tokens of the text to use at most (default 512). */
+  /** Tokens of the text to use at most (default DEFAULT_CALIB_TOKENS). */
   tokens?: number;
-  /** Tokens per window (default 128, at most the model's positions). */
+  /** Tokens per window (default DEFAULT_CALIB_WINDOW, or the model's positions when it has fewer). */
   window?: number;
+  /** The model's positions (max_position_embeddings): no window may be longer. */
+  maxPositions?: number;
 }
 
+/** Calibration tokens of GPTQ and AWQ by default. */
 export const DEFAULT_CALIB_TOKENS = 512;
+/** Calibration tokens of layer sensitivity by default (sensitivity, quantize --budget): its cost grows with them. */
+export const DEFAULT_SENSITIVITY_CALIB_TOKENS = 256;
 export const DEFAULT_CALIB_WINDOW = 128;
+/** The shortest window: BOS plus two tokens, so a sensitivity window scores at least one position. */
+export const MIN_CALIB_WINDOW = 3;
+
+/** A calibration text cut for use: the ids taken, and the same ids as back-to-back windows. */
+export interface CalibrationCut {
+  /** The text's first `tokens` ids (with the tokenizer's BOS); leftovers past the last whole window stay in. */
+  ids: number[];
+  /** The tokenizer's BOS id (each window starts with it), if any. */
+  bos?: number;
+  /** Tokens per window. */
+  window: number;
+  /** Windows of `window` ids, the first of each set to BOS. */
+  windows: number[][];
+}
 
 /**
  * Cuts a calibration text into back-to-back windows of `window` tokens (the first of each set to
- * BOS), using at most `tokens` tokens. An empty text or one shorter than a window is refused by name.
+ * BOS), using at most `tokens` tokens. Refused by name: a window that is not a whole number from
+ * MIN_CALIB_WINDOW to the model's positions, fewer tokens than one window, an empty text, a text
+ * shorter than one window.
  */
-export function calibrationWindows(text: CalibrationText, s: CalibrationSettings = {}): number[][] {
-  const window = s.window ?? DEFAULT_CALIB_WINDOW;
+export function cutCalibration(text: CalibrationText, s: CalibrationSettings = {}): CalibrationCut {
+  const window = s.window ?? Math.min(DEFAULT_CALIB_WINDOW, s.maxPositions ?? DEFAULT_CALIB_WINDOW);
   const budget = s.tokens ?? DEFAULT_CALIB_TOKENS;
-  if (!Number.isInteger(window) || window < 2) {
-    throw new QuantlabError('bad-argument', `Calibration window ${window} is not a whole number >= 2`);
+  if (!Number.isInteger(window) || window < MIN_CALIB_WINDOW) {
+    throw new QuantlabError(
+      'bad-argument',
+      `Calibration window ${window} is not a whole number >= ${MIN_CALIB_WINDOW}`,
+      `Give a window of ${MIN_CALIB_WINDOW} to ${s.maxPositions ?? DEFAULT_CALIB_WINDOW} tokens (--calib-window).`,
+    );
+  }
+  if (s.maxPositions !== undefined && window > s.maxPositions) {
+    throw new QuantlabError(
+      'bad-argument',
+      `Calibration window ${window} is longer than the model's ${s.maxPositions} positions (max_position_embeddings)`,
+      `Give a window of at most ${s.maxPositions} tokens (--calib-window).`,
+    );
   }
   if (!Number.isInteger(budget) || budget < window) {
     throw new QuantlabError(
       'bad-argument',
       `Calibration tokens ${budget} is less than one window of ${window}`,
-      'Give at least as many calibration tokens as the window length.',
+      'Give at least as many calibration tokens (--calib-tokens) as the window length.',
     );
   }
   const real = text.tokens.filter((t) => t !== text.bos).length;
@@ -81,7 +113,8 @@ export function calibrationWindows(text: CalibrationText, s: CalibrationSettings
       'Give a text of ordinary prose (the built-in sample, or a file or pasted text of a few thousand characters).',
     );
   }
-  const windows = planWindows(text.tokens.slice(0, budget), window, text.bos).map((w) => w.ids);
+  const ids = text.tokens.slice(0, budget);
+  const windows = planWindows(ids, window, text.bos).map((w) => w.ids);
   if (windows.length === 0) {
     throw new QuantlabError(
       'bad-argument',
@@ -89,7 +122,12 @@ export function calibrationWindows(text: CalibrationText, s: CalibrationSettings
       'Give a longer text, or a shorter window (--calib-window).',
     );
   }
-  return windows;
+  return { ids, bos: text.bos, window, windows };
+}
+
+/** The windows of cutCalibration. */
+export function calibrationWindows(text: CalibrationText, s: CalibrationSettings = {}): number[][] {
+  return cutCalibration(text, s).windows;
 }
 
 /** Seconds left at `fraction` done of a task started at `startedMs` (performance.now()); undefined before 2 % is done. */
