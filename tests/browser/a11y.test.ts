@@ -3,7 +3,8 @@
 // generation and with the Quantize dialog open (light and dark); a keyboard-only walk-through
 // generates, changes the temperature and opens the lab; metric names explain themselves on focus
 // and hover; the lab's charts keep their titles clear and the top-k select filled; and layout
-// screenshots at 390, 1400 and 2560 px and in dark mode go to test-results/ with their layout checked.
+// screenshots at 390, 1400 and 2560 px and in dark mode go to test-results/ with their layout checked
+// (the columns near the top of the first screen; the setup folded to a line on a phone, opened by Enter).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -268,7 +269,20 @@ describe('accessible, themed and responsive page', () => {
       expect(l.columnTops, `columns side by side at ${width} px`).toHaveLength(1);
       expect(l.tableRight, `report table inside the lab at ${width} px`).toBeLessThanOrEqual(l.labRight + 0.5);
       for (const w of l.columnWidths) expect(w).toBeGreaterThanOrEqual(Math.min(280, width - 60));
+      // The columns are the first screen: right under the prompt, not behind the setup forms.
+      expect(l.columnTops[0], `first column's top at ${width} px`).toBeLessThan(width < 1000 ? 800 : 500);
       await page.screenshot({ path: path.join(SHOTS, `a11y-layout-${width}.png`), fullPage: true });
+      if (width < 1000) {
+        // On a narrow screen the setup is folded to its one-line summary; Enter opens and closes it.
+        const setup = page.locator('details#setup');
+        expect(await setup.getAttribute('open')).toBeNull();
+        expect(await page.locator('#setup-summary').textContent()).toMatch(/ · .*temperature [\d.]+, top-k \d+/);
+        await setup.locator('summary').focus();
+        await page.keyboard.press('Enter');
+        await expect.poll(() => page.locator('#model').isVisible()).toBe(true);
+        await page.keyboard.press('Enter');
+        await expect.poll(() => page.locator('#model').isVisible()).toBe(false);
+      }
     }
     await page.setViewportSize({ width: 1400, height: 1000 });
     await page.emulateMedia({ colorScheme: 'dark' });

@@ -1,6 +1,7 @@
 // The first screen, as a new visitor gets it: the site opened offline with default settings
 // generates with the trained built-in model at fp32, q8 and q4 without a click, with no error,
-// no scaffolding text in the header and no layout shift while tokens stream. Then the token view:
+// no scaffolding text in the header, the columns in the first viewport (right under the prompt)
+// and no layout shift while tokens stream. Then the token view:
 // each token's data-kld against the KL divergence computed here in float64 from the same model
 // files teacher-forced in onnxruntime-node (the project's Node runner), the tooltip's candidates
 // (hover and keyboard), and diff mode against an LCS computed here.
@@ -120,6 +121,18 @@ describe('the first screen', () => {
       await page.locator('article.column').evaluateAll((els) => els.map((e) => e.getAttribute('data-variant'))),
     ).toEqual(STEMS);
     expect(await page.locator('#prompt').inputValue()).not.toBe('');
+    // The columns are the first screen, right under the prompt: in the 1400 x 1000 viewport (so the
+    // no-shift check below watches them), not behind the setup forms.
+    const top = await page.evaluate(() => ({
+      generate: document.querySelector('#generate')!.getBoundingClientRect().bottom,
+      column: document.querySelector('article.column')!.getBoundingClientRect().top,
+      output: document.querySelector('article.column .output')!.getBoundingClientRect().bottom,
+    }));
+    console.log(
+      `[first-screen] at 1400 x 1000: Generate ends at ${top.generate} px, first column starts at ${top.column} px`,
+    );
+    expect(top.generate).toBeLessThan(top.column);
+    expect(top.output).toBeLessThan(1000);
     // Nobody clicks: every column loads and writes.
     for (const stem of STEMS) await waitDone(page, stem, 0, 180_000);
     console.log(`[first-screen] three columns done ${((performance.now() - t0) / 1000).toFixed(1)} s after opening`);

@@ -104,6 +104,8 @@ const PG_FIELDS: { key: keyof SamplingSettings; selector: string }[] = [
   { key: 'maxNewTokens', selector: 'input[aria-label="Max new tokens (exact value)"]' },
   { key: 'temperature', selector: 'input[aria-label="Temperature (exact value)"]' },
   { key: 'topK', selector: 'input[aria-label="Top-k (exact value)"]' },
+  { key: 'topP', selector: 'input[aria-label="Top-p (exact value)"]' },
+  { key: 'repetitionPenalty', selector: 'input[aria-label="Repetition penalty (exact value)"]' },
 ];
 
 describe('bounded, interruptible lab work', () => {
@@ -241,7 +243,7 @@ describe('bounded, interruptible lab work', () => {
       '#lab-ctx': '',
     });
 
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 120; i++) {
       const f = PG_FIELDS[i % PG_FIELDS.length];
       const text = fuzzText(rand, false);
       const spec = NUMBER_SPECS[f.key];
