@@ -10,6 +10,7 @@ import { GraphProtoSchema, ModelProtoSchema } from 'onnx-buf';
 import { throwIfAborted } from '../errors';
 import {
   DataType,
+  attr,
   encodeModel,
   makeGraph,
   makeModel,
@@ -55,23 +56,23 @@ export interface AwqHooks {
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-/** One ONNX Runtime session computing X [T, K] · D [K, N] for the α search (any T, K, N). */
+/** One ONNX Runtime session computing X [T, K] · Dᵀ for D [N, K], for the α search (any T, K, N). */
 async function productSession(
   runtime: CalibRuntime,
 ): Promise<{ bind(X: Float32Array, K: number): AwqProduct; release(): Promise<void> }> {
   const graph = makeGraph({
     name: 'quantlab_awq_product',
-    nodes: [makeNode('MatMul', ['x', 'd'], ['y'], 'product')],
+    nodes: [makeNode('Gemm', ['x', 'd'], ['y'], 'product', [attr.int('transB', 1)])],
     initializers: [],
-    inputs: [valueInfo('x', DataType.FLOAT, ['T', 'K']), valueInfo('d', DataType.FLOAT, ['K', 'N'])],
+    inputs: [valueInfo('x', DataType.FLOAT, ['T', 'K']), valueInfo('d', DataType.FLOAT, ['N', 'K'])],
     outputs: [valueInfo('y', DataType.FLOAT, ['T', 'N'])],
   });
   const session = await runtime.createSession(encodeModel(makeModel({ graph, opsets: { '': 17 } })));
   return {
     bind(X, K) {
       const x = runtime.tensor('float32', X, [X.length / K, K]);
-      return async (dT, N) => {
-        const out = await session.run({ x, d: runtime.tensor('float32', dT, [K, N]) });
+      return async (d, N) => {
+        const out = await session.run({ x, d: runtime.tensor('float32', d, [N, K]) });
         return out.y.data as Float32Array;
       };
     },

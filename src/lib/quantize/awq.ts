@@ -104,17 +104,17 @@ export function awqSearchScale(
   return { alpha: best.alpha, scales: best.scales, errors };
 }
 
-/** X [T, K] times Dᵀ [K, N] on a faster engine (ONNX Runtime's float32 MatMul): the [T, N] products. */
-export type AwqProduct = (dT: Float32Array, N: number) => Promise<Float32Array>;
+/** X [T, K] times Dᵀ for D [N, K] on a faster engine (ONNX Runtime's float32 Gemm): the [T, N] products. */
+export type AwqProduct = (d: Float32Array, N: number) => Promise<Float32Array>;
 
 /** Errors this close (relative) to the least measured in float32 are measured again in float64. */
 export const AWQ_REFINE = 1e-4;
 
 /**
- * The differences W - Ŵ of every weight of the group at scales s, as one [K, ΣN] matrix (each
- * weight's rows as columns), in float32: what awqOutputError multiplies X by.
+ * The differences W - Ŵ of every weight of the group at scales s, as one [ΣN, K] matrix (the
+ * weights' rows one after another), in float32: what awqOutputError multiplies X by.
  */
-function deltasKN(weights: AwqWeight[], K: number, s: Float64Array, spec: GridSpec): Float32Array {
+function deltas(weights: AwqWeight[], K: number, s: Float64Array, spec: GridSpec): Float32Array {
   const total = weights.reduce((a, w) => a + w.N, 0);
   const out = new Float32Array(K * total);
   let col = 0;
@@ -123,7 +123,8 @@ function deltasKN(weights: AwqWeight[], K: number, s: Float64Array, spec: GridSp
     for (let n = 0; n < w.N; n++) for (let k = 0; k < K; k++) scaled[n * K + k] = w.rows[n * K + k] * s[k];
     const deq = dequantizeGrid(rtnGrid(scaled, w.N, K, spec));
     for (let n = 0; n < w.N; n++) {
-      for (let k = 0; k < K; k++) out[k * total + col + n] = w.rows[n * K + k] - deq[n * K + k] / s[k];
+      const o = (col + n) * K;
+      for (let k = 0; k < K; k++) out[o + k] = w.rows[n * K + k] - deq[n * K + k] / s[k];
     }
     col += w.N;
   }
@@ -150,7 +151,7 @@ export async function awqSearchScaleWith(
   const total = weights.reduce((a, w) => a + w.N, 0);
   const errors: number[] = [];
   for (let i = 0; i < grid; i++) {
-    const y = await product(deltasKN(weights, K, awqScales(meanAbs, i / grid), spec), total);
+    const y = await product(deltas(weights, K, awqScales(meanAbs, i / grid), spec), total);
     let sum = 0;
     for (let j = 0; j < y.length; j++) sum += y[j] * y[j];
     errors.push(sum / (total * T));
@@ -227,7 +228,31 @@ export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
         const ob = oa + bs;
         let ea = 0;
         let eb = 0;
-        for (let i = 0; i < len; i++) {
+        let i = 0;
+        // Two rows of H at a time too: four independent sums keep the multiply-adds in flight.
+        for (; i + 1 < len; i += 2) {
+          const h0 = full ? (k0 + i) * K + k0 : b * bs * bs + i * stride;
+          const h1 = h0 + stride;
+          let sa0 = 0;
+          let sb0 = 0;
+          let sa1 = 0;
+          let sb1 = 0;
+          for (let j = 0; j < len; j++) {
+            const da = delta[oa + j];
+            const db = delta[ob + j];
+            const x0 = H[h0 + j];
+            const x1 = H[h1 + j];
+            sa0 += x0 * da;
+            sb0 += x0 * db;
+            sa1 += x1 * da;
+            sb1 += x1 * db;
+          }
+          ea += delta[oa + i] * sa0;
+          eb += delta[ob + i] * sb0;
+          ea += delta[oa + i + 1] * sa1;
+          eb += delta[ob + i + 1] * sb1;
+        }
+        for (; i < len; i++) {
           const hr = full ? (k0 + i) * K + k0 : b * bs * bs + i * stride;
           let sa = 0;
           let sb = 0;
