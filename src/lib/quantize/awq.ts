@@ -117,16 +117,36 @@ export const AWQ_REFINE = 1e-4;
 function deltas(weights: AwqWeight[], K: number, s: Float64Array, spec: GridSpec): Float32Array {
   const total = weights.reduce((a, w) => a + w.N, 0);
   const out = new Float32Array(K * total);
-  let col = 0;
+  const bs = spec.blockSize;
+  const levels = gridLevels(spec.bits);
+  const scaled = new Float32Array(bs);
+  let row = 0;
+  // rtnGrid of W·diag(s) then dequantizeGrid, fused per block (the same float32 roundings).
   for (const w of weights) {
-    const scaled = new Float32Array(w.N * K);
-    for (let n = 0; n < w.N; n++) for (let k = 0; k < K; k++) scaled[n * K + k] = w.rows[n * K + k] * s[k];
-    const deq = dequantizeGrid(rtnGrid(scaled, w.N, K, spec));
-    for (let n = 0; n < w.N; n++) {
-      const o = (col + n) * K;
-      for (let k = 0; k < K; k++) out[o + k] = w.rows[n * K + k] - deq[n * K + k] / s[k];
+    for (let n = 0; n < w.N; n++, row++) {
+      const src = n * K;
+      const o = row * K;
+      for (let k0 = 0; k0 < K; k0 += bs) {
+        const len = Math.min(K, k0 + bs) - k0;
+        let mn = 0;
+        let mx = 0;
+        for (let j = 0; j < len; j++) {
+          scaled[j] = w.rows[src + k0 + j] * s[k0 + j];
+          const v = scaled[j];
+          if (v < mn) mn = v;
+          if (v > mx) mx = v;
+        }
+        const { scale, zero } = rtnBlockParams(mn, mx, spec);
+        const inv = scale === 0 ? 0 : 1 / scale;
+        for (let j = 0; j < len; j++) {
+          let q = Math.round(scaled[j] * inv) + zero;
+          if (q < 0) q = 0;
+          else if (q > levels) q = levels;
+          const k = k0 + j;
+          out[o + k] = w.rows[src + k] - Math.fround((q - zero) * scale) / s[k];
+        }
+      }
     }
-    col += w.N;
   }
   return out;
 }
