@@ -16,6 +16,10 @@ function windows(vocab: number): number[][] {
 }
 
 const peakMiB = () => (process.resourceUsage().maxRSS / 1024).toFixed(0);
+const cpuSeconds = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
+};
 
 export async function benchCalibrated(
   model: ModelProto,
@@ -27,12 +31,14 @@ export async function benchCalibrated(
   for (const method of methods) {
     for (const bits of bitWidths) {
       const t = performance.now();
+      const c0 = cpuSeconds();
+      const cpu = () => `${(cpuSeconds() - c0).toFixed(1)} s CPU`;
       if (method === 'gptq') {
         const calibrator = hessianCalibrator(model, nodeCalibRuntime, w);
         const { report } = await quantizeModel(model, { dtype: 'q4', method: 'gptq', bits }, { calibrator });
         const captureS = calibrator.capture.seconds;
         console.log(
-          `${report.file.padEnd(26)} gptq ${bits}-bit: ${((performance.now() - t) / 1000).toFixed(1)} s (capture ${captureS.toFixed(1)} s), peak RSS ${peakMiB()} MiB`,
+          `${report.file.padEnd(26)} gptq ${bits}-bit: ${((performance.now() - t) / 1000).toFixed(1)} s (${cpu()}; capture ${captureS.toFixed(1)} s), peak RSS ${peakMiB()} MiB`,
         );
       } else if (method === 'awq') {
         const spec = { bits, blockSize: 32, symmetric: true, scaleType: 'float32' as const };
@@ -44,7 +50,7 @@ export async function benchCalibrated(
           { calibrator: prepared.calibrator },
         );
         console.log(
-          `${report.file.padEnd(26)} awq ${bits}-bit: ${((performance.now() - t) / 1000).toFixed(1)} s (scale search ${search.toFixed(1)} s), peak RSS ${peakMiB()} MiB`,
+          `${report.file.padEnd(26)} awq ${bits}-bit: ${((performance.now() - t) / 1000).toFixed(1)} s (${cpu()}; scale search ${search.toFixed(1)} s), peak RSS ${peakMiB()} MiB`,
         );
       }
     }

@@ -10,7 +10,13 @@ import { GraphProtoSchema, ModelProtoSchema } from 'onnx-buf';
 import { throwIfAborted } from '../errors';
 import {
   DataType,
+  attr,
+  encodeModel,
+  makeGraph,
+  makeModel,
+  makeNode,
   makeTensor,
+  valueInfo,
   tensorDims,
   tensorToFloat32,
   type ModelProto,
@@ -18,7 +24,7 @@ import {
   type TensorProto,
 } from '../onnx/proto';
 import { transpose } from '../numeric/transpose';
-import { awqSearchScale } from './awq';
+import { awqSearchScaleWith, type AwqProduct } from './awq';
 import { GraphCapture, type CalibRuntime } from './calibration';
 import type { GridSpec } from './grid';
 import type { WeightCalibrator } from './methods';
@@ -50,6 +56,30 @@ export interface AwqHooks {
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** One ONNX Runtime session computing X [T, K] · Dᵀ for D [N, K], for the α search (any T, K, N). */
+async function productSession(
+  runtime: CalibRuntime,
+): Promise<{ bind(X: Float32Array, K: number): AwqProduct; release(): Promise<void> }> {
+  const graph = makeGraph({
+    name: 'quantlab_awq_product',
+    nodes: [makeNode('Gemm', ['x', 'd'], ['y'], 'product', [attr.int('transB', 1)])],
+    initializers: [],
+    inputs: [valueInfo('x', DataType.FLOAT, ['T', 'K']), valueInfo('d', DataType.FLOAT, ['N', 'K'])],
+    outputs: [valueInfo('y', DataType.FLOAT, ['T', 'N'])],
+  });
+  const session = await runtime.createSession(encodeModel(makeModel({ graph, opsets: { '': 17 } })));
+  return {
+    bind(X, K) {
+      const x = runtime.tensor('float32', X, [X.length / K, K]);
+      return async (d, N) => {
+        const out = await session.run({ x, d: runtime.tensor('float32', d, [N, K]) });
+        return out.y.data as Float32Array;
+      };
+    },
+    release: async () => session.release?.(),
+  };
+}
+
 /** Scales, folds and prepares the clip search; the returned model is what quantizeModel rewrites. */
 export async function awqPrepare(
   model: ModelProto,
@@ -80,67 +110,90 @@ export async function awqPrepare(
     return t.layout === 'NK' ? d : transpose(d, t.K, t.N);
   };
   const capture = new GraphCapture(model, targets, runtime, windows, { hessian: true, inputs: true });
+  // Per input, the diagonal blocks of H (of the scaled inputs): all the clip search reads.
   const hessians = new Map<string, Float64Array>();
+  const bs = spec.blockSize;
+  const diagonalBlocks = (K: number, h: (i: number, j: number) => number) => {
+    const out = new Float64Array(Math.ceil(K / bs) * bs * bs);
+    for (let k0 = 0; k0 < K; k0 += bs) {
+      const len = Math.min(K, k0 + bs) - k0;
+      const o = (k0 / bs) * bs * bs;
+      for (let i = 0; i < len; i++) for (let j = 0; j < len; j++) out[o + i * bs + j] = h(k0 + i, k0 + j);
+    }
+    return out;
+  };
   const reports: AwqGroupReport[] = [];
   let done = 0;
-  for (const [x, group] of groups) {
-    const searched = group.filter((t) => !hooks.kept?.(t));
-    if (searched.length === 0) {
+  const product = await productSession(runtime);
+  try {
+    for (const [x, group] of groups) {
+      const searched = group.filter((t) => !hooks.kept?.(t));
+      if (searched.length === 0) {
+        done++;
+        continue;
+      }
+      await tick();
+      throwIfAborted(hooks.signal);
+      hooks.onProgress?.(done, groups.size, x);
+      const K = group[0].K;
+      const c = await capture.capture(x, K);
+      const report: AwqGroupReport = { input: x, weights: group.map((t) => t.weight.name), folded: 'none' };
+      reports.push(report);
       done++;
-      continue;
-    }
-    await tick();
-    throwIfAborted(hooks.signal);
-    hooks.onProgress?.(done, groups.size, x);
-    const K = group[0].K;
-    const c = await capture.capture(x, K);
-    const report: AwqGroupReport = { input: x, weights: group.map((t) => t.weight.name), folded: 'none' };
-    reports.push(report);
-    done++;
-    const fold = foldTarget(x, K, graph.node, producer, uses, inits, targets);
-    // A weight read elsewhere too (an lm_head tied to the embedding) cannot be scaled.
-    if (!fold || group.some((t) => uses.get(t.weight.name) !== 1)) {
-      hessians.set(x, c.hessian!);
-      continue;
-    }
-    const T = c.tokens;
-    const want = Math.min(T, hooks.searchTokens ?? 256);
-    const step = T / want;
-    const X = new Float32Array(want * K);
-    for (let i = 0; i < want; i++)
-      X.set(c.inputs!.subarray(Math.floor(i * step) * K, (Math.floor(i * step) + 1) * K), i * K);
-    const weights = searched.map((t) => ({ rows: rowsOf(t), N: t.N }));
-    const { alpha, scales: s } = awqSearchScale(weights, K, X, want, c.meanAbs!, spec);
-    report.folded = fold.kind;
-    report.alpha = alpha;
-    // W · diag(s) for each weight of the group.
-    for (const t of group) {
-      const d = Float32Array.from(valueOf(t.weight));
-      for (let i = 0; i < d.length; i++) {
-        const k = t.layout === 'KN' ? Math.floor(i / t.N) : i % t.K;
-        d[i] *= s[k];
+      const fold = foldTarget(x, K, graph.node, producer, uses, inits, targets);
+      // A weight read elsewhere too (an lm_head tied to the embedding) cannot be scaled.
+      if (!fold || group.some((t) => uses.get(t.weight.name) !== 1)) {
+        const H = c.hessian!;
+        hessians.set(
+          x,
+          diagonalBlocks(K, (i, j) => H[i * K + j]),
+        );
+        capture.release(x);
+        continue;
       }
-      changed.set(t.weight.name, d);
-    }
-    // 1/s into the input's producer.
-    if (fold.kind === 'norm') {
-      changed.set(
-        fold.tensor.name,
-        valueOf(fold.tensor).map((v, k) => v / s[k]),
+      const T = c.tokens;
+      const want = Math.min(T, hooks.searchTokens ?? 256);
+      const step = T / want;
+      const X = new Float32Array(want * K);
+      for (let i = 0; i < want; i++)
+        X.set(c.inputs!.subarray(Math.floor(i * step) * K, (Math.floor(i * step) + 1) * K), i * K);
+      const weights = searched.map((t) => ({ rows: rowsOf(t), N: t.N }));
+      const { alpha, scales: s } = await awqSearchScaleWith(product.bind(X, K), weights, K, X, want, c.meanAbs!, spec);
+      report.folded = fold.kind;
+      report.alpha = alpha;
+      // W · diag(s) for each weight of the group.
+      for (const t of group) {
+        const d = Float32Array.from(valueOf(t.weight));
+        for (let i = 0; i < d.length; i++) {
+          const k = t.layout === 'KN' ? Math.floor(i / t.N) : i % t.K;
+          d[i] *= s[k];
+        }
+        changed.set(t.weight.name, d);
+      }
+      // 1/s into the input's producer.
+      if (fold.kind === 'norm') {
+        changed.set(
+          fold.tensor.name,
+          valueOf(fold.tensor).map((v, k) => v / s[k]),
+        );
+      } else {
+        const t2 = fold.target!;
+        const d = Float32Array.from(valueOf(t2.weight));
+        for (let i = 0; i < d.length; i++) {
+          const n = t2.layout === 'KN' ? i % t2.N : Math.floor(i / t2.K);
+          d[i] /= s[n];
+        }
+        changed.set(t2.weight.name, d);
+      }
+      const H = c.hessian!;
+      hessians.set(
+        x,
+        diagonalBlocks(K, (i, j) => H[i * K + j] / (s[i] * s[j])),
       );
-    } else {
-      const t2 = fold.target!;
-      const d = Float32Array.from(valueOf(t2.weight));
-      for (let i = 0; i < d.length; i++) {
-        const n = t2.layout === 'KN' ? i % t2.N : Math.floor(i / t2.K);
-        d[i] /= s[n];
-      }
-      changed.set(t2.weight.name, d);
+      capture.release(x);
     }
-    const H = c.hessian!;
-    const Hs = new Float64Array(K * K);
-    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) Hs[i * K + j] = H[i * K + j] / (s[i] * s[j]);
-    hessians.set(x, Hs);
+  } finally {
+    await product.release();
   }
   hooks.onProgress?.(done, groups.size, '');
   const initializer = graph.initializer.map((t) =>
@@ -151,7 +204,7 @@ export async function awqPrepare(
     model: out,
     groups: reports,
     calibrator: {
-      contextFor: async (t) => ({ hessian: hessians.get(t.node.input[0]) }),
+      contextFor: async (t) => ({ hessianBlocks: hessians.get(t.node.input[0]) }),
       quantized: () => {},
     },
   };

@@ -104,13 +104,99 @@ export function awqSearchScale(
   return { alpha: best.alpha, scales: best.scales, errors };
 }
 
+/** X [T, K] times Dᵀ for D [N, K] on a faster engine (ONNX Runtime's float32 Gemm): the [T, N] products. */
+export type AwqProduct = (d: Float32Array, N: number) => Promise<Float32Array>;
+
+/** Errors this close (relative) to the least measured in float32 are measured again in float64. */
+export const AWQ_REFINE = 1e-4;
+
+/**
+ * The differences W - Ŵ of every weight of the group at scales s, as one [ΣN, K] matrix (the
+ * weights' rows one after another), in float32: what awqOutputError multiplies X by.
+ */
+function deltas(weights: AwqWeight[], K: number, s: Float64Array, spec: GridSpec): Float32Array {
+  const total = weights.reduce((a, w) => a + w.N, 0);
+  const out = new Float32Array(K * total);
+  const bs = spec.blockSize;
+  const levels = gridLevels(spec.bits);
+  const scaled = new Float32Array(bs);
+  let row = 0;
+  // rtnGrid of W·diag(s) then dequantizeGrid, fused per block (the same float32 roundings).
+  for (const w of weights) {
+    for (let n = 0; n < w.N; n++, row++) {
+      const src = n * K;
+      const o = row * K;
+      for (let k0 = 0; k0 < K; k0 += bs) {
+        const len = Math.min(K, k0 + bs) - k0;
+        let mn = 0;
+        let mx = 0;
+        for (let j = 0; j < len; j++) {
+          scaled[j] = w.rows[src + k0 + j] * s[k0 + j];
+          const v = scaled[j];
+          if (v < mn) mn = v;
+          if (v > mx) mx = v;
+        }
+        const { scale, zero } = rtnBlockParams(mn, mx, spec);
+        const inv = scale === 0 ? 0 : 1 / scale;
+        for (let j = 0; j < len; j++) {
+          let q = Math.round(scaled[j] * inv) + zero;
+          if (q < 0) q = 0;
+          else if (q > levels) q = levels;
+          const k = k0 + j;
+          out[o + k] = w.rows[src + k] - Math.fround((q - zero) * scale) / s[k];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * awqSearchScale with the products X·Δᵀ on `product` (float32): every α's error is measured there,
+ * then the α whose float32 error is within AWQ_REFINE of the least are measured again with
+ * awqOutputError (float64, as awqSearchScale does) and the least of those wins, so the choice is
+ * awqSearchScale's unless float32 misjudges an error by more than 1e-4 of it. `errors` holds the
+ * float64 figure for the α measured again, the float32 one for the others.
+ */
+export async function awqSearchScaleWith(
+  product: AwqProduct,
+  weights: AwqWeight[],
+  K: number,
+  X: Float32Array,
+  T: number,
+  meanAbs: Float64Array,
+  spec: GridSpec,
+  grid = AWQ_ALPHA_GRID,
+): Promise<AwqScaleResult> {
+  const total = weights.reduce((a, w) => a + w.N, 0);
+  const errors: number[] = [];
+  for (let i = 0; i < grid; i++) {
+    const y = await product(deltas(weights, K, awqScales(meanAbs, i / grid), spec), total);
+    let sum = 0;
+    for (let j = 0; j < y.length; j++) sum += y[j] * y[j];
+    errors.push(sum / (total * T));
+  }
+  const least = Math.min(...errors);
+  let best = { alpha: 0, scales: awqScales(meanAbs, 0), error: Infinity };
+  const close = errors.flatMap((e, i) => (e <= least * (1 + AWQ_REFINE) ? [i] : []));
+  for (const i of close) {
+    const alpha = i / grid;
+    const s = awqScales(meanAbs, alpha);
+    const e = close.length === 1 ? errors[i] : awqOutputError(weights, K, X, T, s, spec);
+    errors[i] = e;
+    if (e < best.error) best = { alpha, scales: s, error: e };
+  }
+  return { alpha: best.alpha, scales: best.scales, errors };
+}
+
 /**
  * AWQ's last step as a registry method: rows (already multiplied by the chosen scales) rounded
  * to nearest, each block's range clipped to the ratio of AWQ_CLIP_RATIOS whose output error on the
  * inputs (through ctx.hessian of the scaled inputs: Δᵀ H Δ over the block) is least.
  */
 export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
-  const H = ctx?.hessian;
+  // H's diagonal blocks, read from the full H or from the blocks alone (the same numbers).
+  const H = ctx?.hessian ?? ctx?.hessianBlocks;
   if (!H) {
     throw new QuantlabError(
       'bad-argument',
@@ -121,9 +207,18 @@ export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
   const g = emptyGrid(N, K, spec);
   const levels = gridLevels(spec.bits);
   const bs = spec.blockSize;
-  const delta = new Float64Array(bs);
-  const best = new Uint8Array(bs);
-  const cand = new Uint8Array(bs);
+  const full = ctx?.hessian !== undefined;
+  if (!full && H.length !== g.kBlocks * bs * bs) {
+    throw new QuantlabError('internal', `AWQ's Hessian blocks were cut for another block size than ${bs}`);
+  }
+  const stride = full ? K : bs;
+  const R = AWQ_CLIP_RATIOS.length;
+  // Every ratio's levels and differences first, then their quadratic forms two ratios at a time
+  // (one load of H serves both; each sum still runs in the same order as one at a time).
+  const delta = new Float64Array(R * bs);
+  const cand = new Uint8Array(R * bs);
+  const params: { scale: number; zero: number }[] = new Array(R);
+  const errs = new Float64Array(R);
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < g.kBlocks; b++) {
       const k0 = b * bs;
@@ -136,32 +231,85 @@ export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
         if (v > mx) mx = v;
       }
       const amax = Math.max(mx, -mn);
-      let bestErr = Infinity;
-      let bestParams = { scale: 0, zero: 0 };
-      for (const r of AWQ_CLIP_RATIOS) {
-        const m = amax * r;
+      for (let r = 0; r < R; r++) {
+        const m = amax * AWQ_CLIP_RATIOS[r];
         const p = rtnBlockParams(Math.max(mn, -m), Math.min(mx, m), spec);
+        params[r] = p;
+        const o = r * bs;
         for (let j = 0; j < len; j++) {
           const v = rows[n * K + k0 + j];
-          cand[j] = quantizeValue(Math.min(m, Math.max(-m, v)), p.scale, p.zero, levels);
-          delta[j] = v - (cand[j] - p.zero) * p.scale;
-        }
-        let err = 0;
-        for (let i = 0; i < len; i++) {
-          const hr = (k0 + i) * K + k0;
-          let s = 0;
-          for (let j = 0; j < len; j++) s += H[hr + j] * delta[j];
-          err += delta[i] * s;
-        }
-        if (err < bestErr) {
-          bestErr = err;
-          bestParams = p;
-          best.set(cand.subarray(0, len));
+          cand[o + j] = quantizeValue(Math.min(m, Math.max(-m, v)), p.scale, p.zero, levels);
+          delta[o + j] = v - (cand[o + j] - p.zero) * p.scale;
         }
       }
-      g.scales[n * g.kBlocks + b] = bestParams.scale;
-      g.zeros[n * g.kBlocks + b] = bestParams.zero;
-      g.q.set(best.subarray(0, len), n * K + k0);
+      let r = 0;
+      for (; r + 1 < R; r += 2) {
+        const oa = r * bs;
+        const ob = oa + bs;
+        let ea = 0;
+        let eb = 0;
+        let i = 0;
+        // Two rows of H at a time too: four independent sums keep the multiply-adds in flight.
+        for (; i + 1 < len; i += 2) {
+          const h0 = full ? (k0 + i) * K + k0 : b * bs * bs + i * stride;
+          const h1 = h0 + stride;
+          let sa0 = 0;
+          let sb0 = 0;
+          let sa1 = 0;
+          let sb1 = 0;
+          for (let j = 0; j < len; j++) {
+            const da = delta[oa + j];
+            const db = delta[ob + j];
+            const x0 = H[h0 + j];
+            const x1 = H[h1 + j];
+            sa0 += x0 * da;
+            sb0 += x0 * db;
+            sa1 += x1 * da;
+            sb1 += x1 * db;
+          }
+          ea += delta[oa + i] * sa0;
+          eb += delta[ob + i] * sb0;
+          ea += delta[oa + i + 1] * sa1;
+          eb += delta[ob + i + 1] * sb1;
+        }
+        for (; i < len; i++) {
+          const hr = full ? (k0 + i) * K + k0 : b * bs * bs + i * stride;
+          let sa = 0;
+          let sb = 0;
+          for (let j = 0; j < len; j++) {
+            const h = H[hr + j];
+            sa += h * delta[oa + j];
+            sb += h * delta[ob + j];
+          }
+          ea += delta[oa + i] * sa;
+          eb += delta[ob + i] * sb;
+        }
+        errs[r] = ea;
+        errs[r + 1] = eb;
+      }
+      for (; r < R; r++) {
+        const o = r * bs;
+        let err = 0;
+        for (let i = 0; i < len; i++) {
+          const hr = full ? (k0 + i) * K + k0 : b * bs * bs + i * stride;
+          let s = 0;
+          for (let j = 0; j < len; j++) s += H[hr + j] * delta[o + j];
+          err += delta[o + i] * s;
+        }
+        errs[r] = err;
+      }
+      let bestErr = Infinity;
+      let best = -1;
+      for (let r = 0; r < R; r++) {
+        if (errs[r] < bestErr) {
+          bestErr = errs[r];
+          best = r;
+        }
+      }
+      const p = best < 0 ? { scale: 0, zero: 0 } : params[best];
+      g.scales[n * g.kBlocks + b] = p.scale;
+      g.zeros[n * g.kBlocks + b] = p.zero;
+      if (best >= 0) g.q.set(cand.subarray(best * bs, best * bs + len), n * K + k0);
     }
   }
   return g;

@@ -231,6 +231,11 @@ export class GraphCapture {
     this.#weights.set(t.weight.name, { data, dims: t.layout === 'KN' ? [t.K, t.N] : [t.N, t.K] });
   }
 
+  /** Forgets what was captured for `x` (its Hessian and inputs can be collected once the caller is done). */
+  release(x: string): void {
+    this.#captured.delete(x);
+  }
+
   /** The inputs of layer input tensor `x` (K features), running the piece of graph it needs. */
   async capture(x: string, K: number): Promise<CapturedInput> {
     const have = this.#captured.get(x);
@@ -313,10 +318,10 @@ export class GraphCapture {
     }
     order.forEach((i) => this.#ran.add(i));
     for (const o of [...outputs, x]) if (out[o]) this.#cache.set(o, out[o]);
-    // Drop what no node left to run reads.
-    for (const name of [...this.#cache.keys()]) {
-      if (!(this.#consumers.get(name) ?? []).some((c) => !this.#ran.has(c))) this.#cache.delete(name);
-    }
+    // Drop what no node left to run reads (a weight set by GPTQ is a copy of its own).
+    const needed = (name: string) => (this.#consumers.get(name) ?? []).some((c) => !this.#ran.has(c));
+    for (const name of [...this.#cache.keys()]) if (!needed(name)) this.#cache.delete(name);
+    for (const name of [...this.#weights.keys()]) if (!needed(name)) this.#weights.delete(name);
     const T = B * S;
     const result: CapturedInput = { K, tokens: T };
     if (this.#kinds.hessian) {
@@ -382,6 +387,9 @@ export function hessianCalibrator(
 ): WeightCalibrator & { capture: GraphCapture } {
   const targets = findWeightTargets(model.graph!);
   const capture = new GraphCapture(model, targets, runtime, windows, { hessian: true });
+  // Weights left to quantize per input: the input's Hessian goes once the last is done.
+  const left = new Map<string, number>();
+  for (const t of targets) left.set(t.node.input[0], (left.get(t.node.input[0]) ?? 0) + 1);
   return {
     capture,
     async contextFor(t: WeightTarget): Promise<WeightContext> {
@@ -390,6 +398,10 @@ export function hessianCalibrator(
     },
     quantized(t: WeightTarget, dequantized: Float32Array) {
       capture.setWeight(t, dequantized);
+      const x = t.node.input[0];
+      const n = (left.get(x) ?? 1) - 1;
+      left.set(x, n);
+      if (n === 0) capture.release(x);
     },
   };
 }

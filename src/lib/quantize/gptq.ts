@@ -22,33 +22,142 @@ export interface GptqOptions {
  */
 export function inverseCholeskyUpper(H: Float64Array, K: number): Float64Array {
   // L = chol(P H P), lower, row-major: L[i][j] for j <= i. (P H P)[i][j] = H[K-1-i][K-1-j].
+  // Every sum runs over k in increasing order, as in the textbook loop; rows go eight at a time
+  // only so that one load of row j serves eight of them.
   const L = new Float64Array(K * K);
-  for (let i = 0; i < K; i++) {
-    const ri = i * K;
-    for (let j = 0; j <= i; j++) {
-      const rj = j * K;
-      let s = H[(K - 1 - i) * K + (K - 1 - j)];
-      for (let k = 0; k < j; k++) s -= L[ri + k] * L[rj + k];
-      if (i === j) {
-        if (!(s > 0))
-          throw new QuantlabError('internal', 'The Hessian is not positive definite', 'Raise the dampening.');
-        L[ri + i] = Math.sqrt(s);
-      } else {
-        L[ri + j] = s / L[rj + j];
+  const hp = (i: number, j: number) => H[(K - 1 - i) * K + (K - 1 - j)];
+  for (let i0 = 0; i0 < K; i0 += 8) {
+    const full = i0 + 8 <= K;
+    if (full) {
+      const r0 = i0 * K;
+      const r1 = r0 + K;
+      const r2 = r1 + K;
+      const r3 = r2 + K;
+      const r4 = r3 + K;
+      const r5 = r4 + K;
+      const r6 = r5 + K;
+      const r7 = r6 + K;
+      for (let j = 0; j < i0; j++) {
+        const rj = j * K;
+        let s0 = hp(i0, j);
+        let s1 = hp(i0 + 1, j);
+        let s2 = hp(i0 + 2, j);
+        let s3 = hp(i0 + 3, j);
+        let s4 = hp(i0 + 4, j);
+        let s5 = hp(i0 + 5, j);
+        let s6 = hp(i0 + 6, j);
+        let s7 = hp(i0 + 7, j);
+        for (let k = 0; k < j; k++) {
+          const l = L[rj + k];
+          s0 -= L[r0 + k] * l;
+          s1 -= L[r1 + k] * l;
+          s2 -= L[r2 + k] * l;
+          s3 -= L[r3 + k] * l;
+          s4 -= L[r4 + k] * l;
+          s5 -= L[r5 + k] * l;
+          s6 -= L[r6 + k] * l;
+          s7 -= L[r7 + k] * l;
+        }
+        const d = L[rj + j];
+        L[r0 + j] = s0 / d;
+        L[r1 + j] = s1 / d;
+        L[r2 + j] = s2 / d;
+        L[r3 + j] = s3 / d;
+        L[r4 + j] = s4 / d;
+        L[r5 + j] = s5 / d;
+        L[r6 + j] = s6 / d;
+        L[r7 + j] = s7 / d;
+      }
+    }
+    for (let i = i0; i < Math.min(K, i0 + 8); i++) {
+      const ri = i * K;
+      for (let j = full ? i0 : 0; j <= i; j++) {
+        const rj = j * K;
+        let s = hp(i, j);
+        for (let k = 0; k < j; k++) s -= L[ri + k] * L[rj + k];
+        if (i === j) {
+          if (!(s > 0))
+            throw new QuantlabError('internal', 'The Hessian is not positive definite', 'Raise the dampening.');
+          L[ri + i] = Math.sqrt(s);
+        } else {
+          L[ri + j] = s / L[rj + j];
+        }
       }
     }
   }
   // M = L⁻¹ (lower), solved column by column; stored transposed (Mt[j][i] = M[i][j]) so the inner
-  // loop runs along rows of both L and Mt.
+  // loop runs along rows of both L and Mt. Columns go eight at a time (each sum still in order:
+  // its terms inside the block of eight first, then the rest).
   const Mt = new Float64Array(K * K);
-  for (let j = 0; j < K; j++) {
-    const mj = j * K;
-    Mt[mj + j] = 1 / L[j * K + j];
-    for (let i = j + 1; i < K; i++) {
-      const ri = i * K;
-      let s = 0;
-      for (let k = j; k < i; k++) s -= L[ri + k] * Mt[mj + k];
-      Mt[mj + i] = s / L[ri + i];
+  const pre = new Float64Array(8);
+  for (let j0 = 0; j0 < K; j0 += 8) {
+    const end = Math.min(K, j0 + 8);
+    for (let j = j0; j < end; j++) {
+      const mj = j * K;
+      Mt[mj + j] = 1 / L[j * K + j];
+      for (let i = j + 1; i < end; i++) {
+        const ri = i * K;
+        let s = 0;
+        for (let k = j; k < i; k++) s -= L[ri + k] * Mt[mj + k];
+        Mt[mj + i] = s / L[ri + i];
+      }
+    }
+    if (end - j0 === 8) {
+      const m0 = j0 * K;
+      const m1 = m0 + K;
+      const m2 = m1 + K;
+      const m3 = m2 + K;
+      const m4 = m3 + K;
+      const m5 = m4 + K;
+      const m6 = m5 + K;
+      const m7 = m6 + K;
+      for (let i = end; i < K; i++) {
+        const ri = i * K;
+        for (let r = 0; r < 8; r++) {
+          const mr = (j0 + r) * K;
+          let s = 0;
+          for (let k = j0 + r; k < end; k++) s -= L[ri + k] * Mt[mr + k];
+          pre[r] = s;
+        }
+        let s0 = pre[0];
+        let s1 = pre[1];
+        let s2 = pre[2];
+        let s3 = pre[3];
+        let s4 = pre[4];
+        let s5 = pre[5];
+        let s6 = pre[6];
+        let s7 = pre[7];
+        for (let k = end; k < i; k++) {
+          const l = L[ri + k];
+          s0 -= l * Mt[m0 + k];
+          s1 -= l * Mt[m1 + k];
+          s2 -= l * Mt[m2 + k];
+          s3 -= l * Mt[m3 + k];
+          s4 -= l * Mt[m4 + k];
+          s5 -= l * Mt[m5 + k];
+          s6 -= l * Mt[m6 + k];
+          s7 -= l * Mt[m7 + k];
+        }
+        const d = L[ri + i];
+        Mt[m0 + i] = s0 / d;
+        Mt[m1 + i] = s1 / d;
+        Mt[m2 + i] = s2 / d;
+        Mt[m3 + i] = s3 / d;
+        Mt[m4 + i] = s4 / d;
+        Mt[m5 + i] = s5 / d;
+        Mt[m6 + i] = s6 / d;
+        Mt[m7 + i] = s7 / d;
+      }
+    } else {
+      for (let j = j0; j < end; j++) {
+        const mj = j * K;
+        for (let i = end; i < K; i++) {
+          const ri = i * K;
+          let s = 0;
+          for (let k = j; k < i; k++) s -= L[ri + k] * Mt[mj + k];
+          Mt[mj + i] = s / L[ri + i];
+        }
+      }
     }
   }
   // U[a][b] = M[K-1-a][K-1-b] = Mt[K-1-b][K-1-a].
@@ -146,62 +255,145 @@ export function gptqQuantize(
     }
   }
 
+  // Rows are independent given U: each batch of columns runs row by row (a row's part of the batch
+  // stays in cache), then the batch's errors reach the later columns of every row at once.
   const err = new Float64Array(N * lazy); // [N, lazy]: the batch's scaled errors
   for (let i1 = 0; i1 < K; i1 += lazy) {
     const i2 = Math.min(K, i1 + lazy);
     const count = i2 - i1;
-    for (let c = 0; c < count; c++) {
-      const i = i1 + c;
-      const col = perm[i];
-      const b = Math.floor(col / bs);
-      if (!opts.actOrder && col % bs === 0) {
-        // A group starts: its scale from the current (error-updated) weights.
-        const end = Math.min(K, i + bs);
-        for (let n = 0; n < N; n++) {
+    for (let n = 0; n < N; n++) {
+      const base = n * K;
+      for (let c = 0; c < count; c++) {
+        const i = i1 + c;
+        const col = perm[i];
+        const b = Math.floor(col / bs);
+        if (!opts.actOrder && col % bs === 0) {
+          // A group starts: its scale from the current (error-updated) weights.
+          const end = Math.min(K, i + bs);
           let mn = 0;
           let mx = 0;
           for (let k = i; k < end; k++) {
-            const v = W[n * K + k];
+            const v = W[base + k];
             if (v < mn) mn = v;
             if (v > mx) mx = v;
           }
           setGroup(n, b, mn, mx);
         }
-      }
-      const d = U[i * K + i];
-      const urow = i * K;
-      for (let n = 0; n < N; n++) {
+        const urow = i * K;
+        const d = U[urow + i];
         const s = g.scales[n * kb + b];
         const z = g.zeros[n * kb + b];
-        const w = W[n * K + i];
+        const w = W[base + i];
         let q = z;
         if (s !== 0) {
           q = Math.round(w / s) + z;
           if (q < 0) q = 0;
           else if (q > levels) q = levels;
         }
-        g.q[n * K + col] = q;
+        g.q[base + col] = q;
         const e = (w - (q - z) * s) / d;
         err[n * lazy + c] = e;
         // Feed the error forward to the rest of this batch.
-        const base = n * K;
         for (let j = i + 1; j < i2; j++) W[base + j] -= e * U[urow + j];
       }
     }
-    if (i2 < K) {
-      // The batch's errors reach every later column at once: W[:, i2:] -= Err · U[i1:i2, i2:].
-      for (let n = 0; n < N; n++) {
-        const base = n * K;
-        for (let c = 0; c < count; c++) {
-          const e = err[n * lazy + c];
-          if (e === 0) continue;
-          const urow = (i1 + c) * K;
-          for (let j = i2; j < K; j++) W[base + j] -= e * U[urow + j];
-        }
+    if (i2 < K) trailingUpdate(W, N, K, U, err, lazy, i1, count, i2);
+  }
+  return g;
+}
+
+/**
+ * W[:, i2:] -= Err · U[i1:i1+count, i2:], the batch's errors reaching every later column. Each
+ * W[n][j] still takes its subtractions one at a time in column order (w -= e·u, no reordering of
+ * the float operations, so the result is the plain loop's to the bit); the loop is only blocked
+ * over two rows and four columns so each load of W and U serves several multiply-subtracts.
+ */
+function trailingUpdate(
+  W: Float64Array,
+  N: number,
+  K: number,
+  U: Float64Array,
+  err: Float64Array,
+  lazy: number,
+  i1: number,
+  count: number,
+  i2: number,
+): void {
+  // Columns in tiles, so the tile of U (count x TILE) stays in cache while every row passes.
+  const TILE = 256;
+  for (let j0 = i2; j0 < K; j0 += TILE) trailingTile(W, N, K, U, err, lazy, i1, count, j0, Math.min(K, j0 + TILE));
+}
+
+function trailingTile(
+  W: Float64Array,
+  N: number,
+  K: number,
+  U: Float64Array,
+  err: Float64Array,
+  lazy: number,
+  i1: number,
+  count: number,
+  j0: number,
+  j1: number,
+): void {
+  let n = 0;
+  for (; n + 1 < N; n += 2) {
+    const a = n * K;
+    const b = a + K;
+    const ea = n * lazy;
+    const eb = ea + lazy;
+    let c = 0;
+    for (; c + 3 < count; c += 4) {
+      const a0 = err[ea + c];
+      const a1 = err[ea + c + 1];
+      const a2 = err[ea + c + 2];
+      const a3 = err[ea + c + 3];
+      const b0 = err[eb + c];
+      const b1 = err[eb + c + 1];
+      const b2 = err[eb + c + 2];
+      const b3 = err[eb + c + 3];
+      const u0 = (i1 + c) * K;
+      const u1 = u0 + K;
+      const u2 = u1 + K;
+      const u3 = u2 + K;
+      for (let j = j0; j < j1; j++) {
+        const v0 = U[u0 + j];
+        const v1 = U[u1 + j];
+        const v2 = U[u2 + j];
+        const v3 = U[u3 + j];
+        let wa = W[a + j];
+        wa -= a0 * v0;
+        wa -= a1 * v1;
+        wa -= a2 * v2;
+        wa -= a3 * v3;
+        W[a + j] = wa;
+        let wb = W[b + j];
+        wb -= b0 * v0;
+        wb -= b1 * v1;
+        wb -= b2 * v2;
+        wb -= b3 * v3;
+        W[b + j] = wb;
+      }
+    }
+    for (; c < count; c++) {
+      const x = err[ea + c];
+      const y = err[eb + c];
+      const u = (i1 + c) * K;
+      for (let j = j0; j < j1; j++) {
+        const v = U[u + j];
+        W[a + j] -= x * v;
+        W[b + j] -= y * v;
       }
     }
   }
-  return g;
+  for (; n < N; n++) {
+    const a = n * K;
+    for (let c = 0; c < count; c++) {
+      const x = err[n * lazy + c];
+      const u = (i1 + c) * K;
+      for (let j = j0; j < j1; j++) W[a + j] -= x * U[u + j];
+    }
+  }
 }
 
 /** GPTQ as a registry method: needs ctx.hessian (from a calibration text). */

@@ -36,6 +36,11 @@ export interface Grid {
 export interface WeightContext {
   /** H = 2 X Xᵀ of the weight's inputs, [K, K] row-major (GPTQ). */
   hessian?: Float64Array;
+  /**
+   * Only the blockSize x blockSize blocks on H's diagonal, [kBlocks, blockSize, blockSize] (AWQ's
+   * clip search reads no other entry; a fraction of H's memory). Used when `hessian` is absent.
+   */
+  hessianBlocks?: Float64Array;
   /** Mean |x| per input channel, [K] (AWQ). */
   inputMeanAbs?: Float64Array;
 }
