@@ -35,7 +35,8 @@ import type { OrtSession, OrtTensor, TensorCtor } from '../src/lib/onnx/session'
 import { ortWasmPaths } from '../src/lib/page/ort-assets';
 import { wasmThreads } from '../src/browser/wasm-threads';
 import * as ort from 'onnxruntime-web/webgpu';
-import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest';
+import { MANIFEST_PATH, encodeManifest, parseManifest } from '../src/lib/variants/manifest';
+import { sameTextTag } from '../src/lib/eval/lab-charts';
 import type { QuantizeOptions } from '../src/lib/variants/options';
 import { FP32_PATH } from '../src/lib/variants/table';
 import type {
@@ -300,6 +301,18 @@ async function quantize(
       }),
   });
   throwIfAborted(signal);
+  if (calibrationRequest) {
+    // The files made from the text say which text: the lab names it and warns when it evaluates on it.
+    const calibration = {
+      name: calibrationRequest.name ?? 'calibration text',
+      tag: sameTextTag(calibrationRequest.text),
+    };
+    const manifest = {
+      ...result.manifest,
+      variants: result.manifest.variants.map((e) => (result.files.has(`onnx/${e.file}`) ? { ...e, calibration } : e)),
+    };
+    result.files.set(MANIFEST_PATH, encodeManifest(manifest));
+  }
   const variants = [...result.files.keys()].filter((p) => p.endsWith('.onnx')).length;
   onProgress({ step: 'save', message: `Saving ${variants} variant${variants === 1 ? '' : 's'}`, fraction: 0.92 });
   const stored = (await listModels()).find((m) => m.id === id)?.files.map((f) => f.path) ?? [];

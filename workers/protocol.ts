@@ -114,6 +114,8 @@ export interface BuilderProgress {
 /** The calibration text for gptq and awq, and how much of it to use. */
 export interface CalibrationRequest {
   text: string;
+  /** How reports name the text (the built-in sample, a file name, ...); recorded in the manifest. */
+  name?: string;
   /** Tokens to use at most (default 512). */
   tokens?: number;
   /** Tokens per window (default 128). */

@@ -41,7 +41,7 @@ export class CalibrationChoice {
 
   /** What the builder worker takes. */
   request(): CalibrationRequest {
-    return { text: this.resolved, tokens: this.tokens, window: this.window };
+    return { text: this.resolved, name: this.name, tokens: this.tokens, window: this.window };
   }
 
   async open(file: File): Promise<void> {

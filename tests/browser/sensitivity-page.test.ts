@@ -150,5 +150,24 @@ describe('layer sensitivity in the page', () => {
     await page.locator('#generate').click();
     await waitDone(page, stem, 0, 120_000);
     expect((await page.locator(`article.column[data-variant="${stem}"] .output`).textContent())?.trim()).not.toBe('');
+
+    // The lab's report on the loaded columns: a method column, the mixed file's calibration text
+    // named beside the evaluation text (different texts: no warning), and the size chart by method.
+    await page.locator('#lab-run-quality').click();
+    await page.locator('#lab-quality').waitFor({ timeout: 120_000 });
+    const methods = await page
+      .locator('#lab-quality tr[data-dtype]')
+      .evaluateAll((trs) =>
+        Object.fromEntries(
+          trs.map((tr) => [tr.getAttribute('data-dtype'), tr.querySelector('td[data-k="method"]')?.textContent]),
+        ),
+      );
+    expect(Object.values(methods)).toContain('mixed');
+    if (methods.fp32) expect(methods.fp32).toBe('float');
+    const texts = (await page.locator('#lab-report-texts').textContent())?.replace(/\s+/g, ' ');
+    expect(texts).toMatch(/Evaluation text: built-in sample\./);
+    expect(texts).toMatch(/Calibration text: built-in calibration sample \([^)]*mixed[^)]*\)/);
+    expect(await page.locator('#lab-calib-warning').count()).toBe(0);
+    await page.locator('#lab-size-chart').waitFor();
   });
 });
