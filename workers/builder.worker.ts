@@ -16,18 +16,37 @@ import {
   type FileData,
   type StoredModelInfo,
 } from '../src/browser/opfs-store';
-import { staleDataFiles } from '../src/lib/onnx/external-data';
+import { externalDataFiles, loadExternalData, staleDataFiles } from '../src/lib/onnx/external-data';
+import { decodeModel } from '../src/lib/onnx/proto';
+import { planWindows } from '../src/lib/metrics/windows';
+import { measureSensitivity, measuredTargets, resolveSensitivitySpec } from '../src/lib/quantize/sensitivity';
+import { checkSensitivityPlan, describeSensitivity, planSensitivity } from '../src/lib/quantize/sensitivity-plan';
+import type { OrtRuntime } from '../src/lib/quantize/weight-swap';
 import { checkCalibration, expandRequests, quantizeVariants } from '../src/lib/quantize/quantize-variants';
-import { calibrationWindows, timeLeft, type CalibRuntime } from '../src/lib/quantize/calibration';
+import {
+  DEFAULT_CALIB_TOKENS,
+  DEFAULT_SENSITIVITY_CALIB_TOKENS,
+  cutCalibration,
+  timeLeft,
+  type CalibRuntime,
+} from '../src/lib/quantize/calibration';
 import { encodeCalibrationText } from '../src/lib/quantize/calibration-tokenizer';
-import type { OrtTensor } from '../src/lib/onnx/session';
+import type { OrtSession, OrtTensor, TensorCtor } from '../src/lib/onnx/session';
 import { ortWasmPaths } from '../src/lib/page/ort-assets';
 import { wasmThreads } from '../src/browser/wasm-threads';
 import * as ort from 'onnxruntime-web/webgpu';
-import { MANIFEST_PATH, parseManifest } from '../src/lib/variants/manifest';
+import { MANIFEST_PATH, encodeManifest, parseManifest } from '../src/lib/variants/manifest';
+import { sameTextTag } from '../src/lib/eval/lab-charts';
 import type { QuantizeOptions } from '../src/lib/variants/options';
 import { FP32_PATH } from '../src/lib/variants/table';
-import type { BuilderApi, BuilderProgress, BuildStep, CalibrationRequest, PickedFile } from './protocol';
+import type {
+  BuilderApi,
+  BuilderProgress,
+  BuildStep,
+  CalibrationRequest,
+  PickedFile,
+  SensitivityRequest,
+} from './protocol';
 
 let current: AbortController | undefined;
 
@@ -154,8 +173,19 @@ const webCalibRuntime: CalibRuntime = {
   tensor: (type, data, dims) => new ort.Tensor(type as 'float32', data as Float32Array, dims) as unknown as OrtTensor,
 };
 
-/** The calibration text cut into windows with the stored model's tokenizer. */
-async function calibrationOf(id: string, c: CalibrationRequest): Promise<number[][]> {
+/** The same runtime as the measurements' OrtRuntime (layer sensitivity's weight-swap session). */
+const webOrtRuntime: OrtRuntime = {
+  Tensor: ort.Tensor as unknown as TensorCtor,
+  async createSession(bytes) {
+    ort.env.wasm.wasmPaths = ortWasmPaths();
+    ort.env.wasm.numThreads = wasmThreads();
+    const s = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], logSeverityLevel: 3 });
+    return s as unknown as OrtSession & { release(): Promise<void> };
+  },
+};
+
+/** The calibration text read with the stored model's tokenizer and cut into windows (CLI's rules and errors). */
+async function calibrationText(id: string, c: CalibrationRequest, defaultTokens = DEFAULT_CALIB_TOKENS) {
   const json = async (path: string) => {
     const f = await readModelFile(id, path);
     return f ? (JSON.parse(await f.text()) as object) : undefined;
@@ -165,11 +195,78 @@ async function calibrationOf(id: string, c: CalibrationRequest): Promise<number[
     throw new QuantlabError('bad-tokenizer', `Model ${id} has no tokenizer.json to read the calibration text with`);
   const text = encodeCalibrationText(tokenizer, (await json('tokenizer_config.json')) ?? {}, c.text);
   const config = (await json('config.json')) as { max_position_embeddings?: number } | undefined;
-  return calibrationWindows(text, {
-    tokens: c.tokens,
+  return cutCalibration(text, {
+    tokens: c.tokens ?? defaultTokens,
     window: c.window,
     maxPositions: config?.max_position_embeddings,
   });
+}
+
+/** The calibration text cut into windows with the stored model's tokenizer. */
+async function calibrationOf(id: string, c: CalibrationRequest): Promise<number[][]> {
+  return (await calibrationText(id, c)).windows;
+}
+
+/** A stored model's fp32 graph with its .onnx_data tensors loaded (the measurement needs every weight). */
+async function readFp32(id: string) {
+  const source = await readModelFile(id, FP32_PATH);
+  if (!source) throw new QuantlabError('bad-argument', `Model ${id} has no onnx/model.onnx to measure`);
+  const model = decodeModel(await bytesOf(source), FP32_PATH);
+  const names = externalDataFiles(model, FP32_PATH);
+  if (names.length > 0) {
+    const data = new Map<string, Uint8Array>();
+    for (const n of names) {
+      const f = n.includes('/') ? undefined : await readModelFile(id, `onnx/${n}`);
+      if (f) data.set(n, await bytesOf(f));
+    }
+    loadExternalData(model, data, FP32_PATH);
+  }
+  return model;
+}
+
+async function sensitivity(
+  id: string,
+  request: SensitivityRequest,
+  c: CalibrationRequest,
+  onProgress: (p: BuilderProgress) => void,
+  signal: AbortSignal,
+) {
+  const spec = resolveSensitivitySpec(request);
+  onProgress({ step: 'read', message: 'Reading onnx/model.onnx and the calibration text', fraction: 0 });
+  // The same cut as the CLI's sensitivity: the first `tokens` tokens (256 by default), in windows.
+  const { ids, bos, window: ctx } = await calibrationText(id, c, DEFAULT_SENSITIVITY_CALIB_TOKENS);
+  const model = await readFp32(id);
+  throwIfAborted(signal);
+  const plan = planSensitivity(
+    measuredTargets(model, spec.keepLmHead).length,
+    spec.bits.length,
+    planWindows(ids, ctx, bos).length,
+    ctx,
+  );
+  checkSensitivityPlan(plan);
+  const about = `Plan: ${describeSensitivity(plan)}`;
+  onProgress({ step: 'measure', message: about, fraction: 0.02 });
+  const started = performance.now();
+  const report = await measureSensitivity({
+    model,
+    ids,
+    bos,
+    ctx,
+    ...spec,
+    runtime: webOrtRuntime,
+    signal,
+    onProgress: (p) => {
+      const fraction = p.total > 0 ? p.done / p.total : 0;
+      onProgress({
+        step: 'measure',
+        message: p.weight ? `${p.weight} at ${p.bits} bits (${p.done + 1} of ${p.total} runs)` : about,
+        fraction: 0.02 + 0.97 * fraction,
+        secondsLeft: timeLeft(started, fraction),
+      });
+    },
+  });
+  onProgress({ step: 'done', message: `Measured ${report.entries.length} runs of ${id}`, fraction: 1 });
+  return report;
 }
 
 async function quantize(
@@ -207,6 +304,18 @@ async function quantize(
       }),
   });
   throwIfAborted(signal);
+  if (calibrationRequest) {
+    // The files made from the text say which text: the lab names it and warns when it evaluates on it.
+    const calibration = {
+      name: calibrationRequest.name ?? 'calibration text',
+      tag: sameTextTag(calibrationRequest.text),
+    };
+    const manifest = {
+      ...result.manifest,
+      variants: result.manifest.variants.map((e) => (result.files.has(`onnx/${e.file}`) ? { ...e, calibration } : e)),
+    };
+    result.files.set(MANIFEST_PATH, encodeManifest(manifest));
+  }
   const variants = [...result.files.keys()].filter((p) => p.endsWith('.onnx')).length;
   onProgress({ step: 'save', message: `Saving ${variants} variant${variants === 1 ? '' : 's'}`, fraction: 0.92 });
   const stored = (await listModels()).find((m) => m.id === id)?.files.map((f) => f.path) ?? [];
@@ -227,6 +336,14 @@ const api = {
     calibration?: CalibrationRequest,
   ) {
     return task((signal) => quantize(id, dtypes, options, onProgress, signal, calibration));
+  },
+  sensitivity(
+    id: string,
+    request: SensitivityRequest,
+    calibration: CalibrationRequest,
+    onProgress: (p: BuilderProgress) => void = () => {},
+  ) {
+    return task((signal) => sensitivity(id, request, calibration, onProgress, signal));
   },
   cancel(): void {
     current?.abort();

@@ -11,7 +11,9 @@ import type { LoadMarks } from '../src/lib/page/first-token';
 import type { ModelShape } from '../src/lib/page/memory-budget';
 import type { TokenComparison } from '../src/lib/page/token-compare';
 import type { ModelRef } from '../src/lib/model/ref';
-import type { QuantizeOptions } from '../src/lib/variants/options';
+import type { GridBits } from '../src/lib/quantize/grid';
+import type { SensitivityReport } from '../src/lib/quantize/sensitivity';
+import type { Method, QuantizeOptions } from '../src/lib/variants/options';
 import type { Device, GenerateParams, GenerateResult, LoadProgress, Span, TokenEvent } from '../src/lib/runner/types';
 
 /** Which call a column worker's test hook makes hang (ColumnApi.hang). */
@@ -99,7 +101,7 @@ export interface ColumnApi {
   dispose(): Promise<void>;
 }
 
-export type BuildStep = 'read' | 'convert' | 'build' | 'save' | 'done';
+export type BuildStep = 'read' | 'convert' | 'build' | 'measure' | 'save' | 'done';
 export interface BuilderProgress {
   step: BuildStep;
   message: string;
@@ -112,10 +114,22 @@ export interface BuilderProgress {
 /** The calibration text for gptq and awq, and how much of it to use. */
 export interface CalibrationRequest {
   text: string;
+  /** How reports name the text (the built-in sample, a file name, ...); recorded in the manifest. */
+  name?: string;
   /** Tokens to use at most (default 512). */
   tokens?: number;
   /** Tokens per window (default 128). */
   window?: number;
+}
+
+/** How a layer-sensitivity measurement quantizes each weight (SensitivitySpec's fields the page sets). */
+export interface SensitivityRequest {
+  method: Method;
+  /** Widths to measure each weight at (2, 3, 4, 8). */
+  bits: GridBits[];
+  blockSize?: number;
+  symmetric?: boolean;
+  scaleType?: 'float32' | 'float16';
 }
 
 /** A file the user opened, with its path inside the picked folder (or its name). */
@@ -140,7 +154,20 @@ export interface BuilderApi {
     onProgress?: (p: BuilderProgress) => void,
     calibration?: CalibrationRequest,
   ): Promise<StoredModelInfo>;
-  /** Stops the import or quantization in flight (it fails as 'cancelled'). */
+  /**
+   * Layer sensitivity of a stored model's onnx/model.onnx (src/lib/quantize/sensitivity.ts): each
+   * weight quantized alone at each width, its KLD from fp32 on the calibration text, in
+   * onnxruntime-web. The plan (weights x widths runs over the windows) is checked against
+   * SENSITIVITY_LIMITS first and reported as the first progress message; cancel() stops it
+   * between runs.
+   */
+  sensitivity(
+    id: string,
+    request: SensitivityRequest,
+    calibration: CalibrationRequest,
+    onProgress?: (p: BuilderProgress) => void,
+  ): Promise<SensitivityReport>;
+  /** Stops the import, quantization or measurement in flight (it fails as 'cancelled'). */
   cancel(): void;
   list(): Promise<StoredModelInfo[]>;
   remove(id: string): Promise<void>;

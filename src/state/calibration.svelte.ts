@@ -27,6 +27,13 @@ export class CalibrationChoice {
     return this.text;
   }
 
+  /** How a report names the text: the built-in sample, the opened file, pasted text, or the lab's text. */
+  get name(): string {
+    if (this.source === 'builtin') return 'built-in calibration sample';
+    if (this.source === 'lab') return "the quality lab's text";
+    return this.fileName || `pasted text (${this.text.length} characters)`;
+  }
+
   /** True when the calibration text is the lab's evaluation text. */
   get sameAsEvaluation(): boolean {
     return sameText(this.resolved, this.labText());
@@ -34,7 +41,7 @@ export class CalibrationChoice {
 
   /** What the builder worker takes. */
   request(): CalibrationRequest {
-    return { text: this.resolved, tokens: this.tokens, window: this.window };
+    return { text: this.resolved, name: this.name, tokens: this.tokens, window: this.window };
   }
 
   async open(file: File): Promise<void> {

@@ -3,15 +3,24 @@
 // JSON has no NaN: numbers that were NaN come back as NaN, and any field of the wrong shape is dropped.
 
 import type { GridFields } from '../lib/eval/lab-inputs';
-import type { SizeQualityPoint } from '../lib/eval/lab-charts';
+import type { ReportVariant, SizeQualityPoint } from '../lib/eval/lab-charts';
 import type { QualityReport } from '../lib/eval/quality';
 import type { SweepGrid, SweepRow } from '../lib/eval/sweep';
 import type { ErrorInfo } from '../lib/errors';
 
 const KEY = 'quantlab:lab:v1';
 
-/** A report with what it was measured on. */
-export type LabReport = QualityReport & { model: string; modelKey: string; textTag: string };
+/**
+ * A report with what it was measured on: the evaluation text's name (`textTag`) and sameTextTag
+ * (`evalTag`), and each precision's method and calibration text (absent in reports saved before).
+ */
+export type LabReport = QualityReport & {
+  model: string;
+  modelKey: string;
+  textTag: string;
+  evalTag?: string;
+  variants?: Record<string, ReportVariant>;
+};
 
 /** A sweep, finished, cancelled or still running when saved. */
 export interface LabSweep {

@@ -7,7 +7,14 @@ import { proxy } from 'comlink';
 import { ColumnClient, type StartColumnWorker } from '../browser/column-client';
 import { workerEvalModel, type EvalWorker } from '../browser/worker-model';
 import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
-import { mergePoints, textTag, type SizeQualityPoint } from '../lib/eval/lab-charts';
+import {
+  mergePoints,
+  sameTextTag,
+  textTag,
+  variantMethod,
+  type ReportVariant,
+  type SizeQualityPoint,
+} from '../lib/eval/lab-charts';
 import { checkForm, gridFromFields, parseCtx, type FormCheck, type GridFields } from '../lib/eval/lab-inputs';
 import type { EvalModel, LabeledModel } from '../lib/eval/model';
 import { checkText, evaluateQuality } from '../lib/eval/quality';
@@ -147,6 +154,7 @@ export class Lab {
     baseline: string;
     maxPositions?: number;
     bytes: Map<string, number | undefined>;
+    variants: Record<string, ReportVariant>;
   }> {
     const { column: base, problem } = this.baseline;
     if (!base) throw bad(problem!);
@@ -164,6 +172,15 @@ export class Lab {
       baseline: labels[cols.indexOf(base)],
       maxPositions: ready.find((r) => r.maxPositions !== undefined)?.maxPositions,
       bytes: new Map(cols.map((c, i) => [labels[i], c.bytes])),
+      variants: Object.fromEntries(
+        cols.map((c, i) => [
+          labels[i],
+          {
+            method: variantMethod(c.variant),
+            ...(c.variant.calibration ? { calibration: { ...c.variant.calibration } } : {}),
+          },
+        ]),
+      ),
     };
   }
 
@@ -244,7 +261,14 @@ export class Lab {
       });
       const model = this.pg.model;
       const tag = this.source === 'sample' ? 'built-in sample' : textTag(text);
-      this.report = { ...report, model: model?.name ?? '', modelKey: model?.key ?? '', textTag: tag };
+      this.report = {
+        ...report,
+        model: model?.name ?? '',
+        modelKey: model?.key ?? '',
+        textTag: tag,
+        evalTag: sameTextTag(text),
+        variants: m.variants,
+      };
       if (!report.cancelled && model) {
         const at = new Date().toISOString();
         const add: SizeQualityPoint[] = [];
@@ -255,6 +279,7 @@ export class Lab {
               modelKey: model.key,
               model: model.name,
               precision,
+              method: m.variants[precision]?.method,
               bytes,
               bits_per_byte: e.bits_per_byte,
               ppl: e.ppl,
@@ -352,7 +377,7 @@ export class Lab {
       case 'points-csv':
         return {
           text: toCsv(
-            ['model', 'precision', 'bytes', 'bits_per_byte', 'ppl', 'text', 'ctx', 'at'],
+            ['model', 'precision', 'method', 'bytes', 'bits_per_byte', 'ppl', 'text', 'ctx', 'at'],
             this.points as unknown as Record<string, Cell>[],
           ),
           name: `size-quality-${stamp}.csv`,

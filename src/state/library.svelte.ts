@@ -2,7 +2,13 @@
 // builder worker (progress, cancel), and quantizing a stored model into more variants.
 
 import { proxy } from 'comlink';
-import type { BuilderApi, BuilderProgress, CalibrationRequest, PickedFile } from '../../workers/protocol';
+import type {
+  BuilderApi,
+  BuilderProgress,
+  CalibrationRequest,
+  PickedFile,
+  SensitivityRequest,
+} from '../../workers/protocol';
 import { readModelFile } from '../browser/opfs-store';
 import { guard } from '../browser/rpc';
 import type { WorkerHandle } from '../browser/workers';
@@ -10,13 +16,14 @@ import { userModelEntry, type CatalogModel } from '../lib/catalog';
 import { describeError, QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
 import { refKey } from '../lib/model/ref';
 import { MANIFEST_PATH } from '../lib/variants/manifest';
+import type { SensitivityReport } from '../lib/quantize/sensitivity';
 import type { QuantizeOptions } from '../lib/variants/options';
 
 /** Options the quantize dialog collects: the quantizer's options without the dtype. */
 export type QuantizeRequestOptions = Omit<QuantizeOptions, 'dtype'>;
 
 export interface Task {
-  kind: 'import' | 'quantize';
+  kind: 'import' | 'quantize' | 'sensitivity';
   message: string;
   fraction: number;
   /** Estimated seconds left, when the builder gives one (calibrated quantization). */
@@ -34,6 +41,8 @@ export class Library {
   /** Id of the model the last import stored ('' until one succeeds). */
   importedId = $state('');
   error = $state<ErrorInfo | null>(null);
+  /** The last layer-sensitivity report measured, with its model and calibration text's name. */
+  sensitivity = $state.raw<{ modelId: string; report: SensitivityReport; calibration: string } | null>(null);
 
   constructor(private readonly builder: WorkerHandle<BuilderApi>) {}
 
@@ -144,6 +153,28 @@ export class Library {
     await this.refresh();
     this.status = `Quantized ${modelId}: ${label}`;
     return this.entries.find((e) => e.ref.id === modelId) ?? null;
+  }
+
+  /** Layer sensitivity of a stored model's fp32 graph, measured by the builder (null: failed or cancelled, see `error`). */
+  async measure(
+    modelId: string,
+    request: SensitivityRequest,
+    calibration: CalibrationRequest,
+    calibrationName = '',
+  ): Promise<SensitivityReport | null> {
+    const plainRequest = $state.snapshot(request) as SensitivityRequest;
+    const plainCalibration = $state.snapshot(calibration) as CalibrationRequest;
+    const report = await this.#task(
+      'sensitivity',
+      `Measuring the layer sensitivity of ${modelId}…`,
+      refKey({ kind: 'local', id: modelId }),
+      (cb) => this.builder.api.sensitivity(modelId, plainRequest, plainCalibration, cb),
+    );
+    if (report) {
+      this.sensitivity = { modelId, report, calibration: calibrationName };
+      this.status = `Measured the layer sensitivity of ${modelId}: ${report.entries.length} runs`;
+    }
+    return report;
   }
 }
 

@@ -5,11 +5,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuantlabError } from '../../lib/errors';
-import { toJson } from '../../lib/eval/export';
 import { decodeModel } from '../../lib/onnx/proto';
 import { DEFAULT_SENSITIVITY_CALIB_TOKENS } from '../../lib/quantize/calibration';
 import type { GridBits } from '../../lib/quantize/grid';
-import { measureSensitivity, sensitivityCsv, sortedBySensitivity } from '../../lib/quantize/sensitivity';
+import {
+  measureSensitivity,
+  sensitivityCsv,
+  sensitivityJson,
+  sortedBySensitivity,
+} from '../../lib/quantize/sensitivity';
 import type { Method } from '../../lib/variants/options';
 import { FP32_PATH } from '../../lib/variants/table';
 import { nodeOrtRuntime } from '../../node/ort-runtime';
@@ -68,7 +72,7 @@ async function runSensitivity({ values: v, positionals }: ParsedArgs<typeof FLAG
   });
   if (typeof v.csv === 'string') writeFileSync(v.csv, sensitivityCsv(report));
   if (v.json) {
-    console.log(toJson({ model: positionals[0], calib_file: v.calib, ...report }));
+    console.log(sensitivityJson(report, { model: positionals[0], calib_file: v.calib }));
     return 0;
   }
   console.log(

@@ -97,6 +97,8 @@ export interface SizeQualityPoint {
   bytes: number;
   bits_per_byte: number;
   ppl: number;
+  /** How the variant was quantized (variantMethod); absent in points saved before it was recorded. */
+  method?: string;
   /** Text the figure was measured on ("sample" or a hash of the pasted text) and the window. */
   text: string;
   ctx: number;
@@ -116,4 +118,97 @@ export function textTag(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return `text-${h.toString(16).padStart(8, '0')} (${text.length} chars)`;
+}
+
+/** The methods a size-against-quality series groups by: how a variant chose its levels and scales. */
+export const VARIANT_METHODS = ['float', 'rtn', 'hqq', 'gptq', 'awq', 'mixed'] as const;
+
+const NAMED_METHODS = ['hqq', 'gptq', 'awq'];
+
+/**
+ * A variant's method: 'mixed' for a per-weight plan, the manifest's `method`, else the one its
+ * file name or label carries (hqq, gptq, awq), else 'float' for fp32/fp16/bf16 (not quantized)
+ * and 'rtn' (round-to-nearest) for every other quantized file.
+ */
+export function variantMethod(v: {
+  stem?: string;
+  label?: string;
+  options?: Readonly<Record<string, unknown>>;
+}): string {
+  const o = v.options ?? {};
+  const words = `${v.stem ?? ''} ${v.label ?? ''}`.toLowerCase().split(/[\s_]+/);
+  if (Array.isArray(o.plan) || words.some((w) => /^mix/.test(w))) return 'mixed';
+  if (typeof o.method === 'string' && o.method !== 'rtn') return o.method;
+  const named = NAMED_METHODS.find((m) => words.includes(m));
+  if (named) return named;
+  const dtype = typeof o.dtype === 'string' ? o.dtype : undefined;
+  const float = dtype
+    ? ['fp16', 'bf16'].includes(dtype)
+    : words.some((w) => ['model', 'fp32', 'fp16', 'bf16'].includes(w)) &&
+      !words.some((w) => /^(q\d|int8|uint8|quantized|bnb4|q8)/.test(w));
+  return float ? 'float' : 'rtn';
+}
+
+/** One series of the size-against-quality chart: a method's points, with the context when several. */
+export interface SizeQualitySeries {
+  label: string;
+  method: string;
+  points: SizeQualityPoint[];
+}
+
+/**
+ * The chart's series: one per method (rtn, hqq, gptq, awq, mixed; fp32/fp16 as 'float'), each in
+ * bytes order, so a mixed file sits beside the uniform variants of its size; when the points come
+ * from more than one model, text or window, a series per method and context.
+ */
+export function sizeQualitySeries(points: readonly SizeQualityPoint[]): SizeQualitySeries[] {
+  const ctxOf = (p: SizeQualityPoint) => `${p.model} · ${p.text} · ctx ${p.ctx}`;
+  const several = new Set(points.map(ctxOf)).size > 1;
+  const groups = new Map<string, SizeQualitySeries>();
+  for (const p of points) {
+    const method = p.method ?? variantMethod({ label: p.precision });
+    const label = several ? `${method} · ${ctxOf(p)}` : method;
+    const g = groups.get(label) ?? { label, method, points: [] };
+    g.points.push(p);
+    groups.set(label, g);
+  }
+  const rank = (m: string) => {
+    const i = (VARIANT_METHODS as readonly string[]).indexOf(m);
+    return i < 0 ? VARIANT_METHODS.length : i;
+  };
+  return [...groups.values()]
+    .map((g) => ({ ...g, points: [...g.points].sort((a, b) => a.bytes - b.bytes) }))
+    .sort((a, b) => rank(a.method) - rank(b.method) || a.label.localeCompare(b.label));
+}
+
+/** A tag of a text up to whitespace runs: equal for the texts `sameText` calls the same (calibration vs evaluation). */
+export function sameTextTag(text: string): string {
+  return textTag(text.replace(/\s+/g, ' ').trim());
+}
+
+/** A report's precision: its method and the calibration text it was made with (manifest), if any. */
+export interface ReportVariant {
+  method: string;
+  calibration?: { name: string; tag: string };
+}
+
+/** One calibration text a report's precisions were made with, and whether it is the evaluation text. */
+export interface CalibrationUse {
+  name: string;
+  precisions: string[];
+  /** Same text as the evaluation text (up to whitespace): its precisions are flattered. */
+  same: boolean;
+}
+
+/** The calibration texts behind a report's precisions, in order of first use, each against the evaluation text's tag. */
+export function calibrationUses(variants: Readonly<Record<string, ReportVariant>>, evalTag: string): CalibrationUse[] {
+  const uses = new Map<string, CalibrationUse>();
+  for (const [precision, v] of Object.entries(variants)) {
+    if (!v.calibration) continue;
+    const key = `${v.calibration.name}\n${v.calibration.tag}`;
+    const u = uses.get(key) ?? { name: v.calibration.name, precisions: [], same: v.calibration.tag === evalTag };
+    u.precisions.push(precision);
+    uses.set(key, u);
+  }
+  return [...uses.values()];
 }

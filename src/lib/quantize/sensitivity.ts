@@ -4,7 +4,7 @@
 // with the weights as graph inputs (weight-swap.ts) serves every run; mixed.ts reads the result.
 
 import { QuantlabError, throwIfAborted } from '../errors';
-import { toCsv, type Cell, type CsvOptions } from '../eval/export';
+import { toCsv, toJson, type Cell, type CsvOptions } from '../eval/export';
 import { QualityAccumulator, compareLogProbs, logSoftmax64 } from '../metrics/divergence';
 import { planWindows, type Window } from '../metrics/windows';
 import { transpose } from '../numeric/transpose';
@@ -324,6 +324,11 @@ export const SENSITIVITY_COLUMNS = [
 /** The report's entries as CSV (RFC 4180), most divergent first. */
 export function sensitivityCsv(r: SensitivityReport, opts?: CsvOptions): string {
   return toCsv(SENSITIVITY_COLUMNS, sortedBySensitivity(r.entries) as unknown as Record<string, Cell>[], opts);
+}
+
+/** The report as `quantlab sensitivity --json` prints it: the model and calibration text named first. */
+export function sensitivityJson(r: SensitivityReport, about: { model: string; calib_file?: string }): string {
+  return toJson({ model: about.model, calib_file: about.calib_file, ...r });
 }
 
 /** Entries sorted by mean KLD, largest first (ties in graph order). */

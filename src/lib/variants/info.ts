@@ -15,6 +15,13 @@ export interface ManifestInfo {
   dtype?: string;
   /** The entry's options as written (dtype, bits, quantType, method, ...). */
   options?: Readonly<Record<string, unknown>>;
+  /** The calibration text it was made with (name and sameTextTag), when recorded. */
+  calibration?: { name: string; tag: string };
+}
+
+function calibrationOf(c: unknown): ManifestInfo['calibration'] {
+  const o = (c && typeof c === 'object' ? c : {}) as Record<string, unknown>;
+  return typeof o.name === 'string' && typeof o.tag === 'string' ? { name: o.name, tag: o.tag } : undefined;
 }
 
 function entryInfo(entry: ManifestEntry): ManifestInfo {
@@ -28,6 +35,7 @@ function entryInfo(entry: ManifestEntry): ManifestInfo {
     bytes: num(e.bytes),
     dtype: typeof opts.dtype === 'string' ? opts.dtype : undefined,
     options: opts,
+    calibration: calibrationOf(e.calibration),
   };
 }
 
@@ -47,6 +55,7 @@ export function variantInfo(stem: string, bytes?: number, entry?: ManifestInfo):
     bytes: bytes ?? entry.bytes,
     ...(dtype ? dtypeNeeds(dtype) : {}),
     ...(entry.options ? { options: entry.options } : {}),
+    ...(entry.calibration ? { calibration: entry.calibration } : {}),
   };
 }
 

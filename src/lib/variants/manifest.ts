@@ -22,6 +22,8 @@ export interface ManifestEntry {
   externalData?: string[];
   bitsPerWeight: number;
   bitsPerWeightQuantized: number;
+  /** The text it was calibrated (or its mixed plan measured) on, when the page wrote it: name and sameTextTag. */
+  calibration?: { name: string; tag: string };
 }
 
 export interface QuantlabManifest {

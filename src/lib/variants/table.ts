@@ -277,6 +277,8 @@ export interface VariantInfo {
   externalData?: number;
   /** The quantizer's options for this file (its manifest entry's `options`, e.g. dtype, bits, method), when listed. */
   options?: Readonly<Record<string, unknown>>;
+  /** The calibration text it was made with (manifest `calibration`: name and sameTextTag), when recorded. */
+  calibration?: { name: string; tag: string };
   /** Sort key: lower = higher precision (fp32 first). */
   rank: number;
 }
