@@ -28,20 +28,70 @@ function roundScale(s: number, type: GridSpec['scaleType']): number {
   return type === 'float16' ? float16BitsToFloat32(float32ToFloat16Bits(s)) : Math.fround(s);
 }
 
-/** Levels of w on the grid (scale, zero), into q; returns Σ|w - ŵ|^p. */
-function assign(w: Float64Array, m: number, s: number, z: number, levels: number, p: number, q: Uint8Array): number {
+/**
+ * Levels of w on the grid (scale, zero), into q; returns Σ|w - ŵ|^p. Fused into the same pass, the
+ * sums the next iteration's closed-form updates need (into `sums`: Σt, Σq, Σtq, Σq², where t is w
+ * minus the residual shrunk with threshold thr and weight beta). Stops early, returning a partial
+ * sum >= limit, once the objective reaches `limit` (its terms are >= 0, so the whole would too).
+ */
+function assign(
+  w: Float64Array,
+  m: number,
+  s: number,
+  z: number,
+  levels: number,
+  p: number,
+  q: Uint8Array,
+  thr: number,
+  beta: number,
+  sums: Float64Array,
+  limit: number,
+): number {
   let f = 0;
   const inv = 1 / s;
   // p = 0.75 is two square roots, several times cheaper than Math.pow (most of HQQ's time).
   const fast = p === 0.75;
+  let sumT = 0;
+  let sumQ = 0;
+  let sumTQ = 0;
+  let sumQQ = 0;
   for (let i = 0; i < m; i++) {
-    let qi = Math.round(w[i] * inv) + z;
+    const wi = w[i];
+    let qi = Math.round(wi * inv) + z;
     qi = qi < 0 ? 0 : qi > levels ? levels : qi;
     q[i] = qi;
-    const r = Math.abs(w[i] - (qi - z) * s);
-    f += fast ? Math.sqrt(r * Math.sqrt(r)) : r === 0 ? 0 : Math.pow(r, p);
+    const r = wi - (qi - z) * s;
+    const a = Math.abs(r);
+    f += fast ? Math.sqrt(a * Math.sqrt(a)) : a === 0 ? 0 : Math.pow(a, p);
+    if (f >= limit) return f;
+    // Half-quadratic split: the residual is shrunk (lp proximal operator); t = w - e is what the
+    // grid should fit. |r| - |r|^(p-1)/β > 0 only where |r| > β^(-1/(2-p)): below that e is 0.
+    let ti = wi;
+    if (a > thr) {
+      const e = a - Math.pow(a, p - 1) / beta;
+      if (e > 0) ti -= r < 0 ? -e : e;
+    }
+    sumT += ti;
+    sumQ += qi;
+    sumTQ += ti * qi;
+    sumQQ += qi * qi;
   }
+  sums[0] = sumT;
+  sums[1] = sumQ;
+  sums[2] = sumTQ;
+  sums[3] = sumQQ;
   return f;
+}
+
+/** Work buffers of hqqBlock for blocks of up to `size` values. */
+export interface HqqScratch {
+  q: Uint8Array;
+  sums: Float64Array;
+  altSums: Float64Array;
+}
+
+export function hqqScratch(size: number): HqqScratch {
+  return { q: new Uint8Array(size), sums: new Float64Array(4), altSums: new Float64Array(4) };
 }
 
 /**
@@ -54,7 +104,7 @@ export function hqqBlock(
   spec: GridSpec,
   params: HqqParams,
   q: Uint8Array,
-  scratch: { q: Uint8Array },
+  scratch: HqqScratch,
 ): { scale: number; zero: number; objective: number } {
   const levels = gridLevels(spec.bits);
   const p = params.lpNorm;
@@ -69,31 +119,18 @@ export function hqqBlock(
     q.fill(z, 0, m);
     return { scale: 0, zero: z, objective: 0 };
   }
-  let f = assign(w, m, s, z, levels, p, q);
   let beta = params.beta;
+  // The levels of the current (s, z) and their sums live in cur; a candidate step fills alt.
+  let cur = q;
+  let alt = scratch.q;
+  let sums = scratch.sums;
+  let altSums = scratch.altSums;
+  let f = assign(w, m, s, z, levels, p, cur, Math.pow(beta, -1 / (2 - p)), beta, sums, Infinity);
   for (let it = 0; it < params.iters; it++) {
-    // Half-quadratic split: the residual is shrunk (lp proximal operator); t = w - e is what the
-    // grid should fit. |r| - |r|^(p-1)/β > 0 only where |r| > β^(-1/(2-p)): below that e is 0.
-    // One pass gathers the sums both closed-form updates need.
-    const thr = Math.pow(beta, -1 / (2 - p));
-    let sumT = 0;
-    let sumQ = 0;
-    let sumTQ = 0;
-    let sumQQ = 0;
-    for (let i = 0; i < m; i++) {
-      const qi = q[i];
-      const r = w[i] - (qi - z) * s;
-      const a = Math.abs(r);
-      let ti = w[i];
-      if (a > thr) {
-        const e = a - Math.pow(a, p - 1) / beta;
-        if (e > 0) ti -= r < 0 ? -e : e;
-      }
-      sumT += ti;
-      sumQ += qi;
-      sumTQ += ti * qi;
-      sumQQ += qi * qi;
-    }
+    const sumT = sums[0];
+    const sumQ = sums[1];
+    const sumTQ = sums[2];
+    const sumQQ = sums[3];
     let z2 = z;
     if (!spec.symmetric) {
       // HQQ's closed-form zero point: mean(q - t / s), rounded to the integer MatMulNBits stores.
@@ -106,13 +143,15 @@ export function hqqBlock(
     const s2 = den > 0 ? roundScale(num / den, spec.scaleType) : s;
     beta *= params.kappa;
     if (s2 === 0 || !Number.isFinite(s2)) break;
-    const f2 = assign(w, m, s2, z2, levels, p, scratch.q);
+    const f2 = assign(w, m, s2, z2, levels, p, alt, Math.pow(beta, -1 / (2 - p)), beta, altSums, f);
     if (!(f2 < f)) break;
     s = s2;
     z = z2;
     f = f2;
-    q.set(scratch.q.subarray(0, m));
+    [cur, alt] = [alt, cur];
+    [sums, altSums] = [altSums, sums];
   }
+  if (cur !== q) q.set(cur.subarray(0, m));
   return { scale: s, zero: z, objective: f };
 }
 
@@ -123,7 +162,7 @@ export function hqqQuantizer(params: HqqParams = HQQ_DEFAULTS): WeightQuantizer 
     const bs = spec.blockSize;
     const w = new Float64Array(bs);
     const q = new Uint8Array(bs);
-    const scratch = { q: new Uint8Array(bs) };
+    const scratch = hqqScratch(bs);
     for (let n = 0; n < N; n++) {
       for (let b = 0; b < g.kBlocks; b++) {
         const k0 = b * bs;

@@ -5,7 +5,7 @@
 
 import { QuantlabError, throwIfAborted } from '../errors';
 import { toCsv, toJson, type Cell, type CsvOptions } from '../eval/export';
-import { QualityAccumulator, compareLogProbs, logSoftmax64 } from '../metrics/divergence';
+import { QualityAccumulator, argmax64, compareLogProbs, logSoftmax64, type PositionStats } from '../metrics/divergence';
 import { planWindows, type Window } from '../metrics/windows';
 import { transpose } from '../numeric/transpose';
 import { tensorToFloat32, type ModelProto } from '../onnx/proto';
@@ -206,18 +206,18 @@ export async function measureSensitivity(o: SensitivityOptions): Promise<Sensiti
   const actNames = calibrated ? [...new Set(targets.map((t) => t.node.input[0]))] : [];
   const swap = await WeightSwap.open(o.runtime, o.model, targets, actNames);
   try {
-    // The fp32 model's log-probabilities on every scored position, computed once.
-    const base: Float64Array[][] = [];
+    // The fp32 model's log-probabilities (and probabilities, top token) on every scored position, computed once.
+    const base: BaseRow[][] = [];
     const acts = new Map<string, Float32Array[]>();
     const baseAcc = new QualityAccumulator();
     for (const w of windows) {
       throwIfAborted(o.signal);
       const run = await swap.run(w.ids);
-      const rows: Float64Array[] = [];
+      const rows: BaseRow[] = [];
       for (let r = 0; r < w.scored; r++) {
         const j = w.firstRow + r;
         const lp = logSoftmax64(run.logits.subarray(j * run.vocab, (j + 1) * run.vocab));
-        rows.push(lp);
+        rows.push({ lp, p: lp.map(Math.exp), top: argmax64(lp) });
         baseAcc.add(compareLogProbs(lp, lp, w.ids[j + 1]));
       }
       base.push(rows);
@@ -276,10 +276,17 @@ export async function measureSensitivity(o: SensitivityOptions): Promise<Sensiti
   }
 }
 
+/** One scored position of the fp32 run: its log-probabilities, their exp and the first top token. */
+interface BaseRow {
+  lp: Float64Array;
+  p: Float64Array;
+  top: number;
+}
+
 async function scoreSwapped(
   swap: WeightSwap,
   windows: Window[],
-  base: Float64Array[][],
+  base: BaseRow[][],
   overrides: Map<string, Float32Array>,
 ): Promise<QualityAccumulator> {
   const acc = new QualityAccumulator();
@@ -287,11 +294,38 @@ async function scoreSwapped(
     const run = await swap.run(w.ids, overrides);
     for (let r = 0; r < w.scored; r++) {
       const j = w.firstRow + r;
-      const lq = logSoftmax64(run.logits.subarray(j * run.vocab, (j + 1) * run.vocab));
-      acc.add(compareLogProbs(base[i][r], lq, w.ids[j + 1]));
+      acc.add(scoreRow(run.logits, j * run.vocab, run.vocab, base[i][r], w.ids[j + 1]));
     }
   }
   return acc;
+}
+
+/**
+ * compareLogProbs(base.lp, logSoftmax64(logits row), token) without building the row's
+ * log-probabilities or recomputing the baseline's exp and top token: the same float64 operations
+ * in the same order, so the same values to the bit.
+ */
+function scoreRow(logits: Float32Array, off: number, vocab: number, base: BaseRow, token: number): PositionStats {
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) if (logits[off + i] > max) max = logits[off + i];
+  let sum = 0;
+  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[off + i] - max);
+  const lse = max + Math.log(sum);
+  const { lp, p } = base;
+  let kld = 0;
+  let top = 0;
+  let topValue = logits[off] - lse;
+  for (let i = 0; i < vocab; i++) {
+    const lq = logits[off + i] - lse;
+    if (p[i] > 0) kld += p[i] * (lp[i] - lq);
+    if (lq > topValue) {
+      topValue = lq;
+      top = i;
+    }
+  }
+  const nll = -(logits[off + token] - lse);
+  const nllBase = -lp[token];
+  return { nll, nllBase, kld, pDiff: Math.exp(-nll) - Math.exp(-nllBase), sameTop: top === base.top };
 }
 
 function concat(parts: Float32Array[]): Float32Array {
