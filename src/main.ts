@@ -9,6 +9,7 @@ import { Library } from './state/library.svelte.ts';
 import { Playground } from './state/playground.svelte.ts';
 import { Presets } from './state/presets.svelte.ts';
 import { presetFromQuery } from './lib/page/preset-url';
+import { Chart } from './components/charts';
 
 declare global {
   interface Window {
@@ -19,6 +20,8 @@ declare global {
       playground: Playground;
       lab: Lab;
       presets: Presets;
+      /** chart.js, for its instances (Chart.getChart(canvas)): the tests read the colours charts resolved. */
+      Chart: typeof Chart;
     };
   }
 }
@@ -29,7 +32,7 @@ const builder = startBuilderWorker();
 const pg = new Playground(new Library(builder), startColumnWorker);
 const lab = new Lab(pg, startColumnWorker);
 const presets = new Presets(pg, lab);
-window.quantlab = { builder, startColumnWorker, playground: pg, lab, presets };
+window.quantlab = { builder, startColumnWorker, playground: pg, lab, presets, Chart };
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');

@@ -45,12 +45,35 @@ export function token(name: string, fallback = '#888'): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 }
 
-// Text and grid lines follow the theme: set from the tokens now and again when the scheme changes,
-// then every chart redraws (chart.js resolves its defaults at each update).
+// Text and grid lines follow the theme: set from the tokens now and again when the scheme changes.
+// chart.js copies the defaults' colours into each chart's own scale options when it first lays the
+// chart out (mergeIf of defaults.scale), so new defaults alone never reach a chart already drawn:
+// the old theme's colours are also swapped for the new ones in every chart's options, then it redraws.
+let current = { text: '', grid: '' };
 function applyTheme(): void {
-  Chart.defaults.color = token('--chart-text');
-  Chart.defaults.borderColor = token('--chart-grid');
-  for (const c of Object.values(Chart.instances)) c.update('none');
+  const next = { text: token('--chart-text'), grid: token('--chart-grid') };
+  Chart.defaults.color = next.text;
+  Chart.defaults.borderColor = next.grid;
+  const swap = new Map([
+    [current.text, next.text],
+    [current.grid, next.grid],
+  ]);
+  current = next;
+  for (const c of Object.values(Chart.instances)) {
+    recolour(c.config.options, swap, 0);
+    c.update('none');
+  }
+}
+
+/** Replaces, in a chart's options (plain objects only, not its data), colours of the old theme with the new one's. */
+function recolour(o: unknown, swap: Map<string, string>, depth: number): void {
+  if (depth > 6 || typeof o !== 'object' || o === null || Array.isArray(o)) return;
+  const rec = o as Record<string, unknown>;
+  for (const k of Object.keys(rec)) {
+    const v = rec[k];
+    if (typeof v === 'string' && swap.has(v)) rec[k] = swap.get(v);
+    else if (typeof v === 'object') recolour(v, swap, depth + 1);
+  }
 }
 applyTheme();
 globalThis.matchMedia?.('(prefers-color-scheme: dark)').addEventListener('change', applyTheme);

@@ -19,6 +19,8 @@ export interface CatalogModel {
   variants?: VariantInfo[];
   /** Stems selected when the model is first picked. */
   defaultVariants: string[];
+  /** Characters per token its text averages, where known: the output box's first guess before a run of its own. */
+  charsPerToken?: number;
 }
 
 const MB = 1e6;
@@ -113,9 +115,23 @@ export const SERVED_INDEX_PATH = 'models/index.json';
 export const BUILTIN_MODEL_ID = 'aidreams260K';
 
 /** A model this site serves from its models/ folder; its variants are read from the served index at run time. */
-function served(id: string, name: string, description: string, defaults: string[]): CatalogModel {
+function served(
+  id: string,
+  name: string,
+  description: string,
+  defaults: string[],
+  charsPerToken?: number,
+): CatalogModel {
   const ref: ModelRef = { kind: 'served', id };
-  return { key: refKey(ref), ref, name, description, instruct: false, defaultVariants: defaults };
+  return {
+    key: refKey(ref),
+    ref,
+    name,
+    description,
+    instruct: false,
+    defaultVariants: defaults,
+    ...(charsPerToken ? { charsPerToken } : {}),
+  };
 }
 
 export const BUILTIN_MODEL: CatalogModel = served(
@@ -123,6 +139,8 @@ export const BUILTIN_MODEL: CatalogModel = served(
   'aidreams260K (built-in, trained)',
   'A 0.23M-parameter Llama trained on about 2,000 machine-written dream texts (MIT licence, from ai-dreamer-esp32-s3_matrix), served by this site so it works offline. It writes short dream-like English ("I dreamed, as I sense the nodes, a gentle hum of probability."), so you can read where each precision drifts. 128 positions: the prompt and the new tokens share them.',
   ['model', 'model_quantized', 'model_q4'],
+  // Its 512-token vocabulary splits English into short pieces: about 2 characters a token, not 4.
+  2,
 );
 
 /** The random-weight fixture (made by `quantlab tiny`): for shape and speed tests, not for reading. */
@@ -140,6 +158,12 @@ export const SERVED_MODELS: readonly CatalogModel[] = [BUILTIN_MODEL, TINY_MODEL
 
 /** The model the page starts with on a first visit: the trained built-in model, which works offline. */
 export const DEFAULT_MODEL_KEY = BUILTIN_MODEL.key;
+
+/** The catalog's characters-per-token hint for a model (undefined: none known, use the default). */
+export function charsPerTokenHint(ref: ModelRef): number | undefined {
+  const key = refKey(ref);
+  return [...SERVED_MODELS, ...HUB_MODELS].find((m) => m.key === key)?.charsPerToken;
+}
 
 /** A model the user opened from disk, kept in browser storage. */
 export function userModelEntry(

@@ -4,7 +4,8 @@
 // generates, changes the temperature and opens the lab; metric names explain themselves on focus
 // and hover; the lab's charts keep their titles clear and the top-k select filled; and layout
 // screenshots at 390, 1400 and 2560 px and in dark mode go to test-results/ with their layout checked
-// (the columns near the top of the first screen; the setup folded to a line on a phone, opened by Enter).
+// (the columns near the top of the first screen; the setup folded to a line on a phone, opened by Enter);
+// every chart already drawn takes the dark tokens' colours when the scheme changes, and the light ones back.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -102,6 +103,34 @@ async function layout(page: Page) {
       columnWidths: cols.map((r) => Math.round(r.width)),
       tableRight: table ? table.right : 0,
       labRight: lab.right,
+    };
+  });
+}
+
+/**
+ * The chart tokens as the page resolves them now (getComputedStyle of the CSS variables), and each
+ * chart.js chart's resolved colours of its y (vertical) scale: tick labels, axis title and grid lines.
+ */
+async function chartColours(page: Page) {
+  return page.evaluate(() => {
+    const css = getComputedStyle(document.documentElement);
+    const { Chart } = window.quantlab!;
+    const charts = [...document.querySelectorAll('canvas')].flatMap((canvas) => {
+      const c = Chart.getChart(canvas);
+      if (!c) return [];
+      const y = Object.values(c.scales).find((s) => !s.isHorizontal());
+      if (!y) return [];
+      const o = y.options as unknown as {
+        ticks: { color: unknown };
+        title: { color: unknown };
+        grid: { color: unknown };
+      };
+      return [{ ticks: String(o.ticks.color), title: String(o.title.color), grid: String(o.grid.color) }];
+    });
+    return {
+      text: css.getPropertyValue('--chart-text').trim(),
+      grid: css.getPropertyValue('--chart-grid').trim(),
+      charts,
     };
   });
 }
@@ -285,11 +314,28 @@ describe('accessible, themed and responsive page', () => {
       }
     }
     await page.setViewportSize({ width: 1400, height: 1000 });
+    const light = await chartColours(page);
+    expect(light.charts.length).toBeGreaterThan(stems.length);
     await page.emulateMedia({ colorScheme: 'dark' });
     expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(13, 17, 23)');
+    // Every chart drawn in light takes the dark token's text and grid colours (charts drawn before the
+    // switch kept the light ones: chart.js had copied them into their options). The scheme's change
+    // event comes with the next frame: poll.
+    const dark = await chartColours(page);
+    expect(dark.text).not.toBe(light.text);
+    const uniform = (c: Awaited<ReturnType<typeof chartColours>>) => [
+      ...new Set(c.charts.flatMap((x) => [`text ${x.ticks}`, `text ${x.title}`, `grid ${x.grid}`])),
+    ];
+    await expect
+      .poll(async () => uniform(await chartColours(page)), { timeout: 10_000 })
+      .toEqual([`text ${dark.text}`, `grid ${dark.grid}`]);
     await page.screenshot({ path: path.join(SHOTS, 'a11y-layout-1400-dark.png'), fullPage: true });
     expect(describeBad(await axeViolations(page, 'lab report, dark'))).toBe('');
     await page.emulateMedia({ colorScheme: 'light' });
+    // And back: the light token's colours again.
+    await expect
+      .poll(async () => uniform(await chartColours(page)), { timeout: 10_000 })
+      .toEqual([`text ${light.text}`, `grid ${light.grid}`]);
   });
 
   it('has no serious or critical axe violation during a generation', async () => {

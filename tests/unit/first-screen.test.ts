@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_OUTPUT_LINES, MIN_OUTPUT_LINES, outputLines, setupSummary } from '../../src/lib/page/first-screen';
 import { DEFAULT_SETTINGS } from '../../src/lib/page/settings';
+import { BUILTIN_MODEL, charsPerTokenHint, HUB_MODELS } from '../../src/lib/catalog';
 
 describe('setupSummary', () => {
   it('says the model, the ticked precisions and the sampling in one line', () => {
@@ -32,5 +33,18 @@ describe('outputLines', () => {
   });
   it('survives a box not measured yet (width 0)', () => {
     expect(outputLines(64, 4, 0)).toBe(MAX_OUTPUT_LINES);
+  });
+});
+
+describe('charsPerTokenHint', () => {
+  it('gives the built-in model about 2 characters a token, so its first box is not sized for 4', () => {
+    expect(charsPerTokenHint(BUILTIN_MODEL.ref)).toBe(2);
+    expect(charsPerTokenHint({ kind: 'served', id: 'aidreams260K' })).toBe(2);
+    // 64 tokens x 2 = 128 characters at 37 usable per line: 3.46 -> 4 lines, + 1 (at 4 it was 8).
+    expect(outputLines(64, charsPerTokenHint(BUILTIN_MODEL.ref)!, 40)).toBe(5);
+  });
+  it('has no hint for a model it knows nothing of (the default applies)', () => {
+    expect(charsPerTokenHint(HUB_MODELS[0].ref)).toBeUndefined();
+    expect(charsPerTokenHint({ kind: 'local', id: 'mine' })).toBeUndefined();
   });
 });
