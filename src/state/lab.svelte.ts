@@ -60,6 +60,8 @@ export type ExportKind =
   'quality-csv' | 'quality-json' | 'sweep-csv' | 'sweep-summary-csv' | 'sweep-json' | 'points-csv';
 
 const bad = (msg: string, detail?: string) => new QuantlabError('bad-argument', msg, detail);
+// The bits-against-KLD chart's x: the manifest's bits per weight of the quantized tensors, else the variant's.
+const bitsOf = (c: Column) => c.variant.bitsQuantized ?? c.variant.bitsPerWeight;
 const isLoaded = (c: Column) => c.status === 'ready' || c.status === 'done' || c.status === 'generating';
 
 export class Lab {
@@ -177,6 +179,7 @@ export class Lab {
           labels[i],
           {
             method: variantMethod(c.variant),
+            ...(bitsOf(c) !== undefined ? { bits: bitsOf(c) } : {}),
             ...(c.variant.calibration ? { calibration: { ...c.variant.calibration } } : {}),
           },
         ]),

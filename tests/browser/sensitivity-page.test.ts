@@ -169,5 +169,32 @@ describe('layer sensitivity in the page', () => {
     expect(texts).toMatch(/Calibration text: built-in calibration sample \([^)]*mixed[^)]*\)/);
     expect(await page.locator('#lab-calib-warning').count()).toBe(0);
     await page.locator('#lab-size-chart').waitFor();
+
+    // The bits-against-KLD view: its data table lists every compared precision (not the baseline)
+    // once, with the report table's bits per weight and mean KLD.
+    const baseline = (await page.locator('#lab-quality caption').textContent())?.match(/baseline (\S+)/)?.[1];
+    const reportRows = await page
+      .locator('#lab-quality tr[data-dtype]')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [
+          tr.getAttribute('data-dtype')!,
+          ...['bits', 'kld_mean'].map((k) => tr.querySelector(`td[data-k="${k}"]`)?.textContent ?? ''),
+        ]),
+      );
+    const reported = reportRows.filter(([d, , kld]) => d !== baseline && Number.isFinite(parseFloat(kld)));
+    await page.locator('#lab-bits-chart summary').click();
+    const charted = (
+      await page
+        .locator('#lab-bits-chart tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? '')))
+    ).filter((r) => r[0] !== 'Pareto front');
+    expect(charted.map((r) => r[1]).sort()).toEqual(reported.map((r) => r[0]).sort());
+    expect(charted.map((r) => r[0])).toContain('mixed');
+    for (const [dtype, bits, kld] of reported) {
+      const [, , , x, y] = charted.find((r) => r[1] === dtype)!;
+      expect(Math.abs(Number(x) - Number(bits)), `${dtype} bits`).toBeLessThanOrEqual(5e-4 + 5e-4 * Number(bits));
+      const k = Number(kld.split('±')[0]);
+      expect(Math.abs(Number(y) - k), `${dtype} KLD`).toBeLessThanOrEqual(1e-6 + 1e-3 * k);
+    }
   });
 });

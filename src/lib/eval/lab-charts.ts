@@ -1,6 +1,7 @@
 // What the quality lab's charts draw, derived from results and nothing else: a metric against
 // temperature per precision with its spread over seeds, a temperature x top-k grid, KLD per
-// precision, and model bytes against bits per byte across every model evaluated.
+// precision, model bytes against bits per byte across every model evaluated, and a report's bits
+// per weight against mean KLD with its Pareto front.
 
 import type { PrecisionEntry, QualityReport } from './quality';
 import type { RowMetric } from './sweep';
@@ -79,7 +80,9 @@ export function heatmapGrid(
 }
 
 /** Mean KLD (with its standard error) and 99th percentile of every compared precision, baseline left out. */
-export function kldBars(r: QualityReport): { dtype: string; mean: number; se: number; p99: number }[] {
+export function kldBars(
+  r: Pick<QualityReport, 'baseline' | 'results'>,
+): { dtype: string; mean: number; se: number; p99: number }[] {
   return Object.entries(r.results)
     .filter(
       (e): e is [string, Exclude<PrecisionEntry, { error: unknown }>] =>
@@ -190,6 +193,8 @@ export function sameTextTag(text: string): string {
 export interface ReportVariant {
   method: string;
   calibration?: { name: string; tag: string };
+  /** Bits per weight of its quantized tensors (manifest's bitsPerWeightQuantized, else its bits per weight). */
+  bits?: number;
 }
 
 /** One calibration text a report's precisions were made with, and whether it is the evaluation text. */
@@ -211,4 +216,59 @@ export function calibrationUses(variants: Readonly<Record<string, ReportVariant>
     uses.set(key, u);
   }
   return [...uses.values()];
+}
+
+/** One precision of a report on the bits-against-KLD chart. */
+export interface BitsKldPoint {
+  precision: string;
+  method: string;
+  bits: number;
+  kld: number;
+}
+
+/**
+ * A report's compared precisions (baseline, failed and incomparable ones left out) with their bits
+ * per weight and mean KLD; a precision whose bits were not recorded (reports saved before) is left out.
+ */
+export function bitsKldPoints(
+  r: Pick<QualityReport, 'baseline' | 'results'> & {
+    variants?: Readonly<Record<string, ReportVariant>>;
+  },
+): BitsKldPoint[] {
+  return kldBars(r).flatMap(({ dtype, mean }) => {
+    const v = r.variants?.[dtype];
+    const bits = v?.bits;
+    if (typeof bits !== 'number' || !Number.isFinite(bits) || !Number.isFinite(mean)) return [];
+    return [{ precision: dtype, method: v?.method ?? variantMethod({ label: dtype }), bits, kld: mean }];
+  });
+}
+
+/**
+ * The Pareto front of (cost x, loss y) points: each point no other beats, i.e. with the lowest y of
+ * every point of at most its x (at equal x and y the first one given). In ascending x.
+ */
+export function paretoFront<T>(points: readonly T[], x: (p: T) => number, y: (p: T) => number): T[] {
+  const order = points.map((p, i) => ({ p, i })).sort((a, b) => x(a.p) - x(b.p) || y(a.p) - y(b.p) || a.i - b.i);
+  const front: T[] = [];
+  let best = Infinity;
+  for (const { p } of order) {
+    if (y(p) < best) {
+      front.push(p);
+      best = y(p);
+    }
+  }
+  return front;
+}
+
+/** The bits-against-KLD chart's series: one per method, in VARIANT_METHODS order, each in bits order. */
+export function bitsKldSeries(points: readonly BitsKldPoint[]): { method: string; points: BitsKldPoint[] }[] {
+  const rank = (m: string) => {
+    const i = (VARIANT_METHODS as readonly string[]).indexOf(m);
+    return i < 0 ? VARIANT_METHODS.length : i;
+  };
+  const methods = [...new Set(points.map((p) => p.method))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return methods.map((method) => ({
+    method,
+    points: points.filter((p) => p.method === method).sort((a, b) => a.bits - b.bits),
+  }));
 }
