@@ -205,7 +205,8 @@ describe('the quality lab', () => {
       `[lab] sweep of ${SWEEP_UNITS} cell x seed units x 4 precisions, ${SWEEP.maxNew} new tokens: ${seconds.toFixed(1)} s`,
     );
 
-    // Every chart drew something: a non-blank pixel on each canvas (7 metric charts, heatmap, KLD, size).
+    // Every chart drew something: a non-blank pixel on each canvas (7 metric charts, heatmap, KLD, size,
+    // bits per weight against KLD).
     const inked = await page.locator('#lab canvas').evaluateAll((els) =>
       els.map((c) => {
         const cv = c as HTMLCanvasElement;
@@ -215,7 +216,7 @@ describe('the quality lab', () => {
         return n;
       }),
     );
-    expect(inked.length).toBe(10);
+    expect(inked.length).toBe(11);
     for (const n of inked) expect(n).toBeGreaterThan(100);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#lab-sweep-csv').click()]);
