@@ -3,7 +3,7 @@
 // output error; and folding the scales into the RMSNorm weights and up_proj leaves aidreams260K's
 // fp32 logits unchanged.
 import { afterAll, describe, expect, it } from 'vitest';
-import { awqGrid, awqSearchScale, AWQ_ALPHA_GRID } from '../../src/lib/quantize/awq';
+import { awqGrid, awqSearchScale, awqSearchScaleWith, AWQ_ALPHA_GRID } from '../../src/lib/quantize/awq';
 import { awqPrepare } from '../../src/lib/quantize/awq-model';
 import { dequantizeGrid, type GridSpec } from '../../src/lib/quantize/grid';
 import { buildDecoderGraph } from '../../src/lib/model/llama-graph';
@@ -88,6 +88,36 @@ describe('AWQ', () => {
     // Channels with large inputs make some α > 0 better than plain RTN (α = 0).
     expect(best).toBeGreaterThan(0);
     expect(Math.min(...ref)).toBeLessThan(ref[0]);
+  });
+
+  it('the path quantize runs (products X·Δᵀ from a product function, float32) picks the same least-error α', async () => {
+    const rand = mulberry32(3);
+    const K = 48;
+    const T = 64;
+    const chan = Array.from({ length: K }, (_, k) => (k % 11 === 0 ? 8 : 0.3 + rand()));
+    const X = new Float32Array(T * K).map((_, i) => chan[i % K] * gaussian(rand));
+    const meanAbs = new Float64Array(K);
+    for (let i = 0; i < T * K; i++) meanAbs[i % K] += Math.abs(X[i]) / T;
+    const weights = [0, 1].map(() => ({ rows: new Float32Array(10 * K).map(() => 0.1 * gaussian(rand)), N: 10 }));
+    const spec: GridSpec = { bits: 3, blockSize: 16, symmetric: false, scaleType: 'float32' };
+    // X·Δᵀ written out here, in float32 as ONNX Runtime's MatMul gives it.
+    const product = async (d: Float32Array, N: number) => {
+      const y = new Float32Array(T * N);
+      for (let t = 0; t < T; t++)
+        for (let n = 0; n < N; n++) {
+          let acc = 0;
+          for (let k = 0; k < K; k++) acc += X[t * K + k] * d[n * K + k];
+          y[t * N + n] = acc;
+        }
+      return y;
+    };
+    const r = await awqSearchScaleWith(product, weights, K, X, T, meanAbs, spec);
+    const ref = Array.from({ length: AWQ_ALPHA_GRID }, (_, i) =>
+      referenceError(weights, K, X, T, meanAbs, i / AWQ_ALPHA_GRID, 3, 16),
+    );
+    const best = ref.indexOf(Math.min(...ref));
+    expect(ref[Math.round(r.alpha * AWQ_ALPHA_GRID)]).toBeLessThanOrEqual(ref[best] * (1 + 1e-5));
+    ref.forEach((e, i) => expect(Math.abs(r.errors[i] - e) / e).toBeLessThan(1e-4));
   });
 
   it('clip search: each block’s output error (Δᵀ H Δ) is at most that of unclipped RTN', () => {
