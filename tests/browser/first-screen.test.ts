@@ -19,7 +19,7 @@ const STEMS = ['model', 'model_quantized', 'model_q4'];
 declare global {
   interface Window {
     /** Layout shifts (no recent input) with their time, recorded from the page's start. */
-    shifts?: { t: number; value: number; nodes: string[] }[];
+    shifts?: { t: number; value: number; nodes: string[]; rewrap: boolean }[];
     /** When the first token of any column appeared, and when every column was done. */
     firstTokenAt?: number;
     allDoneAt?: number;
@@ -93,15 +93,27 @@ describe('the first screen', () => {
         for (const e of list.getEntries() as (PerformanceEntry & {
           value: number;
           hadRecentInput: boolean;
-          sources?: { node?: Node | null }[];
+          sources?: { node?: Node | null; previousRect?: DOMRectReadOnly; currentRect?: DOMRectReadOnly }[];
         })[])
           if (!e.hadRecentInput)
             window.shifts!.push({
               t: e.startTime,
               value: e.value,
-              nodes: (e.sources ?? []).map((s) =>
-                s.node instanceof Element ? `${s.node.tagName.toLowerCase()}.${s.node.className}` : String(s.node),
-              ),
+              // Which element moved, and from where to where (a text node is named by its parent and text).
+              nodes: (e.sources ?? []).map((s) => {
+                const n = s.node;
+                const el = n instanceof Element ? n : n?.parentElement;
+                const name = el ? `${el.tagName.toLowerCase()}.${el.className}` : String(n);
+                const text = n && !(n instanceof Element) ? ` "${(n.textContent ?? '').slice(0, 40)}"` : '';
+                const r = (x?: DOMRectReadOnly) => (x ? `${x.x},${x.y} ${x.width}x${x.height}` : '');
+                return `${name}${text} ${r(s.previousRect)} -> ${r(s.currentRect)}`;
+              }),
+              // Every source is streamed text inside a column's output box (a word re-wrapping).
+              rewrap: (e.sources ?? []).every((s) => {
+                const n = s.node;
+                const el = n instanceof Element ? n : n?.parentElement;
+                return !!el?.closest('.output') && !el.classList.contains('output');
+              }),
             });
       }).observe({ type: 'layout-shift', buffered: true });
       const timer = setInterval(() => {
@@ -160,9 +172,13 @@ describe('the first screen', () => {
       from: window.firstTokenAt!,
       to: window.allDoneAt!,
     }));
-    const during = shifts.filter((s) => s.t >= from && s.t <= to);
+    // A word that grows past the end of its line moves to the next one, as wrapping text does: that
+    // moves only text inside the fixed-height output box, and is counted apart. Anything else that
+    // moves (a box growing, a status line, a chart) is a layout shift the page must not make.
+    const streaming = shifts.filter((s) => s.t >= from && s.t <= to);
+    const during = streaming.filter((s) => !s.rewrap);
     console.log(
-      `[first-screen] layout shifts: ${shifts.length} in all (sum ${shifts.reduce((a, s) => a + s.value, 0).toFixed(4)}), ${during.length} while streaming`,
+      `[first-screen] layout shifts: ${shifts.length} in all (sum ${shifts.reduce((a, s) => a + s.value, 0).toFixed(4)}), ${streaming.length} while streaming, of which ${streaming.length - during.length} words re-wrapping in an output box`,
       JSON.stringify(during),
     );
     expect(from).toBeLessThan(to);

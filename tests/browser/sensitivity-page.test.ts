@@ -183,12 +183,17 @@ describe('layer sensitivity in the page', () => {
       );
     const reported = reportRows.filter(([d, , kld]) => d !== baseline && Number.isFinite(parseFloat(kld)));
     await page.locator('#lab-bits-chart summary').click();
-    const charted = (
-      await page
-        .locator('#lab-bits-chart tbody tr')
-        .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? '')))
-    ).filter((r) => r[0] !== 'Pareto front');
-    expect(charted.map((r) => r[1]).sort()).toEqual(reported.map((r) => r[0]).sort());
+    const chartedRows = async () =>
+      (
+        await page
+          .locator('#lab-bits-chart tbody tr')
+          .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? '')))
+      ).filter((r) => r[0] !== 'Pareto front');
+    // The data table renders once the opened details shows it: wait for its rows, then compare.
+    await expect
+      .poll(async () => (await chartedRows()).map((r) => r[1]).sort(), { timeout: 10_000 })
+      .toEqual(reported.map((r) => r[0]).sort());
+    const charted = await chartedRows();
     expect(charted.map((r) => r[0])).toContain('mixed');
     for (const [dtype, bits, kld] of reported) {
       const [, , , x, y] = charted.find((r) => r[1] === dtype)!;
