@@ -111,12 +111,14 @@ const api = {
     allowNetworkFor(ref);
     // Read by ONNX Runtime when this worker starts its WASM runtime (later sessions keep it).
     const wasm = env.backends.onnx.wasm!;
-    const wasmSpan = await startWasm(device, threads);
-    await checkDevice(variant, device);
+    // The test hook hangs before anything else posts progress, so its line is the last one the
+    // watchdog sees, however slow this worker's WASM start is on a loaded machine.
     if (hang === 'load') {
       onProgress?.({ status: 'init', message: `Creating ${device} session for ${variant}` });
       await never();
     }
+    const wasmSpan = await startWasm(device, threads);
+    await checkDevice(variant, device);
     const modelId = transformersModelId(ref);
     // Hub files: each one's bytes, rate and source (network or browser cache) reach the column.
     const tracked =

@@ -6,10 +6,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { greedyReferences } from '../helpers/aidreams';
 import { column, gotoReady, outputOf, waitDone } from './columns';
-import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { REPO_ROOT, openSite, type Site } from './harness';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -17,31 +17,26 @@ const variantsShown = (page: Page) =>
   page.locator('article.column').evaluateAll((els) => els.map((e) => e.getAttribute('data-variant')));
 
 describe('the built-in default model, offline', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
   const blocked: string[] = [];
   const ref = greedyReferences().find((r) => r.prompt === 'I dreamed')!;
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
+    site = await openSite();
     // Offline as a newcomer without network would be: nothing leaves this machine.
-    await browser.context.route(
+    await site.browser.context.route(
       (url) => url.protocol.startsWith('http') && !LOOPBACK.has(url.hostname),
       async (route) => {
         blocked.push(route.request().url());
         await route.abort('internetdisconnected');
       },
     );
-    page = browser.page;
-    await gotoReady(page, server.url);
+    page = site.page;
+    await gotoReady(page, site.server.url);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('opens aidreams260K (trained, served) with fp32, q8 and q4 columns and the chat template off', async () => {
     await expect.poll(() => page.locator('#model').inputValue()).toBe('served:aidreams260K');
@@ -88,8 +83,8 @@ describe('the built-in default model, offline', () => {
     );
 
     expect(blocked).toEqual([]);
-    expect(browser.externalRequests).toEqual([]);
-    expect(browser.failedRequests).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(site.browser.externalRequests).toEqual([]);
+    expect(site.browser.failedRequests).toEqual([]);
+    expect(site.browser.errors).toEqual([]);
   });
 });

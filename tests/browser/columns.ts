@@ -2,6 +2,7 @@
 // variant, status, generation counter, token count and output text as attributes/elements.
 import type { Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { CHECKPOINT, TOKENIZER } from '../helpers/aidreams';
 
 export const column = (page: Page, stem: string) => page.locator(`article.column[data-variant="${stem}"]`);
 
@@ -85,5 +86,19 @@ export async function waitReady(page: Page, stem: string, timeout = 120_000): Pr
     (s) => document.querySelector(`article.column[data-variant="${s}"]`)?.getAttribute('data-status') === 'ready',
     stem,
     { timeout, polling: 100 },
+  );
+}
+
+/** Opens the site on WASM and imports aidreams260K (../shared) through the file input, as a person
+ *  would; resolves once the import succeeded and its model is the one selected. */
+export async function importAidreams(page: Page, siteUrl: string): Promise<void> {
+  await gotoReady(page, `${siteUrl}?device=wasm`);
+  await openFiles(page, [CHECKPOINT, TOKENIZER]);
+  expect(await page.locator('#import-status').textContent()).toMatch(/Imported/);
+  // (Also called from beforeAll, where expect.poll is not allowed: wait in the page instead.)
+  await page.waitForFunction(
+    () => document.querySelector<HTMLSelectElement>('#model')?.value === 'local:aidreams260K',
+    undefined,
+    { timeout: 60_000 },
   );
 }

@@ -8,12 +8,12 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { greedyReferences } from '../helpers/aidreams';
 import { AIDREAMS_REPO, aidreamsHubFolder } from '../helpers/hub-fixture';
 import { startHubMirror, type HubMirror, type MirrorFault } from '../helpers/hub-mirror';
 import { cleanupTempDirs } from '../helpers/model-dirs';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { openSite, type Site } from './harness';
 import { column, gotoReady, outputOf, waitSettled } from './columns';
 
 const STEM = 'model';
@@ -24,8 +24,7 @@ const HUB_CACHE = 'quantlab-hub-v1';
 
 describe('downloads from a model host', () => {
   let mirror: HubMirror;
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
   let dir: string;
   let pageUrl: string;
@@ -126,9 +125,8 @@ describe('downloads from a model host', () => {
     for (const f of FILES) sizes[f] = statSync(join(dir, f)).size;
     mirror = await startHubMirror();
     mirror.addRepo(AIDREAMS_REPO, dir);
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
+    site = await openSite();
+    page = site.page;
     const q = new URLSearchParams({
       device: 'wasm',
       host: mirror.url,
@@ -140,14 +138,13 @@ describe('downloads from a model host', () => {
       prompt: ref.prompt,
       live: '0',
     });
-    pageUrl = `${server.url}?${q}`;
+    pageUrl = `${site.server.url}?${q}`;
     await gotoReady(page, pageUrl);
     await column(page, STEM).waitFor();
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await site?.close();
     await mirror?.close();
     cleanupTempDirs();
   });
@@ -197,7 +194,7 @@ describe('downloads from a model host', () => {
     // Each file once, whole, asked for by the site's origin (cross-origin to the mirror).
     expect(completed().sort()).toEqual([...FILES].sort());
     expect(fetched()).toHaveLength(FILES.length);
-    expect([...new Set(mirror.log.map((r) => r.origin))]).toEqual([server.url.replace(/\/$/, '')]);
+    expect([...new Set(mirror.log.map((r) => r.origin))]).toEqual([site.server.url.replace(/\/$/, '')]);
   });
 
   it('loads again from the browser cache with no request, also with the host stopped', async () => {
@@ -217,7 +214,7 @@ describe('downloads from a model host', () => {
     // The host unreachable, the page reloaded: the same text from the cache.
     await mirror.stop();
     try {
-      const before = browser.requests.length;
+      const before = site.browser.requests.length;
       t0 = performance.now();
       await gotoReady(page, pageUrl);
       await column(page, STEM).waitFor();
@@ -229,9 +226,9 @@ describe('downloads from a model host', () => {
       );
       await expectReference();
       // No file was asked of the host (the page's attempt to list the repository again is not a download).
-      expect(browser.requests.slice(before).filter((u) => u.startsWith(mirror.url) && u.includes('/resolve/'))).toEqual(
-        [],
-      );
+      expect(
+        site.browser.requests.slice(before).filter((u) => u.startsWith(mirror.url) && u.includes('/resolve/')),
+      ).toEqual([]);
       expect(await summary.getAttribute('data-source')).toBe('cache');
     } finally {
       await mirror.restart();

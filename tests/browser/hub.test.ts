@@ -7,14 +7,14 @@
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT, greedyReferences, TOKENIZER } from '../helpers/aidreams';
 import { runCli } from '../helpers/cli';
 import { AIDREAMS_REPO, aidreamsHubFolder } from '../helpers/hub-fixture';
 import { startHubMirror, type HubMirror } from '../helpers/hub-mirror';
 import { cleanupTempDirs, tempDir } from '../helpers/model-dirs';
 import { column, gotoReady, outputOf, waitDone, waitReady } from './columns';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { openSite, type Site } from './harness';
 
 const KEY = `hub:${AIDREAMS_REPO}`;
 const HUB = 'https://huggingface.co';
@@ -44,8 +44,7 @@ async function openById(page: Page, text: string) {
 }
 
 describe('Hub models by id through a Model host', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
   let mirror: HubMirror;
   let fixture: string;
@@ -64,21 +63,19 @@ describe('Hub models by id through a Model host', () => {
     writeFileSync(join(bare, 'whisper', 'config.json'), '{"model_type":"whisper"}');
     writeFileSync(join(bare, 'whisper', 'onnx', 'model.onnx'), 'not used');
     mirror.addRepo('quantlab-test/whisper', join(bare, 'whisper'));
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
+    site = await openSite();
+    page = site.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await site?.close();
     await mirror?.close();
     cleanupTempDirs();
   });
 
   it('opens model=hub:owner/name on host=<mirror>, lists every precision with its size, and writes the reference text in fp32', async () => {
     const t0 = performance.now();
-    await gotoReady(page, `${server.url}?device=wasm&host=${encodeURIComponent(mirror.url)}&model=${KEY}`);
+    await gotoReady(page, `${site.server.url}?device=wasm&host=${encodeURIComponent(mirror.url)}&model=${KEY}`);
     await expect.poll(() => page.locator('#model').inputValue()).toBe(KEY);
     expect(await page.locator('#hub-status').getAttribute('data-state')).toBe('ok');
     // Every onnx/*.onnx of the fixture on disk is offered, each with its size.
@@ -124,11 +121,11 @@ describe('Hub models by id through a Model host', () => {
       'onnx/model_quantized.onnx',
     ])
       expect(got, file).toContain(`/${AIDREAMS_REPO}/resolve/main/${file}`);
-    const origin = new URL(server.url).origin;
+    const origin = new URL(site.server.url).origin;
     expect(new Set(mirror.log.map((e) => e.origin))).toEqual(new Set([origin]));
     expect(origin).not.toBe(mirror.url);
-    expect(browser.externalRequests).toEqual([]);
-    expect(browser.requests.filter((u) => u.includes('huggingface.co'))).toEqual([]);
+    expect(site.browser.externalRequests).toEqual([]);
+    expect(site.browser.requests.filter((u) => u.includes('huggingface.co'))).toEqual([]);
     const bytes = mirror.log.reduce((n, e) => n + e.bytes, 0);
     console.log(
       `[hub] listing ${listedMs.toFixed(0)} ms; fp32 + q8 downloaded (${(bytes / 1e6).toFixed(2)} MB from the mirror) and loaded in ${loadMs.toFixed(0)} ms`,
@@ -156,7 +153,7 @@ describe('Hub models by id through a Model host', () => {
     expect(chunks.length).toBeGreaterThan(1);
     const repo = 'quantlab-test/aidreams260K-ext';
     mirror.addRepo(repo, ext);
-    await gotoReady(page, `${server.url}?device=wasm&host=${encodeURIComponent(mirror.url)}&model=hub:${repo}`);
+    await gotoReady(page, `${site.server.url}?device=wasm&host=${encodeURIComponent(mirror.url)}&model=hub:${repo}`);
     await expect.poll(() => page.locator('#model').inputValue()).toBe(`hub:${repo}`);
     // Offered, flagged, and sized as the whole download (the .onnx and every chunk).
     const label = page.locator('label:has(input[data-stem="model"])');
@@ -180,7 +177,7 @@ describe('Hub models by id through a Model host', () => {
     expect(ref.prompt + (await outputOf(page, 'model'))).toBe(ref.text);
     const got = mirror.log.filter((e) => e.method === 'GET' && e.status === 200).map((e) => e.path);
     for (const f of chunks) expect(got, f).toContain(`/${repo}/resolve/main/onnx/${f}`);
-    expect(browser.externalRequests).toEqual([]);
+    expect(site.browser.externalRequests).toEqual([]);
   });
 
   it('opens the same repository typed into the Hub model field', async () => {
@@ -256,7 +253,7 @@ describe('Hub models by id through a Model host', () => {
 
   it('keeps the Model host across a reload, in the share link only while it is not the Hub', async () => {
     await expect.poll(() => new URL(page.url()).searchParams.get('host')).toBe(mirror.url);
-    await gotoReady(page, `${server.url}?device=wasm`);
+    await gotoReady(page, `${site.server.url}?device=wasm`);
     expect(await page.locator('#model-host').inputValue()).toBe(mirror.url);
     await expect.poll(() => page.locator('#model').inputValue()).toBe(KEY);
     await expect.poll(() => new URL(page.url()).searchParams.get('host')).toBe(mirror.url);
@@ -276,9 +273,9 @@ describe('Hub models by id through a Model host', () => {
     await expect.poll(() => page.locator('#model-host').inputValue()).toBe(HUB);
     await expect.poll(() => new URL(page.url()).searchParams.has('host')).toBe(false);
     await expect.poll(() => new URL(page.url()).searchParams.get('model')).toBe(builtIn);
-    await gotoReady(page, `${server.url}?device=wasm`);
+    await gotoReady(page, `${site.server.url}?device=wasm`);
     expect(await page.locator('#model-host').inputValue()).toBe(HUB);
     expect(new URL(page.url()).searchParams.has('host')).toBe(false);
-    expect(browser.externalRequests).toEqual([]);
+    expect(site.browser.externalRequests).toEqual([]);
   });
 });

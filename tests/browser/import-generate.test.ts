@@ -2,35 +2,30 @@
 // input, convert them in the builder worker, and generate greedily in column workers on WASM and
 // on WebGPU: every id of llama2.c's four references must come back.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
 import { noAutorun } from './columns';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { openSite, type Site } from './harness';
 
 describe('aidreams260K imported and generated in the browser', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let modelId = '';
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    await browser.page.goto(noAutorun(server.url));
-    await browser.page.setInputFiles('#open-files', [CHECKPOINT, TOKENIZER]);
-    const status = browser.page.locator('#import-status');
+    site = await openSite();
+    await site.page.goto(noAutorun(site.server.url));
+    await site.page.setInputFiles('#open-files', [CHECKPOINT, TOKENIZER]);
+    const status = site.page.locator('#import-status');
     await status.filter({ hasText: /Imported|Error/ }).waitFor({ timeout: 120_000 });
     console.log('[import]', await status.textContent());
     modelId = (await status.getAttribute('data-model-id')) ?? '';
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('stores the converted model in browser storage', async () => {
     expect(modelId).toBe('aidreams260K');
-    const models = await browser.page.evaluate(() => window.quantlab!.builder.api.list());
+    const models = await site.page.evaluate(() => window.quantlab!.builder.api.list());
     const files = models
       .find((m) => m.id === 'aidreams260K')!
       .files.map((f) => f.path)
@@ -47,7 +42,7 @@ describe('aidreams260K imported and generated in the browser', () => {
   for (const device of ['wasm', 'webgpu'] as const) {
     it(`reproduces every reference id on ${device}`, async () => {
       const refs = greedyReferences();
-      const results = await browser.page.evaluate(
+      const results = await site.page.evaluate(
         async ({ device, refs, modelId }) => {
           const col = window.quantlab!.startColumnWorker();
           try {
@@ -88,7 +83,7 @@ describe('aidreams260K imported and generated in the browser', () => {
   }
 
   it('explains bad files in the page and keeps working', async () => {
-    const page = browser.page;
+    const page = site.page;
     await page.locator('#open-files:not([disabled])').waitFor();
     await page.setInputFiles('#open-files', [
       { name: 'broken.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1000, 0xff) },
@@ -104,6 +99,6 @@ describe('aidreams260K imported and generated in the browser', () => {
     expect(await status.textContent()).toMatch(/broken\.bin does not look like a llama2\.c checkpoint/);
     const models = await page.evaluate(() => window.quantlab!.builder.api.list());
     expect(models.map((m) => m.id)).toEqual(['aidreams260K']);
-    expect(browser.externalRequests).toEqual([]);
+    expect(site.browser.externalRequests).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runnerEvalModel } from '../../src/lib/eval/model';
 import { evaluateQuality, type PrecisionQuality, type QualityReport } from '../../src/lib/eval/quality';
 import { SAMPLE_TEXT } from '../../src/lib/eval/sample';
@@ -15,7 +15,7 @@ import { configureNodeTransformers } from '../../src/node/transformers-env';
 import { CHECKPOINT, TOKENIZER } from '../helpers/aidreams';
 import { parseCsv } from '../helpers/csv';
 import { aidreamsSource, cleanupTempDirs, writeModel } from '../helpers/model-dirs';
-import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { REPO_ROOT, openSite, type Site } from './harness';
 import { column, gotoReady, loadColumns, openFiles } from './columns';
 
 const STEMS = ['model', 'model_quantized', 'model_bnb4', 'model_q4'];
@@ -49,8 +49,7 @@ const idle = (page: Page) =>
   page.waitForFunction(() => window.quantlab!.lab.running === null, undefined, { timeout: 300_000 });
 
 describe('the quality lab', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
   let node: QualityReport;
   let sweepRows = 0;
@@ -75,15 +74,13 @@ describe('the quality lab', () => {
     });
     await Promise.all(runners.map((r) => r.dispose()));
 
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
-    await gotoReady(page, `${server.url}?device=wasm`);
+    site = await openSite();
+    page = site.page;
+    await gotoReady(page, `${site.server.url}?device=wasm`);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await site?.close();
     cleanupTempDirs();
   });
 
@@ -262,7 +259,7 @@ describe('the quality lab', () => {
       rows: window.quantlab!.lab.sweep!.rows.length,
     }));
     await page.waitForTimeout(700);
-    await gotoReady(page, `${server.url}?device=wasm`);
+    await gotoReady(page, `${site.server.url}?device=wasm`);
     await page.locator('#lab-quality').waitFor();
     expect(await page.evaluate(() => JSON.stringify(window.quantlab!.lab.report))).toBe(before.report);
     expect(Number(await page.locator('#lab-sweep-status').getAttribute('data-rows'))).toBe(before.rows);
@@ -272,7 +269,7 @@ describe('the quality lab', () => {
     await page.locator('#lab-run-quality').click();
     expect(await labError(page)).toContain('The baseline fp32 is not loaded');
     await page.locator('#lab').screenshot({ path: path.join(REPO_ROOT, 'test-results/lab-restored.png') });
-    expect(browser.externalRequests).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(site.browser.externalRequests).toEqual([]);
+    expect(site.browser.errors).toEqual([]);
   });
 });

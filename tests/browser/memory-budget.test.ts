@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COLUMN_OVERHEAD_BYTES, WEIGHT_FACTORS } from '../../src/lib/page/memory-budget';
-import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { REPO_ROOT, openSite, type Site } from './harness';
 import { column, gotoReady, waitDone } from './columns';
 
 const MiB = 1024 * 1024;
@@ -53,14 +53,12 @@ async function setBudget(page: Page, mbValue: number): Promise<void> {
 }
 
 describe('memory budget and load watchdog', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
+    site = await openSite();
+    page = site.page;
     const q = new URLSearchParams({
       device: 'wasm',
       model: 'served:quantlab-tiny',
@@ -70,14 +68,11 @@ describe('memory budget and load watchdog', () => {
       prompt: PROMPT,
       live: '0',
     });
-    await gotoReady(page, `${server.url}?${q}`);
+    await gotoReady(page, `${site.server.url}?${q}`);
     for (const s of STEMS) await column(page, s).waitFor();
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('refuses the column that would pass the budget, with the figures, while the others load and generate', async () => {
     expect(

@@ -3,24 +3,22 @@
 // fp16 column is sent to WASM and says why, and a column whose file is corrupt fails on its own
 // with an explanation and a Retry button while the others finish.
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { openSite, type Site } from './harness';
 import { column, waitSettled, gotoReady, openFiles } from './columns';
 
 const N = 20;
 
 describe('the playground on WebGPU', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
   const ref = greedyReferences().find((r) => r.prompt === 'I dreamed')!;
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
-    await gotoReady(page, `${server.url}?device=webgpu`);
+    site = await openSite();
+    page = site.page;
+    await gotoReady(page, `${site.server.url}?device=webgpu`);
     await openFiles(page, [CHECKPOINT, TOKENIZER]);
     await page.locator('#quantize').click();
     const dialog = page.locator('dialog[open]');
@@ -45,10 +43,7 @@ describe('the playground on WebGPU', () => {
       await page.locator(`input[data-stem="${stem}"]`).check();
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('runs fp32 and q4 on WebGPU, fp16 on WASM with the reason, and a corrupt column fails alone', async () => {
     await page.locator('#prompt').fill(ref.prompt);

@@ -6,11 +6,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_MODEL } from '../../src/lib/catalog';
 import type { GenerateParams } from '../../src/lib/runner/types';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
-import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { REPO_ROOT, openSite, type Site } from './harness';
 import { column, outputOf, waitDone, gotoReady, openFiles } from './columns';
 
 const MODEL_KEY = 'local:aidreams260K';
@@ -34,23 +34,18 @@ async function directGenerate(page: Page, params: GenerateParams): Promise<strin
 }
 
 describe('the playground page', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
   const ref = greedyReferences().find((r) => r.prompt === 'I dreamed')!;
   let sampledText = '';
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
-    await gotoReady(page, `${server.url}?device=wasm`);
+    site = await openSite();
+    page = site.page;
+    await gotoReady(page, `${site.server.url}?device=wasm`);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('opens aidreams260K through the file input and writes the reference text in the fp32 column', async () => {
     const t0 = performance.now();
@@ -209,7 +204,7 @@ describe('the playground page', () => {
   it('restores prompt, settings and the last results after a reload', async () => {
     const last = await outputOf(page, 'model');
     await page.waitForTimeout(400); // the state is saved 200 ms after the last change
-    await gotoReady(page, server.url);
+    await gotoReady(page, site.server.url);
     await column(page, 'model').waitFor();
     expect(await page.locator('#model').inputValue()).toBe(MODEL_KEY);
     expect(await page.locator('#prompt').inputValue()).toBe(ref.prompt);
@@ -232,12 +227,12 @@ describe('the playground page', () => {
   });
 
   it('takes settings from a share link, and clamps out-of-range values with a visible message', async () => {
-    await gotoReady(page, `${server.url}?temperature=0.7&seed=5`);
+    await gotoReady(page, `${site.server.url}?temperature=0.7&seed=5`);
     await expect.poll(() => page.locator('#temperature').inputValue()).toBe('0.7');
     expect(await page.locator('#seed').inputValue()).toBe('5');
     expect(await page.locator('#notices').count()).toBe(0);
 
-    await gotoReady(page, `${server.url}?temperature=5&top_k=-3`);
+    await gotoReady(page, `${site.server.url}?temperature=5&top_k=-3`);
     await expect.poll(() => page.locator('#temperature').inputValue()).toBe('2');
     expect(await page.locator('#top-k').inputValue()).toBe('0');
     const notices = (await page.locator('#notices').textContent()) ?? '';
@@ -245,12 +240,12 @@ describe('the playground page', () => {
     expect(notices).toContain('Top-k -3 is below the minimum 0; using 0.');
     await expect.poll(() => new URL(page.url()).searchParams.get('temperature')).toBe('2');
 
-    expect(browser.externalRequests).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(site.browser.externalRequests).toEqual([]);
+    expect(site.browser.errors).toEqual([]);
   });
 
   it('explains a Hub model that cannot load offline and offers the built-in model', async () => {
-    await gotoReady(page, `${server.url}?model=hub:HuggingFaceTB/SmolLM2-135M-Instruct&variants=model_q4`);
+    await gotoReady(page, `${site.server.url}?model=hub:HuggingFaceTB/SmolLM2-135M-Instruct&variants=model_q4`);
     await column(page, 'model_q4').waitFor();
     await page.locator('#load').click();
     const error = column(page, 'model_q4').locator('.column-error');
@@ -272,6 +267,6 @@ describe('the playground page', () => {
     expect(Number(await column(page, 'model').getAttribute('data-tokens'))).toBeGreaterThan(0);
     expect((await outputOf(page, 'model')).length).toBeGreaterThan(0);
     // The only requests that left the machine were the Hub attempts.
-    expect(browser.externalRequests.every((u) => u.startsWith('https://huggingface.co/'))).toBe(true);
+    expect(site.browser.externalRequests.every((u) => u.startsWith('https://huggingface.co/'))).toBe(true);
   });
 });

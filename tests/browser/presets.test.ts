@@ -7,9 +7,9 @@
 // 2-core machine under heavy load the lab's loads took about 3 minutes; the sweep itself 30 s).
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gotoReady } from './columns';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { openSite, type Site } from './harness';
 
 interface Row {
   dtype: string;
@@ -50,25 +50,20 @@ const idle = (page: Page) =>
   });
 
 describe('guided experiments', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
+    site = await openSite();
+    page = site.page;
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('a preset link runs the temperature preset on open: chart, finding, measured rise recomputed from its JSON', async () => {
     await gotoReady(
       page,
-      `${server.url}?device=wasm&autorun=0&live=0&preset=temperature&preset_runs=2&preset_tokens=6`,
+      `${site.server.url}?device=wasm&autorun=0&live=0&preset=temperature&preset_runs=2&preset_tokens=6`,
     );
     const result = page.locator('#preset-result-temperature');
     await result.waitFor({ timeout: 540_000 });

@@ -2,31 +2,23 @@
 // gptq through the Quantize dialog (built-in calibration text; the warning shows only while the
 // lab's own evaluation text is chosen) and with awq through the builder's API, calibrated in the
 // builder worker's onnxruntime-web; both files then run in a column worker, close to fp32.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
-import { gotoReady, openFiles } from './columns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { greedyReferences } from '../helpers/aidreams';
+import { openSite, type Site } from './harness';
+import { importAidreams } from './columns';
 
 describe('calibrated methods in the page', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    await gotoReady(browser.page, `${server.url}?device=wasm`);
-    await openFiles(browser.page, [CHECKPOINT, TOKENIZER]);
+    site = await openSite();
+    await importAidreams(site.page, site.server.url);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('quantizes with gptq from the dialog, warns only for the lab’s text, and awq through the builder; both run', async () => {
-    const page = browser.page;
-    expect(await page.locator('#import-status').textContent()).toMatch(/Imported/);
-    await expect.poll(() => page.locator('#model').inputValue(), { timeout: 60_000 }).toBe('local:aidreams260K');
+    const page = site.page;
     await page.locator('#quantize').click({ timeout: 120_000 });
     const dialog = page.locator('dialog[open]');
     const checked = await dialog

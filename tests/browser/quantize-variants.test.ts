@@ -5,10 +5,10 @@
 // must be refused with a clear message on an adapter without shader-f16. Low bit widths: 2-bit HQQ
 // (MatMulNBits bits=2) through the builder, 3-bit HQQ with zero points (4-bit storage) through the
 // Quantize dialog's method, bits and zero-point fields.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QuantizeOptions } from '../../src/lib/variants/options';
 import { CHECKPOINT, TOKENIZER, greedyReferences } from '../helpers/aidreams';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { openSite, type Site } from './harness';
 import { noAutorun, openFiles } from './columns';
 
 const EXTRA: { dtypes: string[]; options: Omit<QuantizeOptions, 'dtype'> }[] = [
@@ -36,8 +36,7 @@ interface VariantRun {
 }
 
 describe('every quantized variant runs in the browser', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let variants: string[] = [];
   const ids = (() => {
     const r = greedyReferences()[0];
@@ -45,10 +44,9 @@ describe('every quantized variant runs in the browser', () => {
   })();
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    const page = browser.page;
-    await page.goto(noAutorun(server.url));
+    site = await openSite();
+    const page = site.page;
+    await page.goto(noAutorun(site.server.url));
     await openFiles(page, [CHECKPOINT, TOKENIZER]);
     // The dialog: HQQ, 3 bits, a zero point per block, q4 only.
     await page.locator('#quantize').click();
@@ -92,13 +90,10 @@ describe('every quantized variant runs in the browser', () => {
     console.log(`[quantize] ${variants.length} variants: ${variants.join(', ')}`);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   async function runAll(device: 'wasm' | 'webgpu'): Promise<VariantRun[]> {
-    return browser.page.evaluate(
+    return site.page.evaluate(
       async ({ device, variants, ids }) => {
         const logitsOf = async (variant: string, dev: string) => {
           const col = window.quantlab!.startColumnWorker();
@@ -184,7 +179,7 @@ describe('every quantized variant runs in the browser', () => {
 
   // 15 variants on SwiftShader (two low-bit ones added): past the default 600 s on a loaded machine.
   it('runs every float32-compute variant on WebGPU and refuses float16 ones clearly', async () => {
-    const f16 = await browser.page.evaluate(async () =>
+    const f16 = await site.page.evaluate(async () =>
       (await navigator.gpu.requestAdapter())!.features.has('shader-f16'),
     );
     const runs = await runAll('webgpu');

@@ -6,10 +6,10 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HUB_MODELS, TINY_MODEL } from '../../src/lib/catalog';
 import { column, gotoReady, outputOf, waitDone } from './columns';
-import { launchChromium, REPO_ROOT, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { REPO_ROOT, openSite, type Site } from './harness';
 
 const STEMS = ['model', 'model_q4'];
 const TINY_DIR = path.join(REPO_ROOT, 'public/models/quantlab-tiny');
@@ -21,16 +21,14 @@ const generationOf = async (page: Page, stem: string) =>
   Number(await column(page, stem).getAttribute('data-generation'));
 
 describe('nothing stale, files checked at the door', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
   let work: string;
   let firstOutputs: string[] = [];
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
+    site = await openSite();
+    page = site.page;
     // A transformers.js folder that looks right, except that onnx/model.onnx is text.
     work = mkdtempSync(path.join(tmpdir(), 'quantlab-door-'));
     const fake = path.join(work, 'fakemodel');
@@ -45,7 +43,7 @@ describe('nothing stale, files checked at the door', () => {
     const query = `device=wasm&model=${encodeURIComponent(TINY_MODEL.key)}&variants=${STEMS.join(',')}`;
     await gotoReady(
       page,
-      `${server.url}?${query}&temperature=0&max_new_tokens=12&prompt=Hello&chat=0&live=${live ? 1 : 0}`,
+      `${site.server.url}?${query}&temperature=0&max_new_tokens=12&prompt=Hello&chat=0&live=${live ? 1 : 0}`,
     );
     await column(page, 'model_q4').waitFor();
     const before = await generationOf(page, 'model');
@@ -57,8 +55,7 @@ describe('nothing stale, files checked at the door', () => {
   }
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await site?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

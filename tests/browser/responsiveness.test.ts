@@ -10,8 +10,8 @@
 // memory-bandwidth ceiling of each column.
 import type { CDPSession, Page } from 'playwright-core';
 import { lastTrace, mainThreadTasks } from './trace';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSite, type Site } from './harness';
 import { column, gotoReady, loadColumns, waitDone } from './columns';
 
 const STEMS = ['model', 'model_fp16', 'model_quantized', 'model_q4'];
@@ -25,15 +25,13 @@ declare global {
 }
 
 describe('main-thread responsiveness', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
   let cdp: CDPSession;
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
+    site = await openSite();
+    page = site.page;
     cdp = await page.context().newCDPSession(page);
     const q = new URLSearchParams({
       device: 'wasm',
@@ -45,15 +43,12 @@ describe('main-thread responsiveness', () => {
       max_new_tokens: String(NEW_TOKENS),
       prompt: 'Once upon a time',
     });
-    await gotoReady(page, `${server.url}?${q}`);
+    await gotoReady(page, `${site.server.url}?${q}`);
     // Load first: its one-off work (worker start, model parse) is not what this measures.
     await loadColumns(page, STEMS);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('sees a busy main-thread task (so "none" below means something)', async () => {
     const tasks = await mainThreadTasks(cdp, async () => {
@@ -138,7 +133,7 @@ describe('main-thread responsiveness', () => {
         (r.floor!.decodeTokensPerS / r.floor!.floorDecodeTokensPerS).toFixed(2),
       );
       // Ceiling: 10 GB/s over the bytes of the file the column loaded (its size as the server reports it).
-      const res = await fetch(`${server.url}models/quantlab-tiny/onnx/${r.stem}.onnx`, { method: 'HEAD' });
+      const res = await fetch(`${site.server.url}models/quantlab-tiny/onnx/${r.stem}.onnx`, { method: 'HEAD' });
       const bytes = Number(res.headers.get('content-length'));
       const ceiling = 10e9 / bytes;
       expect(Number(await row.locator('[data-k="ceiling"]').textContent())).toBeCloseTo(ceiling, ceiling < 100 ? 1 : 0);

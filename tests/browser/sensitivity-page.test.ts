@@ -7,16 +7,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AutoTokenizer } from '@huggingface/transformers';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeModel } from '../../src/lib/onnx/proto';
 import { CALIBRATION_TEXT } from '../../src/lib/quantize/calibration-sample';
 import { measureSensitivity, type SensitivityReport } from '../../src/lib/quantize/sensitivity';
 import { nodeOrtRuntime } from '../../src/node/ort-runtime';
 import { configureNodeTransformers } from '../../src/node/transformers-env';
-import { CHECKPOINT, TOKENIZER } from '../helpers/aidreams';
 import { REPO } from '../helpers/paths';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
-import { gotoReady, openFiles, waitDone } from './columns';
+import { openSite, type Site } from './harness';
+import { importAidreams, waitDone } from './columns';
 
 const TOKENS = 256;
 const WINDOW = 128;
@@ -40,26 +39,18 @@ async function nodeReference(): Promise<SensitivityReport> {
 }
 
 describe('layer sensitivity in the page', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    await gotoReady(browser.page, `${server.url}?device=wasm`);
-    await openFiles(browser.page, [CHECKPOINT, TOKENIZER]);
+    site = await openSite();
+    await importAidreams(site.page, site.server.url);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('measures at 4 bits rtn as Node does, exports JSON, and writes a budget file that generates', async () => {
-    const page = browser.page;
+    const page = site.page;
     const reference = nodeReference();
-    expect(await page.locator('#import-status').textContent()).toMatch(/Imported/);
-    await expect.poll(() => page.locator('#model').inputValue(), { timeout: 60_000 }).toBe('local:aidreams260K');
     await page.locator('#quantize').click({ timeout: 120_000 });
     const dialog = page.locator('dialog[open]');
     await dialog.locator('#sensitivity-open').click();

@@ -4,8 +4,8 @@
 // says where it stopped; the next Generate does not load again. A load that never ends (the
 // test hook of src/browser/test-hooks.ts) ends with the watchdog's message and a Retry that loads.
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSite, type Site } from './harness';
 import { column, gotoReady, waitReady } from './columns';
 
 const STEM = 'model';
@@ -105,14 +105,12 @@ async function loadFigure(page: Page): Promise<string> {
 }
 
 describe('Stop and the watchdogs', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
+    site = await openSite();
+    page = site.page;
     const q = new URLSearchParams({
       device: 'wasm',
       model: 'served:quantlab-tiny',
@@ -124,14 +122,11 @@ describe('Stop and the watchdogs', () => {
       // No regeneration behind the test's back when it changes a setting.
       live: '0',
     });
-    await gotoReady(page, `${server.url}?${q}`);
+    await gotoReady(page, `${site.server.url}?${q}`);
     await column(page, STEM).waitFor();
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('stops within one token plus 100 ms, stays loaded with its figures, and the next Generate does not reload', async () => {
     const c = column(page, STEM);
