@@ -9,11 +9,7 @@ import type { Grid, GridSpec } from '../../src/lib/quantize/grid';
 import { splitRange, type JobPool } from '../../src/lib/quantize/jobs';
 import { POOLED_METHODS } from '../../src/lib/quantize/methods';
 import { nodeJobPool } from '../../src/node/job-pool';
-import { mulberry32 } from '../helpers/prng';
-
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
+import { gaussian, mulberry32 } from '../helpers/prng';
 
 /** Weights [N, K], inputs X [T, K] with uneven channel scales and one dead channel, H = (2/T) XᵀX. */
 function problem(N: number, K: number, T: number, seed: number) {
