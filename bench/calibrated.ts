@@ -2,6 +2,8 @@
 // seconds spent capturing inputs in ONNX Runtime apart from the total, and the process's peak
 // resident memory so far (getrusage's maxrss, which includes building the fixture).
 
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ModelProto } from '../src/lib/onnx/proto';
 import { awqPrepare } from '../src/lib/quantize/awq-model';
 import { hessianCalibrator } from '../src/lib/quantize/calibration';
@@ -26,7 +28,14 @@ export async function benchCalibrated(
   vocab: number,
   methods: string[],
   bitWidths: (2 | 3 | 4)[],
+  outDir?: string,
 ): Promise<void> {
+  // --out DIR keeps each file (as <method>-<bits>.onnx), to compare outputs across code changes.
+  const keep = (name: string, bytes: Uint8Array) => {
+    if (!outDir) return;
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, name), bytes);
+  };
   const w = windows(vocab);
   for (const method of methods) {
     for (const bits of bitWidths) {
@@ -35,7 +44,15 @@ export async function benchCalibrated(
       const cpu = () => `${(cpuSeconds() - c0).toFixed(1)} s CPU`;
       if (method === 'gptq') {
         const calibrator = hessianCalibrator(model, nodeCalibRuntime, w);
-        const { report } = await quantizeModel(model, { dtype: 'q4', method: 'gptq', bits }, { calibrator });
+        const { report, bytes } = await quantizeModel(
+          model,
+          { dtype: 'q4', method: 'gptq', bits },
+          {
+            calibrator,
+            pool: nodeCalibRuntime.pool,
+          },
+        );
+        keep(`gptq-${bits}.onnx`, bytes);
         const captureS = calibrator.capture.seconds;
         console.log(
           `${report.file.padEnd(26)} gptq ${bits}-bit: ${((performance.now() - t) / 1000).toFixed(1)} s (${cpu()}; capture ${captureS.toFixed(1)} s), peak RSS ${peakMiB()} MiB`,
@@ -44,11 +61,12 @@ export async function benchCalibrated(
         const spec = { bits, blockSize: 32, symmetric: true, scaleType: 'float32' as const };
         const prepared = await awqPrepare(model, nodeCalibRuntime, w, spec, { kept: (x) => x.role === 'lm_head' });
         const search = (performance.now() - t) / 1000;
-        const { report } = await quantizeModel(
+        const { report, bytes } = await quantizeModel(
           prepared.model,
           { dtype: 'q4', method: 'awq', bits },
-          { calibrator: prepared.calibrator },
+          { calibrator: prepared.calibrator, pool: nodeCalibRuntime.pool },
         );
+        keep(`awq-${bits}.onnx`, bytes);
         console.log(
           `${report.file.padEnd(26)} awq ${bits}-bit: ${((performance.now() - t) / 1000).toFixed(1)} s (${cpu()}; scale search ${search.toFixed(1)} s), peak RSS ${peakMiB()} MiB`,
         );

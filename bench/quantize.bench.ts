@@ -3,7 +3,7 @@
 // memory so far. Targets: every RTN variant < 15 s, q4 < 8 s, HQQ < 20 s, peak < 2 GB. Then the
 // calibrated methods (targets: GPTQ 4-bit < 60 s, AWQ < 60 s) on 512 calibration tokens (random
 // ids: the weights are random too, so only the time means anything).
-// Run: npx tsx bench/quantize.bench.ts [--runs 1] [--only q4,bnb4 | --only hqq] [--methods gptq,awq] [--method-bits 4,3,2]
+// Run: npx tsx bench/quantize.bench.ts [--runs 1] [--only q4,bnb4 | --only hqq] [--methods gptq,awq] [--method-bits 4,3,2] [--out DIR]
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildDecoderGraph } from '../src/lib/model/llama-graph';
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: '' },
     methods: { type: 'string', default: 'gptq,awq' },
     'method-bits': { type: 'string', default: '4' },
+    out: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -80,4 +81,5 @@ await benchCalibrated(
   config.vocabSize,
   values.methods ? values.methods.split(',') : [],
   values['method-bits'].split(',').map(Number) as (2 | 3 | 4)[],
+  values.out,
 );

@@ -17,9 +17,11 @@ import {
 } from '../lib/quantize/calibration';
 import { CALIBRATION_TEXT } from '../lib/quantize/calibration-sample';
 import { encodeCalibrationText } from '../lib/quantize/calibration-tokenizer';
+import { nodeJobPool } from './job-pool';
 
-/** onnxruntime-node sessions from model bytes, all graph optimisations on. */
+/** onnxruntime-node sessions from model bytes, all graph optimisations on; GPTQ's and AWQ's loops on a pool of this thread and a worker. */
 export const nodeCalibRuntime: CalibRuntime = {
+  pool: nodeJobPool(),
   createSession: async (bytes) => {
     const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
     return {

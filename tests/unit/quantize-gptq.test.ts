@@ -5,11 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { gptqQuantize, inverseCholeskyUpper } from '../../src/lib/quantize/gptq';
 import { dequantizeGrid, rtnGrid, type GridSpec } from '../../src/lib/quantize/grid';
-import { mulberry32 } from '../helpers/prng';
-
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
+import { gaussian, mulberry32 } from '../helpers/prng';
 
 /** Weights [N, K] with a few outliers, and inputs X [T, K] with uneven channel scales and one dead channel. */
 function problem(N: number, K: number, T: number, seed: number) {

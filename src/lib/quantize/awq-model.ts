@@ -158,7 +158,17 @@ export async function awqPrepare(
       for (let i = 0; i < want; i++)
         X.set(c.inputs!.subarray(Math.floor(i * step) * K, (Math.floor(i * step) + 1) * K), i * K);
       const weights = searched.map((t) => ({ rows: rowsOf(t), N: t.N }));
-      const { alpha, scales: s } = await awqSearchScaleWith(product.bind(X, K), weights, K, X, want, c.meanAbs!, spec);
+      const { alpha, scales: s } = await awqSearchScaleWith(
+        product.bind(X, K),
+        weights,
+        K,
+        X,
+        want,
+        c.meanAbs!,
+        spec,
+        undefined,
+        runtime.pool,
+      );
       report.folded = fold.kind;
       report.alpha = alpha;
       // W · diag(s) for each weight of the group.

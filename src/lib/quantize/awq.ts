@@ -12,9 +12,13 @@ import {
   rtnBlockParams,
   rtnGrid,
   dequantizeGrid,
+  type Grid,
   type GridSpec,
+  type PooledQuantizer,
+  type WeightContext,
   type WeightQuantizer,
 } from './grid';
+import { inlinePool, splitRange, type Job, type JobPool, type KernelRegistry } from './jobs';
 
 /** α values searched: 0, 1/n, ..., (n-1)/n (AutoAWQ: n = 20). */
 export const AWQ_ALPHA_GRID = 20;
@@ -112,43 +116,68 @@ export const AWQ_REFINE = 1e-4;
 
 /**
  * The differences W - Ŵ of every weight of the group at scales s, as one [ΣN, K] matrix (the
- * weights' rows one after another), in float32: what awqOutputError multiplies X by.
+ * weights' rows one after another), in float32: what awqOutputError multiplies X by. Each weight's
+ * rows are cut into one job per thread of the pool.
  */
-function deltas(weights: AwqWeight[], K: number, s: Float64Array, spec: GridSpec): Float32Array {
+async function deltas(
+  pool: JobPool,
+  weights: AwqWeight[],
+  K: number,
+  s: Float64Array,
+  spec: GridSpec,
+): Promise<Float32Array> {
   const total = weights.reduce((a, w) => a + w.N, 0);
-  const out = new Float32Array(K * total);
+  const out = new Float32Array(pool.shared(4 * K * total));
+  const jobs: Job[] = [];
+  let row = 0;
+  for (const w of weights) {
+    for (const [n0, n1] of splitRange(w.N, pool.size)) {
+      jobs.push({ kernel: 'awq.deltaRows', args: [w.rows, K, s, spec, out, row, n0, n1] });
+    }
+    row += w.N;
+  }
+  await pool.run(jobs);
+  return out;
+}
+
+/** Rows [n0, n1) of W - Ŵ for one weight, into out from row `row0 + n0`: rtnGrid of W·diag(s) then dequantizeGrid, fused per block (the same float32 roundings). */
+function deltaRows(
+  rows: Float32Array,
+  K: number,
+  s: Float64Array,
+  spec: GridSpec,
+  out: Float32Array,
+  row0: number,
+  n0: number,
+  n1: number,
+): void {
   const bs = spec.blockSize;
   const levels = gridLevels(spec.bits);
   const scaled = new Float32Array(bs);
-  let row = 0;
-  // rtnGrid of W·diag(s) then dequantizeGrid, fused per block (the same float32 roundings).
-  for (const w of weights) {
-    for (let n = 0; n < w.N; n++, row++) {
-      const src = n * K;
-      const o = row * K;
-      for (let k0 = 0; k0 < K; k0 += bs) {
-        const len = Math.min(K, k0 + bs) - k0;
-        let mn = 0;
-        let mx = 0;
-        for (let j = 0; j < len; j++) {
-          scaled[j] = w.rows[src + k0 + j] * s[k0 + j];
-          const v = scaled[j];
-          if (v < mn) mn = v;
-          if (v > mx) mx = v;
-        }
-        const { scale, zero } = rtnBlockParams(mn, mx, spec);
-        const inv = scale === 0 ? 0 : 1 / scale;
-        for (let j = 0; j < len; j++) {
-          let q = Math.round(scaled[j] * inv) + zero;
-          if (q < 0) q = 0;
-          else if (q > levels) q = levels;
-          const k = k0 + j;
-          out[o + k] = w.rows[src + k] - Math.fround((q - zero) * scale) / s[k];
-        }
+  for (let n = n0; n < n1; n++) {
+    const src = n * K;
+    const o = (row0 + n) * K;
+    for (let k0 = 0; k0 < K; k0 += bs) {
+      const len = Math.min(K, k0 + bs) - k0;
+      let mn = 0;
+      let mx = 0;
+      for (let j = 0; j < len; j++) {
+        scaled[j] = rows[src + k0 + j] * s[k0 + j];
+        const v = scaled[j];
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      const { scale, zero } = rtnBlockParams(mn, mx, spec);
+      const inv = scale === 0 ? 0 : 1 / scale;
+      for (let j = 0; j < len; j++) {
+        let q = Math.round(scaled[j] * inv) + zero;
+        if (q < 0) q = 0;
+        else if (q > levels) q = levels;
+        const k = k0 + j;
+        out[o + k] = rows[src + k] - Math.fround((q - zero) * scale) / s[k];
       }
     }
   }
-  return out;
 }
 
 /**
@@ -167,11 +196,14 @@ export async function awqSearchScaleWith(
   meanAbs: Float64Array,
   spec: GridSpec,
   grid = AWQ_ALPHA_GRID,
+  pool: JobPool = inlinePool(AWQ_KERNELS),
 ): Promise<AwqScaleResult> {
   const total = weights.reduce((a, w) => a + w.N, 0);
   const errors: number[] = [];
   for (let i = 0; i < grid; i++) {
-    const y = await product(deltas(weights, K, awqScales(meanAbs, i / grid), spec), total);
+    const d = await deltas(pool, weights, K, awqScales(meanAbs, i / grid), spec);
+    // ONNX Runtime reads plain memory: shared results are copied out first.
+    const y = await product(d.buffer instanceof ArrayBuffer ? d : d.slice(), total);
     let sum = 0;
     for (let j = 0; j < y.length; j++) sum += y[j] * y[j];
     errors.push(sum / (total * T));
@@ -195,7 +227,28 @@ export async function awqSearchScaleWith(
  * inputs (through ctx.hessian of the scaled inputs: Δᵀ H Δ over the block) is least.
  */
 export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
-  // H's diagonal blocks, read from the full H or from the blocks alone (the same numbers).
+  const g = emptyGrid(N, K, spec);
+  const H = clipHessian(g, ctx);
+  awqClipRows(rows, K, spec, H, ctx?.hessian !== undefined, g.q, g.scales, g.zeros, 0, N);
+  return g;
+};
+
+/** awqGrid with the rows spread over a pool's threads (the same grid to the bit). */
+export const awqGridOn: PooledQuantizer = async (pool, rows, N, K, spec, ctx) => {
+  const g = emptyGrid(N, K, spec, (b) => pool.shared(b));
+  const H = clipHessian(g, ctx);
+  const full = ctx?.hessian !== undefined;
+  await pool.run(
+    splitRange(N, pool.size).map(([n0, n1]) => ({
+      kernel: 'awq.clipRows',
+      args: [rows, K, spec, H, full, g.q, g.scales, g.zeros, n0, n1],
+    })),
+  );
+  return g;
+};
+
+/** H's diagonal blocks for the clip search, read from the full H or from the blocks alone (the same numbers). */
+function clipHessian(g: Grid, ctx: WeightContext | undefined): Float64Array {
   const H = ctx?.hessian ?? ctx?.hessianBlocks;
   if (!H) {
     throw new QuantlabError(
@@ -204,13 +257,29 @@ export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
       'Give a calibration text (quantlab quantize --calib FILE, or the Quantize dialog’s calibration source).',
     );
   }
-  const g = emptyGrid(N, K, spec);
-  const levels = gridLevels(spec.bits);
-  const bs = spec.blockSize;
-  const full = ctx?.hessian !== undefined;
-  if (!full && H.length !== g.kBlocks * bs * bs) {
+  const bs = g.spec.blockSize;
+  if (ctx?.hessian === undefined && H.length !== g.kBlocks * bs * bs) {
     throw new QuantlabError('internal', `AWQ's Hessian blocks were cut for another block size than ${bs}`);
   }
+  return H;
+}
+
+/** The clip search and rounding of rows [n0, n1), into the grid's arrays q, scales and zeros. */
+function awqClipRows(
+  rows: Float32Array,
+  K: number,
+  spec: GridSpec,
+  H: Float64Array,
+  full: boolean,
+  q: Uint8Array,
+  scales: Float32Array,
+  zeros: Uint8Array,
+  n0: number,
+  n1: number,
+): void {
+  const levels = gridLevels(spec.bits);
+  const bs = spec.blockSize;
+  const kBlocks = Math.ceil(K / bs);
   const stride = full ? K : bs;
   const R = AWQ_CLIP_RATIOS.length;
   // Every ratio's levels and differences first, then their quadratic forms two ratios at a time
@@ -219,8 +288,8 @@ export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
   const cand = new Uint8Array(R * bs);
   const params: { scale: number; zero: number }[] = new Array(R);
   const errs = new Float64Array(R);
-  for (let n = 0; n < N; n++) {
-    for (let b = 0; b < g.kBlocks; b++) {
+  for (let n = n0; n < n1; n++) {
+    for (let b = 0; b < kBlocks; b++) {
       const k0 = b * bs;
       const len = Math.min(K, k0 + bs) - k0;
       let mn = 0;
@@ -307,10 +376,15 @@ export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
         }
       }
       const p = best < 0 ? { scale: 0, zero: 0 } : params[best];
-      g.scales[n * g.kBlocks + b] = p.scale;
-      g.zeros[n * g.kBlocks + b] = p.zero;
-      if (best >= 0) g.q.set(cand.subarray(best * bs, best * bs + len), n * K + k0);
+      scales[n * kBlocks + b] = p.scale;
+      zeros[n * kBlocks + b] = p.zero;
+      if (best >= 0) q.set(cand.subarray(best * bs, best * bs + len), n * K + k0);
     }
   }
-  return g;
-};
+}
+
+/** The kernels AWQ's jobs run, by name (jobs.ts). */
+export const AWQ_KERNELS = {
+  'awq.deltaRows': deltaRows,
+  'awq.clipRows': awqClipRows,
+} satisfies KernelRegistry;

@@ -24,6 +24,7 @@ import type { MakeTensor, OrtTensor } from '../onnx/session';
 import { planWindows } from '../metrics/windows';
 import { transpose } from '../numeric/transpose';
 import type { WeightContext } from './grid';
+import type { JobPool } from './jobs';
 import type { WeightCalibrator } from './methods';
 import { findWeightTargets, type WeightTarget } from './targets';
 
@@ -37,6 +38,8 @@ export interface CalibSession {
 export interface CalibRuntime {
   createSession(bytes: Uint8Array): Promise<CalibSession>;
   tensor: MakeTensor;
+  /** Threads for GPTQ's and AWQ's own loops (absent: they run on this thread). */
+  pool?: JobPool;
 }
 
 export interface CalibrationText {

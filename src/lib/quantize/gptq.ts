@@ -3,7 +3,25 @@
 // the layer's inputs (H = 2 X Xᵀ), so the layer's output on the calibration inputs moves least.
 
 import { QuantlabError } from '../errors';
-import { emptyGrid, gridLevels, rtnBlockParams, type Grid, type GridSpec, type WeightQuantizer } from './grid';
+import {
+  emptyGrid,
+  gridLevels,
+  rtnBlockParams,
+  type Grid,
+  type GridSpec,
+  type PooledQuantizer,
+  type WeightContext,
+  type WeightQuantizer,
+} from './grid';
+import {
+  localMemory,
+  runSteps,
+  runStepsInline,
+  splitRange,
+  type JobPool,
+  type JobSteps,
+  type KernelRegistry,
+} from './jobs';
 
 export interface GptqOptions {
   /** Dampening added to H's diagonal, as a fraction of its mean diagonal (default 0.01). */
@@ -14,6 +32,9 @@ export interface GptqOptions {
   lazyBatch?: number;
 }
 
+/** Rows of the Cholesky factor per step: the rows of a step split over the pool's threads. */
+const CHOL_STEP = 64;
+
 /**
  * The upper Cholesky factor U of H⁻¹ (H⁻¹ = UᵀU), in place of nothing: H is not modified.
  * With P the order reversal, chol(P H P) = L gives H⁻¹ = (P L⁻¹ P)ᵀ (P L⁻¹ P), and P L⁻¹ P is
@@ -21,59 +42,115 @@ export interface GptqOptions {
  * Throws when H is not positive definite.
  */
 export function inverseCholeskyUpper(H: Float64Array, K: number): Float64Array {
-  // L = chol(P H P), lower, row-major: L[i][j] for j <= i. (P H P)[i][j] = H[K-1-i][K-1-j].
-  // Every sum runs over k in increasing order, as in the textbook loop; rows go eight at a time
-  // only so that one load of row j serves eight of them.
-  const L = new Float64Array(K * K);
-  const hp = (i: number, j: number) => H[(K - 1 - i) * K + (K - 1 - j)];
-  for (let i0 = 0; i0 < K; i0 += 8) {
-    const full = i0 + 8 <= K;
-    if (full) {
-      const r0 = i0 * K;
-      const r1 = r0 + K;
-      const r2 = r1 + K;
-      const r3 = r2 + K;
-      const r4 = r3 + K;
-      const r5 = r4 + K;
-      const r6 = r5 + K;
-      const r7 = r6 + K;
-      for (let j = 0; j < i0; j++) {
-        const rj = j * K;
-        let s0 = hp(i0, j);
-        let s1 = hp(i0 + 1, j);
-        let s2 = hp(i0 + 2, j);
-        let s3 = hp(i0 + 3, j);
-        let s4 = hp(i0 + 4, j);
-        let s5 = hp(i0 + 5, j);
-        let s6 = hp(i0 + 6, j);
-        let s7 = hp(i0 + 7, j);
-        for (let k = 0; k < j; k++) {
-          const l = L[rj + k];
-          s0 -= L[r0 + k] * l;
-          s1 -= L[r1 + k] * l;
-          s2 -= L[r2 + k] * l;
-          s3 -= L[r3 + k] * l;
-          s4 -= L[r4 + k] * l;
-          s5 -= L[r5 + k] * l;
-          s6 -= L[r6 + k] * l;
-          s7 -= L[r7 + k] * l;
-        }
-        const d = L[rj + j];
-        L[r0 + j] = s0 / d;
-        L[r1 + j] = s1 / d;
-        L[r2 + j] = s2 / d;
-        L[r3 + j] = s3 / d;
-        L[r4 + j] = s4 / d;
-        L[r5 + j] = s5 / d;
-        L[r6 + j] = s6 / d;
-        L[r7 + j] = s7 / d;
-      }
+  return runStepsInline(factorSteps(H, K, 1, localMemory), GPTQ_KERNELS);
+}
+
+/**
+ * inverseCholeskyUpper as steps of jobs for `parts` threads, its arrays in `memory` (H must be
+ * there too): L = chol(P H P) CHOL_STEP rows at a time (the rows' entries left of the step's
+ * columns split over the threads, the triangle on the diagonal on this thread), then L⁻¹ in
+ * blocks of eight columns spread over the threads.
+ */
+function* factorSteps(
+  H: Float64Array,
+  K: number,
+  parts: number,
+  memory: (bytes: number) => ArrayBuffer | SharedArrayBuffer,
+): JobSteps<Float64Array> {
+  const L = new Float64Array(memory(8 * K * K));
+  for (let b0 = 0; b0 < K; b0 += CHOL_STEP) {
+    const b1 = Math.min(K, b0 + CHOL_STEP);
+    if (b0 > 0) {
+      yield splitRange(b1 - b0, parts, 8).map(([a, b]) => ({
+        kernel: 'gptq.cholRect',
+        args: [H, L, K, b0 + a, b0 + b, 0, b0],
+      }));
     }
-    for (let i = i0; i < Math.min(K, i0 + 8); i++) {
+    cholDiagonal(H, L, K, b0, b1);
+  }
+  const Mt = new Float64Array(memory(8 * K * K));
+  yield Array.from({ length: parts }, (_, p) => ({ kernel: 'gptq.inverseBlocks', args: [L, Mt, K, p, parts] }));
+  // U[a][b] = M[K-1-a][K-1-b] = Mt[K-1-b][K-1-a].
+  const U = new Float64Array(memory(8 * K * K));
+  for (let a = 0; a < K; a++) {
+    for (let b = a; b < K; b++) U[a * K + b] = Mt[(K - 1 - b) * K + (K - 1 - a)];
+  }
+  return U;
+}
+
+/**
+ * L = chol(P H P), lower, row-major (L[i][j] for j <= i; (P H P)[i][j] = H[K-1-i][K-1-j]), for rows
+ * [r0, r1) and columns [j0, j1) left of the diagonal (rows j0..j1-1 complete). Every sum runs over
+ * k in increasing order, as in the textbook loop; rows go eight at a time only so that one load of
+ * row j serves eight of them.
+ */
+function cholRect(H: Float64Array, L: Float64Array, K: number, r0: number, r1: number, j0: number, j1: number): void {
+  const last = K * K - 1;
+  let i0 = r0;
+  for (; i0 + 8 <= r1; i0 += 8) {
+    const r0_ = i0 * K;
+    const r1_ = r0_ + K;
+    const r2 = r1_ + K;
+    const r3 = r2 + K;
+    const r4 = r3 + K;
+    const r5 = r4 + K;
+    const r6 = r5 + K;
+    const r7 = r6 + K;
+    for (let j = j0; j < j1; j++) {
+      const rj = j * K;
+      // (P H P)[i][j] = H[last - (i K + j)].
+      let s0 = H[last - r0_ - j];
+      let s1 = H[last - r1_ - j];
+      let s2 = H[last - r2 - j];
+      let s3 = H[last - r3 - j];
+      let s4 = H[last - r4 - j];
+      let s5 = H[last - r5 - j];
+      let s6 = H[last - r6 - j];
+      let s7 = H[last - r7 - j];
+      for (let k = 0; k < j; k++) {
+        const l = L[rj + k];
+        s0 -= L[r0_ + k] * l;
+        s1 -= L[r1_ + k] * l;
+        s2 -= L[r2 + k] * l;
+        s3 -= L[r3 + k] * l;
+        s4 -= L[r4 + k] * l;
+        s5 -= L[r5 + k] * l;
+        s6 -= L[r6 + k] * l;
+        s7 -= L[r7 + k] * l;
+      }
+      const d = L[rj + j];
+      L[r0_ + j] = s0 / d;
+      L[r1_ + j] = s1 / d;
+      L[r2 + j] = s2 / d;
+      L[r3 + j] = s3 / d;
+      L[r4 + j] = s4 / d;
+      L[r5 + j] = s5 / d;
+      L[r6 + j] = s6 / d;
+      L[r7 + j] = s7 / d;
+    }
+  }
+  for (let i = i0; i < r1; i++) {
+    const ri = i * K;
+    for (let j = j0; j < j1; j++) {
+      const rj = j * K;
+      let s = H[last - ri - j];
+      for (let k = 0; k < j; k++) s -= L[ri + k] * L[rj + k];
+      L[ri + j] = s / L[rj + j];
+    }
+  }
+}
+
+/** Rows [b0, b1) of L from column b0 to the diagonal (columns left of b0 done). */
+function cholDiagonal(H: Float64Array, L: Float64Array, K: number, b0: number, b1: number): void {
+  const last = K * K - 1;
+  for (let i0 = b0; i0 < b1; i0 += 8) {
+    const full = i0 + 8 <= b1;
+    if (full) cholRect(H, L, K, i0, i0 + 8, b0, i0);
+    for (let i = i0; i < Math.min(b1, i0 + 8); i++) {
       const ri = i * K;
-      for (let j = full ? i0 : 0; j <= i; j++) {
+      for (let j = full ? i0 : b0; j <= i; j++) {
         const rj = j * K;
-        let s = hp(i, j);
+        let s = H[last - ri - j];
         for (let k = 0; k < j; k++) s -= L[ri + k] * L[rj + k];
         if (i === j) {
           if (!(s > 0))
@@ -85,12 +162,16 @@ export function inverseCholeskyUpper(H: Float64Array, K: number): Float64Array {
       }
     }
   }
-  // M = L⁻¹ (lower), solved column by column; stored transposed (Mt[j][i] = M[i][j]) so the inner
-  // loop runs along rows of both L and Mt. Columns go eight at a time (each sum still in order:
-  // its terms inside the block of eight first, then the rest).
-  const Mt = new Float64Array(K * K);
+}
+
+/**
+ * M = L⁻¹ (lower), column by column, for the blocks of eight columns first, first + step, ...;
+ * stored transposed (Mt[j][i] = M[i][j]) so the inner loop runs along rows of both L and Mt. A
+ * block's columns go together (each sum still in order: its terms inside the block first, then the rest).
+ */
+function inverseBlocks(L: Float64Array, Mt: Float64Array, K: number, first: number, step: number): void {
   const pre = new Float64Array(8);
-  for (let j0 = 0; j0 < K; j0 += 8) {
+  for (let j0 = first * 8; j0 < K; j0 += step * 8) {
     const end = Math.min(K, j0 + 8);
     for (let j = j0; j < end; j++) {
       const mj = j * K;
@@ -160,12 +241,6 @@ export function inverseCholeskyUpper(H: Float64Array, K: number): Float64Array {
       }
     }
   }
-  // U[a][b] = M[K-1-a][K-1-b] = Mt[K-1-b][K-1-a].
-  const U = new Float64Array(K * K);
-  for (let a = 0; a < K; a++) {
-    for (let b = a; b < K; b++) U[a * K + b] = Mt[(K - 1 - b) * K + (K - 1 - a)];
-  }
-  return U;
 }
 
 const factorCache = new WeakMap<Float64Array, Map<string, Float64Array>>();
@@ -187,23 +262,52 @@ export function gptqQuantize(
   hessian: Float64Array,
   opts: GptqOptions = {},
 ): Grid {
+  return runStepsInline(gptqSteps(rows, N, K, spec, hessian, opts, 1, localMemory), GPTQ_KERNELS);
+}
+
+/** gptqQuantize with its loops spread over a pool's threads (the same grid to the bit). */
+export function gptqQuantizeOn(
+  pool: JobPool,
+  rows: Float32Array,
+  N: number,
+  K: number,
+  spec: GridSpec,
+  hessian: Float64Array,
+  opts: GptqOptions = {},
+): Promise<Grid> {
+  return runSteps(
+    gptqSteps(rows, N, K, spec, hessian, opts, pool.size, (b) => pool.shared(b)),
+    pool,
+  );
+}
+
+function* gptqSteps(
+  rows: Float32Array,
+  N: number,
+  K: number,
+  spec: GridSpec,
+  hessian: Float64Array,
+  opts: GptqOptions,
+  parts: number,
+  memory: (bytes: number) => ArrayBuffer | SharedArrayBuffer,
+): JobSteps<Grid> {
   if (hessian.length !== K * K) {
     throw new QuantlabError('internal', `GPTQ needs a ${K}x${K} Hessian, got ${hessian.length} values`);
   }
   const dampFrac = opts.damp ?? 0.01;
   const lazy = Math.max(1, opts.lazyBatch ?? 128);
   const bs = spec.blockSize;
-  const levels = gridLevels(spec.bits);
-  const g = emptyGrid(N, K, spec);
+  const g = emptyGrid(N, K, spec, memory);
   const kb = g.kBlocks;
 
   // Column order: natural, or by decreasing H diagonal (stable).
-  const perm = Array.from({ length: K }, (_, i) => i);
-  if (opts.actOrder) perm.sort((a, b) => hessian[b * K + b] - hessian[a * K + a] || a - b);
+  const order = Array.from({ length: K }, (_, i) => i);
+  if (opts.actOrder) order.sort((a, b) => hessian[b * K + b] - hessian[a * K + a] || a - b);
+  const perm = Int32Array.from(order);
 
   // Permuted copies: W [N, K] in float64, H [K, K]; dead inputs (never active) get H = 1, W = 0.
-  const W = new Float64Array(N * K);
-  const H = new Float64Array(K * K);
+  const W = new Float64Array(memory(8 * N * K));
+  const H = new Float64Array(memory(8 * K * K));
   for (let i = 0; i < K; i++) {
     const pi = perm[i];
     for (let j = 0; j < K; j++) H[i * K + j] = hessian[pi * K + perm[j]];
@@ -226,17 +330,12 @@ export function gptqQuantize(
   const key = `${dampFrac} ${opts.actOrder ? 1 : 0}`;
   let U = factorCache.get(hessian)?.get(key);
   if (!U) {
-    U = inverseCholeskyUpper(H, K);
+    U = yield* factorSteps(H, K, parts, memory);
     const m = factorCache.get(hessian) ?? new Map<string, Float64Array>();
     m.set(key, U);
     factorCache.set(hessian, m);
   }
 
-  const setGroup = (n: number, b: number, mn: number, mx: number) => {
-    const { scale, zero } = rtnBlockParams(mn, mx, spec);
-    g.scales[n * kb + b] = scale;
-    g.zeros[n * kb + b] = zero;
-  };
   if (opts.actOrder) {
     const deadCol = new Uint8Array(K);
     for (let i = 0; i < K; i++) deadCol[perm[i]] = dead[i];
@@ -250,67 +349,127 @@ export function gptqQuantize(
           if (v < mn) mn = v;
           if (v > mx) mx = v;
         }
-        setGroup(n, b, mn, mx);
+        const { scale, zero } = rtnBlockParams(mn, mx, spec);
+        g.scales[n * kb + b] = scale;
+        g.zeros[n * kb + b] = zero;
       }
     }
   }
-
-  // Rows are independent given U: each batch of columns runs row by row (a row's part of the batch
-  // stays in cache), then the batch's errors reach the later columns of every row at once.
-  const err = new Float64Array(N * lazy); // [N, lazy]: the batch's scaled errors
-  for (let i1 = 0; i1 < K; i1 += lazy) {
-    const i2 = Math.min(K, i1 + lazy);
-    const count = i2 - i1;
-    for (let n = 0; n < N; n++) {
-      const base = n * K;
-      for (let c = 0; c < count; c++) {
-        const i = i1 + c;
-        const col = perm[i];
-        const b = Math.floor(col / bs);
-        if (!opts.actOrder && col % bs === 0) {
-          // A group starts: its scale from the current (error-updated) weights.
-          const end = Math.min(K, i + bs);
-          let mn = 0;
-          let mx = 0;
-          for (let k = i; k < end; k++) {
-            const v = W[base + k];
-            if (v < mn) mn = v;
-            if (v > mx) mx = v;
-          }
-          setGroup(n, b, mn, mx);
-        }
-        const urow = i * K;
-        const d = U[urow + i];
-        const s = g.scales[n * kb + b];
-        const z = g.zeros[n * kb + b];
-        const w = W[base + i];
-        let q = z;
-        if (s !== 0) {
-          q = Math.round(w / s) + z;
-          if (q < 0) q = 0;
-          else if (q > levels) q = levels;
-        }
-        g.q[base + col] = q;
-        const e = (w - (q - z) * s) / d;
-        err[n * lazy + c] = e;
-        // Feed the error forward to the rest of this batch.
-        for (let j = i + 1; j < i2; j++) W[base + j] -= e * U[urow + j];
-      }
-    }
-    if (i2 < K) trailingUpdate(W, N, K, U, err, lazy, i1, count, i2);
-  }
+  // Rows are independent given U: each thread takes a range of them.
+  yield splitRange(N, parts, 2).map(([n0, n1]) => ({
+    kernel: 'gptq.rows',
+    args: [W, U, g.q, g.scales, g.zeros, perm, K, spec, opts.actOrder === true, lazy, n0, n1],
+  }));
   return g;
 }
 
 /**
- * W[:, i2:] -= Err · U[i1:i1+count, i2:], the batch's errors reaching every later column. Each
+ * GPTQ's column loop for rows [n0, n1) of W (permuted, float64, updated in place), writing their
+ * levels, and their group scales and zero points unless actOrder fixed them up front. Each batch of
+ * columns runs row by row (a row's part of the batch stays in cache), then the batch's errors reach
+ * the later columns of every row at once.
+ */
+function gptqRows(
+  W: Float64Array,
+  U: Float64Array,
+  q: Uint8Array,
+  scales: Float32Array,
+  zeros: Uint8Array,
+  perm: Int32Array,
+  K: number,
+  spec: GridSpec,
+  actOrder: boolean,
+  lazy: number,
+  n0: number,
+  n1: number,
+): void {
+  const bs = spec.blockSize;
+  const kb = Math.ceil(K / bs);
+  const levels = gridLevels(spec.bits);
+  const err = new Float64Array((n1 - n0) * lazy); // [rows, lazy]: the batch's scaled errors
+  // One row's step at column i (permuted; col in the file's order): a group's scale when one
+  // starts, the level, and the scaled error it returns.
+  const step = (base: number, n: number, i: number, col: number, b: number, d: number): number => {
+    if (!actOrder && col % bs === 0) {
+      // A group starts: its scale from the current (error-updated) weights.
+      const end = Math.min(K, i + bs);
+      let mn = 0;
+      let mx = 0;
+      for (let k = i; k < end; k++) {
+        const v = W[base + k];
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      const p = rtnBlockParams(mn, mx, spec);
+      scales[n * kb + b] = p.scale;
+      zeros[n * kb + b] = p.zero;
+    }
+    const s = scales[n * kb + b];
+    const z = zeros[n * kb + b];
+    const w = W[base + i];
+    let qi = z;
+    if (s !== 0) {
+      qi = Math.round(w / s) + z;
+      if (qi < 0) qi = 0;
+      else if (qi > levels) qi = levels;
+    }
+    q[base + col] = qi;
+    return (w - (qi - z) * s) / d;
+  };
+  for (let i1 = 0; i1 < K; i1 += lazy) {
+    const i2 = Math.min(K, i1 + lazy);
+    const count = i2 - i1;
+    // Two rows at a time, so each load of U's row serves both; each row's operations keep their order.
+    let n = n0;
+    for (; n + 1 < n1; n += 2) {
+      const ba = n * K;
+      const bb = ba + K;
+      const ea = (n - n0) * lazy;
+      const eb = ea + lazy;
+      for (let c = 0; c < count; c++) {
+        const i = i1 + c;
+        const col = perm[i];
+        const b = Math.floor(col / bs);
+        const urow = i * K;
+        const d = U[urow + i];
+        const xa = step(ba, n, i, col, b, d);
+        const xb = step(bb, n + 1, i, col, b, d);
+        err[ea + c] = xa;
+        err[eb + c] = xb;
+        // Feed the errors forward to the rest of this batch.
+        for (let j = i + 1; j < i2; j++) {
+          const u = U[urow + j];
+          W[ba + j] -= xa * u;
+          W[bb + j] -= xb * u;
+        }
+      }
+    }
+    for (; n < n1; n++) {
+      const base = n * K;
+      const eb = (n - n0) * lazy;
+      for (let c = 0; c < count; c++) {
+        const i = i1 + c;
+        const col = perm[i];
+        const urow = i * K;
+        const e = step(base, n, i, col, Math.floor(col / bs), U[urow + i]);
+        err[eb + c] = e;
+        for (let j = i + 1; j < i2; j++) W[base + j] -= e * U[urow + j];
+      }
+    }
+    if (i2 < K) trailingUpdate(W, n0, n1, K, U, err, lazy, i1, count, i2);
+  }
+}
+
+/**
+ * W[n0:n1, i2:] -= Err · U[i1:i1+count, i2:], the batch's errors reaching every later column. Each
  * W[n][j] still takes its subtractions one at a time in column order (w -= e·u, no reordering of
  * the float operations, so the result is the plain loop's to the bit); the loop is only blocked
  * over two rows and four columns so each load of W and U serves several multiply-subtracts.
  */
 function trailingUpdate(
   W: Float64Array,
-  N: number,
+  n0: number,
+  n1: number,
   K: number,
   U: Float64Array,
   err: Float64Array,
@@ -321,12 +480,15 @@ function trailingUpdate(
 ): void {
   // Columns in tiles, so the tile of U (count x TILE) stays in cache while every row passes.
   const TILE = 256;
-  for (let j0 = i2; j0 < K; j0 += TILE) trailingTile(W, N, K, U, err, lazy, i1, count, j0, Math.min(K, j0 + TILE));
+  for (let j0 = i2; j0 < K; j0 += TILE) {
+    trailingTile(W, n0, n1, K, U, err, lazy, i1, count, j0, Math.min(K, j0 + TILE));
+  }
 }
 
 function trailingTile(
   W: Float64Array,
-  N: number,
+  n0: number,
+  n1: number,
   K: number,
   U: Float64Array,
   err: Float64Array,
@@ -336,11 +498,11 @@ function trailingTile(
   j0: number,
   j1: number,
 ): void {
-  let n = 0;
-  for (; n + 1 < N; n += 2) {
+  let n = n0;
+  for (; n + 1 < n1; n += 2) {
     const a = n * K;
     const b = a + K;
-    const ea = n * lazy;
+    const ea = (n - n0) * lazy;
     const eb = ea + lazy;
     let c = 0;
     for (; c + 3 < count; c += 4) {
@@ -386,18 +548,17 @@ function trailingTile(
       }
     }
   }
-  for (; n < N; n++) {
+  for (; n < n1; n++) {
     const a = n * K;
     for (let c = 0; c < count; c++) {
-      const x = err[n * lazy + c];
+      const x = err[(n - n0) * lazy + c];
       const u = (i1 + c) * K;
       for (let j = j0; j < j1; j++) W[a + j] -= x * U[u + j];
     }
   }
 }
 
-/** GPTQ as a registry method: needs ctx.hessian (from a calibration text). */
-export const gptqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
+function needHessian(ctx: WeightContext | undefined): Float64Array {
   if (!ctx?.hessian) {
     throw new QuantlabError(
       'bad-argument',
@@ -405,5 +566,19 @@ export const gptqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
       'Give a calibration text (quantlab quantize --calib FILE, or the Quantize dialog’s calibration source).',
     );
   }
-  return gptqQuantize(rows, N, K, spec, ctx.hessian);
-};
+  return ctx.hessian;
+}
+
+/** GPTQ as a registry method: needs ctx.hessian (from a calibration text). */
+export const gptqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => gptqQuantize(rows, N, K, spec, needHessian(ctx));
+
+/** gptqGrid on a pool's threads. */
+export const gptqGridOn: PooledQuantizer = (pool, rows, N, K, spec, ctx) =>
+  gptqQuantizeOn(pool, rows, N, K, spec, needHessian(ctx));
+
+/** The kernels GPTQ's steps run, by name (jobs.ts). */
+export const GPTQ_KERNELS = {
+  'gptq.cholRect': cholRect,
+  'gptq.inverseBlocks': inverseBlocks,
+  'gptq.rows': gptqRows,
+} satisfies KernelRegistry;

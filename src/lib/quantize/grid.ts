@@ -5,6 +5,7 @@
 // (nbits.ts) and the error report are shared.
 
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../numeric/half';
+import type { JobPool } from './jobs';
 
 /** Bits per weight a method quantizes to (levels 0..2^bits-1). */
 export type GridBits = 2 | 3 | 4 | 8;
@@ -48,6 +49,16 @@ export interface WeightContext {
 /** A method: weight rows [N, K] in, a grid out. */
 export type WeightQuantizer = (rows: Float32Array, N: number, K: number, spec: GridSpec, ctx?: WeightContext) => Grid;
 
+/** A method with its loops spread over a pool's threads: the same grid as its WeightQuantizer. */
+export type PooledQuantizer = (
+  pool: JobPool,
+  rows: Float32Array,
+  N: number,
+  K: number,
+  spec: GridSpec,
+  ctx?: WeightContext,
+) => Promise<Grid>;
+
 /**
  * The MatMulNBits `bits` a grid of `bits` levels is stored in. ONNX Runtime's MatMulNBits takes
  * bits 2, 4 and 8 (checked on onnxruntime-node CPU by the unit test quantize-ops, and on WASM and
@@ -80,8 +91,13 @@ export function storeScale(s: number, type: 'float32' | 'float16'): { value: num
   return { value: f32[0], bits: 0 };
 }
 
-/** An empty grid of the given shape (levels and zero points at the midpoint, scales 0). */
-export function emptyGrid(N: number, K: number, spec: GridSpec): Grid {
+/** An empty grid of the given shape (levels and zero points at the midpoint, scales 0), its arrays in `memory`. */
+export function emptyGrid(
+  N: number,
+  K: number,
+  spec: GridSpec,
+  memory: (bytes: number) => ArrayBuffer | SharedArrayBuffer = (bytes) => new ArrayBuffer(bytes),
+): Grid {
   const kBlocks = Math.ceil(K / spec.blockSize);
   const mid = gridMid(spec.bits);
   return {
@@ -89,9 +105,9 @@ export function emptyGrid(N: number, K: number, spec: GridSpec): Grid {
     K,
     kBlocks,
     spec,
-    q: new Uint8Array(N * K).fill(mid),
-    scales: new Float32Array(N * kBlocks),
-    zeros: new Uint8Array(N * kBlocks).fill(mid),
+    q: new Uint8Array(memory(N * K)).fill(mid),
+    scales: new Float32Array(memory(4 * N * kBlocks)),
+    zeros: new Uint8Array(memory(N * kBlocks)).fill(mid),
   };
 }
 

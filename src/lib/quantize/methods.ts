@@ -2,9 +2,9 @@
 // width is packed into. A method turns weight rows into a grid (grid.ts); packing is shared.
 
 import type { Method } from '../variants/options';
-import { awqGrid } from './awq';
-import { gptqGrid } from './gptq';
-import { rtnGrid, type WeightContext, type WeightQuantizer } from './grid';
+import { awqGrid, awqGridOn } from './awq';
+import { gptqGrid, gptqGridOn } from './gptq';
+import { rtnGrid, type PooledQuantizer, type WeightContext, type WeightQuantizer } from './grid';
 import { hqqGrid } from './hqq';
 import type { WeightTarget } from './targets';
 
@@ -14,6 +14,12 @@ export const WEIGHT_METHODS: Partial<Record<Method, WeightQuantizer>> = {
   hqq: hqqGrid,
   gptq: gptqGrid,
   awq: awqGrid,
+};
+
+/** The methods whose loops can spread over a job pool's threads (the same grids as WEIGHT_METHODS'). */
+export const POOLED_METHODS: Partial<Record<Method, PooledQuantizer>> = {
+  gptq: gptqGridOn,
+  awq: awqGridOn,
 };
 
 /** The MatMulNBits `bits` a grid is stored in (grid.ts: 3-bit levels in 4-bit storage). */

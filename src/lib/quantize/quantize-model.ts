@@ -31,7 +31,8 @@ import { convertGraphToFloat16, type ConvertedTensor } from './float16';
 import { quantizeInt8 } from './int8';
 import { packNBits } from './nbits';
 import { dequantizeGrid, type WeightContext } from './grid';
-import { WEIGHT_METHODS, storageBitsFor, type WeightCalibrator } from './methods';
+import { POOLED_METHODS, WEIGHT_METHODS, storageBitsFor, type WeightCalibrator } from './methods';
+import type { JobPool } from './jobs';
 import { transpose } from '../numeric/transpose';
 import type { ErrorStats } from './weight-error';
 import { findWeightTargets, fp32Graph, type WeightTarget } from './targets';
@@ -94,6 +95,8 @@ export interface QuantizeHooks {
   write?: ExternalDataOptions;
   /** Inputs of each weight, for methods that need a calibration text (GPTQ, AWQ). */
   calibrator?: WeightCalibrator;
+  /** Threads for the methods that can use them (GPTQ, AWQ); without it they run on this thread. */
+  pool?: JobPool;
 }
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -114,13 +117,14 @@ function weightAs(t: WeightTarget, layout: 'NK' | 'KN'): Float32Array {
  * Quantizes one MatMul/Gemm weight; returns replacement nodes and initializers. `dql` shares
  * DynamicQuantizeLinear nodes between MatMuls reading the same activation.
  */
-function quantizeTarget(
+async function quantizeTarget(
   t: WeightTarget,
   o: ResolvedOptions,
   dql: Map<string, string[]>,
   ctx?: WeightContext,
   wantDequantized = false,
-): { emitted: Emitted; error: ErrorStats; format: string; dq?: DqEntry; dequantized?: Float32Array } {
+  pool?: JobPool,
+): Promise<{ emitted: Emitted; error: ErrorStats; format: string; dq?: DqEntry; dequantized?: Float32Array }> {
   const x = t.node.input[0];
   const name = t.weight.name;
   switch (o.dtype) {
@@ -129,7 +133,9 @@ function quantizeTarget(
       // A mixed-precision plan gives this weight its own width and method.
       const choice = o.plan?.find((c) => c.weight === name);
       const bits = choice?.bits ?? o.bits;
-      const method = WEIGHT_METHODS[choice?.method ?? o.method];
+      const methodName = choice?.method ?? o.method;
+      const method = WEIGHT_METHODS[methodName];
+      const pooled = pool && POOLED_METHODS[methodName];
       if (!method)
         throw new QuantlabError(
           'bad-argument',
@@ -142,7 +148,7 @@ function quantizeTarget(
         symmetric: o.symmetric,
         scaleType: o.dtype === 'q4f16' ? ('float16' as const) : ('float32' as const),
       };
-      const grid = method(rows, t.N, t.K, spec, ctx);
+      const grid = pooled ? await pooled(pool, rows, t.N, t.K, spec, ctx) : method(rows, t.N, t.K, spec, ctx);
       const storage = storageBitsFor(bits);
       const q = packNBits(grid, storage, rows);
       return {
@@ -244,12 +250,13 @@ export async function quantizeModel(
       await step(t.weight.name, i, total);
       const ctx = await hooks.calibrator?.contextFor(t);
       throwIfAborted(hooks.signal);
-      const { emitted, error, format, dq, dequantized } = quantizeTarget(
+      const { emitted, error, format, dq, dequantized } = await quantizeTarget(
         t,
         o,
         dql,
         ctx,
         hooks.calibrator !== undefined,
+        hooks.pool,
       );
       if (dequantized) hooks.calibrator?.quantized(t, dequantized);
       const fresh = emitted.initializers.filter((x) => !addedNames.has(x.name));

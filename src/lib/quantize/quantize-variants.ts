@@ -152,7 +152,13 @@ export async function quantizeVariants(
         tensor: p.tensor,
         fraction: (i + share + ((1 - share) * p.done) / Math.max(1, p.total)) / requests.length,
       });
-    const out = await quantizeModel(source, req, { onProgress, signal: hooks.signal, write: hooks.write, calibrator });
+    const out = await quantizeModel(source, req, {
+      onProgress,
+      signal: hooks.signal,
+      write: hooks.write,
+      calibrator,
+      pool: hooks.calibration?.runtime.pool,
+    });
     const report = out.report;
     for (const [name, bytes] of out.files) files.set(`onnx/${name}`, bytes);
     reports.push(report);
