@@ -34,7 +34,8 @@ export function writeDraft(id: string, draft: Draft | undefined): void {
 }
 
 /** The note a restored draft carries until it is applied or changed. */
-export const RESTORED_NOTE = 'Typed before the page reloaded, not applied yet: press Enter to apply it.';
+export const RESTORED_NOTE =
+  'Typed before the page reloaded, not applied yet: press Enter or leave the field to apply it.';
 
 export interface NumberFieldOptions {
   /** The id of the element the message is shown in (default `${id}-message`). */
@@ -107,6 +108,21 @@ export class NumberField {
     el.value = String(c.value);
     writeDraft(this.id, this.options.keep ? { text: String(c.value), applied: true } : undefined);
   }
+
+  /** Leaving the field or Enter with a draft in it applies it (a restored draft too, which no change event covers). */
+  leave(el: HTMLInputElement): void {
+    if (this.text !== null) this.commit(el);
+  }
+
+  /** The field's event handlers, spread onto its <input>: typing, committing, leaving, Enter. */
+  readonly events = {
+    oninput: (e: Event) => this.input((e.currentTarget as HTMLInputElement).value),
+    onchange: (e: Event) => this.commit(e.currentTarget as HTMLInputElement),
+    onblur: (e: Event) => this.leave(e.currentTarget as HTMLInputElement),
+    onkeydown: (e: KeyboardEvent) => {
+      if (e.key === 'Enter') this.leave(e.currentTarget as HTMLInputElement);
+    },
+  };
 
   /** The value was set another way (a slider, a button): the draft and its message go. */
   reset(): void {
