@@ -22,14 +22,18 @@ import { readModelFile } from '../browser/opfs-store';
 import { variantFileName } from '../lib/variants/table';
 import type { CalibrationChoice } from './calibration.svelte.ts';
 import type { Library } from './library.svelte.ts';
+import { readDraft } from './drafts.svelte.ts';
+
+/** The budget field's id, and its key in the drafts record. */
+export const BUDGET_DRAFT = 'quantize-budget';
 
 export class SensitivityView {
   /** Widths each weight is measured at. */
   widths = $state<GridBits[]>([4]);
   /** The width the heat map and bars show (null: the report's first). */
   shown = $state<GridBits | null>(null);
-  /** The budget field, in bits per weight ('' = none). */
-  budget = $state('');
+  /** The budget field, in bits per weight ('' = none); what was typed comes back after a reload. */
+  budget = $state(readDraft(BUDGET_DRAFT)?.text ?? '');
   /** A failure in the page (planning), apart from the builder's. */
   error = $state<ErrorInfo | null>(null);
   /** The model's config.json, for the estimate (undefined until read, or when absent). */
@@ -75,8 +79,14 @@ export class SensitivityView {
     return plan ? { plan, over: sensitivityOver(plan) } : {};
   }
 
+  /** Why the calibration fields cannot start a measurement (named at the tokens field), or undefined. */
+  get calibrationProblem(): string | undefined {
+    return this.calibration.problem;
+  }
+
   async measure(): Promise<SensitivityReport | null> {
     this.error = null;
+    if (this.calibrationProblem) return null;
     const f = this.form();
     const spec = sensitivitySpec(f, this.widths.length > 0 ? this.widths : [4]);
     return this.library.measure(
@@ -100,7 +110,7 @@ export class SensitivityView {
   async writeMixed(): Promise<{ entry: CatalogModel; stem: string } | null> {
     this.error = null;
     const check = this.budgetCheck;
-    if (check.value === undefined) return null;
+    if (check.value === undefined || this.calibrationProblem) return null;
     const f = this.form();
     let report: SensitivityReport | null | undefined = this.last?.report;
     if (!reportPlans(report, f)) {

@@ -2,6 +2,7 @@
 // method other than round-to-nearest is chosen (it applies to MatMulNBits variants only), the
 // MatMulNBits precisions with it and the others with their usual options.
 
+import { DEFAULT_CALIB_TOKENS, DEFAULT_CALIB_WINDOW, MIN_CALIB_WINDOW } from '../quantize/calibration';
 import type { GridBits } from '../quantize/grid';
 import type { Method, QuantizeOptions } from '../variants/options';
 
@@ -50,4 +51,29 @@ export function quantizeJobs(chosen: readonly string[], f: QuantizeForm): Quanti
     ...(rest.length > 0 ? [{ dtypes: rest, options: common }] : []),
     { dtypes: mine, options: { ...nbits, ...name } },
   ];
+}
+
+/** The calibration fields' ranges (tokens past a million, or a window past 32k positions, is a typo). */
+export const CALIB_FIELDS = {
+  tokens: {
+    label: 'Calibration tokens',
+    min: MIN_CALIB_WINDOW,
+    max: 1_048_576,
+    integer: true,
+    default: DEFAULT_CALIB_TOKENS,
+  },
+  window: {
+    label: 'Calibration window',
+    min: MIN_CALIB_WINDOW,
+    max: 32_768,
+    integer: true,
+    default: DEFAULT_CALIB_WINDOW,
+  },
+} as const;
+
+/** What is wrong with the two fields together (fewer tokens than one window), or undefined. */
+export function calibrationProblem(tokens: number, window: number): string | undefined {
+  return tokens < window
+    ? `Calibration tokens ${tokens} is fewer than one window of ${window}: give at least ${window} tokens, or a shorter window.`
+    : undefined;
 }

@@ -136,9 +136,16 @@ function fmt(n: number): string {
   return Number.isInteger(n) ? String(n) : String(Number(n.toFixed(4)));
 }
 
+/** What checkInRange needs of a field: its name in messages, range, whether whole, and its fallback. */
+export type RangeSpec = Pick<NumberSpec, 'label' | 'min' | 'max' | 'integer' | 'default'>;
+
 /** Validates one numeric setting: not a number -> default, not whole -> rounded, out of range -> clamped. */
 export function checkNumber(key: keyof SamplingSettings, raw: unknown): Checked<number> {
-  const s = NUMBER_SPECS[key];
+  return checkInRange(NUMBER_SPECS[key], raw);
+}
+
+/** checkNumber for any field with a RangeSpec (the presets' size, the calibration fields). */
+export function checkInRange(s: RangeSpec, raw: unknown): Checked<number> {
   const text = typeof raw === 'string' ? raw.trim() : raw;
   const n = typeof text === 'number' ? text : typeof text === 'string' && text !== '' ? Number(text) : NaN;
   if (!Number.isFinite(n)) {
