@@ -4,11 +4,10 @@
 // again once committed; a field that changes what was typed says so. And nothing typed is lost on
 // reload: drafts come back to their fields, still not applied.
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CHECKPOINT, TOKENIZER } from '../helpers/aidreams';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../helpers/prng';
-import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './harness';
-import { gotoReady, openFiles } from './columns';
+import { openSite, type Site } from './harness';
+import { gotoReady, importAidreams } from './columns';
 
 /** What marks a numeric field: any of these, and the test then requires data-numeric with its range. */
 const NUMERIC = 'input[type=number], input[inputmode=numeric], input[inputmode=decimal], input[data-numeric]';
@@ -190,24 +189,17 @@ async function openEverything(page: Page): Promise<void> {
 }
 
 describe('numeric fields and drafts', () => {
-  let server: StaticServer;
-  let browser: BrowserSession;
+  let site: Site;
   let page: Page;
 
   beforeAll(async () => {
-    server = await serveStatic(inject('siteDir'));
-    browser = await launchChromium();
-    page = browser.page;
-    await gotoReady(page, `${server.url}?device=wasm`);
+    site = await openSite();
+    page = site.page;
     // A model from disk: the Quantize dialog (calibration and budget fields) is offered for it.
-    await openFiles(page, [CHECKPOINT, TOKENIZER]);
-    await onLocalModel(page);
+    await importAidreams(page, site.server.url);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => site?.close());
 
   it('answers random text in every numeric field with a message at the field or a value in its range', async () => {
     await openEverything(page);
@@ -255,13 +247,13 @@ describe('numeric fields and drafts', () => {
     // The fuzz reached both outcomes, and the page threw nothing.
     expect(refused).toBeGreaterThan(0);
     expect(clamped).toBeGreaterThan(0);
-    expect(browser.errors).toEqual([]);
+    expect(site.browser.errors).toEqual([]);
   });
 
   it('brings back what was typed and not applied after a reload, still not applied', async () => {
     // A fresh page: the fuzz above left drafts and values all over.
     await page.evaluate(() => localStorage.removeItem('quantlab:drafts:v1'));
-    await gotoReady(page, `${server.url}?device=wasm`);
+    await gotoReady(page, `${site.server.url}?device=wasm`);
     await onLocalModel(page);
     if (!(await page.locator('#setup').evaluate((d) => (d as HTMLDetailsElement).open)))
       await page.locator('#setup > summary').click();
@@ -331,6 +323,6 @@ describe('numeric fields and drafts', () => {
     await page.locator('#seed').press('Enter');
     await expect.poll(() => page.evaluate(() => window.quantlab!.playground.settings.seed)).toBe(Number(onPage[0][1]));
     expect(await page.locator('#seed-message').count()).toBe(0);
-    expect(browser.errors).toEqual([]);
+    expect(site.browser.errors).toEqual([]);
   });
 });
