@@ -41,8 +41,9 @@ mount(App, { target, props: { pg, lab, presets } });
 const presetLink = presetFromQuery(location.search);
 void presets.loadModels();
 // The page-level ready flag (tests wait for it): set once init() has selected the start-up model.
+const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
 void pg
-  .init(location.search)
+  .init(location.search, { reload: navigation?.type === 'reload' })
   .finally(() => document.documentElement.setAttribute('data-ready', 'true'))
   .then(() => presets.openWith(presetLink));
 addEventListener('pagehide', () => {

@@ -117,9 +117,14 @@ export class Playground {
    * Reads storage and the URL (the URL wins), then finds the platform and the models; on a built-in
    * model with nothing kept from the last visit, it generates at once when the autorun setting is on.
    */
-  async init(search: string): Promise<void> {
+  /**
+   * `reload`: the page was reloaded. Its address bar then holds the settings as last mirrored, which
+   * lag the record saved when the page went (the mirror is debounced): the saved record wins. On any
+   * other navigation (a share link, a typed address) the address bar's settings win.
+   */
+  async init(search: string, { reload = false }: { reload?: boolean } = {}): Promise<void> {
     try {
-      await this.#init(search);
+      await this.#init(search, reload);
       if (this.#shouldAutorun()) this.generate();
     } finally {
       this.ready = true;
@@ -139,9 +144,9 @@ export class Playground {
     );
   }
 
-  async #init(search: string): Promise<void> {
+  async #init(search: string, reload: boolean): Promise<void> {
     const { stored, url, results, resultsModel, resultsFor, running, choices } = readInputs(search);
-    const merged = mergeSettings(stored, url);
+    const merged = reload ? mergeSettings(url, stored) : mergeSettings(stored, url);
     this.settings = merged.settings;
     this.prompt = merged.prompt;
     const notices = [...merged.messages];

@@ -275,7 +275,6 @@ describe('numeric fields and drafts', () => {
       ['#lab-seeds', '7'],
       ['#lab-ctx', '64'],
       ['#lab-temperatures', '0, 0.3'],
-      ['#prompt', 'A prompt typed just before the reload'],
     ];
     const inDialog: [string, string][] = [
       ['#calib-tokens', '300'],
@@ -284,7 +283,10 @@ describe('numeric fields and drafts', () => {
       ['#quantize-name', 'model_typed'],
       ['#quantize-budget', '5.5'],
     ];
-    const typed = [...onPage, ...inDialog];
+    // The prompt last, right before the reload: its debounced save (and the address bar, which a
+    // share link fills) has not caught up yet; the save when the page goes must win on a reload.
+    const prompt: [string, string] = ['#prompt', `A prompt typed just before the reload ${Date.now()}`];
+    const typed = [...onPage, ...inDialog, prompt];
     // Typed (input events) and never committed: no Enter, and no leaving the field, which applies
     // it (fill() would move the focus from field to field). The page's fields first: the modal
     // dialog makes the rest of the page inert.
@@ -292,7 +294,7 @@ describe('numeric fields and drafts', () => {
     await openEverything(page);
     await page.locator('dialog[open] #calib-source').selectOption('text');
     for (const [sel, text] of inDialog) await typeWithoutLeaving(page, `dialog[open] ${sel}`, text);
-
+    await typeWithoutLeaving(page, prompt[0], prompt[1]);
     await page.reload();
     await page.locator('#env[data-ready="true"]').waitFor();
     await onLocalModel(page);

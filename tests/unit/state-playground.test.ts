@@ -310,6 +310,31 @@ describe('Playground', () => {
     expect(again.pg.divergence(again.pg.columns[1])).toBe(1);
   });
 
+  it('on a reload the record saved as the page went beats the address bar it had not mirrored yet; a link beats storage', async () => {
+    const first = await open();
+    const mirrored = String(replaceState.mock.calls.at(-1)![2]);
+    // Typed, then the page goes before the debounced mirror ran: storage has it, the address bar not.
+    first.pg.prompt = 'typed just before the reload';
+    first.pg.update({ temperature: 0.4 });
+    first.pg.persistNow();
+    first.pg.dispose();
+    const search = `?${mirrored.split('?')[1]}`;
+    expect(new URLSearchParams(search).get('prompt')).toBe('Hello');
+
+    const reloaded = new Playground(new Library(fakeBuilder()), fakeWorkers().start, async () => ({
+      variants: SERVED,
+    }));
+    await reloaded.init(search, { reload: true });
+    expect([reloaded.prompt, reloaded.settings.temperature]).toEqual(['typed just before the reload', 0.4]);
+    reloaded.dispose();
+
+    // The same address opened as a link (not a reload): its settings win over storage.
+    const linked = new Playground(new Library(fakeBuilder()), fakeWorkers().start, async () => ({ variants: SERVED }));
+    await linked.init(search);
+    expect([linked.prompt, linked.settings.temperature]).toEqual(['Hello', DEFAULT_SETTINGS.temperature]);
+    linked.dispose();
+  });
+
   it('live mode: a change stops the runs at once and regenerates once the controls rest', async () => {
     const { pg, workers } = await open({ live: true });
     pg.generate();
