@@ -352,6 +352,27 @@ describe('Column', () => {
     expect(w2.loads).toHaveLength(1);
   });
 
+  it('says so when its worker dies during a token comparison after a run (a call that is not its own load or generation)', async () => {
+    const { c, workers } = column('model');
+    const run = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.run.finish([3, 4]);
+    await run;
+    // The comparison's teacher-forced pass, as the playground asks for it once every column is done.
+    w.logits = () => new Promise(() => undefined);
+    const pass = c.teacherLogits([1, 3, 4]);
+    await Promise.resolve();
+    w.crash('RuntimeError: Aborted(OOM)');
+    // The pass's caller gets the crash (the playground shows it on the compared column's line) ...
+    await expect(pass).rejects.toThrow(/Aborted\(OOM\)/);
+    // ... and this column says its model is gone, instead of looking done and loaded.
+    expect(c.loaded).toBe(false);
+    expect(c.status).toBe('idle');
+    expect(c.notice).toContain('Aborted(OOM)');
+    expect(c.notice).toContain('next Generate loads it again');
+    expect(c.error).toBeNull();
+  });
+
   it('shows a failed load as its error and drops that worker; Retry on WASM loads there', async () => {
     const gpu = { vendor: 'x', architecture: 'y', isFallback: false, shaderF16: true };
     const { c, workers } = column('model', { platform: () => ({ ...ISOLATED, webgpu: gpu }) }, {}, (w, i) => {
