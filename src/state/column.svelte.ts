@@ -68,10 +68,13 @@ export interface ColumnTimeouts {
 
 /**
  * A column's token-level comparison with the baseline: none (no baseline, or nothing to compare),
- * waiting for every column to finish, computing, done, or unavailable (with why).
+ * restored (text kept from the last visit, its comparison not: Playground.compareRestored computes
+ * it), waiting for every column to finish (or, for restored text, for the models to load),
+ * computing, done, or unavailable (with why).
  */
 export type ComparisonState =
   | { state: 'none' }
+  | { state: 'restored' }
   | { state: 'waiting' }
   | { state: 'computing' }
   | ({ state: 'done' } & TokenComparison)
