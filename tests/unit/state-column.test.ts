@@ -239,6 +239,25 @@ describe('Column', () => {
     expect(c.status).toBe('done');
   });
 
+  it('live mode: a Stop the worker ignores, then a new Generate 300 ms later, loads a new worker and runs', async () => {
+    const { c, workers } = column();
+    void c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.honoursCancel = false;
+    w.run.emit([9, 9, 9, 9, 9]);
+    c.stop();
+    await vi.advanceTimersByTimeAsync(300);
+    const again = c.generate(PARAMS, 2);
+    await vi.advanceTimersByTimeAsync(3500);
+    expect(w.terminated).toBe(true);
+    const w2 = await running(workers, 1);
+    expect(w2.loads).toHaveLength(1);
+    expect(c.status).toBe('generating');
+    w2.run.finish([1]);
+    await again;
+    expect(c.status).toBe('done');
+  });
+
   it('drops every token and the result of a run that a newer generation replaced', async () => {
     const { c, workers, onDone } = column();
     const first = c.generate(PARAMS, 1);
