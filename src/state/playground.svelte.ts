@@ -549,7 +549,8 @@ export class Playground {
   divergence(c: Column): number {
     const ref = this.reference;
     if (!ref || ref === c || ref.generation !== c.generation || ref.restored !== c.restored) return -1;
-    const complete = ref.status === 'done' && c.status === 'done';
+    // Restored text is a finished run's (only those are kept).
+    const complete = (ref.status === 'done' || ref.restored) && (c.status === 'done' || c.restored);
     return firstDivergence(ref.ids, c.ids, complete);
   }
 
