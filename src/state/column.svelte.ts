@@ -68,10 +68,13 @@ export interface ColumnTimeouts {
 
 /**
  * A column's token-level comparison with the baseline: none (no baseline, or nothing to compare),
- * waiting for every column to finish, computing, done, or unavailable (with why).
+ * restored (text kept from the last visit, its comparison not: Playground.compareRestored computes
+ * it), waiting for every column to finish (or, for restored text, for the models to load),
+ * computing, done, or unavailable (with why).
  */
 export type ComparisonState =
   | { state: 'none' }
+  | { state: 'restored' }
   | { state: 'waiting' }
   | { state: 'computing' }
   | ({ state: 'done' } & TokenComparison)
@@ -215,12 +218,17 @@ export class Column {
         this.#workerThreads = undefined;
         this.#warming = undefined;
       },
-      (message, failedCalls) => {
-        // A call in flight reports the crash as its error; a worker that died idle would otherwise
-        // leave the column looking ready with nothing loaded.
-        if (failedCalls > 0) return;
-        this.notice = `This column's worker stopped (${message}), so the model was unloaded; the next Generate loads it again.`;
-        if (this.status === 'ready' || this.status === 'done') this.status = 'idle';
+      (message) => {
+        // A load or a generation in flight reports the crash as the column's error. Any other call
+        // (a token comparison after a run, which may run in this worker for another column, a
+        // speed floor, the warm-up) tells only its caller, if anyone: without this the column would
+        // look ready, or done, with nothing loaded and no word on why.
+        if (this.status === 'loading' || this.status === 'generating') return;
+        const wasLoaded = this.status === 'ready' || this.status === 'done';
+        this.notice = wasLoaded
+          ? `This column's worker stopped (${message}), so the model was unloaded; the next Generate loads it again.`
+          : `This column's worker stopped (${message}) before a model was loaded; the next Generate starts another.`;
+        if (wasLoaded) this.status = 'idle';
       },
     );
   }

@@ -73,6 +73,19 @@ export class Playground {
   readonly variants: VariantInfo[] = $derived(this.model?.variants ?? []);
   readonly reference: Column | undefined = $derived(this.columns.find((c) => c.variant.stem === FP32_STEM));
   readonly busy: boolean = $derived(this.columns.some((c) => c.status === 'generating' || c.status === 'loading'));
+  /**
+   * Every column's run has ended, and its token comparison too: what the columns show will not
+   * change by itself (their output boxes may fit their text). Restored text being compared writes
+   * nothing, so its columns' loads and comparisons do not count.
+   */
+  readonly settled: boolean = $derived(
+    !this.columns.some(
+      (c) =>
+        c.status === 'generating' ||
+        (!c.restored &&
+          (c.status === 'loading' || c.comparison.state === 'waiting' || c.comparison.state === 'computing')),
+    ),
+  );
   /** A token comparison with fp32 is waiting for the run to end or being computed. */
   readonly comparing: boolean = $derived(
     this.columns.some((c) => c.comparison.state === 'waiting' || c.comparison.state === 'computing'),
@@ -323,6 +336,7 @@ export class Playground {
           if (r) c.restore(r);
           return c;
         });
+    this.#markRestored();
     // New columns' workers and ONNX Runtime start now (with their share of threads, so once the
     // columns are counted), while the page settles: Generate then only loads the model. One after
     // another, the first column first, so the first token does not share the cores with the rest.
@@ -411,14 +425,69 @@ export class Playground {
   }
 
   /**
+   * Restored text beside a restored fp32 column can be compared token by token as after a run, once
+   * the models are loaded again: those columns say so ('restored') until compareRestored().
+   */
+  #markRestored(): void {
+    const base = this.reference;
+    const can = base?.restored === true && base.ids.length > 0;
+    for (const c of this.columns)
+      if (c.restored && c.comparison.state === 'none' && can && c.ids.length > 0) c.comparison = { state: 'restored' };
+      else if (c.comparison.state === 'restored' && !can) c.comparison = { state: 'none' };
+  }
+
+  /** Some column shows restored text whose token comparison compareRestored() can compute. */
+  get canCompareRestored(): boolean {
+    return this.columns.some((c) => c.comparison.state === 'restored');
+  }
+
+  /**
+   * The token comparison of text restored from the last visit, the same as after a run: loads the
+   * restored columns (no new text is written) and compares their kept tokens with the restored fp32
+   * column's, on the prompt and settings they were written with. A Generate meanwhile drops it.
+   */
+  async compareRestored(): Promise<void> {
+    const base = this.reference;
+    const params = this.#resultsFor;
+    // The baseline's distributions are computed again with the rest (a column restored later, e.g.
+    // ticked again, is compared with the baseline already compared).
+    const columns = this.columns.filter((c) => c.comparison.state === 'restored' || (c === base && c.restored));
+    if (!base || !params || !base.restored || columns.length < 1) return;
+    const gen = this.#gen;
+    for (const c of columns) c.comparison = { state: 'waiting' };
+    const loaded = await Promise.all(columns.map((c) => c.load()));
+    if (gen !== this.#gen) return;
+    // A column that could not load shows its error, and can be compared again from its Compare.
+    for (const [i, c] of columns.entries()) if (!loaded[i] && c.restored) c.comparison = { state: 'restored' };
+    // The baseline's column shows why it did not load; every column offers Compare again.
+    if (!base.loaded) {
+      for (const c of columns) if (c.restored) c.comparison = { state: 'restored' };
+      return;
+    }
+    await this.#compareTokens(
+      gen,
+      params,
+      columns.filter((_, i) => loaded[i]),
+      (c) => c.restored,
+    );
+  }
+
+  /**
    * Compares each finished column of generation `gen` with the fp32 column, token by token: the
    * column's own teacher-forced logits on its ids, then the baseline's on the same ids, in the
    * baseline's worker (ColumnApi.compareTokens). One column at a time; a newer run drops the rest.
+   * `isResult` says which text is compared: by default this run's finished columns (restored text
+   * in compareRestored).
    */
-  async #compareTokens(gen: number, params: GenerateParams, columns: Column[]): Promise<void> {
+  async #compareTokens(
+    gen: number,
+    params: GenerateParams,
+    columns: Column[],
+    isResult: (c: Column) => boolean = (c) => c.generation === gen && c.status === 'done',
+  ): Promise<void> {
     const base = this.reference;
     const stale = () => gen !== this.#gen;
-    const comparable = (c: Column) => c.generation === gen && c.status === 'done' && c.loaded && c.ids.length > 0;
+    const comparable = (c: Column) => isResult(c) && c.loaded && c.ids.length > 0;
     if (!base || !columns.includes(base) || !comparable(base)) {
       const why = base
         ? `The ${base.variant.label} column did not finish this run, so tokens are not compared.`
@@ -452,15 +521,21 @@ export class Playground {
         continue;
       }
       c.comparison = { state: 'computing' };
+      // Whose worker the failing pass ran in: the column's own logits, or the baseline's comparison.
+      let worker = c;
       try {
         const other = c === base ? null : await c.teacherLogits(ids);
         if (stale()) return;
+        worker = base;
         const r = await base.compareAsBaseline(ids, promptIds.length - 1, other);
-        if (stale() || c.generation !== gen) return;
+        if (stale() || !isResult(c)) return;
         c.comparison = { state: 'done', ...r };
       } catch (err) {
-        if (stale() || c.generation !== gen) return;
-        c.comparison = { state: 'unavailable', message: `Token comparison failed: ${describeError(toErrorInfo(err))}` };
+        if (stale() || !isResult(c)) return;
+        c.comparison = {
+          state: 'unavailable',
+          message: `Token comparison failed (in the ${worker.variant.label} column's worker): ${describeError(toErrorInfo(err))}`,
+        };
       }
     }
   }
@@ -479,7 +554,8 @@ export class Playground {
   divergence(c: Column): number {
     const ref = this.reference;
     if (!ref || ref === c || ref.generation !== c.generation || ref.restored !== c.restored) return -1;
-    const complete = ref.status === 'done' && c.status === 'done';
+    // Restored text is a finished run's (only those are kept).
+    const complete = (ref.status === 'done' || ref.restored) && (c.status === 'done' || c.restored);
     return firstDivergence(ref.ids, c.ids, complete);
   }
 

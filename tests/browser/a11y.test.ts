@@ -1,7 +1,8 @@
 // The page for people (issue 14, items 4 to 7) on the built site, in one page session: axe-core
 // finds no serious or critical violation on the first screen, with the lab's report shown, during a
 // generation and with the Quantize dialog open (light and dark); a keyboard-only walk-through
-// generates, changes the temperature and opens the lab; metric names explain themselves on focus
+// reaches the prompt and Generate before the setup's forms, generates, changes the temperature,
+// walks a column's tokens with their tooltip (focus visible on each) and opens the lab; metric names explain themselves on focus
 // and hover; the lab's charts keep their titles clear and the top-k select filled; and layout
 // screenshots at 390, 1400 and 2560 px and in dark mode go to test-results/ with their layout checked
 // (the columns near the top of the first screen; the setup folded to a line on a phone, opened by Enter);
@@ -51,13 +52,38 @@ async function axeViolations(page: Page, state: string): Promise<AxeViolation[]>
 const describeBad = (v: AxeViolation[]) =>
   v.map((x) => `${x.id} (${x.impact}): ${x.help} at ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`).join('\n');
 
-/** Presses `key` until the focused element matches `selector` (at most `max` presses); returns the presses. */
-async function pressUntil(page: Page, key: string, selector: string, max = 200): Promise<number> {
+/**
+ * Presses `key` until the focused element matches `selector` (at most `max` presses); returns what
+ * each press focused, by id (else tag and first class), the last one matching `selector`.
+ */
+async function walkUntil(page: Page, key: string, selector: string, max = 200): Promise<string[]> {
+  const path: string[] = [];
   for (let i = 1; i <= max; i++) {
     await page.keyboard.press(key);
-    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return i;
+    const [name, hit] = await page.evaluate((s) => {
+      const e = document.activeElement;
+      if (!e) return ['none', false] as const;
+      return [e.id ? `#${e.id}` : `${e.tagName.toLowerCase()}.${e.classList[0] ?? ''}`, e.matches(s)] as const;
+    }, selector);
+    path.push(name);
+    if (hit) return path;
   }
-  throw new Error(`${selector} not reached with ${max} presses of ${key}`);
+  throw new Error(`${selector} not reached with ${max} presses of ${key}: ${path.join(' ')}`);
+}
+
+/** Presses `key` until the focused element matches `selector` (at most `max` presses); returns the presses. */
+async function pressUntil(page: Page, key: string, selector: string, max = 200): Promise<number> {
+  return (await walkUntil(page, key, selector, max)).length;
+}
+
+/** The focused element's outline and box: focus is visible where its outline is drawn around a box that has a size. */
+async function focusRing(page: Page) {
+  return page.evaluate(() => {
+    const e = document.activeElement!;
+    const r = e.getBoundingClientRect();
+    const cs = getComputedStyle(e);
+    return { outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth), boxHeight: r.height };
+  });
 }
 
 /** Layout at the page's current width: no sideways page scroll, columns in one row, the report table inside the lab. */
@@ -173,7 +199,13 @@ describe('accessible, themed and responsive page', () => {
       stems.map(async (s) => Number(await column(page, s).getAttribute('data-generation'))),
     );
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-    const tabs = await pressUntil(page, 'Tab', '#generate');
+    // From the page's start: the header's links, the help, then the prompt and Generate. At this
+    // width the setup is a side bar after the columns: none of its forms comes first.
+    const toGenerate = await walkUntil(page, 'Tab', '#generate');
+    const tabs = toGenerate.length;
+    expect(toGenerate.indexOf('#prompt'), toGenerate.join(' ')).toBe(tabs - 2);
+    expect(toGenerate.filter((n) => ['#model', '#open-files', '#top-p', '#seed', '#live'].includes(n))).toEqual([]);
+    expect(tabs).toBeLessThanOrEqual(8);
     // Focus is visible where it is: an outline from :focus-visible.
     expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe('none');
     await page.keyboard.press('Enter');
@@ -190,6 +222,40 @@ describe('accessible, themed and responsive page', () => {
       .toBeCloseTo(t0 + 0.05, 6);
     // Live mode regenerates every column on the change.
     for (const [i, s] of stems.entries()) expect(await waitSettled(page, s, settled[i], 120_000)).toBe('done');
+
+    // On to Top-k, then into the first column's text: one stop per column (its last focused token),
+    // before the setup's forms and the lab; the arrow keys move along the tokens with their tooltip.
+    const toTopK = await walkUntil(page, 'Tab', '#top-k', 4);
+    const toToken = await walkUntil(page, 'Tab', 'article.column .tok', 20);
+    expect([...toTopK, ...toToken].filter((n) => n.startsWith('#model') || n.startsWith('#lab'))).toEqual([]);
+    const first = stems[0];
+    expect(
+      await page.evaluate(() => document.activeElement!.closest('article.column')!.getAttribute('data-variant')),
+    ).toBe(first);
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.tokenIndex)).toBe('0');
+    const ring = await focusRing(page);
+    expect(ring.outline).not.toBe('none');
+    expect(ring.width).toBeGreaterThan(0);
+    expect(ring.boxHeight).toBeGreaterThan(0);
+    await page.keyboard.press('ArrowRight');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.tokenIndex)).toBe('1');
+    const tip = page.locator(`#tip-${first}`);
+    expect(await tip.getAttribute('role')).toBe('tooltip');
+    expect(await tip.getAttribute('data-token-index')).toBe('1');
+    expect(await tip.isVisible()).toBe(true);
+    // The last token too (one that wrote nothing, such as an end of text, still has a box to outline).
+    const n = Number(await column(page, first).getAttribute('data-tokens'));
+    await page.keyboard.press('End');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.tokenIndex)).toBe(String(n - 1));
+    const last = await focusRing(page);
+    expect(last.outline).not.toBe('none');
+    expect(last.boxHeight).toBeGreaterThan(0);
+    // Tab leaves the text for the column's next control, not the next token.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement!.classList.contains('tok'))).toBe(false);
+    // The setup comes after the columns.
+    const toSetup = await walkUntil(page, 'Tab', '#model', 80);
+    expect(toSetup.filter((n) => n.startsWith('#lab'))).toEqual([]);
 
     await pressUntil(page, 'Shift+Tab', 'a[href="#lab"]');
     await page.keyboard.press('Enter');

@@ -8,6 +8,37 @@ export const column = (page: Page, stem: string) => page.locator(`article.column
 
 /** Waits until a column has settled (done or error) on a generation newer than `after`; returns its status. */
 export async function waitSettled(page: Page, stem: string, after: number, timeout = 60_000): Promise<string> {
+  await waitSettledOrSay(page, stem, after, timeout);
+  return (await column(page, stem).getAttribute('data-status')) ?? '';
+}
+
+/** What every column shows, in one line each: for a wait that timed out to say where each column was. */
+async function columnStates(page: Page): Promise<string> {
+  return page
+    .locator('article.column')
+    .evaluateAll((els) =>
+      els
+        .map(
+          (e) =>
+            `${e.getAttribute('data-variant')}: ${e.getAttribute('data-status')}, generation ${e.getAttribute('data-generation')}, ${e.getAttribute('data-tokens')} tokens, loads ${e.getAttribute('data-loads')}; ${(e.querySelector('.state')?.textContent ?? '').replace(/\s+/g, ' ').trim()} ${(e.querySelector('.load-overlay')?.textContent ?? '').replace(/\s+/g, ' ').trim()}`,
+        )
+        .join('\n'),
+    )
+    .catch((err: unknown) => `(columns not readable: ${String(err)})`);
+}
+
+async function waitSettledOrSay(page: Page, stem: string, after: number, timeout: number): Promise<void> {
+  try {
+    await waitSettledOnly(page, stem, after, timeout);
+  } catch (err) {
+    throw new Error(
+      `${stem} did not settle on a generation after ${after} within ${timeout} ms; the columns:\n${await columnStates(page)}`,
+      { cause: err },
+    );
+  }
+}
+
+async function waitSettledOnly(page: Page, stem: string, after: number, timeout: number): Promise<void> {
   await page.waitForFunction(
     ({ stem, after }) => {
       const el = document.querySelector(`article.column[data-variant="${stem}"]`);
@@ -22,7 +53,6 @@ export async function waitSettled(page: Page, stem: string, after: number, timeo
     // draws few frames, and a frame-driven wait could miss a column that is long done.
     { timeout, polling: 100 },
   );
-  return (await column(page, stem).getAttribute('data-status')) ?? '';
 }
 
 /** Like waitSettled, but the generation must have succeeded; returns the generation number. */

@@ -184,6 +184,41 @@ describe('the first screen', () => {
     expect(from).toBeLessThan(to);
     expect(during).toEqual([]);
 
+    // Once every column has finished and been compared, each output box fits its text: no empty line
+    // under a text shorter than the reserve (at least three lines kept), and the rows under the text
+    // stay lined up across the columns (at the tallest box).
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.compare-status')].every((e) => e.getAttribute('data-state') === 'done'),
+      null,
+      { timeout: 60_000, polling: 100 },
+    );
+    const fit = () =>
+      page.locator('article.column').evaluateAll((cols) =>
+        cols.map((c) => {
+          const out = c.querySelector<HTMLElement>('.output')!;
+          const cs = getComputedStyle(out);
+          const line = parseFloat(cs.lineHeight);
+          const range = document.createRange();
+          range.selectNodeContents(out);
+          const box = out.getBoundingClientRect();
+          return {
+            stem: c.getAttribute('data-variant'),
+            reserved: Number(out.dataset.lines),
+            lines: Math.round((box.height - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom)) / line),
+            // Space under the text's last line, in lines.
+            empty: (box.bottom - parseFloat(cs.paddingBottom) - range.getBoundingClientRect().bottom) / line,
+            below: Math.round(c.querySelector('.lines')!.getBoundingClientRect().top),
+          };
+        }),
+      );
+    await expect
+      .poll(async () => (await fit()).every((b) => b.empty < 1 || b.lines <= 3), { timeout: 5000 })
+      .toBe(true);
+    const boxes = await fit();
+    console.log(`[first-screen] output boxes once done: ${JSON.stringify(boxes)}`);
+    for (const b of boxes) expect(b.lines).toBeLessThanOrEqual(b.reserved);
+    expect(new Set(boxes.map((b) => b.below)).size).toBe(1);
+
     expect(browser.externalRequests).toEqual([]);
     expect(browser.failedRequests).toEqual([]);
     expect(browser.errors).toEqual([]);

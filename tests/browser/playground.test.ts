@@ -201,7 +201,37 @@ describe('the playground page', () => {
     expect(first).not.toBe(sampledText);
   });
 
-  it('restores prompt, settings and the last results after a reload', async () => {
+  it('restores prompt, settings and the last results after a reload, and their token comparison on one click', async () => {
+    const stems = ['model', ...QUANTIZED_STEMS];
+    // A run of every column (the last test waited for fp32 only), with these settings, to restore.
+    const g = Number(await column(page, 'model').getAttribute('data-generation'));
+    await page.locator('#generate').click();
+    for (const stem of stems) await waitDone(page, stem, g);
+    // The run's comparison as it was live: divergence, each token's KL divergence, the diff's marks.
+    const compared = () =>
+      page.locator('article.column .compare-status').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+    await expect.poll(compared, { timeout: 120_000 }).toEqual(stems.map(() => 'done'));
+    const comparison = () =>
+      page.locator('article.column').evaluateAll((cols) =>
+        cols.map((c) => ({
+          divergence: c.getAttribute('data-divergence'),
+          kld: [...c.querySelectorAll('.tok')].map((t) => t.getAttribute('data-kld')),
+          marks: c.querySelectorAll('.ins, .del').length,
+        })),
+      );
+    const withDiff = async () => {
+      const plain = await comparison();
+      await page.locator('#diff-mode').check();
+      const marks = (await comparison()).map((c) => c.marks);
+      await page.locator('#diff-mode').uncheck();
+      return plain.map((c, i) => ({ ...c, marks: marks[i] }));
+    };
+    const live = await withDiff();
+    expect(live[0].kld.every((k) => k !== null)).toBe(true);
+    expect(
+      live.some((c) => c.marks > 0),
+      'some column differs from fp32',
+    ).toBe(true);
     const last = await outputOf(page, 'model');
     await page.waitForTimeout(400); // the state is saved 200 ms after the last change
     await gotoReady(page, site.server.url);
@@ -221,6 +251,28 @@ describe('the playground page', () => {
       .toContain('restored from your last visit');
     // The address bar carries the settings: it is a share link.
     expect(new URL(page.url()).searchParams.get('temperature')).toBe('0.9');
+
+    // Restored text: the same divergence and diff marks at once; its token colours (not kept) on one
+    // click, which loads the models and compares without writing new text.
+    const restored = await withDiff();
+    expect(restored.map((c) => [c.divergence, c.marks])).toEqual(live.map((c) => [c.divergence, c.marks]));
+    expect(restored.flatMap((c) => c.kld).filter((k) => k !== null)).toEqual([]);
+    expect(await compared()).toEqual(stems.map(() => 'restored'));
+    const generations = () =>
+      page.locator('article.column').evaluateAll((els) => els.map((e) => e.getAttribute('data-generation')));
+    const gens = await generations();
+    await page.locator('#compare-restored').click();
+    await expect.poll(compared, { timeout: 120_000 }).toEqual(stems.map(() => 'done'));
+    const after = await comparison();
+    for (const [i, c] of after.entries()) {
+      expect(c.divergence).toBe(live[i].divergence);
+      expect(c.kld.length).toBe(live[i].kld.length);
+      // The same teacher-forced passes on the same tokens as after the run.
+      for (const [j, k] of c.kld.entries()) expect(Number(k)).toBeCloseTo(Number(live[i].kld[j]), 5);
+    }
+    expect(await generations()).toEqual(gens);
+    expect(await outputOf(page, 'model')).toBe(last);
+    expect(await page.locator('#compare-restored').count()).toBe(0);
 
     mkdirSync(path.join(REPO_ROOT, 'test-results'), { recursive: true });
     await page.screenshot({ path: path.join(REPO_ROOT, 'test-results/playground.png'), fullPage: true });

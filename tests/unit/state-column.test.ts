@@ -239,6 +239,25 @@ describe('Column', () => {
     expect(c.status).toBe('done');
   });
 
+  it('live mode: a Stop the worker ignores, then a new Generate 300 ms later, loads a new worker and runs', async () => {
+    const { c, workers } = column();
+    void c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.honoursCancel = false;
+    w.run.emit([9, 9, 9, 9, 9]);
+    c.stop();
+    await vi.advanceTimersByTimeAsync(300);
+    const again = c.generate(PARAMS, 2);
+    await vi.advanceTimersByTimeAsync(3500);
+    expect(w.terminated).toBe(true);
+    const w2 = await running(workers, 1);
+    expect(w2.loads).toHaveLength(1);
+    expect(c.status).toBe('generating');
+    w2.run.finish([1]);
+    await again;
+    expect(c.status).toBe('done');
+  });
+
   it('drops every token and the result of a run that a newer generation replaced', async () => {
     const { c, workers, onDone } = column();
     const first = c.generate(PARAMS, 1);
@@ -350,6 +369,27 @@ describe('Column', () => {
     void c.generate(PARAMS, 2);
     const w2 = await running(workers, 1);
     expect(w2.loads).toHaveLength(1);
+  });
+
+  it('says so when its worker dies during a token comparison after a run (a call that is not its own load or generation)', async () => {
+    const { c, workers } = column('model');
+    const run = c.generate(PARAMS, 1);
+    const w = await running(workers);
+    w.run.finish([3, 4]);
+    await run;
+    // The comparison's teacher-forced pass, as the playground asks for it once every column is done.
+    w.logits = () => new Promise(() => undefined);
+    const pass = c.teacherLogits([1, 3, 4]);
+    await Promise.resolve();
+    w.crash('RuntimeError: Aborted(OOM)');
+    // The pass's caller gets the crash (the playground shows it on the compared column's line) ...
+    await expect(pass).rejects.toThrow(/Aborted\(OOM\)/);
+    // ... and this column says its model is gone, instead of looking done and loaded.
+    expect(c.loaded).toBe(false);
+    expect(c.status).toBe('idle');
+    expect(c.notice).toContain('Aborted(OOM)');
+    expect(c.notice).toContain('next Generate loads it again');
+    expect(c.error).toBeNull();
   });
 
   it('shows a failed load as its error and drops that worker; Retry on WASM loads there', async () => {

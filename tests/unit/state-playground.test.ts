@@ -171,13 +171,16 @@ describe('Playground', () => {
     const w = await allRunning(pg, workers);
     const [fp32, q4] = pg.columns;
     expect(fp32.comparison.state).toBe('waiting');
+    expect(pg.settled).toBe(false);
     w.model.run.finish([1, 2, 3]);
     await vi.advanceTimersByTimeAsync(100);
     // q4 is still decoding: no teacher-forced pass may compete with it.
     expect(w.model.compares).toEqual([]);
     expect(q4.comparison.state).toBe('waiting');
+    expect(pg.settled).toBe(false);
     w.model_q4.run.finish([1, 3]);
     await vi.waitFor(() => expect(q4.comparison.state).toBe('done'));
+    expect(pg.settled).toBe(true);
     const prompt = w.model.encode('Hello');
     // The baseline compares itself (no other logits) and then q4 on q4's own ids, both in fp32's worker.
     expect(w.model.compares).toEqual([
@@ -333,6 +336,51 @@ describe('Playground', () => {
     await linked.init(search);
     expect([linked.prompt, linked.settings.temperature]).toEqual(['Hello', DEFAULT_SETTINGS.temperature]);
     linked.dispose();
+  });
+
+  it('compares restored text with the restored fp32 text on one click: the models load, nothing is generated', async () => {
+    const first = await openWithResults();
+    await vi.waitFor(() => expect(first.pg.columns[1].comparison.state).toBe('done'));
+    first.pg.persistNow();
+    first.pg.dispose();
+
+    const { pg, workers } = await open({ search: '' });
+    const [fp32, q4] = pg.columns;
+    // Restored text offers its comparison (not kept in storage) instead of showing none.
+    expect(pg.columns.map((c) => [c.restored, c.comparison.state])).toEqual([
+      [true, 'restored'],
+      [true, 'restored'],
+    ]);
+    expect(pg.canCompareRestored).toBe(true);
+    expect(workers.flatMap((w) => w.loads)).toEqual([]);
+    const done = pg.compareRestored();
+    expect(q4.comparison.state).toBe('waiting');
+    // Comparing restored text writes nothing: the columns stay settled (their boxes keep fitting the text).
+    expect(pg.settled).toBe(true);
+    await done;
+    const w = workerOf(pg, workers, 'model');
+    const prompt = w.encode('Hello');
+    // The same passes as after a run, on the kept tokens (fp32 wrote 1 2, q4 wrote 1 3).
+    expect(w.compares).toEqual([
+      { ids: [...prompt, 1, 2], from: prompt.length - 1, other: false },
+      { ids: [...prompt, 1, 3], from: prompt.length - 1, other: true },
+    ]);
+    expect(fp32.comparison.state === 'done' && fp32.comparison.stats.length).toBe(2);
+    expect(q4.comparison.state === 'done' && q4.comparison.stats.length).toBe(2);
+    expect(workers.flatMap((x) => x.runs)).toEqual([]);
+    expect(pg.columns.map((c) => [c.restored, c.text])).toEqual([
+      [true, '1 2 '],
+      [true, '1 3 '],
+    ]);
+    expect(pg.canCompareRestored).toBe(false);
+    // Without the restored fp32 column there is nothing to compare with.
+    pg.dispose();
+    const again = await open({ search: '' });
+    again.pg.toggleVariant('model', false);
+    expect(again.pg.columns.map((c) => [c.variant.stem, c.restored, c.comparison.state])).toEqual([
+      ['model_q4', true, 'none'],
+    ]);
+    expect(again.pg.canCompareRestored).toBe(false);
   });
 
   it('live mode: a change stops the runs at once and regenerates once the controls rest', async () => {

@@ -4,6 +4,12 @@
 
 import type { SamplingSettings } from './settings';
 
+/**
+ * The width from which the setup is a side bar to the right of the prompt and the columns (open,
+ * after them in keyboard order); below it, folded to one line above them (App.svelte, SetupPanel).
+ */
+export const WIDE = '(min-width: 1000px)';
+
 /** Characters per token assumed before a column has finished a run of its own (English BPE text). */
 export const DEFAULT_CHARS_PER_TOKEN = 4;
 /** The fewest lines a column's output box shows (a short run still reads as a box of text). */
