@@ -278,6 +278,9 @@ export class Column {
     if (e.code === 'cancelled') {
       this.status = this.#loadedOn ? 'ready' : 'idle';
       this.progress = null;
+      // Stop, Unload, Cancel and the watchdogs each say what they ended; a call ended by anything
+      // else (its worker gone under it) would otherwise leave the column idle without a word.
+      this.notice ??= `The ${during === 'load' ? 'load' : 'generation'} was cancelled before it finished: its worker was ended without a Stop or Unload here (${e.message}). Press Generate to ${this.#loadedOn ? 'run it' : 'load it'} again.`;
       return;
     }
     this.error = { ...e, during };

@@ -411,6 +411,18 @@ describe('Column', () => {
     await vi.waitFor(() => expect(c.status).toBe('done'));
   });
 
+  it('says so when a load is cancelled by something other than its own Stop, Unload or Cancel, instead of going idle silently', async () => {
+    const { c } = column('model', {}, {}, (w) => {
+      w.loadOutcome = () => ({ ok: false, error: { code: 'cancelled', message: 'Cancelled: the worker was stopped' } });
+    });
+    await c.generate(PARAMS, 1);
+    expect(c.status).toBe('idle');
+    expect(c.error).toBeNull();
+    expect(c.notice).toMatch(
+      /^The load was cancelled before it finished: its worker was ended without a Stop or Unload here \(Cancelled: the worker was stopped\)\. Press Generate to load it again\.$/,
+    );
+  });
+
   it('loads a variant with external data, telling the worker how many .onnx_data files it has', async () => {
     const { c, workers } = column('model', {}, { externalData: 3 });
     expect(await c.load()).toBe(true);
