@@ -222,7 +222,16 @@ describe('the playground page', () => {
     const withDiff = async () => {
       const plain = await comparison();
       await page.locator('#diff-mode').check();
-      const marks = (await comparison()).map((c) => c.marks);
+      // The marks are drawn after the box is checked: read until two reads a frame apart agree.
+      let marks: number[] = [];
+      await expect
+        .poll(async () => {
+          const before = marks.join();
+          await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+          marks = (await comparison()).map((c) => c.marks);
+          return before === marks.join() && marks.some((m) => m > 0);
+        })
+        .toBe(true);
       await page.locator('#diff-mode').uncheck();
       return plain.map((c, i) => ({ ...c, marks: marks[i] }));
     };
@@ -255,6 +264,9 @@ describe('the playground page', () => {
     // Restored text: the same divergence and diff marks at once; its token colours (not kept) on one
     // click, which loads the models and compares without writing new text.
     const restored = await withDiff();
+    console.log(
+      `[restore] divergence, diff marks, tokens per column: live ${JSON.stringify(live.map((c) => [c.divergence, c.marks, c.kld.length]))}, restored ${JSON.stringify(restored.map((c) => [c.divergence, c.marks, c.kld.length]))}`,
+    );
     expect(restored.map((c) => [c.divergence, c.marks])).toEqual(live.map((c) => [c.divergence, c.marks]));
     expect(restored.flatMap((c) => c.kld).filter((k) => k !== null)).toEqual([]);
     expect(await compared()).toEqual(stems.map(() => 'restored'));
