@@ -578,8 +578,13 @@ export class Column {
       if (gen !== this.#gen) return;
       dog.kick();
       if (finished) {
-        // Events travel on their own channel and may trail the final result: only their offsets count.
-        if (e.offsets.length > this.offsets.length) this.offsets = e.offsets as number[];
+        // Events travel on their own channel and may trail the final result: only their offsets count,
+        // and a finished run's kept result is saved again with them (a restored text would otherwise
+        // show its last tokens as one plain tail, without their own elements and marks).
+        if (e.offsets.length > this.offsets.length) {
+          this.offsets = e.offsets as number[];
+          if (this.status === 'done') this.deps.onDone?.(this);
+        }
         return;
       }
       // ... or each other: the longest stream wins.

@@ -433,4 +433,39 @@ describe('accessible, themed and responsive page', () => {
     await expect.poll(() => page.locator('dialog[open]').count()).toBe(0);
     expect(browser.errors).toEqual([]);
   });
+
+  it('keeps 8 precisions side by side at 1400 and 390 px: the columns scroll sideways in their row, the page does not', async () => {
+    const eight = [
+      'model',
+      'model_fp16',
+      'model_quantized',
+      'model_q4',
+      'model_q4_hqq',
+      'model_q4_gptq',
+      'model_bnb4',
+      'model_bnb4_fp4',
+    ];
+    await gotoReady(
+      page,
+      `${server.url}?model=served:aidreams260K&variants=${eight.join(',')}&autorun=0&live=0&device=wasm`,
+    );
+    expect(
+      await page.locator('article.column').evaluateAll((els) => els.map((e) => e.getAttribute('data-variant'))),
+    ).toEqual(eight);
+    for (const width of [1400, 390]) {
+      await page.setViewportSize({ width, height: 1000 });
+      await expect.poll(async () => (await layout(page)).overflow).toBeLessThanOrEqual(0);
+      const l = await layout(page);
+      const row = await page.locator('#columns').evaluate((e) => ({
+        scrolls: e.scrollWidth > e.clientWidth + 1,
+        overflowX: getComputedStyle(e).overflowX,
+      }));
+      console.log(`[layout] 8 columns at ${width} px: ${JSON.stringify({ ...l, row })}`);
+      expect(l.columnTops, `8 columns in one row at ${width} px`).toHaveLength(1);
+      for (const w of l.columnWidths) expect(w).toBeGreaterThanOrEqual(Math.min(280, width - 60));
+      expect(row).toEqual({ scrolls: true, overflowX: 'auto' });
+      await page.screenshot({ path: path.join(SHOTS, `a11y-layout-8-columns-${width}.png`) });
+    }
+    expect(browser.errors).toEqual([]);
+  });
 });

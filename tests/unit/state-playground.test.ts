@@ -313,6 +313,20 @@ describe('Playground', () => {
     expect(again.pg.divergence(again.pg.columns[1])).toBe(1);
   });
 
+  it("saves a finished run again when its stream's last offsets arrive after the result", async () => {
+    const { pg, workers } = await open({ variants: ['model'] });
+    pg.generate();
+    const w = await allRunning(pg, workers);
+    w.model.run.emit([1]);
+    w.model.run.finish([1, 2, 3]); // the result first; the stream's last event trails it
+    await vi.waitFor(() => expect(pg.columns[0].status).toBe('done'));
+    await vi.advanceTimersByTimeAsync(250);
+    expect(JSON.parse(storage.getItem(PLAYGROUND_KEY)!).results.model.offsets).toEqual([2]);
+    w.model.run.emit([1, 2, 3]);
+    await vi.advanceTimersByTimeAsync(250);
+    expect(JSON.parse(storage.getItem(PLAYGROUND_KEY)!).results.model.offsets).toEqual([2, 4, 6]);
+  });
+
   it('on a reload the record saved as the page went beats the address bar it had not mirrored yet; a link beats storage', async () => {
     const first = await open();
     const mirrored = String(replaceState.mock.calls.at(-1)![2]);
