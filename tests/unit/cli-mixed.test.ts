@@ -119,6 +119,50 @@ describe('quantlab sensitivity / quantize --budget', () => {
     expect(q8).toBeGreaterThan(budget);
   }, 180_000);
 
+  it('with zero points, a 4/8-bit mix at block 32 beats the larger uniform asymmetric block-16 file', async () => {
+    // A budget between the uniform 4-bit (block 32) and 8-bit widths, just under the size of uniform q4 block 16
+    // with zero points: the mix must have the lower mean KLD although its file is the smaller one.
+    const u = await runCli([
+      'quantize',
+      dir,
+      '--dtype',
+      'q4',
+      '--block-size',
+      '16',
+      '--asym',
+      '--name',
+      'u_b16_asym',
+      '--quiet',
+    ]);
+    expect(u.code).toBe(0);
+    const larger = manifest(dir).find((e) => e.file === 'u_b16_asym.onnx')!.bitsPerWeightQuantized;
+    const budget = Math.floor(larger * 1000) / 1000;
+    const r = await runCli([
+      'quantize',
+      dir,
+      '--dtype',
+      'q4',
+      '--asym',
+      '--budget',
+      String(budget),
+      '--widths',
+      '4,8',
+      '--calib',
+      calib,
+      '--name',
+      'mix_asym',
+      '--quiet',
+    ]);
+    expect(r.code).toBe(0);
+    const mixed = manifest(dir).find((e) => e.file === 'mix_asym.onnx')!;
+    expect(mixed.bitsPerWeightQuantized).toBeLessThan(larger);
+    expect(new Set(mixed.options.plan!.map((c) => c.bits))).toEqual(new Set([4, 8]));
+    const e = await runCli(['eval', dir, '--dtypes', 'fp32,u_b16_asym,mix_asym', '--text', evalText, '--json']);
+    expect(e.code).toBe(0);
+    const kld = (k: string) => JSON.parse(e.out).results[k].kld_mean as number;
+    expect(kld('mix_asym')).toBeLessThan(kld('u_b16_asym'));
+  }, 180_000);
+
   it('refuses a budget out of range, a dtype other than q4, and a missing, empty or short text, writing nothing', async () => {
     const before = readdirSync(join(dir, 'onnx')).sort();
     const manifestBefore = readFileSync(join(dir, 'onnx/quantlab-manifest.json'), 'utf8');
