@@ -8,7 +8,6 @@ import { QuantlabError } from '../errors';
 import {
   emptyGrid,
   gridLevels,
-  quantizeValue,
   rtnBlockParams,
   rtnGrid,
   dequantizeGrid,
@@ -140,7 +139,11 @@ async function deltas(
   return out;
 }
 
-/** Rows [n0, n1) of W - Ŵ for one weight, into out from row `row0 + n0`: rtnGrid of W·diag(s) then dequantizeGrid, fused per block (the same float32 roundings). */
+/**
+ * Rows [n0, n1) of W - Ŵ for one weight, into out from row `row0 + n0`: rtnGrid of W·diag(s) then
+ * dequantizeGrid, fused per block (the same float32 roundings). AWQ's hottest loop (every weight
+ * at every α), written so that V8 keeps the numbers unboxed and the branches predictable.
+ */
 function deltaRows(
   rows: Float32Array,
   K: number,
@@ -153,28 +156,32 @@ function deltaRows(
 ): void {
   const bs = spec.blockSize;
   const levels = gridLevels(spec.bits);
-  const scaled = new Float32Array(bs);
   for (let n = n0; n < n1; n++) {
     const src = n * K;
-    const o = (row0 + n) * K;
+    const o = (row0 + n) * K - src;
     for (let k0 = 0; k0 < K; k0 += bs) {
-      const len = Math.min(K, k0 + bs) - k0;
+      const a = src + k0;
+      const e = src + Math.min(K, k0 + bs);
       let mn = 0;
       let mx = 0;
-      for (let j = 0; j < len; j++) {
-        scaled[j] = rows[src + k0 + j] * s[k0 + j];
-        const v = scaled[j];
-        if (v < mn) mn = v;
-        if (v > mx) mx = v;
+      for (let i = a; i < e; i++) {
+        const v = Math.fround(rows[i] * s[i - src]);
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
       }
-      const { scale, zero } = rtnBlockParams(mn, mx, spec);
+      const p = rtnBlockParams(mn, mx, spec);
+      const scale = p.scale;
+      const zero = p.zero;
       const inv = scale === 0 ? 0 : 1 / scale;
-      for (let j = 0; j < len; j++) {
-        let q = Math.round(scaled[j] * inv) + zero;
-        if (q < 0) q = 0;
-        else if (q > levels) q = levels;
-        const k = k0 + j;
-        out[o + k] = rows[src + k] - Math.fround((q - zero) * scale) / s[k];
+      for (let i = a; i < e; i++) {
+        const w = rows[i];
+        const sk = s[i - src];
+        // roundHalfUp (grid.ts) inlined, then the clamp to [0, levels].
+        const x = Math.fround(w * sk) * inv;
+        const f = Math.floor(x + 0.5);
+        const r = (f - 0.5 > x ? f - 1 : f) + zero;
+        const q = r < 0 ? 0 : r > levels ? levels : r;
+        out[o + i] = w - Math.fround((q - zero) * scale) / sk;
       }
     }
   }
@@ -200,8 +207,14 @@ export async function awqSearchScaleWith(
 ): Promise<AwqScaleResult> {
   const total = weights.reduce((a, w) => a + w.N, 0);
   const errors: number[] = [];
+  // The rows in the pool's memory once, not copied to its threads again for every α.
+  const shared = weights.map((w) => {
+    const rows = new Float32Array(pool.shared(4 * w.rows.length));
+    rows.set(w.rows);
+    return { rows, N: w.N };
+  });
   for (let i = 0; i < grid; i++) {
-    const d = await deltas(pool, weights, K, awqScales(meanAbs, i / grid), spec);
+    const d = await deltas(pool, shared, K, awqScales(meanAbs, i / grid), spec);
     // ONNX Runtime reads plain memory: shared results are copied out first.
     const y = await product(d.buffer instanceof ArrayBuffer ? d : d.slice(), total);
     let sum = 0;
@@ -282,8 +295,9 @@ function awqClipRows(
   const kBlocks = Math.ceil(K / bs);
   const stride = full ? K : bs;
   const R = AWQ_CLIP_RATIOS.length;
-  // Every ratio's levels and differences first, then their quadratic forms two ratios at a time
-  // (one load of H serves both; each sum still runs in the same order as one at a time).
+  // Every ratio's levels and differences first, then their quadratic forms four (then two)
+  // ratios at a time (one load of H serves them all; each sum still runs in the same order as
+  // one at a time).
   const delta = new Float64Array(R * bs);
   const cand = new Uint8Array(R * bs);
   const params: { scale: number; zero: number }[] = new Array(R);
@@ -307,11 +321,12 @@ function awqClipRows(
         const o = r * bs;
         for (let j = 0; j < len; j++) {
           const v = rows[n * K + k0 + j];
-          cand[o + j] = quantizeValue(Math.min(m, Math.max(-m, v)), p.scale, p.zero, levels);
+          cand[o + j] = levelOf(Math.min(m, Math.max(-m, v)), p.scale, p.zero, levels);
           delta[o + j] = v - (cand[o + j] - p.zero) * p.scale;
         }
       }
       let r = 0;
+      for (; r + 3 < R; r += 4) quadForms4(H, delta, r * bs, bs, len, full, k0, K, b, stride, errs, r);
       for (; r + 1 < R; r += 2) {
         const oa = r * bs;
         const ob = oa + bs;
@@ -381,6 +396,103 @@ function awqClipRows(
       if (best >= 0) q.set(cand.subarray(best * bs, best * bs + len), n * K + k0);
     }
   }
+}
+
+/**
+ * Δᵀ H Δ over one block for the four ratios whose differences start at delta[o], delta[o + bs],
+ * ..., into errs[r..r + 3]: two rows of H at a time, eight independent sums, each added up in
+ * the order awqClipRows's pairs use.
+ */
+function quadForms4(
+  H: Float64Array,
+  delta: Float64Array,
+  o: number,
+  bs: number,
+  len: number,
+  full: boolean,
+  k0: number,
+  K: number,
+  b: number,
+  stride: number,
+  errs: Float64Array,
+  r: number,
+): void {
+  const oa = o;
+  const ob = o + bs;
+  const oc = ob + bs;
+  const od = oc + bs;
+  let ea = 0;
+  let eb = 0;
+  let ec = 0;
+  let ed = 0;
+  let i = 0;
+  for (; i + 1 < len; i += 2) {
+    const h0 = full ? (k0 + i) * K + k0 : b * bs * bs + i * stride;
+    const h1 = h0 + stride;
+    let sa0 = 0;
+    let sb0 = 0;
+    let sc0 = 0;
+    let sd0 = 0;
+    let sa1 = 0;
+    let sb1 = 0;
+    let sc1 = 0;
+    let sd1 = 0;
+    for (let j = 0; j < len; j++) {
+      const x0 = H[h0 + j];
+      const x1 = H[h1 + j];
+      const da = delta[oa + j];
+      const db = delta[ob + j];
+      const dc = delta[oc + j];
+      const dd = delta[od + j];
+      sa0 += x0 * da;
+      sb0 += x0 * db;
+      sc0 += x0 * dc;
+      sd0 += x0 * dd;
+      sa1 += x1 * da;
+      sb1 += x1 * db;
+      sc1 += x1 * dc;
+      sd1 += x1 * dd;
+    }
+    ea += delta[oa + i] * sa0;
+    eb += delta[ob + i] * sb0;
+    ec += delta[oc + i] * sc0;
+    ed += delta[od + i] * sd0;
+    ea += delta[oa + i + 1] * sa1;
+    eb += delta[ob + i + 1] * sb1;
+    ec += delta[oc + i + 1] * sc1;
+    ed += delta[od + i + 1] * sd1;
+  }
+  for (; i < len; i++) {
+    const hr = full ? (k0 + i) * K + k0 : b * bs * bs + i * stride;
+    let sa = 0;
+    let sb = 0;
+    let sc = 0;
+    let sd = 0;
+    for (let j = 0; j < len; j++) {
+      const h = H[hr + j];
+      sa += h * delta[oa + j];
+      sb += h * delta[ob + j];
+      sc += h * delta[oc + j];
+      sd += h * delta[od + j];
+    }
+    ea += delta[oa + i] * sa;
+    eb += delta[ob + i] * sb;
+    ec += delta[oc + i] * sc;
+    ed += delta[od + i] * sd;
+  }
+  errs[r] = ea;
+  errs[r + 1] = eb;
+  errs[r + 2] = ec;
+  errs[r + 3] = ed;
+}
+
+/** quantizeValue (grid.ts) with roundHalfUp (inlined) for Math.round: the same level. */
+function levelOf(v: number, scale: number, zero: number, levels: number): number {
+  if (scale === 0) return zero;
+  const x = v / scale;
+  const f = Math.floor(x + 0.5);
+  const r = (f - 0.5 > x ? f - 1 : f) + zero;
+  return r < 0 ? 0 : r > levels ? levels : r;
 }
 
 /** The kernels AWQ's jobs run, by name (jobs.ts). */
