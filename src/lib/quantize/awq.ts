@@ -107,14 +107,17 @@ export function awqSearchScale(
   return { alpha: best.alpha, scales: best.scales, errors };
 }
 
-/** X [T, K] times Dᵀ for D [N, K] on a faster engine (ONNX Runtime's float32 Gemm): the [T, N] products. */
+/**
+ * X [T, K] times Dᵀ for D [N, K] on a faster engine (ONNX Runtime's float32 Gemm): the [T, N]
+ * products. D is read before the promise resolves (the search refills it for the next α).
+ */
 export type AwqProduct = (d: Float32Array, N: number) => Promise<Float32Array>;
 
 /** Errors this close (relative) to the least measured in float32 are measured again in float64. */
 export const AWQ_REFINE = 1e-4;
 
 /**
- * The differences W - Ŵ of every weight of the group at scales s, as one [ΣN, K] matrix (the
+ * The differences W - Ŵ of every weight of the group at scales s, into `out` as one [ΣN, K] matrix (the
  * weights' rows one after another), in float32: what awqOutputError multiplies X by. Each weight's
  * rows are cut into one job per thread of the pool.
  */
@@ -124,9 +127,8 @@ async function deltas(
   K: number,
   s: Float64Array,
   spec: GridSpec,
-): Promise<Float32Array> {
-  const total = weights.reduce((a, w) => a + w.N, 0);
-  const out = new Float32Array(pool.shared(4 * K * total));
+  out: Float32Array,
+): Promise<void> {
   const jobs: Job[] = [];
   let row = 0;
   for (const w of weights) {
@@ -136,7 +138,6 @@ async function deltas(
     row += w.N;
   }
   await pool.run(jobs);
-  return out;
 }
 
 /**
@@ -213,10 +214,14 @@ export async function awqSearchScaleWith(
     rows.set(w.rows);
     return { rows, N: w.N };
   });
+  // One buffer of differences for every α; ONNX Runtime reads plain memory, so shared results
+  // are copied out first (into one plain buffer too).
+  const d = new Float32Array(pool.shared(4 * K * total));
+  const plain = d.buffer instanceof ArrayBuffer ? d : new Float32Array(d.length);
   for (let i = 0; i < grid; i++) {
-    const d = await deltas(pool, shared, K, awqScales(meanAbs, i / grid), spec);
-    // ONNX Runtime reads plain memory: shared results are copied out first.
-    const y = await product(d.buffer instanceof ArrayBuffer ? d : d.slice(), total);
+    await deltas(pool, shared, K, awqScales(meanAbs, i / grid), spec, d);
+    if (plain !== d) plain.set(d);
+    const y = await product(plain, total);
     let sum = 0;
     for (let j = 0; j < y.length; j++) sum += y[j] * y[j];
     errors.push(sum / (total * T));
