@@ -73,7 +73,30 @@ export function awqOutputError(
     const deq = dequantizeGrid(rtnGrid(scaled, w.N, K, spec));
     for (let n = 0; n < w.N; n++) {
       for (let k = 0; k < K; k++) delta[k] = w.rows[n * K + k] - deq[n * K + k] / s[k];
-      for (let t = 0; t < T; t++) {
+      // Four tokens at a time (independent sums, each in k order; added to sum in t order).
+      let t = 0;
+      for (; t + 3 < T; t += 4) {
+        const x0 = t * K;
+        const x1 = x0 + K;
+        const x2 = x1 + K;
+        const x3 = x2 + K;
+        let d0 = 0;
+        let d1 = 0;
+        let d2 = 0;
+        let d3 = 0;
+        for (let k = 0; k < K; k++) {
+          const dk = delta[k];
+          d0 += X[x0 + k] * dk;
+          d1 += X[x1 + k] * dk;
+          d2 += X[x2 + k] * dk;
+          d3 += X[x3 + k] * dk;
+        }
+        sum += d0 * d0;
+        sum += d1 * d1;
+        sum += d2 * d2;
+        sum += d3 * d3;
+      }
+      for (; t < T; t++) {
         let d = 0;
         const xr = t * K;
         for (let k = 0; k < K; k++) d += X[xr + k] * delta[k];
