@@ -232,11 +232,7 @@ export async function awqSearchScaleWith(
   const total = weights.reduce((a, w) => a + w.N, 0);
   const errors: number[] = [];
   // The rows in the pool's memory once, not copied to its threads again for every α.
-  const shared = weights.map((w) => {
-    const rows = new Float32Array(pool.shared(4 * w.rows.length));
-    rows.set(w.rows);
-    return { rows, N: w.N };
-  });
+  const shared = weights.map((w) => ({ rows: inPool(pool, w.rows), N: w.N }));
   // One buffer of differences for every α; ONNX Runtime reads plain memory, so shared results
   // are copied out first (into one plain buffer too).
   const d = new Float32Array(pool.shared(4 * K * total));
@@ -277,16 +273,26 @@ export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
 /** awqGrid with the rows spread over a pool's threads (the same grid to the bit). */
 export const awqGridOn: PooledQuantizer = async (pool, rows, N, K, spec, ctx) => {
   const g = emptyGrid(N, K, spec, (b) => pool.shared(b));
-  const H = clipHessian(g, ctx);
   const full = ctx?.hessian !== undefined;
+  // Rows and H in the pool's memory: one copy here instead of a clone of each to every thread.
+  const r = inPool(pool, rows);
+  const H = inPool(pool, clipHessian(g, ctx));
   await pool.run(
     splitRange(N, pool.size).map(([n0, n1]) => ({
       kernel: 'awq.clipRows',
-      args: [rows, K, spec, H, full, g.q, g.scales, g.zeros, n0, n1],
+      args: [r, K, spec, H, full, g.q, g.scales, g.zeros, n0, n1],
     })),
   );
   return g;
 };
+
+/** `a` in memory every thread of the pool sees (a copy unless it is there already or the pool is this thread alone). */
+function inPool<A extends Float32Array | Float64Array>(pool: JobPool, a: A): A {
+  if (pool.size === 1 || !(a.buffer instanceof ArrayBuffer)) return a;
+  const copy = new (a.constructor as new (b: ArrayBuffer | SharedArrayBuffer) => A)(pool.shared(a.byteLength));
+  copy.set(a);
+  return copy;
+}
 
 /** H's diagonal blocks for the clip search, read from the full H or from the blocks alone (the same numbers). */
 function clipHessian(g: Grid, ctx: WeightContext | undefined): Float64Array {
