@@ -231,19 +231,26 @@ export async function awqSearchScaleWith(
 ): Promise<AwqScaleResult> {
   const total = weights.reduce((a, w) => a + w.N, 0);
   const errors: number[] = [];
-  // The rows in the pool's memory once, not copied to its threads again for every α.
-  const shared = weights.map((w) => ({ rows: inPool(pool, w.rows), N: w.N }));
-  // One buffer of differences for every α; ONNX Runtime reads plain memory, so shared results
-  // are copied out first (into one plain buffer too).
-  const d = new Float32Array(pool.shared(4 * K * total));
-  const plain = d.buffer instanceof ArrayBuffer ? d : new Float32Array(d.length);
-  for (let i = 0; i < grid; i++) {
-    await deltas(pool, shared, K, awqScales(meanAbs, i / grid), spec, d);
-    if (plain !== d) plain.set(d);
-    const y = await product(plain, total);
-    let sum = 0;
-    for (let j = 0; j < y.length; j++) sum += y[j] * y[j];
-    errors.push(sum / (total * T));
+  const release: (() => void)[] = [];
+  try {
+    // The rows in the pool's memory once, not copied to its threads again for every α.
+    const shared = weights.map((w, i) => ({ rows: inPool(pool, `search.rows.${i}`, w.rows, release), N: w.N }));
+    // One buffer of differences for every α; ONNX Runtime reads plain memory, so shared results
+    // are copied out first (into one plain buffer too).
+    const b = borrow(pool, 'search.deltas', 4 * K * total);
+    release.push(b.release);
+    const d = new Float32Array(b.buf, 0, K * total);
+    const plain = d.buffer instanceof ArrayBuffer ? d : new Float32Array(d.length);
+    for (let i = 0; i < grid; i++) {
+      await deltas(pool, shared, K, awqScales(meanAbs, i / grid), spec, d);
+      if (plain !== d) plain.set(d);
+      const y = await product(plain, total);
+      let sum = 0;
+      for (let j = 0; j < y.length; j++) sum += y[j] * y[j];
+      errors.push(sum / (total * T));
+    }
+  } finally {
+    release.forEach((f) => f());
   }
   const least = Math.min(...errors);
   let best = { alpha: 0, scales: awqScales(meanAbs, 0), error: Infinity };
@@ -275,21 +282,48 @@ export const awqGridOn: PooledQuantizer = async (pool, rows, N, K, spec, ctx) =>
   const g = emptyGrid(N, K, spec, (b) => pool.shared(b));
   const full = ctx?.hessian !== undefined;
   // Rows and H in the pool's memory: one copy here instead of a clone of each to every thread.
-  const r = inPool(pool, rows);
-  const H = inPool(pool, clipHessian(g, ctx));
-  await pool.run(
-    splitRange(N, pool.size).map(([n0, n1]) => ({
-      kernel: 'awq.clipRows',
-      args: [r, K, spec, H, full, g.q, g.scales, g.zeros, n0, n1],
-    })),
-  );
+  const release: (() => void)[] = [];
+  try {
+    const r = inPool(pool, 'clip.rows', rows, release);
+    const H = inPool(pool, 'clip.H', clipHessian(g, ctx), release);
+    await pool.run(
+      splitRange(N, pool.size).map(([n0, n1]) => ({
+        kernel: 'awq.clipRows',
+        args: [r, K, spec, H, full, g.q, g.scales, g.zeros, n0, n1],
+      })),
+    );
+  } finally {
+    release.forEach((f) => f());
+  }
   return g;
 };
 
-/** `a` in memory every thread of the pool sees (a copy unless it is there already or the pool is this thread alone). */
-function inPool<A extends Float32Array | Float64Array>(pool: JobPool, a: A): A {
+/**
+ * Pool memory AWQ keeps between its steps, by use: a SharedArrayBuffer is freed only once every
+ * thread that saw it has collected it, so one new buffer per weight or per α raised the 135M-shaped
+ * fixture's peak RSS by about 350 MB. A buffer in use (two steps at once on one pool) is not lent.
+ */
+const kept = new WeakMap<JobPool, Map<string, { buf: ArrayBuffer | SharedArrayBuffer; busy: boolean }>>();
+
+/** At least `bytes` of the pool's memory for use `key`, until release(). */
+function borrow(pool: JobPool, key: string, bytes: number): { buf: ArrayBuffer | SharedArrayBuffer; release(): void } {
+  let uses = kept.get(pool);
+  if (!uses) kept.set(pool, (uses = new Map()));
+  let e = uses.get(key);
+  if (e?.busy) return { buf: pool.shared(bytes), release: () => {} };
+  if (!e || e.buf.byteLength < bytes) uses.set(key, (e = { buf: pool.shared(bytes), busy: false }));
+  const entry = e;
+  entry.busy = true;
+  return { buf: entry.buf, release: () => (entry.busy = false) };
+}
+
+/** `a` copied into borrowed pool memory (`a` itself when the pool is this thread alone or `a` is shared already). */
+function inPool<A extends Float32Array | Float64Array>(pool: JobPool, key: string, a: A, release: (() => void)[]): A {
   if (pool.size === 1 || !(a.buffer instanceof ArrayBuffer)) return a;
-  const copy = new (a.constructor as new (b: ArrayBuffer | SharedArrayBuffer) => A)(pool.shared(a.byteLength));
+  const b = borrow(pool, key, a.byteLength);
+  release.push(b.release);
+  const Ctor = a.constructor as new (buf: ArrayBuffer | SharedArrayBuffer, offset: number, length: number) => A;
+  const copy = new Ctor(b.buf, 0, a.length);
   copy.set(a);
   return copy;
 }
