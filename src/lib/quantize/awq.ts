@@ -387,10 +387,20 @@ function awqClipRows(
         const p = rtnBlockParams(Math.max(mn, -m), Math.min(mx, m), spec);
         params[r] = p;
         const o = r * bs;
+        const { scale, zero } = p;
+        const src = n * K + k0;
         for (let j = 0; j < len; j++) {
-          const v = rows[n * K + k0 + j];
-          cand[o + j] = levelOf(Math.min(m, Math.max(-m, v)), p.scale, p.zero, levels);
-          delta[o + j] = v - (cand[o + j] - p.zero) * p.scale;
+          const v = rows[src + j];
+          // quantizeValue of v clipped to [-m, m], with roundHalfUp (grid.ts) inlined.
+          let level = zero;
+          if (scale !== 0) {
+            const x = (v > m ? m : v < -m ? -m : v) / scale;
+            const f = Math.floor(x + 0.5);
+            const l = (f - 0.5 > x ? f - 1 : f) + zero;
+            level = l < 0 ? 0 : l > levels ? levels : l;
+          }
+          cand[o + j] = level;
+          delta[o + j] = v - (level - zero) * scale;
         }
       }
       let r = 0;
@@ -552,15 +562,6 @@ function quadForms4(
   errs[r + 1] = eb;
   errs[r + 2] = ec;
   errs[r + 3] = ed;
-}
-
-/** quantizeValue (grid.ts) with roundHalfUp (inlined) for Math.round: the same level. */
-function levelOf(v: number, scale: number, zero: number, levels: number): number {
-  if (scale === 0) return zero;
-  const x = v / scale;
-  const f = Math.floor(x + 0.5);
-  const r = (f - 0.5 > x ? f - 1 : f) + zero;
-  return r < 0 ? 0 : r > levels ? levels : r;
 }
 
 /** The kernels AWQ's jobs run, by name (jobs.ts). */
