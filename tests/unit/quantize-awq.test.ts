@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { awqGrid, awqSearchScale, awqSearchScaleWith, AWQ_ALPHA_GRID } from '../../src/lib/quantize/awq';
 import { awqPrepare } from '../../src/lib/quantize/awq-model';
-import { dequantizeGrid, type GridSpec } from '../../src/lib/quantize/grid';
+import { dequantizeGrid, roundHalfUp, type GridSpec } from '../../src/lib/quantize/grid';
 import { buildDecoderGraph } from '../../src/lib/model/llama-graph';
 import { encodeModel } from '../../src/lib/onnx/proto';
 import { nodeCalibRuntime } from '../../src/node/calibration';
@@ -66,6 +66,19 @@ function referenceError(
 }
 
 describe('AWQ', () => {
+  it('roundHalfUp (the kernels’ rounding) equals Math.round, also where floor(x + 0.5) does not', () => {
+    // floor(x + 0.5) alone is 1 here and 2^52 + 2 for 2^52 + 1: the cases the correction is for.
+    const edges = [0.49999999999999994, -0.49999999999999994, 2 ** 52 + 1, -(2 ** 52 + 1), 2 ** 53, 1e300];
+    edges.push(0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 7.5, -7.5, 3.4999999999999996, 0, 1e-320, -1e-320, Infinity, -Infinity);
+    const rand = mulberry32(11);
+    for (let i = 0; i < 20000; i++) {
+      const half = Math.round((rand() - 0.5) * 64) / 2;
+      edges.push(half, half + (rand() - 0.5) * 1e-13, (rand() - 0.5) * 40);
+    }
+    for (const x of edges) expect(roundHalfUp(x) + 0, `x = ${x}`).toBe(Math.round(x) + 0);
+    expect(roundHalfUp(NaN)).toBeNaN();
+  });
+
   it('picks the α whose measured output error is least over the grid of 20', () => {
     const rand = mulberry32(3);
     const K = 48;

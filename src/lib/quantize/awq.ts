@@ -8,7 +8,6 @@ import { QuantlabError } from '../errors';
 import {
   emptyGrid,
   gridLevels,
-  quantizeValue,
   rtnBlockParams,
   rtnGrid,
   dequantizeGrid,
@@ -74,7 +73,30 @@ export function awqOutputError(
     const deq = dequantizeGrid(rtnGrid(scaled, w.N, K, spec));
     for (let n = 0; n < w.N; n++) {
       for (let k = 0; k < K; k++) delta[k] = w.rows[n * K + k] - deq[n * K + k] / s[k];
-      for (let t = 0; t < T; t++) {
+      // Four tokens at a time (independent sums, each in k order; added to sum in t order).
+      let t = 0;
+      for (; t + 3 < T; t += 4) {
+        const x0 = t * K;
+        const x1 = x0 + K;
+        const x2 = x1 + K;
+        const x3 = x2 + K;
+        let d0 = 0;
+        let d1 = 0;
+        let d2 = 0;
+        let d3 = 0;
+        for (let k = 0; k < K; k++) {
+          const dk = delta[k];
+          d0 += X[x0 + k] * dk;
+          d1 += X[x1 + k] * dk;
+          d2 += X[x2 + k] * dk;
+          d3 += X[x3 + k] * dk;
+        }
+        sum += d0 * d0;
+        sum += d1 * d1;
+        sum += d2 * d2;
+        sum += d3 * d3;
+      }
+      for (; t < T; t++) {
         let d = 0;
         const xr = t * K;
         for (let k = 0; k < K; k++) d += X[xr + k] * delta[k];
@@ -108,14 +130,17 @@ export function awqSearchScale(
   return { alpha: best.alpha, scales: best.scales, errors };
 }
 
-/** X [T, K] times Dᵀ for D [N, K] on a faster engine (ONNX Runtime's float32 Gemm): the [T, N] products. */
+/**
+ * X [T, K] times Dᵀ for D [N, K] on a faster engine (ONNX Runtime's float32 Gemm): the [T, N]
+ * products. D is read before the promise resolves (the search refills it for the next α).
+ */
 export type AwqProduct = (d: Float32Array, N: number) => Promise<Float32Array>;
 
 /** Errors this close (relative) to the least measured in float32 are measured again in float64. */
 export const AWQ_REFINE = 1e-4;
 
 /**
- * The differences W - Ŵ of every weight of the group at scales s, as one [ΣN, K] matrix (the
+ * The differences W - Ŵ of every weight of the group at scales s, into `out` as one [ΣN, K] matrix (the
  * weights' rows one after another), in float32: what awqOutputError multiplies X by. Each weight's
  * rows are cut into one job per thread of the pool.
  */
@@ -125,9 +150,8 @@ async function deltas(
   K: number,
   s: Float64Array,
   spec: GridSpec,
-): Promise<Float32Array> {
-  const total = weights.reduce((a, w) => a + w.N, 0);
-  const out = new Float32Array(pool.shared(4 * K * total));
+  out: Float32Array,
+): Promise<void> {
   const jobs: Job[] = [];
   let row = 0;
   for (const w of weights) {
@@ -137,10 +161,13 @@ async function deltas(
     row += w.N;
   }
   await pool.run(jobs);
-  return out;
 }
 
-/** Rows [n0, n1) of W - Ŵ for one weight, into out from row `row0 + n0`: rtnGrid of W·diag(s) then dequantizeGrid, fused per block (the same float32 roundings). */
+/**
+ * Rows [n0, n1) of W - Ŵ for one weight, into out from row `row0 + n0`: rtnGrid of W·diag(s) then
+ * dequantizeGrid, fused per block (the same float32 roundings). AWQ's hottest loop (every weight
+ * at every α), written so that V8 keeps the numbers unboxed and the branches predictable.
+ */
 function deltaRows(
   rows: Float32Array,
   K: number,
@@ -153,28 +180,32 @@ function deltaRows(
 ): void {
   const bs = spec.blockSize;
   const levels = gridLevels(spec.bits);
-  const scaled = new Float32Array(bs);
   for (let n = n0; n < n1; n++) {
     const src = n * K;
-    const o = (row0 + n) * K;
+    const o = (row0 + n) * K - src;
     for (let k0 = 0; k0 < K; k0 += bs) {
-      const len = Math.min(K, k0 + bs) - k0;
+      const a = src + k0;
+      const e = src + Math.min(K, k0 + bs);
       let mn = 0;
       let mx = 0;
-      for (let j = 0; j < len; j++) {
-        scaled[j] = rows[src + k0 + j] * s[k0 + j];
-        const v = scaled[j];
-        if (v < mn) mn = v;
-        if (v > mx) mx = v;
+      for (let i = a; i < e; i++) {
+        const v = Math.fround(rows[i] * s[i - src]);
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
       }
-      const { scale, zero } = rtnBlockParams(mn, mx, spec);
+      const p = rtnBlockParams(mn, mx, spec);
+      const scale = p.scale;
+      const zero = p.zero;
       const inv = scale === 0 ? 0 : 1 / scale;
-      for (let j = 0; j < len; j++) {
-        let q = Math.round(scaled[j] * inv) + zero;
-        if (q < 0) q = 0;
-        else if (q > levels) q = levels;
-        const k = k0 + j;
-        out[o + k] = rows[src + k] - Math.fround((q - zero) * scale) / s[k];
+      for (let i = a; i < e; i++) {
+        const w = rows[i];
+        const sk = s[i - src];
+        // roundHalfUp (grid.ts) inlined, then the clamp to [0, levels].
+        const x = Math.fround(w * sk) * inv;
+        const f = Math.floor(x + 0.5);
+        const r = (f - 0.5 > x ? f - 1 : f) + zero;
+        const q = r < 0 ? 0 : r > levels ? levels : r;
+        out[o + i] = w - Math.fround((q - zero) * scale) / sk;
       }
     }
   }
@@ -200,13 +231,26 @@ export async function awqSearchScaleWith(
 ): Promise<AwqScaleResult> {
   const total = weights.reduce((a, w) => a + w.N, 0);
   const errors: number[] = [];
-  for (let i = 0; i < grid; i++) {
-    const d = await deltas(pool, weights, K, awqScales(meanAbs, i / grid), spec);
-    // ONNX Runtime reads plain memory: shared results are copied out first.
-    const y = await product(d.buffer instanceof ArrayBuffer ? d : d.slice(), total);
-    let sum = 0;
-    for (let j = 0; j < y.length; j++) sum += y[j] * y[j];
-    errors.push(sum / (total * T));
+  const release: (() => void)[] = [];
+  try {
+    // The rows in the pool's memory once, not copied to its threads again for every α.
+    const shared = weights.map((w, i) => ({ rows: inPool(pool, `search.rows.${i}`, w.rows, release), N: w.N }));
+    // One buffer of differences for every α; ONNX Runtime reads plain memory, so shared results
+    // are copied out first (into one plain buffer too).
+    const b = borrow(pool, 'search.deltas', 4 * K * total);
+    release.push(b.release);
+    const d = new Float32Array(b.buf, 0, K * total);
+    const plain = d.buffer instanceof ArrayBuffer ? d : new Float32Array(d.length);
+    for (let i = 0; i < grid; i++) {
+      await deltas(pool, shared, K, awqScales(meanAbs, i / grid), spec, d);
+      if (plain !== d) plain.set(d);
+      const y = await product(plain, total);
+      let sum = 0;
+      for (let j = 0; j < y.length; j++) sum += y[j] * y[j];
+      errors.push(sum / (total * T));
+    }
+  } finally {
+    release.forEach((f) => f());
   }
   const least = Math.min(...errors);
   let best = { alpha: 0, scales: awqScales(meanAbs, 0), error: Infinity };
@@ -236,16 +280,53 @@ export const awqGrid: WeightQuantizer = (rows, N, K, spec, ctx) => {
 /** awqGrid with the rows spread over a pool's threads (the same grid to the bit). */
 export const awqGridOn: PooledQuantizer = async (pool, rows, N, K, spec, ctx) => {
   const g = emptyGrid(N, K, spec, (b) => pool.shared(b));
-  const H = clipHessian(g, ctx);
   const full = ctx?.hessian !== undefined;
-  await pool.run(
-    splitRange(N, pool.size).map(([n0, n1]) => ({
-      kernel: 'awq.clipRows',
-      args: [rows, K, spec, H, full, g.q, g.scales, g.zeros, n0, n1],
-    })),
-  );
+  // Rows and H in the pool's memory: one copy here instead of a clone of each to every thread.
+  const release: (() => void)[] = [];
+  try {
+    const r = inPool(pool, 'clip.rows', rows, release);
+    const H = inPool(pool, 'clip.H', clipHessian(g, ctx), release);
+    await pool.run(
+      splitRange(N, pool.size).map(([n0, n1]) => ({
+        kernel: 'awq.clipRows',
+        args: [r, K, spec, H, full, g.q, g.scales, g.zeros, n0, n1],
+      })),
+    );
+  } finally {
+    release.forEach((f) => f());
+  }
   return g;
 };
+
+/**
+ * Pool memory AWQ keeps between its steps, by use: a SharedArrayBuffer is freed only once every
+ * thread that saw it has collected it, so one new buffer per weight or per α raised the 135M-shaped
+ * fixture's peak RSS by about 350 MB. A buffer in use (two steps at once on one pool) is not lent.
+ */
+const kept = new WeakMap<JobPool, Map<string, { buf: ArrayBuffer | SharedArrayBuffer; busy: boolean }>>();
+
+/** At least `bytes` of the pool's memory for use `key`, until release(). */
+function borrow(pool: JobPool, key: string, bytes: number): { buf: ArrayBuffer | SharedArrayBuffer; release(): void } {
+  let uses = kept.get(pool);
+  if (!uses) kept.set(pool, (uses = new Map()));
+  let e = uses.get(key);
+  if (e?.busy) return { buf: pool.shared(bytes), release: () => {} };
+  if (!e || e.buf.byteLength < bytes) uses.set(key, (e = { buf: pool.shared(bytes), busy: false }));
+  const entry = e;
+  entry.busy = true;
+  return { buf: entry.buf, release: () => (entry.busy = false) };
+}
+
+/** `a` copied into borrowed pool memory (`a` itself when the pool is this thread alone or `a` is shared already). */
+function inPool<A extends Float32Array | Float64Array>(pool: JobPool, key: string, a: A, release: (() => void)[]): A {
+  if (pool.size === 1 || !(a.buffer instanceof ArrayBuffer)) return a;
+  const b = borrow(pool, key, a.byteLength);
+  release.push(b.release);
+  const Ctor = a.constructor as new (buf: ArrayBuffer | SharedArrayBuffer, offset: number, length: number) => A;
+  const copy = new Ctor(b.buf, 0, a.length);
+  copy.set(a);
+  return copy;
+}
 
 /** H's diagonal blocks for the clip search, read from the full H or from the blocks alone (the same numbers). */
 function clipHessian(g: Grid, ctx: WeightContext | undefined): Float64Array {
@@ -282,8 +363,9 @@ function awqClipRows(
   const kBlocks = Math.ceil(K / bs);
   const stride = full ? K : bs;
   const R = AWQ_CLIP_RATIOS.length;
-  // Every ratio's levels and differences first, then their quadratic forms two ratios at a time
-  // (one load of H serves both; each sum still runs in the same order as one at a time).
+  // Every ratio's levels and differences first, then their quadratic forms four (then two)
+  // ratios at a time (one load of H serves them all; each sum still runs in the same order as
+  // one at a time).
   const delta = new Float64Array(R * bs);
   const cand = new Uint8Array(R * bs);
   const params: { scale: number; zero: number }[] = new Array(R);
@@ -305,13 +387,24 @@ function awqClipRows(
         const p = rtnBlockParams(Math.max(mn, -m), Math.min(mx, m), spec);
         params[r] = p;
         const o = r * bs;
+        const { scale, zero } = p;
+        const src = n * K + k0;
         for (let j = 0; j < len; j++) {
-          const v = rows[n * K + k0 + j];
-          cand[o + j] = quantizeValue(Math.min(m, Math.max(-m, v)), p.scale, p.zero, levels);
-          delta[o + j] = v - (cand[o + j] - p.zero) * p.scale;
+          const v = rows[src + j];
+          // quantizeValue of v clipped to [-m, m], with roundHalfUp (grid.ts) inlined.
+          let level = zero;
+          if (scale !== 0) {
+            const x = (v > m ? m : v < -m ? -m : v) / scale;
+            const f = Math.floor(x + 0.5);
+            const l = (f - 0.5 > x ? f - 1 : f) + zero;
+            level = l < 0 ? 0 : l > levels ? levels : l;
+          }
+          cand[o + j] = level;
+          delta[o + j] = v - (level - zero) * scale;
         }
       }
       let r = 0;
+      for (; r + 3 < R; r += 4) quadForms4(H, delta, r * bs, bs, len, full, k0, K, b, stride, errs, r);
       for (; r + 1 < R; r += 2) {
         const oa = r * bs;
         const ob = oa + bs;
@@ -381,6 +474,94 @@ function awqClipRows(
       if (best >= 0) q.set(cand.subarray(best * bs, best * bs + len), n * K + k0);
     }
   }
+}
+
+/**
+ * Δᵀ H Δ over one block for the four ratios whose differences start at delta[o], delta[o + bs],
+ * ..., into errs[r..r + 3]: two rows of H at a time, eight independent sums, each added up in
+ * the order awqClipRows's pairs use.
+ */
+function quadForms4(
+  H: Float64Array,
+  delta: Float64Array,
+  o: number,
+  bs: number,
+  len: number,
+  full: boolean,
+  k0: number,
+  K: number,
+  b: number,
+  stride: number,
+  errs: Float64Array,
+  r: number,
+): void {
+  const oa = o;
+  const ob = o + bs;
+  const oc = ob + bs;
+  const od = oc + bs;
+  let ea = 0;
+  let eb = 0;
+  let ec = 0;
+  let ed = 0;
+  let i = 0;
+  for (; i + 1 < len; i += 2) {
+    const h0 = full ? (k0 + i) * K + k0 : b * bs * bs + i * stride;
+    const h1 = h0 + stride;
+    let sa0 = 0;
+    let sb0 = 0;
+    let sc0 = 0;
+    let sd0 = 0;
+    let sa1 = 0;
+    let sb1 = 0;
+    let sc1 = 0;
+    let sd1 = 0;
+    for (let j = 0; j < len; j++) {
+      const x0 = H[h0 + j];
+      const x1 = H[h1 + j];
+      const da = delta[oa + j];
+      const db = delta[ob + j];
+      const dc = delta[oc + j];
+      const dd = delta[od + j];
+      sa0 += x0 * da;
+      sb0 += x0 * db;
+      sc0 += x0 * dc;
+      sd0 += x0 * dd;
+      sa1 += x1 * da;
+      sb1 += x1 * db;
+      sc1 += x1 * dc;
+      sd1 += x1 * dd;
+    }
+    ea += delta[oa + i] * sa0;
+    eb += delta[ob + i] * sb0;
+    ec += delta[oc + i] * sc0;
+    ed += delta[od + i] * sd0;
+    ea += delta[oa + i + 1] * sa1;
+    eb += delta[ob + i + 1] * sb1;
+    ec += delta[oc + i + 1] * sc1;
+    ed += delta[od + i + 1] * sd1;
+  }
+  for (; i < len; i++) {
+    const hr = full ? (k0 + i) * K + k0 : b * bs * bs + i * stride;
+    let sa = 0;
+    let sb = 0;
+    let sc = 0;
+    let sd = 0;
+    for (let j = 0; j < len; j++) {
+      const h = H[hr + j];
+      sa += h * delta[oa + j];
+      sb += h * delta[ob + j];
+      sc += h * delta[oc + j];
+      sd += h * delta[od + j];
+    }
+    ea += delta[oa + i] * sa;
+    eb += delta[ob + i] * sb;
+    ec += delta[oc + i] * sc;
+    ed += delta[od + i] * sd;
+  }
+  errs[r] = ea;
+  errs[r + 1] = eb;
+  errs[r + 2] = ec;
+  errs[r + 3] = ed;
 }
 
 /** The kernels AWQ's jobs run, by name (jobs.ts). */
