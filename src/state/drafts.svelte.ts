@@ -33,9 +33,16 @@ export function writeDraft(id: string, draft: Draft | undefined): void {
   }
 }
 
+/** Runs `f` after the current update (a microtask) unless `el` has left the page by then. */
+function ifStillThere(el: HTMLInputElement, f: (el: HTMLInputElement) => void): void {
+  queueMicrotask(() => {
+    if (el.isConnected) f(el);
+  });
+}
+
 /** The note a restored draft carries until it is applied or changed. */
 export const RESTORED_NOTE =
-  'Typed before the page reloaded, not applied yet: press Enter or leave the field to apply it.';
+  'Typed earlier (before a reload, or before the panel was redrawn), not applied yet: press Enter or leave the field to apply it.';
 
 export interface NumberFieldOptions {
   /** The id of the element the message is shown in (default `${id}-message`). */
@@ -114,11 +121,16 @@ export class NumberField {
     if (this.text !== null) this.commit(el);
   }
 
-  /** The field's event handlers, spread onto its <input>: typing, committing, leaving, Enter. */
+  /**
+   * The field's event handlers, spread onto its <input>: typing, committing, leaving, Enter. A
+   * field taken out of the page (its panel redrawn, as the Setup panel is when the window crosses
+   * the wide breakpoint) gets blur and change while still in it, as it goes: those apply only if
+   * the field is still there once the page's update is done, so a draft stays a draft.
+   */
   readonly events = {
     oninput: (e: Event) => this.input((e.currentTarget as HTMLInputElement).value),
-    onchange: (e: Event) => this.commit(e.currentTarget as HTMLInputElement),
-    onblur: (e: Event) => this.leave(e.currentTarget as HTMLInputElement),
+    onchange: (e: Event) => ifStillThere(e.currentTarget as HTMLInputElement, (el) => this.commit(el)),
+    onblur: (e: Event) => ifStillThere(e.currentTarget as HTMLInputElement, (el) => this.leave(el)),
     onkeydown: (e: KeyboardEvent) => {
       if (e.key === 'Enter') this.leave(e.currentTarget as HTMLInputElement);
     },

@@ -9,6 +9,7 @@ import type { GridBits } from '../lib/quantize/grid';
 import { planMixed } from '../lib/quantize/mixed';
 import { sensitivityCsv, sensitivityJson, type SensitivityReport } from '../lib/quantize/sensitivity';
 import { estimateSensitivity, sensitivityOver, type SensitivityPlan } from '../lib/quantize/sensitivity-plan';
+import { modelShape, planQuantize, quantizeOver, type QuantizePlan } from '../lib/quantize/quantize-plan';
 import {
   BUDGET_WIDTHS,
   budgetBounds,
@@ -37,7 +38,7 @@ export class SensitivityView {
   /** A failure in the page (planning), apart from the builder's. */
   error = $state<ErrorInfo | null>(null);
   /** The model's config.json, for the estimate (undefined until read, or when absent). */
-  config = $state.raw<{ num_hidden_layers?: unknown } | undefined>(undefined);
+  config = $state.raw<Record<string, unknown> | undefined>(undefined);
 
   constructor(
     private readonly library: Library,
@@ -50,7 +51,7 @@ export class SensitivityView {
   async init(): Promise<void> {
     try {
       const f = await readModelFile(this.model.ref.id, 'config.json');
-      this.config = f ? (JSON.parse(await f.text()) as { num_hidden_layers?: unknown }) : undefined;
+      this.config = f ? (JSON.parse(await f.text()) as Record<string, unknown>) : undefined;
     } catch {
       this.config = undefined;
     }
@@ -77,6 +78,21 @@ export class SensitivityView {
     const c = this.calibration;
     const plan = estimateSensitivity(this.config, this.widths.length, utf8Bytes(c.resolved), c.tokens, c.window);
     return plan ? { plan, over: sensitivityOver(plan) } : {};
+  }
+
+  /** The budget run's plan before it starts: a measurement at BUDGET_WIDTHS unless the report in hand plans it, then one q4 file. */
+  get mixedEstimate(): { plan?: QuantizePlan; over?: { message: string; detail: string } } {
+    const shape = modelShape(this.config);
+    const f = this.form();
+    const c = this.calibration;
+    const plan = planQuantize(shape, {
+      dtypes: ['q4'],
+      method: f.method,
+      bits: 4,
+      calibration: { tokens: c.tokens, window: c.window, textBytes: utf8Bytes(c.resolved) },
+      sensitivityWidths: reportPlans(this.last?.report, f) ? 0 : BUDGET_WIDTHS.length,
+    });
+    return plan && shape ? { plan, over: quantizeOver(plan, shape) } : {};
   }
 
   /** Why the calibration fields cannot start a measurement (named at the tokens field), or undefined. */
@@ -110,7 +126,7 @@ export class SensitivityView {
   async writeMixed(): Promise<{ entry: CatalogModel; stem: string } | null> {
     this.error = null;
     const check = this.budgetCheck;
-    if (check.value === undefined || this.calibrationProblem) return null;
+    if (check.value === undefined || this.calibrationProblem || this.mixedEstimate.over) return null;
     const f = this.form();
     let report: SensitivityReport | null | undefined = this.last?.report;
     if (!reportPlans(report, f)) {
