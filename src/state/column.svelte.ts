@@ -123,15 +123,38 @@ function downloadCancelledNotice(d: DownloadSnapshot | null): string {
   return `Download cancelled: ${what}; ${kept} file${kept === 1 ? '' : 's'} read in full stay in the browser cache. Generate loads it again.`;
 }
 
-/** A timer that calls `onStall` once it has not been kicked for `ms`. */
-function watchdog(ms: number, onStall: () => void): { kick(): void; stop(): void } {
-  let timer = setTimeout(onStall, ms);
+/** A column's watchdog: kick() restarts its time, pause() stops it until the next kick. */
+interface Watchdog {
+  kick(): void;
+  pause(): void;
+  stop(): void;
+}
+
+/**
+ * A timer that calls `onStall` once it has not been kicked for `ms`. Once stopped, or once it has
+ * fired, it is over: a kick then does nothing. (A run's last stream event may reach the page after
+ * its result; a watchdog it woke again would terminate the worker a minute later, under whatever
+ * load or generation the column runs by then.)
+ */
+function watchdog(ms: number, onStall: () => void): Watchdog {
+  let over = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fire = () => {
+    over = true;
+    onStall();
+  };
+  const kick = () => {
+    clearTimeout(timer);
+    if (!over) timer = setTimeout(fire, ms);
+  };
+  kick();
   return {
-    kick() {
+    kick,
+    pause: () => clearTimeout(timer),
+    stop() {
+      over = true;
       clearTimeout(timer);
-      timer = setTimeout(onStall, ms);
     },
-    stop: () => clearTimeout(timer),
   };
 }
 
@@ -420,14 +443,14 @@ export class Column {
    * Waits for a place in the load gate, saying how many loads are ahead; the watchdog sleeps
    * meanwhile (waiting is not stalling). False if the column was stopped while it waited.
    */
-  async #waitTurn(gate: LoadGate, dog: { kick(): void; stop(): void }): Promise<boolean> {
+  async #waitTurn(gate: LoadGate, dog: Watchdog): Promise<boolean> {
     const slot = gate.acquire();
     this.#slot = slot;
     let granted = false;
     void slot.ready.then((ok) => (granted = ok));
     await Promise.resolve();
     if (!granted) {
-      dog.stop();
+      dog.pause();
       this.progress = {
         message: `Waiting its turn to load (${gate.active} loading, ${gate.waiting} waiting): loads take turns so each gets the cores`,
         fraction: null,
@@ -576,7 +599,6 @@ export class Column {
     };
     const onToken = proxy((e: TokenEvent) => {
       if (gen !== this.#gen) return;
-      dog.kick();
       if (finished) {
         // Events travel on their own channel and may trail the final result: only their offsets count,
         // and a finished run's kept result is saved again with them (a restored text would otherwise
@@ -587,6 +609,7 @@ export class Column {
         }
         return;
       }
+      dog.kick();
       // ... or each other: the longest stream wins.
       if (latest && e.ids.length <= latest.ids.length) return;
       latest = e;
