@@ -18,7 +18,7 @@ import {
   type ModelShape,
   type Refusal,
 } from '../lib/page/memory-budget';
-import { toErrorInfo, type ErrorInfo } from '../lib/errors';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
 import type { ModelRef } from '../lib/model/ref';
 import type { PlatformInfo } from '../lib/page/platform';
 import type { GenerateParams, GenerateResult, LoadProgress, Timings, TokenEvent } from '../lib/runner/types';
@@ -393,6 +393,9 @@ export class Column {
       if (this.deps.budget) {
         this.progress = { message: READING_CONFIG, fraction: null };
         if (!(await this.#admit(choice.device))) return false;
+        // A read shared with another column's worker may answer after this load's watchdog fired:
+        // the load has ended then (the catch says where it stalled).
+        if (stalledAt !== undefined) throw new QuantlabError('cancelled', 'Cancelled');
         dog.kick();
       }
       if (this.deps.loadGate && !(await this.#waitTurn(this.deps.loadGate, dog))) {

@@ -520,6 +520,22 @@ describe('Column', () => {
       await vi.waitFor(() => expect(c.status).toBe('ready'));
     });
 
+    it("ends the load when the config read it shares with another column's worker answers only after the watchdog fired", async () => {
+      let answer!: (s: ModelShape | undefined) => void;
+      const shared = new Promise<ModelShape | undefined>((r) => (answer = r));
+      const budget = { modelShape: () => shared, tokens: () => 10, admit: () => null };
+      const { c, workers } = column('model', { timeouts, budget });
+      const loaded = c.load();
+      await vi.advanceTimersByTimeAsync(1010);
+      answer(undefined); // the other column's worker answers at last
+      expect(await loaded).toBe(false);
+      expect(workers.flatMap((w) => w.loads)).toEqual([]);
+      expect(c.status).toBe('error');
+      expect(c.error?.message).toBe(
+        "Loading model made no progress for 1 s (at: Reading the model's config for the memory estimate), so it was stopped.",
+      );
+    });
+
     it('ends a generation with no new token for generateMs; each token resets the time; Retry generates', async () => {
       const { c, workers } = column('model', { timeouts });
       const done = c.generate(PARAMS, 1);
