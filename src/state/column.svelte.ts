@@ -18,7 +18,7 @@ import {
   type ModelShape,
   type Refusal,
 } from '../lib/page/memory-budget';
-import { toErrorInfo, type ErrorInfo } from '../lib/errors';
+import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
 import type { ModelRef } from '../lib/model/ref';
 import type { PlatformInfo } from '../lib/page/platform';
 import type { GenerateParams, GenerateResult, LoadProgress, Timings, TokenEvent } from '../lib/runner/types';
@@ -123,15 +123,38 @@ function downloadCancelledNotice(d: DownloadSnapshot | null): string {
   return `Download cancelled: ${what}; ${kept} file${kept === 1 ? '' : 's'} read in full stay in the browser cache. Generate loads it again.`;
 }
 
-/** A timer that calls `onStall` once it has not been kicked for `ms`. */
-function watchdog(ms: number, onStall: () => void): { kick(): void; stop(): void } {
-  let timer = setTimeout(onStall, ms);
+/** A column's watchdog: kick() restarts its time, pause() stops it until the next kick. */
+interface Watchdog {
+  kick(): void;
+  pause(): void;
+  stop(): void;
+}
+
+/**
+ * A timer that calls `onStall` once it has not been kicked for `ms`. Once stopped, or once it has
+ * fired, it is over: a kick then does nothing. (A run's last stream event may reach the page after
+ * its result; a watchdog it woke again would terminate the worker a minute later, under whatever
+ * load or generation the column runs by then.)
+ */
+function watchdog(ms: number, onStall: () => void): Watchdog {
+  let over = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fire = () => {
+    over = true;
+    onStall();
+  };
+  const kick = () => {
+    clearTimeout(timer);
+    if (!over) timer = setTimeout(fire, ms);
+  };
+  kick();
   return {
-    kick() {
+    kick,
+    pause: () => clearTimeout(timer),
+    stop() {
+      over = true;
       clearTimeout(timer);
-      timer = setTimeout(onStall, ms);
     },
-    stop: () => clearTimeout(timer),
   };
 }
 
@@ -370,6 +393,9 @@ export class Column {
       if (this.deps.budget) {
         this.progress = { message: READING_CONFIG, fraction: null };
         if (!(await this.#admit(choice.device))) return false;
+        // A read shared with another column's worker may answer after this load's watchdog fired:
+        // the load has ended then (the catch says where it stalled).
+        if (stalledAt !== undefined) throw new QuantlabError('cancelled', 'Cancelled');
         dog.kick();
       }
       if (this.deps.loadGate && !(await this.#waitTurn(this.deps.loadGate, dog))) {
@@ -420,14 +446,14 @@ export class Column {
    * Waits for a place in the load gate, saying how many loads are ahead; the watchdog sleeps
    * meanwhile (waiting is not stalling). False if the column was stopped while it waited.
    */
-  async #waitTurn(gate: LoadGate, dog: { kick(): void; stop(): void }): Promise<boolean> {
+  async #waitTurn(gate: LoadGate, dog: Watchdog): Promise<boolean> {
     const slot = gate.acquire();
     this.#slot = slot;
     let granted = false;
     void slot.ready.then((ok) => (granted = ok));
     await Promise.resolve();
     if (!granted) {
-      dog.stop();
+      dog.pause();
       this.progress = {
         message: `Waiting its turn to load (${gate.active} loading, ${gate.waiting} waiting): loads take turns so each gets the cores`,
         fraction: null,
@@ -576,7 +602,6 @@ export class Column {
     };
     const onToken = proxy((e: TokenEvent) => {
       if (gen !== this.#gen) return;
-      dog.kick();
       if (finished) {
         // Events travel on their own channel and may trail the final result: only their offsets count,
         // and a finished run's kept result is saved again with them (a restored text would otherwise
@@ -587,6 +612,7 @@ export class Column {
         }
         return;
       }
+      dog.kick();
       // ... or each other: the longest stream wins.
       if (latest && e.ids.length <= latest.ids.length) return;
       latest = e;

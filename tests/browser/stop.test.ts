@@ -2,11 +2,12 @@
 // own, then the global one) ends the stream within one token plus 100 ms, measured on the page
 // from the click to the last change of data-tokens; the column stays loaded with its figures and
 // says where it stopped; the next Generate does not load again. A load that never ends (the
-// test hook of src/browser/test-hooks.ts) ends with the watchdog's message and a Retry that loads.
+// test hook of src/browser/test-hooks.ts) ends with the watchdog's message and a Retry that loads;
+// a finished run's watchdog never ends the next run (three columns of the built-in model).
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSite, type Site } from './harness';
-import { column, gotoReady, waitReady } from './columns';
+import { column, gotoReady, waitDone, waitReady } from './columns';
 
 const STEM = 'model';
 const MAX_NEW_TOKENS = 1024;
@@ -220,5 +221,57 @@ describe('Stop and the watchdogs', () => {
     await expect.poll(() => c.getAttribute('data-status'), { timeout: 60_000 }).toBe('done');
     expect(Number(await c.getAttribute('data-loads'))).toBe(before + 1);
     expect(await c.locator('.column-notice').count()).toBe(0);
+  });
+
+  it("a finished run's watchdog stays off: a run that writes nothing right after it is ended by its own, with its message", async () => {
+    // Three columns: a run's last stream event then often reaches the page after its result (the
+    // onToken proxy has its own port). That event used to restart the finished run's watchdog,
+    // which then terminated the worker under the next run: the column went idle with no error
+    // (seen in 11 of 12 columns here before the fix).
+    const stems = ['model', 'model_quantized', 'model_q4'];
+    const q = new URLSearchParams({
+      device: 'wasm',
+      model: 'served:aidreams260K',
+      variants: stems.join(','),
+      temperature: '0',
+      max_new_tokens: '60',
+      prompt: 'I dreamed',
+      live: '0',
+    });
+    await gotoReady(page, `${site.server.url}?${q}`);
+    const generation = async () => Number(await column(page, stems[0]).getAttribute('data-generation'));
+    const run = async (hooks: object) => {
+      await page.evaluate((h) => (window.quantlabTest = h), hooks);
+      const g = await generation();
+      await page.locator('#generate').click();
+      return g;
+    };
+    for (let round = 0; round < 2; round++) {
+      // Loaded with the usual watchdogs, then a run with an 8 s one, then at once one that hangs.
+      let g = await run({});
+      for (const s of stems) await waitDone(page, s, g, 120_000);
+      g = await run({ watchdogMs: 8000 });
+      for (const s of stems) await waitDone(page, s, g, 120_000);
+      await run({ watchdogMs: 8000, hang: 'generate' });
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll('article.column')].every((e) =>
+            ['idle', 'error'].includes(e.getAttribute('data-status') ?? ''),
+          ),
+        undefined,
+        { timeout: 60_000, polling: 100 },
+      );
+      const ended = await page.evaluate(() =>
+        window.quantlab!.playground.columns.map((c) => [c.variant.label, c.status, c.error?.message ?? c.notice]),
+      );
+      console.log(`[stop] round ${round}, runs that hung: ${JSON.stringify(ended)}`);
+      for (const [label, status, message] of ended) {
+        expect(status, String(message)).toBe('error');
+        expect(message).toBe(
+          `${label} made no progress for 8 s (no first token), so it was stopped and the model unloaded.`,
+        );
+      }
+    }
+    await page.evaluate(() => (window.quantlabTest = undefined));
   });
 });

@@ -520,6 +520,22 @@ describe('Column', () => {
       await vi.waitFor(() => expect(c.status).toBe('ready'));
     });
 
+    it("ends the load when the config read it shares with another column's worker answers only after the watchdog fired", async () => {
+      let answer!: (s: ModelShape | undefined) => void;
+      const shared = new Promise<ModelShape | undefined>((r) => (answer = r));
+      const budget = { modelShape: () => shared, tokens: () => 10, admit: () => null };
+      const { c, workers } = column('model', { timeouts, budget });
+      const loaded = c.load();
+      await vi.advanceTimersByTimeAsync(1010);
+      answer(undefined); // the other column's worker answers at last
+      expect(await loaded).toBe(false);
+      expect(workers.flatMap((w) => w.loads)).toEqual([]);
+      expect(c.status).toBe('error');
+      expect(c.error?.message).toBe(
+        "Loading model made no progress for 1 s (at: Reading the model's config for the memory estimate), so it was stopped.",
+      );
+    });
+
     it('ends a generation with no new token for generateMs; each token resets the time; Retry generates', async () => {
       const { c, workers } = column('model', { timeouts });
       const done = c.generate(PARAMS, 1);
@@ -563,6 +579,67 @@ describe('Column', () => {
       } finally {
         g.quantlabTest = undefined;
       }
+    });
+
+    // A run's stream events come on their own channel (the onToken proxy's port) and may reach the
+    // page after its result; such an event must not wake the finished run's watchdog, which would
+    // end whatever the column's worker does a minute later (seen under load as a column gone idle).
+    it("a stream event that trails a finished run's result does not wake its watchdog: the next run a minute on is not cut", async () => {
+      const { c, workers } = column();
+      const first = c.generate(PARAMS, 1);
+      const w = await running(workers);
+      w.run.emit([1]);
+      const ended = w.run;
+      ended.finish([1, 2, 3]); // the result first
+      await first;
+      ended.emit([1, 2, 3]); // then the stream's last event
+      expect(c.status).toBe('done');
+      const second = c.generate(PARAMS, 2);
+      await running(workers, 0, 2);
+      // The next run writes a token every 10 s for two minutes: well within its own 60 s watchdog.
+      for (let n = 1; n <= 12; n++) {
+        await vi.advanceTimersByTimeAsync(10_000);
+        w.run.emit(Array.from({ length: n }, () => 7));
+      }
+      expect(w.terminated).toBe(false);
+      expect(c.status).toBe('generating');
+      expect(c.notice).toBeNull();
+      w.run.finish();
+      await second;
+      expect(c.status).toBe('done');
+      expect(c.ids).toHaveLength(12);
+    });
+
+    it("nor does it end a later load a minute on, or give that load's place in the load gate away", async () => {
+      const gate = new LoadGate(() => 1);
+      let release!: () => void;
+      // The column's second worker (after Unload) takes 90 s to load: within its own 120 s watchdog.
+      const a = column('model', { loadGate: gate }, {}, (w, i) => {
+        if (i === 1)
+          w.loadOutcome = (l) =>
+            new Promise((r) => (release = () => r({ ok: true, value: { loadMs: 5, threads: l.threads ?? 1 } })));
+      });
+      const b = column('model_q4', { loadGate: gate });
+      const first = a.c.generate(PARAMS, 1);
+      const w = await running(a.workers);
+      w.run.finish([1, 2]);
+      await first;
+      w.run.emit([1, 2]); // trails the result
+      a.c.unload();
+      const second = a.c.generate(PARAMS, 2);
+      await vi.advanceTimersByTimeAsync(1);
+      const waiting = b.c.load();
+      await vi.advanceTimersByTimeAsync(90_000);
+      expect(a.workers[1].terminated).toBe(false);
+      expect(a.c.status).toBe('loading');
+      expect(a.c.notice).toBeNull();
+      expect([gate.active, gate.waiting]).toEqual([1, 1]);
+      expect(b.workers).toHaveLength(0);
+      release();
+      (await running(a.workers, 1)).run.finish([3]);
+      await second;
+      expect(a.c.status).toBe('done');
+      expect(await waiting).toBe(true);
     });
   });
 
