@@ -129,12 +129,21 @@ describe('calibrated methods in the page', () => {
     expect(await estimate.textContent()).toMatch(/Use fewer calibration tokens \(at most 313,472\)/);
     expect(await submit.isDisabled()).toBe(true);
 
+    // 128 tokens (one window) are fewer than down_proj's 172 inputs: a warning beside the estimate, not a refusal.
+    const thin = dialog.locator('#quantize-calib-warning');
+    await dialog.locator('#calib-tokens').fill('128');
+    await dialog.locator('#calib-tokens').press('Tab');
+    await expect.poll(() => thin.textContent()).toMatch(/^GPTQ sees 128 calibration tokens, fewer than the 172 inputs/);
+    expect(await submit.isDisabled()).toBe(false);
+    expect(await submit.getAttribute('aria-describedby')).toBe('quantize-estimate quantize-calib-warning');
+
     // Back within the limit, a small gptq run: the estimate and the time it took, printed (not asserted).
     await dialog.locator('#calib-tokens').fill('512');
     await dialog.locator('#calib-tokens').press('Tab');
     await dialog.locator('#calib-source').selectOption('builtin');
     await dialog.locator('#quantize-name').fill('model_q4_gptq_timed');
     await expect.poll(() => submit.isDisabled(), { timeout: 10_000 }).toBe(false);
+    expect(await thin.count()).toBe(0);
     const said = await estimate.textContent();
     const t0 = Date.now();
     await submit.click();

@@ -94,6 +94,11 @@ describe('calibration capture', () => {
       expect(fractions.length).toBeGreaterThan(10);
       expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1])).toBe(true);
       expect(fractions.at(-1)).toBe(1);
+      // 2 windows of 32 = 64 tokens, fewer than down_proj's 172 inputs: GPTQ says so, AWQ has no such warning.
+      const thin = r.reports[0].warnings.filter((w) => w.startsWith('GPTQ sees'));
+      if (method === 'gptq')
+        expect(thin).toEqual([expect.stringMatching(/^GPTQ sees 64 calibration tokens, fewer than the 172 inputs/)]);
+      else expect(thin).toEqual([]);
       const ctrl = new AbortController();
       const err = await quantizeVariants(bytes, [{ dtype: 'q4', method }], undefined, {
         calibration,

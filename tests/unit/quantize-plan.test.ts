@@ -8,7 +8,9 @@ import {
   modelShape,
   planQuantize,
   quantizeOver,
+  quantizeWarning,
   shapeWork,
+  widestInput,
 } from '../../src/lib/quantize/quantize-plan';
 
 /** public/models/aidreams260K/config.json's fields. */
@@ -144,5 +146,33 @@ describe('quantize plan', () => {
     })!;
     expect(planned.sensitivity).toBeUndefined();
     expect(quantizeOver(planned, s135)).toBeUndefined();
+  });
+  it('warns when GPTQ has fewer calibration tokens than the widest layer input, not otherwise', () => {
+    // SmolLM2-135M: down_proj has intermediate_size = 1,536 inputs; 512 tokens (4 windows of 128) are fewer.
+    const gptq = (tokens: number, shape = s135) =>
+      planQuantize(shape, {
+        dtypes: ['q4'],
+        method: 'gptq',
+        bits: 4,
+        calibration: { tokens, window: 128, textBytes: 100_000 },
+      })!;
+    expect(widestInput(s135)).toBe(1536);
+    expect(quantizeWarning(gptq(512), s135)).toMatch(/^GPTQ sees 512 calibration tokens, fewer than the 1,536 inputs/);
+    expect(quantizeWarning(gptq(512), s135)).toMatch(/Use at least 1,536 tokens/);
+    // 12 windows of 128 = 1,536 tokens: enough.
+    expect(quantizeWarning(gptq(1536), s135)).toBeUndefined();
+    // 1,600 asked is 12 whole windows, 1,536.
+    expect(quantizeWarning(gptq(1600), s135)).toBeUndefined();
+    // aidreams260K: widest input 172 (intermediate); 128 tokens warn, 256 do not.
+    expect(widestInput(aid)).toBe(172);
+    expect(quantizeWarning(gptq(128, aid), aid)).toMatch(/128 calibration tokens, fewer than the 172 inputs/);
+    expect(quantizeWarning(gptq(256, aid), aid)).toBeUndefined();
+    // awq and rtn: no warning; gptq on no NBits precision: none.
+    for (const method of ['awq', 'rtn'] as const) {
+      const p = planQuantize(s135, { dtypes: ['q4'], method, bits: 4, calibration: builtin })!;
+      expect(quantizeWarning(p, s135)).toBeUndefined();
+    }
+    const q8 = planQuantize(s135, { dtypes: ['q8'], method: 'gptq', bits: 4, calibration: builtin })!;
+    expect(quantizeWarning(q8, s135)).toBeUndefined();
   });
 });

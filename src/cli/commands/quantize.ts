@@ -175,9 +175,10 @@ async function runQuantize({ values: v, positionals }: ParsedArgs<typeof FLAGS>)
       console.log(
         `${r.file.padEnd(32)} ${String(r.fileBytes).padStart(11)}  ${r.bitsPerWeightOverall.toFixed(2).padStart(11)}  ${worst.toExponential(2).padStart(18)}  ${r.seconds.toFixed(2).padStart(7)}`,
       );
-      for (const w of r.warnings) console.error(`  warning: ${w}`);
     }
   }
+  // Warnings print with --quiet too (and are in --json's reports).
+  if (!v.json) for (const r of result.reports) for (const w of r.warnings) console.error(`warning: ${r.file}: ${w}`);
   return 0;
 }
 

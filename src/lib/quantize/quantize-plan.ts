@@ -6,6 +6,7 @@
 import { QuantlabError } from '../errors';
 import { count } from '../eval/plan';
 import type { Method } from '../variants/options';
+import { thinHessianWarning } from './calibration';
 import { AWQ_ALPHA_GRID, AWQ_CLIP_RATIOS } from './awq';
 import type { GridBits } from './grid';
 import { LINEARS_PER_LAYER, planSensitivity, type SensitivityPlan } from './sensitivity-plan';
@@ -295,6 +296,16 @@ export function quantizeOver(p: QuantizePlan, shape: ModelShape): { message: str
     };
   }
   return undefined;
+}
+
+/** The widest input of a linear layer of this shape (down_proj's intermediate size, usually). */
+export function widestInput(shape: ModelShape): number {
+  return Math.max(shape.hidden, shape.heads * shape.headDim, shape.intermediate);
+}
+
+/** GPTQ's warning when the plan's calibration tokens are fewer than the widest layer input (thinHessianWarning). */
+export function quantizeWarning(p: QuantizePlan, shape: ModelShape): string | undefined {
+  return p.method === 'gptq' && p.calibratedJobs > 0 ? thinHessianWarning(p.tokens, widestInput(shape)) : undefined;
 }
 
 /** Refuses a plan over QUANTIZE_LIMITS by name. */

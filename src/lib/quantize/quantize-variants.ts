@@ -6,7 +6,8 @@ import { QuantlabError, throwIfAborted } from '../errors';
 import { decodeModel } from '../onnx/proto';
 import { externalDataFiles, loadExternalData, type ExternalDataOptions } from '../onnx/external-data';
 import { quantizeModel, type QuantizeProgress, type VariantReport } from './quantize-model';
-import { hessianCalibrator, type CalibRuntime } from './calibration';
+import { hessianCalibrator, thinHessianWarning, type CalibRuntime } from './calibration';
+import { findWeightTargets, fp32Graph } from './targets';
 import { awqPrepare } from './awq-model';
 import type { GridSpec } from './grid';
 import type { WeightCalibrator } from './methods';
@@ -160,6 +161,12 @@ export async function quantizeVariants(
       pool: hooks.calibration?.runtime.pool,
     });
     const report = out.report;
+    if (o.method === 'gptq' && hooks.calibration) {
+      const tokens = hooks.calibration.windows.reduce((a, w) => a + w.length, 0);
+      const widest = Math.max(...findWeightTargets(fp32Graph(source, 'Quantize')).map((t) => t.K));
+      const thin = thinHessianWarning(tokens, widest);
+      if (thin) report.warnings.push(thin);
+    }
     for (const [name, bytes] of out.files) files.set(`onnx/${name}`, bytes);
     reports.push(report);
     manifest = upsertManifest(manifest, {
