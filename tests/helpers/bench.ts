@@ -56,6 +56,11 @@ export function checkRow(row: Record<string, unknown>, runtime: string, newToken
   // Quartiles of the decode speeds, and (one run, under the five an interval needs) no ratio interval.
   for (const k of ['decode_iqr', 'floor_decode_iqr']) expect(n[k], `${where} ${k}`).toBeGreaterThanOrEqual(0);
   expect([row.ratio_ci_low, row.ratio_ci_high], where).toEqual([null, null]);
+  // Step times from both sides: each run's median step at most its longest.
+  for (const side of ['', 'floor_']) {
+    expect(n[`${side}step_ms`], `${where} ${side}step_ms`).toBeGreaterThan(0);
+    expect(n[`${side}longest_step_ms`], where).toBeGreaterThanOrEqual(n[`${side}step_ms`]);
+  }
 }
 
 /**

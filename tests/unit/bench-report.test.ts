@@ -14,6 +14,7 @@ import { buildPrompt, type PromptTokenizer } from '../../src/lib/bench/prompt';
 import {
   alignTable,
   benchRow,
+  benchRowExtras,
   concurrencyResult,
   formatBenchTable,
   ratioHalfWidth,
@@ -95,18 +96,20 @@ describe('buildPrompt', () => {
   });
 });
 
-const runnerRun = (ids: number[], decode: number, ttft = 10): RunnerRun => ({
+const runnerRun = (ids: number[], decode: number, ttft = 10, stepMs?: number[]): RunnerRun => ({
   promptIds: [1, 2, 3],
   ids,
   ttftMs: ttft,
   prefillTokensPerS: 3 / (ttft / 1000),
   decodeTokensPerS: decode,
+  ...(stepMs ? { stepMs } : {}),
 });
-const floorRun = (ids: number[], decode: number, ttft = 5): FloorResult => ({
+const floorRun = (ids: number[], decode: number, ttft = 5, stepMs: number[] = []): FloorResult => ({
   ids,
   ttftMs: ttft,
   prefillTokensPerS: 3 / (ttft / 1000),
   decodeTokensPerS: decode,
+  stepMs,
 });
 
 describe('quartiles and the bootstrap interval of a ratio', () => {
@@ -274,6 +277,11 @@ describe('benchRow', () => {
       ratio: 100 / 110,
       ratio_ci_low: null, // 3 runs: under RATIO_CI_MIN_RUNS
       ratio_ci_high: null,
+      // No step times recorded (runner) or none in a run (floor): no step figures.
+      step_ms: null,
+      floor_step_ms: null,
+      longest_step_ms: null,
+      floor_longest_step_ms: null,
       peak_memory_bytes: 1000,
       peak_memory_with_floor_bytes: 1500,
       generated_tokens: 2,
@@ -286,6 +294,46 @@ describe('benchRow', () => {
       { runnerBytes: 1, allBytes: 1 },
     );
     expect(differs.same_ids).toBe(false);
+  });
+
+  it('takes the median step and the median longest step over runs, and prints them', () => {
+    // Runner: one run steady at 1 ms, two with one 40 ms pause; floor: steady, one 3 ms step.
+    const m = {
+      loadMs: 1,
+      floorLoadMs: 1,
+      runner: [
+        runnerRun([1, 2, 3, 4], 1000, 10, [1, 1, 1]),
+        runnerRun([1, 2, 3, 4], 50, 10, [1, 40, 1.2]),
+        runnerRun([1, 2, 3, 4], 48, 10, [0.9, 1.1, 40.5]),
+      ],
+      floor: [
+        floorRun([1, 2, 3, 4], 1000, 5, [1, 1, 1]),
+        floorRun([1, 2, 3, 4], 900, 5, [0.9, 0.95, 3]),
+        floorRun([1, 2, 3, 4], 1100, 5, [0.8, 0.9, 1]),
+      ],
+    };
+    const row = benchRow('fp32', 'browser-wasm', m, { runnerBytes: 1, allBytes: 1 });
+    // Per-run medians 1, 1.2, 1.1 -> 1.1; longest 1, 40, 40.5 -> 40.
+    expect(row.step_ms).toBeCloseTo(1.1, 12);
+    expect(row.longest_step_ms).toBe(40);
+    // Floor medians 1, 0.95, 0.9 -> 0.95; longest 1, 3, 1 -> 1.
+    expect(row.floor_step_ms).toBeCloseTo(0.95, 12);
+    expect(row.floor_longest_step_ms).toBe(1);
+    expect(benchRowExtras([row])).toContain(
+      'fp32 browser-wasm: decode step 1.100 ms median (floor 0.950), longest step a run 40.0 ms median (floor 1.0)',
+    );
+    // A floor run without step times: no figures for that side.
+    const partial = benchRow(
+      'fp32',
+      'node',
+      { ...m, floor: [floorRun([1, 2, 3, 4], 1), ...m.floor.slice(1)] },
+      {
+        runnerBytes: 1,
+        allBytes: 1,
+      },
+    );
+    expect([partial.floor_step_ms, partial.floor_longest_step_ms]).toEqual([null, null]);
+    expect(partial.step_ms).toBeCloseTo(1.1, 12);
   });
 });
 

@@ -18,6 +18,8 @@ export interface FloorResult {
   ttftMs: number;
   prefillTokensPerS: number;
   decodeTokensPerS: number;
+  /** Wall time of each decode step after the first token, in ms. */
+  stepMs: number[];
 }
 
 /** Greedy: prefill `promptIds`, then `newTokens` - 1 single-token steps. */
@@ -36,6 +38,8 @@ export async function floorDecode(
   let pos = 0;
   const t0 = performance.now();
   let tFirst = 0;
+  let tLast = 0;
+  const stepMs: number[] = [];
   while (ids.length < newTokens) {
     const n = input.length;
     const feeds: Record<string, OrtTensor> = {
@@ -56,7 +60,10 @@ export async function floorDecode(
     past = present;
     pos += n;
     ids.push(next);
-    if (ids.length === 1) tFirst = performance.now();
+    const t = performance.now();
+    if (ids.length === 1) tFirst = t;
+    else stepMs.push(t - tLast);
+    tLast = t;
     input = [next];
   }
   const tEnd = performance.now();
@@ -67,5 +74,6 @@ export async function floorDecode(
     ttftMs,
     prefillTokensPerS: promptIds.length / (ttftMs / 1000),
     decodeTokensPerS: ids.length > 1 ? (ids.length - 1) / ((tEnd - tFirst) / 1000) : 0,
+    stepMs,
   };
 }

@@ -45,6 +45,8 @@ export interface RunnerRun {
   ttftMs: number;
   prefillTokensPerS: number;
   decodeTokensPerS: number;
+  /** Wall time of each decode step after the first token, in ms (absent: not recorded). */
+  stepMs?: number[];
 }
 
 /** The RunnerRun a generation's result reports (the runner's own timings). */
@@ -56,6 +58,7 @@ export function runnerRunOf(g: Pick<GenerateResult, 'promptIds' | 'ids' | 'timin
     ttftMs: t.ttftMs,
     prefillTokensPerS: t.prefillTokensPerS,
     decodeTokensPerS: t.decodeTokensPerS,
+    stepMs: t.tokenMs,
   };
 }
 

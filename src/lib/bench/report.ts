@@ -44,6 +44,18 @@ export interface BenchRow {
    */
   ratio_ci_low: number | null;
   ratio_ci_high: number | null;
+  /**
+   * Median over runs of each run's median decode step (ms per token after the first): the cost
+   * of a token with pauses left out. null when the runs carry no step times.
+   */
+  step_ms: number | null;
+  floor_step_ms: number | null;
+  /**
+   * Median over runs of each run's longest decode step: one pause in a run (a garbage collection,
+   * a thread off its core) shows here and in decode tokens/s, not in step_ms.
+   */
+  longest_step_ms: number | null;
+  floor_longest_step_ms: number | null;
   /** Peak memory while the runner alone was loaded and generated (before the floor's session existed). */
   peak_memory_bytes: number;
   /** Peak memory over the whole measurement, runner and floor sessions both loaded. */
@@ -129,6 +141,19 @@ export interface Peaks {
 
 const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** step_ms and longest_step_ms of one side's runs (null unless every run has step times). */
+function stepFigures<P extends '' | 'floor_'>(
+  runs: readonly { stepMs?: number[] }[],
+  prefix: P,
+): Record<`${P}step_ms` | `${P}longest_step_ms`, number | null> {
+  const steps = runs.map((r) => r.stepMs ?? []);
+  const ok = steps.length > 0 && steps.every((s) => s.length > 0);
+  return {
+    [`${prefix}step_ms`]: ok ? median(steps.map((s) => median(s))) : null,
+    [`${prefix}longest_step_ms`]: ok ? median(steps.map((s) => Math.max(...s))) : null,
+  } as Record<`${P}step_ms` | `${P}longest_step_ms`, number | null>;
+}
+
 export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, peaks: Peaks): BenchRow {
   const decode = m.runner.map((r) => r.decodeTokensPerS);
   const floorDecode = m.floor.map((f) => f.decodeTokensPerS);
@@ -159,6 +184,8 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
     ratio: median(decode) / median(floorDecode),
     ratio_ci_low: ci?.low ?? null,
     ratio_ci_high: ci?.high ?? null,
+    ...stepFigures(m.runner, ''),
+    ...stepFigures(m.floor, 'floor_'),
     peak_memory_bytes: peaks.runnerBytes,
     peak_memory_with_floor_bytes: peaks.allBytes,
     generated_tokens: Math.min(...m.runner.map((r) => r.ids.length)),
@@ -338,6 +365,12 @@ export function benchRowExtras(rows: readonly BenchRow[]): string[] {
     out.push(
       `correctness-only (software adapter, not GPU speed): ${only.map((x) => `${x.dtype} ${x.runtime}`).join(', ')}`,
     );
+  for (const x of rows) {
+    if (x.step_ms === null || x.floor_step_ms === null) continue;
+    out.push(
+      `${x.dtype} ${x.runtime}: decode step ${num(x.step_ms, 3)} ms median (floor ${num(x.floor_step_ms, 3)}), longest step a run ${num(x.longest_step_ms ?? NaN, 1)} ms median (floor ${num(x.floor_longest_step_ms ?? NaN, 1)})`,
+    );
+  }
   for (const x of rows) {
     if (x.bandwidth_ceiling_ratio === undefined || x.bytes_per_token === undefined) continue;
     out.push(
