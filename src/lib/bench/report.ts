@@ -141,17 +141,11 @@ export interface Peaks {
 
 const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** step_ms and longest_step_ms of one side's runs (null unless every run has step times). */
-function stepFigures<P extends '' | 'floor_'>(
-  runs: readonly { stepMs?: number[] }[],
-  prefix: P,
-): Record<`${P}step_ms` | `${P}longest_step_ms`, number | null> {
+/** One side's median step and median longest step over its runs (null unless every run has step times). */
+function stepFigures(runs: readonly { stepMs?: number[] }[]): { step: number | null; longest: number | null } {
   const steps = runs.map((r) => r.stepMs ?? []);
-  const ok = steps.length > 0 && steps.every((s) => s.length > 0);
-  return {
-    [`${prefix}step_ms`]: ok ? median(steps.map((s) => median(s))) : null,
-    [`${prefix}longest_step_ms`]: ok ? median(steps.map((s) => Math.max(...s))) : null,
-  } as Record<`${P}step_ms` | `${P}longest_step_ms`, number | null>;
+  if (steps.length === 0 || steps.some((s) => s.length === 0)) return { step: null, longest: null };
+  return { step: median(steps.map((s) => median(s))), longest: median(steps.map((s) => Math.max(...s))) };
 }
 
 export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, peaks: Peaks): BenchRow {
@@ -159,6 +153,8 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
   const floorDecode = m.floor.map((f) => f.decodeTokensPerS);
   const d = minMax(decode);
   const fd = minMax(floorDecode);
+  const steps = stepFigures(m.runner);
+  const floorSteps = stepFigures(m.floor);
   const ci =
     decode.length >= RATIO_CI_MIN_RUNS
       ? bootstrapRatioOfMedians(decode, floorDecode, createRng(RATIO_CI_SEED), RATIO_CI_RESAMPLES)
@@ -184,8 +180,10 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
     ratio: median(decode) / median(floorDecode),
     ratio_ci_low: ci?.low ?? null,
     ratio_ci_high: ci?.high ?? null,
-    ...stepFigures(m.runner, ''),
-    ...stepFigures(m.floor, 'floor_'),
+    step_ms: steps.step,
+    floor_step_ms: floorSteps.step,
+    longest_step_ms: steps.longest,
+    floor_longest_step_ms: floorSteps.longest,
     peak_memory_bytes: peaks.runnerBytes,
     peak_memory_with_floor_bytes: peaks.allBytes,
     generated_tokens: Math.min(...m.runner.map((r) => r.ids.length)),

@@ -4,7 +4,7 @@
 
 import { DEFAULT_CALIB_TOKENS, DEFAULT_CALIB_WINDOW, MIN_CALIB_WINDOW } from '../quantize/calibration';
 import type { GridBits } from '../quantize/grid';
-import type { Method, QuantizeOptions } from '../variants/options';
+import { NBITS_DTYPES, type Method, type QuantizeOptions } from '../variants/options';
 
 /** The dialog's fields ('' = the default). */
 export interface QuantizeForm {
@@ -24,8 +24,6 @@ export interface QuantizeJob {
   dtypes: string[];
   options: Omit<QuantizeOptions, 'dtype'>;
 }
-
-const NBITS_DTYPES = ['q4', 'q4f16'];
 
 /** The builder calls a form makes, in order (each validated by the builder; an error names the problem). */
 export function quantizeJobs(chosen: readonly string[], f: QuantizeForm): QuantizeJob[] {

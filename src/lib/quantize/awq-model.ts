@@ -24,7 +24,7 @@ import {
   type TensorProto,
 } from '../onnx/proto';
 import { transpose } from '../numeric/transpose';
-import { awqSearchScaleWith, type AwqProduct } from './awq';
+import { AWQ_SEARCH_TOKENS, awqSearchScaleWith, type AwqProduct } from './awq';
 import { GraphCapture, type CalibRuntime } from './calibration';
 import type { GridSpec } from './grid';
 import type { WeightCalibrator } from './methods';
@@ -50,7 +50,7 @@ export interface AwqHooks {
   onProgress?: (done: number, total: number, input: string) => void;
   /** Weights left in full precision (the lm_head, a keep-list): not searched for, but scaled with their group. */
   kept?: (t: WeightTarget) => boolean;
-  /** Tokens of the calibration inputs the α search measures on (evenly spaced; default 256). */
+  /** Tokens of the calibration inputs the α search measures on (evenly spaced; default AWQ_SEARCH_TOKENS). */
   searchTokens?: number;
 }
 
@@ -152,7 +152,7 @@ export async function awqPrepare(
         continue;
       }
       const T = c.tokens;
-      const want = Math.min(T, hooks.searchTokens ?? 256);
+      const want = Math.min(T, hooks.searchTokens ?? AWQ_SEARCH_TOKENS);
       const step = T / want;
       const X = new Float32Array(want * K);
       for (let i = 0; i < want; i++)

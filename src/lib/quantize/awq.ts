@@ -21,6 +21,8 @@ import { inlinePool, splitRange, type Job, type JobPool, type KernelRegistry } f
 
 /** α values searched: 0, 1/n, ..., (n-1)/n (AutoAWQ: n = 20). */
 export const AWQ_ALPHA_GRID = 20;
+/** Calibration tokens the α search measures on at most, evenly spaced (awqPrepare's default). */
+export const AWQ_SEARCH_TOKENS = 256;
 /** Clip ratios searched per block: 1, 0.95, ..., 0.55 (AutoAWQ: n_grid 20, max_shrink 0.5). */
 export const AWQ_CLIP_RATIOS = Array.from({ length: 10 }, (_, i) => 1 - i / 20);
 

@@ -5,9 +5,10 @@
 
 import { QuantlabError } from '../errors';
 import { count } from '../eval/plan';
-import type { Method } from '../variants/options';
+import { CALIBRATED_METHODS, NBITS_DTYPES, type Method } from '../variants/options';
+import { SMOLLM2_135M_SHAPE } from '../model/tiny';
 import { thinHessianWarning } from './calibration';
-import { AWQ_ALPHA_GRID, AWQ_CLIP_RATIOS } from './awq';
+import { AWQ_ALPHA_GRID, AWQ_CLIP_RATIOS, AWQ_SEARCH_TOKENS } from './awq';
 import type { GridBits } from './grid';
 import { LINEARS_PER_LAYER, planSensitivity, type SensitivityPlan } from './sensitivity-plan';
 
@@ -74,18 +75,16 @@ export function shapeWork(s: ModelShape): ShapeWork {
   };
 }
 
-/** SmolLM2-135M's shape: the fixture README's Node figures were measured on. */
+/** The SmolLM2-135M-shaped fixture (`quantlab tiny --smollm2-135m`) README's Node figures were measured on. */
 const SMOLLM2_135M = shapeWork({
-  layers: 30,
-  hidden: 576,
-  intermediate: 1536,
-  heads: 9,
-  kvHeads: 3,
-  headDim: 64,
-  vocab: 49152,
+  layers: SMOLLM2_135M_SHAPE.layers,
+  hidden: SMOLLM2_135M_SHAPE.dim,
+  intermediate: SMOLLM2_135M_SHAPE.hidden,
+  heads: SMOLLM2_135M_SHAPE.heads,
+  kvHeads: SMOLLM2_135M_SHAPE.kvHeads,
+  headDim: SMOLLM2_135M_SHAPE.dim / SMOLLM2_135M_SHAPE.heads,
+  vocab: SMOLLM2_135M_SHAPE.vocab,
 });
-/** AWQ's α search reads at most this many of the calibration tokens (awq-model's searchTokens default). */
-export const AWQ_SEARCH_TOKENS = 256;
 
 /**
  * Seconds per unit of work, one thread. Compute rates come from README's CPU seconds on the
@@ -174,8 +173,7 @@ export interface QuantizePlan {
   high: number;
 }
 
-const NBITS = ['q4', 'q4f16'];
-const calibrated = (m: Method) => m === 'gptq' || m === 'awq';
+const calibrated = (m: Method) => CALIBRATED_METHODS.includes(m);
 
 /** Seconds a method adds to a job's read, rounding and write, on `w` with `tokens` calibration tokens. */
 function methodSeconds(w: ShapeWork, method: Method, bits: GridBits, tokens: number): number {
@@ -193,12 +191,17 @@ function methodSeconds(w: ShapeWork, method: Method, bits: GridBits, tokens: num
   return 0;
 }
 
+/** Bytes a capture holds per calibration token: attention scores (heads x window floats) and the MLP's two products. */
+function captureBytesPerToken(shape: ModelShape, window: number): number {
+  return 4 * (shape.heads * window + 2 * shape.intermediate);
+}
+
 /** The plan of a request on a model of `shape`; undefined without a shape or with fewer tokens than one window. */
 export function planQuantize(shape: ModelShape | undefined, r: QuantizeRequestShape): QuantizePlan | undefined {
   if (!shape) return undefined;
   const w = shapeWork(shape);
   const measuring = (r.sensitivityWidths ?? 0) > 0;
-  const calibratedJobs = calibrated(r.method) ? r.dtypes.filter((d) => NBITS.includes(d)).length : 0;
+  const calibratedJobs = calibrated(r.method) ? r.dtypes.filter((d) => NBITS_DTYPES.includes(d)).length : 0;
   const c = r.calibration;
   let tokens = 0;
   let window = 0;
@@ -210,7 +213,7 @@ export function planQuantize(shape: ModelShape | undefined, r: QuantizeRequestSh
   }
   let seconds = calibratedJobs > 0 || measuring ? RATES.runtime : 0;
   for (const d of r.dtypes) {
-    const method = NBITS.includes(d) ? r.method : 'rtn';
+    const method = NBITS_DTYPES.includes(d) ? r.method : 'rtn';
     seconds += RATES.job + w.elements * RATES.rtn + methodSeconds(w, method, r.bits, tokens);
   }
   let sensitivity: SensitivityPlan | undefined;
@@ -227,7 +230,7 @@ export function planQuantize(shape: ModelShape | undefined, r: QuantizeRequestSh
       sensitivity.tokens * w.params * RATES.forward +
       sensitivity.widths * quantizeAll;
   }
-  const captureBytes = calibratedJobs > 0 ? tokens * 4 * (shape.heads * window + 2 * shape.intermediate) : 0;
+  const captureBytes = calibratedJobs > 0 ? tokens * captureBytesPerToken(shape, window) : 0;
   return {
     weights: w.weights,
     elements: w.elements,
@@ -255,7 +258,9 @@ export function shortDuration(s: number): string {
 /** "About 5 s–18 s on this machine: 28 weights (197,632 elements) x 1 precision (gptq for q4); calibration 512 tokens (4 windows of 128)". */
 export function describeQuantize(p: QuantizePlan): string {
   const how =
-    p.method === 'rtn' ? '' : ` (${p.method} for ${p.dtypes.filter((d) => NBITS.includes(d)).join(', ') || 'q4'})`;
+    p.method === 'rtn'
+      ? ''
+      : ` (${p.method} for ${p.dtypes.filter((d) => NBITS_DTYPES.includes(d)).join(', ') || 'q4'})`;
   const parts = [
     `${count(p.weights)} weights (${count(p.elements)} elements) x ${p.dtypes.length} ${p.dtypes.length === 1 ? 'precision' : 'precisions'}${how}`,
   ];
@@ -275,8 +280,7 @@ export function describeQuantize(p: QuantizePlan): string {
 /** What is over QUANTIZE_LIMITS and what to shrink, or undefined within them. */
 export function quantizeOver(p: QuantizePlan, shape: ModelShape): { message: string; detail: string } | undefined {
   if (p.captureBytes > QUANTIZE_LIMITS.captureBytes) {
-    const perToken = 4 * (shape.heads * p.window + 2 * shape.intermediate);
-    const fit = Math.floor(QUANTIZE_LIMITS.captureBytes / perToken / p.window) * p.window;
+    const fit = Math.floor(QUANTIZE_LIMITS.captureBytes / captureBytesPerToken(shape, p.window) / p.window) * p.window;
     return {
       message: `Too large: the calibration capture would hold ${count(p.captureBytes / 1024 ** 2)} MiB at once, over the limit of ${count(QUANTIZE_LIMITS.captureBytes / 1024 ** 2)} MiB.`,
       detail:

@@ -7,7 +7,6 @@ import { decodeModel } from '../onnx/proto';
 import { externalDataFiles, loadExternalData, type ExternalDataOptions } from '../onnx/external-data';
 import { quantizeModel, type QuantizeProgress, type VariantReport } from './quantize-model';
 import { hessianCalibrator, thinHessianWarning, type CalibRuntime } from './calibration';
-import { findWeightTargets, fp32Graph } from './targets';
 import { awqPrepare } from './awq-model';
 import type { GridSpec } from './grid';
 import type { WeightCalibrator } from './methods';
@@ -163,7 +162,7 @@ export async function quantizeVariants(
     const report = out.report;
     if (o.method === 'gptq' && hooks.calibration) {
       const tokens = hooks.calibration.windows.reduce((a, w) => a + w.length, 0);
-      const widest = Math.max(...findWeightTargets(fp32Graph(source, 'Quantize')).map((t) => t.K));
+      const widest = Math.max(...report.tensors.map((t) => t.shape[0]));
       const thin = thinHessianWarning(tokens, widest);
       if (thin) report.warnings.push(thin);
     }

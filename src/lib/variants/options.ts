@@ -9,6 +9,9 @@ import { storageBitsFor, type GridBits } from '../quantize/grid';
 export const DTYPES = ['fp16', 'bf16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const;
 export type Dtype = (typeof DTYPES)[number];
 
+/** The precisions stored as MatMulNBits, whose levels a method chooses. */
+export const NBITS_DTYPES: readonly string[] = ['q4', 'q4f16'] satisfies Dtype[];
+
 /** How MatMulNBits weights (q4, q4f16) choose their levels and scales. */
 export const METHODS = ['rtn', 'hqq', 'gptq', 'awq'] as const;
 export type Method = (typeof METHODS)[number];
@@ -61,7 +64,7 @@ export const PLAN_BITS: readonly number[] = [2, 3, 4, 8];
 
 /** Checks a plan's entries (q4/q4f16 only, known widths and available methods, each weight once). */
 function checkPlan(plan: WeightChoice[], dtype: Dtype): WeightChoice[] {
-  if (dtype !== 'q4' && dtype !== 'q4f16') {
+  if (!NBITS_DTYPES.includes(dtype)) {
     throw new QuantlabError(
       'bad-argument',
       `A per-weight plan applies to MatMulNBits variants (q4, q4f16), not ${dtype}`,
