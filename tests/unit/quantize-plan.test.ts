@@ -166,6 +166,7 @@ describe('quantize plan', () => {
     // aidreams260K: widest input 172 (intermediate); 128 tokens warn, 256 do not.
     expect(widestInput(aid)).toBe(172);
     expect(quantizeWarning(gptq(128, aid), aid)).toMatch(/128 calibration tokens, fewer than the 172 inputs/);
+    expect(describeQuantize(gptq(128, aid))).toMatch(/calibration 128 tokens \(1 window of 128\)$/);
     expect(quantizeWarning(gptq(256, aid), aid)).toBeUndefined();
     // awq and rtn: no warning; gptq on no NBits precision: none.
     for (const method of ['awq', 'rtn'] as const) {

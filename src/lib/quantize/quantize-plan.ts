@@ -264,8 +264,12 @@ export function describeQuantize(p: QuantizePlan): string {
   const parts = [
     `${count(p.weights)} weights (${count(p.elements)} elements) x ${p.dtypes.length} ${p.dtypes.length === 1 ? 'precision' : 'precisions'}${how}`,
   ];
-  if (p.tokens > 0)
-    parts.push(`calibration ${count(p.tokens)} tokens (${count(p.tokens / p.window)} windows of ${count(p.window)})`);
+  if (p.tokens > 0) {
+    const windows = p.tokens / p.window;
+    parts.push(
+      `calibration ${count(p.tokens)} tokens (${count(windows)} window${windows === 1 ? '' : 's'} of ${count(p.window)})`,
+    );
+  }
   if (p.alphaGrid > 0)
     parts.push(`${p.alphaGrid}-point α grid over ${count(Math.min(p.tokens, AWQ_SEARCH_TOKENS))} tokens a layer input`);
   if (p.sensitivity)
