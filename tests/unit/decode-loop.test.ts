@@ -150,12 +150,17 @@ describe('decode loop on a scripted session', () => {
       expect(Array.from(f.position_ids.data as BigInt64Array, Number)).toEqual(
         Array.from({ length: n }, (_, i) => pos + i),
       );
+      expect(Array.from(f.input_ids.data as BigInt64Array, Number)).toEqual(step === 0 ? [3, 4, 5] : [ids[step - 1]]);
       for (const name of s.names) {
         if (step === 0) expect(f[name].dims).toEqual([1, 2, 0, 4]);
         // The very object the previous run returned: not copied, not downloaded.
         else expect(f[name] === s.outsSeen[step - 1][name.replace('past_key_values.', 'present.')]).toBe(true);
       }
     }
+    // Each int64 input is a view of one buffer made before the first step: no step allocates an
+    // ArrayBuffer of its own (each costs tens of µs in Chromium, decode-loop.ts).
+    for (const name of ['input_ids', 'attention_mask', 'position_ids'])
+      expect(new Set(s.feedsSeen.map((f) => (f[name].data as BigInt64Array).buffer)).size).toBe(1);
     expect(s.readBack()).toBe(0);
     // 4 empty past tensors, then per step 4 KV outputs and the logits: all released exactly once.
     expect([...s.made].filter((t) => t.location === 'gpu-buffer' || t.dims.length >= 3)).toHaveLength(4 + 6 * 5);

@@ -43,30 +43,37 @@ export interface LoopResult {
 
 /**
  * Generates up to maxNewTokens ids; stops early on a stop id or when the signal aborts (checked
- * between tokens, after `between`). Per step it makes three small int64 tensors (the attention
- * mask is a view of one buffer of ones), runs the session, reads the last logits row, and hands
- * the present.* outputs back as past inputs untouched (on WebGPU they stay GPU buffers),
- * disposing the ones they replace.
+ * between tokens, after `between`). Per step it makes three small int64 tensors, runs the session,
+ * reads the last logits row, and hands the present.* outputs back as past inputs untouched (on
+ * WebGPU they stay GPU buffers), disposing the ones they replace.
+ *
+ * The int64 inputs are views of three buffers made once (ids, positions, ones), so a step
+ * allocates no ArrayBuffer of its own: in Chromium each one costs 15-80 µs to allocate and free
+ * on a 2-core machine, and their background sweep stalls a step for tens of ms (ONNX Runtime Web
+ * already makes one per output per step; see README, "Browser decode and ArrayBuffers").
  */
 export async function decodeLoop(session: OrtSession, tensor: MakeTensor, o: LoopOptions): Promise<LoopResult> {
-  const i64 = (xs: number[]) => BigInt64Array.from(xs, BigInt);
   let past = emptyPast(kvCacheLayout(session), tensor);
   const wantsPositions = session.inputNames.includes('position_ids');
-  const ones = new BigInt64Array(o.promptIds.length + o.maxNewTokens).fill(1n);
+  const total = o.promptIds.length + o.maxNewTokens;
+  const ones = new BigInt64Array(total).fill(1n);
+  // Every id of the sequence (prompt, then each new one as it comes) and every position.
+  const idsBuf = new BigInt64Array(total);
+  idsBuf.set(BigInt64Array.from(o.promptIds, BigInt));
+  const positions = wantsPositions ? BigInt64Array.from({ length: total }, (_, i) => BigInt(i)) : undefined;
   const history = [...o.promptIds];
   const ids: number[] = [];
-  let input = o.promptIds;
+  let n = o.promptIds.length;
   let pos = 0;
   let kvLocation = 'cpu';
   try {
     while (ids.length < o.maxNewTokens && !o.signal?.aborted) {
-      const n = input.length;
       const feeds: Record<string, OrtTensor> = {
-        input_ids: tensor('int64', i64(input), [1, n]),
+        input_ids: tensor('int64', idsBuf.subarray(pos, pos + n), [1, n]),
         attention_mask: tensor('int64', ones.subarray(0, pos + n), [1, pos + n]),
         ...past,
       };
-      if (wantsPositions) feeds.position_ids = tensor('int64', i64(input.map((_, i) => pos + i)), [1, n]);
+      if (positions) feeds.position_ids = tensor('int64', positions.subarray(pos, pos + n), [1, n]);
       const out = await session.run(feeds);
       // Outputs are ours from here: the KV ones become the next step's past (also if pick throws).
       const present: Record<string, OrtTensor> = {};
@@ -90,7 +97,8 @@ export async function decodeLoop(session: OrtSession, tensor: MakeTensor, o: Loo
       history.push(next);
       o.onToken?.(next, performance.now());
       if (o.stopIds.has(next)) break;
-      input = [next];
+      idsBuf[pos] = BigInt(next);
+      n = 1;
       if (o.between && ids.length < o.maxNewTokens) await o.between();
     }
   } finally {
