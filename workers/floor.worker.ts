@@ -4,6 +4,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { serve } from '../src/browser/rpc';
 import { wasmThreads } from '../src/browser/wasm-threads';
+import { arrayBufferChurn } from '../src/lib/bench/churn';
 import { floorDecode } from '../src/lib/bench/floor';
 import { kvCacheLayout, type KvCacheLayout, type OrtSession, type TensorCtor } from '../src/lib/onnx/session';
 import { QuantlabError } from '../src/lib/errors';
@@ -48,6 +49,8 @@ const api = {
       newTokens,
     );
   },
+
+  churn: () => arrayBufferChurn(),
 
   async dispose(): Promise<void> {
     const s = session;

@@ -2,6 +2,7 @@
 // (state, components, the bench page) imports these types, never the worker files, so it does not
 // depend on a worker's code. Types only. A method fails by throwing: src/browser/rpc.ts carries
 // the error across as { code, message, detail } and the caller's await throws a QuantlabError.
+import type { ArrayBufferChurn } from '../src/lib/bench/churn';
 import type { StoredModelInfo } from '../src/browser/opfs-store';
 import type { FloorResult } from '../src/lib/bench/floor';
 import type { DownloadSnapshot } from '../src/lib/download/progress';
@@ -190,5 +191,7 @@ export interface FloorApi {
   ): Promise<{ loadMs: number; shape: KvCacheLayout; threads: number; ortVersion: string }>;
   /** Greedy decode of `newTokens` ids after `promptIds` (prefill, then one token per step). */
   run(promptIds: number[], newTokens: number): Promise<FloorResult>;
+  /** What short-lived ArrayBuffers cost in this worker (src/lib/bench/churn.ts). */
+  churn(): ArrayBufferChurn;
   dispose(): Promise<void>;
 }

@@ -167,6 +167,13 @@ const bench = {
       return guard(floor, floor.api.run(promptIds, newTokens), stopped('floor'));
     }),
 
+  /** What short-lived ArrayBuffers cost in the floor's worker (after loadFloor()). */
+  arrayBufferChurn: () =>
+    outcome(async () => {
+      if (!floor) throw new QuantlabError('internal', 'No floor worker: call loadFloor() first');
+      return guard(floor, floor.api.churn(), stopped('floor'));
+    }),
+
   /** Ends every worker (their memory goes back with them). */
   disposeAll: () =>
     outcome(async () => {

@@ -3,6 +3,7 @@
 // the floor worker there. Memory is the resident set summed over the whole Chromium process tree
 // (browser included), sampled from /proc by this process.
 
+import type { ArrayBufferChurn } from '../lib/bench/churn';
 import { basename } from 'node:path';
 import { QuantlabError, type ErrorInfo } from '../lib/errors';
 import type { BenchPageApi, PageRun } from '../browser/bench-page';
@@ -128,6 +129,7 @@ export async function browserBench(
   const sampler = new PeakSampler(treeMemorySampler(process.pid), 100);
   const rows: BenchRow[] = [];
   let machine: NonNullable<BenchMachine['browser']> | undefined;
+  let churn: ArrayBufferChurn | undefined;
   try {
     for (const [k, dtype] of c.dtypes.entries()) {
       const stem = c.stems[k];
@@ -162,6 +164,8 @@ export async function browserBench(
             onRunnerWarm: () => (runnerPeak = sampler.peak),
             loadFloor: async () => {
               const f = await b.page.loadFloor(b.modelFileUrl(stem), undefined, threads, device);
+              // Once a benchmark, between the runner's warm-up and the floor's (not timed).
+              churn ??= (await b.page.arrayBufferChurn()) as ArrayBufferChurn;
               machine = {
                 hardware_concurrency: info.cores,
                 user_agent: info.userAgent,
@@ -171,6 +175,7 @@ export async function browserBench(
                 // ONNX Runtime Web sizes one global thread pool per worker at init (OrtInit(threads, log
                 // level)) with its default spin-wait; a session's allow_spinning entry does not reach it.
                 spinning: true,
+                array_buffer_churn: churn,
               };
               return f.loadMs;
             },

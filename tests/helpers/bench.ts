@@ -90,6 +90,16 @@ export function checkReport(
   // The machine: Node's view always, the page's for browser-wasm.
   expect(report.machine.cores).toBe(availableParallelism());
   expect(report.machine.node_version).toBe(process.version);
+  // The ArrayBuffer churn probe, in Node and (browser-wasm) in the floor's worker.
+  const churned = [
+    report.machine.array_buffer_churn,
+    ...(runtime === 'node' ? [] : [report.machine.browser?.array_buffer_churn]),
+  ];
+  for (const c of churned) {
+    expect(c).toMatchObject({ per_step: 14, bytes: 16384, steps: 64, runs: 12 });
+    expect(c.per_buffer_us).toBeGreaterThan(0);
+    expect(c.longest_step_ms).toBeGreaterThan(0);
+  }
   if (runtime === 'node') expect(report.machine.onnxruntime_node_version).toMatch(/^\d+\.\d+\.\d+/);
   else
     expect(report.machine.browser).toMatchObject({

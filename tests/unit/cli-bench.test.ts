@@ -67,6 +67,10 @@ describe('quantlab bench (node)', () => {
     expect(lines[3]).toMatch(/^fp32\s+node\s+\d/);
     // A round of 4 tokens of this model takes milliseconds: half a second holds far more than 2.
     for (const line of lines.slice(2, 4)) expect(Number(line.split(/\s+/)[2])).toBeGreaterThan(2);
+    // The machine's ArrayBuffer churn, Node's figure only (no browser runtime ran).
+    expect(lines.find((l) => l.startsWith('ArrayBuffer churn'))).toMatch(
+      /: node [\d.]+ µs a buffer \(longest step [\d.]+ ms\); /,
+    );
   }, 120_000);
 
   it('refuses an unknown dtype, a missing variant file, out-of-range numbers and an unknown runtime', async () => {

@@ -4,6 +4,7 @@
 // spread over runs after a warm-up, runner and floor interleaved), peak memory, and how several
 // precisions generating at once scale. A table, or one JSON object.
 
+import { arrayBufferChurn } from '../../lib/bench/churn';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -303,6 +304,7 @@ function nodeMachine(ortNodeVersion?: string): Omit<BenchMachine, 'browser'> {
     cpu_model: cpus[0]?.model.trim() ?? 'unknown',
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     node_version: process.version,
+    array_buffer_churn: arrayBufferChurn(),
     ...(ortNodeVersion ? { onnxruntime_node_version: ortNodeVersion } : {}),
   };
 }

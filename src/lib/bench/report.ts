@@ -8,6 +8,7 @@ import { FIRST_TOKEN_STAGES } from '../page/first-token';
 import { createRng } from '../sampling/rng';
 import type { GpuAdapterInfo } from './webgpu';
 import type { FormsReport } from './forms';
+import type { ArrayBufferChurn } from './churn';
 import { bootstrapRatioOfMedians, median, minMax, quartiles, runsFor } from './stats';
 
 export type BenchRuntime = 'node' | 'browser-wasm' | 'browser-webgpu';
@@ -121,6 +122,8 @@ export interface BenchMachine {
   platform: string;
   node_version: string;
   onnxruntime_node_version?: string;
+  /** What short-lived ArrayBuffers cost in Node here (src/lib/bench/churn.ts). */
+  array_buffer_churn?: ArrayBufferChurn;
   /** browser-wasm: the page's view. */
   browser?: {
     hardware_concurrency: number;
@@ -131,6 +134,8 @@ export interface BenchMachine {
     threads: number;
     /** ONNX Runtime's session.intra_op.allow_spinning as the columns and the floor ran. */
     spinning: boolean;
+    /** What short-lived ArrayBuffers cost in a worker of this page (the floor's). */
+    array_buffer_churn?: ArrayBufferChurn;
   };
 }
 
@@ -345,12 +350,29 @@ export function formatBenchTable(r: BenchReport): string {
     );
   }
   if (r.first_token) lines.push(formatFirstToken(r.first_token));
+  const churn = formatChurn(r.machine);
+  if (churn) lines.push(churn);
   lines.push(
     'ratio = median runner decode tok/s / median floor decode tok/s (floor: raw ONNX Runtime greedy loop on the same file); ' +
       '95% CI: bootstrap interval of the ratio over the paired rounds. ' +
       'peak = memory while the runner alone ran (node: process RSS; browser-wasm: RSS summed over the whole Chromium process tree, browser included).',
   );
   return lines.join('\n');
+}
+
+/** The machine's ArrayBuffer churn line (Node's, and the page's when a browser runtime ran), or null. */
+export function formatChurn(m: BenchMachine | undefined): string | null {
+  const node = m?.array_buffer_churn;
+  const page = m?.browser?.array_buffer_churn;
+  const any = page ?? node;
+  if (!any) return null;
+  const one = (what: string, c: ArrayBufferChurn) =>
+    `${what} ${num(c.per_buffer_us, 2)} µs a buffer (longest step ${num(c.longest_step_ms, 2)} ms)`;
+  return (
+    `ArrayBuffer churn (${any.per_step} typed arrays of ${any.bytes / 1024} KB a step for ${any.steps} steps, as ONNX Runtime Web's outputs of a small model): ` +
+    [node ? one('node', node) : null, page ? one('browser', page) : null].filter(Boolean).join(', ') +
+    '; where the browser figure is far above Node\'s, freeing them stalls browser decode steps (README, "Browser decode and ArrayBuffers").'
+  );
 }
 
 /** Lines under the table for the rows' optional fields: adapters, correctness-only rows, bandwidth ratios. */
