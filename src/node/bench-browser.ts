@@ -3,9 +3,9 @@
 // the floor worker there. Memory is the resident set summed over the whole Chromium process tree
 // (browser included), sampled from /proc by this process.
 
-import type { ArrayBufferChurn } from '../lib/bench/churn';
 import { basename } from 'node:path';
 import { QuantlabError, type ErrorInfo } from '../lib/errors';
+import type { ArrayBufferChurn } from '../lib/bench/churn';
 import type { BenchPageApi, PageRun } from '../browser/bench-page';
 import type { FloorResult } from '../lib/bench/floor';
 import {

@@ -4,7 +4,6 @@
 // spread over runs after a warm-up, runner and floor interleaved), peak memory, and how several
 // precisions generating at once scale. A table, or one JSON object.
 
-import { arrayBufferChurn } from '../../lib/bench/churn';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +20,7 @@ import {
 } from '../../lib/bench/report';
 import { DTYPES } from '../../lib/variants/options';
 import { FIRST_TOKEN_STAGES } from '../../lib/page/first-token';
+import { arrayBufferChurn } from '../../lib/bench/churn';
 import { stemOfArg } from '../../lib/variants/table';
 import type { FlagSpecs, ParsedArgs } from '../args';
 import { defineCommand } from '../command';
