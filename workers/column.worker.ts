@@ -22,7 +22,7 @@ import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
 import { Runner } from '../src/lib/runner/runner';
 import { variantNeedsFloat16 } from '../src/lib/variants/table';
 import { batchTokens } from '../src/lib/runner/token-batch';
-import { atMostEvery, nextTask } from '../src/lib/runner/next-task';
+import { atMostEvery, nextTask, whenNotified } from '../src/lib/runner/next-task';
 import type { DownloadSnapshot } from '../src/lib/download/progress';
 import type { Device, GenerateParams, LoadProgress, Span, TokenEvent } from '../src/lib/runner/types';
 import type { ColumnApi, ColumnHang } from './protocol';
@@ -77,9 +77,11 @@ function startWasm(device: Device, threads?: number): Promise<Span> {
   }
   return wasmStarted.done;
 }
-// Between tokens the loop waits for the next task, so cancel() is read within one token.
-// The page's Stop is read between tokens, at most 8 ms apart (next-task.ts).
-const runner = new Runner({ betweenTokens: atMostEvery(8, nextTask) });
+// Between tokens the loop lets the page's messages in, so cancel() is read within one token: when
+// the page has posted something (the flag it shares, mailbox()), or else at most every 8 ms
+// (next-task.ts).
+let between = atMostEvery(8, nextTask);
+const runner = new Runner({ betweenTokens: () => between() });
 const evalModel = runnerEvalModel(runner);
 let current: AbortController | undefined;
 /** The Hub downloads of the load in flight (cancel() aborts them). */
@@ -183,6 +185,10 @@ const api = {
 
   cancel(): void {
     current?.abort();
+  },
+
+  mailbox(flag: Int32Array): void {
+    between = whenNotified(flag, nextTask);
   },
 
   cancelLoad(): void {

@@ -68,6 +68,12 @@ export interface ColumnApi {
   generate(params: GenerateParams, onToken?: (e: TokenEvent) => void): Promise<GenerateResult>;
   /** Stops the generation or floor measurement in flight. */
   cancel(): void;
+  /**
+   * A flag (one Int32 on a SharedArrayBuffer) the page sets after each message it posts: between
+   * tokens the loop then lets messages in only when flag[0] is set (next-task.ts, whenNotified),
+   * instead of every 8 ms. Cross-origin isolated pages only (SharedArrayBuffer).
+   */
+  mailbox(flag: Int32Array): void;
   /** Cancels the Hub downloads of the load in flight (the load fails as 'cancelled'); the worker stays. */
   cancelLoad(): void;
   /**

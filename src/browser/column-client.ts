@@ -49,7 +49,10 @@ export class ColumnClient {
         reject(new QuantlabError(e.code, e.message, e.detail));
       };
       this.#pending.add(fail);
-      fn(h.api).then(
+      const answer = fn(h.api);
+      // Posted: a generation in flight lets it in at its next token.
+      h.notify?.();
+      answer.then(
         (v) => {
           this.#pending.delete(fail);
           resolve(v);
@@ -84,12 +87,16 @@ export class ColumnClient {
 
   /** Asks the running worker to stop its current run (a soft cancel); no worker is started for it. */
   cancel(): void {
-    if (this.#handle) void this.#handle.api.cancel();
+    if (!this.#handle) return;
+    void this.#handle.api.cancel();
+    this.#handle.notify?.();
   }
 
   /** Asks the running worker to cancel its load's downloads; no worker is started for it. */
   cancelLoad(): void {
-    if (this.#handle) void this.#handle.api.cancelLoad();
+    if (!this.#handle) return;
+    void this.#handle.api.cancelLoad();
+    this.#handle.notify?.();
   }
 
   /** Terminates the worker (its memory goes back); calls in flight fail as cancelled. */

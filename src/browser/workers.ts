@@ -14,6 +14,11 @@ export interface WorkerHandle<T> extends Crashable {
    * pending comlink call would otherwise never settle. Returns a function that removes it.
    */
   onCrash(listener: (message: string) => void): () => void;
+  /**
+   * Column workers on a cross-origin isolated page: tells the worker a message is waiting, so its
+   * decode loop lets messages in at the next token (ColumnApi.mailbox). Call it after each call.
+   */
+  notify?(): void;
 }
 
 function handle<T>(w: Worker): WorkerHandle<T> {
@@ -40,10 +45,16 @@ let spare: WorkerHandle<ColumnApi> | undefined;
 export function startColumnWorker(): WorkerHandle<ColumnApi> {
   const ready = spare;
   spare = undefined;
-  return (
-    ready ??
-    handle(new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' }))
+  if (ready) return ready;
+  const h = handle<ColumnApi>(
+    new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' }),
   );
+  // Without cross-origin isolation there is no SharedArrayBuffer (and one WASM thread, where the
+  // worker's timed hop between tokens costs little): the worker keeps its 8 ms hop then.
+  if (!self.crossOriginIsolated) return h;
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  void h.api.mailbox(flag);
+  return { ...h, notify: () => void Atomics.store(flag, 0, 1) };
 }
 
 /**

@@ -246,6 +246,7 @@ export class FakeColumnWorker {
     decode: async (ids: number[]) => ids.map((i) => String.fromCharCode(97 + i)).join(''),
     bosId: async () => undefined,
     dispose: async () => {},
+    mailbox: async () => {},
   } satisfies ColumnApi;
 
   /** Ends the run in flight as a real worker does on cancel: a generation keeps what it streamed. */
@@ -265,9 +266,24 @@ export class FakeColumnWorker {
     for (const l of [...this.#crashListeners]) l(message);
   }
 
+  /** What the page posted, in order: each API call by name, and 'notify' for each WorkerHandle.notify(). */
+  posted: string[] = [];
+
   handle(): WorkerHandle<ColumnApi> {
+    // Each call is logged as it is posted (comlink posts synchronously, before the call returns).
+    const api = new Proxy(this.api, {
+      get: (target, key) => {
+        const f = (target as Record<string | symbol, unknown>)[key];
+        if (typeof f !== 'function') return f;
+        return (...args: unknown[]) => {
+          this.posted.push(String(key));
+          return (f as (...a: unknown[]) => unknown)(...args);
+        };
+      },
+    });
     return {
-      api: this.api as unknown as Remote<ColumnApi>,
+      api: api as unknown as Remote<ColumnApi>,
+      notify: () => void this.posted.push('notify'),
       terminate: () => {
         this.terminated = true;
       },
