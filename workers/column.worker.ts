@@ -22,7 +22,7 @@ import { transformersModelId, type ModelRef } from '../src/lib/model/ref';
 import { Runner } from '../src/lib/runner/runner';
 import { variantNeedsFloat16 } from '../src/lib/variants/table';
 import { batchTokens } from '../src/lib/runner/token-batch';
-import { atMostEvery, nextTask, whenNotified } from '../src/lib/runner/next-task';
+import { atMostEvery, nextTask, whileMessagesWaiting } from '../src/lib/runner/next-task';
 import type { DownloadSnapshot } from '../src/lib/download/progress';
 import type { Device, GenerateParams, LoadProgress, Span, TokenEvent } from '../src/lib/runner/types';
 import type { ColumnApi, ColumnHang } from './protocol';
@@ -77,10 +77,13 @@ function startWasm(device: Device, threads?: number): Promise<Span> {
   }
   return wasmStarted.done;
 }
-// Between tokens the loop lets the page's messages in, so cancel() is read within one token: when
-// the page has posted something (the flag it shares, mailbox()), or else at most every 8 ms
-// (next-task.ts).
+// Between tokens the loop lets the page's messages in, so cancel() is read within one token: while
+// a message the page has posted has not arrived (the count it shares, mailbox()), or else at most
+// every 8 ms (next-task.ts).
 let between = atMostEvery(8, nextTask);
+/** Messages received from the page, every one counted from the start (the page counts what it posts). */
+let received = 0;
+self.addEventListener('message', () => void received++);
 const runner = new Runner({ betweenTokens: () => between() });
 const evalModel = runnerEvalModel(runner);
 let current: AbortController | undefined;
@@ -187,8 +190,8 @@ const api = {
     current?.abort();
   },
 
-  mailbox(flag: Int32Array): void {
-    between = whenNotified(flag, nextTask);
+  mailbox(posted: Int32Array): void {
+    between = whileMessagesWaiting(posted, () => received, nextTask);
   },
 
   cancelLoad(): void {

@@ -69,11 +69,12 @@ export interface ColumnApi {
   /** Stops the generation or floor measurement in flight. */
   cancel(): void;
   /**
-   * A flag (one Int32 on a SharedArrayBuffer) the page sets after each message it posts: between
-   * tokens the loop then lets messages in only when flag[0] is set (next-task.ts, whenNotified),
-   * instead of every 8 ms. Cross-origin isolated pages only (SharedArrayBuffer).
+   * The page's count of the messages it has posted to this worker (one Int32 on a SharedArrayBuffer,
+   * src/browser/rpc.ts countingEndpoint): between tokens the loop then yields only while a message
+   * has not arrived (next-task.ts, whileMessagesWaiting), instead of every 8 ms. Cross-origin
+   * isolated pages only (SharedArrayBuffer).
    */
-  mailbox(flag: Int32Array): void;
+  mailbox(posted: Int32Array): void;
   /** Cancels the Hub downloads of the load in flight (the load fails as 'cancelled'); the worker stays. */
   cancelLoad(): void;
   /**

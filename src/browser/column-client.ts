@@ -49,10 +49,7 @@ export class ColumnClient {
         reject(new QuantlabError(e.code, e.message, e.detail));
       };
       this.#pending.add(fail);
-      const answer = fn(h.api);
-      // Posted: a generation in flight lets it in at its next token.
-      h.notify?.();
-      answer.then(
+      fn(h.api).then(
         (v) => {
           this.#pending.delete(fail);
           resolve(v);
@@ -87,16 +84,12 @@ export class ColumnClient {
 
   /** Asks the running worker to stop its current run (a soft cancel); no worker is started for it. */
   cancel(): void {
-    if (!this.#handle) return;
-    void this.#handle.api.cancel();
-    this.#handle.notify?.();
+    if (this.#handle) void this.#handle.api.cancel();
   }
 
   /** Asks the running worker to cancel its load's downloads; no worker is started for it. */
   cancelLoad(): void {
-    if (!this.#handle) return;
-    void this.#handle.api.cancelLoad();
-    this.#handle.notify?.();
+    if (this.#handle) void this.#handle.api.cancelLoad();
   }
 
   /** Terminates the worker (its memory goes back); calls in flight fail as cancelled. */

@@ -40,6 +40,22 @@ export function connect<T>(ep: Endpoint): Remote<T> {
   return wrap<T>(ep);
 }
 
+/**
+ * `target` (a Worker) as a comlink endpoint that adds 1 to posted[0] after each message it posts,
+ * so the worker can tell whether a message is still on its way (whileMessagesWaiting,
+ * src/lib/runner/next-task.ts).
+ */
+export function countingEndpoint(target: Endpoint, posted: Int32Array): Endpoint {
+  return {
+    postMessage: (message: unknown, transfer?: Transferable[]) => {
+      target.postMessage(message, transfer);
+      Atomics.add(posted, 0, 1);
+    },
+    addEventListener: (...a: Parameters<Endpoint['addEventListener']>) => target.addEventListener(...a),
+    removeEventListener: (...a: Parameters<Endpoint['removeEventListener']>) => target.removeEventListener(...a),
+  };
+}
+
 /** What can report a dead worker (WorkerHandle does). */
 export interface Crashable {
   /** Calls `listener` when the worker dies; returns a function that removes it. */

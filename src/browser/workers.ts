@@ -1,8 +1,8 @@
 // Starts the app's workers with typed comlink handles; a column worker can be terminated and
 // replaced (the hard cancel, and the way to give its memory back).
-import type { Remote } from 'comlink';
+import type { Endpoint, Remote } from 'comlink';
 import type { BuilderApi, ColumnApi, FloorApi } from '../../workers/protocol';
-import { connect, type Crashable } from './rpc';
+import { connect, countingEndpoint, type Crashable } from './rpc';
 
 export interface WorkerHandle<T> extends Crashable {
   api: Remote<T>;
@@ -14,16 +14,11 @@ export interface WorkerHandle<T> extends Crashable {
    * pending comlink call would otherwise never settle. Returns a function that removes it.
    */
   onCrash(listener: (message: string) => void): () => void;
-  /**
-   * Column workers on a cross-origin isolated page: tells the worker a message is waiting, so its
-   * decode loop lets messages in at the next token (ColumnApi.mailbox). Call it after each call.
-   */
-  notify?(): void;
 }
 
-function handle<T>(w: Worker): WorkerHandle<T> {
+function handle<T>(w: Worker, ep: Endpoint = w): WorkerHandle<T> {
   return {
-    api: connect<T>(w),
+    api: connect<T>(ep),
     startedAt: performance.timeOrigin + performance.now(),
     terminate: () => w.terminate(),
     onCrash(listener) {
@@ -46,15 +41,15 @@ export function startColumnWorker(): WorkerHandle<ColumnApi> {
   const ready = spare;
   spare = undefined;
   if (ready) return ready;
-  const h = handle<ColumnApi>(
-    new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' }),
-  );
+  const w = new Worker(new URL('../../workers/column.worker.ts', import.meta.url), { type: 'module', name: 'column' });
   // Without cross-origin isolation there is no SharedArrayBuffer (and one WASM thread, where the
   // worker's timed hop between tokens costs little): the worker keeps its 8 ms hop then.
-  if (!self.crossOriginIsolated) return h;
-  const flag = new Int32Array(new SharedArrayBuffer(4));
-  void h.api.mailbox(flag);
-  return { ...h, notify: () => void Atomics.store(flag, 0, 1) };
+  if (!self.crossOriginIsolated) return handle(w);
+  // Every message to the worker is counted, so its decode loop yields only while one is on its way.
+  const posted = new Int32Array(new SharedArrayBuffer(4));
+  const h = handle<ColumnApi>(w, countingEndpoint(w, posted));
+  void h.api.mailbox(posted);
+  return h;
 }
 
 /**

@@ -1,7 +1,7 @@
-// The worker's wait between tokens: atMostEvery (taken at most once per interval) and whenNotified
-// (taken only when the page has flagged a message).
+// The worker's wait between tokens: atMostEvery (taken at most once per interval) and
+// whileMessagesWaiting (taken only while a message the page posted has not arrived).
 import { describe, expect, it } from 'vitest';
-import { atMostEvery, whenNotified } from '../../src/lib/runner/next-task';
+import { atMostEvery, whileMessagesWaiting } from '../../src/lib/runner/next-task';
 
 describe('atMostEvery', () => {
   it('waits only when the interval has passed since the last wait', async () => {
@@ -21,25 +21,49 @@ describe('atMostEvery', () => {
   });
 });
 
-describe('whenNotified', () => {
-  it('waits once per flag the page sets, and clears it', async () => {
-    const flag = new Int32Array(new SharedArrayBuffer(4));
+describe('whileMessagesWaiting', () => {
+  it('waits while the page has posted more messages than the worker has received, and only then', async () => {
+    const posted = new Int32Array(new SharedArrayBuffer(4));
+    let received = 0;
     let waits = 0;
-    const between = whenNotified(flag, async () => void waits++);
+    const between = whileMessagesWaiting(
+      posted,
+      () => received,
+      async () => void waits++,
+    );
     for (let k = 0; k < 5; k++) await between();
     expect(waits).toBe(0);
-    // A message posted: the next token waits (and clears the flag), the ones after do not.
-    Atomics.store(flag, 0, 1);
-    await between();
-    expect(waits).toBe(1);
-    expect(Atomics.load(flag, 0)).toBe(0);
-    await between();
-    expect(waits).toBe(1);
-    // Two messages before the next token: one wait lets both in.
-    Atomics.store(flag, 0, 1);
-    Atomics.store(flag, 0, 1);
+    // A message posted and still on its way: every token waits until it has arrived.
+    Atomics.add(posted, 0, 1);
     await between();
     await between();
     expect(waits).toBe(2);
+    received++;
+    await between();
+    expect(waits).toBe(2);
+    // Two more, delivered together: one wait.
+    Atomics.add(posted, 0, 2);
+    await between();
+    received += 2;
+    await between();
+    expect(waits).toBe(3);
+  });
+
+  it("agrees after the page's int32 count wraps around", async () => {
+    const posted = new Int32Array(new SharedArrayBuffer(4));
+    posted[0] = 2 ** 31 - 1;
+    let received = 2 ** 31 - 1;
+    let waits = 0;
+    const between = whileMessagesWaiting(
+      posted,
+      () => received,
+      async () => void waits++,
+    );
+    Atomics.add(posted, 0, 1); // wraps to -2^31
+    await between();
+    expect(waits).toBe(1);
+    received++; // 2^31 as a number, -2^31 as an int32
+    await between();
+    expect(waits).toBe(1);
   });
 });

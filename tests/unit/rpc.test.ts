@@ -3,7 +3,7 @@
 // its code, message and detail, and a worker that dies fails the call waiting on it.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from 'comlink';
-import { connect, guard, outcome, serve, type Crashable } from '../../src/browser/rpc';
+import { connect, countingEndpoint, guard, outcome, serve, type Crashable } from '../../src/browser/rpc';
 import { QuantlabError } from '../../src/lib/errors';
 
 const api = {
@@ -126,5 +126,31 @@ describe('outcome', () => {
         throw new QuantlabError('offline', 'no network', 'Open a local model.');
       }),
     ).toEqual({ ok: false, error: { code: 'offline', message: 'no network', detail: 'Open a local model.' } });
+  });
+});
+
+describe('countingEndpoint', () => {
+  it('counts every message comlink posts through it, once each, after the post; the other end receives as many', async () => {
+    const { port1, port2 } = new MessageChannel();
+    ports.push(port1, port2);
+    // The worker's side: comlink serves on port1, and a listener counts what arrives (column.worker.ts).
+    let received = 0;
+    port1.addEventListener('message', () => void received++);
+    serve(api, port1 as unknown as Endpoint);
+    const posted = new Int32Array(new SharedArrayBuffer(4));
+    const ep = countingEndpoint(port2 as unknown as Endpoint, posted);
+    const remote = connect<typeof api>(ep);
+    expect(await remote.add(1, 2)).toBe(3);
+    expect(await remote.add(3, 4)).toBe(7);
+    await rejectionOf(remote.refuse());
+    // Three calls, three messages; each had arrived by the time its answer came back.
+    expect(Atomics.load(posted, 0)).toBe(3);
+    expect(received).toBe(3);
+    // A call in flight is counted as soon as it is posted, before the other end has it.
+    const pending = remote.add(5, 6);
+    expect(Atomics.load(posted, 0)).toBe(4);
+    expect(received).toBe(3);
+    expect(await pending).toBe(11);
+    expect(received).toBe(4);
   });
 });

@@ -266,24 +266,9 @@ export class FakeColumnWorker {
     for (const l of [...this.#crashListeners]) l(message);
   }
 
-  /** What the page posted, in order: each API call by name, and 'notify' for each WorkerHandle.notify(). */
-  posted: string[] = [];
-
   handle(): WorkerHandle<ColumnApi> {
-    // Each call is logged as it is posted (comlink posts synchronously, before the call returns).
-    const api = new Proxy(this.api, {
-      get: (target, key) => {
-        const f = (target as Record<string | symbol, unknown>)[key];
-        if (typeof f !== 'function') return f;
-        return (...args: unknown[]) => {
-          this.posted.push(String(key));
-          return (f as (...a: unknown[]) => unknown)(...args);
-        };
-      },
-    });
     return {
-      api: api as unknown as Remote<ColumnApi>,
-      notify: () => void this.posted.push('notify'),
+      api: this.api as unknown as Remote<ColumnApi>,
       terminate: () => {
         this.terminated = true;
       },

@@ -42,14 +42,21 @@ export function atMostEvery(
 }
 
 /**
- * `wait` only when the page has posted this worker something since the last wait: the page sets
- * flag[0] after each message (a Stop, a new generation), and the loop reads it between tokens. A
- * task hop is not free where ONNX Runtime's threads fill the cores, since a message a thread sends
- * itself waits for a core like any other thread: on 2 cores with 2 WASM threads and a hop every
- * 8 ms, the decode loop ran at a median 0.55 of a raw loop on the same session, 0.99 without
- * (README, "Browser decode and the task hop"). A cross-origin isolated page (the only kind with
- * more than one WASM thread) can share the flag; others hop on a timer (atMostEvery).
+ * `wait` only while a message the page has posted has not been delivered yet: the page counts the
+ * messages it posts to this worker in posted[0] (countingEndpoint, src/browser/rpc.ts), the worker
+ * counts those it has received, and between tokens the loop yields until the two agree. A task hop
+ * is not free where ONNX Runtime's threads fill the cores, since a message a thread sends itself
+ * waits for a core like any other thread: on 2 cores with 2 WASM threads and a hop every 8 ms, the
+ * decode loop ran at a median 0.55 of a raw loop on the same session, 0.99 without (README,
+ * "Browser decode and the task hop"). A message still on its way keeps the loop yielding at every
+ * token until it arrives, so none is left unread. A cross-origin isolated page (the only kind with
+ * more than one WASM thread) can share the count; others hop on a timer (atMostEvery).
  */
-export function whenNotified(flag: Int32Array, wait: () => Promise<void>): () => Promise<void> {
-  return () => (Atomics.exchange(flag, 0, 0) !== 0 ? wait() : Promise.resolve());
+export function whileMessagesWaiting(
+  posted: Int32Array,
+  received: () => number,
+  wait: () => Promise<void>,
+): () => Promise<void> {
+  // Both counts as int32, so they agree after the page's count wraps around.
+  return () => (Atomics.load(posted, 0) !== (received() | 0) ? wait() : Promise.resolve());
 }
