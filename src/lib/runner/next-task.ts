@@ -3,7 +3,8 @@
 // the worker read its messages: a Stop posted by the page would wait for the loop's end. Awaiting
 // this between tokens lets that message in. Browsers: a MessageChannel message (setTimeout(0) is
 // clamped to 4 ms once timers nest). Node: setImmediate, since Node drains up to a thousand
-// messages of one port before it serves another.
+// messages of one port before it serves another. The hop itself is not free, so a decode loop takes
+// it only when needed: atMostEvery (on a timer) or whileMessagesWaiting (when a message is on its way).
 
 let channel: MessageChannel | undefined;
 const waiting: (() => void)[] = [];

@@ -73,8 +73,9 @@ export function fitNewTokens(
 
 export interface RunnerOptions {
   /**
-   * Awaited between tokens (LoopOptions.between): a worker passes nextTask (next-task.ts) so that
-   * its cancel message is read while it generates.
+   * Awaited between tokens (LoopOptions.between): a worker passes a wait for the next task
+   * (next-task.ts: whileMessagesWaiting, else atMostEvery) so that its cancel message is read while
+   * it generates.
    */
   betweenTokens?: () => Promise<void>;
 }
