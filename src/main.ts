@@ -1,9 +1,14 @@
-// Entry point: starts the builder worker and the playground state, mounts the Svelte app, and puts
-// the worker handles and the state on window.quantlab so the browser tests can drive the real page.
+// Entry point: starts the first column's worker and the playground state (the builder worker on its
+// first task), mounts the Svelte app, and puts the worker handles and the state on window.quantlab
+// so the browser tests can drive the real page.
+// First: starts the first column's worker before the other modules below are evaluated.
+import './browser/prestart';
 import { mount } from 'svelte';
 import './styles/tokens.css';
 import App from './App.svelte';
-import { prestartColumnWorker, startBuilderWorker, startColumnWorker } from './browser/workers';
+import { lazyWorker, startBuilderWorker, startColumnWorker, type LazyWorkerHandle } from './browser/workers';
+import type { BuilderApi } from '../workers/protocol';
+import { listModels } from './browser/opfs-store';
 import { Lab } from './state/lab.svelte.ts';
 import { Library } from './state/library.svelte.ts';
 import { Playground } from './state/playground.svelte.ts';
@@ -15,7 +20,7 @@ declare global {
   interface Window {
     /** Test hook: the page's comlink handles, worker factories and playground state. */
     quantlab?: {
-      builder: ReturnType<typeof startBuilderWorker>;
+      builder: LazyWorkerHandle<BuilderApi>;
       startColumnWorker: typeof startColumnWorker;
       playground: Playground;
       lab: Lab;
@@ -26,10 +31,10 @@ declare global {
   }
 }
 
-// The first column's worker loads its scripts while the page starts (time to first token).
-prestartColumnWorker();
-const builder = startBuilderWorker();
-const pg = new Playground(new Library(builder), startColumnWorker);
+// The builder worker (importer, quantizers, ONNX Runtime) starts on its first task: at start-up it
+// would take a core from the first column's worker; the stored models are listed from the page.
+const builder = lazyWorker(startBuilderWorker);
+const pg = new Playground(new Library(builder, () => listModels({ prune: false })), startColumnWorker);
 const lab = new Lab(pg, startColumnWorker);
 const presets = new Presets(pg, lab);
 window.quantlab = { builder, startColumnWorker, playground: pg, lab, presets, Chart };

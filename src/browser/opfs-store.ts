@@ -138,8 +138,12 @@ async function readManifest(id: string): Promise<StoredModelInfo | undefined> {
   }
 }
 
-/** Complete stored models; half-written folders (no manifest) are removed. */
-export async function listModels(): Promise<StoredModelInfo[]> {
+/**
+ * The stored models, oldest first. With `prune` (the default, for the builder worker: the one
+ * writer) a folder without a manifest, left by a cancelled import, is removed; without it (the page)
+ * such a folder is only skipped, so a reader never deletes an import in progress.
+ */
+export async function listModels({ prune = true }: { prune?: boolean } = {}): Promise<StoredModelInfo[]> {
   const dir = await modelsDir();
   const out: StoredModelInfo[] = [];
   for await (const [name, handle] of (
@@ -148,7 +152,7 @@ export async function listModels(): Promise<StoredModelInfo[]> {
     if (handle.kind !== 'directory') continue;
     const info = await readManifest(name);
     if (info) out.push(info);
-    else await dir.removeEntry(name, { recursive: true }).catch(() => {});
+    else if (prune) await dir.removeEntry(name, { recursive: true }).catch(() => {});
   }
   return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }

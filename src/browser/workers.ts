@@ -66,6 +66,50 @@ export function startBuilderWorker(): WorkerHandle<BuilderApi> {
   );
 }
 
+/**
+ * A handle whose worker starts on first use: the first touch of `api` (or `start()`). Crash
+ * listeners added before then are attached when it starts; `terminate()` before then does nothing.
+ */
+export interface LazyWorkerHandle<T> extends WorkerHandle<T> {
+  /** Whether the worker has been started. */
+  readonly started: boolean;
+  /** Starts the worker now if it has not been (e.g. once the page is idle). */
+  start(): void;
+}
+
+export function lazyWorker<T>(start: () => WorkerHandle<T>): LazyWorkerHandle<T> {
+  let h: WorkerHandle<T> | undefined;
+  // Crash listeners added before the start, each with its remover once attached.
+  const early = new Map<(message: string) => void, (() => void) | undefined>();
+  const begin = (): WorkerHandle<T> => {
+    if (h) return h;
+    const started = (h = start());
+    for (const l of early.keys()) early.set(l, started.onCrash(l));
+    return started;
+  };
+  return {
+    get api() {
+      return begin().api;
+    },
+    get startedAt() {
+      return h?.startedAt;
+    },
+    get started() {
+      return h !== undefined;
+    },
+    start: () => void begin(),
+    terminate: () => h?.terminate(),
+    onCrash(listener) {
+      if (h) return h.onCrash(listener);
+      early.set(listener, undefined);
+      return () => {
+        early.get(listener)?.();
+        early.delete(listener);
+      };
+    },
+  };
+}
+
 /** The benchmark's floor: a raw onnxruntime-web decode loop on the file a column loads. */
 export function startFloorWorker(): WorkerHandle<FloorApi> {
   return handle(

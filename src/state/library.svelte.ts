@@ -9,7 +9,7 @@ import type {
   PickedFile,
   SensitivityRequest,
 } from '../../workers/protocol';
-import { readModelFile } from '../browser/opfs-store';
+import { readModelFile, type StoredModelInfo } from '../browser/opfs-store';
 import { guard } from '../browser/rpc';
 import type { WorkerHandle } from '../browser/workers';
 import { userModelEntry, type CatalogModel } from '../lib/catalog';
@@ -44,12 +44,20 @@ export class Library {
   /** The last layer-sensitivity report measured, with its model and calibration text's name. */
   sensitivity = $state.raw<{ modelId: string; report: SensitivityReport; calibration: string } | null>(null);
 
-  constructor(private readonly builder: WorkerHandle<BuilderApi>) {}
+  /**
+   * `listStored` reads the stored models' list; by default the builder lists them. The page reads
+   * storage itself (listModels without pruning) so that a list does not wait for, or start, the
+   * builder worker, which then starts on the first import or quantization.
+   */
+  constructor(
+    private readonly builder: WorkerHandle<BuilderApi>,
+    private readonly listStored: () => Promise<StoredModelInfo[]> = () => builder.api.list(),
+  ) {}
 
   /** Rereads the stored models and their manifests. */
   async refresh(): Promise<void> {
     try {
-      const stored = await this.builder.api.list();
+      const stored = await this.listStored();
       this.entries = await Promise.all(stored.map(async (info) => userModelEntry(info, await readManifest(info.id))));
     } catch (err) {
       this.error = toErrorInfo(err);

@@ -39,6 +39,14 @@ describe('aidreams260K imported and generated in the browser', () => {
     ]);
   });
 
+  it('lists the stored model after a reload from storage, without starting the builder worker', async () => {
+    await site.page.reload();
+    await site.page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+    // The Model menu offers it again; the builder (importer, quantizers) starts only on its first task.
+    await site.page.locator('#model option[value="local:aidreams260K"]').waitFor({ state: 'attached' });
+    expect(await site.page.evaluate(() => window.quantlab!.builder.started)).toBe(false);
+  });
+
   for (const device of ['wasm', 'webgpu'] as const) {
     it(`reproduces every reference id on ${device}`, async () => {
       const refs = greedyReferences();
