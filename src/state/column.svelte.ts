@@ -218,6 +218,14 @@ export class Column {
   #forceWasm = false;
   /** The load gate's place this column holds or waits for. */
   #slot: GateSlot | undefined;
+  /**
+   * The place kept after a load that a generation waits on, until that generation streams (its
+   * prefill done, the first token picked) or ends: the next column's load would otherwise take a
+   * core from the prefill, and on two cores the first token came later (README, first token).
+   */
+  #held: GateSlot | undefined;
+  /** The generation in flight until it streams (its prefill done) or ends: settled() waits for it. */
+  #prefilling: { done: () => void; over: Promise<void> } | undefined;
   /** Stop was pressed while generation `#stoppedGen` was still loading: it must not start. */
   #stoppedGen = -1;
   /** Cancel was pressed during the load in flight. */
@@ -288,6 +296,7 @@ export class Column {
   /** Terminates the worker (its memory goes back); calls in flight fail as cancelled, a wait for the load gate ends. */
   #discardWorker(): void {
     this.#slot?.release();
+    this.#prefillOver();
     this.#client.terminate();
   }
 
@@ -370,6 +379,7 @@ export class Column {
     // memory check's config read too.
     const waitMs = this.#timeouts().loadMs;
     let stalledAt: string | undefined;
+    let loaded = false;
     const dog = watchdog(waitMs, () => {
       stalledAt = this.progress?.message ?? 'starting';
       this.#discardWorker();
@@ -421,6 +431,7 @@ export class Column {
       this.loads++;
       this.status = 'ready';
       this.progress = null;
+      loaded = true;
       return true;
     } catch (err) {
       if (stalledAt !== undefined) {
@@ -437,8 +448,29 @@ export class Column {
     } finally {
       ended = true;
       dog.stop();
-      this.#slot?.release();
+      // A generation waiting on this load keeps the place until its first token.
+      if (loaded && this.#prefilling && this.#slot) this.#held = this.#slot;
+      else this.#slot?.release();
       this.#slot = undefined;
+    }
+  }
+
+  /** The generation in flight has streamed or ended: the load gate's place it kept is given back. */
+  #prefillOver(): void {
+    this.#held?.release();
+    this.#held = undefined;
+    this.#prefilling?.done();
+    this.#prefilling = undefined;
+  }
+
+  /**
+   * Settles once this column is neither loading nor waiting for a generation's prefill: the
+   * playground starts the other columns' workers after that.
+   */
+  async settled(): Promise<void> {
+    while (this.#prefilling || this.#loading) {
+      await this.#prefilling?.over;
+      await this.#loading;
     }
   }
 
@@ -549,6 +581,18 @@ export class Column {
    * then on this run's tokens and result are dropped, so no stale token is ever shown.
    */
   async generate(params: GenerateParams, gen: number): Promise<void> {
+    this.#prefillOver();
+    let done!: () => void;
+    const mine = { done: () => done(), over: new Promise<void>((r) => (done = r)) };
+    this.#prefilling = mine;
+    try {
+      await this.#generate(params, gen);
+    } finally {
+      if (this.#prefilling === mine) this.#prefillOver();
+    }
+  }
+
+  async #generate(params: GenerateParams, gen: number): Promise<void> {
     const requestedAt = wallNow();
     this.#gen = gen;
     this.#request = { params, gen };
@@ -613,6 +657,8 @@ export class Column {
         return;
       }
       dog.kick();
+      // The worker streams once its prefill is done: the next column may load now.
+      this.#prefillOver();
       // ... or each other: the longest stream wins.
       if (latest && e.ids.length <= latest.ids.length) return;
       latest = e;

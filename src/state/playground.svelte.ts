@@ -104,6 +104,9 @@ export class Playground {
   #shapes = new Map<string, Promise<ModelShape | undefined>>();
 
   #gen = 0;
+  /** Settles when init() has ended, having started the generation the page opens with (if any). */
+  #open!: () => void;
+  readonly #opened = new Promise<void>((r) => (this.#open = r));
   #liveTimer: ReturnType<typeof setTimeout> | undefined;
   #persistTimer: ReturnType<typeof setTimeout> | undefined;
   #results: Record<string, ColumnResult> = {};
@@ -141,6 +144,7 @@ export class Playground {
       if (this.#shouldAutorun()) this.generate();
     } finally {
       this.ready = true;
+      this.#open();
     }
   }
 
@@ -339,9 +343,18 @@ export class Playground {
     this.#markRestored();
     // New columns' workers and ONNX Runtime start now (with their share of threads, so once the
     // columns are counted), while the page settles: Generate then only loads the model. One after
-    // another, the first column first, so the first token does not share the cores with the rest.
-    const fresh = this.columns.filter((c) => !keep.includes(c));
-    void fresh.reduce((ready: Promise<unknown>, c) => ready.then(() => c.warm()), Promise.resolve());
+    // another, the first column first; the rest once it has also loaded and prefilled, if the page
+    // opened with a generation (init() has asked for it by #opened), so the first token does not
+    // share the cores with them.
+    const [first, ...rest] = this.columns.filter((c) => !keep.includes(c));
+    if (first)
+      void rest.reduce(
+        (ready: Promise<unknown>, c) => ready.then(() => c.warm()),
+        first
+          .warm()
+          .then(() => this.#opened)
+          .then(() => first.settled()),
+      );
   }
 
   /** The model's ref as columns load it: a Hub model with the Model host it comes from. */

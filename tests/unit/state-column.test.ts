@@ -787,6 +787,31 @@ describe('Column', () => {
       expect(gate.active).toBe(0);
     });
 
+    it("a load a generation waits on keeps its place until that generation streams, so the next load does not share the prefill's cores", async () => {
+      const gate = new LoadGate(() => 1);
+      const first = column('model', { loadGate: gate }, {}, (w) => (w.prefillDone = false));
+      const second = column('model_q4', { loadGate: gate }, {}, (w) => (w.prefillDone = false));
+      void first.c.generate(PARAMS, 1);
+      void second.c.generate(PARAMS, 1);
+      const a = await running(first.workers);
+      await vi.advanceTimersByTimeAsync(1000);
+      // Loaded and prefilling: the place is still held, the second waits with no worker started.
+      expect([gate.active, gate.waiting]).toEqual([1, 1]);
+      expect(second.workers).toHaveLength(0);
+      expect(second.c.progress?.message).toMatch(/^Waiting its turn to load/);
+      a.run.emit([5]);
+      const b = await running(second.workers);
+      expect(b.loads).toHaveLength(1);
+      // A run that ends without streaming (a failure) gives the place back as well.
+      b.run.fail({ code: 'generate-failed', message: 'boom' });
+      await vi.waitFor(() => expect(second.c.status).toBe('error'));
+      expect([gate.active, gate.waiting]).toEqual([0, 0]);
+      // A load nobody generates on (Load, warm-up) does not hold the place.
+      const third = column('model_int8', { loadGate: gate });
+      expect(await third.c.load()).toBe(true);
+      expect([gate.active, gate.waiting]).toEqual([0, 0]);
+    });
+
     it('a column stopped while it waits leaves the queue', async () => {
       const gate = new LoadGate(() => 1);
       const first = column('model', { loadGate: gate }, {}, (w) => (w.loadOutcome = () => new Promise(() => {})));

@@ -174,6 +174,11 @@ export class FakeColumnWorker {
   warms: { device: Device; threads?: number }[] = [];
   /** Progress events load() reports after its 'init' one (downloads, for example). */
   loadProgress: LoadProgress[] = [];
+  /**
+   * generate() streams an event without tokens at once, as a worker does when its prefill is done
+   * (the page's load gate waits for it); false: the first event is the test's.
+   */
+  prefillDone = true;
   /** When set, generate() answers at once with these ids (undefined: the test finishes the run). */
   generateIds: ((p: GenerateParams) => number[] | undefined) | undefined;
   /** Whether cancel() ends the run in flight (a real worker does, after its current token). */
@@ -215,6 +220,8 @@ export class FakeColumnWorker {
       this.runs.push(run);
       if (this.hung === 'generate') return new Promise<GenerateResult>(() => {});
       this.#current = run;
+      // A real worker streams once its prefill is done; here the prefill takes no time.
+      if (this.prefillDone) onToken?.(FakeRun.event([]));
       const ids = this.generateIds?.(params);
       if (ids) run.finish(ids);
       return run.result.then(answer);

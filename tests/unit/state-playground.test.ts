@@ -139,6 +139,28 @@ describe('Playground', () => {
     expect(pg.columns.every((c) => c.generation === 1)).toBe(true);
   });
 
+  it("starts the other columns' workers once the first column has loaded and streamed the generation opening the page", async () => {
+    // Two cores: one load at a time (load-gate.ts).
+    vi.stubGlobal('navigator', { hardwareConcurrency: 2 });
+    const stems = ['model', 'model_quantized', 'model_q4'];
+    const fw = fakeWorkers((w, i) => (w.prefillDone = i !== 0));
+    const pg = new Playground(new Library(fakeBuilder()), fw.start, async () => ({
+      variants: stems.map((stem, rank) => fakeVariant(stem, { rank })),
+    }));
+    await pg.init('');
+    await vi.waitFor(() => expect(fw.workers[0]?.runs).toHaveLength(1));
+    await vi.advanceTimersByTimeAsync(1000);
+    // The first column prefills alone: no other worker has started (warm or load).
+    expect(fw.workers).toHaveLength(1);
+    expect(pg.columns.slice(1).map((c) => c.progress?.message)).toEqual([
+      expect.stringMatching(/^Waiting its turn to load/),
+      expect.stringMatching(/^Waiting its turn to load/),
+    ]);
+    fw.workers[0].run.emit([1]);
+    await allRunning(pg, fw.workers);
+    expect(fw.workers).toHaveLength(3);
+  });
+
   it('does not generate on opening when autorun is off (URL or storage), for a Hub model, or over restored results', async () => {
     const off = await open({ search: `?model=${TINY_MODEL.key}&variants=model&autorun=0` });
     expect(off.pg.ready).toBe(true);
