@@ -1,7 +1,7 @@
 // `quantlab bench --first-token`: opens the built site in headless Chromium with the model folder
 // served as the built-in model, and times navigation to the first token written in the first
-// column (the page's own stage marks, src/lib/page/first-token.ts), on a fresh profile (empty
-// cache and storage) and on a second visit; then the same for the floor page (bench.html with
+// column (the page's own stage marks, src/lib/page/first-token.ts) and in each other column, on a
+// fresh profile (empty cache and storage) and on a second visit; then the same for the floor page (bench.html with
 // ?floor-first-token: one ONNX Runtime session on the same .onnx, one step). Rounds alternate page
 // and floor so both feel the same machine load.
 
@@ -64,24 +64,32 @@ const PRESS_GENERATE_WHEN_READY = `(() => {
 })();`;
 
 /**
- * One visit of the playground (Generate pressed by pressGenerateWhenReady): waits until the first
- * column has written a token and reported its stages.
+ * One visit of the playground (Generate pressed by pressGenerateWhenReady): waits until every
+ * column has written a token; the first column's stages, and each column's first token.
  */
-async function visitPage(page: Page, url: string, timeout: number): Promise<FirstTokenTimeline> {
+async function visitPage(
+  page: Page,
+  url: string,
+  timeout: number,
+): Promise<{ timeline: FirstTokenTimeline; columnsMs: number[] }> {
   await page.goto(url);
   const handle = await page.waitForFunction(
     () => {
-      const first = window.quantlab?.playground.columns[0];
-      if (first?.status === 'error') return { error: first.error?.message ?? 'error' };
-      const t = first?.firstToken;
-      return t ? { timeline: JSON.parse(JSON.stringify(t)) as FirstTokenTimeline } : false;
+      const columns = window.quantlab?.playground.columns ?? [];
+      const failed = columns.find((c) => c.status === 'error');
+      if (failed) return { error: `${failed.variant.label}: ${failed.error?.message ?? 'error'}` };
+      if (columns.length === 0 || columns.some((c) => !c.firstToken)) return false;
+      return {
+        timeline: JSON.parse(JSON.stringify(columns[0].firstToken)) as FirstTokenTimeline,
+        columnsMs: columns.map((c) => c.firstToken!.totalMs),
+      };
     },
     undefined,
     { timeout, polling: 50 },
   );
-  const r = (await handle.jsonValue()) as { error?: string; timeline?: FirstTokenTimeline };
-  if (r.error) throw new QuantlabError('generate-failed', `The first column failed: ${r.error}`);
-  return r.timeline!;
+  const r = (await handle.jsonValue()) as { error?: string; timeline: FirstTokenTimeline; columnsMs: number[] };
+  if (r.error) throw new QuantlabError('generate-failed', `A column failed: ${r.error}`);
+  return r;
 }
 
 /** One visit of the floor page; ms from navigation to its first token. */
@@ -119,7 +127,7 @@ export async function browserFirstToken(o: FirstTokenOptions): Promise<FirstToke
     for (let i = 0; i < o.runs; i++) {
       const ps = await launchChromium();
       await ps.page.addInitScript(PRESS_GENERATE_WHEN_READY);
-      let cold: FirstTokenTimeline, warm: FirstTokenTimeline;
+      let cold: Awaited<ReturnType<typeof visitPage>>, warm: Awaited<ReturnType<typeof visitPage>>;
       try {
         cold = await visitPage(ps.page, pageUrl, timeout);
         warm = await visitPage(ps.page, pageUrl, timeout);
@@ -134,10 +142,18 @@ export async function browserFirstToken(o: FirstTokenOptions): Promise<FirstToke
       } finally {
         await fs.close();
       }
-      rounds.push({ cold, warm, floorColdMs, floorWarmMs });
+      rounds.push({
+        cold: cold.timeline,
+        warm: warm.timeline,
+        floorColdMs,
+        floorWarmMs,
+        coldColumnsMs: cold.columnsMs,
+        warmColumnsMs: warm.columnsMs,
+      });
+      const each = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' / ');
       o.log?.(
-        `first token ${i + 1}/${o.runs}: page ${cold.totalMs.toFixed(0)} ms first visit, ${warm.totalMs.toFixed(0)} ms second; ` +
-          `floor ${floorColdMs.toFixed(0)} / ${floorWarmMs.toFixed(0)} ms`,
+        `first token ${i + 1}/${o.runs}: page ${cold.timeline.totalMs.toFixed(0)} ms first visit, ${warm.timeline.totalMs.toFixed(0)} ms second ` +
+          `(every column ${each(cold.columnsMs)}; ${each(warm.columnsMs)}); floor ${floorColdMs.toFixed(0)} / ${floorWarmMs.toFixed(0)} ms`,
       );
     }
   } finally {

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { greedyParams } from '../../src/lib/bench/measure';
+import { BUILTIN_MODEL } from '../../src/lib/catalog';
 import { FIRST_TOKEN_STAGES } from '../../src/lib/page/first-token';
 import { BENCH_MODEL_ID, openBenchPage } from '../../src/node/bench-browser';
 import { greedyReferences } from '../helpers/aidreams';
@@ -83,6 +84,13 @@ describe('quantlab bench (browser-wasm)', () => {
     expect(f.cold_ratio).toBeCloseTo(f.cold_ms / f.floor_cold_ms, 12);
     expect(f.cold_runs_ms).toEqual([f.cold_ms]);
     expect(f.warm_runs_ms).toEqual([f.warm_ms]);
+    // Every column's first token, the first column's being the one the stages describe.
+    for (const key of ['columns_cold_ms', 'columns_warm_ms']) {
+      expect(f[key], key).toHaveLength(BUILTIN_MODEL.defaultVariants.length);
+      for (const x of f[key]) expect(x, key).toBeGreaterThan(0);
+    }
+    expect(f.columns_cold_ms[0]).toBe(f.cold_ms);
+    expect(f.columns_warm_ms[0]).toBe(f.warm_ms);
     for (const key of ['stages', 'warm_stages']) {
       expect(Object.keys(f[key]), key).toEqual([...FIRST_TOKEN_STAGES]);
       for (const s of FIRST_TOKEN_STAGES) expect(f[key][s], `${key}.${s}`).toBeGreaterThanOrEqual(0);

@@ -71,6 +71,11 @@ describe('firstTokenRows', () => {
   });
 });
 
+/** A round's page and floor figures (its columns' first tokens are added by the caller). */
+function times(cold: FirstTokenTimeline, warm: FirstTokenTimeline, floorColdMs: number, floorWarmMs: number) {
+  return { cold, warm, floorColdMs, floorWarmMs };
+}
+
 /** A timeline whose every stage lasts `ms` and whose total is `total`. */
 function flat(ms: number, total: number): FirstTokenTimeline {
   const stages = Object.fromEntries(FIRST_TOKEN_STAGES.map((s) => [s, ms])) as FirstTokenTimeline['stages'];
@@ -83,9 +88,18 @@ function flat(ms: number, total: number): FirstTokenTimeline {
 describe('firstTokenResult', () => {
   it('takes medians over the rounds and the ratios to the floor page', () => {
     const rounds: FirstTokenRound[] = [
-      { cold: flat(10, 1000), warm: flat(5, 500), floorColdMs: 400, floorWarmMs: 200 },
-      { cold: flat(30, 3000), warm: flat(7, 700), floorColdMs: 600, floorWarmMs: 350 },
-      { cold: flat(20, 2000), warm: flat(6, 600), floorColdMs: 500, floorWarmMs: 300 },
+      // Columns' first tokens: the third round's page had only two columns.
+      {
+        ...times(flat(10, 1000), flat(5, 500), 400, 200),
+        coldColumnsMs: [1000, 1500, 2500],
+        warmColumnsMs: [500, 900, 1300],
+      },
+      {
+        ...times(flat(30, 3000), flat(7, 700), 600, 350),
+        coldColumnsMs: [3000, 3100, 3300],
+        warmColumnsMs: [700, 800, 1000],
+      },
+      { ...times(flat(20, 2000), flat(6, 600), 500, 300), coldColumnsMs: [2000, 2600], warmColumnsMs: [600, 1000] },
     ];
     const r = firstTokenResult('model', rounds);
     expect(r).toMatchObject({
@@ -103,6 +117,9 @@ describe('firstTokenResult', () => {
     // prefill is stage 5: 5 * 20 to 6 * 20 in the median round.
     expect(r.timeline.prefill).toEqual({ start_ms: 100, end_ms: 120 });
     expect(r.cold_runs_ms).toEqual([1000, 3000, 2000]);
+    // Each column's median over the rounds that have it: (1500, 3100, 2600) and (2500, 3300).
+    expect(r.columns_cold_ms).toEqual([2000, 2600, 2900]);
+    expect(r.columns_warm_ms).toEqual([600, 900, 1150]);
     expect(() => firstTokenResult('model', [])).toThrow();
 
     const lines = formatFirstToken(r).split('\n');
@@ -115,6 +132,20 @@ describe('firstTokenResult', () => {
       '(30-36)',
     ]);
     expect(lines.find((l) => l.startsWith('first token'))!.split(/\s+/)).toEqual(['first', 'token', '2000', '600']);
+    expect(lines.find((l) => l.startsWith('every column'))!.split(/\s+/)).toEqual([
+      'every',
+      'column',
+      '2000',
+      '/',
+      '2600',
+      '/',
+      '2900',
+      '600',
+      '/',
+      '900',
+      '/',
+      '1150',
+    ]);
     expect(lines.find((l) => l.startsWith('page / floor'))!.split(/\s+/)).toEqual([
       'page',
       '/',

@@ -73,7 +73,8 @@ const HELP = `quantlab bench <dir> [options]
                       decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
                       peak_memory_bytes, decode_iqr, ratio_ci_low, ratio_ci_high, ...}],
                       concurrency?: {<runtime>: {..., aggregate_ratio}}, first_token?: {cold_ms,
-                      warm_ms, floor_cold_ms, floor_warm_ms, stages: {<stage>: ms}, ...},
+                      warm_ms, floor_cold_ms, floor_warm_ms, stages: {<stage>: ms},
+                      columns_cold_ms: [ms per column], ...},
                       warnings?: [...], machine: {cores, cpu_model,
                       ..., browser?: {hardware_concurrency, user_agent, onnxruntime_web_version,
                       threads, spinning}}}

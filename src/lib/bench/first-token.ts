@@ -12,6 +12,9 @@ export interface FirstTokenRound {
   warm: FirstTokenTimeline;
   floorColdMs: number;
   floorWarmMs: number;
+  /** Every column's first token (ms after navigation, in column order), first visit and second. */
+  coldColumnsMs: number[];
+  warmColumnsMs: number[];
 }
 
 export interface FirstTokenResult {
@@ -36,6 +39,18 @@ export interface FirstTokenResult {
   /** Every round's totals, in order, so the spread is visible. */
   cold_runs_ms: number[];
   warm_runs_ms: number[];
+  /**
+   * Each column's first token (median over the rounds, ms after navigation, in column order): the
+   * columns after the first load after it, so this shows what the first one's head start costs them.
+   */
+  columns_cold_ms: number[];
+  columns_warm_ms: number[];
+}
+
+/** Per column index, the median over the rounds that have that column. */
+function perColumn(lists: readonly number[][]): number[] {
+  const n = Math.max(0, ...lists.map((l) => l.length));
+  return Array.from({ length: n }, (_, i) => median(lists.filter((l) => i < l.length).map((l) => l[i])));
 }
 
 /** Medians over the rounds (at least one). */
@@ -75,5 +90,7 @@ export function firstTokenResult(variant: string, rounds: readonly FirstTokenRou
     warm_timeline: timelineOf((r) => r.warm),
     cold_runs_ms: rounds.map((r) => r.cold.totalMs),
     warm_runs_ms: rounds.map((r) => r.warm.totalMs),
+    columns_cold_ms: perColumn(rounds.map((r) => r.coldColumnsMs)),
+    columns_warm_ms: perColumn(rounds.map((r) => r.warmColumnsMs)),
   };
 }

@@ -412,6 +412,7 @@ export function formatFirstToken(f: FirstTokenResult): string {
     rows[i + 1][2] = `${ms(f.warm_stages[s])} (${ms(w.start_ms)}-${ms(w.end_ms)})`;
   }
   rows.push(['first token', ms(f.cold_ms), ms(f.warm_ms)]);
+  rows.push(['every column', f.columns_cold_ms.map(ms).join(' / '), f.columns_warm_ms.map(ms).join(' / ')]);
   rows.push(['floor page', ms(f.floor_cold_ms), ms(f.floor_warm_ms)]);
   rows.push(['page / floor', f.cold_ratio.toFixed(2), f.warm_ratio.toFixed(2)]);
   return [
