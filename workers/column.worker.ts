@@ -81,6 +81,7 @@ function startWasm(device: Device, threads?: number): Promise<Span> {
 // a message the page has posted has not arrived (the count it shares, mailbox()), or else at most
 // every 8 ms (next-task.ts).
 let between = atMostEvery(8, nextTask);
+let betweenTokens: 'while-messages-wait' | 'every-8-ms' = 'every-8-ms';
 /** Messages received from the page, every one counted from the start (the page counts what it posts). */
 let received = 0;
 self.addEventListener('message', () => void received++);
@@ -149,6 +150,7 @@ const api = {
       marks: { bootAt: BOOT_AT, wasm: wasmSpan, ...runner.loadSpans! },
       downloads: files,
       threads: device === 'wasm' ? (wasm.numThreads ?? 1) : 0,
+      betweenTokens,
       maxPositions: typeof max === 'number' && max > 0 ? max : undefined,
     };
   },
@@ -192,6 +194,7 @@ const api = {
 
   mailbox(posted: Int32Array): void {
     between = whileMessagesWaiting(posted, () => received, nextTask);
+    betweenTokens = 'while-messages-wait';
   },
 
   cancelLoad(): void {

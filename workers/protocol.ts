@@ -50,6 +50,11 @@ export interface ColumnApi {
     /** Wall-clock marks of this load's stages (time to first token, src/lib/page/first-token.ts). */
     marks?: LoadMarks;
     threads: number;
+    /**
+     * How the decode loop lets the page's messages in between tokens: only while one the page
+     * posted is on its way (the page's endpoint counts them, mailbox()), or every 8 ms without that.
+     */
+    betweenTokens: 'while-messages-wait' | 'every-8-ms';
     maxPositions?: number;
     /** A Hub model's files as this load read them (network or browser cache), once it has ended. */
     downloads?: DownloadSnapshot;

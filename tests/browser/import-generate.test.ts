@@ -79,6 +79,9 @@ describe('aidreams260K imported and generated in the browser', () => {
         { device, refs, modelId },
       );
       expect(results.error).toBeUndefined();
+      // The test page is cross-origin isolated: the page's endpoint counts what it posts, so the
+      // decode loop yields only while a message is on its way (without it: every 8 ms, README).
+      expect(results.load!.betweenTokens).toBe('while-messages-wait');
       console.log(
         `[${device}] load ${results.load!.loadMs.toFixed(0)} ms, threads ${results.load!.threads}, decode tokens/s ${results.out!.map((o) => o.tps.toFixed(0)).join(' ')}`,
       );

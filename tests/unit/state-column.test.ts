@@ -198,7 +198,10 @@ describe('Column', () => {
   it('Stop while a generation is still loading lets the load finish and does not generate', async () => {
     let release = () => {};
     const { c, workers } = column('model', {}, {}, (w) => {
-      w.loadOutcome = () => new Promise((r) => (release = () => r({ ok: true, value: { loadMs: 1, threads: 1 } })));
+      w.loadOutcome = () =>
+        new Promise(
+          (r) => (release = () => r({ ok: true, value: { loadMs: 1, threads: 1, betweenTokens: 'every-8-ms' } })),
+        );
     });
     const done = c.generate(PARAMS, 1);
     await vi.waitFor(() => expect(c.status).toBe('loading'));
@@ -448,7 +451,10 @@ describe('Column', () => {
   it('hardCancel() during a load leaves the column idle and stopped, and the load fails as cancelled', async () => {
     let release = () => {};
     const { c, workers } = column('model', {}, {}, (w) => {
-      w.loadOutcome = () => new Promise((r) => (release = () => r({ ok: true, value: { loadMs: 1, threads: 1 } })));
+      w.loadOutcome = () =>
+        new Promise(
+          (r) => (release = () => r({ ok: true, value: { loadMs: 1, threads: 1, betweenTokens: 'every-8-ms' } })),
+        );
     });
     const started = c.load();
     expect(c.status).toBe('loading');
@@ -617,7 +623,11 @@ describe('Column', () => {
       const a = column('model', { loadGate: gate }, {}, (w, i) => {
         if (i === 1)
           w.loadOutcome = (l) =>
-            new Promise((r) => (release = () => r({ ok: true, value: { loadMs: 5, threads: l.threads ?? 1 } })));
+            new Promise(
+              (r) =>
+                (release = () =>
+                  r({ ok: true, value: { loadMs: 5, threads: l.threads ?? 1, betweenTokens: 'every-8-ms' } })),
+            );
       });
       const b = column('model_q4', { loadGate: gate });
       const first = a.c.generate(PARAMS, 1);
@@ -767,7 +777,11 @@ describe('Column', () => {
       // The first load takes 4.5 s (under its default 120 s watchdog); the second's watchdog is 1 s.
       const first = column('model', { loadGate: gate }, {}, (w) => {
         w.loadOutcome = (l) =>
-          new Promise((r) => (release = () => r({ ok: true, value: { loadMs: 5, threads: l.threads ?? 1 } })));
+          new Promise(
+            (r) =>
+              (release = () =>
+                r({ ok: true, value: { loadMs: 5, threads: l.threads ?? 1, betweenTokens: 'every-8-ms' } })),
+          );
       });
       const second = column('model_q4', { loadGate: gate, timeouts: { loadMs: 1000 } });
       const a = first.c.load();

@@ -35,7 +35,13 @@ const SNAPSHOT: DownloadSnapshot = {
 };
 
 function hubColumn(outcome: () => Promise<Outcome<{ loadMs: number; threads: number; downloads?: DownloadSnapshot }>>) {
-  const fw = fakeWorkers((w) => (w.loadOutcome = outcome));
+  const fw = fakeWorkers(
+    (w) =>
+      (w.loadOutcome = async () => {
+        const o = await outcome();
+        return o.ok ? { ok: true, value: { ...o.value, betweenTokens: 'every-8-ms' } } : o;
+      }),
+  );
   const c = new Column({ kind: 'hub', id: 'o/m', host: HOST }, fakeVariant('model'), {
     startWorker: fw.start,
     platform: () => ({ crossOriginIsolated: true, webgpu: null, hardwareConcurrency: 2 }),

@@ -167,6 +167,7 @@ export class FakeColumnWorker {
       loadMs: 5,
       marks: { bootAt: 1, wasm: { start: 1, end: 2 }, tokenizer: { start: 2, end: 3 }, session: { start: 3, end: 4 } },
       threads: l.device === 'wasm' ? (l.threads ?? 1) : 0,
+      betweenTokens: 'every-8-ms',
       maxPositions: 64,
     },
   });
