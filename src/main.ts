@@ -15,6 +15,8 @@ import { Playground } from './state/playground.svelte.ts';
 import { Presets } from './state/presets.svelte.ts';
 import { presetFromQuery } from './lib/page/preset-url';
 import { Chart } from './components/charts';
+import { needsWasmCachePrimer } from './lib/page/wasm-cache';
+import { primeWasmCache } from './browser/wasm-cache';
 
 declare global {
   interface Window {
@@ -27,6 +29,8 @@ declare global {
       presets: Presets;
       /** chart.js, for its instances (Chart.getChart(canvas)): the tests read the colours charts resolved. */
       Chart: typeof Chart;
+      /** The WASM code cache after start-up (lib/page/wasm-cache.ts): the first-token bench waits for it. */
+      wasmCache: { state: 'pending' | 'priming' | 'primed' | 'failed' | 'not-needed' };
     };
   }
 }
@@ -37,7 +41,8 @@ const builder = lazyWorker(startBuilderWorker);
 const pg = new Playground(new Library(builder, () => listModels({ prune: false })), startColumnWorker);
 const lab = new Lab(pg, startColumnWorker);
 const presets = new Presets(pg, lab);
-window.quantlab = { builder, startColumnWorker, playground: pg, lab, presets, Chart };
+const wasmCache: NonNullable<Window['quantlab']>['wasmCache'] = { state: 'pending' };
+window.quantlab = { builder, startColumnWorker, playground: pg, lab, presets, Chart, wasmCache };
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
@@ -51,6 +56,14 @@ void pg
   .init(location.search, { reload: navigation?.type === 'reload' })
   .finally(() => document.documentElement.setAttribute('data-ready', 'true'))
   .then(() => presets.openWith(presetLink));
+// Once started, ONNX Runtime's compiled code is kept for the next visit (lib/page/wasm-cache.ts).
+void pg.started().then(async () => {
+  const threads = pg.columns.filter((c) => c.device?.device === 'wasm').map((c) => c.threads);
+  if (!needsWasmCachePrimer(self.crossOriginIsolated, navigator.hardwareConcurrency ?? 1, threads))
+    return void (wasmCache.state = 'not-needed');
+  wasmCache.state = 'priming';
+  wasmCache.state = (await primeWasmCache(startColumnWorker)) ? 'primed' : 'failed';
+});
 addEventListener('pagehide', () => {
   pg.persistNow();
   lab.saveNow();

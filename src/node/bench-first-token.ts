@@ -65,7 +65,8 @@ const PRESS_GENERATE_WHEN_READY = `(() => {
 
 /**
  * One visit of the playground (Generate pressed by pressGenerateWhenReady): waits until every
- * column has written a token; the first column's stages, and each column's first token.
+ * column has written a token and the page has ended its start-up work; the first column's stages,
+ * and each column's first token.
  */
 async function visitPage(
   page: Page,
@@ -79,6 +80,10 @@ async function visitPage(
       const failed = columns.find((c) => c.status === 'error');
       if (failed) return { error: `${failed.variant.label}: ${failed.error?.message ?? 'error'}` };
       if (columns.length === 0 || columns.some((c) => !c.firstToken)) return false;
+      // The next visit starts after the page's own start-up work (the WASM code cache, main.ts).
+      // (Builds before it have no wasmCache.)
+      const cache = (window.quantlab as { wasmCache?: { state: string } } | undefined)?.wasmCache?.state;
+      if (cache === 'pending' || cache === 'priming') return false;
       return {
         timeline: JSON.parse(JSON.stringify(columns[0].firstToken)) as FirstTokenTimeline,
         columnsMs: columns.map((c) => c.firstToken!.totalMs),

@@ -149,6 +149,15 @@ export class Playground {
   }
 
   /**
+   * Settles once init() has ended and every column has loaded and prefilled the generation the page
+   * opened with (at once if it opened without one): the page's start-up.
+   */
+  async started(): Promise<void> {
+    await this.#opened;
+    for (const c of this.columns) await c.settled();
+  }
+
+  /**
    * The first screen runs without a click, but only offline work: a built-in (served) model, whose
    * files this site serves, never a Hub download nobody asked for; and not over restored results.
    */

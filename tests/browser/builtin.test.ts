@@ -46,6 +46,21 @@ describe('the built-in default model, offline', () => {
     expect(await page.locator('#chat-template').isChecked()).toBe(false);
   });
 
+  it("has ONNX Runtime's WASM code cache written once the opening generation has started, when a column runs on one thread", async () => {
+    // Chromium wrote no code cache for ONNX Runtime on one WASM thread: the page starts it once on two.
+    await expect
+      .poll(() => page.evaluate(() => window.quantlab!.wasmCache.state), { timeout: 60_000 })
+      .toMatch(/^(primed|not-needed|failed)$/);
+    const seen = await page.evaluate(() => ({
+      state: window.quantlab!.wasmCache.state,
+      oneThread: window.quantlab!.playground.columns.some((c) => c.device?.device === 'wasm' && c.threads === 1),
+      isolated: crossOriginIsolated,
+      cores: navigator.hardwareConcurrency,
+    }));
+    expect(seen.isolated).toBe(true);
+    expect(seen.state).toBe(seen.oneThread && seen.cores >= 2 ? 'primed' : 'not-needed');
+  });
+
   it("writes llama2.c's greedy reference in the fp32 column and readable text in the quantized ones", async () => {
     const stems = await variantsShown(page);
     await page.locator('#prompt').fill(ref.prompt);

@@ -147,6 +147,8 @@ describe('Playground', () => {
     const pg = new Playground(new Library(fakeBuilder()), fw.start, async () => ({
       variants: stems.map((stem, rank) => fakeVariant(stem, { rank })),
     }));
+    let started = false;
+    void pg.started().then(() => (started = true));
     await pg.init('');
     await vi.waitFor(() => expect(fw.workers[0]?.runs).toHaveLength(1));
     await vi.advanceTimersByTimeAsync(1000);
@@ -156,9 +158,12 @@ describe('Playground', () => {
       expect.stringMatching(/^Waiting its turn to load/),
       expect.stringMatching(/^Waiting its turn to load/),
     ]);
+    expect(started).toBe(false);
     fw.workers[0].run.emit([1]);
     await allRunning(pg, fw.workers);
     expect(fw.workers).toHaveLength(3);
+    // Start-up is over once every column has loaded and prefilled (the others stream at once here).
+    await vi.waitFor(() => expect(started).toBe(true));
   });
 
   it('does not generate on opening when autorun is off (URL or storage), for a Hub model, or over restored results', async () => {
