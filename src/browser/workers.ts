@@ -67,14 +67,12 @@ export function startBuilderWorker(): WorkerHandle<BuilderApi> {
 }
 
 /**
- * A handle whose worker starts on first use: the first touch of `api` (or `start()`). Crash
- * listeners added before then are attached when it starts; `terminate()` before then does nothing.
+ * A handle whose worker starts on first use: the first touch of `api`. Crash listeners added
+ * before then are attached when it starts; `terminate()` before then does nothing.
  */
 export interface LazyWorkerHandle<T> extends WorkerHandle<T> {
   /** Whether the worker has been started. */
   readonly started: boolean;
-  /** Starts the worker now if it has not been (e.g. once the page is idle). */
-  start(): void;
 }
 
 export function lazyWorker<T>(start: () => WorkerHandle<T>): LazyWorkerHandle<T> {
@@ -97,7 +95,6 @@ export function lazyWorker<T>(start: () => WorkerHandle<T>): LazyWorkerHandle<T>
     get started() {
       return h !== undefined;
     },
-    start: () => void begin(),
     terminate: () => h?.terminate(),
     onCrash(listener) {
       if (h) return h.onCrash(listener);

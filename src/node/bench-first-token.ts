@@ -1,9 +1,9 @@
 // `quantlab bench --first-token`: opens the built site in headless Chromium with the model folder
 // served as the built-in model, and times navigation to the first token written in the first
 // column (the page's own stage marks, src/lib/page/first-token.ts) and in each other column, on a
-// fresh profile (empty cache and storage) and on a second visit; then the same for the floor page (bench.html with
-// ?floor-first-token: one ONNX Runtime session on the same .onnx, one step). Rounds alternate page
-// and floor so both feel the same machine load.
+// fresh profile (empty cache and storage) and on a second visit; then the same for the floor page
+// (bench.html with ?floor-first-token: one ONNX Runtime session on the same .onnx, one step).
+// Rounds alternate page and floor so both feel the same machine load.
 
 import { mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -448,7 +448,7 @@ export class Column {
     } finally {
       ended = true;
       dog.stop();
-      // A generation waiting on this load keeps the place until its first token.
+      // A generation waiting on this load keeps the place until it streams (#prefillOver).
       if (loaded && this.#prefilling && this.#slot) this.#held = this.#slot;
       else this.#slot?.release();
       this.#slot = undefined;

@@ -1,5 +1,5 @@
 // lazyWorker (src/browser/workers.ts): the builder worker starts on its first use, not with the
-// page. Nothing starts before `api` is touched (or start()); crash listeners added before the start
+// page. Nothing starts before `api` is touched; crash listeners added before the start
 // hear the started worker's crash, and a listener removed before the start never does.
 import { describe, expect, it, vi } from 'vitest';
 import type { Remote } from 'comlink';
@@ -46,7 +46,6 @@ describe('lazyWorker', () => {
     fake.answer(['a']);
     expect(await call).toEqual(['a']);
     void w.api.list();
-    w.start();
     expect(start).toHaveBeenCalledTimes(1);
     w.terminate();
     expect(fake.handle.terminated).toBe(1);
@@ -59,7 +58,7 @@ describe('lazyWorker', () => {
     const removed = vi.fn();
     const offEarly = w.onCrash(early);
     w.onCrash(removed)();
-    w.start();
+    void w.api; // starts it
     fake.handle.crash('boom');
     expect(early).toHaveBeenCalledWith('boom');
     expect(removed).not.toHaveBeenCalled();
