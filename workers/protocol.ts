@@ -26,8 +26,9 @@ export interface ColumnApi {
    * Starts ONNX Runtime's WASM runtime in this worker (fetch, compile, `threads` threads: fixed from
    * then on) before any model is asked for, so a load that follows skips it. Its build suits
    * `device` (the WASM-only build for 'wasm'): a later load on the other device fails, and needs a
-   * new worker. Says when the worker's script had run and when the runtime started (wall clock, ms
-   * since the epoch).
+   * new worker. Answered by the worker's entry (ONNX Runtime's JS only), so the runtime starts while
+   * the rest of the worker (transformers.js, the runner) is still loading. Says when the entry had
+   * run and when the runtime started (wall clock, ms since the epoch).
    */
   warm(device: Device, threads?: number): Promise<{ bootAt: number; wasm: Span; threads: number }>;
   /**

@@ -5,12 +5,11 @@
 import { env } from '@huggingface/transformers';
 import { transformersRemoteHost } from '../lib/hub/host';
 import { parseHubUrl } from '../lib/download/hub-file';
-import { appRootUrl, ortWasmPaths } from '../lib/page/ort-assets';
+import { appRootUrl } from '../lib/page/ort-assets';
 import { LOCAL_PREFIX, type ModelRef } from '../lib/model/ref';
 import { HUB_CACHE } from './hub-cache';
 import { hubCacheHit, hubCacheStored, hubFetch } from './hub-downloads';
 import { readModelFile } from './opfs-store';
-import { wasmThreads } from './wasm-threads';
 
 /** Answers transformers.js's cache look-ups: OPFS for user models, Cache Storage for the Hub. */
 class QuantlabCache {
@@ -62,9 +61,7 @@ export function configureBrowserTransformers(): void {
   // from the browser's code cache on later visits. transformers.js's own cache would hand it an
   // ArrayBuffer instead, compiled from scratch on every visit and after the whole download.
   env.useWasmCache = false;
-  const wasm = env.backends.onnx.wasm!;
-  wasm.wasmPaths = ortWasmPaths();
-  wasm.numThreads = wasmThreads();
+  // ONNX Runtime's own settings (its files, threads) are the worker's: workers/column-runtime.ts.
 }
 
 /**

@@ -93,6 +93,31 @@ describe('aidreams260K imported and generated in the browser', () => {
     });
   }
 
+  it("starts ONNX Runtime's WASM while the rest of the column worker is still loading", async () => {
+    const r = await site.page.evaluate(async (modelId) => {
+      // A column worker prestarted by the page and not yet taken would have loaded long ago: take
+      // it (if any) out of the way, so the worker below is created now.
+      window.quantlab!.startColumnWorker().terminate();
+      const col = window.quantlab!.startColumnWorker();
+      try {
+        const warm = await col.api.warm('wasm', 1);
+        const load = await col.api.load({ kind: 'local', id: modelId }, 'model', 'wasm', undefined, 1);
+        return { warm, marks: load.marks!, threads: load.threads };
+      } finally {
+        col.terminate();
+      }
+    }, modelId);
+    // The worker's entry (ONNX Runtime's JS) answered warm(): the runtime started before
+    // transformers.js and the runner had run, and the load used that start.
+    expect(r.warm.bootAt).toBeLessThanOrEqual(r.warm.wasm.start);
+    expect(r.warm.wasm.start).toBeLessThan(r.marks.bootAt);
+    expect(r.marks.wasm).toEqual(r.warm.wasm);
+    expect([r.warm.threads, r.threads]).toEqual([1, 1]);
+    console.log(
+      `[wasm start] entry ran ${(r.warm.wasm.start - r.warm.bootAt).toFixed(0)} ms before the start, the rest ${(r.marks.bootAt - r.warm.wasm.start).toFixed(0)} ms after it; start took ${(r.warm.wasm.end - r.warm.wasm.start).toFixed(0)} ms`,
+    );
+  });
+
   it('explains bad files in the page and keeps working', async () => {
     const page = site.page;
     await page.locator('#open-files:not([disabled])').waitFor();

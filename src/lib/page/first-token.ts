@@ -19,7 +19,8 @@ export type FirstTokenStage = (typeof FIRST_TOKEN_STAGES)[number];
 /** What each stage covers, for the bench's help and the latency panel's tooltips. */
 export const STAGE_MEANING: Record<FirstTokenStage, string> = {
   page_load: 'navigation to the page asking the column for its first generation (HTML, scripts, settings, model list)',
-  worker_start: "the column's worker created to its script running (transformers.js and ONNX Runtime's JS evaluated)",
+  worker_start:
+    "the column's worker created to its scripts running (transformers.js and ONNX Runtime's JS evaluated; the WASM start may begin before, once ONNX Runtime's JS has run)",
   wasm_compile: "ONNX Runtime's WASM runtime fetched, compiled and started with its threads",
   session_create: "the model's config and .onnx read and its ONNX Runtime session built",
   tokenizer: "the tokenizer's files read and parsed",
@@ -31,7 +32,7 @@ import type { LoadSpans, Span } from '../runner/types';
 
 /** A worker's load, as marks: when its script ran, and the spans of what load() did. */
 export interface LoadMarks extends LoadSpans {
-  /** When the worker's script had run (its imports evaluated). */
+  /** When the worker's scripts had run (transformers.js and the runner evaluated; the WASM start may precede it). */
   bootAt: number;
   /** ONNX Runtime's WASM start (done once per worker, maybe before this load was asked for). */
   wasm?: Span;
