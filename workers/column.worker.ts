@@ -7,8 +7,17 @@
 import type { ColumnApi } from './protocol';
 import { serve } from '../src/browser/rpc';
 import { BOOT_AT, startWasm } from './column-runtime';
+import { QuantlabError } from '../src/lib/errors';
 
-const rest = import('./column-api');
+const rest = import('./column-api').catch((err: unknown) => {
+  throw new QuantlabError(
+    'load-failed',
+    `This column's worker could not load the rest of its code (${err instanceof Error ? err.message : String(err)})`,
+    'Reload the page. If it happens again, check the connection to this site (it may also have been updated meanwhile).',
+  );
+});
+// Reported by the calls that wait for it, not as an unhandled rejection when none comes.
+rest.catch(() => {});
 
 type Later = Exclude<keyof ColumnApi, 'warm'>;
 /** `name` of the rest's api, called once the rest has loaded (calls keep their order). */

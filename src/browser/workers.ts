@@ -48,7 +48,8 @@ export function startColumnWorker(): WorkerHandle<ColumnApi> {
   // Every message to the worker is counted, so its decode loop yields only while one is on its way.
   const posted = new Int32Array(new SharedArrayBuffer(4));
   const h = handle<ColumnApi>(w, countingEndpoint(w, posted));
-  void h.api.mailbox(posted);
+  // A worker that cannot load its code says so on the column's own calls (load, generate).
+  h.api.mailbox(posted).catch(() => {});
   return h;
 }
 

@@ -118,6 +118,37 @@ describe('aidreams260K imported and generated in the browser', () => {
     );
   });
 
+  it("says so when a column worker cannot load the rest of its code, the runtime's start unharmed", async () => {
+    const rest = (url: URL) => /\/column-api[^/]*\.(js|ts)$/.test(url.pathname);
+    await site.browser.context.route(rest, (route) => route.abort('connectionreset'));
+    try {
+      const r = await site.page.evaluate(async (modelId) => {
+        window.quantlab!.startColumnWorker().terminate();
+        const col = window.quantlab!.startColumnWorker();
+        try {
+          const warm = await col.api.warm('wasm', 1);
+          const error = await col.api.load({ kind: 'local', id: modelId }, 'model', 'wasm', undefined, 1).then(
+            () => null,
+            (e: { code: string; message: string; detail?: string }) => ({
+              code: e.code,
+              message: e.message,
+              detail: e.detail,
+            }),
+          );
+          return { threads: warm.threads, error };
+        } finally {
+          col.terminate();
+        }
+      }, modelId);
+      expect(r.threads).toBe(1);
+      expect(r.error?.code).toBe('load-failed');
+      expect(r.error?.message).toMatch(/could not load the rest of its code \(.*column-api/);
+      expect(r.error?.detail).toMatch(/^Reload the page/);
+    } finally {
+      await site.browser.context.unroute(rest);
+    }
+  });
+
   it('explains bad files in the page and keeps working', async () => {
     const page = site.page;
     await page.locator('#open-files:not([disabled])').waitFor();
