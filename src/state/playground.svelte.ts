@@ -190,6 +190,8 @@ export class Playground {
       detectPlatform().then((p) => (this.platform = p)),
       ref?.kind === 'local' ? library : undefined,
       listing,
+      // A built-in model's file list is read while the platform is found (the columns need both).
+      ref?.kind === 'served' ? this.#loadServedIndex(ref.id) : undefined,
     ]);
     // The kept results belong to the stored model, prompt and settings: shown only under those.
     this.modelKey = key;

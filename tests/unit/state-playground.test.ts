@@ -127,6 +127,8 @@ describe('Playground', () => {
     });
     const init = pg.init('');
     expect(pg.ready).toBe(false);
+    // Its file list is asked for at once, not after the platform (WebGPU adapter) has been found.
+    expect(asked).toEqual([BUILTIN_MODEL.ref.id]);
     await init;
     expect(pg.ready).toBe(true);
     expect(pg.modelKey).toBe(BUILTIN_MODEL.key);
