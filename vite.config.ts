@@ -81,9 +81,36 @@ function ortWasmAssets(): Plugin {
   };
 }
 
+/** The prestart entry (rolldown input name): its own chunk, run before the app's bundle. */
+const PRESTART = 'prestart';
+
+/**
+ * Puts the prestart entry's script in index.html before the app's (Vite would merge a second module
+ * script of the page into the app's entry chunk): it runs as soon as its few kB have loaded, while
+ * the app's bundle is still parsing, so the first column's worker and the WebGPU adapter request
+ * start then (src/browser/prestart.ts). In dev, main.ts imports it first, as it does in the build.
+ */
+function prestartScript(): Plugin {
+  return {
+    name: 'quantlab:prestart-script',
+    transformIndexHtml: {
+      order: 'post',
+      handler(html, ctx) {
+        if (!ctx.bundle || !ctx.filename.endsWith('index.html')) return html;
+        const chunk = Object.values(ctx.bundle).find((c) => c.type === 'chunk' && c.isEntry && c.name === PRESTART);
+        const app = /<script type="module" crossorigin src="[^"]*"><\/script>/.exec(html);
+        if (!chunk || !app) throw new Error(`index.html: the ${PRESTART} entry or the app's script is missing`);
+        // Module scripts run in document order: this one first.
+        const tag = `<script type="module" crossorigin src="./${chunk.fileName}"></script>\n    `;
+        return html.slice(0, app.index) + tag + html.slice(app.index);
+      },
+    },
+  };
+}
+
 export default defineConfig({
   base: './',
-  plugins: [svelte(), ortWasmAssets()],
+  plugins: [svelte(), ortWasmAssets(), prestartScript()],
   worker: { format: 'es', plugins: () => [ortWasmAssets()] },
   build: {
     assetsDir: BUILD_ASSETS_DIR,
@@ -93,8 +120,11 @@ export default defineConfig({
       input: {
         main: path.resolve(import.meta.dirname, 'index.html'),
         bench: path.resolve(import.meta.dirname, 'bench.html'),
+        [PRESTART]: path.resolve(import.meta.dirname, 'src/browser/prestart.ts'),
       },
     },
+    // Every browser with WebGPU or WASM SIMD threads supports <link rel="modulepreload">.
+    modulePreload: { polyfill: false },
     // the ORT wasm is 26 MB and transformers.js about 1 MB: big files are expected here
     chunkSizeWarningLimit: 2000,
   },

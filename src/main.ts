@@ -1,8 +1,9 @@
 // Entry point: starts the first column's worker and the playground state (the builder worker on its
 // first task), mounts the Svelte app, and puts the worker handles and the state on window.quantlab
 // so the browser tests can drive the real page.
-// First: starts the first column's worker before the other modules below are evaluated.
-import './browser/prestart';
+// First (and before this bundle, as its own entry in index.html): starts the first column's worker
+// and asks for the WebGPU adapter.
+import { platformAtStart, servedModelsAtStart } from './browser/prestart';
 import { mount } from 'svelte';
 import './styles/tokens.css';
 import App from './App.svelte';
@@ -35,25 +36,41 @@ declare global {
   }
 }
 
+// The page starts in three tasks, so that the first column's worker hears from it early. Messages
+// posted to a worker before this page has been told its script has run are held until this thread
+// is free to hear that (Chromium): in one long task they waited for all of it.
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+await nextTask();
+
 // The builder worker (importer, quantizers, ONNX Runtime) starts on its first task: at start-up it
 // would take a core from the first column's worker; the stored models are listed from the page.
 const builder = lazyWorker(startBuilderWorker);
-const pg = new Playground(new Library(builder, () => listModels({ prune: false })), startColumnWorker);
+const pg = new Playground(
+  new Library(builder, () => listModels({ prune: false })),
+  startColumnWorker,
+  servedModelsAtStart,
+  undefined,
+  () => platformAtStart,
+);
 const lab = new Lab(pg, startColumnWorker);
 const presets = new Presets(pg, lab);
 const wasmCache: NonNullable<Window['quantlab']>['wasmCache'] = { state: 'pending' };
 window.quantlab = { builder, startColumnWorker, playground: pg, lab, presets, Chart, wasmCache };
 
+// A preset link (?preset=...) is read before init mirrors the settings into the address bar.
+const presetLink = presetFromQuery(location.search);
+const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+const opened = pg.init(location.search, { reload: navigation?.type === 'reload' });
+// init's first steps (the platform and the built-in model's file list, both asked for by
+// prestart.ts, then the columns and the first one's ONNX Runtime start) run before the first render.
+await nextTask();
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
 mount(App, { target, props: { pg, lab, presets } });
-// A preset link (?preset=...) is read before init mirrors the settings into the address bar.
-const presetLink = presetFromQuery(location.search);
 void presets.loadModels();
-// The page-level ready flag (tests wait for it): set once init() has selected the start-up model.
-const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
-void pg
-  .init(location.search, { reload: navigation?.type === 'reload' })
+// The page-level ready flag (tests wait for it): set once init() has selected the start-up model
+// and the app is on the page.
+void opened
   .finally(() => document.documentElement.setAttribute('data-ready', 'true'))
   .then(() => presets.openWith(presetLink));
 // Once started, ONNX Runtime's compiled code is kept for the next visit (lib/page/wasm-cache.ts).

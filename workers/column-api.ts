@@ -2,7 +2,7 @@
 // loaded): loads, generation, the floor measurement, token comparisons.
 import { transfer } from 'comlink';
 import { AutoConfig } from '@huggingface/transformers';
-import { messagesReceived, startWasm } from './column-runtime';
+import { mailbox, messagesReceived, startWasm } from './column-runtime';
 import { trackDownloads } from '../src/browser/hub-downloads';
 import { allowNetworkFor, configureBrowserTransformers } from '../src/browser/transformers-env';
 import { floorDecode } from '../src/lib/bench/floor';
@@ -44,11 +44,18 @@ const APP_AT = wallNow();
 configureBrowserTransformers();
 
 // Between tokens the loop lets the page's messages in, so cancel() is read within one token: while
-// a message the page has posted has not arrived (the count it shares, mailbox()), or else at most
-// every 8 ms (next-task.ts).
-let between = atMostEvery(8, nextTask);
-let betweenTokens: 'while-messages-wait' | 'every-8-ms' = 'every-8-ms';
-const runner = new Runner({ betweenTokens: () => between() });
+// a message the page has posted has not arrived (the count it shares, mailbox(): the entry keeps
+// it, as it comes first), or else at most every 8 ms (next-task.ts).
+const every8ms = atMostEvery(8, nextTask);
+let waiting: { posted: Int32Array; between: () => Promise<void> } | undefined;
+function between(): Promise<void> {
+  const posted = mailbox();
+  if (!posted) return every8ms();
+  if (waiting?.posted !== posted)
+    waiting = { posted, between: whileMessagesWaiting(posted, messagesReceived, nextTask) };
+  return waiting.between();
+}
+const runner = new Runner({ betweenTokens: between });
 const evalModel = runnerEvalModel(runner);
 let current: AbortController | undefined;
 /** The Hub downloads of the load in flight (cancel() aborts them). */
@@ -106,7 +113,7 @@ export const api = {
       marks: { bootAt: APP_AT, wasm: started.span, ...runner.loadSpans! },
       downloads: files,
       threads: device === 'wasm' ? started.threads : 0,
-      betweenTokens,
+      betweenTokens: mailbox() ? 'while-messages-wait' : 'every-8-ms',
       maxPositions: typeof max === 'number' && max > 0 ? max : undefined,
     };
   },
@@ -146,11 +153,6 @@ export const api = {
 
   cancel(): void {
     current?.abort();
-  },
-
-  mailbox(posted: Int32Array): void {
-    between = whileMessagesWaiting(posted, messagesReceived, nextTask);
-    betweenTokens = 'while-messages-wait';
   },
 
   cancelLoad(): void {
@@ -225,7 +227,7 @@ export const api = {
     current?.abort();
     await runner.dispose();
   },
-} satisfies Omit<ColumnApi, 'warm'>;
+} satisfies Omit<ColumnApi, 'warm' | 'mailbox'>;
 
 /**
  * The playground's greedy generation (streaming callback included) and the raw loop on the same

@@ -18,6 +18,11 @@ let received = 0;
 self.addEventListener('message', () => void received++);
 export const messagesReceived = (): number => received;
 
+/** The page's count of messages posted to this worker (ColumnApi.mailbox), once it has shared it. */
+let posted: Int32Array | undefined;
+export const setMailbox = (p: Int32Array): void => void (posted = p);
+export const mailbox = (): Int32Array | undefined => posted;
+
 export interface WasmStart {
   /** When the runtime started, as a wall-clock span. */
   span: Span;

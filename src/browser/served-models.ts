@@ -39,3 +39,19 @@ export async function fetchServedModels(
     };
   }
 }
+
+/**
+ * `read`, except that the page's first read, if it is of `first.id`, is `first.read` (begun earlier,
+ * as the page started: prestart.ts); any later read, a Retry after a failure included, calls `read`.
+ */
+export function withEarlyRead(
+  first: { id: string; read: Promise<ServedModels> },
+  read: (id: string) => Promise<ServedModels>,
+): (id: string) => Promise<ServedModels> {
+  let early: typeof first | undefined = first;
+  return (id) => {
+    const taken = early?.id === id ? early.read : undefined;
+    early = undefined;
+    return taken ?? read(id);
+  };
+}

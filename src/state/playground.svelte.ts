@@ -127,6 +127,8 @@ export class Playground {
       fetchServedModels(document.baseURI, id),
     /** Hub repositories opened by id (listed through the Model host's tree API). */
     readonly hub: HubRepos = new HubRepos(),
+    /** The browser's platform; the page passes the one asked for at its start (browser/prestart.ts). */
+    private readonly findPlatform: () => Promise<PlatformInfo> = detectPlatform,
   ) {}
 
   /**
@@ -187,7 +189,7 @@ export class Playground {
     // The stored models' list waits on the builder worker: only a stored model's page waits for it.
     const library = this.library.refresh();
     await Promise.all([
-      detectPlatform().then((p) => (this.platform = p)),
+      this.findPlatform().then((p) => (this.platform = p)),
       ref?.kind === 'local' ? library : undefined,
       listing,
       // A built-in model's file list is read while the platform is found (the columns need both).

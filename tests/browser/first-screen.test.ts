@@ -341,4 +341,51 @@ describe('the first screen', () => {
     await page.locator('#diff-mode').uncheck({ force: true });
     await expect.poll(() => page.locator('.output .ins').count()).toBe(0);
   });
+
+  it("asks for the first column's worker, the WebGPU adapter and the built-in model's file list before the app's bundle runs", async () => {
+    // The site's page lists the prestart entry (its own small chunk) before the app's, so it runs first.
+    const html = await (await fetch(server.url)).text();
+    const scripts = [...html.matchAll(/<script type="module"[^>]* src="\.\/(assets\/[^"]+)"/g)].map((m) => m[1]);
+    expect(scripts.map((s) => s.replace(/-[\w-]+\.js$/, ''))).toEqual(['assets/prestart', 'assets/main']);
+    const prestart = await (await fetch(new URL(scripts[0], server.url))).text();
+    expect(prestart.length).toBeLessThan(30_000);
+    expect(prestart).not.toContain(scripts[1].slice('assets/'.length));
+    // On the page: each early act, and whether the app had set itself up (window.quantlab) by then.
+    const p = await browser.context.newPage();
+    try {
+      await p.addInitScript(() => {
+        const acts: [string, boolean][] = [];
+        (window as unknown as { acts: typeof acts }).acts = acts;
+        const note = (what: string) => acts.push([what, window.quantlab !== undefined]);
+        const adapter = GPU.prototype.requestAdapter;
+        GPU.prototype.requestAdapter = function (...a) {
+          note('adapter');
+          return adapter.apply(this, a);
+        };
+        const W = window.Worker;
+        window.Worker = class extends W {
+          constructor(url: string | URL, opts?: WorkerOptions) {
+            super(url, opts);
+            note(`worker ${opts?.name}`);
+          }
+        };
+        const f = window.fetch;
+        window.fetch = function (input: RequestInfo | URL, init?: RequestInit) {
+          const url = input instanceof Request ? input.url : String(input);
+          if (url.endsWith('models/index.json')) note('file list');
+          return f.call(this, input, init);
+        };
+      });
+      await p.goto(server.url);
+      await p.locator('html[data-ready="true"]').waitFor({ state: 'attached' });
+      const acts = await p.evaluate(() => (window as unknown as { acts: [string, boolean][] }).acts);
+      expect(acts.slice(0, 3)).toEqual([
+        ['worker column', false],
+        ['adapter', false],
+        ['file list', false],
+      ]);
+    } finally {
+      await p.close();
+    }
+  });
 });

@@ -2,7 +2,7 @@
 // variants from the site's index (and its manifest when listed), and an explanation otherwise.
 
 import { describe, expect, it } from 'vitest';
-import { fetchServedModels } from '../../src/browser/served-models';
+import { fetchServedModels, withEarlyRead, type ServedModels } from '../../src/browser/served-models';
 import { BUILTIN_MODEL, TINY_MODEL } from '../../src/lib/catalog';
 
 const BASE = 'http://host/app/index.html';
@@ -75,5 +75,31 @@ describe('fetchServedModels', () => {
       site({ 'http://host/app/models/index.json': { models: [{ id: 'other', files }] } }).fetchFn,
     );
     expect(other.error).toContain(`${id} is not listed`);
+  });
+});
+
+describe('withEarlyRead', () => {
+  const early: ServedModels = { error: 'early' };
+  const reads = () => {
+    const asked: string[] = [];
+    return { asked, read: async (m: string): Promise<ServedModels> => (asked.push(m), { error: `read ${m}` }) };
+  };
+
+  it("answers the page's first read of the model with the read begun at the start, and reads again after", async () => {
+    const { asked, read } = reads();
+    const f = withEarlyRead({ id, read: Promise.resolve(early) }, read);
+    expect(await f(id)).toBe(early);
+    expect(asked).toEqual([]);
+    // A Retry (or any later read) fetches again: the early answer may have been a failure.
+    expect(await f(id)).toEqual({ error: `read ${id}` });
+    expect(asked).toEqual([id]);
+  });
+
+  it('reads anew when the first read is of another model, and then for the early one too', async () => {
+    const { asked, read } = reads();
+    const f = withEarlyRead({ id, read: Promise.resolve(early) }, read);
+    await f(TINY_MODEL.ref.id);
+    await f(id);
+    expect(asked).toEqual([TINY_MODEL.ref.id, id]);
   });
 });

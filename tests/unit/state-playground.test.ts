@@ -141,6 +141,26 @@ describe('Playground', () => {
     expect(pg.columns.every((c) => c.generation === 1)).toBe(true);
   });
 
+  it('takes the platform from the function it is given (the page passes the adapter request made at its start)', async () => {
+    const platform = { crossOriginIsolated: true, hardwareConcurrency: 6, webgpu: null };
+    let asked = 0;
+    const fw = fakeWorkers();
+    const pg = new Playground(
+      new Library(fakeBuilder()),
+      fw.start,
+      async () => ({
+        variants: ['model', 'model_quantized', 'model_q4'].map((stem, rank) => fakeVariant(stem, { rank })),
+      }),
+      undefined,
+      async () => (asked++, platform),
+    );
+    await pg.init('');
+    expect(asked).toBe(1);
+    expect(pg.platform).toBe(platform);
+    // Its cores and isolation decide the threads: 6 cores over 3 columns (Node itself has no isolation: 1).
+    await vi.waitFor(() => expect(fw.workers[0]?.warms).toEqual([{ device: 'wasm', threads: 2 }]));
+  });
+
   it("starts the other columns' workers once the first column has loaded and streamed the generation opening the page", async () => {
     // Two cores: one load at a time (load-gate.ts).
     vi.stubGlobal('navigator', { hardwareConcurrency: 2 });
