@@ -2,7 +2,7 @@
 // first task), mounts the Svelte app, and puts the worker handles and the state on window.quantlab
 // so the browser tests can drive the real page.
 // First (and before this bundle, as its own entry in index.html): starts the first column's worker
-// and asks for the WebGPU adapter.
+// and asks for the WebGPU adapter and the built-in model's file list.
 import { platformAtStart, servedModelsAtStart } from './browser/prestart';
 import { mount } from 'svelte';
 import './styles/tokens.css';
