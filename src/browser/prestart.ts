@@ -17,6 +17,9 @@ export const platformAtStart: Promise<PlatformInfo> = detectPlatform();
 
 /** Reads a served model's file list; the built-in model's, the usual first, was asked for already. */
 export const servedModelsAtStart = withEarlyRead(
-  { id: BUILTIN_MODEL_ID, read: fetchServedModels(document.baseURI, BUILTIN_MODEL_ID) },
+  {
+    id: BUILTIN_MODEL_ID,
+    read: fetchServedModels(document.baseURI, BUILTIN_MODEL_ID, fetch, { manifestAtOnce: true }),
+  },
   (id) => fetchServedModels(document.baseURI, id),
 );

@@ -13,25 +13,30 @@ export interface ServedModels {
   error?: string;
 }
 
-/** Reads the index and the manifest of served model `id` under `base` (the page's document.baseURI). */
+/**
+ * Reads the index and the manifest of served model `id` under `base` (the page's document.baseURI).
+ * `manifestAtOnce`: asks for the manifest together with the index, not once the index lists it (one
+ * round trip instead of two; the built-in model has one), and uses it only if the index lists it.
+ */
 export async function fetchServedModels(
   base: string,
   id: string,
   fetchFn: typeof fetch = fetch,
+  { manifestAtOnce = false }: { manifestAtOnce?: boolean } = {},
 ): Promise<ServedModels> {
+  const readManifest = () =>
+    fetchFn(new URL(`models/${id}/${MANIFEST_PATH}`, base)).then(
+      (r) => (r.ok ? (r.json() as Promise<unknown>) : undefined),
+      () => undefined,
+    );
+  const early = manifestAtOnce ? readManifest() : undefined;
   try {
     const res = await fetchFn(new URL(SERVED_INDEX_PATH, base));
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const index = (await res.json()) as ServedIndex;
     const entry = index.models.find((m) => m.id === id);
     if (!entry) throw new Error(`${id} is not listed`);
-    let manifest: unknown;
-    if (entry.files.some((f) => f.path === MANIFEST_PATH)) {
-      manifest = await fetchFn(new URL(`models/${entry.id}/${MANIFEST_PATH}`, base)).then(
-        (r) => (r.ok ? r.json() : undefined),
-        () => undefined,
-      );
-    }
+    const manifest = entry.files.some((f) => f.path === MANIFEST_PATH) ? await (early ?? readManifest()) : undefined;
     return { variants: variantsFromFiles(entry.files, manifest) };
   } catch (err) {
     return {

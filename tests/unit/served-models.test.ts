@@ -64,6 +64,34 @@ describe('fetchServedModels', () => {
     expect(r.variants!.map((v) => v.stem)).toEqual(['model', 'model_q4']); // a missing manifest only loses labels
   });
 
+  it('asks for the manifest together with the index when told to (manifestAtOnce), listed or not, and reads the variants either way', async () => {
+    const withManifest = [...files, { path: 'onnx/quantlab-manifest.json', bytes: 5 }];
+    const index = 'http://host/app/models/index.json';
+    const manifestUrl = `http://host/app/models/${id}/onnx/quantlab-manifest.json`;
+    for (const listed of [withManifest, files]) {
+      const asked: string[] = [];
+      let answer = () => {};
+      const indexHeld = new Promise<void>((r) => (answer = r));
+      const fetchFn = (async (input: URL | RequestInfo) => {
+        const url = String(input);
+        asked.push(url);
+        if (url === index) {
+          await indexHeld;
+          return new Response(JSON.stringify({ models: [{ id, files: listed }] }));
+        }
+        return new Response('{}', { status: url === manifestUrl ? 200 : 404 });
+      }) as typeof fetch;
+      const read = fetchServedModels(BASE, id, fetchFn, { manifestAtOnce: true });
+      await Promise.resolve();
+      // Both asked for while the index has not answered: one round trip.
+      expect(asked.sort()).toEqual([manifestUrl, index].sort());
+      answer();
+      const r = await read;
+      expect(r.variants!.map((v) => v.stem)).toEqual(['model', 'model_q4']);
+      expect(asked).toHaveLength(2);
+    }
+  });
+
   it('explains a missing index or a missing model, and how to build it', async () => {
     const missing = await fetchServedModels(BASE, id, site({}).fetchFn);
     expect(missing.variants).toBeUndefined();
