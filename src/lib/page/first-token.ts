@@ -20,7 +20,7 @@ export type FirstTokenStage = (typeof FIRST_TOKEN_STAGES)[number];
 export const STAGE_MEANING: Record<FirstTokenStage, string> = {
   page_load: 'navigation to the page asking the column for its first generation (HTML, scripts, settings, model list)',
   worker_start:
-    "the column's worker created to its scripts running (transformers.js and ONNX Runtime's JS evaluated; the worker loads transformers.js once asked for the WASM start, so that start begins first)",
+    "the column's worker created to its scripts running (transformers.js and ONNX Runtime's JS evaluated; the WASM start may begin before, once ONNX Runtime's JS has run)",
   wasm_compile: "ONNX Runtime's WASM runtime fetched, compiled and started with its threads",
   session_create: "the model's config and .onnx read and its ONNX Runtime session built",
   tokenizer: "the tokenizer's files read and parsed",
