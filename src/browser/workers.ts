@@ -48,7 +48,7 @@ export function startColumnWorker(): WorkerHandle<ColumnApi> {
   // Every message to the worker is counted, so its decode loop yields only while one is on its way.
   const posted = new Int32Array(new SharedArrayBuffer(4));
   const h = handle<ColumnApi>(w, countingEndpoint(w, posted));
-  // A worker that cannot load its code says so on the column's own calls (load, generate).
+  // Answered by the worker's entry; a worker whose script fails says so on the column's own calls.
   h.api.mailbox(posted).catch(() => {});
   return h;
 }
