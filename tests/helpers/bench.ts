@@ -61,6 +61,11 @@ export function checkRow(row: Record<string, unknown>, runtime: string, newToken
     expect(n[`${side}step_ms`], `${where} ${side}step_ms`).toBeGreaterThan(0);
     expect(n[`${side}longest_step_ms`], where).toBeGreaterThanOrEqual(n[`${side}step_ms`]);
   }
+  expect(n.step_ratio, where).toBeCloseTo(n.floor_step_ms / n.step_ms, 12);
+  expect([row.step_ratio_ci_low, row.step_ratio_ci_high], where).toEqual([null, null]);
+  // Each run as measured (one here), pairs aligned: their medians are the row's.
+  expect(row.decode_runs, where).toEqual([n.decode_tokens_per_s]);
+  expect(row.floor_decode_runs, where).toEqual([n.floor_decode_tokens_per_s]);
 }
 
 /**

@@ -282,10 +282,16 @@ describe('benchRow', () => {
       floor_step_ms: null,
       longest_step_ms: null,
       floor_longest_step_ms: null,
+      step_ratio: null,
+      step_ratio_ci_low: null,
+      step_ratio_ci_high: null,
       peak_memory_bytes: 1000,
       peak_memory_with_floor_bytes: 1500,
       generated_tokens: 2,
       same_ids: true,
+      // Each run as measured, pairs aligned.
+      decode_runs: [90, 100, 120],
+      floor_decode_runs: [110, 125, 100],
     });
     const differs = benchRow(
       'q4',
@@ -319,8 +325,11 @@ describe('benchRow', () => {
     // Floor medians 1, 0.95, 0.9 -> 0.95; longest 1, 3, 1 -> 1.
     expect(row.floor_step_ms).toBeCloseTo(0.95, 12);
     expect(row.floor_longest_step_ms).toBe(1);
+    // Step ratio: floor 0.95 ms over runner 1.1 ms; 3 runs give no interval.
+    expect(row.step_ratio).toBeCloseTo(0.95 / 1.1, 12);
+    expect([row.step_ratio_ci_low, row.step_ratio_ci_high]).toEqual([null, null]);
     expect(benchRowExtras([row])).toContain(
-      'fp32 browser-wasm: decode step 1.100 ms median (floor 0.950), longest step a run 40.0 ms median (floor 1.0)',
+      'fp32 browser-wasm: decode step 1.100 ms median (floor 0.950; step ratio 0.864), longest step a run 40.0 ms median (floor 1.0)',
     );
     // A floor run without step times: no figures for that side.
     const partial = benchRow(
@@ -334,6 +343,38 @@ describe('benchRow', () => {
     );
     expect([partial.floor_step_ms, partial.floor_longest_step_ms]).toEqual([null, null]);
     expect(partial.step_ms).toBeCloseTo(1.1, 12);
+    expect([partial.step_ratio, partial.step_ratio_ci_low]).toEqual([null, null]);
+  });
+
+  it('gives the step ratio an interval that ignores pauses the tokens/s ratio cannot', () => {
+    // 40 pairs: each side's steps 1.0 ms (runner) and 0.9 ms (floor) with a small alternating wobble,
+    // and every other run of both sides stalled by a 100 ms pause (its tokens/s cut to a fifth).
+    const runner: RunnerRun[] = [];
+    const floor: FloorResult[] = [];
+    for (let i = 0; i < 40; i++) {
+      const w = i % 4 < 2 ? 1.01 : 0.99;
+      const stalled = (k: number) => (k % 2 === 0 ? 1 : 0.2);
+      runner.push(runnerRun([1, 2, 3], 1000 * stalled(i), 10, [1 * w, 1 * w, 1 * w, 100]));
+      floor.push(floorRun([1, 2, 3], 1111 * stalled(i + 1), 5, [0.9 * w, 0.9 * w, 0.9 * w, 100]));
+    }
+    const row = benchRow(
+      'fp32',
+      'browser-wasm',
+      { loadMs: 1, floorLoadMs: 1, runner, floor },
+      {
+        runnerBytes: 1,
+        allBytes: 1,
+      },
+    );
+    // By hand: every run's median step is 1.01 or 0.99 (runner), 0.909 or 0.891 (floor), each half
+    // of the runs, so either side's median is the mean of the two: 1.0 and 0.9.
+    expect(row.step_ratio).toBeCloseTo(0.9, 12);
+    expect(row.step_ratio_ci_low!).toBeGreaterThan(0.9 * 0.97);
+    expect(row.step_ratio_ci_high!).toBeLessThan(0.9 * 1.03);
+    // The tokens/s of either side is bimodal (1000 / 200, 1111 / 222): its interval spans the modes.
+    expect(row.ratio_ci_high! / row.ratio_ci_low!).toBeGreaterThan(2);
+    expect(row.decode_runs).toHaveLength(40);
+    expect(row.floor_decode_runs[0]).toBeCloseTo(222.2, 6);
   });
 });
 

@@ -71,7 +71,9 @@ const HELP = `quantlab bench <dir> [options]
   --json              print one JSON object: {model, runs, prompt_tokens, new_tokens, results:
                       [{dtype, runtime, runs, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
                       decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
-                      peak_memory_bytes, decode_iqr, ratio_ci_low, ratio_ci_high, ...}],
+                      peak_memory_bytes, decode_iqr, ratio_ci_low, ratio_ci_high, step_ms,
+                      step_ratio (floor step / runner step, pauses left out) with step_ratio_ci_*,
+                      decode_runs and floor_decode_runs (each run, in order), ...}],
                       concurrency?: {<runtime>: {..., aggregate_ratio}}, first_token?: {cold_ms,
                       warm_ms, floor_cold_ms, floor_warm_ms, stages: {<stage>: ms},
                       columns_cold_ms: [ms per column], ...},

@@ -57,6 +57,15 @@ export interface BenchRow {
    */
   longest_step_ms: number | null;
   floor_longest_step_ms: number | null;
+  /**
+   * floor_step_ms / step_ms, the speed ratio of a token with pauses left out (1 = the runner's
+   * steps as quick as the floor's), and its 95 % bootstrap interval over the paired runs' median
+   * steps: where `ratio` is low and this is not, the runner loses its time to pauses (a collection,
+   * a thread off its core), not to its per-token work. null without step times or with too few runs.
+   */
+  step_ratio: number | null;
+  step_ratio_ci_low: number | null;
+  step_ratio_ci_high: number | null;
   /** Peak memory while the runner alone was loaded and generated (before the floor's session existed). */
   peak_memory_bytes: number;
   /** Peak memory over the whole measurement, runner and floor sessions both loaded. */
@@ -65,6 +74,13 @@ export interface BenchRow {
   generated_tokens: number;
   /** Whether the floor's greedy ids equalled the runner's in every measured run. */
   same_ids: boolean;
+  /**
+   * Each measured run's decode tokens/s in the order they ran, the runner's and the floor's:
+   * decode_runs[i] and floor_decode_runs[i] ran back to back (ABBA), so a reader can look for
+   * drift, pauses or pairs without re-running.
+   */
+  decode_runs: number[];
+  floor_decode_runs: number[];
   /** browser-webgpu: the adapter's description (src/lib/bench/webgpu.ts describeAdapter). */
   adapter?: string;
   /** browser-webgpu on a software adapter: the figures show that it runs and agrees, not GPU speed. */
@@ -146,11 +162,19 @@ export interface Peaks {
 
 const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** One side's median step and median longest step over its runs (null unless every run has step times). */
-function stepFigures(runs: readonly { stepMs?: number[] }[]): { step: number | null; longest: number | null } {
+/**
+ * One side's median step and median longest step over its runs, and each run's median step (null
+ * unless every run has step times).
+ */
+function stepFigures(runs: readonly { stepMs?: number[] }[]): {
+  step: number | null;
+  longest: number | null;
+  perRun: number[] | null;
+} {
   const steps = runs.map((r) => r.stepMs ?? []);
-  if (steps.length === 0 || steps.some((s) => s.length === 0)) return { step: null, longest: null };
-  return { step: median(steps.map((s) => median(s))), longest: median(steps.map((s) => Math.max(...s))) };
+  if (steps.length === 0 || steps.some((s) => s.length === 0)) return { step: null, longest: null, perRun: null };
+  const perRun = steps.map((s) => median(s));
+  return { step: median(perRun), longest: median(steps.map((s) => Math.max(...s))), perRun };
 }
 
 export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, peaks: Peaks): BenchRow {
@@ -163,6 +187,11 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
   const ci =
     decode.length >= RATIO_CI_MIN_RUNS
       ? bootstrapRatioOfMedians(decode, floorDecode, createRng(RATIO_CI_SEED), RATIO_CI_RESAMPLES)
+      : null;
+  // Steps are times: the floor's over the runner's is a speed ratio like `ratio`.
+  const stepCi =
+    steps.perRun && floorSteps.perRun && decode.length >= RATIO_CI_MIN_RUNS
+      ? bootstrapRatioOfMedians(floorSteps.perRun, steps.perRun, createRng(RATIO_CI_SEED), RATIO_CI_RESAMPLES)
       : null;
   return {
     dtype,
@@ -189,10 +218,15 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
     floor_step_ms: floorSteps.step,
     longest_step_ms: steps.longest,
     floor_longest_step_ms: floorSteps.longest,
+    step_ratio: steps.step !== null && floorSteps.step !== null ? floorSteps.step / steps.step : null,
+    step_ratio_ci_low: stepCi?.low ?? null,
+    step_ratio_ci_high: stepCi?.high ?? null,
     peak_memory_bytes: peaks.runnerBytes,
     peak_memory_with_floor_bytes: peaks.allBytes,
     generated_tokens: Math.min(...m.runner.map((r) => r.ids.length)),
     same_ids: m.runner.every((r, i) => same(r.ids, m.floor[i].ids)),
+    decode_runs: decode,
+    floor_decode_runs: floorDecode,
   };
 }
 
@@ -388,7 +422,11 @@ export function benchRowExtras(rows: readonly BenchRow[]): string[] {
   for (const x of rows) {
     if (x.step_ms === null || x.floor_step_ms === null) continue;
     out.push(
-      `${x.dtype} ${x.runtime}: decode step ${num(x.step_ms, 3)} ms median (floor ${num(x.floor_step_ms, 3)}), longest step a run ${num(x.longest_step_ms ?? NaN, 1)} ms median (floor ${num(x.floor_longest_step_ms ?? NaN, 1)})`,
+      `${x.dtype} ${x.runtime}: decode step ${num(x.step_ms, 3)} ms median (floor ${num(x.floor_step_ms, 3)}; step ratio ${num(x.step_ratio ?? NaN, 3)}${
+        x.step_ratio_ci_low !== null && x.step_ratio_ci_high !== null
+          ? ` [${num(x.step_ratio_ci_low, 3)}-${num(x.step_ratio_ci_high, 3)}]`
+          : ''
+      }), longest step a run ${num(x.longest_step_ms ?? NaN, 1)} ms median (floor ${num(x.floor_longest_step_ms ?? NaN, 1)})`,
     );
   }
   for (const x of rows) {
