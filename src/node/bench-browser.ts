@@ -3,7 +3,8 @@
 // the floor worker there. Memory is the resident set summed over the whole Chromium process tree
 // (browser included), sampled from /proc by this process.
 
-import { basename } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { QuantlabError, type ErrorInfo } from '../lib/errors';
 import type { ArrayBufferChurn } from '../lib/bench/churn';
 import type { BenchPageApi, PageRun } from '../browser/bench-page';
@@ -105,7 +106,7 @@ export async function openBenchPage(siteDir: string, modelDir: string): Promise<
 
 export interface BrowserBenchOptions {
   siteDir: string;
-  /** WASM threads of the column and of the floor (default: the app's, wasmThreads()). */
+  /** WASM threads of the column and of the floor (default: the app's for the file, wasmThreadCount()). */
   threads?: number;
   /** Whether the column streams its tokens to the page as the playground does (default true). */
   stream?: boolean;
@@ -136,7 +137,8 @@ export async function browserBench(
       const b = await openBenchPage(o.siteDir, c.dir);
       try {
         const info = await b.page.info();
-        const threads = o.threads ?? info.threads;
+        // The app's choice for this file (one per core, one for a small model), unless --threads says.
+        const threads = o.threads ?? wasmThreadCount(platformOf(info), 1, weightBytes(c.dir, stem));
         if (device === 'webgpu') adapter = await requireAdapter(b.page);
         if (k === 0)
           o.log?.(
@@ -220,6 +222,19 @@ export function adapterFields(a: GpuAdapterInfo): Pick<BenchRow, 'adapter' | 'co
   return { adapter: describeAdapter(a), correctness_only: isSoftwareAdapter(a) };
 }
 
+/** The page's platform as the bench page reports it (no adapter: WASM rows). */
+function platformOf(info: { crossOriginIsolated: boolean; cores: number }) {
+  return { crossOriginIsolated: info.crossOriginIsolated, hardwareConcurrency: info.cores, webgpu: null };
+}
+
+/** Bytes of a variant's weights: onnx/<stem>.onnx and its .onnx_data files. */
+function weightBytes(dir: string, stem: string): number {
+  const onnx = join(dir, 'onnx');
+  return readdirSync(onnx)
+    .filter((f) => f === `${stem}.onnx` || f.startsWith(`${stem}.onnx_data`))
+    .reduce((sum, f) => sum + statSync(join(onnx, f)).size, 0);
+}
+
 /**
  * Four (or however many) column workers generating at once against each alone, with the threads
  * the playground gives them: columns loaded together share the cores, a column alone gets every
@@ -230,9 +245,11 @@ export async function browserConcurrency(c: ConcurrencyCase, o: BrowserBenchOpti
   const b = await openBenchPage(o.siteDir, c.dir);
   try {
     const info = await b.page.info();
-    const platform = { crossOriginIsolated: info.crossOriginIsolated, hardwareConcurrency: info.cores, webgpu: null };
+    const platform = platformOf(info);
     const n = c.stems.length;
-    const threads = { alone: wasmThreadCount(platform, 1), together: wasmThreadCount(platform, n) };
+    // The largest file decides (a small model runs on one thread: device.ts).
+    const bytes = Math.max(...c.stems.map((s) => weightBytes(c.dir, s)));
+    const threads = { alone: wasmThreadCount(platform, 1, bytes), together: wasmThreadCount(platform, n, bytes) };
     let params: GenerateParams | undefined;
     o.log?.(
       `browser-wasm concurrency: ${c.dtypes.join(', ')}; ${threads.together} WASM thread(s) each together, ${threads.alone} for a column alone`,

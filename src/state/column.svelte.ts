@@ -345,7 +345,7 @@ export class Column {
       ? {
           device: 'wasm',
           reason: 'retrying after a WebGPU failure',
-          threads: wasmThreadCount(this.deps.platform(), columns),
+          threads: wasmThreadCount(this.deps.platform(), columns, this.variant.bytes),
         }
       : chooseDevice(this.variant, this.deps.platform(), this.deps.devicePreference(), columns);
   }

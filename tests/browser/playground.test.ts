@@ -67,7 +67,8 @@ describe('the playground page', () => {
     expect(ref.prompt + text).toBe(ref.text);
     expect(Number(await column(page, 'model').getAttribute('data-tokens'))).toBe(ref.greedy_ids.length);
     const device = (await column(page, 'model').locator('.device').textContent()) ?? '';
-    expect(device).toMatch(/^WASM chosen in settings; 2 threads/);
+    // aidreams260K's fp32 file (1 MB) is under SMALL_MODEL_BYTES: one thread, and the column says why.
+    expect(device).toMatch(/^WASM chosen in settings; 1 thread \(a model this small runs faster on one\)/);
     // Timings are shown: decode tokens/s is a positive number.
     const decode = await column(page, 'model').locator('.figures dd[data-k="decode"]').textContent();
     expect(Number.parseFloat(decode ?? '')).toBeGreaterThan(0);

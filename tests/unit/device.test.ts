@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseDevice, wasmThreadCount } from '../../src/lib/page/device';
+import { chooseDevice, SMALL_MODEL_BYTES, wasmThreadCount } from '../../src/lib/page/device';
 import type { PlatformInfo } from '../../src/lib/page/platform';
 
 const gpu = (shaderF16: boolean, isFallback = false): PlatformInfo => ({
@@ -68,5 +68,35 @@ describe('chooseDevice', () => {
       reason: 'chosen in settings; 2 threads',
       threads: 2,
     });
+  });
+
+  it('runs a small model on one thread whatever the cores, and says why', () => {
+    const two: PlatformInfo = { crossOriginIsolated: true, hardwareConcurrency: 2, webgpu: null };
+    // aidreams260K's fp32 file (about 1 MB) and the 3.7 MB quantlab-tiny: one thread.
+    expect(wasmThreadCount(two, 1, 1_003_000)).toBe(1);
+    expect(wasmThreadCount(gpu(false), 1, 3_715_366)).toBe(1);
+    expect(wasmThreadCount(gpu(false), 3, 3_715_366)).toBe(1);
+    // At the limit and above (a 135M model's 135 MB q8 file), or unknown (0, undefined): the cores.
+    expect(wasmThreadCount(two, 1, SMALL_MODEL_BYTES)).toBe(2);
+    expect(wasmThreadCount(two, 1, 135e6)).toBe(2);
+    expect(wasmThreadCount(two, 1, 0)).toBe(2);
+    expect(wasmThreadCount(two, 1)).toBe(2);
+    expect(chooseDevice({ ...fp32, bytes: 1_003_000 }, two, 'wasm', 1)).toEqual({
+      device: 'wasm',
+      reason: 'chosen in settings; 1 thread (a model this small runs faster on one)',
+      threads: 1,
+    });
+    expect(chooseDevice({ ...fp32, bytes: 1_003_000 }, gpu(false, true), 'auto', 3).reason).toMatch(
+      /software fallback, slower than WASM; 1 thread \(a model this small runs faster on one\)$/,
+    );
+    // Where sharing the cores alone gives one thread, that is the reason given.
+    expect(chooseDevice({ ...fp32, bytes: 1_003_000 }, two, 'wasm', 3).reason).toBe(
+      'chosen in settings; 1 thread (3 columns share 2 cores)',
+    );
+    // Not isolated: one thread for that reason.
+    expect(chooseDevice({ ...fp32, bytes: 1_003_000 }, noGpu).reason).toBe(
+      'no WebGPU adapter in this browser; 1 thread (page not cross-origin isolated)',
+    );
+    expect(chooseDevice({ ...fp32, bytes: 135e6 }, two, 'wasm', 1).threads).toBe(2);
   });
 });

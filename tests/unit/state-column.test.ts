@@ -34,7 +34,8 @@ function column(
 ) {
   const fw = fakeWorkers(setup);
   const onDone = vi.fn();
-  const c = new Column(REF, fakeVariant(stem, more), {
+  // 100 MB by default: a model big enough for its share of the cores (small ones get one thread).
+  const c = new Column(REF, fakeVariant(stem, { bytes: 100e6, ...more }), {
     startWorker: fw.start,
     platform: () => ISOLATED,
     devicePreference: () => 'auto',
@@ -137,6 +138,17 @@ describe('Column', () => {
     expect(workers).toHaveLength(2);
     expect(workers[0].terminated).toBe(true);
     expect(workers[1].loads).toEqual([{ ref: REF, variant: 'model', device: 'wasm', threads: 2 }]);
+  });
+
+  it('warms and loads a small model on one thread, and says why', async () => {
+    const { c, workers } = column('model', {}, { bytes: 1_003_000 });
+    c.warm();
+    await c.load();
+    expect(workers[0].warms).toEqual([{ device: 'wasm', threads: 1 }]);
+    expect(workers[0].loads).toEqual([{ ref: REF, variant: 'model', device: 'wasm', threads: 1 }]);
+    expect(c.device?.reason).toBe(
+      'no WebGPU adapter in this browser; 1 thread (a model this small runs faster on one)',
+    );
   });
 
   it("shows the runner's note when max new tokens was cut to the model's positions, until the next run", async () => {
@@ -698,7 +710,7 @@ describe('Column', () => {
     w.run.finish();
     await done;
     const saved = JSON.parse(JSON.stringify(c.result())) as ReturnType<Column['result']>;
-    expect(saved).toMatchObject({ text: '3 4 5 ', ids: [3, 4, 5], offsets: [2, 4, 6], bytes: 1000 });
+    expect(saved).toMatchObject({ text: '3 4 5 ', ids: [3, 4, 5], offsets: [2, 4, 6], bytes: 100e6 });
     expect(saved.device?.device).toBe('wasm');
 
     const again = column().c;

@@ -149,7 +149,10 @@ describe('Playground', () => {
       new Library(fakeBuilder()),
       fw.start,
       async () => ({
-        variants: ['model', 'model_quantized', 'model_q4'].map((stem, rank) => fakeVariant(stem, { rank })),
+        // Files of a model too big for the one thread a small one gets (device.ts SMALL_MODEL_BYTES).
+        variants: ['model', 'model_quantized', 'model_q4'].map((stem, rank) =>
+          fakeVariant(stem, { rank, bytes: 100e6 }),
+        ),
       }),
       undefined,
       async () => (asked++, platform),

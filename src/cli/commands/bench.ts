@@ -52,7 +52,7 @@ const HELP = `quantlab bench <dir> [options]
   --concurrency       also time 4 columns (the first 4 dtypes, repeated if fewer) generating at
                       once against one column at a time
   --threads N         browser-wasm: WASM threads of the column and of the floor (default: the app's,
-                      one per core up to 4)
+                      one per core up to 4, one for weights under 16 MB)
   --no-stream         browser-wasm: the column does not stream its tokens to the page (the
                       playground does; this isolates what streaming costs)
   --site DIR          browser-wasm: the built site to serve (default .cache/bench/site, built with

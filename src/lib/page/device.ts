@@ -13,12 +13,25 @@ export interface DeviceChoice {
 }
 
 /**
+ * Weights under this many bytes run on one WASM thread, whatever the cores: ONNX Runtime splits
+ * each op across its threads, and a model this small has ops too small to share. Measured on 2
+ * cores (README, "Threads for a small model"): aidreams260K (1 MB) decoded a step in 1.03 ms on
+ * one thread against 1.25-1.34 on two and prefilled faster too; the 3.7 MB quantlab-tiny likewise;
+ * the SmolLM2-135M-shaped model (135-540 MB) prefilled 1.3-1.5 times faster on two.
+ */
+export const SMALL_MODEL_BYTES = 16e6;
+
+const isSmallModel = (bytes: number | undefined): boolean =>
+  bytes !== undefined && bytes > 0 && bytes < SMALL_MODEL_BYTES;
+
+/**
  * WASM threads per column: columns running at once share the cores, so each gets
  * cores / columns (at least 1, at most 4); more threads than cores only makes ONNX Runtime's
- * workers wait on each other and starves the page. One thread without cross-origin isolation.
+ * workers wait on each other and starves the page. One thread without cross-origin isolation,
+ * and for a model under SMALL_MODEL_BYTES (`bytes`, its weights' file size, where known).
  */
-export function wasmThreadCount(p: PlatformInfo | null, columns = 1): number {
-  if (!p?.crossOriginIsolated) return 1;
+export function wasmThreadCount(p: PlatformInfo | null, columns = 1, bytes?: number): number {
+  if (!p?.crossOriginIsolated || isSmallModel(bytes)) return 1;
   return Math.max(1, Math.min(4, Math.floor(p.hardwareConcurrency / Math.max(1, columns))));
 }
 
@@ -28,14 +41,21 @@ export interface DeviceNeeds {
   needsShaderF16: boolean;
   /** MatMulInteger (q8 / int8 / uint8): runs under WebGPU, but those ops fall back to the CPU. */
   integerMatMul?: boolean;
+  /** The weights' file size, where known: a small model runs on one WASM thread (SMALL_MODEL_BYTES). */
+  bytes?: number;
 }
 
-function wasmReason(p: PlatformInfo | null, why: string, columns: number): DeviceChoice {
-  const threads = wasmThreadCount(p, columns);
+function wasmReason(p: PlatformInfo | null, why: string, columns: number, bytes?: number): DeviceChoice {
+  const threads = wasmThreadCount(p, columns, bytes);
+  // The reason that decides: sharing the cores where it alone gives this count, else the model's size.
   const shared =
-    columns > 1 && p && threads < Math.min(4, p.hardwareConcurrency)
-      ? ` (${columns} columns share ${p.hardwareConcurrency} cores)`
-      : '';
+    !p || threads >= Math.min(4, p.hardwareConcurrency)
+      ? ''
+      : columns > 1 && wasmThreadCount(p, columns) === threads
+        ? ` (${columns} columns share ${p.hardwareConcurrency} cores)`
+        : isSmallModel(bytes)
+          ? ' (a model this small runs faster on one)'
+          : '';
   const t = p?.crossOriginIsolated
     ? `${threads} thread${threads === 1 ? '' : 's'}${shared}`
     : '1 thread (page not cross-origin isolated)';
@@ -53,7 +73,7 @@ export function chooseDevice(
   pref: DevicePreference = 'auto',
   columns = 1,
 ): DeviceChoice {
-  const wasm = (why: string) => wasmReason(platform, why, columns);
+  const wasm = (why: string) => wasmReason(platform, why, columns, needs.bytes);
   if (pref === 'wasm') return wasm('chosen in settings');
   const gpu = platform?.webgpu ?? null;
   if (!gpu) return wasm(platform ? 'no WebGPU adapter in this browser' : 'WebGPU not detected yet');
