@@ -3,8 +3,7 @@
 // the floor worker there. Memory is the resident set summed over the whole Chromium process tree
 // (browser included), sampled from /proc by this process.
 
-import { readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { QuantlabError, type ErrorInfo } from '../lib/errors';
 import type { ArrayBufferChurn } from '../lib/bench/churn';
 import type { BenchPageApi, PageRun } from '../browser/bench-page';
@@ -27,6 +26,8 @@ import type { GenerateParams, Outcome } from '../lib/runner/types';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './browser';
 import { PeakSampler, treeMemorySampler } from './memory';
 import { wasmThreadCount } from '../lib/page/device';
+import { variantsFromFiles } from '../lib/variants/info';
+import { listFolder } from './files';
 import { describeAdapter, isSoftwareAdapter, type GpuAdapterInfo } from '../lib/bench/webgpu';
 
 /** The served-model id the model folder is mounted under (site URL models/<id>/). */
@@ -227,12 +228,9 @@ function platformOf(info: { crossOriginIsolated: boolean; cores: number }) {
   return { crossOriginIsolated: info.crossOriginIsolated, hardwareConcurrency: info.cores, webgpu: null };
 }
 
-/** Bytes of a variant's weights: onnx/<stem>.onnx and its .onnx_data files. */
+/** Bytes of a variant's weights as the page counts them (its .onnx and .onnx_data files). */
 function weightBytes(dir: string, stem: string): number {
-  const onnx = join(dir, 'onnx');
-  return readdirSync(onnx)
-    .filter((f) => f === `${stem}.onnx` || f.startsWith(`${stem}.onnx_data`))
-    .reduce((sum, f) => sum + statSync(join(onnx, f)).size, 0);
+  return variantsFromFiles(listFolder(dir)).find((v) => v.stem === stem)?.bytes ?? 0;
 }
 
 /**

@@ -6,7 +6,7 @@
 // session on the same .onnx, one step).
 // Rounds alternate page and floor so both feel the same machine load.
 
-import { mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -17,6 +17,7 @@ import { firstTokenResult, type FirstTokenResult, type FirstTokenRound } from '.
 import type { FirstTokenTimeline } from '../lib/page/first-token';
 import { DEFAULT_PROMPT } from '../lib/page/settings';
 import { launchChromium, serveStatic } from './browser';
+import { listFolder } from './files';
 import { configureNodeTransformers } from './transformers-env';
 
 export interface FirstTokenOptions {
@@ -48,16 +49,7 @@ async function settle(page: Page, ms: number): Promise<void> {
 /** A models/ folder for the server: the built-in model's id pointing at `modelDir`, and its index. */
 function modelsMount(modelDir: string): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'quantlab-first-token-'));
-  const files: { path: string; bytes: number }[] = [];
-  const walk = (sub: string) => {
-    for (const name of readdirSync(path.join(modelDir, sub)).sort()) {
-      const rel = sub ? `${sub}/${name}` : name;
-      const st = statSync(path.join(modelDir, rel));
-      if (st.isDirectory()) walk(rel);
-      else files.push({ path: rel, bytes: st.size });
-    }
-  };
-  walk('');
+  const files = listFolder(modelDir);
   symlinkSync(path.resolve(modelDir), path.join(dir, BUILTIN_MODEL_ID), 'dir');
   writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ models: [{ id: BUILTIN_MODEL_ID, files }] }));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

@@ -1,7 +1,9 @@
 // Node file access for the importers and exporters: a folder reader for importHfFolder that handles
-// files over 2 GiB, and an all-or-nothing folder writer so a failed export never leaves half a model.
+// files over 2 GiB, and an all-or-nothing folder writer so a failed export never leaves half a model;
+// and a folder's listing with sizes, as the served index gives the page.
 
 import { randomBytes } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { QuantlabError } from '../lib/errors';
@@ -29,6 +31,21 @@ function checkRelPath(rel: string, what: string): string {
     );
   }
   return rel;
+}
+
+/** Every file under `dir`, sorted, with its relative path and size (the served index's form). */
+export function listFolder(dir: string): { path: string; bytes: number }[] {
+  const files: { path: string; bytes: number }[] = [];
+  const walk = (sub: string) => {
+    for (const name of readdirSync(path.join(dir, sub)).sort()) {
+      const rel = sub ? `${sub}/${name}` : name;
+      const st = statSync(path.join(dir, rel));
+      if (st.isDirectory()) walk(rel);
+      else files.push({ path: rel, bytes: st.size });
+    }
+  };
+  walk('');
+  return files;
 }
 
 /** A FolderReader over `dir`: resolves the file's bytes, or undefined when it does not exist. */
