@@ -14,14 +14,17 @@ export async function createSession(bytes: Uint8Array): Promise<ort.InferenceSes
   return ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
 }
 
-/** One forward step: ids at positions past..past+ids.length-1. Returns logits rows and the new cache. */
+/**
+ * One forward step: ids at positions past..past+ids.length-1. Returns logits rows, the new cache
+ * (present.*) and the rows this step added (new_key_values.*, where the graph has them).
+ */
 export async function step(
   s: ort.InferenceSession,
   d: DecoderDims,
   ids: number[],
   past?: Past,
   pastLen = 0,
-): Promise<{ logits: Float32Array; vocab: number; present: Past }> {
+): Promise<{ logits: Float32Array; vocab: number; present: Past; added: Past }> {
   const n = ids.length;
   const total = pastLen + n;
   const feeds: Record<string, ort.Tensor> = {
@@ -37,7 +40,11 @@ export async function step(
   }
   const out = await s.run(feeds);
   const present: Past = {};
-  for (const [k, v] of Object.entries(out)) if (k.startsWith('present.')) present[k] = v;
+  const added: Past = {};
+  for (const [k, v] of Object.entries(out)) {
+    if (k.startsWith('present.')) present[k] = v;
+    if (k.startsWith('new_key_values.')) added[k] = v;
+  }
   const logits = out.logits;
-  return { logits: logits.data as Float32Array, vocab: logits.dims[2], present };
+  return { logits: logits.data as Float32Array, vocab: logits.dims[2], present, added };
 }

@@ -110,6 +110,7 @@ const floorRun = (ids: number[], decode: number, ttft = 5, stepMs: number[] = []
   prefillTokensPerS: 3 / (ttft / 1000),
   decodeTokensPerS: decode,
   stepMs,
+  kvPath: 'host',
 });
 
 describe('quartiles and the bootstrap interval of a ratio', () => {

@@ -17,6 +17,28 @@ function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return maxDiff / maxRef;
 }
 
+/** new_key_values.* must be exactly the rows past..past+n-1 of each head of present.* (bit for bit). */
+function expectAddedRows(
+  r: Awaited<ReturnType<typeof step>>,
+  c: { numLayers: number; numKvHeads: number; headDim: number },
+  past: number,
+  n: number,
+): void {
+  const total = past + n;
+  const d = c.headDim;
+  for (let l = 0; l < c.numLayers; l++) {
+    for (const kv of ['key', 'value']) {
+      const present = r.present[`present.${l}.${kv}`].data as Float32Array;
+      const added = r.added[`new_key_values.${l}.${kv}`];
+      expect(added.dims).toEqual([1, c.numKvHeads, n, d]);
+      const want: number[] = [];
+      for (let h = 0; h < c.numKvHeads; h++)
+        want.push(...present.subarray((h * total + past) * d, (h + 1) * total * d));
+      expect(Array.from(added.data as Float32Array)).toEqual(want);
+    }
+  }
+}
+
 describe('Llama decoder graph', () => {
   it('reproduces llama2.c logits for aidreams260K to 1e-4 relative', async () => {
     const { config, weights } = importLlama2cCheckpoint(readCheckpoint());
@@ -54,7 +76,19 @@ describe('Llama decoder graph', () => {
     ]);
     expect(inputs['past_key_values.1.value']).toEqual(['batch_size', 2, 'past_sequence_length', 8]);
     const outputs = m.graph!.output.map((v) => v.name);
-    expect(outputs).toEqual(['logits', 'present.0.key', 'present.0.value', 'present.1.key', 'present.1.value']);
+    expect(outputs).toEqual([
+      'logits',
+      'present.0.key',
+      'present.0.value',
+      'present.1.key',
+      'present.1.value',
+      'new_key_values.0.key',
+      'new_key_values.0.value',
+      'new_key_values.1.key',
+      'new_key_values.1.value',
+    ]);
+    const added = m.graph!.output.find((v) => v.name === 'new_key_values.1.value')!;
+    expect(valueInfoShape(added)!.dims).toEqual(['batch_size', 2, 'sequence_length', 8]);
     expect(m.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', 17]]);
   });
 
@@ -95,9 +129,11 @@ describe('Llama decoder graph', () => {
       ).toBeLessThan(1e-5);
       // Prefill 5 tokens, then feed the rest one at a time through the cache.
       let r = await step(s, c, ids.slice(0, 5));
+      expectAddedRows(r, c, 0, 5);
       for (let i = 5; i < ids.length; i++) {
         r = await step(s, c, [ids[i]], r.present, i);
         expect(maxRelError(r.logits, ref[i])).toBeLessThan(1e-5);
+        expectAddedRows(r, c, i, 1);
       }
       expect(r.present['present.0.key'].dims).toEqual([1, c.numKvHeads, ids.length, c.headDim]);
     });

@@ -92,6 +92,14 @@ export function fusedOps(
             const q = rope(linear(h, `${p}.self_attn.q_proj`), c.numHeads);
             const k = rope(linear(h, `${p}.self_attn.k_proj`), c.numKvHeads);
             const v = linear(h, `${p}.self_attn.v_proj`);
+            // The new rows alone, [batch, kv_heads, seq, head_dim], as the unfused graph returns them.
+            for (const [t, kv] of [
+              [k, 'key'],
+              [v, 'value'],
+            ] as const) {
+              const heads = g.op('Reshape', [t, g.int64([0, 0, c.numKvHeads, hd])]);
+              g.op('Transpose', [heads], [attr.ints('perm', [0, 2, 1, 3])], { output: `new_key_values.${i}.${kv}` });
+            }
             const [ctx] = g.opN(
               'GroupQueryAttention',
               [q, k, v, `past_key_values.${i}.key`, `past_key_values.${i}.value`, seqlens, total],

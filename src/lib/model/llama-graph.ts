@@ -22,7 +22,9 @@ const T = 'total_sequence_length';
 /**
  * Builds the fp32 decoder graph. Inputs: input_ids, attention_mask, position_ids,
  * past_key_values.{i}.key|value [batch, kv_heads, past, head_dim]. Outputs: logits,
- * present.{i}.key|value. Weights use Hugging Face names and the "halves" RoPE layout.
+ * present.{i}.key|value, and new_key_values.{i}.key|value, the rows this call added
+ * [batch, kv_heads, seq, head_dim], so a runner can hold the cache and fetch only those.
+ * Weights use Hugging Face names and the "halves" RoPE layout.
  */
 export function buildDecoderGraph(c: DecoderConfig, w: WeightMap, form: GraphForm = 'unfused'): ModelProto {
   validateConfig(c);
@@ -78,6 +80,7 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap, form: GraphFor
       g.output(`present.${i}.key`, DataType.FLOAT, [B, KVH, T, hd]);
       g.output(`present.${i}.value`, DataType.FLOAT, [B, KVH, T, hd]);
     }
+    addedRowsOutputs();
     const final = f.layers(x);
     lmHead(final);
     return g.build(
@@ -136,6 +139,9 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap, form: GraphFor
         const presentV = g.op('Concat', [`past_key_values.${i}.value`, v], [attr.int('axis', 2)], {
           output: `present.${i}.value`,
         });
+        // The new rows alone, for runners that hold the cache themselves (HostKvCache, session.ts).
+        g.op('Identity', [k], [], { output: `new_key_values.${i}.key` });
+        g.op('Identity', [v], [], { output: `new_key_values.${i}.value` });
         // Grouped-query attention without copying K/V: fold the nRep query heads that share a
         // kv head into the sequence axis, [b, H, s, hd] -> [b, KVH, nRep*s, hd].
         let qs = g.op('Mul', [q, scale]);
@@ -170,7 +176,15 @@ export function buildDecoderGraph(c: DecoderConfig, w: WeightMap, form: GraphFor
     g.output(`present.${i}.key`, DataType.FLOAT, [B, KVH, T, hd]);
     g.output(`present.${i}.value`, DataType.FLOAT, [B, KVH, T, hd]);
   }
+  addedRowsOutputs();
   return g.build('quantlab_decoder', { '': 17 }, { 'quantlab.model_type': c.modelType });
+
+  function addedRowsOutputs(): void {
+    for (let i = 0; i < c.numLayers; i++) {
+      g.output(`new_key_values.${i}.key`, DataType.FLOAT, [B, KVH, S, hd]);
+      g.output(`new_key_values.${i}.value`, DataType.FLOAT, [B, KVH, S, hd]);
+    }
+  }
 
   function lmHead(final: string): void {
     g.scoped('lm_head', () => {

@@ -5,6 +5,7 @@
 // share of a small model's decode speed.
 
 import {
+  HostKvCache,
   emptyPast,
   kvCacheLayout,
   lastRow,
@@ -39,6 +40,11 @@ export interface LoopResult {
    * location: 'cpu', or 'gpu-buffer' when it never left the WebGPU device.
    */
   kvLocation: string;
+  /**
+   * 'host' when the decode steps fetched only new_key_values.* and the cache was held in our
+   * buffers (HostKvCache); 'present' when each step handed present.* back.
+   */
+  kvPath: 'host' | 'present';
 }
 
 /**
@@ -47,13 +53,19 @@ export interface LoopResult {
  * reads the last logits row, and hands the present.* outputs back as past inputs untouched (on
  * WebGPU they stay GPU buffers), disposing the ones they replace.
  *
+ * Where the graph also returns the new rows alone (new_key_values.*) and the prefill's cache came
+ * back to the CPU, the steps after it fetch only the logits and those rows, and the cache is held
+ * in buffers made once (HostKvCache): ONNX Runtime Web then copies out a few hundred bytes a step
+ * instead of the whole cache. On WebGPU ('gpu-buffer') the present.* path stays.
+ *
  * The int64 inputs are views of three buffers made once (ids, positions, ones), so a step
  * allocates no ArrayBuffer of its own: in Chromium each one costs 15-80 µs to allocate and free
  * on a 2-core machine, and their background sweep stalls a step for tens of ms (ONNX Runtime Web
  * already makes one per output per step; see README, "Browser decode and ArrayBuffers").
  */
 export async function decodeLoop(session: OrtSession, tensor: MakeTensor, o: LoopOptions): Promise<LoopResult> {
-  let past = emptyPast(kvCacheLayout(session), tensor);
+  const layout = kvCacheLayout(session);
+  let past = emptyPast(layout, tensor);
   const wantsPositions = session.inputNames.includes('position_ids');
   const total = o.promptIds.length + o.maxNewTokens;
   const ones = new BigInt64Array(total).fill(1n);
@@ -66,6 +78,7 @@ export async function decodeLoop(session: OrtSession, tensor: MakeTensor, o: Loo
   let n = o.promptIds.length;
   let pos = 0;
   let kvLocation = 'cpu';
+  let host: HostKvCache | undefined;
   try {
     while (ids.length < o.maxNewTokens && !o.signal?.aborted) {
       const feeds: Record<string, OrtTensor> = {
@@ -74,18 +87,37 @@ export async function decodeLoop(session: OrtSession, tensor: MakeTensor, o: Loo
         ...past,
       };
       if (positions) feeds.position_ids = tensor('int64', positions.subarray(pos, pos + n), [1, n]);
-      const out = await session.run(feeds);
+      const out = host ? await session.run(feeds, host.fetches) : await session.run(feeds);
       // Outputs are ours from here: the KV ones become the next step's past (also if pick throws).
-      const present: Record<string, OrtTensor> = {};
-      for (const name in out) {
-        const to = pastNameOf(name);
-        if (to && to in past) {
-          present[to] = out[name];
-          kvLocation = out[name].location ?? 'cpu';
+      if (host) {
+        host.append(out);
+        for (const name in out) if (name !== 'logits') out[name].dispose?.();
+        past = host.feeds(tensor);
+      } else {
+        const present: Record<string, OrtTensor> = {};
+        for (const name in out) {
+          const to = pastNameOf(name);
+          if (to && to in past) {
+            present[to] = out[name];
+            kvLocation = out[name].location ?? 'cpu';
+          }
+        }
+        for (const name in past) past[name].dispose?.();
+        past = present;
+        // After the prefill: from here on, the cache in our buffers (where the graph allows it).
+        if (pos === 0 && kvLocation === 'cpu' && o.maxNewTokens > 1) {
+          host = HostKvCache.for(session, layout, Object.keys(past), total);
+          if (host) {
+            host.append(out);
+            past = host.feeds(tensor);
+          }
+        }
+        // The outputs not kept as the next past (new_key_values.*; all of them once the host holds the cache).
+        for (const name in out) {
+          const to = pastNameOf(name);
+          if (name !== 'logits' && !(to && past[to] === out[name])) out[name].dispose?.();
         }
       }
-      for (const name in past) past[name].dispose?.();
-      past = present;
       let next: number;
       try {
         next = o.pick(lastRow(out.logits), history);
@@ -102,9 +134,9 @@ export async function decodeLoop(session: OrtSession, tensor: MakeTensor, o: Loo
       if (o.between && ids.length < o.maxNewTokens) await o.between();
     }
   } finally {
-    for (const name in past) past[name].dispose?.();
+    if (!host) for (const name in past) past[name].dispose?.();
   }
-  return { ids, kvLocation };
+  return { ids, kvLocation, kvPath: host ? 'host' : 'present' };
 }
 
 /** Hugging Face's repetition penalty, in place: divide positive logits, multiply negative ones. */

@@ -210,9 +210,10 @@ export class Runner {
     const t0 = now();
     let ids: number[];
     let kvLocation: string;
+    let kvPath: 'host' | 'present';
     let firstTokenAt: number | undefined;
     try {
-      ({ ids, kvLocation } = await decodeLoop(session, ortTensor(), {
+      ({ ids, kvLocation, kvPath } = await decodeLoop(session, ortTensor(), {
         promptIds,
         maxNewTokens: fit.maxNewTokens,
         stopIds: this.#stopIds(),
@@ -252,6 +253,7 @@ export class Runner {
         decodeTokensPerS: decodeMs > 0 ? (ids.length - 1) / (decodeMs / 1000) : 0,
         tokenMs,
         kvLocation,
+        kvPath,
         startedAt,
         ...(firstTokenAt !== undefined ? { firstTokenAt } : {}),
       },

@@ -47,6 +47,11 @@ export interface Timings {
   /** Where the KV cache stayed between decode steps: 'cpu', or 'gpu-buffer' (kept on the WebGPU device). */
   kvLocation?: string;
   /**
+   * 'host' when the decode steps fetched only the new keys and values and the cache was held in
+   * the runner's buffers (graphs with new_key_values.* outputs, on the CPU); 'present' otherwise.
+   */
+  kvPath?: 'host' | 'present';
+  /**
    * Wall-clock marks (ms since the epoch, comparable across threads): generate() called, and the
    * first new token picked. The page's time-to-first-token stages read them.
    */
