@@ -48,7 +48,8 @@ configureBrowserTransformers();
 // it, as it comes first), or else at most every 8 ms (next-task.ts).
 const every8ms = atMostEvery(8, nextTask);
 let waiting: { posted: Int32Array; between: () => Promise<void> } | undefined;
-function between(): Promise<void> {
+async function between(): Promise<void> {
+  if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
   const posted = mailbox();
   if (!posted) return every8ms();
   if (waiting?.posted !== posted)
@@ -68,6 +69,8 @@ let generation: Promise<unknown> | undefined;
 let comparing: Promise<unknown> | undefined;
 /** Test hook (src/browser/test-hooks.ts): a call that never answers, as a stuck session would. */
 let hang: ColumnHang | null = null;
+/** Test hook: ms to wait after each token. */
+let paceMs = 0;
 const never = () => new Promise<never>(() => {});
 
 export const api = {
@@ -161,6 +164,10 @@ export const api = {
 
   hang(what: ColumnHang | null): void {
     hang = what;
+  },
+
+  pace(ms: number): void {
+    paceMs = ms;
   },
 
   floor(prompt: string, newTokens: number, runs = 3): Promise<FloorMeasurement> {

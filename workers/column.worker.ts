@@ -43,6 +43,7 @@ const api: ColumnApi = {
   mailbox: setMailbox,
   cancelLoad: later('cancelLoad'),
   hang: later('hang'),
+  pace: later('pace'),
   floor: later('floor'),
   compareTokens: later('compareTokens'),
   logits: later('logits'),

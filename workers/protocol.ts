@@ -88,6 +88,8 @@ export interface ColumnApi {
    * never answers and ignores cancel(), as a stuck session would; null turns it off.
    */
   hang(what: ColumnHang | null): void;
+  /** Test hook (src/browser/test-hooks.ts): wait `ms` after each token from now on (0: none). */
+  pace(ms: number): void;
   /**
    * The speed floor on this column's own session: greedy generation as the playground runs it
    * (streaming callback included) against a raw ONNX Runtime loop over the same prompt for as many

@@ -5,7 +5,7 @@
 import type { Remote } from 'comlink';
 import type { ColumnApi, ColumnHang } from '../../workers/protocol';
 import { QuantlabError, toErrorInfo, type ErrorInfo } from '../lib/errors';
-import { testHooks } from './test-hooks';
+import { hookMs, testHooks } from './test-hooks';
 import type { WorkerHandle } from './workers';
 
 /** Starts a column worker (src/browser/workers.ts in the page, a fake in unit tests). */
@@ -17,6 +17,8 @@ export class ColumnClient {
   #pending = new Set<(e: ErrorInfo) => void>();
   /** The test hook the current worker has (src/browser/test-hooks.ts). */
   #hang: ColumnHang | null = null;
+  /** The token pace the current worker has (test hook). */
+  #pace = 0;
 
   /**
    * `onDiscard` runs on every terminate(), a crash's included: what the worker had loaded is gone.
@@ -43,6 +45,11 @@ export class ColumnClient {
       this.#hang = hang;
       void h.api.hang(hang);
     }
+    const pace = hookMs(testHooks().tokenMs, 0);
+    if (pace !== this.#pace) {
+      this.#pace = pace;
+      void h.api.pace(pace);
+    }
     return new Promise<T>((resolve, reject) => {
       const fail = (e: ErrorInfo) => {
         this.#pending.delete(fail);
@@ -63,6 +70,7 @@ export class ColumnClient {
     const h = this.start();
     this.#handle = h;
     this.#hang = null;
+    this.#pace = 0;
     // A dead worker answers nothing: its calls fail with the reason, and the next call starts another.
     h.onCrash((message) => {
       if (this.#handle !== h) return;

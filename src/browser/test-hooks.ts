@@ -1,6 +1,6 @@
 // Hooks the browser tests set on the built page through `window.quantlabTest` (page.evaluate), to
 // reach states a healthy machine never shows: a column worker whose load or generation never
-// answers, and watchdog and Stop timeouts short enough for a test. Nothing in the app sets them;
+// answers, one that writes slowly, and watchdog and Stop timeouts short enough for a test. Nothing in the app sets them;
 // only script running in the page can, and such script can do anything to the page already. A
 // hang is ended by the watchdog (src/state/column.svelte.ts) like a real one.
 import type { ColumnHang } from '../../workers/protocol';
@@ -12,6 +12,11 @@ export interface TestHooks {
   watchdogMs?: number;
   /** Replaces how long Stop waits for a worker before terminating it, in ms. */
   stopMs?: number;
+  /**
+   * Column workers wait this long after each token (ColumnApi.pace), in ms: a model slow enough
+   * that a test can act while a run streams (here the built-in model writes 64 tokens in ~25 ms).
+   */
+  tokenMs?: number;
 }
 
 declare global {

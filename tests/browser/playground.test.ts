@@ -150,7 +150,10 @@ describe('the playground page', () => {
       });
     });
     // Start a greedy run and move the slider while it streams: an input event on the range input,
-    // sent from the page as soon as the fp32 column shows its fifth token, so the run is surely cut short.
+    // sent from the page as soon as the fp32 column shows its fifth token, so the run is surely cut
+    // short. The workers wait 15 ms a token (test hook): unpaced, the built-in model writes its 64
+    // tokens in ~25 ms here, faster than the page can answer.
+    await page.evaluate(() => (window.quantlabTest = { tokenMs: 15 }));
     await page.evaluate((greedyGen) => {
       const el = document.querySelector('article.column[data-variant="model"]')!;
       const slider = document.querySelector<HTMLInputElement>('#temperature')!;
@@ -172,6 +175,7 @@ describe('the playground page', () => {
     expect(await page.locator('#temperature').inputValue()).toBe('0.9');
     const gen = await waitDone(page, 'model', before + 1);
     for (const stem of QUANTIZED_STEMS) expect(await waitDone(page, stem, before + 1)).toBe(gen);
+    await page.evaluate(() => (window.quantlabTest = undefined));
     sampledText = await outputOf(page, 'model');
     console.log(
       `[playground] slider moved after ${shownWhenMoved} tokens of the greedy run; regenerated as generation ${gen}`,

@@ -255,6 +255,7 @@ export class FakeColumnWorker {
     bosId: async () => undefined,
     dispose: async () => {},
     mailbox: async () => {},
+    pace: async () => {},
   } satisfies ColumnApi;
 
   /** Ends the run in flight as a real worker does on cancel: a generation keeps what it streamed. */
