@@ -53,6 +53,10 @@ export function checkRow(row: Record<string, unknown>, runtime: string, newToken
   expect(n.peak_memory_with_floor_bytes, where).toBeGreaterThanOrEqual(n.peak_memory_bytes);
   expect(n.generated_tokens, where).toBe(newTokens);
   expect(row.same_ids, `${where}: the floor's greedy ids differ from the runner's`).toBe(true);
+  // Imported graphs return new_key_values.*: both sides hold the cache themselves, except a
+  // WebGPU column, whose cache stays on the device (present.* fed back as GPU buffers).
+  expect(row.kv_path, where).toBe(runtime === 'browser-webgpu' ? 'present' : 'host');
+  expect(row.floor_kv_path, where).toBe('host');
   // Quartiles of the decode speeds, and (one run, under the five an interval needs) no ratio interval.
   for (const k of ['decode_iqr', 'floor_decode_iqr']) expect(n[k], `${where} ${k}`).toBeGreaterThanOrEqual(0);
   expect([row.ratio_ci_low, row.ratio_ci_high], where).toEqual([null, null]);

@@ -286,6 +286,9 @@ describe('benchRow', () => {
       step_ratio: null,
       step_ratio_ci_low: null,
       step_ratio_ci_high: null,
+      // The runner's runs did not say how they kept the cache; the floor's all held it.
+      kv_path: null,
+      floor_kv_path: 'host',
       peak_memory_bytes: 1000,
       peak_memory_with_floor_bytes: 1500,
       generated_tokens: 2,
@@ -301,6 +304,16 @@ describe('benchRow', () => {
       { runnerBytes: 1, allBytes: 1 },
     );
     expect(differs.same_ids).toBe(false);
+    // Runs that kept the cache one way and the other: 'mixed'; all alike: that way.
+    const paths = (...p: ('host' | 'present')[]) =>
+      benchRow(
+        'q4',
+        'node',
+        { ...m, runner: m.runner.map((r, i) => ({ ...r, kvPath: p[i] })) },
+        { runnerBytes: 1, allBytes: 1 },
+      ).kv_path;
+    expect(paths('host', 'present', 'host')).toBe('mixed');
+    expect(paths('present', 'present', 'present')).toBe('present');
   });
 
   it('takes the median step and the median longest step over runs, and prints them', () => {
@@ -330,7 +343,7 @@ describe('benchRow', () => {
     expect(row.step_ratio).toBeCloseTo(0.95 / 1.1, 12);
     expect([row.step_ratio_ci_low, row.step_ratio_ci_high]).toEqual([null, null]);
     expect(benchRowExtras([row])).toContain(
-      'fp32 browser-wasm: decode step 1.100 ms median (floor 0.950; step ratio 0.864), longest step a run 40.0 ms median (floor 1.0)',
+      'fp32 browser-wasm: decode step 1.100 ms median (floor 0.950; step ratio 0.864), longest step a run 40.0 ms median (floor 1.0); KV cache ? (floor host)',
     );
     // A floor run without step times: no figures for that side.
     const partial = benchRow(

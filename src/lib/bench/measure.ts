@@ -47,6 +47,8 @@ export interface RunnerRun {
   decodeTokensPerS: number;
   /** Wall time of each decode step after the first token, in ms (absent: not recorded). */
   stepMs?: number[];
+  /** How the decode steps kept the KV cache (GenerateTimings.kvPath; absent: not reported). */
+  kvPath?: 'host' | 'present';
 }
 
 /** The RunnerRun a generation's result reports (the runner's own timings). */
@@ -59,6 +61,7 @@ export function runnerRunOf(g: Pick<GenerateResult, 'promptIds' | 'ids' | 'timin
     prefillTokensPerS: t.prefillTokensPerS,
     decodeTokensPerS: t.decodeTokensPerS,
     stepMs: t.tokenMs,
+    ...(t.kvPath ? { kvPath: t.kvPath } : {}),
   };
 }
 

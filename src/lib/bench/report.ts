@@ -67,6 +67,13 @@ export interface BenchRow {
   step_ratio_ci_low: number | null;
   step_ratio_ci_high: number | null;
   /** Peak memory while the runner alone was loaded and generated (before the floor's session existed). */
+  /**
+   * How each side's decode steps kept the KV cache over its runs: 'host' (only new_key_values.*
+   * fetched, the cache in the loop's buffers), 'present' (present.* fed back), 'mixed', or null
+   * when the runs did not say.
+   */
+  kv_path: KvPathFigure;
+  floor_kv_path: KvPathFigure;
   peak_memory_bytes: number;
   /** Peak memory over the whole measurement, runner and floor sessions both loaded. */
   peak_memory_with_floor_bytes: number;
@@ -160,6 +167,15 @@ export interface Peaks {
   allBytes: number;
 }
 
+export type KvPathFigure = 'host' | 'present' | 'mixed' | null;
+
+/** The runs' one KV path, 'mixed' when they differ, null when any run did not say. */
+function kvPathOf(runs: readonly { kvPath?: 'host' | 'present' }[]): KvPathFigure {
+  const paths = new Set(runs.map((r) => r.kvPath ?? null));
+  if (paths.has(null) || paths.size === 0) return null;
+  return paths.size === 1 ? [...paths][0] : 'mixed';
+}
+
 const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
@@ -221,6 +237,8 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
     step_ratio: steps.step !== null && floorSteps.step !== null ? floorSteps.step / steps.step : null,
     step_ratio_ci_low: stepCi?.low ?? null,
     step_ratio_ci_high: stepCi?.high ?? null,
+    kv_path: kvPathOf(m.runner),
+    floor_kv_path: kvPathOf(m.floor),
     peak_memory_bytes: peaks.runnerBytes,
     peak_memory_with_floor_bytes: peaks.allBytes,
     generated_tokens: Math.min(...m.runner.map((r) => r.ids.length)),
@@ -426,7 +444,7 @@ export function benchRowExtras(rows: readonly BenchRow[]): string[] {
         x.step_ratio_ci_low !== null && x.step_ratio_ci_high !== null
           ? ` [${num(x.step_ratio_ci_low, 3)}-${num(x.step_ratio_ci_high, 3)}]`
           : ''
-      }), longest step a run ${num(x.longest_step_ms ?? NaN, 1)} ms median (floor ${num(x.floor_longest_step_ms ?? NaN, 1)})`,
+      }), longest step a run ${num(x.longest_step_ms ?? NaN, 1)} ms median (floor ${num(x.floor_longest_step_ms ?? NaN, 1)}); KV cache ${x.kv_path ?? '?'} (floor ${x.floor_kv_path ?? '?'})`,
     );
   }
   for (const x of rows) {
