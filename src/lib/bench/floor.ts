@@ -1,7 +1,7 @@
 // The speed floor: the smallest greedy decode loop written directly against an ONNX Runtime
 // session (same files, KV cache fed back, argmax of the last row only; where the graph returns
-// new_key_values.*, the cache held in buffers of its own after the prefill, as the runner does). The playground's runner
-// is measured against it: ratio = runner decode tokens/s / floor decode tokens/s.
+// new_key_values.*, the cache held in buffers of its own after the prefill, as the runner does).
+// The playground's runner is measured against it: ratio = runner decode tokens/s / floor decode tokens/s.
 
 import {
   HostKvCache,
