@@ -6,7 +6,7 @@
 // from opening the page to its first token: --first-token), printing the tables and
 // writing each report to .cache/bench/results-<model>.json.
 // Run: npm run bench [-- --models aidreams260K,smollm2-135m --runtimes node,browser-wasm --runs 5 --min-time 30
-//      --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --no-first-token --rebuild
+//      --max-time 240 --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --no-first-token --rebuild
 //      --threads N --no-stream (browser-wasm levers, see quantlab bench --help)]
 import { existsSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     dtypes: { type: 'string', default: 'fp32,fp16,q8,q4,bnb4' },
     runs: { type: 'string', default: '5' },
     'min-time': { type: 'string', default: '30' },
+    // Then on until each ratio's 95 % interval is within ±5 %, for at most this long a precision.
+    'max-time': { type: 'string', default: '240' },
     // Default: 128, or what fits with --new-tokens in a model's positions (aidreams260K has 128).
     'prompt-tokens': { type: 'string' },
     'new-tokens': { type: 'string', default: '64' },
@@ -115,6 +117,8 @@ for (const name of models) {
     values.runs!,
     '--min-time',
     values['min-time']!,
+    '--max-time',
+    values['max-time']!,
     '--prompt-tokens',
     values['prompt-tokens'] ?? String(Math.min(128, (POSITIONS[name] ?? Infinity) + 1 - Number(values['new-tokens']))),
     '--new-tokens',

@@ -21,6 +21,7 @@ import {
   type BenchMachine,
   type BenchRow,
   type ConcurrencyResult,
+  settleOf,
 } from '../lib/bench/report';
 import type { GenerateParams, Outcome } from '../lib/runner/types';
 import { launchChromium, serveStatic, type BrowserSession, type StaticServer } from './browser';
@@ -186,6 +187,7 @@ export async function browserBench(
           },
           c.runs,
           c.minMs,
+          settleOf(c),
         );
         const row0 = benchRow(dtype, runtime, m, { runnerBytes: runnerPeak, allBytes: sampler.peak });
         if (adapter) Object.assign(row0, adapterFields(adapter));

@@ -29,6 +29,7 @@ import {
   type BenchReport,
   type BenchRow,
   type ConcurrencyResult,
+  settleOf,
 } from '../lib/bench/report';
 import { Runner } from '../lib/runner/runner';
 import type { GenerateParams } from '../lib/runner/types';
@@ -93,6 +94,8 @@ export async function nodeBench(c: BenchCase, log?: (line: string) => void): Pro
       String(c.runs),
       '--min-time',
       String(c.minMs / 1000),
+      '--max-time',
+      String((c.maxMs ?? 0) / 1000),
       '--prompt-tokens',
       String(c.promptTokens),
       '--new-tokens',
@@ -163,6 +166,7 @@ async function nodeBenchHere(c: BenchCase, log?: (line: string) => void): Promis
           },
           c.runs,
           c.minMs,
+          settleOf(c),
         );
         rows.push(benchRow(dtype, 'node', m, { runnerBytes: runnerPeak, allBytes: sampler.peak }));
         log?.(

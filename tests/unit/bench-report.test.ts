@@ -18,10 +18,12 @@ import {
   concurrencyResult,
   formatBenchTable,
   ratioHalfWidth,
+  ratioSettled,
   ratioWarnings,
+  settleOf,
   type BenchReport,
 } from '../../src/lib/bench/report';
-import { bootstrapRatioOfMedians, median, minMax, quantile, quartiles, runsFor } from '../../src/lib/bench/stats';
+import { bootstrapPairedRatio, median, minMax, quantile, quartiles, runsFor } from '../../src/lib/bench/stats';
 import { createRng } from '../../src/lib/sampling/rng';
 import { QuantlabError } from '../../src/lib/errors';
 
@@ -127,7 +129,7 @@ describe('quartiles and the bootstrap interval of a ratio', () => {
     // Pairs (100, 100) and (120, 100). A resample holds pair 1 twice (ratio 1.0, p = 1/4), pair 2
     // twice (1.2, p = 1/4) or one of each (median 110 / 100 = 1.1): the central 95 % of 2,000 draws
     // runs from 1.0 to 1.2, and the ratio as measured is 110 / 100.
-    const ci = bootstrapRatioOfMedians([100, 120], [100, 100], createRng(1), 2000);
+    const ci = bootstrapPairedRatio([100, 120], [100, 100], createRng(1), 2000);
     expect(ci.ratio).toBeCloseTo(1.1, 12);
     expect(ci.low).toBeCloseTo(1.0, 12);
     expect(ci.high).toBeCloseTo(1.2, 12);
@@ -135,7 +137,7 @@ describe('quartiles and the bootstrap interval of a ratio', () => {
 
   it('gives a zero-width interval when every pair has the same ratio, however noisy the runs', () => {
     const b = [50, 400, 90, 700, 120, 60];
-    const ci = bootstrapRatioOfMedians(
+    const ci = bootstrapPairedRatio(
       b.map((x) => 0.9 * x),
       b,
       createRng(3),
@@ -144,15 +146,31 @@ describe('quartiles and the bootstrap interval of a ratio', () => {
     expect(ci.low).toBeCloseTo(0.9, 12);
     expect(ci.high).toBeCloseTo(0.9, 12);
     // Unpaired drift (the same values, pairs shuffled) widens it.
-    const shuffled = bootstrapRatioOfMedians([90 * 0.9, 45, 630, 108, 360, 54], b, createRng(3), 500);
+    const shuffled = bootstrapPairedRatio([90 * 0.9, 45, 630, 108, 360, 54], b, createRng(3), 500);
     expect(shuffled.high - shuffled.low).toBeGreaterThan(0.1);
-    expect(() => bootstrapRatioOfMedians([1], [1, 2], createRng(1))).toThrow(/pairs/);
+    expect(() => bootstrapPairedRatio([1], [1, 2], createRng(1))).toThrow(/pairs/);
   });
 
   it('is repeatable for a seed', () => {
     const a = [10, 12, 9, 14, 11, 13];
     const b = [11, 11, 10, 12, 12, 14];
-    expect(bootstrapRatioOfMedians(a, b, createRng(7))).toEqual(bootstrapRatioOfMedians(a, b, createRng(7)));
+    expect(bootstrapPairedRatio(a, b, createRng(7))).toEqual(bootstrapPairedRatio(a, b, createRng(7)));
+  });
+
+  it("takes the median of the pairs' own ratios, so a speed change between pairs divides out", () => {
+    // Pair ratios 100/125 = 0.8, 200/160 = 1.25, 300/600 = 0.5: their median is 0.8, while the
+    // medians' ratio, 200 / 160, is 1.25 (the pairs ran at different machine speeds).
+    expect(bootstrapPairedRatio([100, 200, 300], [125, 160, 600], createRng(1), 10).ratio).toBeCloseTo(0.8, 12);
+    // A machine at 1x, 2x, 3x ... 8x speed: every pair 0.95, the interval 0.95 exactly; the
+    // medians of either side alone move with the speed and say nothing of it.
+    const b = [1, 2, 3, 4, 5, 6, 7, 8].map((k) => 40 * k);
+    const ci = bootstrapPairedRatio(
+      b.map((x) => 0.95 * x),
+      b,
+      createRng(5),
+      500,
+    );
+    expect([ci.ratio, ci.low, ci.high].map((x) => x.toFixed(12))).toEqual(Array(3).fill((0.95).toFixed(12)));
   });
 
   it('estimates the runs that narrow an interval as 1 / sqrt(runs)', () => {
@@ -236,6 +254,82 @@ describe('measureInterleaved', () => {
     }
   });
 
+  it('under a Settle, goes on until the runs are settled or maxMs has passed, asking each tenth more rounds', async () => {
+    let clock = 1000;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      const sides = {
+        loadRunner: async () => 1,
+        runRunner: async () => ((clock += 10), runnerRun([1, 2], 10)),
+        loadFloor: async () => 1,
+        runFloor: async () => ((clock += 10), floorRun([1, 2], 10)),
+      };
+      const asked: number[] = [];
+      const settledFrom = (n: number) => ({
+        maxMs: 60_000,
+        settled: (runner: readonly RunnerRun[]) => (asked.push(runner.length), runner.length >= n),
+      });
+      // 5 runs, then asked at 5, 6 (ceil 5.5), 7, 8, 9, 10, 11, 13 (ceil 12.1): settled at 13.
+      expect((await measureInterleaved(sides, 5, 0, settledFrom(12))).runner).toHaveLength(13);
+      expect(asked).toEqual([5, 6, 7, 8, 9, 10, 11, 13]);
+      // Settled at once: no round past --runs.
+      asked.length = 0;
+      expect((await measureInterleaved(sides, 5, 0, settledFrom(0))).runner).toHaveLength(5);
+      expect(asked).toEqual([5]);
+      // Never settled: rounds of 20 ms stop once 300 ms have passed (15 rounds), --runs first.
+      const never = { maxMs: 300, settled: () => false };
+      expect((await measureInterleaved(sides, 5, 0, never)).runner).toHaveLength(15);
+      expect((await measureInterleaved(sides, 20, 0, never)).runner).toHaveLength(20);
+      // A clock that never moves: MAX_ROUNDS ends it.
+      clock = 1000;
+      const frozen = {
+        ...sides,
+        runRunner: async () => runnerRun([1, 2], 10),
+        runFloor: async () => floorRun([1, 2], 10),
+      };
+      expect((await measureInterleaved(frozen, 5, 0, never)).runner).toHaveLength(MAX_ROUNDS);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it("settles a case's decode ratio once its interval is within ±5 %", () => {
+    const b = [100, 200, 300, 400, 500, 600];
+    // Every pair 0.9: settled from five pairs on, not with four.
+    expect(
+      ratioSettled(
+        b.map((x) => 0.9 * x),
+        b,
+      ),
+    ).toBe(true);
+    expect(
+      ratioSettled(
+        b.slice(0, 4).map((x) => 0.9 * x),
+        b.slice(0, 4),
+      ),
+    ).toBe(false);
+    // Pairs 0.8 and 1.2 in turn: the interval spans them, far wider than ±5 %.
+    expect(
+      ratioSettled(
+        b.map((x, i) => (i % 2 ? 1.2 : 0.8) * x),
+        b,
+      ),
+    ).toBe(false);
+    // settleOf: nothing without --max-time; with it, the decode tokens/s of each side.
+    expect(settleOf({ maxMs: 0 })).toBeUndefined();
+    const s = settleOf({ maxMs: 5000 })!;
+    expect(s.maxMs).toBe(5000);
+    const runs = (k: number) => b.map((x) => runnerRun([1, 2], k * x));
+    const floors = b.map((x) => floorRun([1, 2], x));
+    expect(s.settled(runs(0.97), floors)).toBe(true);
+    expect(
+      s.settled(
+        runs(0.97).map((r, i) => (i % 2 ? { ...r, decodeTokensPerS: 2 * r.decodeTokensPerS } : r)),
+        floors,
+      ),
+    ).toBe(false);
+  });
+
   it('refuses a run that ended before a second token', async () => {
     const sides = {
       loadRunner: async () => 1,
@@ -275,7 +369,9 @@ describe('benchRow', () => {
       floor_load_ms: 80,
       decode_iqr: 15, // sorted 90 100 120: q1 95, q3 110
       floor_decode_iqr: 12.5, // sorted 100 110 125: q1 105, q3 117.5
-      ratio: 100 / 110,
+      // Rounds 90/110, 100/125, 120/100: their median 0.818; the medians' ratio 100/110 beside it.
+      ratio: 90 / 110,
+      ratio_of_medians: 100 / 110,
       ratio_ci_low: null, // 3 runs: under RATIO_CI_MIN_RUNS
       ratio_ci_high: null,
       // No step times recorded (runner) or none in a run (floor): no step figures.
@@ -339,11 +435,12 @@ describe('benchRow', () => {
     // Floor medians 1, 0.95, 0.9 -> 0.95; longest 1, 3, 1 -> 1.
     expect(row.floor_step_ms).toBeCloseTo(0.95, 12);
     expect(row.floor_longest_step_ms).toBe(1);
-    // Step ratio: floor 0.95 ms over runner 1.1 ms; 3 runs give no interval.
-    expect(row.step_ratio).toBeCloseTo(0.95 / 1.1, 12);
+    // Step ratio: each round's floor step over its runner step, 1/1, 0.95/1.2 and 0.9/1.1, median
+    // 0.9/1.1 (not the medians' 0.95/1.1); 3 runs give no interval.
+    expect(row.step_ratio).toBeCloseTo(0.9 / 1.1, 12);
     expect([row.step_ratio_ci_low, row.step_ratio_ci_high]).toEqual([null, null]);
     expect(benchRowExtras([row])).toContain(
-      'fp32 browser-wasm: decode step 1.100 ms median (floor 0.950; step ratio 0.864), longest step a run 40.0 ms median (floor 1.0); KV cache ? (floor host)',
+      'fp32 browser-wasm: decode step 1.100 ms median (floor 0.950; step ratio 0.818), longest step a run 40.0 ms median (floor 1.0); KV cache ? (floor host)',
     );
     // A floor run without step times: no figures for that side.
     const partial = benchRow(
@@ -393,7 +490,7 @@ describe('benchRow', () => {
 });
 
 describe('the ratio interval in a row and its warnings', () => {
-  it('bootstraps the interval from five runs on, around the ratio of the medians', () => {
+  it("bootstraps the interval from five runs on, around the median of the rounds' ratios", () => {
     // Every runner run 0.9 of the floor run it was paired with: the interval is 0.9 exactly.
     const decode = [100, 300, 150, 250, 200];
     const m = {

@@ -73,6 +73,49 @@ describe('quantlab bench (node)', () => {
     );
   }, 120_000);
 
+  it('measures past --runs under --max-time until the ratio has an interval within ±5 %', async () => {
+    const r = await runCli([
+      'bench',
+      dir,
+      '--dtypes',
+      'q4',
+      '--runs',
+      '2',
+      '--max-time',
+      '2',
+      '--new-tokens',
+      '4',
+      '--prompt-tokens',
+      '8',
+      '--json',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.max_time_s).toBe(2);
+    // An interval needs five rounds: two --runs are not enough to stop on, whatever the machine.
+    const row = report.results[0];
+    expect(row.runs).toBeGreaterThanOrEqual(5);
+    expect(row.ratio_ci_low).not.toBeNull();
+    // The table says the rule.
+    const table = await runCli([
+      'bench',
+      dir,
+      '--dtypes',
+      'q4',
+      '--runs',
+      '2',
+      '--max-time',
+      '0.5',
+      '--new-tokens',
+      '4',
+      '--prompt-tokens',
+      '8',
+    ]);
+    expect(table.out.split('\n')[0]).toContain(
+      "median of 2 run(s), then more until the ratio's interval was within ±5 % (at most 0.5 s per precision)",
+    );
+  }, 120_000);
+
   it('refuses an unknown dtype, a missing variant file, out-of-range numbers and an unknown runtime', async () => {
     const bad = async (args: string[], ...patterns: RegExp[]) => {
       const r = await runCli(['bench', ...args]);
@@ -86,6 +129,7 @@ describe('quantlab bench (node)', () => {
     await bad([dir, '--runs', '1001'], /--runs must be at most 1000/);
     await bad([dir, '--min-time=-1'], /--min-time must be a number of seconds from 0 to 3600 \(got "-1"\)/);
     await bad([dir, '--min-time', 'NaN'], /--min-time must be a number of seconds/);
+    await bad([dir, '--max-time=-2'], /--max-time must be a number of seconds from 0 to 3600 \(got "-2"\)/);
     await bad([dir, '--new-tokens', '1'], /--new-tokens must be a whole number >= 2/);
     await bad([dir, '--prompt-tokens', 'x'], /--prompt-tokens must be a whole number >= 1/);
     await bad([dir, '--runtimes', 'node,gpu'], /Unknown runtime "gpu"/, /node and\/or browser-wasm/);

@@ -41,6 +41,8 @@ const HELP = `quantlab bench <dir> [options]
   --min-time S        and more runs until they have taken S seconds per precision (default 0, at
                       most ${MAX_ROUNDS} runs): a tiny model's run lasts milliseconds, and five of
                       them are mostly noise
+  --max-time S        then more runs until the ratio's 95 % interval is within ±5 %, up to S
+                      seconds per precision in all (default 0: no more)
   --prompt-tokens N   prompt length in tokens, BOS included (default 128)
   --new-tokens N      greedy new tokens per run, at least 2 (default 64)
   --first-token       also time the playground from navigation to the first token written in its
@@ -71,6 +73,7 @@ const HELP = `quantlab bench <dir> [options]
   --json              print one JSON object: {model, runs, prompt_tokens, new_tokens, results:
                       [{dtype, runtime, runs, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
                       decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
+                      ratio_of_medians,
                       peak_memory_bytes, decode_iqr, ratio_ci_low, ratio_ci_high, step_ms,
                       step_ratio (floor step / runner step, pauses left out) with step_ratio_ci_*,
                       decode_runs and floor_decode_runs (each run, in order), ...}],
@@ -82,9 +85,9 @@ const HELP = `quantlab bench <dir> [options]
                       threads, spinning}}}
   --out FILE          also write that JSON object to FILE
 Speed figures depend on what else the machine runs: runner and floor runs alternate (ABBA) so both
-feel the same load. ratio = median runner decode tokens/s / median floor decode tokens/s, with a 95 %
-bootstrap interval over the paired runs; a warning says when it is wider than ±5 % and how many runs
-would narrow it.`;
+feel the same load. ratio = runner decode tokens/s / floor decode tokens/s of each round (a runner
+run and the floor run beside it), median over rounds, with a 95 % bootstrap interval over the rounds;
+a warning says when it is wider than ±5 % and how many runs would narrow it.`;
 
 /** Columns of the concurrency measurement. */
 const CONCURRENT_COLUMNS = 4;
@@ -112,6 +115,7 @@ const FLAGS = {
   runtimes: { type: 'list', default: ['node'] },
   runs: { type: 'int', min: 1, max: MAX_ROUNDS, default: 5 },
   'min-time': { type: 'number', min: 0, max: MAX_MIN_TIME_S, unit: 'seconds', default: 0 },
+  'max-time': { type: 'number', min: 0, max: MAX_MIN_TIME_S, unit: 'seconds', default: 0 },
   'prompt-tokens': { type: 'int', min: 1, max: MAX_TOKENS, default: 128 },
   'new-tokens': { type: 'int', min: 2, max: MAX_TOKENS, default: 64 },
   concurrency: { type: 'boolean' },
@@ -170,7 +174,16 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
   const log = (line: string) => {
     if (!v.json) console.error(line);
   };
-  const bench: BenchCase = { dir, dtypes, stems, runs, minMs: minTimeS * 1000, promptTokens, newTokens };
+  const bench: BenchCase = {
+    dir,
+    dtypes,
+    stems,
+    runs,
+    minMs: minTimeS * 1000,
+    maxMs: v['max-time'] * 1000,
+    promptTokens,
+    newTokens,
+  };
   const columns = Array.from({ length: CONCURRENT_COLUMNS }, (_, i) => i % dtypes.length);
   const concurrent: BenchCase = {
     ...bench,
@@ -182,6 +195,7 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
     model: dirArg,
     runs,
     min_time_s: minTimeS,
+    ...(v['max-time'] > 0 ? { max_time_s: v['max-time'] } : {}),
     prompt_tokens: promptTokens,
     new_tokens: newTokens,
     results,

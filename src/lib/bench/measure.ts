@@ -18,6 +18,11 @@ export interface BenchCase {
    * MAX_ROUNDS: a tiny model's run lasts milliseconds, and a few of them say little.
    */
   minMs: number;
+  /**
+   * Then keep measuring until the runs pin the ratio down (see `Settle`), up to this long (ms)
+   * in all; 0 or absent: stop after `runs` and `minMs`.
+   */
+  maxMs?: number;
   promptTokens: number;
   newTokens: number;
 }
@@ -30,6 +35,17 @@ export const MAX_ROUNDS = 1000;
 /** Whether another measured round is due: fewer than `runs` so far, or less than `minMs` spent. */
 function another(done: number, runs: number, minMs: number, startMs: number): boolean {
   return done < runs || (done < MAX_ROUNDS && performance.now() - startMs < minMs);
+}
+
+/**
+ * The sequential part of a measurement: after `runs` and `minMs`, rounds go on while `settled`
+ * says the runs so far do not yet pin the figure down, until `maxMs` have passed in all (at most
+ * MAX_ROUNDS). `settled` is asked again each time the rounds have grown by a tenth (a bootstrap
+ * over hundreds of tiny-model rounds is not free).
+ */
+export interface Settle {
+  maxMs: number;
+  settled(runner: readonly RunnerRun[], floor: readonly FloorResult[]): boolean;
 }
 
 /** Greedy generation of exactly the prompt's text, no repetition penalty. */
@@ -90,9 +106,15 @@ export interface Measurement {
  * Loads the runner and warms it up (one generation), then loads the floor and warms it up, then
  * rounds of one runner generation and one floor loop on the same prompt ids, in alternating order
  * (runner-floor, floor-runner, runner-floor, ...: ABBA, so a drift in the machine's speed weighs on
- * both sides alike): `runs` rounds, more while they have taken less than `minMs` (at most MAX_ROUNDS).
+ * both sides alike): `runs` rounds, more while they have taken less than `minMs` (at most MAX_ROUNDS),
+ * then more under `settle` until it is satisfied or its time is up.
  */
-export async function measureInterleaved(sides: BenchSides, runs: number, minMs = 0): Promise<Measurement> {
+export async function measureInterleaved(
+  sides: BenchSides,
+  runs: number,
+  minMs = 0,
+  settle?: Settle,
+): Promise<Measurement> {
   if (!Number.isInteger(runs) || runs < 1)
     throw new QuantlabError('bad-argument', `runs must be a whole number >= 1 (got ${runs})`);
   const check = (r: RunnerRun): RunnerRun => {
@@ -114,7 +136,16 @@ export async function measureInterleaved(sides: BenchSides, runs: number, minMs 
   const floor: FloorResult[] = [];
   const start = performance.now();
   let last = warm;
-  while (another(runner.length, runs, minMs, start)) {
+  let askedAt = 0;
+  const due = (): boolean => {
+    const n = runner.length;
+    if (another(n, runs, minMs, start)) return true;
+    if (!settle || n >= MAX_ROUNDS || performance.now() - start >= settle.maxMs) return false;
+    if (n < Math.ceil(askedAt * 1.1)) return true;
+    askedAt = n;
+    return !settle.settled(runner, floor);
+  };
+  while (due()) {
     if (runner.length % 2 === 0) {
       const r = check(await sides.runRunner());
       floor.push(await sides.runFloor(r.promptIds, r.ids.length));

@@ -2,14 +2,14 @@
 // runs, the floor's figures beside them, their ratio), the concurrency summary, and the table the
 // CLI prints. JSON field names are snake_case with the unit in the name (decode_tokens_per_s, load_ms, ...).
 
-import type { ConcurrencyRound, Measurement } from './measure';
+import type { BenchCase, ConcurrencyRound, Measurement, Settle } from './measure';
 import type { FirstTokenResult } from './first-token';
 import { FIRST_TOKEN_STAGES } from '../page/first-token';
 import { createRng } from '../sampling/rng';
 import type { GpuAdapterInfo } from './webgpu';
 import type { FormsReport } from './forms';
 import type { ArrayBufferChurn } from './churn';
-import { bootstrapRatioOfMedians, median, minMax, quartiles, runsFor } from './stats';
+import { bootstrapPairedRatio, median, minMax, quartiles, runsFor } from './stats';
 
 export type BenchRuntime = 'node' | 'browser-wasm' | 'browser-webgpu';
 export const BENCH_RUNTIMES: readonly BenchRuntime[] = ['node', 'browser-wasm', 'browser-webgpu'];
@@ -37,11 +37,17 @@ export interface BenchRow {
   /** Interquartile range of the runner's and the floor's decode tokens/s. */
   decode_iqr: number;
   floor_decode_iqr: number;
-  /** Median runner decode tokens/s over median floor decode tokens/s. */
-  ratio: number;
   /**
-   * 95 % bootstrap confidence interval of the ratio (paired resampling of the rounds, seeded);
-   * null under RATIO_CI_MIN_RUNS runs, where resampling a handful of values says nothing.
+   * Runner decode tokens/s over the floor's, as a median over the rounds of each round's own ratio
+   * (its runner run over its floor run, back to back): a change in the machine's speed from one
+   * round to the next divides out.
+   */
+  ratio: number;
+  /** decode_tokens_per_s / floor_decode_tokens_per_s: the ratio of the two sides' medians. */
+  ratio_of_medians: number;
+  /**
+   * 95 % bootstrap confidence interval of the ratio (resampling whole rounds, seeded); null under
+   * RATIO_CI_MIN_RUNS runs, where resampling a handful of values says nothing.
    */
   ratio_ci_low: number | null;
   ratio_ci_high: number | null;
@@ -58,9 +64,9 @@ export interface BenchRow {
   longest_step_ms: number | null;
   floor_longest_step_ms: number | null;
   /**
-   * floor_step_ms / step_ms, the speed ratio of a token with pauses left out (1 = the runner's
-   * steps as quick as the floor's), and its 95 % bootstrap interval over the paired runs' median
-   * steps: where `ratio` is low and this is not, the runner loses its time to pauses (a collection,
+   * The speed ratio of a token with pauses left out (1 = the runner's steps as quick as the
+   * floor's): the median over rounds of the floor run's median step over the runner run's, and its
+   * 95 % bootstrap interval over the rounds: where `ratio` is low and this is not, the runner loses its time to pauses (a collection,
    * a thread off its core), not to its per-token work. null without step times or with too few runs.
    */
   step_ratio: number | null;
@@ -107,6 +113,42 @@ export const RATIO_CI_MIN_RUNS = 5;
 export const RATIO_CI_TARGET = 0.05;
 
 /**
+ * The paired ratio of a[i] over b[i] (bootstrapPairedRatio) and, from RATIO_CI_MIN_RUNS pairs on,
+ * its interval (`interval` false: fewer pairs, low and high mean nothing).
+ */
+function pairedRatio(
+  a: readonly number[],
+  b: readonly number[],
+): { ratio: number; low: number; high: number; interval: boolean } {
+  const interval = a.length >= RATIO_CI_MIN_RUNS;
+  const r = bootstrapPairedRatio(a, b, createRng(RATIO_CI_SEED), interval ? RATIO_CI_RESAMPLES : 1);
+  return { ratio: r.ratio, low: r.low, high: r.high, interval };
+}
+
+/**
+ * Whether paired runs (a[i] over b[i], as the row's `ratio`) already pin the ratio down: its
+ * interval is within ±RATIO_CI_TARGET. The benchmark's stopping rule under --max-time.
+ */
+export function ratioSettled(a: readonly number[], b: readonly number[]): boolean {
+  const r = pairedRatio(a, b);
+  if (!r.interval) return false;
+  return ratioHalfWidth({ ratio: r.ratio, ratio_ci_low: r.low, ratio_ci_high: r.high })! <= RATIO_CI_TARGET;
+}
+
+/** The stopping rule of a case with --max-time: until its decode ratio is settled (ratioSettled). */
+export function settleOf(c: Pick<BenchCase, 'maxMs'>): Settle | undefined {
+  if (!c.maxMs) return undefined;
+  return {
+    maxMs: c.maxMs,
+    settled: (runner, floor) =>
+      ratioSettled(
+        runner.map((r) => r.decodeTokensPerS),
+        floor.map((f) => f.decodeTokensPerS),
+      ),
+  };
+}
+
+/**
  * Relative half-width of a row's ratio interval: the larger distance of a bound from the ratio,
  * over the ratio; null when the row has no interval.
  */
@@ -130,7 +172,7 @@ export function ratioWarnings(rows: readonly BenchRow[]): string[] {
     } else if (h > RATIO_CI_TARGET) {
       out.push(
         `${r.dtype} ${r.runtime}: the ratio's 95 % interval ${r.ratio_ci_low!.toFixed(3)}-${r.ratio_ci_high!.toFixed(3)} is ±${(100 * h).toFixed(1)} %, ` +
-          `wider than ±${100 * RATIO_CI_TARGET} %; about ${runsFor(h, r.runs, RATIO_CI_TARGET)} runs (now ${r.runs}) would narrow it (raise --min-time or --runs)`,
+          `wider than ±${100 * RATIO_CI_TARGET} %; about ${runsFor(h, r.runs, RATIO_CI_TARGET)} runs (now ${r.runs}) would narrow it (raise --max-time, --min-time or --runs)`,
       );
     }
   }
@@ -200,15 +242,9 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
   const fd = minMax(floorDecode);
   const steps = stepFigures(m.runner);
   const floorSteps = stepFigures(m.floor);
-  const ci =
-    decode.length >= RATIO_CI_MIN_RUNS
-      ? bootstrapRatioOfMedians(decode, floorDecode, createRng(RATIO_CI_SEED), RATIO_CI_RESAMPLES)
-      : null;
+  const ci = pairedRatio(decode, floorDecode);
   // Steps are times: the floor's over the runner's is a speed ratio like `ratio`.
-  const stepCi =
-    steps.perRun && floorSteps.perRun && decode.length >= RATIO_CI_MIN_RUNS
-      ? bootstrapRatioOfMedians(floorSteps.perRun, steps.perRun, createRng(RATIO_CI_SEED), RATIO_CI_RESAMPLES)
-      : null;
+  const stepCi = steps.perRun && floorSteps.perRun ? pairedRatio(floorSteps.perRun, steps.perRun) : null;
   return {
     dtype,
     runtime,
@@ -227,16 +263,17 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
     floor_load_ms: m.floorLoadMs,
     decode_iqr: quartiles(decode).iqr,
     floor_decode_iqr: quartiles(floorDecode).iqr,
-    ratio: median(decode) / median(floorDecode),
-    ratio_ci_low: ci?.low ?? null,
-    ratio_ci_high: ci?.high ?? null,
+    ratio: ci.ratio,
+    ratio_of_medians: median(decode) / median(floorDecode),
+    ratio_ci_low: ci.interval ? ci.low : null,
+    ratio_ci_high: ci.interval ? ci.high : null,
     step_ms: steps.step,
     floor_step_ms: floorSteps.step,
     longest_step_ms: steps.longest,
     floor_longest_step_ms: floorSteps.longest,
-    step_ratio: steps.step !== null && floorSteps.step !== null ? floorSteps.step / steps.step : null,
-    step_ratio_ci_low: stepCi?.low ?? null,
-    step_ratio_ci_high: stepCi?.high ?? null,
+    step_ratio: stepCi?.ratio ?? null,
+    step_ratio_ci_low: stepCi?.interval ? stepCi.low : null,
+    step_ratio_ci_high: stepCi?.interval ? stepCi.high : null,
     kv_path: kvPathOf(m.runner),
     floor_kv_path: kvPathOf(m.floor),
     peak_memory_bytes: peaks.runnerBytes,
@@ -300,6 +337,11 @@ export interface BenchReport {
   runs: number;
   /** Each precision's measured rounds went on until they had taken this long (--min-time), 0 = off. */
   min_time_s: number;
+  /**
+   * Then on until each ratio's interval was within ±5 %, for at most this long a precision in all
+   * (--max-time); 0 or absent = off.
+   */
+  max_time_s?: number;
   prompt_tokens: number;
   new_tokens: number;
   results: BenchRow[];
@@ -376,7 +418,11 @@ export function formatBenchTable(r: BenchReport): string {
     ]);
   }
   const extras = benchRowExtras(r.results);
-  const runs = r.min_time_s > 0 ? `at least ${r.runs} run(s) and ${r.min_time_s} s per precision` : `${r.runs} run(s)`;
+  const settle = r.max_time_s
+    ? `, then more until the ratio's interval was within ±${100 * RATIO_CI_TARGET} % (at most ${r.max_time_s} s per precision)`
+    : '';
+  const runs =
+    (r.min_time_s > 0 ? `at least ${r.runs} run(s) and ${r.min_time_s} s per precision` : `${r.runs} run(s)`) + settle;
   const lines = r.results.length
     ? [
         `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${runs} after a warm-up; runner and floor interleaved (ABBA)`,
@@ -405,8 +451,8 @@ export function formatBenchTable(r: BenchReport): string {
   const churn = formatChurn(r.machine);
   if (churn) lines.push(churn);
   lines.push(
-    'ratio = median runner decode tok/s / median floor decode tok/s (floor: raw ONNX Runtime greedy loop on the same file); ' +
-      '95% CI: bootstrap interval of the ratio over the paired rounds. ' +
+    'ratio = runner decode tok/s / floor decode tok/s of each round (a runner run and the floor run beside it), median over rounds ' +
+      '(floor: raw ONNX Runtime greedy loop on the same file); 95% CI: bootstrap interval of the ratio over the rounds. ' +
       'peak = memory while the runner alone ran (node: process RSS; browser-wasm: RSS summed over the whole Chromium process tree, browser included).',
   );
   return lines.join('\n');

@@ -4,9 +4,7 @@
 /** The middle value; the mean of the two middle values for an even count. Throws on no values. */
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) throw new Error('median of no values');
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return sortedMedian(Float64Array.from(xs).sort());
 }
 
 /** Smallest and largest value. Throws on no values. */
@@ -21,11 +19,7 @@ export function minMax(xs: readonly number[]): { min: number; max: number } {
  */
 export function quantile(xs: readonly number[], p: number): number {
   if (xs.length === 0) throw new Error('quantile of no values');
-  const s = [...xs].sort((a, b) => a - b);
-  const at = Math.min(1, Math.max(0, p)) * (s.length - 1);
-  const lo = Math.floor(at);
-  const hi = Math.min(s.length - 1, lo + 1);
-  return s[lo] + (s[hi] - s[lo]) * (at - lo);
+  return sortedQuantile(Float64Array.from(xs).sort(), p);
 }
 
 /** First and third quartile and their distance (the interquartile range). */
@@ -36,7 +30,7 @@ export function quartiles(xs: readonly number[]): { q1: number; q3: number; iqr:
 }
 
 export interface RatioInterval {
-  /** median(a) / median(b) of the runs as measured. */
+  /** The median over pairs of a[i] / b[i], as measured. */
   ratio: number;
   /** Bounds of the central `level` share of the bootstrap ratios. */
   low: number;
@@ -46,11 +40,13 @@ export interface RatioInterval {
 }
 
 /**
- * A percentile bootstrap confidence interval of median(a) / median(b) for paired runs: a[i] and
- * b[i] ran back to back, so each resample draws whole pairs (with replacement) and whatever slowed
- * both sides of a pair stays in it. Seeded (`rng` gives uniform [0, 1)), so a report is repeatable.
+ * The ratio of paired runs and its percentile bootstrap confidence interval: a[i] and b[i] ran back
+ * to back, so the ratio is the median of the pairs' own ratios a[i] / b[i] (a change in the
+ * machine's speed between pairs divides out; in median(a) / median(b) it does not), and each
+ * resample draws whole pairs with replacement. Seeded (`rng` gives uniform [0, 1)), so a report is
+ * repeatable.
  */
-export function bootstrapRatioOfMedians(
+export function bootstrapPairedRatio(
   a: readonly number[],
   b: readonly number[],
   rng: () => number,
@@ -59,26 +55,36 @@ export function bootstrapRatioOfMedians(
 ): RatioInterval {
   if (a.length === 0 || a.length !== b.length) throw new Error('bootstrap needs pairs: two runs of the same length');
   const n = a.length;
+  const pairs = Float64Array.from(a, (x, i) => x / b[i]);
   const ratios = new Float64Array(resamples);
-  const ra = new Float64Array(n);
-  const rb = new Float64Array(n);
+  const draw = new Float64Array(n);
   for (let k = 0; k < resamples; k++) {
-    for (let i = 0; i < n; i++) {
-      const j = Math.min(n - 1, Math.floor(rng() * n));
-      ra[i] = a[j];
-      rb[i] = b[j];
-    }
-    ratios[k] = median(Array.from(ra)) / median(Array.from(rb));
+    for (let i = 0; i < n; i++) draw[i] = pairs[Math.min(n - 1, Math.floor(rng() * n))];
+    ratios[k] = sortedMedian(draw.sort());
   }
-  const sorted = Array.from(ratios);
+  ratios.sort();
   const tail = (1 - level) / 2;
   return {
-    ratio: median(a) / median(b),
-    low: quantile(sorted, tail),
-    high: quantile(sorted, 1 - tail),
+    ratio: sortedMedian(Float64Array.from(pairs).sort()),
+    low: sortedQuantile(ratios, tail),
+    high: sortedQuantile(ratios, 1 - tail),
     level,
     resamples,
   };
+}
+
+/** median() of values already sorted ascending. */
+function sortedMedian(s: Float64Array): number {
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** quantile() of values already sorted ascending. */
+function sortedQuantile(s: Float64Array, p: number): number {
+  const at = Math.min(1, Math.max(0, p)) * (s.length - 1);
+  const lo = Math.floor(at);
+  const hi = Math.min(s.length - 1, lo + 1);
+  return s[lo] + (s[hi] - s[lo]) * (at - lo);
 }
 
 /**
