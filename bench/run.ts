@@ -6,7 +6,7 @@
 // from opening the page to its first token: --first-token), printing the tables and
 // writing each report to .cache/bench/results-<model>.json.
 // Run: npm run bench [-- --models aidreams260K,smollm2-135m --runtimes node,browser-wasm --runs 5 --min-time 30
-//      --max-time 240 --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --no-first-token --rebuild
+//      --max-time 240 --loads 3 --prompt-tokens 128 --new-tokens 64 --dtypes fp32,fp16,q8,q4,bnb4 --no-concurrency --no-first-token --rebuild
 //      --threads N --no-stream (browser-wasm levers, see quantlab bench --help)]
 import { existsSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -25,6 +25,8 @@ const { values } = parseArgs({
     'min-time': { type: 'string', default: '30' },
     // Then on until each ratio's 95 % interval is within ±5 %, for at most this long a precision.
     'max-time': { type: 'string', default: '240' },
+    // Fresh loads of both sides per precision, the runs shared over them (a load's memory placement moves its speed).
+    loads: { type: 'string', default: '3' },
     // Default: 128, or what fits with --new-tokens in a model's positions (aidreams260K has 128).
     'prompt-tokens': { type: 'string' },
     'new-tokens': { type: 'string', default: '64' },
@@ -119,6 +121,8 @@ for (const name of models) {
     values['min-time']!,
     '--max-time',
     values['max-time']!,
+    '--loads',
+    values.loads!,
     '--prompt-tokens',
     values['prompt-tokens'] ?? String(Math.min(128, (POSITIONS[name] ?? Infinity) + 1 - Number(values['new-tokens']))),
     '--new-tokens',

@@ -165,7 +165,8 @@ export async function browserBench(
                 );
               return r;
             },
-            onRunnerWarm: () => (runnerPeak = sampler.peak),
+            // The first load only: later ones come after a floor has run.
+            onRunnerWarm: () => (runnerPeak ||= sampler.peak),
             loadFloor: async () => {
               const f = await b.page.loadFloor(b.modelFileUrl(stem), undefined, threads, device);
               // Once a benchmark, between the runner's warm-up and the floor's (not timed).
@@ -184,10 +185,12 @@ export async function browserBench(
               return f.loadMs;
             },
             runFloor: (ids, n) => b.page.runFloor(ids, n) as Promise<FloorResult>,
+            // Both workers end: the next load starts each in a new worker, with a new WASM memory.
+            unload: async () => void (await b.page.disposeAll()),
           },
           c.runs,
           c.minMs,
-          settleOf(c),
+          { settle: settleOf(c), loads: c.loads },
         );
         const row0 = benchRow(dtype, runtime, m, { runnerBytes: runnerPeak, allBytes: sampler.peak });
         if (adapter) Object.assign(row0, adapterFields(adapter));

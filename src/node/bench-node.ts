@@ -96,6 +96,8 @@ export async function nodeBench(c: BenchCase, log?: (line: string) => void): Pro
       String(c.minMs / 1000),
       '--max-time',
       String((c.maxMs ?? 0) / 1000),
+      '--loads',
+      String(c.loads ?? 1),
       '--prompt-tokens',
       String(c.promptTokens),
       '--new-tokens',
@@ -150,7 +152,8 @@ async function nodeBenchHere(c: BenchCase, log?: (line: string) => void): Promis
               params ??= greedyParams((await buildPrompt(runner, c.promptTokens)).prompt, c.newTokens);
               return run(runner, params, c.promptTokens);
             },
-            onRunnerWarm: () => (runnerPeak = sampler.peak),
+            // The first load only: later ones come after a floor has run.
+            onRunnerWarm: () => (runnerPeak ||= sampler.peak),
             loadFloor: async () => {
               const t0 = performance.now();
               // The options transformers.js gives the runner's session on device cpu.
@@ -163,10 +166,15 @@ async function nodeBenchHere(c: BenchCase, log?: (line: string) => void): Promis
               return ms;
             },
             runFloor: (ids, n) => floorDecode(ort.Tensor as TensorCtor, session!, shape!, ids, n),
+            unload: async () => {
+              await runner.dispose();
+              await session?.release();
+              session = undefined;
+            },
           },
           c.runs,
           c.minMs,
-          settleOf(c),
+          { settle: settleOf(c), loads: c.loads },
         );
         rows.push(benchRow(dtype, 'node', m, { runnerBytes: runnerPeak, allBytes: sampler.peak }));
         log?.(

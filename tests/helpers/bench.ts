@@ -50,6 +50,9 @@ export function checkRow(row: Record<string, unknown>, runtime: string, newToken
   // One run: the round's ratio is the medians' ratio.
   expect(n.ratio, where).toBeCloseTo(n.decode_tokens_per_s / n.floor_decode_tokens_per_s, 12);
   expect(n.ratio_of_medians, where).toBeCloseTo(n.ratio, 12);
+  // One load (the default): its ratio is the row's.
+  expect(row.loads, where).toBe(1);
+  expect(row.load_ratios, where).toEqual([n.ratio]);
   expect(n.decode_min, where).toBeLessThanOrEqual(n.decode_tokens_per_s);
   expect(n.decode_max, where).toBeGreaterThanOrEqual(n.decode_tokens_per_s);
   expect(n.peak_memory_with_floor_bytes, where).toBeGreaterThanOrEqual(n.peak_memory_bytes);

@@ -173,6 +173,23 @@ describe('quartiles and the bootstrap interval of a ratio', () => {
     expect([ci.ratio, ci.low, ci.high].map((x) => x.toFixed(12))).toEqual(Array(3).fill((0.95).toFixed(12)));
   });
 
+  it('with groups (loads), resamples the groups and then the pairs in them, so loads that differ widen it', () => {
+    // Three loads of 10 rounds, every round of load k at ratio 0.9, 0.95, 1.0. Resampling loads:
+    // the same load drawn two or three times (7 in 27 for each end) puts the median at 0.9 or 1.0,
+    // so the interval runs 0.9-1.0. Resampling rounds alone: 16 or more of 30 draws from one third
+    // is rarer than 2.5 %, so the interval stays at 0.95.
+    const b = Array.from({ length: 30 }, (_, i) => 100 + i);
+    const a = b.map((x, i) => [0.9, 0.95, 1.0][Math.floor(i / 10)] * x);
+    const groups = b.map((_, i) => Math.floor(i / 10));
+    const grouped = bootstrapPairedRatio(a, b, createRng(11), 2000, 0.95, groups);
+    expect(grouped.ratio).toBeCloseTo(0.95, 12);
+    expect([grouped.low, grouped.high].map((x) => x.toFixed(12))).toEqual([(0.9).toFixed(12), (1).toFixed(12)]);
+    const rounds = bootstrapPairedRatio(a, b, createRng(11), 2000, 0.95);
+    expect(rounds.low).toBeGreaterThanOrEqual(0.925);
+    expect(rounds.high).toBeLessThanOrEqual(0.975);
+    expect(() => bootstrapPairedRatio(a, b, createRng(1), 10, 0.95, [0])).toThrow(/one per pair/);
+  });
+
   it('estimates the runs that narrow an interval as 1 / sqrt(runs)', () => {
     expect(runsFor(0.1, 20, 0.05)).toBe(80); // half the width: four times the runs
     expect(runsFor(0.075, 10, 0.05)).toBe(23); // 10 * 2.25 = 22.5 -> 23
@@ -270,16 +287,16 @@ describe('measureInterleaved', () => {
         settled: (runner: readonly RunnerRun[]) => (asked.push(runner.length), runner.length >= n),
       });
       // 5 runs, then asked at 5, 6 (ceil 5.5), 7, 8, 9, 10, 11, 13 (ceil 12.1): settled at 13.
-      expect((await measureInterleaved(sides, 5, 0, settledFrom(12))).runner).toHaveLength(13);
+      expect((await measureInterleaved(sides, 5, 0, { settle: settledFrom(12) })).runner).toHaveLength(13);
       expect(asked).toEqual([5, 6, 7, 8, 9, 10, 11, 13]);
       // Settled at once: no round past --runs.
       asked.length = 0;
-      expect((await measureInterleaved(sides, 5, 0, settledFrom(0))).runner).toHaveLength(5);
+      expect((await measureInterleaved(sides, 5, 0, { settle: settledFrom(0) })).runner).toHaveLength(5);
       expect(asked).toEqual([5]);
       // Never settled: rounds of 20 ms stop once 300 ms have passed (15 rounds), --runs first.
       const never = { maxMs: 300, settled: () => false };
-      expect((await measureInterleaved(sides, 5, 0, never)).runner).toHaveLength(15);
-      expect((await measureInterleaved(sides, 20, 0, never)).runner).toHaveLength(20);
+      expect((await measureInterleaved(sides, 5, 0, { settle: never })).runner).toHaveLength(15);
+      expect((await measureInterleaved(sides, 20, 0, { settle: never })).runner).toHaveLength(20);
       // A clock that never moves: MAX_ROUNDS ends it.
       clock = 1000;
       const frozen = {
@@ -287,7 +304,7 @@ describe('measureInterleaved', () => {
         runRunner: async () => runnerRun([1, 2], 10),
         runFloor: async () => floorRun([1, 2], 10),
       };
-      expect((await measureInterleaved(frozen, 5, 0, never)).runner).toHaveLength(MAX_ROUNDS);
+      expect((await measureInterleaved(frozen, 5, 0, { settle: never })).runner).toHaveLength(MAX_ROUNDS);
     } finally {
       now.mockRestore();
     }
@@ -321,13 +338,65 @@ describe('measureInterleaved', () => {
     expect(s.maxMs).toBe(5000);
     const runs = (k: number) => b.map((x) => runnerRun([1, 2], k * x));
     const floors = b.map((x) => floorRun([1, 2], x));
-    expect(s.settled(runs(0.97), floors)).toBe(true);
+    const oneLoad = b.map(() => 0);
+    expect(s.settled(runs(0.97), floors, oneLoad)).toBe(true);
+    // Two loads, at 0.97 and 0.80 of the floor: each steady, but the interval over loads is wide.
+    expect(
+      s.settled(
+        runs(0.97).map((r, i) => (i < 3 ? r : { ...r, decodeTokensPerS: 0.8 * b[i] })),
+        floors,
+        [0, 0, 0, 1, 1, 1],
+      ),
+    ).toBe(false);
     expect(
       s.settled(
         runs(0.97).map((r, i) => (i % 2 ? { ...r, decodeTokensPerS: 2 * r.decodeTokensPerS } : r)),
         floors,
+        oneLoad,
       ),
     ).toBe(false);
+  });
+
+  it('shares the rounds over fresh loads under --loads, unloading both sides between them', async () => {
+    const calls: string[] = [];
+    let clock = 1000;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      const sides = {
+        loadRunner: async () => (calls.push('loadRunner'), 10),
+        runRunner: async () => ((clock += 10), calls.push('runner'), runnerRun([1, 2], 10)),
+        loadFloor: async () => (calls.push('loadFloor'), 5),
+        runFloor: async () => ((clock += 10), calls.push('floor'), floorRun([1, 2], 10)),
+        unload: async () => void calls.push('unload'),
+      };
+      // 5 runs over 2 loads: the first load until ceil(5 / 2) = 3 rounds, the second to 5.
+      const m = await measureInterleaved(sides, 5, 0, { loads: 2 });
+      expect(m.loads).toEqual([0, 0, 0, 1, 1]);
+      const load = ['loadRunner', 'runner', 'loadFloor', 'floor'];
+      expect(calls).toEqual([
+        ...load,
+        ...['runner', 'floor', 'floor', 'runner', 'runner', 'floor'],
+        'unload',
+        ...load,
+        ...['runner', 'floor', 'floor', 'runner'],
+      ]);
+      // The settle rule applies in the last load only, over every round so far.
+      const seen: number[][] = [];
+      const settle = {
+        maxMs: 60_000,
+        settled: (_r: unknown, _f: unknown, l: readonly number[]) => (seen.push([...l]), true),
+      };
+      const s = await measureInterleaved(sides, 4, 0, { loads: 2, settle });
+      expect(s.loads).toEqual([0, 0, 1, 1]);
+      expect(seen).toEqual([[0, 0, 1, 1]]);
+      // One load: no `loads` field; more loads than runs: refused.
+      expect((await measureInterleaved(sides, 2, 0)).loads).toBeUndefined();
+      await expect(measureInterleaved(sides, 2, 0, { loads: 3 })).rejects.toThrow(
+        /loads must be a whole number from 1 to runs \(2\)/,
+      );
+    } finally {
+      now.mockRestore();
+    }
   });
 
   it('refuses a run that ended before a second token', async () => {
@@ -374,6 +443,8 @@ describe('benchRow', () => {
       ratio_of_medians: 100 / 110,
       ratio_ci_low: null, // 3 runs: under RATIO_CI_MIN_RUNS
       ratio_ci_high: null,
+      loads: 1,
+      load_ratios: [90 / 110],
       // No step times recorded (runner) or none in a run (floor): no step figures.
       step_ms: null,
       floor_step_ms: null,
@@ -504,6 +575,28 @@ describe('the ratio interval in a row and its warnings', () => {
     expect(row.ratio_ci_low).toBeCloseTo(0.9, 12);
     expect(row.ratio_ci_high).toBeCloseTo(0.9, 12);
     expect(ratioWarnings([row])).toEqual([]);
+  });
+
+  it('gives each load its own ratio and an interval over the loads', () => {
+    // Load 0: rounds at 0.9 of the floor; load 1: at 1.0. Load ratios 0.9 and 1.0; the pooled
+    // median of 3 x 0.9 and 3 x 1.0 is 0.95, and resampling the two loads spans 0.9-1.0.
+    const decode = [100, 200, 300, 400, 500, 600];
+    const m = {
+      loadMs: 1,
+      floorLoadMs: 1,
+      runner: decode.map((d, i) => runnerRun([1, 2], (i < 3 ? 0.9 : 1) * d)),
+      floor: decode.map((d) => floorRun([1, 2], d)),
+      loads: [0, 0, 0, 1, 1, 1],
+    };
+    const row = benchRow('fp32', 'browser-wasm', m, { runnerBytes: 1, allBytes: 1 });
+    expect(row.loads).toBe(2);
+    expect(row.load_ratios.map((x) => x.toFixed(12))).toEqual([(0.9).toFixed(12), (1).toFixed(12)]);
+    expect(row.ratio).toBeCloseTo(0.95, 12);
+    expect(row.ratio_ci_low).toBeCloseTo(0.9, 12);
+    expect(row.ratio_ci_high).toBeCloseTo(1, 12);
+    // One load: its ratio is the row's.
+    const one = benchRow('fp32', 'browser-wasm', { ...m, loads: undefined }, { runnerBytes: 1, allBytes: 1 });
+    expect([one.loads, one.load_ratios]).toEqual([1, [one.ratio]]);
   });
 
   it('warns when the interval is wider than ±5 % (with the runs that would narrow it) or missing', () => {

@@ -116,6 +116,32 @@ describe('quantlab bench (node)', () => {
     );
   }, 120_000);
 
+  it('shares the runs over fresh loads under --loads, each with its own ratio', async () => {
+    const r = await runCli([
+      'bench',
+      dir,
+      '--dtypes',
+      'q4',
+      '--runs',
+      '4',
+      '--loads',
+      '2',
+      '--new-tokens',
+      '4',
+      '--prompt-tokens',
+      '8',
+      '--json',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.loads).toBe(2);
+    const row = report.results[0];
+    expect(row.runs).toBe(4);
+    expect(row.loads).toBe(2);
+    expect(row.load_ratios).toHaveLength(2);
+    for (const x of row.load_ratios) expect(x).toBeGreaterThan(0);
+  }, 120_000);
+
   it('refuses an unknown dtype, a missing variant file, out-of-range numbers and an unknown runtime', async () => {
     const bad = async (args: string[], ...patterns: RegExp[]) => {
       const r = await runCli(['bench', ...args]);
@@ -129,6 +155,7 @@ describe('quantlab bench (node)', () => {
     await bad([dir, '--runs', '1001'], /--runs must be at most 1000/);
     await bad([dir, '--min-time=-1'], /--min-time must be a number of seconds from 0 to 3600 \(got "-1"\)/);
     await bad([dir, '--min-time', 'NaN'], /--min-time must be a number of seconds/);
+    await bad([dir, '--runs', '2', '--loads', '3'], /--loads 3 is more than --runs 2/);
     await bad([dir, '--max-time=-2'], /--max-time must be a number of seconds from 0 to 3600 \(got "-2"\)/);
     await bad([dir, '--new-tokens', '1'], /--new-tokens must be a whole number >= 2/);
     await bad([dir, '--prompt-tokens', 'x'], /--prompt-tokens must be a whole number >= 1/);

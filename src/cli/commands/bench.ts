@@ -43,6 +43,9 @@ const HELP = `quantlab bench <dir> [options]
                       them are mostly noise
   --max-time S        then more runs until the ratio's 95 % interval is within ±5 %, up to S
                       seconds per precision in all (default 0: no more)
+  --loads N           share the runs over N fresh loads of both sides (new workers, new sessions;
+                      default 1, at most --runs): where a load's weights land in memory moves a
+                      side's speed for as long as it lives; the interval then spans the loads
   --prompt-tokens N   prompt length in tokens, BOS included (default 128)
   --new-tokens N      greedy new tokens per run, at least 2 (default 64)
   --first-token       also time the playground from navigation to the first token written in its
@@ -73,7 +76,7 @@ const HELP = `quantlab bench <dir> [options]
   --json              print one JSON object: {model, runs, prompt_tokens, new_tokens, results:
                       [{dtype, runtime, runs, load_ms, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s,
                       decode_min, decode_max, floor_decode_tokens_per_s, floor_ttft_ms, ratio,
-                      ratio_of_medians,
+                      ratio_of_medians, loads, load_ratios (each load's own ratio),
                       peak_memory_bytes, decode_iqr, ratio_ci_low, ratio_ci_high, step_ms,
                       step_ratio (floor step / runner step, pauses left out) with step_ratio_ci_*,
                       decode_runs and floor_decode_runs (each run, in order), ...}],
@@ -116,6 +119,7 @@ const FLAGS = {
   runs: { type: 'int', min: 1, max: MAX_ROUNDS, default: 5 },
   'min-time': { type: 'number', min: 0, max: MAX_MIN_TIME_S, unit: 'seconds', default: 0 },
   'max-time': { type: 'number', min: 0, max: MAX_MIN_TIME_S, unit: 'seconds', default: 0 },
+  loads: { type: 'int', min: 1, max: MAX_ROUNDS, default: 1 },
   'prompt-tokens': { type: 'int', min: 1, max: MAX_TOKENS, default: 128 },
   'new-tokens': { type: 'int', min: 2, max: MAX_TOKENS, default: 64 },
   concurrency: { type: 'boolean' },
@@ -158,6 +162,12 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
         `Use ${BENCH_RUNTIMES.join(' and/or ')}, e.g. --runtimes node,browser-wasm (or none, with --first-token).`,
       );
   }
+  if (v.loads > runs)
+    throw new QuantlabError(
+      'bad-argument',
+      `--loads ${v.loads} is more than --runs ${runs}: each load needs a run`,
+      `Use --loads ${runs} or fewer, or raise --runs.`,
+    );
   if (!v.forms) requireVariants(dirArg, dtypes, stems);
   // The runner never writes past the model's positions (fitNewTokens): a run that would is refused
   // here rather than timed short. The last new token is never fed back, so it needs no position.
@@ -181,6 +191,7 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
     runs,
     minMs: minTimeS * 1000,
     maxMs: v['max-time'] * 1000,
+    loads: v.loads,
     promptTokens,
     newTokens,
   };
@@ -196,6 +207,7 @@ async function runBench({ values: v, positionals }: ParsedArgs<typeof FLAGS>): P
     runs,
     min_time_s: minTimeS,
     ...(v['max-time'] > 0 ? { max_time_s: v['max-time'] } : {}),
+    ...(v.loads > 1 ? { loads: v.loads } : {}),
     prompt_tokens: promptTokens,
     new_tokens: newTokens,
     results,

@@ -23,6 +23,11 @@ export interface BenchCase {
    * in all; 0 or absent: stop after `runs` and `minMs`.
    */
   maxMs?: number;
+  /**
+   * Loads of both sides per precision (default 1): the rounds are shared out over this many fresh
+   * loads, so where a load's copy of the weights lands in memory does not decide the ratio alone.
+   */
+  loads?: number;
   promptTokens: number;
   newTokens: number;
 }
@@ -45,7 +50,14 @@ function another(done: number, runs: number, minMs: number, startMs: number): bo
  */
 export interface Settle {
   maxMs: number;
-  settled(runner: readonly RunnerRun[], floor: readonly FloorResult[]): boolean;
+  /** `loads[i]`: the load (0, 1, ...) round i ran in. */
+  settled(runner: readonly RunnerRun[], floor: readonly FloorResult[], loads: readonly number[]): boolean;
+}
+
+export interface MeasureOptions {
+  settle?: Settle;
+  /** Fresh loads of both sides to share the rounds over (default 1); see BenchCase.loads. */
+  loads?: number;
 }
 
 /** Greedy generation of exactly the prompt's text, no repetition penalty. */
@@ -90,16 +102,21 @@ export interface BenchSides {
   loadFloor(): Promise<number>;
   /** The floor's greedy loop on the same prompt ids, for as many new tokens as the runner made. */
   runFloor(promptIds: number[], newTokens: number): Promise<FloorResult>;
-  /** Called once the runner is loaded and warmed up, before the floor's session exists. */
+  /** Called each time the runner is loaded and warmed up, before the floor's session of that load exists. */
   onRunnerWarm?(): void;
+  /** Before each load after the first: ends both sides (their workers, sessions and memory). */
+  unload?(): Promise<void>;
 }
 
 export interface Measurement {
+  /** The first load's times. */
   loadMs: number;
   floorLoadMs: number;
   /** Measured runs (the warm-up left out), in order; runner[i] and floor[i] ran back to back. */
   runner: RunnerRun[];
   floor: FloorResult[];
+  /** The load (0, 1, ...) each round ran in; absent: all in one. */
+  loads?: number[];
 }
 
 /**
@@ -107,16 +124,22 @@ export interface Measurement {
  * rounds of one runner generation and one floor loop on the same prompt ids, in alternating order
  * (runner-floor, floor-runner, runner-floor, ...: ABBA, so a drift in the machine's speed weighs on
  * both sides alike): `runs` rounds, more while they have taken less than `minMs` (at most MAX_ROUNDS),
- * then more under `settle` until it is satisfied or its time is up.
+ * then more under `o.settle` until it is satisfied or its time is up. With `o.loads` = L > 1 the
+ * rounds are shared out over L loads: load k (from 0) goes on until the rounds so far reach
+ * (k + 1) / L of `runs` and of `minMs`, then both sides are unloaded and loaded again; the last
+ * load also takes the rounds `settle` asks for.
  */
 export async function measureInterleaved(
   sides: BenchSides,
   runs: number,
   minMs = 0,
-  settle?: Settle,
+  o: MeasureOptions = {},
 ): Promise<Measurement> {
   if (!Number.isInteger(runs) || runs < 1)
     throw new QuantlabError('bad-argument', `runs must be a whole number >= 1 (got ${runs})`);
+  const loadCount = o.loads ?? 1;
+  if (!Number.isInteger(loadCount) || loadCount < 1 || loadCount > runs)
+    throw new QuantlabError('bad-argument', `loads must be a whole number from 1 to runs (${runs}) (got ${loadCount})`);
   const check = (r: RunnerRun): RunnerRun => {
     if (r.ids.length < 2) {
       throw new QuantlabError(
@@ -127,38 +150,53 @@ export async function measureInterleaved(
     }
     return r;
   };
-  const loadMs = await sides.loadRunner();
-  const warm = check(await sides.runRunner());
-  sides.onRunnerWarm?.();
-  const floorLoadMs = await sides.loadFloor();
-  await sides.runFloor(warm.promptIds, warm.ids.length);
+  const settle = o.settle;
   const runner: RunnerRun[] = [];
   const floor: FloorResult[] = [];
-  const start = performance.now();
-  let last = warm;
+  const loads: number[] = [];
+  let loadMs = 0;
+  let floorLoadMs = 0;
+  // Time spent in measured rounds (loads and warm-ups left out).
+  let measuredMs = 0;
   let askedAt = 0;
-  const due = (): boolean => {
-    const n = runner.length;
-    if (another(n, runs, minMs, start)) return true;
-    if (!settle || n >= MAX_ROUNDS || performance.now() - start >= settle.maxMs) return false;
-    if (n < Math.ceil(askedAt * 1.1)) return true;
-    askedAt = n;
-    return !settle.settled(runner, floor);
-  };
-  while (due()) {
-    if (runner.length % 2 === 0) {
-      const r = check(await sides.runRunner());
-      floor.push(await sides.runFloor(r.promptIds, r.ids.length));
-      runner.push((last = r));
-    } else {
-      // The floor first in odd rounds (ABBA), on the ids of the runner run before: greedy
-      // decoding writes the same ids each time, and same_ids checks it.
-      const f = await sides.runFloor(last.promptIds, last.ids.length);
-      runner.push((last = check(await sides.runRunner())));
-      floor.push(f);
+  for (let load = 0; load < loadCount; load++) {
+    if (load > 0) await sides.unload?.();
+    const runnerMs = await sides.loadRunner();
+    const warm = check(await sides.runRunner());
+    sides.onRunnerWarm?.();
+    const floorMs = await sides.loadFloor();
+    await sides.runFloor(warm.promptIds, warm.ids.length);
+    if (load === 0) [loadMs, floorLoadMs] = [runnerMs, floorMs];
+    const lastLoad = load === loadCount - 1;
+    const share = (load + 1) / loadCount;
+    const start = performance.now() - measuredMs;
+    const due = (): boolean => {
+      const n = runner.length;
+      if (n < MAX_ROUNDS && (n < Math.ceil(runs * share) || performance.now() - start < minMs * share)) return true;
+      if (!lastLoad) return false;
+      if (!settle || n >= MAX_ROUNDS || performance.now() - start >= settle.maxMs) return false;
+      if (n < Math.ceil(askedAt * 1.1)) return true;
+      askedAt = n;
+      return !settle.settled(runner, floor, loads);
+    };
+    let last = warm;
+    for (let k = 0; due(); k++) {
+      if (k % 2 === 0) {
+        const r = check(await sides.runRunner());
+        floor.push(await sides.runFloor(r.promptIds, r.ids.length));
+        runner.push((last = r));
+      } else {
+        // The floor first in odd rounds (ABBA), on the ids of the runner run before: greedy
+        // decoding writes the same ids each time, and same_ids checks it.
+        const f = await sides.runFloor(last.promptIds, last.ids.length);
+        runner.push((last = check(await sides.runRunner())));
+        floor.push(f);
+      }
+      loads.push(load);
     }
+    measuredMs = performance.now() - start;
   }
-  return { loadMs, floorLoadMs, runner, floor };
+  return { loadMs, floorLoadMs, runner, floor, ...(loadCount > 1 ? { loads } : {}) };
 }
 
 /** One column generating alone: its new tokens and the wall time of the whole call (prefill included). */

@@ -46,11 +46,16 @@ export interface BenchRow {
   /** decode_tokens_per_s / floor_decode_tokens_per_s: the ratio of the two sides' medians. */
   ratio_of_medians: number;
   /**
-   * 95 % bootstrap confidence interval of the ratio (resampling whole rounds, seeded); null under
-   * RATIO_CI_MIN_RUNS runs, where resampling a handful of values says nothing.
+   * 95 % bootstrap confidence interval of the ratio (resampling whole rounds, seeded; over several
+   * loads, the loads and then the rounds within each); null under RATIO_CI_MIN_RUNS runs, where
+   * resampling a handful of values says nothing.
    */
   ratio_ci_low: number | null;
   ratio_ci_high: number | null;
+  /** Fresh loads of both sides the rounds were shared over (--loads). */
+  loads: number;
+  /** Each load's own ratio (median of its rounds' ratios), in load order. */
+  load_ratios: number[];
   /**
    * Median over runs of each run's median decode step (ms per token after the first): the cost
    * of a token with pauses left out. null when the runs carry no step times.
@@ -119,18 +124,20 @@ export const RATIO_CI_TARGET = 0.05;
 function pairedRatio(
   a: readonly number[],
   b: readonly number[],
+  loads?: readonly number[],
 ): { ratio: number; low: number; high: number; interval: boolean } {
   const interval = a.length >= RATIO_CI_MIN_RUNS;
-  const r = bootstrapPairedRatio(a, b, createRng(RATIO_CI_SEED), interval ? RATIO_CI_RESAMPLES : 1);
+  const r = bootstrapPairedRatio(a, b, createRng(RATIO_CI_SEED), interval ? RATIO_CI_RESAMPLES : 1, 0.95, loads);
   return { ratio: r.ratio, low: r.low, high: r.high, interval };
 }
 
 /**
  * Whether paired runs (a[i] over b[i], as the row's `ratio`) already pin the ratio down: its
- * interval is within ±RATIO_CI_TARGET. The benchmark's stopping rule under --max-time.
+ * interval (over `loads` too, when given) is within ±RATIO_CI_TARGET. The benchmark's stopping rule
+ * under --max-time.
  */
-export function ratioSettled(a: readonly number[], b: readonly number[]): boolean {
-  const r = pairedRatio(a, b);
+export function ratioSettled(a: readonly number[], b: readonly number[], loads?: readonly number[]): boolean {
+  const r = pairedRatio(a, b, loads);
   if (!r.interval) return false;
   return ratioHalfWidth({ ratio: r.ratio, ratio_ci_low: r.low, ratio_ci_high: r.high })! <= RATIO_CI_TARGET;
 }
@@ -140,10 +147,11 @@ export function settleOf(c: Pick<BenchCase, 'maxMs'>): Settle | undefined {
   if (!c.maxMs) return undefined;
   return {
     maxMs: c.maxMs,
-    settled: (runner, floor) =>
+    settled: (runner, floor, loads) =>
       ratioSettled(
         runner.map((r) => r.decodeTokensPerS),
         floor.map((f) => f.decodeTokensPerS),
+        loads,
       ),
   };
 }
@@ -235,6 +243,16 @@ function stepFigures(runs: readonly { stepMs?: number[] }[]): {
   return { step: median(perRun), longest: median(steps.map((s) => Math.max(...s))), perRun };
 }
 
+/** The median round ratio of each load, in load order (one value when `loads` is absent). */
+function loadRatios(a: readonly number[], b: readonly number[], loads?: readonly number[]): number[] {
+  const by = new Map<number, number[]>();
+  a.forEach((x, i) => {
+    const g = loads?.[i] ?? 0;
+    by.set(g, [...(by.get(g) ?? []), x / b[i]]);
+  });
+  return [...by.values()].map((rs) => median(rs));
+}
+
 export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, peaks: Peaks): BenchRow {
   const decode = m.runner.map((r) => r.decodeTokensPerS);
   const floorDecode = m.floor.map((f) => f.decodeTokensPerS);
@@ -242,9 +260,10 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
   const fd = minMax(floorDecode);
   const steps = stepFigures(m.runner);
   const floorSteps = stepFigures(m.floor);
-  const ci = pairedRatio(decode, floorDecode);
+  const loadCount = new Set(m.loads ?? [0]).size;
+  const ci = pairedRatio(decode, floorDecode, m.loads);
   // Steps are times: the floor's over the runner's is a speed ratio like `ratio`.
-  const stepCi = steps.perRun && floorSteps.perRun ? pairedRatio(floorSteps.perRun, steps.perRun) : null;
+  const stepCi = steps.perRun && floorSteps.perRun ? pairedRatio(floorSteps.perRun, steps.perRun, m.loads) : null;
   return {
     dtype,
     runtime,
@@ -267,6 +286,8 @@ export function benchRow(dtype: string, runtime: BenchRuntime, m: Measurement, p
     ratio_of_medians: median(decode) / median(floorDecode),
     ratio_ci_low: ci.interval ? ci.low : null,
     ratio_ci_high: ci.interval ? ci.high : null,
+    loads: loadCount,
+    load_ratios: loadRatios(decode, floorDecode, m.loads),
     step_ms: steps.step,
     floor_step_ms: floorSteps.step,
     longest_step_ms: steps.longest,
@@ -342,6 +363,8 @@ export interface BenchReport {
    * (--max-time); 0 or absent = off.
    */
   max_time_s?: number;
+  /** Fresh loads of both sides per precision (--loads), when more than one. */
+  loads?: number;
   prompt_tokens: number;
   new_tokens: number;
   results: BenchRow[];
@@ -418,11 +441,14 @@ export function formatBenchTable(r: BenchReport): string {
     ]);
   }
   const extras = benchRowExtras(r.results);
+  const loads = r.loads && r.loads > 1 ? ` over ${r.loads} loads` : '';
   const settle = r.max_time_s
     ? `, then more until the ratio's interval was within ±${100 * RATIO_CI_TARGET} % (at most ${r.max_time_s} s per precision)`
     : '';
   const runs =
-    (r.min_time_s > 0 ? `at least ${r.runs} run(s) and ${r.min_time_s} s per precision` : `${r.runs} run(s)`) + settle;
+    (r.min_time_s > 0 ? `at least ${r.runs} run(s) and ${r.min_time_s} s per precision` : `${r.runs} run(s)`) +
+    loads +
+    settle;
   const lines = r.results.length
     ? [
         `${r.model}: ${r.prompt_tokens}-token prompt, ${r.new_tokens} new tokens (greedy), median of ${runs} after a warm-up; runner and floor interleaved (ABBA)`,

@@ -43,8 +43,10 @@ export interface RatioInterval {
  * The ratio of paired runs and its percentile bootstrap confidence interval: a[i] and b[i] ran back
  * to back, so the ratio is the median of the pairs' own ratios a[i] / b[i] (a change in the
  * machine's speed between pairs divides out; in median(a) / median(b) it does not), and each
- * resample draws whole pairs with replacement. Seeded (`rng` gives uniform [0, 1)), so a report is
- * repeatable.
+ * resample draws whole pairs with replacement. With `groups` (a group id per pair, e.g. the load
+ * of both sides it ran in) and more than one group, a resample draws groups with replacement and
+ * then pairs within each, so a difference between groups widens the interval. Seeded (`rng` gives
+ * uniform [0, 1)), so a report is repeatable.
  */
 export function bootstrapPairedRatio(
   a: readonly number[],
@@ -52,15 +54,35 @@ export function bootstrapPairedRatio(
   rng: () => number,
   resamples = 2000,
   level = 0.95,
+  groups?: readonly number[],
 ): RatioInterval {
   if (a.length === 0 || a.length !== b.length) throw new Error('bootstrap needs pairs: two runs of the same length');
+  if (groups && groups.length !== a.length) throw new Error('bootstrap groups: one per pair');
   const n = a.length;
   const pairs = Float64Array.from(a, (x, i) => x / b[i]);
+  // The pairs of each group (a load of both sides), in order of first appearance.
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const g = groups ? groups[i] : 0;
+    const list = members.get(g);
+    if (list) list.push(i);
+    else members.set(g, [i]);
+  }
+  const blocks = [...members.values()];
+  const pick = (m: number) => Math.min(m - 1, Math.floor(rng() * m));
   const ratios = new Float64Array(resamples);
-  const draw = new Float64Array(n);
+  const draw: number[] = [];
   for (let k = 0; k < resamples; k++) {
-    for (let i = 0; i < n; i++) draw[i] = pairs[Math.min(n - 1, Math.floor(rng() * n))];
-    ratios[k] = sortedMedian(draw.sort());
+    draw.length = 0;
+    if (blocks.length === 1) for (let i = 0; i < n; i++) draw.push(pairs[pick(n)]);
+    else {
+      // Two levels: the groups with replacement, then each drawn group's pairs with replacement.
+      for (let j = 0; j < blocks.length; j++) {
+        const block = blocks[pick(blocks.length)];
+        for (let i = 0; i < block.length; i++) draw.push(pairs[block[pick(block.length)]]);
+      }
+    }
+    ratios[k] = sortedMedian(Float64Array.from(draw).sort());
   }
   ratios.sort();
   const tail = (1 - level) / 2;
