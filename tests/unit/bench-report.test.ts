@@ -616,6 +616,11 @@ describe('the ratio interval in a row and its warnings', () => {
     );
     expect(few).toMatch(/^q8 browser-wasm: 1 run\(s\), too few for a confidence interval/);
     expect(ratioWarnings([wide, narrow, base])).toHaveLength(2);
+    // Over 3 loads at 0.93, 1.0 and 1.06: the loads, not the rounds, need raising.
+    const loads = { ...wide, loads: 3, load_ratios: [0.93, 1.0, 1.06] };
+    expect(ratioWarnings([loads])[0]).toMatch(
+      /±10\.0 %, wider than ±5 %; its 3 loads gave 0\.930-1\.060; about 12 loads would narrow it \(raise --loads\)$/,
+    );
   });
 });
 

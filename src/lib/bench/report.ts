@@ -178,9 +178,15 @@ export function ratioWarnings(rows: readonly BenchRow[]): string[] {
         `${r.dtype} ${r.runtime}: ${r.runs} run(s), too few for a confidence interval of the ratio (${RATIO_CI_MIN_RUNS} or more: raise --runs or --min-time)`,
       );
     } else if (h > RATIO_CI_TARGET) {
+      const interval = `${r.dtype} ${r.runtime}: the ratio's 95 % interval ${r.ratio_ci_low!.toFixed(3)}-${r.ratio_ci_high!.toFixed(3)} is ±${(100 * h).toFixed(1)} %, wider than ±${100 * RATIO_CI_TARGET} %; `;
+      const spread = r.load_ratios.length > 1 ? minMax(r.load_ratios) : undefined;
       out.push(
-        `${r.dtype} ${r.runtime}: the ratio's 95 % interval ${r.ratio_ci_low!.toFixed(3)}-${r.ratio_ci_high!.toFixed(3)} is ±${(100 * h).toFixed(1)} %, ` +
-          `wider than ±${100 * RATIO_CI_TARGET} %; about ${runsFor(h, r.runs, RATIO_CI_TARGET)} runs (now ${r.runs}) would narrow it (raise --max-time, --min-time or --runs)`,
+        spread
+          ? // Over loads the interval narrows with more loads, not with more rounds in them.
+            interval +
+              `its ${r.loads} loads gave ${spread.min.toFixed(3)}-${spread.max.toFixed(3)}; about ${runsFor(h, r.loads, RATIO_CI_TARGET)} loads would narrow it (raise --loads)`
+          : interval +
+              `about ${runsFor(h, r.runs, RATIO_CI_TARGET)} runs (now ${r.runs}) would narrow it (raise --max-time, --min-time or --runs)`,
       );
     }
   }
